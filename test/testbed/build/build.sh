@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Builds the testbed's Go binaries once per version into one cache directory and reuses them.
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (k8s.io/kubernetes)
+#   etcd                                                              (go.etcd.io/etcd/server/v3)
+#   kwok                                                              (sigs.k8s.io/kwok)
+#   helm                                                              (helm.sh/helm/v3)
+# and downloads the modules whose files the testbed reads (Gateway API CRDs, KWOK stages).
+# Usage: build.sh [all|kubernetes|etcd|kwok|helm|gateway-api]   Prints one line per binary with its path.
+set -euo pipefail
+
+K8S_VERSION=${K8S_VERSION:-v1.36.5}
+ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
+KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
+HELM_VERSION=${HELM_VERSION:-v3.22.0}
+GATEWAY_API_VERSION=${GATEWAY_API_VERSION:-v1.4.1}
+
+CACHE=${CUTOVER_CACHE_DIR:-$HOME/.cache/cutover}
+export GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build" GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+export GOPATH="$CACHE/go/path"
+mkdir -p "$GOMODCACHE" "$GOCACHE" "$GOPATH"
+
+log() { printf '[testbed-build] %s\n' "$*" >&2; }
+
+# Runs a command while printing the elapsed time every 20 s, so a cold build never looks hung.
+with_progress() {
+  local what=$1; shift
+  local start=$SECONDS
+  log "building $what ..."
+  ( while sleep 20; do log "  $what: still building, $((SECONDS - start)) s elapsed"; done ) &
+  local ticker=$!
+  local rc=0
+  "$@" || rc=$?
+  kill "$ticker" 2>/dev/null || true
+  wait "$ticker" 2>/dev/null || true
+  if [ $rc -ne 0 ]; then log "FAILED: $what (exit $rc)"; return $rc; fi
+  log "built $what in $((SECONDS - start)) s"
+}
+
+build_kubernetes() {
+  local out="$CACHE/bin/kubernetes-$K8S_VERSION"
+  if [ -f "$out/.complete" ]; then echo "$out"; return; fi
+  local w="$CACHE/src/kubernetes-$K8S_VERSION"
+  mkdir -p "$w" "$out"
+  local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+  local staging="v0.${K8S_VERSION#v1.}"
+  # Derive the staging modules from k8s.io/kubernetes' own go.mod: every "k8s.io/X v0.0.0" require.
+  (cd "$w" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" >/dev/null)
+  local kmod="$GOMODCACHE/cache/download/k8s.io/kubernetes/@v/$K8S_VERSION.mod"
+  {
+    echo "module cutover.dev/testbed/kubernetes"
+    echo
+    echo "go 1.26.0"
+    echo
+    echo "require k8s.io/kubernetes $K8S_VERSION"
+    echo
+    grep -E '^\s+k8s\.io/[a-z0-9-]+ v0\.0\.0$' "$kmod" | awk -v v="$staging" '{print "replace " $1 " => " $1 " " v}'
+  } > "$w/go.mod"
+  local pkg=k8s.io/component-base/version
+  local ldflags="-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  ldflags="$ldflags -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+  (cd "$w" && with_progress "kubernetes $K8S_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl)" \
+    go build -trimpath -ldflags "$ldflags" -o "$out/" \
+      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+      k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+  touch "$out/.complete"
+  echo "$out"
+}
+
+build_etcd() {
+  local out="$CACHE/bin/etcd-$ETCD_VERSION"
+  if [ -f "$out/.complete" ]; then echo "$out"; return; fi
+  local w="$CACHE/src/etcd-$ETCD_VERSION"
+  mkdir -p "$w" "$out"
+  printf 'module cutover.dev/testbed/etcd\n\ngo 1.26.0\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_VERSION" > "$w/go.mod"
+  (cd "$w" && with_progress "etcd $ETCD_VERSION" go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3)
+  touch "$out/.complete"
+  echo "$out"
+}
+
+build_kwok() {
+  local out="$CACHE/bin/kwok-$KWOK_VERSION"
+  if [ -f "$out/.complete" ]; then echo "$out"; return; fi
+  mkdir -p "$out"
+  with_progress "kwok $KWOK_VERSION" env GOBIN="$out" GOFLAGS= go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  # The stage configs ship in the module: node initialise/heartbeat, pod ready/complete/delete.
+  local dir; dir=$(GOFLAGS= go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  mkdir -p "$out/stages" && cp -r "$dir/kustomize/stage/." "$out/stages/" && chmod -R u+w "$out/stages"
+  touch "$out/.complete"
+  echo "$out"
+}
+
+build_helm() {
+  local out="$CACHE/bin/helm-$HELM_VERSION"
+  if [ -f "$out/.complete" ]; then echo "$out"; return; fi
+  mkdir -p "$out"
+  with_progress "helm $HELM_VERSION" env GOBIN="$out" GOFLAGS= go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  touch "$out/.complete"
+  echo "$out"
+}
+
+fetch_gateway_api() {
+  local out="$CACHE/bin/gateway-api-$GATEWAY_API_VERSION"
+  if [ -f "$out/.complete" ]; then echo "$out"; return; fi
+  local dir; dir=$(GOFLAGS= go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  mkdir -p "$out" && cp -r "$dir/config/crd/." "$out/" && chmod -R u+w "$out"
+  touch "$out/.complete"
+  echo "$out"
+}
+
+what=${1:-all}
+case "$what" in
+  kubernetes) build_kubernetes ;;
+  etcd) build_etcd ;;
+  kwok) build_kwok ;;
+  helm) build_helm ;;
+  gateway-api) fetch_gateway_api ;;
+  all) fetch_gateway_api; build_etcd; build_kwok; build_kubernetes ;;
+  *) echo "usage: $0 [all|kubernetes|etcd|kwok|helm|gateway-api]" >&2; exit 2 ;;
+esac

@@ -8,7 +8,7 @@
 # Usage: build.sh [all|kubernetes|etcd|kwok|helm|gateway-api]   Prints one line per binary with its path.
 set -euo pipefail
 
-K8S_VERSION=${K8S_VERSION:-v1.36.5}
+K8S_VERSION=${K8S_VERSION:-v1.36.4}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
@@ -44,7 +44,8 @@ build_kubernetes() {
   local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
   local staging="v0.${K8S_VERSION#v1.}"
   # Derive the staging modules from k8s.io/kubernetes' own go.mod: every "k8s.io/X v0.0.0" require.
-  (cd "$w" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" >/dev/null)
+  local dl; dl=$(cd "$w" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION")
+  if printf '%s' "$dl" | grep -q '"Error"'; then log "cannot download k8s.io/kubernetes@$K8S_VERSION: $dl"; exit 1; fi
   local kmod="$GOMODCACHE/cache/download/k8s.io/kubernetes/@v/$K8S_VERSION.mod"
   {
     echo "module cutover.dev/testbed/kubernetes"

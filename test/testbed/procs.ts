@@ -1,0 +1,90 @@
+// Process plumbing for the testbed: free loopback ports, detached children with log files, readiness, kill by pid.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { createServer } from 'node:net';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Started { pid: number; name: string; log: string }
+
+/**
+ * Starts a long-running child in its own process group, stdout+stderr to `log`, detached so that
+ * `npm run testbed -- up` can exit while the cluster keeps running. `down` kills it by pid.
+ */
+export function startDetached(name: string, cmd: string, args: string[], log: string, env: NodeJS.ProcessEnv = process.env, cwd?: string): Started {
+  const fd = openSync(log, 'a');
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env, cwd });
+  closeSync(fd);
+  if (child.pid === undefined) throw new Error(`could not start ${name} (${cmd})`);
+  child.unref();
+  return { pid: child.pid, name, log };
+}
+
+export function isAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+/** SIGTERM the process group, then SIGKILL after `graceMs`; resolves when the pid is gone. */
+export async function killPid(pid: number, graceMs = 5000): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => {
+    try { process.kill(-pid, sig); } catch { /* not a group leader or gone */ }
+    try { process.kill(pid, sig); } catch { /* gone */ }
+  };
+  if (!isAlive(pid)) return;
+  signal('SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (isAlive(pid) && Date.now() < deadline) await sleep(50);
+  if (isAlive(pid)) signal('SIGKILL');
+  const hard = Date.now() + 5000;
+  while (isAlive(pid) && Date.now() < hard) await sleep(50);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export interface ProbeOptions { ca?: Buffer; token?: string; insecure?: boolean }
+
+/** GET a URL once; resolves with the status code, or 0 when nothing answered. */
+export function probe(url: string, opts: ProbeOptions = {}, timeoutMs = 2000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const u = new URL(url);
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, {
+      method: 'GET',
+      timeout: timeoutMs,
+      headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
+      ...(u.protocol === 'https:' ? { ca: opts.ca, rejectUnauthorized: !opts.insecure } : {}),
+    }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve({ status: 0, body: '' }));
+    req.end();
+  });
+}
+
+/** Polls `url` until it answers 200 or the process dies or `timeoutMs` passes. */
+export async function waitReady(name: string, url: string, pid: number, log: string, timeoutMs = 60_000, opts: ProbeOptions = {}): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await probe(url, opts);
+    if (r.status === 200) return;
+    if (!isAlive(pid)) throw new Error(`${name} exited before it was ready; see ${log}`);
+    if (Date.now() > deadline) throw new Error(`${name} not ready after ${timeoutMs} ms (${url} → ${r.status}); see ${log}`);
+    await sleep(100);
+  }
+}

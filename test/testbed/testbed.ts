@@ -1,0 +1,338 @@
+// The testbed: a real Kubernetes control plane, KWOK nodes, Prometheus, Alertmanager and a Gateway API
+// data plane, all on 127.0.0.1, started and stopped by the project. Used by the tests, the demo and the benchmarks.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT, binDirs, binaries, ensureBinaries, testbedDir } from './paths.ts';
+import { ensurePki, kubeconfigYaml } from './pki.ts';
+import { freePort, isAlive, killPid, probe, sleep, startDetached, waitReady, type Started } from './procs.ts';
+
+const execFileP = promisify(execFile);
+const NODE = process.execPath;
+export const KWOK_NODES = 3;
+
+export interface TestbedInfo {
+  dir: string;
+  kubeconfig: string;
+  apiServerUrl: string;
+  prometheusUrl: string;
+  alertmanagerUrl: string;
+  gatewayUrl: string;
+  gatewayMetricsUrl: string;
+  /** Directory with kubectl (and the control-plane binaries): put it first on PATH. */
+  binDir: string;
+  caCert: string;
+  adminToken: string;
+  promDir: string;
+  alertmanagerConfig: string;
+}
+
+export interface TestbedState {
+  startedAt: string;
+  info: TestbedInfo;
+  processes: Started[];
+  tmpDirs: string[];
+  backends: BackendRecord[];
+}
+
+export interface BackendRecord { namespace: string; service: string; port: number; pid: number; log: string }
+
+const statePath = (dir: string) => join(dir, 'state.json');
+
+export function readState(dir = testbedDir()): TestbedState | undefined {
+  try { return JSON.parse(readFileSync(statePath(dir), 'utf8')) as TestbedState; } catch { return undefined; }
+}
+
+export function writeState(state: TestbedState): void {
+  writeFileSync(statePath(state.info.dir), JSON.stringify(state, null, 2));
+}
+
+function say(msg: string): void { process.stderr.write(`[testbed] ${msg}\n`); }
+
+/** Environment for child processes and shells: KUBECONFIG, the URLs, kubectl on PATH. */
+export function testbedEnv(info: TestbedInfo): Record<string, string> {
+  return {
+    KUBECONFIG: info.kubeconfig,
+    PROMETHEUS_URL: info.prometheusUrl,
+    ALERTMANAGER_URL: info.alertmanagerUrl,
+    GATEWAY_URL: info.gatewayUrl,
+    TESTBED_DIR: info.dir,
+    PATH: `${info.binDir}:${process.env.PATH ?? ''}`,
+  };
+}
+
+export async function isHealthy(state: TestbedState): Promise<boolean> {
+  if (!state.processes.every((p) => isAlive(p.pid))) return false;
+  const r = await probe(`${state.info.apiServerUrl}/readyz`, { ca: readFileSync(state.info.caCert), token: state.info.adminToken });
+  return r.status === 200;
+}
+
+export async function kubectl(info: TestbedInfo, args: string[], input?: string): Promise<string> {
+  const child = execFileP(binaries.kubectl, ['--kubeconfig', info.kubeconfig, ...args], { maxBuffer: 64 << 20 });
+  if (input !== undefined) { child.child.stdin?.end(input); }
+  const { stdout } = await child;
+  return stdout;
+}
+
+export interface StartOptions { reuse?: boolean }
+
+export interface Testbed { info: TestbedInfo; reused: boolean; stop(): Promise<void> }
+
+/**
+ * Starts the testbed (or reuses a healthy one already running from this checkout's state directory).
+ * `stop()` stops only what this call started: a reused testbed is left running for its owner.
+ */
+export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
+  const dir = testbedDir();
+  const existing = readState(dir);
+  if (existing && opts.reuse !== false && (await isHealthy(existing))) {
+    say(`reusing the running testbed in ${dir}`);
+    await applyProjectCrds(existing.info);
+    return { info: existing.info, reused: true, stop: async () => {} };
+  }
+  if (existing) await stopTestbed(dir);
+  const t0 = Date.now();
+  await ensureBinaries();
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const pki = ensurePki(join(dir, 'pki'));
+  const shm = existsSync('/dev/shm') ? '/dev/shm' : dir;
+  const tmpDirs: string[] = [];
+  const processes: Started[] = [];
+  const state: TestbedState = { startedAt: new Date().toISOString(), info: undefined as unknown as TestbedInfo, processes, tmpDirs, backends: [] };
+  const log = (n: string) => join(dir, 'logs', `${n}.log`);
+  const track = (s: Started) => { processes.push(s); return s; };
+  try {
+    const [etcdClient, etcdPeer, apiPort, cmPort, schedPort, promPort, amPort, gwPort, gwMetricsPort] = await Promise.all(Array.from({ length: 9 }, () => freePort()));
+
+    // etcd, its data in memory-backed storage: the testbed is disposable and fsync is the slow part.
+    const etcdData = mkdtempSync(join(shm, 'cutover-etcd-'));
+    tmpDirs.push(etcdData);
+    const etcd = track(startDetached('etcd', binaries.etcd, [
+      '--name', 'testbed', '--data-dir', etcdData, '--unsafe-no-fsync',
+      '--listen-client-urls', `http://127.0.0.1:${etcdClient}`, '--advertise-client-urls', `http://127.0.0.1:${etcdClient}`,
+      '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
+      '--initial-cluster', `testbed=http://127.0.0.1:${etcdPeer}`, '--listen-metrics-urls', '',
+      '--log-level', 'warn',
+    ], log('etcd')));
+    await waitReady('etcd', `http://127.0.0.1:${etcdClient}/health`, etcd.pid, etcd.log, 30_000);
+    say(`etcd ready on 127.0.0.1:${etcdClient}`);
+
+    const apiServerUrl = `https://127.0.0.1:${apiPort}`;
+    const apiserver = track(startDetached('kube-apiserver', binaries.kubeApiserver, [
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      '--bind-address=127.0.0.1', `--secure-port=${apiPort}`, '--advertise-address=127.0.0.1',
+      `--tls-cert-file=${pki.serverCert}`, `--tls-private-key-file=${pki.serverKey}`,
+      `--client-ca-file=${pki.caCert}`, `--token-auth-file=${pki.tokenFile}`,
+      '--authorization-mode=RBAC',
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      `--service-account-key-file=${pki.saPub}`, `--service-account-signing-key-file=${pki.saKey}`,
+      '--service-cluster-ip-range=10.96.0.0/16', '--allow-privileged=true',
+      // The kubernetes Service's endpoints would be 127.0.0.1, which Endpoints validation refuses.
+      '--endpoint-reconciler-type=none',
+      '--max-requests-inflight=800', '--max-mutating-requests-inflight=400',
+      '--profiling=false', `--cert-dir=${join(dir, 'pki', 'apiserver-certs')}`, '-v=1',
+    ], log('kube-apiserver')));
+    await waitReady('kube-apiserver', `${apiServerUrl}/readyz`, apiserver.pid, apiserver.log, 120_000, { ca: readFileSync(pki.caCert), token: pki.adminToken });
+    say(`kube-apiserver ready on ${apiServerUrl}`);
+
+    const kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(kubeconfig, kubeconfigYaml(apiServerUrl, pki.caCert, pki.adminToken), { mode: 0o600 });
+    const common = [`--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`, '--bind-address=127.0.0.1', '--leader-elect=false', '-v=1'];
+    const cm = track(startDetached('kube-controller-manager', binaries.kubeControllerManager, [
+      ...common, `--secure-port=${cmPort}`, `--cert-dir=${join(dir, 'pki', 'cm-certs')}`,
+      `--service-account-private-key-file=${pki.saKey}`, `--root-ca-file=${pki.caCert}`,
+      `--cluster-signing-cert-file=${pki.caCert}`, `--cluster-signing-key-file=${pki.caKey}`,
+      '--kube-api-qps=200', '--kube-api-burst=400', '--controllers=*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle',
+    ], log('kube-controller-manager')));
+    const sched = track(startDetached('kube-scheduler', binaries.kubeScheduler, [
+      ...common, `--secure-port=${schedPort}`, `--cert-dir=${join(dir, 'pki', 'scheduler-certs')}`,
+    ], log('kube-scheduler')));
+
+    const info: TestbedInfo = {
+      dir, kubeconfig, apiServerUrl,
+      prometheusUrl: `http://127.0.0.1:${promPort}`,
+      alertmanagerUrl: `http://127.0.0.1:${amPort}`,
+      gatewayUrl: `http://127.0.0.1:${gwPort}`,
+      gatewayMetricsUrl: `http://127.0.0.1:${gwMetricsPort}/metrics`,
+      binDir: binDirs.kubernetes,
+      caCert: pki.caCert,
+      adminToken: pki.adminToken,
+      promDir: join(dir, 'prometheus'),
+      alertmanagerConfig: join(dir, 'alertmanager', 'alertmanager.yml'),
+    };
+    state.info = info;
+    writeState(state);
+
+    // CRDs: the Gateway API's experimental channel (it has the mirror's percent) and the project's own.
+    await kubectl(info, ['apply', '--server-side', '--force-conflicts', '-f', join(binDirs.gatewayApi, 'experimental')]);
+    await applyProjectCrds(info);
+
+    // KWOK: fake nodes that get pods scheduled, Ready, completed and deleted.
+    const stages = ['node/fast/node-initialize.yaml', 'node/heartbeat/node-heartbeat.yaml', 'pod/general/pod-create.yaml',
+      'pod/general/pod-ready.yaml', 'pod/general/pod-complete.yaml', 'pod/general/pod-delete.yaml'];
+    const kwok = track(startDetached('kwok', binaries.kwok, [
+      `--kubeconfig=${kubeconfig}`, '--manage-all-nodes=false', '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+      '--cidr=10.244.0.0/16', '--node-ip=10.0.0.1',
+      ...stages.map((s) => `--config=${join(binDirs.kwok, 'stages', s)}`),
+    ], log('kwok')));
+    await kubectl(info, ['apply', '--server-side', '-f', '-'], kwokNodes());
+
+    // Prometheus and Alertmanager, generated configs, 1 s scrape and evaluation.
+    mkdirSync(join(info.promDir, 'rules'), { recursive: true });
+    mkdirSync(join(info.promDir, 'targets'), { recursive: true });
+    const promData = mkdtempSync(join(shm, 'cutover-prometheus-'));
+    const amData = mkdtempSync(join(shm, 'cutover-alertmanager-'));
+    tmpDirs.push(promData, amData);
+    writeFileSync(join(info.promDir, 'prometheus.yml'), prometheusConfig(info.promDir, amPort, gwMetricsPort));
+    mkdirSync(join(dir, 'alertmanager'), { recursive: true });
+    writeFileSync(info.alertmanagerConfig, defaultAlertmanagerConfig());
+    const prom = track(startDetached('prometheus', binaries.prometheus, [
+      `--config.file=${join(info.promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${promData}`,
+      `--web.listen-address=127.0.0.1:${promPort}`, '--web.enable-lifecycle', '--web.enable-admin-api',
+      '--storage.tsdb.retention.time=1d', '--log.level=warn',
+    ], log('prometheus')));
+    const am = track(startDetached('alertmanager', binaries.alertmanager, [
+      `--config.file=${info.alertmanagerConfig}`, `--storage.path=${amData}`,
+      `--web.listen-address=127.0.0.1:${amPort}`, '--cluster.listen-address=', '--log.level=warn',
+    ], log('alertmanager')));
+
+    // The data plane: a gateway that routes by the HTTPRoutes in the API server.
+    const gw = track(startDetached('gateway', NODE, [
+      join(REPO_ROOT, 'test', 'testbed', 'dataplane', 'gateway.ts'),
+      '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${gwPort}`, '--metrics-listen', `127.0.0.1:${gwMetricsPort}`,
+    ], log('gateway'), { ...process.env, KUBECONFIG: kubeconfig }, REPO_ROOT));
+    writeState(state);
+
+    await Promise.all([
+      waitReady('prometheus', `${info.prometheusUrl}/-/ready`, prom.pid, prom.log, 60_000),
+      waitReady('alertmanager', `${info.alertmanagerUrl}/-/ready`, am.pid, am.log, 60_000),
+      waitReady('gateway', info.gatewayMetricsUrl, gw.pid, gw.log, 60_000),
+      waitReady('kube-controller-manager', `https://127.0.0.1:${cmPort}/healthz`, cm.pid, cm.log, 60_000, { insecure: true }),
+      waitReady('kube-scheduler', `https://127.0.0.1:${schedPort}/healthz`, sched.pid, sched.log, 60_000, { insecure: true }),
+    ]);
+    await waitNodesReady(info, kwok);
+    writeEnvFile(info);
+    say(`up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    return { info, reused: false, stop: () => stopTestbed(dir) };
+  } catch (err) {
+    writeState(state);
+    await stopTestbed(dir).catch(() => {});
+    throw err;
+  }
+}
+
+/** Applies the project's CRDs (crds/*.yaml) and waits until they are established. */
+export async function applyProjectCrds(info: TestbedInfo): Promise<void> {
+  const crdDir = join(REPO_ROOT, 'crds');
+  if (!existsSync(crdDir) || readdirSync(crdDir).filter((f) => f.endsWith('.yaml')).length === 0) return;
+  await kubectl(info, ['apply', '--server-side', '--force-conflicts', '-f', crdDir]);
+  await kubectl(info, ['wait', '--for=condition=Established', '--timeout=60s', '-f', crdDir]);
+}
+
+async function waitNodesReady(info: TestbedInfo, kwok: Started): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const out = await kubectl(info, ['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}']).catch(() => '');
+    const ready = out.split('\n').filter((l) => l.trim() === 'True').length;
+    if (ready >= KWOK_NODES) return;
+    if (!isAlive(kwok.pid)) throw new Error(`kwok exited; see ${kwok.log}`);
+    if (Date.now() > deadline) throw new Error(`KWOK nodes not Ready after 60 s (${ready}/${KWOK_NODES}); see ${kwok.log}`);
+    await sleep(250);
+  }
+}
+
+function kwokNodes(): string {
+  return Array.from({ length: KWOK_NODES }, (_, i) => `---
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-${i}
+  annotations: {node.alpha.kubernetes.io/ttl: "0", kwok.x-k8s.io/node: fake}
+  labels: {type: kwok, kubernetes.io/hostname: kwok-node-${i}, kubernetes.io/os: linux, kubernetes.io/arch: amd64}
+spec: {}
+status:
+  allocatable: {cpu: "64", memory: 256Gi, pods: "500"}
+  capacity: {cpu: "64", memory: 256Gi, pods: "500"}
+`).join('');
+}
+
+function prometheusConfig(promDir: string, amPort: number, gwMetricsPort: number): string {
+  return `global:
+  scrape_interval: 1s
+  scrape_timeout: 900ms
+  evaluation_interval: 1s
+rule_files:
+  - ${join(promDir, 'rules', '*.yml')}
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ['127.0.0.1:${amPort}']
+scrape_configs:
+  - job_name: gateway
+    static_configs:
+      - targets: ['127.0.0.1:${gwMetricsPort}']
+  - job_name: testbed
+    file_sd_configs:
+      - files: ['${join(promDir, 'targets', '*.json')}']
+        refresh_interval: 1s
+`;
+}
+
+function defaultAlertmanagerConfig(): string {
+  return `route:
+  receiver: default
+  group_by: ['alertname']
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: default
+`;
+}
+
+function writeEnvFile(info: TestbedInfo): void {
+  const env = testbedEnv(info);
+  const lines = Object.entries(env).map(([k, v]) => (k === 'PATH' ? `export PATH="${info.binDir}:$PATH"` : `export ${k}="${v}"`));
+  writeFileSync(join(info.dir, 'env'), `${lines.join('\n')}\n`);
+}
+
+/** Stops everything the testbed started, by pid, and removes its temporary data. */
+export async function stopTestbed(dir = testbedDir()): Promise<void> {
+  const state = readState(dir);
+  if (!state) return;
+  const pids = [...state.backends.map((b) => b.pid), ...[...state.processes].reverse().map((p) => p.pid)];
+  // The data plane and monitoring first, then the control plane, etcd last.
+  for (const pid of pids) await killPid(pid);
+  for (const d of state.tmpDirs) rmSync(d, { recursive: true, force: true });
+  rmSync(statePath(dir), { force: true });
+  rmSync(join(dir, 'env'), { force: true });
+  rmSync(join(dir, 'kubeconfig'), { force: true });
+  rmSync(join(dir, 'prometheus', 'targets'), { recursive: true, force: true });
+}
+
+/** Writes a Prometheus rule file into the testbed and reloads Prometheus. */
+export async function setPrometheusRules(info: TestbedInfo, name: string, yaml: string | null): Promise<void> {
+  const f = join(info.promDir, 'rules', `${name}.yml`);
+  if (yaml === null) rmSync(f, { force: true }); else writeFileSync(f, yaml);
+  await reload(`${info.prometheusUrl}/-/reload`);
+}
+
+/** Replaces Alertmanager's configuration and reloads it. */
+export async function setAlertmanagerConfig(info: TestbedInfo, yaml: string): Promise<void> {
+  writeFileSync(info.alertmanagerConfig, yaml);
+  await reload(`${info.alertmanagerUrl}/-/reload`);
+}
+
+/** Adds (or removes, with null) a scrape target that Prometheus picks up within about a second. */
+export function setScrapeTarget(info: TestbedInfo, name: string, target: string | null, labels: Record<string, string> = {}): void {
+  const f = join(info.promDir, 'targets', `${name.replace(/[^a-zA-Z0-9_.-]/g, '_')}.json`);
+  mkdirSync(join(info.promDir, 'targets'), { recursive: true });
+  if (target === null) rmSync(f, { force: true });
+  else writeFileSync(f, JSON.stringify([{ targets: [target], labels: { testbed_target: name, ...labels } }]));
+}
+
+async function reload(url: string): Promise<void> {
+  const res = await fetch(url, { method: 'POST' });
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+}

@@ -1,0 +1,270 @@
+// Prometheus metric provider: instant queries against the HTTP API (`POST /api/v1/query`).
+//
+// Contract (DESIGN §2 "never promote on missing data"):
+//   scalar, or a vector with exactly one sample, holding a finite number → value
+//   empty vector, several series, NaN, ±Inf, a Prometheus error (5xx, 422), a timeout or an
+//   unreachable server                                                      → inconclusive
+//   a query Prometheus rejects (HTTP 400 bad_data), a range-vector or string result, an unknown
+//   template variable, an invalid address                                    → rejected
+//
+// Identical queries to the same address that are in flight at the same time share one HTTP
+// request: with hundreds of shifts analysing the same service every interval, Prometheus sees each
+// distinct query once per round.
+
+import got, { RequestError, TimeoutError } from 'got';
+import { Counter, Histogram, register as defaultRegistry, type Registry } from 'prom-client';
+import { inconclusiveSample, rejectedSample, valueSample, type MetricProvider, type MetricSample } from './provider.ts';
+import { renderTemplate, TemplateError, type TemplateVars } from './template.ts';
+
+/** The `prometheus` block of an analysis metric (only the fields this provider reads). */
+export interface PrometheusQuerySpec {
+  /** Overrides the operator-wide default address, e.g. `http://prometheus.monitoring:9090`. */
+  address?: string | undefined;
+  /** PromQL with `{{…}}` placeholders (see template.ts). */
+  query: string;
+}
+
+export interface PrometheusProviderOptions {
+  /** Address used when a spec has none (operator configuration). */
+  defaultAddress: string;
+  /** Budget for one measurement, retries included. Default 5000 ms. */
+  timeoutMs?: number;
+  /** Extra attempts after a network error or a 5xx. Default 2. */
+  retries?: number;
+  /** Delay before the first retry, doubled for each further one. Default 100 ms. */
+  retryDelayMs?: number;
+  /** Where the provider's metrics are registered. Default: prom-client's global registry. */
+  registry?: Registry;
+}
+
+export type PrometheusQueryResult = 'value' | 'inconclusive' | 'rejected';
+
+export const DEDUPLICATED_METRIC = 'cutover_prometheus_queries_deduplicated_total';
+export const DURATION_METRIC = 'cutover_prometheus_query_duration_seconds';
+
+interface ProviderMetrics {
+  deduplicated: Counter;
+  duration: Histogram<'result'>;
+}
+
+const metricsByRegistry = new WeakMap<Registry, ProviderMetrics>();
+
+// Several providers (tests, or one per config reload) may share a registry; prom-client refuses to
+// register a name twice, so the metrics are created once per registry.
+function providerMetrics(registry: Registry): ProviderMetrics {
+  const known = metricsByRegistry.get(registry);
+  if (known) return known;
+  const metrics: ProviderMetrics = {
+    deduplicated: new Counter({
+      name: DEDUPLICATED_METRIC,
+      help: 'Prometheus queries answered by an identical query already in flight (no extra request sent).',
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: DURATION_METRIC,
+      help: 'Duration of Prometheus instant queries, retries included, by result (value, inconclusive, rejected).',
+      labelNames: ['result'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+  };
+  metricsByRegistry.set(registry, metrics);
+  return metrics;
+}
+
+/** The JSON envelope of the Prometheus HTTP API. */
+interface ApiResponse {
+  status?: unknown;
+  data?: { resultType?: unknown; result?: unknown };
+  errorType?: unknown;
+  error?: unknown;
+}
+
+type Attempt = { done: MetricSample } | { retry: string };
+
+export class PrometheusProvider implements MetricProvider<PrometheusQuerySpec> {
+  readonly name = 'prometheus';
+  readonly #defaultAddress: string;
+  readonly #timeoutMs: number;
+  readonly #retries: number;
+  readonly #retryDelayMs: number;
+  readonly #metrics: ProviderMetrics;
+  readonly #inFlight = new Map<string, Promise<MetricSample>>();
+
+  constructor(options: PrometheusProviderOptions) {
+    this.#defaultAddress = options.defaultAddress;
+    this.#timeoutMs = options.timeoutMs ?? 5000;
+    this.#retries = options.retries ?? 2;
+    this.#retryDelayMs = options.retryDelayMs ?? 100;
+    this.#metrics = providerMetrics(options.registry ?? defaultRegistry);
+  }
+
+  async query(spec: PrometheusQuerySpec, vars: TemplateVars, signal?: AbortSignal): Promise<MetricSample> {
+    let promql: string;
+    try {
+      promql = renderTemplate(spec.query, vars);
+    } catch (err) {
+      if (err instanceof TemplateError) return rejectedSample(err.message);
+      throw err;
+    }
+    return this.instantQuery(spec.address ?? this.#defaultAddress, promql, signal);
+  }
+
+  /**
+   * Runs an already rendered PromQL query. Callers asking for the same address and query while a
+   * request is in flight get its result. `signal` only stops this caller's wait; the shared request
+   * keeps its own deadline so other callers are not affected.
+   */
+  instantQuery(address: string, promql: string, signal?: AbortSignal): Promise<MetricSample> {
+    signal?.throwIfAborted();
+    const base = normaliseAddress(address);
+    if (base === null) return Promise.resolve(rejectedSample(`invalid Prometheus address "${address}"`));
+    const key = `${base}\n${promql}`;
+    let shared = this.#inFlight.get(key);
+    if (shared) {
+      this.#metrics.deduplicated.inc();
+    } else {
+      shared = this.#measure(base, promql).finally(() => this.#inFlight.delete(key));
+      this.#inFlight.set(key, shared);
+    }
+    return untilAborted(shared, signal);
+  }
+
+  /** Number of distinct queries currently in flight (for tests and debugging). */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  async #measure(base: string, promql: string): Promise<MetricSample> {
+    const started = performance.now();
+    const sample = await this.#withRetries(base, promql);
+    this.#metrics.duration.observe({ result: sample.kind }, (performance.now() - started) / 1000);
+    return sample;
+  }
+
+  async #withRetries(base: string, promql: string): Promise<MetricSample> {
+    const deadline = performance.now() + this.#timeoutMs;
+    const url = new URL('api/v1/query', base).toString();
+    let lastProblem = '';
+    for (let attempt = 0; attempt <= this.#retries; attempt++) {
+      if (attempt > 0) {
+        const delay = Math.min(this.#retryDelayMs * 2 ** (attempt - 1), deadline - performance.now());
+        if (delay > 0) await sleep(delay);
+      }
+      const remaining = Math.floor(deadline - performance.now());
+      if (remaining <= 0) break;
+      const outcome = await this.#attempt(url, base, promql, remaining);
+      if ('done' in outcome) return outcome.done;
+      lastProblem = outcome.retry;
+    }
+    const tries = this.#retries + 1;
+    return inconclusiveSample(lastProblem
+      ? `${lastProblem} (gave up after ${tries} attempt${tries === 1 ? '' : 's'} within ${this.#timeoutMs} ms)`
+      : `Prometheus ${base} did not answer within ${this.#timeoutMs} ms`);
+  }
+
+  async #attempt(url: string, base: string, promql: string, timeoutMs: number): Promise<Attempt> {
+    let statusCode: number;
+    let text: string;
+    try {
+      const response = await got.post(url, {
+        form: { query: promql },
+        timeout: { request: timeoutMs },
+        retry: { limit: 0 }, // retries are ours: one deadline across attempts
+        throwHttpErrors: false,
+        followRedirect: false,
+        responseType: 'text',
+      });
+      statusCode = response.statusCode;
+      text = response.body;
+    } catch (err) {
+      if (err instanceof TimeoutError) {
+        return { done: inconclusiveSample(`Prometheus ${base} did not answer within ${this.#timeoutMs} ms`) };
+      }
+      if (err instanceof RequestError) return { retry: `Prometheus ${base} unreachable: ${err.code || err.message}` };
+      throw err;
+    }
+
+    const body = parseJson(text);
+    if (statusCode >= 200 && statusCode < 300 && body?.status === 'success') {
+      return { done: interpretData(body.data) };
+    }
+    const detail = body && typeof body.error === 'string'
+      ? `${typeof body.errorType === 'string' ? body.errorType : 'error'}: ${body.error}`
+      : `HTTP ${statusCode}`;
+    if (statusCode === 400 && body?.errorType === 'bad_data') {
+      return { done: rejectedSample(`Prometheus rejected the query: ${body.error as string}`) };
+    }
+    if (statusCode >= 500) return { retry: `Prometheus ${base} error (HTTP ${statusCode}) ${detail}` };
+    return { done: inconclusiveSample(`Prometheus ${base} error (HTTP ${statusCode}) ${detail}`) };
+  }
+}
+
+/** Maps the `data` of a successful instant query to a sample. Exported for unit tests. */
+export function interpretData(data: ApiResponse['data']): MetricSample {
+  const resultType = data?.resultType;
+  const result = data?.result;
+  if (resultType === 'scalar' && Array.isArray(result)) return parseSampleValue(result[1]);
+  if (resultType === 'vector' && Array.isArray(result)) {
+    if (result.length === 0) return inconclusiveSample('no data: the query returned an empty vector');
+    if (result.length > 1) {
+      return inconclusiveSample(`the query returned ${result.length} series, expected 1 (aggregate it, e.g. with sum())`);
+    }
+    const only = result[0] as { value?: unknown } | undefined;
+    return parseSampleValue(Array.isArray(only?.value) ? only.value[1] : undefined);
+  }
+  if (resultType === 'matrix') {
+    return rejectedSample('the query returns a range vector; an instant query must return one number (use e.g. rate() over the range)');
+  }
+  if (resultType === 'string') return rejectedSample('the query returns a string, not a number');
+  return inconclusiveSample(`unexpected Prometheus result type ${JSON.stringify(resultType)}`);
+}
+
+// Prometheus encodes sample values as strings: "0.034", "NaN", "+Inf", "-Inf".
+function parseSampleValue(raw: unknown): MetricSample {
+  if (typeof raw !== 'string') return inconclusiveSample('malformed Prometheus sample (no value)');
+  if (raw === 'NaN') return inconclusiveSample('value is NaN (no requests in the window?)');
+  if (raw === '+Inf' || raw === 'Inf' || raw === '-Inf') return inconclusiveSample(`value is ${raw}`);
+  const value = Number(raw);
+  if (!Number.isFinite(value)) return inconclusiveSample(`value ${JSON.stringify(raw)} is not a finite number`);
+  return valueSample(value);
+}
+
+function parseJson(text: string): ApiResponse | null {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed !== null && typeof parsed === 'object' ? (parsed as ApiResponse) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `http(s)://host[:port][/prefix]` → the same with exactly one trailing slash; null if invalid. */
+function normaliseAddress(address: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  url.search = '';
+  url.hash = '';
+  return url.toString().replace(/\/*$/, '/');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
+      (err: unknown) => { signal.removeEventListener('abort', onAbort); reject(err); },
+    );
+  });
+}

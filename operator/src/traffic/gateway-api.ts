@@ -1,0 +1,253 @@
+// Gateway API HTTPRoute router: weights of the stable/canary backendRefs of one rule, and a
+// RequestMirror filter for shadowing, written by server-side apply with field manager `cutover`.
+//
+// Why the whole `spec.rules` list is applied (and what that means for GitOps)
+// ---------------------------------------------------------------------------
+// In the HTTPRoute CRD (gateway-api v1.4.1) `spec.rules`, `rules[].backendRefs` and
+// `rules[].filters` are all `x-kubernetes-list-type: atomic`. For server-side apply an atomic list
+// is ONE field: it has no per-element identity, a manager owns all of it or none of it, and an
+// applied list replaces the live list. There is no applied configuration that sets "the weight of
+// backendRef 1 in rule 0" alone: `spec: {rules: [ {…} ]}` would replace every rule with one.
+//
+// So each write reads the route, computes the full rules list with only our change (see
+// httproute-rule.ts: every other rule, match and filter is carried over as read), and applies
+// `spec.rules` with `force: true` and the read `metadata.resourceVersion` as a precondition: a
+// concurrent edit (a GitOps sync between our read and our write) makes the apply fail with 409
+// and we re-read instead of writing back stale rules. Nothing else in the route is in our applied
+// configuration, so parentRefs, hostnames, labels… stay owned by whoever wrote them. Writes are
+// skipped when the route already says what we want, so a steady state costs no writes.
+//
+// Consequences, documented for users (docs/gitops):
+// - After the first write, manager `cutover` owns `spec.rules` as a whole (force takes it over
+//   from the manager that applied it, e.g. `argocd-controller` or `kustomize-controller`).
+//   Cutover must never apply a configuration without `spec.rules` afterwards — SSA would delete
+//   the rules it owns — so `removeManaged` re-applies the rules without the mirror instead of
+//   "letting go"; ownership stays with `cutover`.
+// - A GitOps tool that re-applies the route from Git replaces the weights with Git's (client-side
+//   apply: when the rules in Git change, or on a forced/replace sync; SSA with force: on every
+//   sync). Cutover is level-triggered: it sees the drift at its next reconcile and re-asserts the
+//   weights its status explains (an Event names the other manager — see rulesManagers). To avoid
+//   the tug-of-war: Argo CD — `ignoreDifferences` with jqPathExpressions
+//   `.spec.rules[].backendRefs[].weight` and `.spec.rules[].filters[] | select(.type ==
+//   "RequestMirror")` plus `syncOptions: [RespectIgnoreDifferences=true]`; Flux — give the
+//   Cutover-managed split its own HTTPRoute (rules from several HTTPRoutes attached to one Gateway
+//   merge) annotated `kustomize.toolkit.fluxcd.io/ssa: IfNotPresent`.
+// - Argo Rollouts' gatewayapi plugin has the same constraint and solves it the blunt way: GET the
+//   route, edit the weights, UPDATE the whole object (it owns the rules afterwards, too). Flagger
+//   generates the HTTPRoute from the Canary spec and overwrites its spec on every change, which is
+//   where "user filters lost" comes from. We keep the user's route and change only our values.
+
+import {
+  desiredRule,
+  refersToService,
+  backendRefs,
+  ruleMirror,
+  ruleWeights,
+  weightPercentages,
+  type HTTPRouteRule,
+  type RuleBackends,
+  type RuleChange,
+} from './httproute-rule.ts';
+import {
+  FIELD_MANAGER,
+  isConflict,
+  RouteProblemError,
+  RouteVerificationError,
+  SERVICE,
+  type JsonObject,
+  type JsonValue,
+  type KubeObject,
+  type MirrorTarget,
+  type ResourceType,
+  type RouteClient,
+  type RouteProblem,
+  type TrafficRef,
+  type TrafficRouter,
+  type TrafficWeights,
+} from './router.ts';
+
+export const HTTP_ROUTE: ResourceType = {
+  group: 'gateway.networking.k8s.io',
+  version: 'v1',
+  plural: 'httproutes',
+  kind: 'HTTPRoute',
+};
+
+export interface GatewayApiRouterOptions {
+  /** Attempts when the route changes between our read and our apply (409). Default 3. */
+  attempts?: number;
+}
+
+interface LoadedRule {
+  route: KubeObject;
+  rules: JsonValue[];
+  index: number;
+  rule: HTTPRouteRule;
+}
+
+export class GatewayApiRouter implements TrafficRouter {
+  readonly kind = 'HTTPRoute';
+  readonly #client: RouteClient;
+  readonly #attempts: number;
+
+  constructor(client: RouteClient, options: GatewayApiRouterOptions = {}) {
+    this.#client = client;
+    this.#attempts = Math.max(1, options.attempts ?? 3);
+  }
+
+  async verify(ref: TrafficRef): Promise<RouteProblem | null> {
+    let loaded: LoadedRule;
+    try {
+      loaded = await this.#load(ref);
+    } catch (err) {
+      if (err instanceof RouteProblemError) return err.problem;
+      throw err;
+    }
+    const { rule, index } = loaded;
+    const where = `HTTPRoute ${ref.namespace}/${routeName(ref)} rule ${index}`;
+    const refs = backendRefs(rule);
+    const stableField = ref.stable.field ?? 'spec.stable';
+    const canaryField = ref.canary.field ?? 'spec.canary';
+
+    const stableRefs = refs.filter((r) => refersToService(r, ref.stable.service, ref.namespace));
+    if (stableRefs.length === 0) {
+      const names = refs.map((r) => String(r.name)).join(', ') || 'nothing';
+      return { field: `${stableField}.service`, message: `${where} has no backendRef to Service ${ref.stable.service} (it routes to ${names})` };
+    }
+    for (const [backend, field, matching] of [
+      [ref.stable, stableField, stableRefs],
+      [ref.canary, canaryField, refs.filter((r) => refersToService(r, ref.canary.service, ref.namespace))],
+    ] as const) {
+      const other = matching.find((r) => typeof r.port === 'number' && r.port !== backend.port);
+      if (other) {
+        return { field: `${field}.port`, message: `${where} sends Service ${backend.service} to port ${String(other.port)}, not ${backend.port}` };
+      }
+    }
+    for (const [backend, field] of [[ref.stable, stableField], [ref.canary, canaryField]] as const) {
+      if (!(await this.#client.get(SERVICE, ref.namespace, backend.service))) {
+        return { field: `${field}.service`, message: `Service ${ref.namespace}/${backend.service} not found` };
+      }
+    }
+    return null;
+  }
+
+  async getWeights(ref: TrafficRef): Promise<TrafficWeights> {
+    const { rule } = await this.#load(ref);
+    return weightPercentages(ruleWeights(rule, backendsOf(ref)));
+  }
+
+  async setWeights(ref: TrafficRef, weights: TrafficWeights): Promise<void> {
+    await this.#change(ref, { weights }, (rule) => {
+      const now = ruleWeights(rule, backendsOf(ref));
+      // A canary backendRef that is absent reads as 0, which is what a 0 weight asks for.
+      return now.stable === weights.stable && now.canary === weights.canary
+        ? null
+        : `weights are stable ${now.stable} / canary ${now.canary}, expected ${weights.stable} / ${weights.canary}`;
+    });
+  }
+
+  async getMirror(ref: TrafficRef): Promise<MirrorTarget | null> {
+    const { rule } = await this.#load(ref);
+    return ruleMirror(rule, ref.canary.service, ref.namespace);
+  }
+
+  async setMirror(ref: TrafficRef, mirror: MirrorTarget | null): Promise<void> {
+    const target = mirror?.service ?? ref.canary.service;
+    await this.#change(ref, { mirror }, (rule) => {
+      const now = ruleMirror(rule, target, ref.namespace);
+      if (mirror === null) return now === null ? null : `a RequestMirror filter to ${target} is still present`;
+      return now !== null && now.port === mirror.port && now.percent === mirror.percent
+        ? null
+        : `mirror is ${now ? `${now.service}:${now.port} at ${now.percent}%` : 'absent'}, expected ${mirror.service}:${mirror.port} at ${mirror.percent}%`;
+    });
+  }
+
+  async removeManaged(ref: TrafficRef): Promise<void> {
+    await this.setMirror(ref, null);
+  }
+
+  /** Reads the route and the managed rule; throws RouteProblemError naming the field. */
+  async #load(ref: TrafficRef): Promise<LoadedRule> {
+    const spec = ref.route.httpRoute;
+    if (!spec) throw new RouteProblemError({ field: 'spec.route.httpRoute', message: 'the Gateway API router needs spec.route.httpRoute' });
+    const route = await this.#client.get(HTTP_ROUTE, ref.namespace, spec.name);
+    if (!route) {
+      throw new RouteProblemError({ field: 'spec.route.httpRoute.name', message: `HTTPRoute ${ref.namespace}/${spec.name} not found` });
+    }
+    const routeSpec = route.spec as JsonValue | undefined;
+    const rules = isObject(routeSpec) && Array.isArray(routeSpec.rules) ? routeSpec.rules : [];
+    const index = spec.ruleIndex ?? 0;
+    const rule = rules[index];
+    if (!isObject(rule)) {
+      throw new RouteProblemError({
+        field: 'spec.route.httpRoute.ruleIndex',
+        message: `HTTPRoute ${ref.namespace}/${spec.name} has ${rules.length} rule${rules.length === 1 ? '' : 's'}; index ${index} does not exist`,
+      });
+    }
+    return { route, rules, index, rule };
+  }
+
+  /**
+   * Read → compute → apply the full rules (only when something changes) → read back and check.
+   * Retries from the read when the route changed under us (409 on the resourceVersion).
+   */
+  async #change(ref: TrafficRef, change: RuleChange, mismatch: (rule: HTTPRouteRule) => string | null): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const { route, rules, index, rule } = await this.#load(ref);
+      const edit = desiredRule(rule, change, backendsOf(ref));
+      if (!edit.changed) return;
+      const applied: KubeObject = {
+        apiVersion: route.apiVersion,
+        kind: route.kind,
+        metadata: {
+          name: route.metadata.name,
+          namespace: ref.namespace,
+          ...(route.metadata.resourceVersion ? { resourceVersion: route.metadata.resourceVersion } : {}),
+        },
+        spec: { rules: rules.map((r, i) => (i === index ? edit.rule : r)) },
+      };
+      try {
+        await this.#client.apply(applied, { fieldManager: FIELD_MANAGER, force: true });
+      } catch (err) {
+        if (isConflict(err) && attempt < this.#attempts) continue;
+        throw err;
+      }
+      const { rule: after } = await this.#load(ref);
+      const problem = mismatch(after);
+      if (problem) {
+        throw new RouteVerificationError(`HTTPRoute ${ref.namespace}/${routeName(ref)} rule ${index} after apply: ${problem}`);
+      }
+      return;
+    }
+  }
+}
+
+/**
+ * Field managers that own `spec.rules` of a route, from its managedFields: who else is writing
+ * the rules (for a drift Event: "weights changed by argocd-controller").
+ */
+export function rulesManagers(route: KubeObject): string[] {
+  const owners: string[] = [];
+  for (const entry of route.metadata.managedFields ?? []) {
+    if (!isObject(entry) || typeof entry.manager !== 'string') continue;
+    const spec = isObject(entry.fieldsV1) ? entry.fieldsV1['f:spec'] : undefined;
+    if (isObject(spec) && spec['f:rules'] !== undefined && !owners.includes(entry.manager)) owners.push(entry.manager);
+  }
+  return owners;
+}
+
+function backendsOf(ref: TrafficRef): RuleBackends {
+  return {
+    namespace: ref.namespace,
+    stable: { service: ref.stable.service, port: ref.stable.port },
+    canary: { service: ref.canary.service, port: ref.canary.port },
+  };
+}
+
+function routeName(ref: TrafficRef): string {
+  return ref.route.httpRoute?.name ?? '';
+}
+
+function isObject(v: JsonValue | undefined): v is JsonObject {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}

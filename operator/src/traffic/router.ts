@@ -1,0 +1,158 @@
+// The traffic router contract (DESIGN §3/§4), shaped like Argo Rollouts' TrafficRoutingReconciler
+// (SetWeight, SetMirrorRoute, VerifyWeight, RemoveManagedRoutes) and Flagger's Router
+// (GetRoutes/SetRoutes). One implementation per route kind; controllers depend on this file only.
+//
+// Routers talk to Kubernetes through RouteClient below, a deliberately small interface with plain
+// JSON types: the kube layer (operator/src/kube) satisfies it, tests can fake it, and nothing here
+// imports @kubernetes/client-node (DESIGN §4 layering).
+
+// ---------------------------------------------------------------------------------------------
+// Kubernetes access
+
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** A resource type, enough for both the dynamic client (apiVersion/kind) and REST paths (plural). */
+export interface ResourceType {
+  /** API group; '' for the core group. */
+  group: string;
+  version: string;
+  /** Lower-case plural, e.g. `httproutes`. */
+  plural: string;
+  kind: string;
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  resourceVersion?: string;
+  generation?: number;
+  managedFields?: JsonValue[];
+  [key: string]: JsonValue | undefined;
+}
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  [key: string]: JsonValue | ObjectMeta | undefined;
+}
+
+export interface ApplyOptions {
+  fieldManager: string;
+  force: boolean;
+}
+
+/**
+ * The calls a router needs. Contract for implementers (the kube layer):
+ * - `get` resolves `null` when the object does not exist (404) and rejects on any other error.
+ * - `apply` is a server-side apply (PATCH, `application/apply-patch+yaml`) of `obj` with the given
+ *   field manager and force flag, resolving with the object the server returned. When `obj`
+ *   carries `metadata.resourceVersion` the server uses it as a precondition; a stale one must
+ *   reject with an error whose `statusCode` (or `code`) is 409 (see isConflict).
+ */
+export interface RouteClient {
+  get(resource: ResourceType, namespace: string, name: string): Promise<KubeObject | null>;
+  apply(obj: KubeObject, options: ApplyOptions): Promise<KubeObject>;
+}
+
+/** True for a 409 from the API server (stale resourceVersion, or an SSA conflict without force). */
+export function isConflict(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
+  const e = err as { statusCode?: unknown; code?: unknown; status?: unknown; body?: { code?: unknown } };
+  return e.statusCode === 409 || e.code === 409 || e.status === 409 || e.body?.code === 409;
+}
+
+export const FIELD_MANAGER = 'cutover';
+
+export const SERVICE: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service' };
+
+// ---------------------------------------------------------------------------------------------
+// The router interface
+
+/** A Service and port that receives traffic. `field` is the spec path that named it, for messages. */
+export interface BackendService {
+  service: string;
+  port: number;
+  /** e.g. `spec.stable` or `spec.primary`; defaults to `spec.stable` / `spec.canary`. */
+  field?: string;
+}
+
+/** Exactly one router, as in the resources' `spec.route` (DESIGN §1). */
+export interface RouteSpec {
+  httpRoute?: { name: string; ruleIndex?: number | undefined } | undefined;
+  ingress?: { name: string } | undefined;
+  virtualService?: { name: string; route?: string | undefined } | undefined;
+}
+
+/** Everything a router needs to find the traffic split it manages. */
+export interface TrafficRef {
+  /** Namespace of the cutover resource; the route and Services live there. */
+  namespace: string;
+  route: RouteSpec;
+  /** Legacy backend (TrafficShift `stable`, ShadowRun `primary`). */
+  stable: BackendService;
+  /** New backend (TrafficShift `canary`, ShadowRun `shadow`). */
+  canary: BackendService;
+}
+
+/** Percent of requests per backend. Routers write them as backend weights; stable + canary = 100. */
+export interface TrafficWeights {
+  stable: number;
+  canary: number;
+}
+
+/** Mirror a share of the requests to a backend; its responses are discarded by the data plane. */
+export interface MirrorTarget {
+  service: string;
+  port: number;
+  /** 0–100 */
+  percent: number;
+}
+
+/** A problem found at run time, naming the spec field to fix (for the `Stalled` condition). */
+export interface RouteProblem {
+  field: string;
+  message: string;
+}
+
+export function formatProblem(problem: RouteProblem): string {
+  return `${problem.field}: ${problem.message}`;
+}
+
+/** Thrown by router methods when the route cannot be used; carries the problem for `Stalled`. */
+export class RouteProblemError extends Error {
+  override name = 'RouteProblemError';
+  readonly problem: RouteProblem;
+  constructor(problem: RouteProblem) {
+    super(formatProblem(problem));
+    this.problem = problem;
+  }
+}
+
+/** Thrown when a read-back after a write does not show what was written (another writer won). */
+export class RouteVerificationError extends Error {
+  override name = 'RouteVerificationError';
+}
+
+export interface TrafficRouter {
+  /** Route kind, for logs (`HTTPRoute`, `Ingress`, …). */
+  readonly kind: string;
+  /**
+   * Checks that the route, the rule and the backends exist and can be managed. Returns the first
+   * problem, naming the field (e.g. `spec.route.httpRoute.name: HTTPRoute shop/listings not
+   * found`), or null. Read-only.
+   */
+  verify(ref: TrafficRef): Promise<RouteProblem | null>;
+  /** Current split as the route states it. Throws RouteProblemError if the route is unusable. */
+  getWeights(ref: TrafficRef): Promise<TrafficWeights>;
+  /** Writes the split (no write when already so) and verifies it by reading back. */
+  setWeights(ref: TrafficRef, weights: TrafficWeights): Promise<void>;
+  /** Current mirror to the canary/shadow backend, or null. */
+  getMirror(ref: TrafficRef): Promise<MirrorTarget | null>;
+  /** Adds/updates (or with null removes) the mirror the router manages. Idempotent. */
+  setMirror(ref: TrafficRef, mirror: MirrorTarget | null): Promise<void>;
+  /** Removes what the router added for this ref that is not a plain weight (the mirror). */
+  removeManaged(ref: TrafficRef): Promise<void>;
+}

@@ -1,0 +1,371 @@
+// Schemas shared by TrafficShift, ShadowRun and MigrationSlice.
+import * as z from 'zod';
+import { HTTP_URL, dnsLabel, duration, listMap, resourceName, serviceName, timestamp, withRules } from './k8s-schema.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Metadata (the API server validates it; we only read it)
+
+export const ObjectMetaSchema = z.looseObject({
+  name: z.string(),
+  namespace: z.string().optional(),
+  uid: z.string().optional(),
+  generation: z.number().int().optional(),
+  resourceVersion: z.string().optional(),
+  creationTimestamp: z.string().optional(),
+  deletionTimestamp: z.string().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+  finalizers: z.array(z.string()).optional(),
+  ownerReferences: z
+    .array(
+      z.looseObject({
+        apiVersion: z.string(),
+        kind: z.string(),
+        name: z.string(),
+        uid: z.string(),
+        controller: z.boolean().optional(),
+        blockOwnerDeletion: z.boolean().optional(),
+      }),
+    )
+    .optional(),
+});
+export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Backends and routes
+
+export const ServiceRefSchema = z
+  .strictObject({
+    service: serviceName().describe('Name of a Service in the same namespace.'),
+    port: z.int().min(1).max(65535).describe('Service port.'),
+  })
+  .describe('A Service and port in the namespace of this resource.');
+export type ServiceRef = z.infer<typeof ServiceRefSchema>;
+
+export const HTTPRouteRefSchema = z.strictObject({
+  name: resourceName().describe('Name of a Gateway API HTTPRoute in the same namespace.'),
+  ruleIndex: z.int().min(0).max(63).default(0).describe('Index of the rule in spec.rules whose backends are weighted.'),
+});
+export type HTTPRouteRef = z.infer<typeof HTTPRouteRefSchema>;
+
+export const IngressRefSchema = z.strictObject({
+  name: resourceName().describe('Name of the stable Ingress; the operator manages a canary Ingress beside it.'),
+});
+export type IngressRef = z.infer<typeof IngressRefSchema>;
+
+export const VirtualServiceRefSchema = z.strictObject({
+  name: resourceName().describe('Name of an Istio VirtualService in the same namespace.'),
+  route: z.string().min(1).max(253).describe('Name of the HTTP route in the VirtualService.'),
+});
+export type VirtualServiceRef = z.infer<typeof VirtualServiceRefSchema>;
+
+export const RouterKinds = ['httpRoute', 'ingress', 'virtualService'] as const;
+export type RouterKind = (typeof RouterKinds)[number];
+
+export const RouteSchema = withRules(
+  z
+    .strictObject({
+      httpRoute: HTTPRouteRefSchema.optional().describe('Gateway API HTTPRoute (first-class).'),
+      ingress: IngressRefSchema.optional().describe('NGINX-style canary Ingress.'),
+      virtualService: VirtualServiceRefSchema.optional().describe('Istio VirtualService.'),
+    })
+    .describe('The router whose weights (and mirror) are managed. Exactly one must be set.'),
+  [
+    {
+      cel: '[has(self.httpRoute), has(self.ingress), has(self.virtualService)].exists_one(x, x)',
+      message: 'exactly one of httpRoute, ingress or virtualService must be set',
+      check: (r) => RouterKinds.filter((k) => r[k] !== undefined).length === 1,
+    },
+  ],
+);
+export type Route = z.infer<typeof RouteSchema>;
+
+/** Which router a route uses (the CRD guarantees exactly one is set). */
+export function routerKind(route: Route): RouterKind {
+  const kind = RouterKinds.find((k) => route[k] !== undefined);
+  if (!kind) throw new Error('route has no router set');
+  return kind;
+}
+
+export const SecretKeyRefSchema = z.strictObject({
+  name: resourceName().describe('Secret name in the namespace of this resource.'),
+  key: z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/, { message: 'must be a valid Secret key' }),
+});
+export type SecretKeyRef = z.infer<typeof SecretKeyRefSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Steps
+
+export const MAX_STEPS = 20;
+
+export const StepSchema = z.strictObject({
+  weight: z.int().min(0).max(100).describe('Percentage of requests sent to the canary during this step.'),
+  pause: duration().describe('How long the step lasts (analysis runs throughout) before the next one, e.g. 5m.'),
+});
+export type Step = z.infer<typeof StepSchema>;
+
+export const StepsSchema = withRules(
+  z.array(StepSchema).min(1).max(MAX_STEPS).describe('Weights must be strictly increasing. The last step ends the shift.'),
+  [
+    {
+      cel: 'self.all(a, self.exists_one(b, b.weight == a.weight)) && self.map(s, s.weight).isSorted()',
+      message: 'step weights must be strictly increasing, e.g. 10, 50, 100',
+      check: (steps) => steps.every((s, i) => i === 0 || s.weight > (steps[i - 1] as Step).weight),
+    },
+  ],
+);
+
+// ---------------------------------------------------------------------------------------------
+// Analysis
+
+const promQuery = () => z.string().min(1).max(8192);
+
+export const PrometheusQuerySchema = z.strictObject({
+  address: z
+    .string()
+    .max(2048)
+    .regex(HTTP_URL, { message: 'must be an http:// or https:// URL' })
+    .optional()
+    .describe("Prometheus base URL; the operator's default when omitted."),
+  query: promQuery().describe(
+    'PromQL returning one number. Templates: {{namespace}}, {{stable.service}}, {{canary.service}}, {{primary.service}}, {{shadow.service}}, {{interval}}.',
+  ),
+  baselineQuery: promQuery()
+    .optional()
+    .describe('PromQL for the same measure on the legacy side; required by maxRatio and maxDiffPoints.'),
+});
+export type PrometheusQuery = z.infer<typeof PrometheusQuerySchema>;
+
+const metricBaseShape = {
+  name: dnsLabel().describe('Unique name of the check, e.g. error-rate.'),
+  prometheus: PrometheusQuerySchema,
+  min: z.number().optional().describe('Fail when the value is below.'),
+  max: z.number().optional().describe('Fail when the value is above.'),
+  maxRatio: z
+    .number()
+    .positive()
+    .optional()
+    .describe('Fail when value / baseline is above (e.g. 1.1: at most 10% worse than legacy).'),
+};
+
+type MetricBase = {
+  prometheus: PrometheusQuery;
+  min?: number | undefined;
+  max?: number | undefined;
+  maxRatio?: number | undefined;
+  maxDiffPoints?: number | undefined;
+};
+
+function metricRules<T extends MetricBase>(thresholds: ReadonlyArray<keyof MetricBase & string>) {
+  const list = thresholds.join(', ');
+  return [
+    {
+      cel: thresholds.map((t) => `has(self.${t})`).join(' || '),
+      message: `at least one threshold (${list}) must be set`,
+      check: (m: T) => thresholds.some((t) => m[t] !== undefined),
+    },
+    {
+      cel: '!has(self.min) || !has(self.max) || self.min <= self.max',
+      message: 'min must not be greater than max',
+      fieldPath: '.min',
+      check: (m: T) => m.min === undefined || m.max === undefined || m.min <= m.max,
+    },
+    {
+      cel: '!has(self.maxRatio) || has(self.prometheus.baselineQuery)',
+      message: 'maxRatio needs prometheus.baselineQuery (the legacy side to compare with)',
+      fieldPath: '.prometheus.baselineQuery',
+      reason: 'FieldValueRequired' as const,
+      check: (m: T) => m.maxRatio === undefined || m.prometheus.baselineQuery !== undefined,
+    },
+  ];
+}
+
+export const MetricSchema = withRules(
+  z.strictObject(metricBaseShape),
+  metricRules<MetricBase>(['min', 'max', 'maxRatio']),
+);
+export type Metric = z.infer<typeof MetricSchema>;
+
+/** ShadowRun metrics may also bound the difference shadow − primary. */
+export const ShadowMetricSchema = withRules(
+  z.strictObject({
+    ...metricBaseShape,
+    maxDiffPoints: z
+      .number()
+      .min(0)
+      .optional()
+      .describe(
+        'Fail when shadow − primary is above, in the units of the query (for an error ratio, 0.005 = 0.5 percentage points).',
+      ),
+  }),
+  [
+    ...metricRules<MetricBase>(['min', 'max', 'maxRatio', 'maxDiffPoints']),
+    {
+      cel: '!has(self.maxDiffPoints) || has(self.prometheus.baselineQuery)',
+      message: 'maxDiffPoints needs prometheus.baselineQuery (the primary side to compare with)',
+      fieldPath: '.prometheus.baselineQuery',
+      reason: 'FieldValueRequired',
+      check: (m) => m.maxDiffPoints === undefined || m.prometheus.baselineQuery !== undefined,
+    },
+  ],
+);
+export type ShadowMetric = z.infer<typeof ShadowMetricSchema>;
+
+export const OnInconclusiveValues = ['Pause', 'Rollback'] as const;
+export type OnInconclusive = (typeof OnInconclusiveValues)[number];
+
+export const MAX_METRICS = 20;
+
+function analysisSchema<M extends z.ZodObject>(metric: M) {
+  return z.strictObject({
+    interval: duration({ positive: true }).default('30s').describe('Time between two checks.'),
+    failureLimit: z
+      .int()
+      .min(1)
+      .max(100)
+      .default(2)
+      .describe('Consecutive failed checks that trigger a rollback.'),
+    inconclusiveLimit: z
+      .int()
+      .min(1)
+      .max(100)
+      .default(3)
+      .describe('Consecutive inconclusive checks (no data, NaN, provider error) that trigger onInconclusive.'),
+    onInconclusive: z
+      .enum(OnInconclusiveValues)
+      .default('Pause')
+      .describe('What to do after inconclusiveLimit: Pause or Rollback. Never promotes.'),
+    metrics: listMap(metric, 'name', MAX_METRICS).min(1).describe('Checks run at every interval.'),
+  });
+}
+
+export const AnalysisSchema = analysisSchema(MetricSchema);
+export type Analysis = z.infer<typeof AnalysisSchema>;
+
+export const ShadowAnalysisSchema = analysisSchema(ShadowMetricSchema);
+export type ShadowAnalysis = z.infer<typeof ShadowAnalysisSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Workers, rollback, notifications
+
+export const WorkerSchema = withRules(
+  z.strictObject({
+    deployment: resourceName().describe('Deployment of the extracted worker.'),
+    replicas: z.int().min(0).max(10000).describe('Replicas, scaled up and Ready before the first weight change.'),
+    legacy: z
+      .strictObject({
+        deployment: resourceName().describe('Deployment of the legacy worker.'),
+        replicas: z.int().min(0).max(10000).describe('Replicas applied after completion; undone on rollback.'),
+      })
+      .optional(),
+  }),
+  [
+    {
+      cel: '!has(self.legacy) || self.legacy.deployment != self.deployment',
+      message: 'legacy.deployment must differ from deployment',
+      fieldPath: '.legacy.deployment',
+      check: (w) => w.legacy === undefined || w.legacy.deployment !== w.deployment,
+    },
+  ],
+);
+export type Worker = z.infer<typeof WorkerSchema>;
+
+export const WorkersSchema = listMap(WorkerSchema, 'deployment', 50).describe(
+  'Extracted workers scaled with the cutover.',
+);
+
+export const AlertMatchSchema = z.strictObject({
+  matchLabels: z
+    .record(z.string().max(317), z.string().max(1024))
+    .refine((labels) => Object.keys(labels).length > 0, { message: 'must have at least one label' })
+    .meta({ minProperties: 1, maxProperties: 32 })
+    .describe('Labels an Alertmanager alert must all carry to roll back at once.'),
+});
+export type AlertMatch = z.infer<typeof AlertMatchSchema>;
+
+export const RollbackPolicySchema = z.strictObject({
+  automatic: z
+    .boolean()
+    .default(true)
+    .describe('Roll back when analysis fails. When false, a failed analysis pauses instead; alerts still roll back.'),
+  alerts: z.array(AlertMatchSchema).max(20).optional().describe('Alerts that roll back at once.'),
+});
+export type RollbackPolicy = z.infer<typeof RollbackPolicySchema>;
+
+export const NotifySchema = z.strictObject({
+  github: z
+    .strictObject({
+      owner: z.string().min(1).max(100),
+      repo: z.string().min(1).max(100),
+      environment: z.string().min(1).max(255).describe('GitHub deployment environment.'),
+      tokenSecret: SecretKeyRefSchema.describe('Secret key holding a GitHub token.'),
+      openIssueOnRollback: z.boolean().default(false),
+    })
+    .optional(),
+  webhooks: z
+    .array(
+      z.strictObject({
+        url: z
+          .string()
+          .max(2048)
+          .regex(HTTP_URL, { message: 'must be an http:// or https:// URL' }),
+        secretRef: SecretKeyRefSchema.optional().describe('Secret key used to sign the payload (HMAC-SHA256).'),
+      }),
+    )
+    .max(10)
+    .optional(),
+});
+export type Notify = z.infer<typeof NotifySchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Status pieces
+
+export const MetricResultValues = ['Pass', 'Fail', 'Inconclusive'] as const;
+export type MetricResultValue = (typeof MetricResultValues)[number];
+
+export const MetricResultSchema = z.object({
+  name: z.string(),
+  value: z.number().optional().describe('Absent when there was no data.'),
+  baseline: z.number().optional(),
+  threshold: z.string().describe('The threshold as text, e.g. "<= 0.01" or "ratio <= 1.1".'),
+  result: z.enum(MetricResultValues),
+  message: z.string().optional(),
+  at: timestamp(),
+});
+export type MetricResult = z.infer<typeof MetricResultSchema>;
+
+export const AnalysisStatusSchema = z.object({
+  consecutiveFailures: z.int().min(0).default(0),
+  consecutiveInconclusive: z.int().min(0).default(0),
+  lastResults: z.array(MetricResultSchema).max(MAX_METRICS).optional(),
+});
+export type AnalysisStatus = z.infer<typeof AnalysisStatusSchema>;
+
+/** Manual actions requested with annotations (DESIGN §2: never spec edits). */
+export const ActionValues = ['Promote', 'Abort', 'Pause', 'Resume', 'Retry'] as const;
+export type Action = (typeof ActionValues)[number];
+
+/**
+ * Annotation that requests an action; its value is an opaque request id (a timestamp will do).
+ * `kubectl annotate ts/listings cutover.dev/promote=$(date +%s) --overwrite`
+ */
+export const ActionAnnotation: Readonly<Record<Action, string>> = {
+  Promote: 'cutover.dev/promote',
+  Abort: 'cutover.dev/abort',
+  Pause: 'cutover.dev/pause',
+  Resume: 'cutover.dev/resume',
+  Retry: 'cutover.dev/retry',
+};
+
+/**
+ * Last request id handled per action. An annotation whose value equals the acknowledged id was
+ * already handled, so a restart never runs an action twice.
+ */
+export const AcknowledgedActionSchema = z.object({
+  action: z.enum(ActionValues),
+  id: z.string().max(256),
+  at: timestamp(),
+});
+export type AcknowledgedAction = z.infer<typeof AcknowledgedActionSchema>;
+
+export const AcknowledgedActionsSchema = listMap(AcknowledgedActionSchema, 'action', ActionValues.length);

@@ -1,0 +1,93 @@
+// Conditions follow the Kubernetes/kstatus convention (metav1.Condition): `Ready` summarises,
+// `Progressing`, `Degraded` and `Stalled` explain. Reasons are PascalCase constants, kept here so
+// that controllers, the kubectl plugin and tests agree on the spelling.
+import * as z from 'zod';
+import { listMap, timestamp } from './k8s-schema.ts';
+
+export const ConditionStatusValues = ['True', 'False', 'Unknown'] as const;
+export type ConditionStatus = (typeof ConditionStatusValues)[number];
+
+export const ConditionSchema = z.object({
+  type: z
+    .string()
+    .min(1)
+    .max(316)
+    .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/)
+    .describe('Type of condition in CamelCase: Ready, Progressing, Degraded or Stalled.'),
+  status: z.enum(ConditionStatusValues),
+  observedGeneration: z.int().min(0).optional().describe('The .metadata.generation the condition was set for.'),
+  lastTransitionTime: timestamp().describe('When the status last changed.'),
+  reason: z
+    .string()
+    .min(1)
+    .max(1024)
+    .regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/)
+    .describe('PascalCase, machine-readable reason.'),
+  message: z.string().max(32768).describe('Human-readable explanation.'),
+});
+export type Condition = z.infer<typeof ConditionSchema>;
+
+export const ConditionsSchema = listMap(ConditionSchema, 'type', 16).describe(
+  'Ready summarises; Progressing, Degraded and Stalled explain (kstatus conventions).',
+);
+
+/** Condition types. `Ready` is the one `kubectl wait --for=condition=Ready` waits for. */
+export const ConditionType = {
+  Ready: 'Ready',
+  Progressing: 'Progressing',
+  Degraded: 'Degraded',
+  Stalled: 'Stalled',
+} as const;
+export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
+
+/** Condition reasons (PascalCase), shared by the three kinds. */
+export const Reason = {
+  // progress
+  Initializing: 'Initializing',
+  WaitingForWorkers: 'WaitingForWorkers',
+  WaitingForTrigger: 'WaitingForTrigger',
+  StepInProgress: 'StepInProgress',
+  StepPaused: 'StepPaused',
+  Promoting: 'Promoting',
+  Stabilizing: 'Stabilizing',
+  Shadowing: 'Shadowing',
+  Shifting: 'Shifting',
+  RollingBack: 'RollingBack',
+  // outcomes
+  Succeeded: 'Succeeded',
+  Completed: 'Completed',
+  Passed: 'Passed',
+  RolledBack: 'RolledBack',
+  Failed: 'Failed',
+  Cancelled: 'Cancelled',
+  // analysis
+  AnalysisPassed: 'AnalysisPassed',
+  AnalysisFailed: 'AnalysisFailed',
+  AnalysisInconclusive: 'AnalysisInconclusive',
+  MetricThresholdBreached: 'MetricThresholdBreached',
+  ProviderUnreachable: 'ProviderUnreachable',
+  QueryError: 'QueryError',
+  NoData: 'NoData',
+  // triggers of a rollback or pause
+  AlertFired: 'AlertFired',
+  ManualRollback: 'ManualRollback',
+  ManualPause: 'ManualPause',
+  WebhookRollback: 'WebhookRollback',
+  DeadlineExceeded: 'DeadlineExceeded',
+  PausedInconclusive: 'PausedInconclusive',
+  // stalled: the user must act; nothing is changed in the cluster
+  InvalidSpec: 'InvalidSpec',
+  RouteNotFound: 'RouteNotFound',
+  RouteRuleNotFound: 'RouteRuleNotFound',
+  ServiceNotFound: 'ServiceNotFound',
+  DeploymentNotFound: 'DeploymentNotFound',
+  ConfigMapNotFound: 'ConfigMapNotFound',
+  SecretNotFound: 'SecretNotFound',
+  RouterNotSupported: 'RouterNotSupported',
+  ChildFailed: 'ChildFailed',
+  ChildConflict: 'ChildConflict',
+  // generic
+  ReconcileError: 'ReconcileError',
+  WaitingForRetry: 'WaitingForRetry',
+} as const;
+export type Reason = (typeof Reason)[keyof typeof Reason];

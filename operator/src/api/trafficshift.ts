@@ -1,0 +1,116 @@
+// TrafficShift — shift traffic step by step, analyse, promote or roll back (DESIGN §1).
+import * as z from 'zod';
+import {
+  AcknowledgedActionsSchema,
+  AnalysisSchema,
+  AnalysisStatusSchema,
+  NotifySchema,
+  ObjectMetaSchema,
+  RollbackPolicySchema,
+  RouteSchema,
+  ServiceRefSchema,
+  StepsSchema,
+  WorkersSchema,
+} from './common.ts';
+import { ConditionsSchema } from './conditions.ts';
+import { API_VERSION } from './group.ts';
+import { duration, timestamp, withRules } from './k8s-schema.ts';
+
+export const TrafficShiftSpecSchema = withRules(
+  z.strictObject({
+    route: RouteSchema,
+    stable: ServiceRefSchema.describe('The legacy backend (v1); gets 100 - weight.'),
+    canary: ServiceRefSchema.describe('The new backend (v2); gets the step weight.'),
+    steps: StepsSchema,
+    analysis: AnalysisSchema.optional().describe('Checks run during every step. Without it, steps only wait.'),
+    workers: WorkersSchema.optional(),
+    rollback: RollbackPolicySchema.prefault({}),
+    progressDeadline: duration({ positive: true })
+      .optional()
+      .describe(
+        'Longest time the shift may make no progress (workers not Ready, paused on inconclusive data) before it is rolled back with trigger Deadline.',
+      ),
+    notify: NotifySchema.optional(),
+  }),
+  [
+    {
+      cel: 'self.stable.service != self.canary.service || self.stable.port != self.canary.port',
+      message: 'canary must differ from stable',
+      fieldPath: '.canary',
+      check: (s) => s.stable.service !== s.canary.service || s.stable.port !== s.canary.port,
+    },
+  ],
+);
+export type TrafficShiftSpec = z.infer<typeof TrafficShiftSpecSchema>;
+export type TrafficShiftSpecInput = z.input<typeof TrafficShiftSpecSchema>;
+
+export const TrafficShiftPhaseValues = ['Pending', 'Progressing', 'Paused', 'Completed', 'RolledBack', 'Failed'] as const;
+export type TrafficShiftPhase = (typeof TrafficShiftPhaseValues)[number];
+
+export const RollbackTriggerValues = ['Metric', 'Alert', 'Manual', 'Webhook', 'Deadline'] as const;
+export type RollbackTrigger = (typeof RollbackTriggerValues)[number];
+
+export const PauseReasonValues = ['Manual', 'Inconclusive', 'AnalysisFailed'] as const;
+export type PauseReason = (typeof PauseReasonValues)[number];
+
+/**
+ * A rollback in progress or done. The `*At` stamps record each part of the ordered rollback
+ * (route first, then feature flag, then workers) so a restart resumes it instead of repeating it.
+ */
+export const RollbackStatusSchema = z.object({
+  trigger: z.enum(RollbackTriggerValues),
+  reason: z.string().max(4096),
+  at: timestamp(),
+  generation: z.int().min(0).optional().describe('Spec generation rolled back; a new generation re-runs.'),
+  fromStep: z.int().min(0).optional(),
+  fromWeight: z.int().min(0).max(100).optional(),
+  alert: z.string().max(1024).optional().describe('Alert name or fingerprint when trigger is Alert.'),
+  routeRestoredAt: timestamp().optional(),
+  featureFlagRestoredAt: timestamp().optional(),
+  workersRestoredAt: timestamp().optional(),
+  completedAt: timestamp().optional(),
+});
+export type RollbackStatus = z.infer<typeof RollbackStatusSchema>;
+
+/** Replicas found before the operator scaled a worker, so a rollback can restore them. */
+export const WorkerStatusSchema = z.object({
+  deployment: z.string(),
+  previousReplicas: z.int().min(0).optional(),
+  readyReplicas: z.int().min(0).optional(),
+  legacyDeployment: z.string().optional(),
+  legacyPreviousReplicas: z.int().min(0).optional(),
+  legacyScaledAt: timestamp().optional(),
+});
+export type WorkerStatus = z.infer<typeof WorkerStatusSchema>;
+
+export const TrafficShiftStatusSchema = z.object({
+  observedGeneration: z.int().min(0).optional(),
+  phase: z.enum(TrafficShiftPhaseValues).optional(),
+  message: z.string().max(4096).optional(),
+  currentStep: z.int().min(0).optional().describe('Index in spec.steps.'),
+  currentWeight: z.int().min(0).max(100).optional().describe('Canary weight the route is set to.'),
+  startedAt: timestamp().optional(),
+  stepStartedAt: timestamp().optional(),
+  pausedAt: timestamp().optional().describe('While Paused: when the pause began (the step timer stops).'),
+  pauseReason: z.enum(PauseReasonValues).optional(),
+  completedAt: timestamp().optional(),
+  lastAnalysisAt: timestamp().optional(),
+  lastProgressAt: timestamp().optional().describe('Measured against spec.progressDeadline.'),
+  analysis: AnalysisStatusSchema.optional(),
+  rollback: RollbackStatusSchema.optional(),
+  workersReady: z.boolean().optional(),
+  workers: z.array(WorkerStatusSchema).max(50).optional(),
+  acknowledgedActions: AcknowledgedActionsSchema.optional(),
+  conditions: ConditionsSchema.optional(),
+});
+export type TrafficShiftStatus = z.infer<typeof TrafficShiftStatusSchema>;
+
+export const TrafficShiftSchema = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('TrafficShift'),
+  metadata: ObjectMetaSchema,
+  spec: TrafficShiftSpecSchema,
+  status: TrafficShiftStatusSchema.optional(),
+});
+export type TrafficShift = z.infer<typeof TrafficShiftSchema>;
+export type TrafficShiftInput = z.input<typeof TrafficShiftSchema>;

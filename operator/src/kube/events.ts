@@ -1,0 +1,216 @@
+// Kubernetes Events (events.k8s.io/v1) for the objects the operator changes. Recording is
+// fire-and-forget: it never throws into a reconcile and never blocks it; a failed write is logged
+// and dropped. Repeats of the same event (same object, type, reason, action and note) within
+// `seriesWindowMs` update the first Event's `series.count` instead of creating new ones.
+import { hostname } from 'node:os';
+import { realClock, rfc3339Micro, type Clock } from '../runtime/clock.ts';
+import { silentLogger, type Logger } from '../runtime/logger.ts';
+import type { KubeClient } from './client.ts';
+import { isNotFound } from './errors.ts';
+import { EVENT, referenceTo, type KubeObject, type ObjectReference } from './resources.ts';
+
+export const REPORTING_CONTROLLER = 'cutover.dev/operator';
+
+export type EventType = 'Normal' | 'Warning';
+
+export interface EventInput {
+  /** The object the event is about: an object (its reference is taken) or a reference. */
+  regarding: KubeObject | ObjectReference;
+  type: EventType;
+  /** PascalCase, e.g. `StepAdvanced`, `RolledBack`. */
+  reason: string;
+  /** What the operator did or failed to do, PascalCase, e.g. `SetWeight`, `Rollback`. */
+  action: string;
+  /** Human-readable, up to 1 kB. */
+  note?: string;
+  /** A second object involved, e.g. the HTTPRoute whose weights changed. */
+  related?: KubeObject | ObjectReference;
+}
+
+export interface EventRecorderOptions {
+  /** Default `cutover.dev/operator`. */
+  reportingController?: string;
+  /** Default the pod name ($POD_NAME) or host name. */
+  reportingInstance?: string;
+  /** Repeats within this window count into one Event's series. Default 6 min (client-go). */
+  seriesWindowMs?: number;
+  /** Series tracked at most (oldest forgotten first). Default 4096. */
+  maxSeries?: number;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+interface Series {
+  namespace: string;
+  name: string;
+  count: number;
+  lastAt: number;
+  /** A write for this series is in flight; a repeat meanwhile only marks it dirty. */
+  writing: boolean;
+  dirty: boolean;
+}
+
+/** events.k8s.io/v1 Event, as written. */
+export interface EventObject extends KubeObject {
+  eventTime: string;
+  reportingController: string;
+  reportingInstance: string;
+  action: string;
+  reason: string;
+  note?: string;
+  type: EventType;
+  regarding: ObjectReference;
+  related?: ObjectReference;
+  series?: { count: number; lastObservedTime: string };
+}
+
+export class EventRecorder {
+  readonly reportingController: string;
+  readonly reportingInstance: string;
+  readonly #client: KubeClient;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #windowMs: number;
+  readonly #maxSeries: number;
+  readonly #series = new Map<string, Series>();
+  readonly #inFlight = new Set<Promise<void>>();
+
+  constructor(client: KubeClient, opts: EventRecorderOptions = {}) {
+    this.#client = client;
+    this.reportingController = opts.reportingController ?? REPORTING_CONTROLLER;
+    this.reportingInstance = truncate(opts.reportingInstance ?? process.env.POD_NAME ?? hostname(), 128);
+    this.#logger = (opts.logger ?? silentLogger).child({ component: 'events' });
+    this.#clock = opts.clock ?? realClock;
+    this.#windowMs = opts.seriesWindowMs ?? 6 * 60_000;
+    this.#maxSeries = opts.maxSeries ?? 4096;
+  }
+
+  /** Records an event in the background. Never throws. */
+  record(input: EventInput): void {
+    let write: Promise<void>;
+    try {
+      write = this.#record(input).catch((err: unknown) => {
+        this.#logger.warn({ err, reason: input.reason, regarding: describe(input.regarding) }, 'could not write Event; dropped');
+      });
+    } catch (err) {
+      this.#logger.warn({ err, reason: input.reason }, 'could not write Event; dropped');
+      return;
+    }
+    this.#inFlight.add(write);
+    void write.finally(() => this.#inFlight.delete(write));
+  }
+
+  normal(regarding: EventInput['regarding'], reason: string, action: string, note?: string): void {
+    this.record({ regarding, type: 'Normal', reason, action, ...(note !== undefined ? { note } : {}) });
+  }
+
+  warning(regarding: EventInput['regarding'], reason: string, action: string, note?: string): void {
+    this.record({ regarding, type: 'Warning', reason, action, ...(note !== undefined ? { note } : {}) });
+  }
+
+  /** Resolves when every event recorded so far has been written or dropped. */
+  async flush(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+  }
+
+  async #record(input: EventInput): Promise<void> {
+    const regarding = toReference(input.regarding);
+    const note = truncate(input.note ?? '', 1024);
+    const seriesKey = JSON.stringify([
+      regarding.uid ?? '', regarding.kind ?? '', regarding.namespace ?? '', regarding.name ?? '',
+      input.type, input.reason, input.action, note,
+    ]);
+    const now = this.#clock.now();
+    const existing = this.#series.get(seriesKey);
+    if (existing && now - existing.lastAt < this.#windowMs) {
+      existing.count++;
+      existing.lastAt = now;
+      // LRU: move to the end.
+      this.#series.delete(seriesKey);
+      this.#series.set(seriesKey, existing);
+      if (existing.writing) {
+        existing.dirty = true;
+        return;
+      }
+      await this.#writeSeries(seriesKey, existing, input, regarding, note);
+      return;
+    }
+    const namespace = regarding.namespace || 'default';
+    const event: EventObject = {
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      metadata: { name: `${regarding.name ?? 'cutover'}.${eventSuffix(now)}`, namespace },
+      eventTime: rfc3339Micro(now),
+      reportingController: this.reportingController,
+      reportingInstance: this.reportingInstance,
+      action: truncate(input.action, 128),
+      reason: truncate(input.reason, 128),
+      type: input.type,
+      regarding,
+      ...(note ? { note } : {}),
+      ...(input.related ? { related: toReference(input.related) } : {}),
+    };
+    const series: Series = { namespace, name: event.metadata.name ?? '', count: 1, lastAt: now, writing: true, dirty: false };
+    this.#remember(seriesKey, series);
+    try {
+      await this.#client.create(EVENT, event);
+    } catch (err) {
+      this.#series.delete(seriesKey);
+      throw err;
+    } finally {
+      series.writing = false;
+    }
+    if (series.dirty) await this.#writeSeries(seriesKey, series, input, regarding, note);
+  }
+
+  /** Writes the series count; coalesces repeats that arrive while a write is in flight. */
+  async #writeSeries(seriesKey: string, series: Series, input: EventInput, regarding: ObjectReference, note: string): Promise<void> {
+    series.writing = true;
+    try {
+      do {
+        series.dirty = false;
+        const patch = { series: { count: series.count, lastObservedTime: rfc3339Micro(series.lastAt) } };
+        try {
+          await this.#client.mergePatch(EVENT, series.namespace, series.name, patch);
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+          // The Event expired (TTL) or was deleted: start a new one.
+          this.#series.delete(seriesKey);
+          series.writing = false;
+          await this.#record({ ...input, regarding, note });
+          return;
+        }
+      } while (series.dirty);
+    } finally {
+      series.writing = false;
+    }
+  }
+
+  #remember(key: string, series: Series): void {
+    this.#series.set(key, series);
+    while (this.#series.size > this.#maxSeries) {
+      const oldest = this.#series.keys().next().value;
+      if (oldest === undefined) break;
+      this.#series.delete(oldest);
+    }
+  }
+}
+
+function toReference(x: KubeObject | ObjectReference): ObjectReference {
+  return 'metadata' in x && typeof x.metadata === 'object' && x.metadata !== null ? referenceTo(x as KubeObject) : (x as ObjectReference);
+}
+
+function describe(x: KubeObject | ObjectReference): string {
+  const ref = toReference(x);
+  return `${ref.kind ?? ''} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name ?? ''}`.trim();
+}
+
+/** client-go names events `<object>.<unix nanos in hex>`; unique per object and instant. */
+function eventSuffix(nowMs: number): string {
+  const nanos = BigInt(Math.floor(nowMs)) * 1_000_000n + BigInt(Math.floor(Math.random() * 1_000_000));
+  return nanos.toString(16);
+}
+
+function truncate(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}

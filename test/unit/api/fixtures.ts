@@ -1,0 +1,241 @@
+// Valid and invalid manifests of the three kinds, shared by the unit tests (zod) and the
+// admission test against the real API server (CRD schema + CEL): both layers must agree.
+import { API_VERSION } from '../../../operator/src/api/index.ts';
+
+type Obj = Record<string, unknown>;
+// Test fixtures are edited freely; a loose type keeps the mutations short.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Loose = any;
+
+export interface InvalidCase {
+  name: string;
+  kind: 'TrafficShift' | 'ShadowRun' | 'MigrationSlice';
+  manifest: Obj;
+  /** The field both the API server and the zod parser must name, e.g. `spec.steps[1].weight`. */
+  field: string;
+}
+
+function meta(name: string): Obj {
+  return { name };
+}
+
+export function validTrafficShift(name = 'listings-read'): Obj {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'TrafficShift',
+    metadata: meta(name),
+    spec: {
+      route: { httpRoute: { name: 'listings', ruleIndex: 0 } },
+      stable: { service: 'monolith', port: 8080 },
+      canary: { service: 'listings-api', port: 8080 },
+      steps: [
+        { weight: 10, pause: '5m' },
+        { weight: 50, pause: '30m' },
+        { weight: 100, pause: '1h' },
+      ],
+      analysis: {
+        interval: '30s',
+        failureLimit: 2,
+        inconclusiveLimit: 3,
+        onInconclusive: 'Pause',
+        metrics: [
+          {
+            name: 'error-rate',
+            prometheus: {
+              address: 'http://prometheus.monitoring:9090',
+              query:
+                'sum(rate(http_requests_total{service="{{canary.service}}",code=~"5.."}[1m])) / sum(rate(http_requests_total{service="{{canary.service}}"}[1m]))',
+            },
+            max: 0.01,
+          },
+          {
+            name: 'p95-vs-legacy',
+            prometheus: {
+              query: 'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{service="{{canary.service}}"}[1m])))',
+              baselineQuery: 'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{service="{{stable.service}}"}[1m])))',
+            },
+            maxRatio: 1.1,
+          },
+        ],
+      },
+      workers: [{ deployment: 'score-worker', replicas: 3, legacy: { deployment: 'monolith-worker', replicas: 0 } }],
+      rollback: { automatic: true, alerts: [{ matchLabels: { service: 'listings-api' } }] },
+      progressDeadline: '10m',
+      notify: {
+        github: { owner: 'acme', repo: 'shop', environment: 'production', tokenSecret: { name: 'github-token', key: 'token' }, openIssueOnRollback: true },
+        webhooks: [{ url: 'https://hooks.example.com/cutover', secretRef: { name: 'hook-secret', key: 'hmac' } }],
+      },
+    },
+  };
+}
+
+export function minimalTrafficShift(name = 'orders-v2'): Obj {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'TrafficShift',
+    metadata: meta(name),
+    spec: {
+      route: { ingress: { name: 'orders' } },
+      stable: { service: 'orders-v1', port: 80 },
+      canary: { service: 'orders-v2', port: 80 },
+      steps: [{ weight: 100, pause: '0s' }],
+    },
+  };
+}
+
+export function validShadowRun(name = 'search-shadow'): Obj {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'ShadowRun',
+    metadata: meta(name),
+    spec: {
+      route: { httpRoute: { name: 'search' } },
+      primary: { service: 'monolith', port: 8080 },
+      shadow: { service: 'search-api', port: 8080 },
+      percent: 100,
+      duration: '168h',
+      analysis: {
+        interval: '1m',
+        metrics: [
+          {
+            name: 'error-rate-diff',
+            prometheus: {
+              query: 'sum(rate(http_requests_total{service="{{shadow.service}}",code=~"5.."}[5m])) / sum(rate(http_requests_total{service="{{shadow.service}}"}[5m]))',
+              baselineQuery:
+                'sum(rate(http_requests_total{service="{{primary.service}}",code=~"5.."}[5m])) / sum(rate(http_requests_total{service="{{primary.service}}"}[5m]))',
+            },
+            maxDiffPoints: 0.005,
+          },
+          { name: 'p95', prometheus: { query: 'histogram_quantile(0.95, rate(x[5m]))' }, max: 0.5 },
+        ],
+      },
+      parity: { maxMismatchRatio: 0.01, ignoreHeaders: ['date'], ignoreJsonPaths: ['$.requestId'] },
+    },
+  };
+}
+
+export function validMigrationSlice(name = 'score-worker-extraction'): Obj {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'MigrationSlice',
+    metadata: meta(name),
+    spec: {
+      owner: 'team-scoring',
+      rollbackPlan: 'Set weight back to the monolith, scale score-worker to 0 and monolith-worker back to 2; the flag score.extracted goes back to false.',
+      legacy: { service: 'monolith', port: 8080 },
+      target: { service: 'score-api', port: 8080 },
+      route: { httpRoute: { name: 'score', ruleIndex: 1 } },
+      workers: [{ deployment: 'score-worker', replicas: 3, legacy: { deployment: 'monolith-worker', replicas: 0 } }],
+      featureFlag: { configMap: 'flags', key: 'score.extracted' },
+      shadow: { percent: 50, duration: '168h', analysis: { metrics: [{ name: 'errors', prometheus: { query: 'q' }, max: 0.01 }] } },
+      shift: {
+        steps: [
+          { weight: 10, pause: '24h' },
+          { weight: 50, pause: '24h' },
+          { weight: 100, pause: '24h' },
+        ],
+        analysis: { metrics: [{ name: 'p95', prometheus: { query: 'q' }, max: 0.5 }] },
+        rollback: { alerts: [{ matchLabels: { alertname: 'ScoreWorkerDown' } }] },
+      },
+      startWhen: [{ name: 'score-batch-duration', prometheus: { query: 'max(score_batch_duration_seconds)' }, above: 1800, for: '10m' }],
+      retireLegacyAfter: '72h',
+    },
+  };
+}
+
+export function minimalMigrationSlice(name = 'dispute-processor'): Obj {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'MigrationSlice',
+    metadata: meta(name),
+    spec: {
+      owner: 'alice@example.com',
+      rollbackPlan: 'Route back to v1.',
+      legacy: { service: 'api-v1', port: 80 },
+      target: { service: 'api-v2', port: 80 },
+      route: { virtualService: { name: 'api', route: 'http-primary' } },
+      shift: { steps: [{ weight: 10, pause: '5m' }, { weight: 100, pause: '5m' }] },
+    },
+  };
+}
+
+export const validManifests: ReadonlyArray<{ name: string; manifest: Obj }> = [
+  { name: 'TrafficShift, every field (DESIGN §1)', manifest: validTrafficShift() },
+  { name: 'TrafficShift, minimal', manifest: minimalTrafficShift() },
+  { name: 'ShadowRun, with parity', manifest: validShadowRun() },
+  { name: 'MigrationSlice, seed 003 extraction', manifest: validMigrationSlice() },
+  { name: 'MigrationSlice, minimal', manifest: minimalMigrationSlice() },
+];
+
+function invalid(
+  kind: InvalidCase['kind'],
+  base: () => Obj,
+  name: string,
+  field: string,
+  mutate: (spec: Loose) => void,
+): InvalidCase {
+  const manifest = base() as Loose;
+  manifest.metadata.name = `bad-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}`.slice(0, 63).replace(/-$/, '');
+  mutate(manifest.spec);
+  return { name, kind, manifest, field };
+}
+
+const ts = (name: string, field: string, mutate: (spec: Loose) => void) => invalid('TrafficShift', validTrafficShift, name, field, mutate);
+const sr = (name: string, field: string, mutate: (spec: Loose) => void) => invalid('ShadowRun', validShadowRun, name, field, mutate);
+const ms = (name: string, field: string, mutate: (spec: Loose) => void) => invalid('MigrationSlice', validMigrationSlice, name, field, mutate);
+
+export const invalidTrafficShifts: readonly InvalidCase[] = [
+  ts('weight above 100', 'spec.steps[1].weight', (s) => (s.steps[1].weight = 150)),
+  ts('negative weight', 'spec.steps[0].weight', (s) => (s.steps[0].weight = -5)),
+  ts('weights decreasing', 'spec.steps', (s) => (s.steps = [{ weight: 50, pause: '1m' }, { weight: 10, pause: '1m' }])),
+  ts('weights repeated', 'spec.steps', (s) => (s.steps = [{ weight: 50, pause: '1m' }, { weight: 50, pause: '1m' }])),
+  ts('no steps', 'spec.steps', (s) => (s.steps = [])),
+  ts('no router', 'spec.route', (s) => (s.route = {})),
+  ts('two routers', 'spec.route', (s) => (s.route = { httpRoute: { name: 'a' }, ingress: { name: 'a' } })),
+  ts('pause not a duration', 'spec.steps[0].pause', (s) => (s.steps[0].pause = '5 minutes')),
+  ts('pause in days', 'spec.steps[2].pause', (s) => (s.steps[2].pause = '3d')),
+  ts('interval without unit', 'spec.analysis.interval', (s) => (s.analysis.interval = '30')),
+  ts('interval zero', 'spec.analysis.interval', (s) => (s.analysis.interval = '0s')),
+  ts('failureLimit zero', 'spec.analysis.failureLimit', (s) => (s.analysis.failureLimit = 0)),
+  ts('inconclusiveLimit zero', 'spec.analysis.inconclusiveLimit', (s) => (s.analysis.inconclusiveLimit = 0)),
+  ts('onInconclusive Promote', 'spec.analysis.onInconclusive', (s) => (s.analysis.onInconclusive = 'Promote')),
+  ts('metric without threshold', 'spec.analysis.metrics[0]', (s) => delete s.analysis.metrics[0].max),
+  ts('maxRatio without baselineQuery', 'spec.analysis.metrics[1].prometheus.baselineQuery', (s) => delete s.analysis.metrics[1].prometheus.baselineQuery),
+  ts('min above max', 'spec.analysis.metrics[0].min', (s) => (s.analysis.metrics[0].min = 0.5)),
+  ts('duplicate metric names', 'spec.analysis.metrics[1]', (s) => (s.analysis.metrics[1].name = 'error-rate')),
+  ts('metric without query', 'spec.analysis.metrics[0].prometheus.query', (s) => delete s.analysis.metrics[0].prometheus.query),
+  ts('port zero', 'spec.stable.port', (s) => (s.stable.port = 0)),
+  ts('canary missing', 'spec.canary', (s) => delete s.canary),
+  ts('canary equals stable', 'spec.canary', (s) => (s.canary = { service: 'monolith', port: 8080 })),
+  ts('service name not DNS', 'spec.canary.service', (s) => (s.canary.service = 'Listings_API')),
+  ts('empty alert selector', 'spec.rollback.alerts[0].matchLabels', (s) => (s.rollback.alerts[0].matchLabels = {})),
+  ts('legacy worker is the worker', 'spec.workers[0].legacy.deployment', (s) => (s.workers[0].legacy.deployment = 'score-worker')),
+  ts('negative replicas', 'spec.workers[0].replicas', (s) => (s.workers[0].replicas = -1)),
+  ts('progressDeadline zero', 'spec.progressDeadline', (s) => (s.progressDeadline = '0m')),
+  ts('webhook not http', 'spec.notify.webhooks[0].url', (s) => (s.notify.webhooks[0].url = 'ftp://hooks.example.com')),
+  ts('unknown field in a step', 'spec.steps[0].wieght', (s) => (s.steps[0] = { wieght: 10, weight: 10, pause: '1m' })),
+];
+
+export const invalidShadowRunsAndSlices: readonly InvalidCase[] = [
+  ms('owner missing', 'spec.owner', (s) => delete s.owner),
+  ms('owner empty', 'spec.owner', (s) => (s.owner = '')),
+  ms('rollbackPlan missing', 'spec.rollbackPlan', (s) => delete s.rollbackPlan),
+  ms('rollbackPlan empty', 'spec.rollbackPlan', (s) => (s.rollbackPlan = '')),
+  ms('shift weights decreasing', 'spec.shift.steps', (s) => (s.shift.steps = [{ weight: 100, pause: '1h' }, { weight: 10, pause: '1h' }])),
+  ms('shift weight above 100', 'spec.shift.steps[2].weight', (s) => (s.shift.steps[2].weight = 101)),
+  ms('shadow percent zero', 'spec.shadow.percent', (s) => (s.shadow.percent = 0)),
+  ms('shadow duration zero', 'spec.shadow.duration', (s) => (s.shadow.duration = '0h')),
+  ms('trigger without bound', 'spec.startWhen[0]', (s) => delete s.startWhen[0].above),
+  ms('retireLegacyAfter in days', 'spec.retireLegacyAfter', (s) => (s.retireLegacyAfter = '7d')),
+  ms('target equals legacy', 'spec.target', (s) => (s.target = { service: 'monolith', port: 8080 })),
+  ms('feature flag key with a space', 'spec.featureFlag.key', (s) => (s.featureFlag.key = 'score extracted')),
+  ms('two routers', 'spec.route', (s) => (s.route = { httpRoute: { name: 'a' }, virtualService: { name: 'a', route: 'b' } })),
+  sr('percent zero', 'spec.percent', (s) => (s.percent = 0)),
+  sr('percent above 100', 'spec.percent', (s) => (s.percent = 101)),
+  sr('duration zero', 'spec.duration', (s) => (s.duration = '0s')),
+  sr('duration not a duration', 'spec.duration', (s) => (s.duration = 'forever')),
+  sr('no router', 'spec.route', (s) => (s.route = {})),
+  sr('maxDiffPoints without baselineQuery', 'spec.analysis.metrics[0].prometheus.baselineQuery', (s) => delete s.analysis.metrics[0].prometheus.baselineQuery),
+  sr('shadow equals primary', 'spec.shadow', (s) => (s.shadow = { service: 'monolith', port: 8080 })),
+  sr('parity ratio above 1', 'spec.parity.maxMismatchRatio', (s) => (s.parity.maxMismatchRatio = 2)),
+];

@@ -224,9 +224,10 @@ export async function startProxy(opts: GatewayOptions): Promise<GatewayServer> {
   const agent = new Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
 
   const record = (rule: CompiledRule | null, service: string, code: number, mirror: boolean, startedNs: bigint): void => {
-    const labels = { namespace: rule?.routeNamespace ?? '', route: rule?.routeName ?? '', service, mirror: String(mirror) };
-    metrics.requests.inc({ ...labels, code: String(code) });
-    if (rule) metrics.duration.observe(labels, Number(process.hrtime.bigint() - startedNs) / 1e9);
+    const namespace = rule?.routeNamespace ?? '';
+    const route = rule?.routeName ?? '';
+    metrics.requests.inc({ namespace, route, service, code: String(code), mirror: String(mirror) });
+    if (rule) metrics.duration.observe({ namespace, route, service, mirror: String(mirror) }, Number(process.hrtime.bigint() - startedNs) / 1e9);
   };
 
   const sendMirror = (rule: CompiledRule, backend: ResolvedBackend, req: IncomingMessage, headers: Record<string, string | string[] | undefined>, body: Buffer): void => {

@@ -1,0 +1,94 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KubeClient } from '../../../operator/src/kube/client.ts';
+import { EventRecorder, type EventObject } from '../../../operator/src/kube/events.ts';
+import { FakeClock } from '../../../operator/src/runtime/clock.ts';
+import { Registry } from '../../../operator/src/runtime/metrics.ts';
+import { FakeApiServer, json, status } from './fake-apiserver.ts';
+
+let api: FakeApiServer;
+let client: KubeClient;
+
+const shift = {
+  apiVersion: 'cutover.dev/v1alpha1',
+  kind: 'TrafficShift',
+  metadata: { name: 'listings-read', namespace: 'shop', uid: 'u-1', resourceVersion: '7' },
+};
+
+beforeEach(async () => {
+  api = new FakeApiServer();
+  await api.start();
+  client = KubeClient.load({ kubeconfig: api.kubeconfig, registry: new Registry() });
+});
+
+afterEach(async () => {
+  client.close();
+  await api.stop();
+});
+
+describe('EventRecorder', () => {
+  it('writes an events.k8s.io/v1 Event about the object', async () => {
+    api.handler = (req, res) => json(res, 201, JSON.parse(req.body) as unknown);
+    const clock = new FakeClock('2025-03-01T10:00:00.123Z');
+    const recorder = new EventRecorder(client, { reportingInstance: 'cutover-0', clock });
+    recorder.normal(shift, 'StepAdvanced', 'SetWeight', 'weight 10 → 50');
+    await recorder.flush();
+    const req = api.requests[0]!;
+    expect([req.method, req.path]).toEqual(['POST', '/apis/events.k8s.io/v1/namespaces/shop/events']);
+    const ev = JSON.parse(req.body) as EventObject;
+    expect(ev).toMatchObject({
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      metadata: { namespace: 'shop' },
+      eventTime: '2025-03-01T10:00:00.123000Z',
+      reportingController: 'cutover.dev/operator',
+      reportingInstance: 'cutover-0',
+      action: 'SetWeight',
+      reason: 'StepAdvanced',
+      note: 'weight 10 → 50',
+      type: 'Normal',
+      regarding: { apiVersion: 'cutover.dev/v1alpha1', kind: 'TrafficShift', namespace: 'shop', name: 'listings-read', uid: 'u-1' },
+    });
+    expect(ev.metadata.name).toMatch(/^listings-read\.[0-9a-f]+$/);
+  });
+
+  it('counts repeats into the series of the first Event instead of creating new ones', async () => {
+    api.handler = (req, res) => json(res, req.method === 'POST' ? 201 : 200, req.body ? (JSON.parse(req.body) as unknown) : {});
+    const clock = new FakeClock('2025-03-01T10:00:00Z');
+    const recorder = new EventRecorder(client, { clock });
+    recorder.warning(shift, 'AnalysisFailed', 'Analyse', 'error-rate 0.03 > 0.01');
+    await recorder.flush();
+    clock.advance(30_000);
+    recorder.warning(shift, 'AnalysisFailed', 'Analyse', 'error-rate 0.03 > 0.01');
+    await recorder.flush();
+    clock.advance(30_000);
+    recorder.warning(shift, 'AnalysisFailed', 'Analyse', 'error-rate 0.03 > 0.01');
+    await recorder.flush();
+    const created = JSON.parse(api.requests[0]!.body) as EventObject;
+    expect(api.requests.map((r) => r.method)).toEqual(['POST', 'PATCH', 'PATCH']);
+    const lastPatch = api.requests[2]!;
+    expect(lastPatch.path).toBe(`/apis/events.k8s.io/v1/namespaces/shop/events/${created.metadata.name}`);
+    expect(lastPatch.headers['content-type']).toBe('application/merge-patch+json');
+    expect(JSON.parse(lastPatch.body)).toEqual({ series: { count: 3, lastObservedTime: '2025-03-01T10:01:00.000000Z' } });
+  });
+
+  it('starts a new Event after the series window or for a different note', async () => {
+    api.handler = (req, res) => json(res, 201, JSON.parse(req.body) as unknown);
+    const clock = new FakeClock(0);
+    const recorder = new EventRecorder(client, { clock, seriesWindowMs: 1000 });
+    recorder.normal(shift, 'Paused', 'Pause', 'a');
+    await recorder.flush();
+    recorder.normal(shift, 'Paused', 'Pause', 'b');
+    await recorder.flush();
+    clock.advance(2000);
+    recorder.normal(shift, 'Paused', 'Pause', 'a');
+    await recorder.flush();
+    expect(api.requests.map((r) => r.method)).toEqual(['POST', 'POST', 'POST']);
+  });
+
+  it('never throws into the caller when the API refuses the Event', async () => {
+    api.handler = (_req, res) => json(res, 403, status(403, 'Forbidden', 'events is forbidden'));
+    const recorder = new EventRecorder(client);
+    expect(() => recorder.warning(shift, 'RolledBack', 'Rollback', 'x')).not.toThrow();
+    await expect(recorder.flush()).resolves.toBeUndefined();
+  });
+});

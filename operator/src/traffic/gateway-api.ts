@@ -71,6 +71,7 @@ export const HTTP_ROUTE: ResourceType = {
   version: 'v1',
   plural: 'httproutes',
   kind: 'HTTPRoute',
+  namespaced: true,
 };
 
 export interface GatewayApiRouterOptions {
@@ -174,7 +175,7 @@ export class GatewayApiRouter implements TrafficRouter {
     if (!route) {
       throw new RouteProblemError({ field: 'spec.route.httpRoute.name', message: `HTTPRoute ${ref.namespace}/${spec.name} not found` });
     }
-    const routeSpec = route.spec as JsonValue | undefined;
+    const routeSpec = route.spec;
     const rules = isObject(routeSpec) && Array.isArray(routeSpec.rules) ? routeSpec.rules : [];
     const index = spec.ruleIndex ?? 0;
     const rule = rules[index];
@@ -197,17 +198,17 @@ export class GatewayApiRouter implements TrafficRouter {
       const edit = desiredRule(rule, change, backendsOf(ref));
       if (!edit.changed) return;
       const applied: KubeObject = {
-        apiVersion: route.apiVersion,
-        kind: route.kind,
+        apiVersion: route.apiVersion ?? 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
         metadata: {
-          name: route.metadata.name,
+          name: routeName(ref),
           namespace: ref.namespace,
           ...(route.metadata.resourceVersion ? { resourceVersion: route.metadata.resourceVersion } : {}),
         },
         spec: { rules: rules.map((r, i) => (i === index ? edit.rule : r)) },
       };
       try {
-        await this.#client.apply(applied, { fieldManager: FIELD_MANAGER, force: true });
+        await this.#client.apply(HTTP_ROUTE, applied, { fieldManager: FIELD_MANAGER, force: true });
       } catch (err) {
         if (isConflict(err) && attempt < this.#attempts) continue;
         throw err;
@@ -248,6 +249,6 @@ function routeName(ref: TrafficRef): string {
   return ref.route.httpRoute?.name ?? '';
 }
 
-function isObject(v: JsonValue | undefined): v is JsonObject {
+function isObject(v: unknown): v is JsonObject {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }

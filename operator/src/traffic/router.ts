@@ -21,22 +21,25 @@ export interface ResourceType {
   /** Lower-case plural, e.g. `httproutes`. */
   plural: string;
   kind: string;
+  namespaced: boolean;
 }
 
+/** The metadata a router reads or sends. */
 export interface ObjectMeta {
-  name: string;
+  name?: string;
   namespace?: string;
   resourceVersion?: string;
   generation?: number;
-  managedFields?: JsonValue[];
-  [key: string]: JsonValue | undefined;
+  labels?: Record<string, string>;
+  managedFields?: unknown[];
 }
 
+/** Any Kubernetes object as plain JSON; routers narrow `spec` themselves. */
 export interface KubeObject {
-  apiVersion: string;
-  kind: string;
+  apiVersion?: string;
+  kind?: string;
   metadata: ObjectMeta;
-  [key: string]: JsonValue | ObjectMeta | undefined;
+  [field: string]: unknown;
 }
 
 export interface ApplyOptions {
@@ -45,16 +48,16 @@ export interface ApplyOptions {
 }
 
 /**
- * The calls a router needs. Contract for implementers (the kube layer):
- * - `get` resolves `null` when the object does not exist (404) and rejects on any other error.
+ * The calls a router needs; operator/src/kube's KubeClient satisfies it as is. Contract:
+ * - `get` resolves `undefined` when the object does not exist (404) and rejects on other errors.
  * - `apply` is a server-side apply (PATCH, `application/apply-patch+yaml`) of `obj` with the given
  *   field manager and force flag, resolving with the object the server returned. When `obj`
  *   carries `metadata.resourceVersion` the server uses it as a precondition; a stale one must
- *   reject with an error whose `statusCode` (or `code`) is 409 (see isConflict).
+ *   reject with an error whose `code` (or `statusCode`) is 409 (see isConflict).
  */
 export interface RouteClient {
-  get(resource: ResourceType, namespace: string, name: string): Promise<KubeObject | null>;
-  apply(obj: KubeObject, options: ApplyOptions): Promise<KubeObject>;
+  get(resource: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined>;
+  apply(resource: ResourceType, obj: KubeObject, options: ApplyOptions): Promise<KubeObject>;
 }
 
 /** True for a 409 from the API server (stale resourceVersion, or an SSA conflict without force). */
@@ -66,7 +69,7 @@ export function isConflict(err: unknown): boolean {
 
 export const FIELD_MANAGER = 'cutover';
 
-export const SERVICE: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service' };
+export const SERVICE: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true };
 
 // ---------------------------------------------------------------------------------------------
 // The router interface

@@ -26,20 +26,21 @@ class FakeCluster implements RouteClient {
   }
 
   put(resource: ResourceType, obj: KubeObject): void {
-    this.objects.set(this.key(resource, obj.metadata.namespace ?? '', obj.metadata.name), structuredClone(obj));
+    this.objects.set(this.key(resource, obj.metadata.namespace ?? '', obj.metadata.name ?? ''), structuredClone(obj));
   }
 
-  async get(resource: ResourceType, namespace: string, name: string): Promise<KubeObject | null> {
+  async get(resource: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined> {
     this.gets++;
     const obj = this.objects.get(this.key(resource, namespace, name));
-    return obj ? structuredClone(obj) : null;
+    return obj ? structuredClone(obj) : undefined;
   }
 
-  async apply(obj: KubeObject, options: ApplyOptions): Promise<KubeObject> {
+  async apply(resource: ResourceType, obj: KubeObject, options: ApplyOptions): Promise<KubeObject> {
+    expect(resource).toEqual(HTTP_ROUTE);
     this.applies.push({ obj: structuredClone(obj), options });
     this.beforeApply?.();
     this.beforeApply = null;
-    const key = this.key(HTTP_ROUTE, obj.metadata.namespace ?? '', obj.metadata.name);
+    const key = this.key(HTTP_ROUTE, obj.metadata.namespace ?? '', obj.metadata.name ?? '');
     const live = this.objects.get(key);
     if (!live) throw Object.assign(new Error('not found'), { statusCode: 404 });
     if (obj.metadata.resourceVersion && obj.metadata.resourceVersion !== live.metadata.resourceVersion) {
@@ -61,7 +62,7 @@ class FakeCluster implements RouteClient {
   }
 }
 
-const SERVICE: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service' };
+const SERVICE: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true };
 const service = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop' } });
 
 const stableRef = (weight?: number) => ({ group: '', kind: 'Service', name: 'monolith', port: 8080, ...(weight === undefined ? {} : { weight }) });

@@ -103,7 +103,8 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
   const log = (n: string) => join(dir, 'logs', `${n}.log`);
   const track = (s: Started) => { processes.push(s); return s; };
   try {
-    const [etcdClient, etcdPeer, apiPort, cmPort, schedPort, promPort, amPort, gwPort, gwMetricsPort] = await Promise.all(Array.from({ length: 9 }, () => freePort()));
+    const ports = await Promise.all(Array.from({ length: 9 }, () => freePort()));
+    const [etcdClient, etcdPeer, apiPort, cmPort, schedPort, promPort, amPort, gwPort, gwMetricsPort] = ports as [number, number, number, number, number, number, number, number, number];
 
     // etcd, its data in memory-backed storage: the testbed is disposable and fsync is the slow part.
     const etcdData = mkdtempSync(join(shm, 'cutover-etcd-'));

@@ -1,0 +1,253 @@
+// TrafficShift reconciler: observe → plan (pure, ./plan.ts) → apply → status.
+import { TrafficShiftSpecSchema, type TrafficShift, type TrafficShiftStatus, type RollbackTrigger } from '../../api/trafficshift.ts';
+import { ConditionType, Reason } from '../../api/conditions.ts';
+import { evaluateMetric, type MetricResult } from '../../analysis/evaluate.ts';
+import type { PrometheusProvider } from '../../analysis/prometheus.ts';
+import type { TemplateVars } from '../../analysis/template.ts';
+import { RouteProblemError, type TrafficRef, type TrafficRouter } from '../../traffic/router.ts';
+import { DEPLOYMENT, TRAFFIC_SHIFT, type KubeClient, type KubeObject, type EventRecorder } from '../../kube/index.ts';
+import type { Store } from '../shared/store.ts';
+import { Controller, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
+import { setCondition, statusChanged } from '../../runtime/conditions.ts';
+import type { Clock } from '../../runtime/clock.ts';
+import type { Logger } from '../../runtime/logger.ts';
+import { analysisDue, isTerminal, planTrafficShift, type Effect, type ObservedDeployment, type ShiftObservation, type SpecProblem } from './plan.ts';
+import { ShiftMetrics } from './metrics.ts';
+import { newerObject } from '../shared/freshness.ts';
+
+export type TrafficShiftObject = KubeObject & Omit<TrafficShift, 'metadata'> & { metadata: KubeObject['metadata'] };
+
+export interface TrafficShiftControllerDeps {
+  client: KubeClient;
+  informer: Store<TrafficShiftObject>;
+  router: TrafficRouter;
+  prometheus: PrometheusProvider;
+  defaultPrometheusUrl: string;
+  events: EventRecorder;
+  clock: Clock;
+  logger: Logger;
+  metrics: ShiftMetrics;
+  concurrency?: number;
+}
+
+export const TRAFFICSHIFT_CONTROLLER = 'trafficshift';
+
+export class TrafficShiftController {
+  readonly controller: Controller;
+  readonly #d: TrafficShiftControllerDeps;
+  /** The objects this controller wrote last, so a reconcile never plans on an older cached copy. */
+  readonly #written = new Map<string, TrafficShiftObject>();
+  /** Rollbacks requested out of band (alert hooks), consumed by the next reconcile of the key. */
+  readonly #rollbackRequests = new Map<string, { trigger: RollbackTrigger; reason: string; alert?: string; done: Array<(ok: boolean) => void> }>();
+
+  constructor(deps: TrafficShiftControllerDeps) {
+    this.#d = deps;
+    this.controller = new Controller({
+      name: TRAFFICSHIFT_CONTROLLER,
+      concurrency: deps.concurrency ?? 4,
+      logger: deps.logger,
+      reconcile: (key, ctx) => this.reconcile(key, ctx),
+    });
+    deps.informer.addHandler({
+      onAdd: (o) => this.controller.enqueue(keyOf(o)),
+      onUpdate: (a, b) => { if (a.metadata.resourceVersion !== b.metadata.resourceVersion) this.controller.enqueue(keyOf(b)); },
+      onDelete: (o) => { this.#written.delete(keyOf(o)); this.#d.metrics.forget(o.metadata.namespace ?? '', o.metadata.name ?? ''); },
+    });
+  }
+
+  start(): void { this.controller.start(); }
+  async stop(): Promise<void> { await this.controller.stop(); }
+
+  /** TrafficShifts whose spec.rollback.alerts match these labels and that can still roll back. */
+  matchAlert(labels: Record<string, string>): string[] {
+    const keys: string[] = [];
+    for (const ts of this.#d.informer.list()) {
+      const alerts = ts.spec?.rollback?.alerts ?? [];
+      if (isTerminal(ts.status?.phase)) continue;
+      if (alerts.some((a) => Object.entries(a.matchLabels).every(([k, v]) => labels[k] === v))) keys.push(keyOf(ts));
+    }
+    return keys;
+  }
+
+  /**
+   * Rolls `key` back as soon as its reconcile can run (never concurrently with another reconcile of
+   * the same key). Resolves true when the route is back at stable, false when there was nothing to
+   * roll back.
+   */
+  requestRollback(key: string, trigger: RollbackTrigger, reason: string, alert?: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const existing = this.#rollbackRequests.get(key);
+      if (existing) { existing.done.push(resolve); return; }
+      this.#rollbackRequests.set(key, { trigger, reason, ...(alert ? { alert } : {}), done: [resolve] });
+      this.controller.enqueue(key);
+    });
+  }
+
+  has(key: string): boolean { return this.current(key) !== undefined; }
+
+  current(key: string): TrafficShiftObject | undefined {
+    const [ns, name] = splitKey(key);
+    return newerObject(this.#d.informer.get(ns, name), this.#written.get(key));
+  }
+
+  async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const d = this.#d;
+    const request = this.#rollbackRequests.get(key);
+    const settle = (ok: boolean) => { if (request) { this.#rollbackRequests.delete(key); for (const f of request.done) f(ok); } };
+    const obj = this.current(key);
+    if (!obj || obj.metadata.deletionTimestamp) { settle(false); return; }
+    const now = d.clock.now();
+    const generation = obj.metadata.generation ?? 1;
+    const status: TrafficShiftStatus = obj.status ?? {};
+
+    const parsed = TrafficShiftSpecSchema.safeParse(obj.spec);
+    if (!parsed.success) {
+      // Admission should have refused it; a CRD installed without its schema or an older version may not.
+      const issue = parsed.error.issues[0]!;
+      const field = ['spec', ...issue.path.map(String)].join('.');
+      await this.#writeStatus(obj, stalled(status, generation, now, { field, message: issue.message, reason: Reason.InvalidSpec }), ctx);
+      settle(false);
+      return;
+    }
+    const spec = parsed.data;
+    const ref: TrafficRef = {
+      namespace: obj.metadata.namespace ?? 'default',
+      route: spec.route,
+      stable: { service: spec.stable.service, port: spec.stable.port, field: 'spec.stable' },
+      canary: { service: spec.canary.service, port: spec.canary.port, field: 'spec.canary' },
+    };
+
+    // ---- observe ------------------------------------------------------------------------------
+    const o: ShiftObservation = { now, generation, spec, status, annotations: obj.metadata.annotations ?? {}, problems: [], deployments: {} };
+    if (request && !isTerminal(status.phase)) o.rollbackRequest = { trigger: request.trigger, reason: request.reason, ...(request.alert ? { alert: request.alert } : {}) };
+    const freshStart = status.observedGeneration !== generation || status.phase === undefined || status.phase === 'Pending';
+    const live = !isTerminal(status.phase) || freshStart || hasPending(o.annotations, status);
+    if (live && !o.rollbackRequest) {
+      if (freshStart) {
+        const problem = await d.router.verify(ref);
+        if (problem) o.problems.push({ ...problem, reason: problem.field.startsWith('spec.route') ? Reason.RouteNotFound : Reason.ServiceNotFound });
+      }
+      if (o.problems.length === 0) {
+        try {
+          o.routeCanaryWeight = (await d.router.getWeights(ref)).canary;
+        } catch (err) {
+          if (!(err instanceof RouteProblemError)) throw err;
+          o.problems.push({ ...err.problem, reason: Reason.RouteNotFound });
+        }
+      }
+      await this.#observeDeployments(ref.namespace, spec, o);
+      if (o.problems.length === 0 && analysisDue(spec, status, now)) {
+        o.analysis = await this.#analyse(ref, spec, obj, o, ctx.signal);
+      }
+    } else if (status.phase === 'Completed' || status.phase === 'RolledBack') {
+      await this.#observeDeployments(ref.namespace, spec, o);
+    }
+
+    // ---- plan -----------------------------------------------------------------------------------
+    const plan = planTrafficShift(o);
+    ctx.logger.debug({ phase: plan.status.phase, step: plan.status.currentStep, effects: plan.effects.map((e) => e.type) }, 'planned');
+
+    // ---- apply, in the plan's order ----------------------------------------------------------------
+    let written = obj;
+    for (const e of plan.effects) {
+      written = await this.#apply(e, written, ref, plan.status, ctx);
+    }
+    d.metrics.observe(written.metadata.namespace ?? '', written.metadata.name ?? '', plan.status, o.analysis, spec);
+    if (plan.status.phase === 'RolledBack' && status.phase !== 'RolledBack') d.metrics.rollback(ref.namespace, obj.metadata.name ?? '', plan.status.rollback?.trigger ?? 'Metric');
+    settle(Boolean(o.rollbackRequest) && plan.status.phase === 'RolledBack');
+    return plan.requeueAfterMs !== undefined ? { requeueAfter: plan.requeueAfterMs } : undefined;
+  }
+
+  async #observeDeployments(namespace: string, spec: ShiftObservation['spec'], o: ShiftObservation): Promise<void> {
+    for (const w of spec.workers ?? []) {
+      for (const [name, field] of [[w.deployment, 'deployment'], ...(w.legacy ? [[w.legacy.deployment, 'legacy.deployment']] : [])] as Array<[string, string]>) {
+        const dep = await this.#d.client.get<KubeObject & { spec?: { replicas?: number }; status?: { readyReplicas?: number } }>(DEPLOYMENT, namespace, name);
+        const observed: ObservedDeployment = { name, exists: Boolean(dep), replicas: dep?.spec?.replicas ?? 0, readyReplicas: dep?.status?.readyReplicas ?? 0 };
+        o.deployments[name] = observed;
+        if (!dep && !isTerminal(o.status.phase)) {
+          const i = (spec.workers ?? []).indexOf(w);
+          o.problems.push({ field: `spec.workers[${i}].${field}`, message: `Deployment ${namespace}/${name} not found`, reason: Reason.DeploymentNotFound });
+        }
+      }
+    }
+  }
+
+  async #analyse(ref: TrafficRef, spec: ShiftObservation['spec'], obj: TrafficShiftObject, o: ShiftObservation, signal: AbortSignal): Promise<MetricResult[]> {
+    const analysis = spec.analysis!;
+    const vars: TemplateVars = {
+      namespace: ref.namespace, name: obj.metadata.name ?? '',
+      'stable.service': ref.stable.service, 'canary.service': ref.canary.service,
+      interval: analysis.interval,
+    } as TemplateVars;
+    const results = await Promise.all(analysis.metrics.map(async (m, i): Promise<MetricResult> => {
+      const field = `spec.analysis.metrics[${i}].prometheus`;
+      const address = m.prometheus.address ?? this.#d.defaultPrometheusUrl;
+      const [value, base] = await Promise.all([
+        this.#d.prometheus.query({ address, query: m.prometheus.query }, vars, signal),
+        m.prometheus.baselineQuery ? this.#d.prometheus.query({ address, query: m.prometheus.baselineQuery }, vars, signal) : Promise.resolve(undefined),
+      ]);
+      const r = evaluateMetric(m, { value, baseline: base });
+      if (r.queryRejected) {
+        const which = value.kind === 'rejected' ? 'query' : 'baselineQuery';
+        o.problems.push({ field: `${field}.${which}`, message: `Prometheus rejected the query: ${r.message}`, reason: Reason.QueryError });
+      }
+      return r;
+    }));
+    if (o.problems.length > 0) return [];
+    return results;
+  }
+
+  async #apply(e: Effect, obj: TrafficShiftObject, ref: TrafficRef, next: TrafficShiftStatus, ctx: ReconcileContext): Promise<TrafficShiftObject> {
+    const d = this.#d;
+    switch (e.type) {
+      case 'setWeights':
+        await d.router.setWeights(ref, { stable: 100 - e.canary, canary: e.canary });
+        ctx.logger.info({ canary: e.canary }, 'route weights set');
+        return obj;
+      case 'scale':
+        await d.client.mergePatch(DEPLOYMENT, ref.namespace, e.deployment, { spec: { replicas: e.replicas } }, { subresource: 'scale' });
+        ctx.logger.info({ deployment: e.deployment, replicas: e.replicas }, 'scaled');
+        return obj;
+      case 'event':
+        d.events.record({ regarding: obj, type: e.eventType, reason: e.reason, action: e.reason, note: e.note });
+        ctx.logger.info({ reason: e.reason, note: e.note }, 'event');
+        return obj;
+      case 'writeStatus':
+        return this.#writeStatus(obj, next, ctx);
+    }
+  }
+
+  async #writeStatus(obj: TrafficShiftObject, next: TrafficShiftStatus, ctx: ReconcileContext): Promise<TrafficShiftObject> {
+    if (!statusChanged(obj.status ?? {}, next)) return obj;
+    const key = keyOf(obj);
+    const updated = await this.#d.client.apply<TrafficShiftObject>(TRAFFIC_SHIFT, {
+      apiVersion: 'cutover.dev/v1alpha1', kind: 'TrafficShift',
+      metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
+      status: next,
+    } as KubeObject, { subresource: 'status', force: true });
+    this.#written.set(key, updated);
+    ctx.logger.debug({ phase: next.phase, resourceVersion: updated.metadata.resourceVersion }, 'status written');
+    return updated;
+  }
+}
+
+function stalled(status: TrafficShiftStatus, generation: number, now: number, p: SpecProblem): TrafficShiftStatus {
+  const msg = `${p.field}: ${p.message}`;
+  let conditions = setCondition(status.conditions, { type: ConditionType.Stalled, status: 'True', reason: p.reason, message: msg, observedGeneration: generation }, now);
+  conditions = setCondition(conditions, { type: ConditionType.Ready, status: 'False', reason: p.reason, message: msg, observedGeneration: generation }, now);
+  return { ...status, observedGeneration: generation, phase: status.phase ?? 'Pending', conditions };
+}
+
+function hasPending(annotations: Record<string, string>, status: TrafficShiftStatus): boolean {
+  const retry = annotations['cutover.dev/retry'];
+  return retry !== undefined && status.acknowledgedActions?.find((a) => a.action === 'Retry')?.id !== retry;
+}
+
+export function keyOf(o: KubeObject): string {
+  return `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
+}
+
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf('/');
+  return [key.slice(0, i), key.slice(i + 1)];
+}

@@ -1,0 +1,500 @@
+// The TrafficShift decision: a pure function from what was observed to the next status and the
+// ordered list of effects to carry out. No I/O, no clock: everything arrives in `ShiftObservation`.
+//
+// Crash safety (DESIGN §2): all progress lives in status. On the way forward the status is written
+// BEFORE the route, so no weight is ever written that the status does not explain; a restart
+// re-applies the weight the status names. On the way back (rollback) the route goes first because
+// it is the user-facing part, then the workers, then status and Events.
+import { parseDuration } from '../../api/duration.ts';
+import { ActionValues, type Action, type MetricResult as StatusMetricResult } from '../../api/common.ts';
+import { ConditionType, Reason } from '../../api/conditions.ts';
+import type {
+  PauseReason,
+  RollbackTrigger,
+  TrafficShiftPhase,
+  TrafficShiftSpec,
+  TrafficShiftStatus,
+  WorkerStatus,
+} from '../../api/trafficshift.ts';
+import { judge, type MetricResult } from '../../analysis/evaluate.ts';
+import { setCondition, removeCondition } from '../../runtime/conditions.ts';
+import { rfc3339 } from '../../runtime/clock.ts';
+
+/** A problem that needs the user: the spec field to fix and what is wrong. Nothing is changed. */
+export interface SpecProblem { field: string; message: string; reason: string }
+
+export interface ObservedDeployment { name: string; exists: boolean; replicas: number; readyReplicas: number }
+
+export interface ShiftObservation {
+  now: number;
+  generation: number;
+  spec: TrafficShiftSpec;
+  status: TrafficShiftStatus;
+  /** The resource's annotations (manual actions). */
+  annotations: Record<string, string>;
+  /** Run-time problems (missing route, Service, Deployment, rejected query); empty when fine. */
+  problems: SpecProblem[];
+  /** The canary weight the route shows now, when the route could be read. */
+  routeCanaryWeight?: number | undefined;
+  /** Worker and legacy Deployments named by spec.workers, as observed. */
+  deployments: Record<string, ObservedDeployment>;
+  /** Results of an analysis run made for this reconcile (only when one was due). */
+  analysis?: MetricResult[] | undefined;
+  /** An immediate rollback requested out of band (alert hook, signed webhook). */
+  rollbackRequest?: { trigger: RollbackTrigger; reason: string; alert?: string } | undefined;
+}
+
+export type Effect =
+  | { type: 'setWeights'; canary: number }
+  | { type: 'scale'; deployment: string; replicas: number }
+  | { type: 'writeStatus' }
+  | { type: 'event'; eventType: 'Normal' | 'Warning'; reason: string; note: string };
+
+export interface Plan {
+  status: TrafficShiftStatus;
+  effects: Effect[];
+  /** When to look again (ms from now); undefined: only on change. */
+  requeueAfterMs?: number | undefined;
+}
+
+const TERMINAL: ReadonlySet<TrafficShiftPhase> = new Set(['Completed', 'RolledBack', 'Failed']);
+const WORKER_POLL_MS = 1000;
+const STALLED_RETRY_MS = 5000;
+
+export function isTerminal(phase: TrafficShiftPhase | undefined): boolean {
+  return phase !== undefined && TERMINAL.has(phase);
+}
+
+const ms = (t: string | undefined): number | undefined => (t === undefined ? undefined : Date.parse(t));
+
+/** Whether an analysis run is due now (the controller queries Prometheus only then). */
+export function analysisDue(spec: TrafficShiftSpec, status: TrafficShiftStatus, now: number): boolean {
+  if (!spec.analysis) return false;
+  const phase = status.phase;
+  if (phase !== 'Progressing' && !(phase === 'Paused' && status.pauseReason === 'Inconclusive')) return false;
+  const last = ms(status.lastAnalysisAt);
+  return last === undefined || now - last >= parseDuration(spec.analysis.interval);
+}
+
+/** Pending actions: an annotation whose value differs from the acknowledged id for that action. */
+export function pendingActions(annotations: Record<string, string>, status: TrafficShiftStatus): Array<{ action: Action; id: string }> {
+  const out: Array<{ action: Action; id: string }> = [];
+  for (const action of ActionValues) {
+    const id = annotations[`cutover.dev/${action.toLowerCase()}`];
+    if (id === undefined || id === '') continue;
+    const acked = status.acknowledgedActions?.find((a) => a.action === action);
+    if (acked?.id !== id) out.push({ action, id });
+  }
+  return out;
+}
+
+export function planTrafficShift(o: ShiftObservation): Plan {
+  return new Planner(o).run();
+}
+
+class Planner {
+  readonly o: ShiftObservation;
+  st: TrafficShiftStatus;
+  readonly effects: Effect[] = [];
+  requeue: number | undefined;
+  readonly nowText: string;
+
+  constructor(o: ShiftObservation) {
+    this.o = o;
+    this.st = structuredClone(o.status ?? {});
+    this.nowText = rfc3339(o.now);
+  }
+
+  run(): Plan {
+    const o = this.o;
+    const before = this.st.phase;
+
+    // A new generation starts fresh (GitOps changed the spec); an unchanged re-apply does not.
+    if (this.st.observedGeneration !== o.generation) {
+      if (this.st.phase === undefined || isTerminal(this.st.phase) || this.st.phase === 'Pending') {
+        this.restart(before === undefined ? 'created' : `spec changed (generation ${o.generation})`);
+      } else {
+        // Mid-flight spec change: keep the current step; new steps/analysis apply from now on.
+        this.st.observedGeneration = o.generation;
+        if ((this.st.currentStep ?? 0) >= o.spec.steps.length) this.st.currentStep = o.spec.steps.length - 1;
+      }
+    }
+
+    const actions = pendingActions(o.annotations, this.st);
+    const retry = actions.find((a) => a.action === 'Retry');
+    if (retry) {
+      this.ack(retry.action, retry.id);
+      if (this.st.phase === 'RolledBack' || this.st.phase === 'Failed') this.restart('retry requested');
+    }
+
+    if (isTerminal(this.st.phase)) {
+      for (const a of actions) if (a.action !== 'Retry') this.ack(a.action, a.id);
+      this.terminal();
+      return this.finish(before);
+    }
+
+    // Out-of-band and manual rollbacks win over everything else, in any live phase.
+    if (o.rollbackRequest) {
+      this.rollback(o.rollbackRequest.trigger, o.rollbackRequest.reason, o.rollbackRequest.alert);
+      for (const a of actions) this.ack(a.action, a.id);
+      return this.finish(before);
+    }
+    const abort = actions.find((a) => a.action === 'Abort');
+    if (abort) {
+      this.ack(abort.action, abort.id);
+      for (const a of actions) this.ack(a.action, a.id);
+      this.rollback('Manual', `aborted by request ${abort.id}`);
+      return this.finish(before);
+    }
+
+    if (o.problems.length > 0) {
+      // Stalled: the user must act; nothing is changed in the cluster.
+      const p = o.problems[0]!;
+      this.st.conditions = setCondition(this.st.conditions, { type: ConditionType.Stalled, status: 'True', reason: p.reason, message: `${p.field}: ${p.message}`, observedGeneration: o.generation }, o.now);
+      this.requeue = STALLED_RETRY_MS;
+      return this.finish(before);
+    }
+    this.st.conditions = removeCondition(this.st.conditions, ConditionType.Stalled);
+
+    for (const a of actions) {
+      if (a.action === 'Promote') { this.ack(a.action, a.id); this.complete('promoted by request'); return this.finish(before); }
+      if (a.action === 'Pause') { this.ack(a.action, a.id); if (this.st.phase === 'Progressing' || this.st.phase === 'Pending') this.pause('Manual', `paused by request ${a.id}`); }
+      if (a.action === 'Resume') { this.ack(a.action, a.id); if (this.st.phase === 'Paused') this.resume('resumed by request'); }
+    }
+
+    switch (this.st.phase) {
+      case 'Pending': this.pending(); break;
+      case 'Progressing': this.progressing(); break;
+      case 'Paused': this.paused(); break;
+      default: break;
+    }
+    return this.finish(before);
+  }
+
+  // --- phases -------------------------------------------------------------------------------
+
+  restart(reason: string): void {
+    const keep = { acknowledgedActions: this.st.acknowledgedActions, conditions: this.st.conditions };
+    this.st = { observedGeneration: this.o.generation, phase: 'Pending', message: reason, ...keep };
+    this.st.conditions = removeCondition(this.st.conditions, ConditionType.Stalled);
+  }
+
+  pending(): void {
+    const workers = this.o.spec.workers ?? [];
+    const ws: WorkerStatus[] = this.st.workers ? [...this.st.workers] : [];
+    let allReady = true;
+    for (const w of workers) {
+      const d = this.o.deployments[w.deployment];
+      if (!d?.exists) { allReady = false; continue; }
+      let rec = ws.find((x) => x.deployment === w.deployment);
+      if (!rec) { rec = { deployment: w.deployment, previousReplicas: d.replicas }; ws.push(rec); }
+      rec.readyReplicas = d.readyReplicas;
+      if (d.replicas !== w.replicas) this.effects.push({ type: 'scale', deployment: w.deployment, replicas: w.replicas });
+      if (d.replicas !== w.replicas || d.readyReplicas < w.replicas) allReady = false;
+    }
+    if (workers.length > 0) { this.st.workers = ws; this.st.workersReady = allReady; }
+    if (!this.deadlineCheck()) return;
+    if (!allReady) {
+      this.st.message = `waiting for workers to be Ready: ${workers.map((w) => `${w.deployment} ${this.o.deployments[w.deployment]?.readyReplicas ?? 0}/${w.replicas}`).join(', ')}`;
+      this.st.lastProgressAt ??= this.nowText;
+      // The worker records (previous replicas) go to status before anything is scaled.
+      if (this.effects.length > 0) this.effects.unshift({ type: 'writeStatus' });
+      this.requeue = WORKER_POLL_MS;
+      return;
+    }
+    this.startStep(0, 'workers Ready; first step');
+  }
+
+  progressing(): void {
+    const spec = this.o.spec;
+    const i = this.st.currentStep ?? 0;
+    if (this.o.analysis && spec.analysis) {
+      const verdict = this.recordAnalysis(this.o.analysis);
+      if (verdict === 'stop') return;
+    }
+    this.ensureRoute();
+    if (!this.deadlineCheck()) return;
+    const stepEnd = this.stepEnd();
+    if (this.o.now >= stepEnd) {
+      if (spec.analysis && !this.passedThisStep()) {
+        // Never promote on missing data: wait for a passing run in this step.
+        this.requeue = this.untilNextAnalysis();
+        return;
+      }
+      if (i + 1 < spec.steps.length) this.startStep(i + 1, `step ${i + 1}/${spec.steps.length} done`);
+      else this.complete(`last step's pause ended`);
+      return;
+    }
+    this.requeue = Math.min(stepEnd - this.o.now, this.untilNextAnalysis());
+  }
+
+  paused(): void {
+    if (this.st.pauseReason === 'Inconclusive' && this.o.analysis && this.o.spec.analysis) {
+      const verdict = this.recordAnalysis(this.o.analysis);
+      if (verdict === 'stop') return;
+      const last = this.st.analysis?.lastResults ?? [];
+      if (last.length > 0 && last.every((r) => r.result === 'Pass')) { this.resume('analysis conclusive again'); this.progressing(); return; }
+    }
+    this.ensureRoute();
+    if (!this.deadlineCheck()) return;
+    if (this.st.pauseReason === 'Inconclusive') this.requeue = this.untilNextAnalysis();
+  }
+
+  terminal(): void {
+    const spec = this.o.spec;
+    if (this.st.phase === 'Completed') {
+      // Legacy workers are scaled after completion (idempotent; finishes after a crash).
+      const ws = this.st.workers ? [...this.st.workers] : [];
+      let changed = false;
+      for (const w of spec.workers ?? []) {
+        if (!w.legacy) continue;
+        const d = this.o.deployments[w.legacy.deployment];
+        if (!d?.exists) continue;
+        let rec = ws.find((x) => x.deployment === w.deployment);
+        if (!rec) { rec = { deployment: w.deployment }; ws.push(rec); }
+        if (rec.legacyScaledAt) continue;
+        rec.legacyDeployment = w.legacy.deployment;
+        rec.legacyPreviousReplicas ??= d.replicas;
+        rec.legacyScaledAt = this.nowText;
+        changed = true;
+        this.effects.push({ type: 'writeStatus' }, { type: 'scale', deployment: w.legacy.deployment, replicas: w.legacy.replicas });
+      }
+      if (changed) this.st.workers = ws;
+    }
+    if (this.st.phase === 'RolledBack' && this.st.rollback && !this.st.rollback.completedAt) {
+      // A rollback interrupted by a crash: finish the parts not yet recorded.
+      this.rollbackEffects();
+    }
+  }
+
+  /** Level-triggered: the route must show the weight the status names (e.g. after a restart). */
+  ensureRoute(): void {
+    const want = this.st.currentWeight;
+    if (want !== undefined && this.o.routeCanaryWeight !== undefined && this.o.routeCanaryWeight !== want) {
+      this.effects.push({ type: 'setWeights', canary: want });
+    }
+  }
+
+  // --- transitions --------------------------------------------------------------------------
+
+  startStep(i: number, why: string): void {
+    const step = this.o.spec.steps[i]!;
+    const first = this.st.phase === 'Pending';
+    this.st.phase = 'Progressing';
+    this.st.currentStep = i;
+    this.st.currentWeight = step.weight;
+    this.st.stepStartedAt = this.nowText;
+    this.st.lastProgressAt = this.nowText;
+    if (first) this.st.startedAt = this.nowText;
+    delete this.st.pausedAt; delete this.st.pauseReason;
+    this.st.message = `step ${i + 1}/${this.o.spec.steps.length}: weight ${step.weight}`;
+    this.st.analysis = { consecutiveFailures: 0, consecutiveInconclusive: 0, ...(this.st.analysis?.lastResults ? { lastResults: this.st.analysis.lastResults } : {}) };
+    // Status first, then the route: no weight written that the status does not explain.
+    this.effects.push({ type: 'writeStatus' }, { type: 'setWeights', canary: step.weight });
+    this.effects.push({ type: 'event', eventType: 'Normal', reason: 'StepStarted', note: `step ${i + 1}/${this.o.spec.steps.length}: canary weight ${step.weight}% (${why})` });
+    this.requeue = Math.min(parseDuration(step.pause), this.o.spec.analysis ? parseDuration(this.o.spec.analysis.interval) : Infinity);
+  }
+
+  complete(why: string): void {
+    const last = this.o.spec.steps[this.o.spec.steps.length - 1]!;
+    const wasWeight = this.st.currentWeight;
+    this.st.phase = 'Completed';
+    this.st.completedAt = this.nowText;
+    this.st.currentStep = this.o.spec.steps.length - 1;
+    this.st.currentWeight = last.weight;
+    delete this.st.pausedAt; delete this.st.pauseReason;
+    this.st.message = `completed: ${why}`;
+    this.effects.push({ type: 'writeStatus' });
+    if (wasWeight !== last.weight || this.o.routeCanaryWeight !== last.weight) this.effects.push({ type: 'setWeights', canary: last.weight });
+    this.effects.push({ type: 'event', eventType: 'Normal', reason: 'Completed', note: `completed at canary weight ${last.weight}%: ${why}` });
+    this.terminal();
+  }
+
+  pause(reason: PauseReason, why: string): void {
+    this.st.phase = 'Paused';
+    this.st.pauseReason = reason;
+    this.st.pausedAt = this.nowText;
+    this.st.message = `paused: ${why}`;
+    this.effects.push({ type: 'event', eventType: reason === 'Manual' ? 'Normal' : 'Warning', reason: 'Paused', note: why });
+  }
+
+  resume(why: string): void {
+    const pausedAt = ms(this.st.pausedAt);
+    const started = ms(this.st.stepStartedAt);
+    // The step timer stops while paused: shift the step start by the time spent paused.
+    if (pausedAt !== undefined && started !== undefined) this.st.stepStartedAt = rfc3339(started + Math.max(0, this.o.now - pausedAt));
+    this.st.phase = this.st.currentStep === undefined ? 'Pending' : 'Progressing';
+    delete this.st.pausedAt; delete this.st.pauseReason;
+    this.st.lastProgressAt = this.nowText;
+    this.st.message = `resumed: ${why}`;
+    this.effects.push({ type: 'event', eventType: 'Normal', reason: 'Resumed', note: why });
+  }
+
+  rollback(trigger: RollbackTrigger, reason: string, alert?: string): void {
+    this.st.rollback = {
+      trigger, reason, at: this.nowText, generation: this.o.generation,
+      ...(this.st.currentStep !== undefined ? { fromStep: this.st.currentStep } : {}),
+      ...(this.st.currentWeight !== undefined ? { fromWeight: this.st.currentWeight } : {}),
+      ...(alert ? { alert } : {}),
+    };
+    this.st.phase = 'RolledBack';
+    this.st.currentWeight = 0;
+    delete this.st.pausedAt; delete this.st.pauseReason;
+    this.st.message = `rolled back (${trigger}): ${reason}`;
+    this.rollbackEffects();
+  }
+
+  /** Route first (user-facing, fast), then workers, then status and the Event. */
+  rollbackEffects(): void {
+    const rb = this.st.rollback!;
+    const effects: Effect[] = [];
+    if (!rb.routeRestoredAt) {
+      effects.push({ type: 'setWeights', canary: 0 });
+      rb.routeRestoredAt = this.nowText;
+    }
+    if (!rb.workersRestoredAt) {
+      for (const w of this.st.workers ?? []) {
+        if (w.previousReplicas !== undefined) effects.push({ type: 'scale', deployment: w.deployment, replicas: w.previousReplicas });
+        if (w.legacyDeployment && w.legacyPreviousReplicas !== undefined && w.legacyScaledAt) effects.push({ type: 'scale', deployment: w.legacyDeployment, replicas: w.legacyPreviousReplicas });
+      }
+      rb.workersRestoredAt = this.nowText;
+    }
+    rb.completedAt = this.nowText;
+    effects.push({ type: 'writeStatus' });
+    effects.push({ type: 'event', eventType: 'Warning', reason: 'RolledBack', note: `rolled back to stable (${rb.trigger}): ${rb.reason}` });
+    this.effects.push(...effects);
+  }
+
+  // --- analysis -----------------------------------------------------------------------------
+
+  /** Folds an analysis run into status; returns 'stop' when it rolled back or paused. */
+  recordAnalysis(results: MetricResult[]): 'stop' | 'go' {
+    const a = this.o.spec.analysis!;
+    const counters = { consecutiveFailures: this.st.analysis?.consecutiveFailures ?? 0, consecutiveInconclusive: this.st.analysis?.consecutiveInconclusive ?? 0 };
+    const j = judge(results, counters, { failureLimit: a.failureLimit, inconclusiveLimit: a.inconclusiveLimit, onInconclusive: a.onInconclusive });
+    this.st.lastAnalysisAt = this.nowText;
+    this.st.analysis = { ...j.counters, lastResults: results.map((r) => this.toStatusResult(r)) };
+    if (j.verdict === 'Rollback') {
+      if (j.outcome === 'Fail' && !this.o.spec.rollback.automatic) {
+        if (this.st.phase !== 'Paused') this.pause('AnalysisFailed', `${j.reason} (automatic rollback is off)`);
+        return 'stop';
+      }
+      this.rollback(j.outcome === 'Fail' ? 'Metric' : 'Metric', j.reason);
+      return 'stop';
+    }
+    if (j.verdict === 'Pause' && this.st.phase !== 'Paused') {
+      this.pause('Inconclusive', `${j.counters.consecutiveInconclusive} inconclusive analysis runs: ${j.reason}`);
+      this.requeue = this.untilNextAnalysis();
+      return 'stop';
+    }
+    return 'go';
+  }
+
+  toStatusResult(r: MetricResult): StatusMetricResult {
+    const m = this.o.spec.analysis!.metrics.find((x) => x.name === r.name);
+    const parts: string[] = [];
+    if (m?.min !== undefined) parts.push(`>= ${m.min}`);
+    if (m?.max !== undefined) parts.push(`<= ${m.max}`);
+    if (m?.maxRatio !== undefined) parts.push(`ratio <= ${m.maxRatio}`);
+    return {
+      name: r.name, result: r.result, threshold: parts.join(', '), message: r.message, at: this.nowText,
+      ...(r.value !== undefined && Number.isFinite(r.value) ? { value: r.value } : {}),
+      ...(r.baseline !== undefined && Number.isFinite(r.baseline) ? { baseline: r.baseline } : {}),
+    };
+  }
+
+  passedThisStep(): boolean {
+    const last = this.st.analysis?.lastResults ?? [];
+    const at = ms(this.st.lastAnalysisAt);
+    const started = ms(this.st.stepStartedAt) ?? 0;
+    return at !== undefined && at >= started && last.length > 0 && last.every((r) => r.result === 'Pass');
+  }
+
+  untilNextAnalysis(): number {
+    const a = this.o.spec.analysis;
+    if (!a) return Infinity;
+    const interval = parseDuration(a.interval);
+    const last = ms(this.st.lastAnalysisAt) ?? this.o.now - interval;
+    return Math.max(50, last + interval - this.o.now);
+  }
+
+  stepEnd(): number {
+    const i = this.st.currentStep ?? 0;
+    return (ms(this.st.stepStartedAt) ?? this.o.now) + parseDuration(this.o.spec.steps[i]!.pause);
+  }
+
+  /** progressDeadline: rolls back when no progress was made for that long. Returns false if it did. */
+  deadlineCheck(): boolean {
+    const d = this.o.spec.progressDeadline;
+    if (!d) return true;
+    const since = ms(this.st.lastProgressAt);
+    if (since === undefined) return true;
+    const stuck = this.st.phase === 'Pending' || (this.st.phase === 'Paused' && this.st.pauseReason !== 'Manual');
+    if (stuck && this.o.now - since > parseDuration(d)) {
+      this.rollback('Deadline', `no progress for ${d} (${this.st.message ?? this.st.phase})`);
+      return false;
+    }
+    return true;
+  }
+
+  ack(action: Action, id: string): void {
+    const list = (this.st.acknowledgedActions ?? []).filter((a) => a.action !== action);
+    list.push({ action, id, at: this.nowText });
+    this.st.acknowledgedActions = list;
+  }
+
+  // --- conditions, events, the single status write --------------------------------------------
+
+  finish(before: TrafficShiftPhase | undefined): Plan {
+    const o = this.o;
+    this.st.observedGeneration = o.generation;
+    const phase = this.st.phase ?? 'Pending';
+    const stalled = this.st.conditions?.find((c) => c.type === ConditionType.Stalled && c.status === 'True');
+    const msg = this.st.message ?? phase;
+    const set = (type: string, status: 'True' | 'False', reason: string, message: string) => {
+      this.st.conditions = setCondition(this.st.conditions, { type, status, reason, message, observedGeneration: o.generation }, o.now);
+    };
+    const progressingReason = phase === 'Pending' ? (this.st.workersReady === false ? Reason.WaitingForWorkers : Reason.Initializing) : phase === 'Paused' ? Reason.StepPaused : Reason.StepInProgress;
+    switch (phase) {
+      case 'Completed':
+        set(ConditionType.Ready, 'True', Reason.Completed, msg);
+        this.st.conditions = removeCondition(removeCondition(this.st.conditions, ConditionType.Progressing), ConditionType.Degraded);
+        break;
+      case 'RolledBack':
+      case 'Failed':
+        set(ConditionType.Ready, 'False', phase === 'RolledBack' ? Reason.RolledBack : Reason.Failed, msg);
+        set(ConditionType.Degraded, 'True', phase === 'RolledBack' ? rollbackReason(this.st.rollback?.trigger) : Reason.Failed, msg);
+        this.st.conditions = removeCondition(this.st.conditions, ConditionType.Progressing);
+        break;
+      default:
+        set(ConditionType.Ready, 'False', stalled ? stalled.reason : progressingReason, stalled ? stalled.message : msg);
+        if (stalled) this.st.conditions = removeCondition(this.st.conditions, ConditionType.Progressing);
+        else set(ConditionType.Progressing, 'True', progressingReason, msg);
+        if (phase === 'Paused' && this.st.pauseReason !== 'Manual') set(ConditionType.Degraded, 'True', this.st.pauseReason === 'Inconclusive' ? Reason.AnalysisInconclusive : Reason.AnalysisFailed, msg);
+        else this.st.conditions = removeCondition(this.st.conditions, ConditionType.Degraded);
+    }
+    if (before !== this.st.phase && this.st.phase !== undefined && !this.effects.some((e) => e.type === 'event' && ['RolledBack', 'Completed', 'Paused', 'Resumed'].includes(e.reason))) {
+      this.effects.push({ type: 'event', eventType: 'Normal', reason: 'PhaseChanged', note: `${before ?? 'new'} → ${this.st.phase}: ${msg}` });
+    }
+    // The status write: exactly once, where the transition placed it, or at the end.
+    if (!this.effects.some((e) => e.type === 'writeStatus')) this.effects.push({ type: 'writeStatus' });
+    const seen = new Set<string>();
+    const effects = this.effects.filter((e) => {
+      if (e.type !== 'writeStatus') return true;
+      if (seen.has('w')) return false;
+      seen.add('w');
+      return true;
+    });
+    return { status: this.st, effects, requeueAfterMs: this.requeue === undefined || !Number.isFinite(this.requeue) ? undefined : Math.max(10, Math.ceil(this.requeue)) };
+  }
+}
+
+function rollbackReason(trigger: RollbackTrigger | undefined): string {
+  switch (trigger) {
+    case 'Alert': return Reason.AlertFired;
+    case 'Manual': return Reason.ManualRollback;
+    case 'Webhook': return Reason.WebhookRollback;
+    case 'Deadline': return Reason.DeadlineExceeded;
+    default: return Reason.MetricThresholdBreached;
+  }
+}

@@ -1,0 +1,223 @@
+// The operator's HTTP server: /healthz, /readyz, /metrics, and the alert hooks that roll back at once.
+//
+// Hooks are authenticated (bearer token for Alertmanager; HMAC-SHA256 over timestamp and body for the
+// generic hook), size-limited (413), rate-limited per caller (429) and idempotent: an alert that is
+// repeated, or a signed request replayed, changes nothing more. An unauthenticated call gets 401 and
+// changes nothing.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { RollbackTrigger } from '../api/trafficshift.ts';
+import type { Logger } from '../runtime/logger.ts';
+import { counter, registry as defaultRegistry, type Registry } from '../runtime/metrics.ts';
+
+export interface RollbackTarget {
+  /** Keys (`namespace/name`) of live resources whose alert matchers match these labels. */
+  matchAlert(labels: Record<string, string>): string[];
+  /** Rolls `key` back now; resolves true when it was rolled back. */
+  requestRollback(key: string, trigger: RollbackTrigger, reason: string, alert?: string): Promise<boolean>;
+  /** Whether `key` names a resource this target manages. */
+  has(key: string): boolean;
+}
+
+export interface HookServerOptions {
+  host?: string;
+  port: number;
+  logger: Logger;
+  registry?: Registry;
+  /** Readiness: informers synced (and, with leader election, leading or standing by). */
+  ready: () => boolean;
+  /** Bearer token required on /hooks/alertmanager; hooks refuse every call when unset. */
+  alertmanagerToken?: string | undefined;
+  /** HMAC secret of /hooks/rollback; the hook refuses every call when unset. */
+  webhookSecret?: string | undefined;
+  targets: RollbackTarget[];
+  /** Largest accepted body, bytes. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Requests per second per caller, and burst. Default 20 / 40. */
+  rateLimit?: { perSecond: number; burst: number };
+  /** Accepted clock skew of signed requests, seconds. Default 300. */
+  maxSkewSeconds?: number;
+  now?: () => number;
+}
+
+interface AlertmanagerPayload {
+  version?: string;
+  status?: string;
+  alerts?: Array<{ status?: string; labels?: Record<string, string>; fingerprint?: string; startsAt?: string }>;
+}
+
+class HttpError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) { super(message); this.status = status; }
+}
+
+export class HookServer {
+  readonly #o: HookServerOptions;
+  readonly #server: Server;
+  readonly #requests;
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  readonly #seenSignatures = new Map<string, number>();
+  /** Alerts already acted on (fingerprint+startsAt), so a repeated delivery is a no-op. */
+  readonly #seenAlerts = new Map<string, number>();
+  readonly #now: () => number;
+
+  constructor(opts: HookServerOptions) {
+    this.#o = opts;
+    this.#now = opts.now ?? Date.now;
+    this.#requests = counter({ name: 'cutover_hook_requests_total', help: 'Requests to the operator HTTP endpoints, by hook and status code.', labelNames: ['hook', 'code'] as const, registry: opts.registry ?? defaultRegistry });
+    this.#server = createServer((req, res) => { void this.#handle(req, res); });
+    this.#server.keepAliveTimeout = 5000;
+    this.#server.headersTimeout = 10_000;
+    this.#server.requestTimeout = 15_000;
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#o.port, this.#o.host ?? '0.0.0.0', () => resolve((this.#server.address() as AddressInfo).port));
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => { this.#server.close(() => resolve()); this.#server.closeAllConnections(); });
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const hook = url.pathname.startsWith('/hooks/') ? url.pathname.slice(7) : url.pathname.slice(1) || 'root';
+    const label = ['healthz', 'readyz', 'metrics', 'alertmanager', 'rollback'].includes(hook) ? hook : 'other';
+    let status = 200;
+    try {
+      switch (url.pathname) {
+        case '/healthz': return send(res, 200, 'ok\n');
+        case '/readyz': status = this.#o.ready() ? 200 : 503; return send(res, status, status === 200 ? 'ok\n' : 'not ready\n');
+        case '/metrics': {
+          const reg = this.#o.registry ?? defaultRegistry;
+          return send(res, 200, await reg.metrics(), reg.contentType);
+        }
+        case '/hooks/alertmanager': return await this.#alertmanager(req, res);
+        case '/hooks/rollback': return await this.#rollback(req, res);
+        default: status = 404; return send(res, 404, 'not found\n');
+      }
+    } catch (err) {
+      status = err instanceof HttpError ? err.status : 500;
+      const message = err instanceof Error ? err.message : String(err);
+      if (status === 500) this.#o.logger.error({ err: message, path: url.pathname }, 'hook failed');
+      else this.#o.logger.info({ status, reason: message, path: url.pathname, caller: req.socket.remoteAddress }, 'hook refused');
+      if (!res.headersSent) sendJson(res, status, { error: message });
+      else res.end();
+    } finally {
+      if (label !== 'metrics' && label !== 'healthz' && label !== 'readyz') this.#requests.inc({ hook: label, code: String(res.statusCode || status) });
+    }
+  }
+
+  async #alertmanager(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.#preflight(req);
+    const token = this.#o.alertmanagerToken;
+    const auth = req.headers.authorization ?? '';
+    if (!token || !auth.startsWith('Bearer ') || !safeEqual(auth.slice(7).trim(), token)) {
+      req.resume();
+      throw new HttpError(401, 'missing or wrong bearer token');
+    }
+    const body = await readBody(req, this.#o.maxBodyBytes ?? 1 << 20);
+    const payload = parseJson(body) as AlertmanagerPayload;
+    if (!payload || typeof payload !== 'object' || !Array.isArray(payload.alerts)) throw new HttpError(400, 'not an Alertmanager webhook payload: alerts[] missing');
+    this.#expire(this.#seenAlerts, 24 * 3600_000);
+    const rolledBack: string[] = [];
+    const work: Array<Promise<void>> = [];
+    for (const alert of payload.alerts) {
+      if ((alert.status ?? payload.status) !== 'firing') continue; // resolved alerts change nothing
+      const labels = alert.labels ?? {};
+      const name = labels.alertname ?? 'alert';
+      for (const target of this.#o.targets) {
+        for (const key of target.matchAlert(labels)) {
+          const id = `${key}|${alert.fingerprint ?? JSON.stringify(labels)}|${alert.startsAt ?? ''}`;
+          if (this.#seenAlerts.has(id)) continue;
+          this.#seenAlerts.set(id, this.#now());
+          work.push(target.requestRollback(key, 'Alert', `alert ${name} firing`, name).then((ok) => { if (ok) rolledBack.push(key); }));
+        }
+      }
+    }
+    await Promise.all(work);
+    this.#o.logger.info({ rolledBack, alerts: payload.alerts.length }, 'alertmanager hook');
+    sendJson(res, 200, { rolledBack });
+  }
+
+  async #rollback(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.#preflight(req);
+    const secret = this.#o.webhookSecret;
+    const body = await readBody(req, this.#o.maxBodyBytes ?? 1 << 20);
+    const ts = String(req.headers['x-cutover-timestamp'] ?? '');
+    const sig = String(req.headers['x-cutover-signature'] ?? '');
+    if (!secret || !/^\d+$/.test(ts) || !sig.startsWith('sha256=')) throw new HttpError(401, 'missing signature: X-Cutover-Timestamp and X-Cutover-Signature: sha256=<hmac> required');
+    const expected = createHmac('sha256', secret).update(`${ts}.`).update(body).digest('hex');
+    if (!safeEqual(sig.slice(7), expected)) throw new HttpError(401, 'bad signature');
+    const skew = Math.abs(this.#now() / 1000 - Number(ts));
+    if (skew > (this.#o.maxSkewSeconds ?? 300)) throw new HttpError(401, `timestamp outside the accepted window (${Math.round(skew)} s)`);
+    this.#expire(this.#seenSignatures, 2 * (this.#o.maxSkewSeconds ?? 300) * 1000);
+    if (this.#seenSignatures.has(expected)) throw new HttpError(409, 'replayed request');
+    this.#seenSignatures.set(expected, this.#now());
+    const msg = parseJson(body) as { namespace?: unknown; name?: unknown; reason?: unknown; kind?: unknown };
+    if (typeof msg?.namespace !== 'string' || typeof msg.name !== 'string') throw new HttpError(400, 'body must name {"namespace": ..., "name": ...}');
+    const key = `${msg.namespace}/${msg.name}`;
+    const target = this.#o.targets.find((t) => t.has(key));
+    if (!target) throw new HttpError(404, `no cutover resource ${key}`);
+    const reason = typeof msg.reason === 'string' && msg.reason ? msg.reason.slice(0, 1024) : 'rollback requested by signed webhook';
+    const ok = await target.requestRollback(key, 'Webhook', reason);
+    sendJson(res, 200, { rolledBack: ok ? [key] : [] });
+  }
+
+  /** Method and rate limit, before anything is read. */
+  #preflight(req: IncomingMessage): void {
+    if (req.method !== 'POST') { req.resume(); throw new HttpError(405, 'POST only'); }
+    const caller = req.socket.remoteAddress ?? 'unknown';
+    const { perSecond, burst } = this.#o.rateLimit ?? { perSecond: 20, burst: 40 };
+    const now = this.#now();
+    const b = this.#buckets.get(caller) ?? { tokens: burst, at: now };
+    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * perSecond);
+    b.at = now;
+    this.#buckets.set(caller, b);
+    if (b.tokens < 1) { req.resume(); throw new HttpError(429, 'rate limit exceeded'); }
+    b.tokens -= 1;
+    const len = Number(req.headers['content-length'] ?? 0);
+    if (len > (this.#o.maxBodyBytes ?? 1 << 20)) { req.resume(); throw new HttpError(413, 'body too large'); }
+  }
+
+  #expire(map: Map<string, number>, ttlMs: number): void {
+    const cutoff = this.#now() - ttlMs;
+    for (const [k, at] of map) if (at < cutoff) map.delete(k); else break;
+  }
+}
+
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) { reject(new HttpError(413, 'body too large')); req.destroy(); return; }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function parseJson(body: Buffer): unknown {
+  try { return JSON.parse(body.toString('utf8')); } catch (err) { throw new HttpError(400, `malformed JSON: ${(err as Error).message}`); }
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a); const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  send(res, status, `${JSON.stringify(body)}\n`, 'application/json');
+}

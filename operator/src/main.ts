@@ -1,0 +1,89 @@
+// The operator process: configuration, the Kubernetes client, informers, controllers, the HTTP server.
+import { loadConfig, type OperatorConfig } from './config.ts';
+import { createLogger, type Logger } from './runtime/logger.ts';
+import { registry } from './runtime/metrics.ts';
+import { realClock } from './runtime/clock.ts';
+import { CUSTOM_RESOURCE_DEFINITION, EventRecorder, Informer, KubeClient, TRAFFIC_SHIFT, isNotFound, type KubeObject } from './kube/index.ts';
+import { MultiStore } from './controllers/shared/store.ts';
+import { TrafficShiftController, type TrafficShiftObject } from './controllers/trafficshift/controller.ts';
+import { ShiftMetrics } from './controllers/trafficshift/metrics.ts';
+import { GatewayApiRouter } from './traffic/gateway-api.ts';
+import { PrometheusProvider } from './analysis/prometheus.ts';
+import { HookServer } from './hooks/server.ts';
+
+const REQUIRED_CRDS = ['trafficshifts.cutover.dev'];
+
+async function checkCluster(client: KubeClient, log: Logger): Promise<void> {
+  for (const name of REQUIRED_CRDS) {
+    try {
+      const crd = await client.get(CUSTOM_RESOURCE_DEFINITION, undefined, name);
+      if (!crd) throw new Error(`the CustomResourceDefinition ${name} is not installed: run "kubectl apply --server-side -f crds/" (or install the Helm chart) first`);
+    } catch (err) {
+      if (isNotFound(err)) throw new Error(`the CustomResourceDefinition ${name} is not installed: run "kubectl apply --server-side -f crds/" first`);
+      const e = err as Error & { code?: string | number };
+      if (e.message.includes('not installed')) throw err;
+      throw new Error(`cannot reach the Kubernetes API server at ${client.server}: ${e.message}`);
+    }
+  }
+  log.info({ server: client.server }, 'cluster reachable, CRDs installed');
+}
+
+function informers<T extends KubeObject>(client: KubeClient, cfg: OperatorConfig, log: Logger): { store: MultiStore<T>; all: Array<Informer<T>> } {
+  const list = cfg.namespaces.length === 0
+    ? [{ namespace: undefined, informer: new Informer<T>(client, TRAFFIC_SHIFT, { logger: log }) }]
+    : cfg.namespaces.map((ns) => ({ namespace: ns, informer: new Informer<T>(client, TRAFFIC_SHIFT, { namespace: ns, logger: log }) }));
+  return { store: new MultiStore<T>(list), all: list.map((l) => l.informer) };
+}
+
+export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
+  const cfg = loadConfig(argv, env);
+  const log = createLogger({ level: cfg.logLevel, name: 'cutover' });
+  const client = KubeClient.load(cfg.kubeconfig ? { kubeconfig: cfg.kubeconfig } : {});
+  await checkCluster(client, log);
+
+  const events = new EventRecorder(client, { logger: log, reportingInstance: cfg.identity });
+  const shifts = informers<TrafficShiftObject>(client, cfg, log);
+  const router = new GatewayApiRouter(client);
+  const prometheus = new PrometheusProvider({ defaultAddress: cfg.prometheusUrl, registry });
+  const trafficShifts = new TrafficShiftController({
+    client, informer: shifts.store, router, prometheus, defaultPrometheusUrl: cfg.prometheusUrl,
+    events, clock: realClock, logger: log.child({ controller: 'trafficshift' }), metrics: new ShiftMetrics(registry), concurrency: cfg.concurrency,
+  });
+
+  const server = new HookServer({
+    host: cfg.host, port: cfg.port, logger: log.child({ component: 'hooks' }), registry,
+    ready: () => shifts.store.hasSynced,
+    alertmanagerToken: cfg.alertmanagerToken, webhookSecret: cfg.webhookSecret,
+    targets: [trafficShifts],
+  });
+  const port = await server.listen();
+  log.info({ port, namespaces: cfg.namespaces.length ? cfg.namespaces : 'all', prometheus: cfg.prometheusUrl }, 'serving /healthz /readyz /metrics /hooks');
+
+  for (const i of shifts.all) i.start();
+  await Promise.all(shifts.all.map((i) => i.synced));
+  trafficShifts.start();
+  log.info({ identity: cfg.identity }, 'controllers started');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing in-flight reconciles');
+    await trafficShifts.stop();
+    await Promise.all(shifts.all.map((i) => i.stop()));
+    await events.flush().catch(() => {});
+    await server.close();
+    client.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+if (import.meta.main) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`cutover: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

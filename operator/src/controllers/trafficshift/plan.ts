@@ -473,11 +473,13 @@ class Planner {
         if (phase === 'Paused' && this.st.pauseReason !== 'Manual') set(ConditionType.Degraded, 'True', this.st.pauseReason === 'Inconclusive' ? Reason.AnalysisInconclusive : Reason.AnalysisFailed, msg);
         else this.st.conditions = removeCondition(this.st.conditions, ConditionType.Degraded);
     }
-    if (before !== this.st.phase && this.st.phase !== undefined && !this.effects.some((e) => e.type === 'event' && ['RolledBack', 'Completed', 'Paused', 'Resumed'].includes(e.reason))) {
+    // The status write: exactly once, where the transition placed it, or at the end; Events after it.
+    if (!this.effects.some((e) => e.type === 'writeStatus')) this.effects.push({ type: 'writeStatus' });
+    if (stalled && !this.o.status.conditions?.some((c) => c.type === ConditionType.Stalled && c.status === 'True' && c.message === stalled.message)) {
+      this.effects.push({ type: 'event', eventType: 'Warning', reason: stalled.reason, note: stalled.message });
+    } else if (before !== this.st.phase && this.st.phase !== undefined && !this.effects.some((e) => e.type === 'event' && ['RolledBack', 'Completed', 'Paused', 'Resumed', 'StepStarted'].includes(e.reason))) {
       this.effects.push({ type: 'event', eventType: 'Normal', reason: 'PhaseChanged', note: `${before ?? 'new'} → ${this.st.phase}: ${msg}` });
     }
-    // The status write: exactly once, where the transition placed it, or at the end.
-    if (!this.effects.some((e) => e.type === 'writeStatus')) this.effects.push({ type: 'writeStatus' });
     const seen = new Set<string>();
     const effects = this.effects.filter((e) => {
       if (e.type !== 'writeStatus') return true;

@@ -1,0 +1,204 @@
+// The TrafficShift decision, table-tested: each case gives what was observed and checks the next
+// status and the exact effects, in order (status before weights on the way forward; route first on
+// the way back).
+import { describe, expect, it } from 'vitest';
+import { TrafficShiftSpecSchema, type TrafficShiftStatus } from '../../../operator/src/api/trafficshift.ts';
+import { planTrafficShift, analysisDue, type ShiftObservation, type Effect } from '../../../operator/src/controllers/trafficshift/plan.ts';
+import type { MetricResult } from '../../../operator/src/analysis/evaluate.ts';
+
+const T0 = Date.parse('2026-11-22T10:00:00Z');
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+const spec = (over: Record<string, unknown> = {}) => TrafficShiftSpecSchema.parse({
+  route: { httpRoute: { name: 'listings' } },
+  stable: { service: 'monolith', port: 8080 },
+  canary: { service: 'listings-api', port: 8080 },
+  steps: [{ weight: 10, pause: '1m' }, { weight: 50, pause: '1m' }, { weight: 100, pause: '1m' }],
+  analysis: { interval: '10s', failureLimit: 2, inconclusiveLimit: 2, metrics: [{ name: 'error-rate', prometheus: { query: 'x' }, max: 0.01 }] },
+  ...over,
+});
+
+function obs(over: Partial<ShiftObservation> = {}): ShiftObservation {
+  return { now: T0, generation: 1, spec: spec(), status: {}, annotations: {}, problems: [], deployments: {}, ...over };
+}
+
+const pass: MetricResult[] = [{ name: 'error-rate', result: 'Pass', value: 0.001, message: 'error-rate 0.001 <= 0.01' }];
+const fail: MetricResult[] = [{ name: 'error-rate', result: 'Fail', value: 0.2, message: 'error-rate 0.2 > 0.01' }];
+const noData: MetricResult[] = [{ name: 'error-rate', result: 'Inconclusive', message: 'error-rate: empty result' }];
+
+const progressing = (step: number, weight: number, startedAgoMs: number, extra: Partial<TrafficShiftStatus> = {}): TrafficShiftStatus => ({
+  observedGeneration: 1, phase: 'Progressing', currentStep: step, currentWeight: weight,
+  startedAt: iso(T0 - 600_000), stepStartedAt: iso(T0 - startedAgoMs), lastProgressAt: iso(T0 - startedAgoMs),
+  analysis: { consecutiveFailures: 0, consecutiveInconclusive: 0 }, ...extra,
+});
+
+const types = (effects: Effect[]) => effects.map((e) => (e.type === 'setWeights' ? `weights:${e.canary}` : e.type === 'scale' ? `scale:${e.deployment}=${e.replicas}` : e.type === 'event' ? `event:${e.reason}` : 'status'));
+const cond = (s: TrafficShiftStatus, type: string) => s.conditions?.find((c) => c.type === type);
+
+describe('planTrafficShift', () => {
+  it('a new shift without workers starts step 1: status first, then the weight', () => {
+    const p = planTrafficShift(obs({ routeCanaryWeight: 0 }));
+    expect(p.status.phase).toBe('Progressing');
+    expect(p.status.currentStep).toBe(0);
+    expect(p.status.currentWeight).toBe(10);
+    expect(types(p.effects)).toEqual(['status', 'weights:10', 'event:StepStarted']);
+    expect(cond(p.status, 'Ready')?.status).toBe('False');
+    expect(cond(p.status, 'Progressing')?.status).toBe('True');
+  });
+
+  it('scales workers and waits for them Ready before the first weight change', () => {
+    const s = spec({ workers: [{ deployment: 'score-worker', replicas: 3 }] });
+    const p = planTrafficShift(obs({ spec: s, deployments: { 'score-worker': { name: 'score-worker', exists: true, replicas: 0, readyReplicas: 0 } } }));
+    expect(p.status.phase).toBe('Pending');
+    expect(types(p.effects)).toEqual(['status', 'scale:score-worker=3', 'event:PhaseChanged']);
+    expect(p.status.workers?.[0]?.previousReplicas).toBe(0);
+    expect(p.requeueAfterMs).toBe(1000);
+    const p2 = planTrafficShift(obs({ spec: s, status: p.status, deployments: { 'score-worker': { name: 'score-worker', exists: true, replicas: 3, readyReplicas: 2 } } }));
+    expect(types(p2.effects).filter((t) => t.startsWith('weights'))).toEqual([]);
+    const p3 = planTrafficShift(obs({ spec: s, status: p2.status, deployments: { 'score-worker': { name: 'score-worker', exists: true, replicas: 3, readyReplicas: 3 } } }));
+    expect(p3.status.phase).toBe('Progressing');
+    expect(types(p3.effects)).toEqual(['status', 'weights:10', 'event:StepStarted']);
+  });
+
+  it('holds the step until its pause ends, and wakes at the earlier of step end and next analysis', () => {
+    const p = planTrafficShift(obs({ status: progressing(0, 10, 20_000, { lastAnalysisAt: iso(T0 - 4000) }), routeCanaryWeight: 10 }));
+    expect(p.status.currentStep).toBe(0);
+    expect(types(p.effects)).toEqual(['status']);
+    expect(p.requeueAfterMs).toBe(6000);
+  });
+
+  it('advances when the pause ended and the last analysis in this step passed', () => {
+    const st = progressing(0, 10, 61_000, { lastAnalysisAt: iso(T0 - 1000) });
+    const p = planTrafficShift(obs({ status: st, routeCanaryWeight: 10, analysis: pass }));
+    expect(p.status.currentStep).toBe(1);
+    expect(p.status.currentWeight).toBe(50);
+    expect(p.status.stepStartedAt).toBe(iso(T0));
+    expect(types(p.effects)).toEqual(['status', 'weights:50', 'event:StepStarted']);
+  });
+
+  it('never promotes on missing data: an inconclusive run at the end of the pause keeps the step', () => {
+    const st = progressing(0, 10, 61_000, { lastAnalysisAt: iso(T0 - 10_000) });
+    const p = planTrafficShift(obs({ status: st, routeCanaryWeight: 10, analysis: noData }));
+    expect(p.status.currentStep).toBe(0);
+    expect(p.status.analysis?.consecutiveInconclusive).toBe(1);
+    expect(types(p.effects)).not.toContain('weights:50');
+  });
+
+  it('rolls back after failureLimit CONSECUTIVE failures: route first, then status, then the Event', () => {
+    const first = planTrafficShift(obs({ status: progressing(1, 50, 5000), routeCanaryWeight: 50, analysis: fail }));
+    expect(first.status.phase).toBe('Progressing');
+    expect(first.status.analysis?.consecutiveFailures).toBe(1);
+    const passed = planTrafficShift(obs({ status: first.status, routeCanaryWeight: 50, analysis: pass, now: T0 + 10_000 }));
+    expect(passed.status.analysis?.consecutiveFailures).toBe(0);
+    const f1 = planTrafficShift(obs({ status: passed.status, routeCanaryWeight: 50, analysis: fail, now: T0 + 20_000 }));
+    const f2 = planTrafficShift(obs({ status: f1.status, routeCanaryWeight: 50, analysis: fail, now: T0 + 30_000 }));
+    expect(f2.status.phase).toBe('RolledBack');
+    expect(f2.status.rollback).toMatchObject({ trigger: 'Metric', reason: 'error-rate 0.2 > 0.01', fromStep: 1, fromWeight: 50 });
+    expect(f2.status.currentWeight).toBe(0);
+    expect(types(f2.effects)).toEqual(['weights:0', 'status', 'event:RolledBack']);
+    expect(cond(f2.status, 'Degraded')).toMatchObject({ status: 'True', reason: 'MetricThresholdBreached' });
+    expect(cond(f2.status, 'Ready')?.status).toBe('False');
+  });
+
+  it('restores the workers on rollback, after the route', () => {
+    const s = spec({ workers: [{ deployment: 'score-worker', replicas: 3, legacy: { deployment: 'monolith-worker', replicas: 0 } }] });
+    const st = progressing(0, 10, 5000, { workers: [{ deployment: 'score-worker', previousReplicas: 1 }], analysis: { consecutiveFailures: 1, consecutiveInconclusive: 0 } });
+    const p = planTrafficShift(obs({ spec: s, status: st, routeCanaryWeight: 10, analysis: fail, deployments: {
+      'score-worker': { name: 'score-worker', exists: true, replicas: 3, readyReplicas: 3 },
+      'monolith-worker': { name: 'monolith-worker', exists: true, replicas: 2, readyReplicas: 2 },
+    } }));
+    expect(types(p.effects)).toEqual(['weights:0', 'scale:score-worker=1', 'status', 'event:RolledBack']);
+  });
+
+  it('pauses after inconclusiveLimit inconclusive runs and resumes on conclusive data', () => {
+    const a = planTrafficShift(obs({ status: progressing(0, 10, 5000), routeCanaryWeight: 10, analysis: noData }));
+    const b = planTrafficShift(obs({ status: a.status, routeCanaryWeight: 10, analysis: noData, now: T0 + 10_000 }));
+    expect(b.status.phase).toBe('Paused');
+    expect(b.status.pauseReason).toBe('Inconclusive');
+    expect(cond(b.status, 'Degraded')?.reason).toBe('AnalysisInconclusive');
+    expect(analysisDue(spec(), b.status, T0 + 20_000)).toBe(true);
+    const c = planTrafficShift(obs({ status: b.status, routeCanaryWeight: 10, analysis: pass, now: T0 + 20_000 }));
+    expect(c.status.phase).toBe('Progressing');
+    expect(c.status.currentStep).toBe(0);
+    // The 10 s spent paused do not count towards the step's pause.
+    expect(Date.parse(c.status.stepStartedAt!)).toBe(T0 - 5000 + 10_000);
+  });
+
+  it('completes after the last step and only then scales the legacy worker', () => {
+    const s = spec({ workers: [{ deployment: 'score-worker', replicas: 3, legacy: { deployment: 'monolith-worker', replicas: 0 } }] });
+    const st = progressing(2, 100, 61_000, { lastAnalysisAt: iso(T0 - 1000), workers: [{ deployment: 'score-worker', previousReplicas: 0 }] });
+    const p = planTrafficShift(obs({ spec: s, status: st, routeCanaryWeight: 100, analysis: pass, deployments: {
+      'score-worker': { name: 'score-worker', exists: true, replicas: 3, readyReplicas: 3 },
+      'monolith-worker': { name: 'monolith-worker', exists: true, replicas: 2, readyReplicas: 2 },
+    } }));
+    expect(p.status.phase).toBe('Completed');
+    expect(types(p.effects)).toEqual(['status', 'event:Completed', 'scale:monolith-worker=0']);
+    expect(p.status.workers?.[0]).toMatchObject({ legacyDeployment: 'monolith-worker', legacyPreviousReplicas: 2 });
+    expect(cond(p.status, 'Ready')).toMatchObject({ status: 'True', reason: 'Completed' });
+  });
+
+  it('after a restart re-applies the weight the status names, without moving the step', () => {
+    const p = planTrafficShift(obs({ status: progressing(1, 50, 5000), routeCanaryWeight: 10 }));
+    expect(p.status.currentStep).toBe(1);
+    expect(types(p.effects)).toEqual(['weights:50', 'status']);
+  });
+
+  it('stays RolledBack for the same generation and starts fresh on a new one', () => {
+    const rolled: TrafficShiftStatus = { observedGeneration: 1, phase: 'RolledBack', currentWeight: 0, rollback: { trigger: 'Metric', reason: 'x', at: iso(T0), routeRestoredAt: iso(T0), workersRestoredAt: iso(T0), completedAt: iso(T0) } };
+    const same = planTrafficShift(obs({ status: rolled, routeCanaryWeight: 0 }));
+    expect(same.status.phase).toBe('RolledBack');
+    expect(types(same.effects)).toEqual(['status']);
+    const next = planTrafficShift(obs({ status: rolled, generation: 2, routeCanaryWeight: 0 }));
+    expect(next.status.phase).toBe('Progressing');
+    expect(next.status.rollback).toBeUndefined();
+    expect(types(next.effects)).toEqual(['status', 'weights:10', 'event:StepStarted']);
+  });
+
+  it('abort rolls back with trigger Manual once; the acknowledged annotation does nothing more', () => {
+    const p = planTrafficShift(obs({ status: progressing(2, 100, 5000), routeCanaryWeight: 100, annotations: { 'cutover.dev/abort': 'req-1' } }));
+    expect(p.status.phase).toBe('RolledBack');
+    expect(p.status.rollback?.trigger).toBe('Manual');
+    expect(types(p.effects)).toEqual(['weights:0', 'status', 'event:RolledBack']);
+    const again = planTrafficShift(obs({ status: p.status, routeCanaryWeight: 0, annotations: { 'cutover.dev/abort': 'req-1' } }));
+    expect(types(again.effects)).toEqual(['status']);
+    const retry = planTrafficShift(obs({ status: p.status, routeCanaryWeight: 0, annotations: { 'cutover.dev/abort': 'req-1', 'cutover.dev/retry': 'r1' } }));
+    expect(retry.status.phase).toBe('Progressing');
+  });
+
+  it('an alert rolls back even at 100% during the last pause', () => {
+    const p = planTrafficShift(obs({ status: progressing(2, 100, 5000), routeCanaryWeight: 100, rollbackRequest: { trigger: 'Alert', reason: 'alert HighErrorRate firing', alert: 'HighErrorRate' } }));
+    expect(p.status.phase).toBe('RolledBack');
+    expect(p.status.rollback).toMatchObject({ trigger: 'Alert', alert: 'HighErrorRate', fromWeight: 100 });
+    expect(types(p.effects)[0]).toBe('weights:0');
+  });
+
+  it('a missing route sets Stalled naming the field and changes nothing', () => {
+    const p = planTrafficShift(obs({ problems: [{ field: 'spec.route.httpRoute.name', message: 'HTTPRoute shop/listings not found', reason: 'RouteNotFound' }] }));
+    expect(types(p.effects)).toEqual(['status', 'event:RouteNotFound']);
+    expect(cond(p.status, 'Stalled')).toMatchObject({ status: 'True', reason: 'RouteNotFound', message: 'spec.route.httpRoute.name: HTTPRoute shop/listings not found' });
+    expect(cond(p.status, 'Ready')?.status).toBe('False');
+    const fixed = planTrafficShift(obs({ status: p.status, routeCanaryWeight: 0 }));
+    expect(cond(fixed.status, 'Stalled')).toBeUndefined();
+    expect(fixed.status.phase).toBe('Progressing');
+  });
+
+  it('promote skips the remaining steps; pause and resume stop the step timer', () => {
+    const promoted = planTrafficShift(obs({ status: progressing(0, 10, 5000), routeCanaryWeight: 10, annotations: { 'cutover.dev/promote': '1' } }));
+    expect(promoted.status.phase).toBe('Completed');
+    expect(types(promoted.effects)).toEqual(['status', 'weights:100', 'event:Completed']);
+    const paused = planTrafficShift(obs({ status: progressing(0, 10, 5000), routeCanaryWeight: 10, annotations: { 'cutover.dev/pause': 'a' } }));
+    expect(paused.status.phase).toBe('Paused');
+    expect(paused.status.pauseReason).toBe('Manual');
+    const resumed = planTrafficShift(obs({ status: paused.status, routeCanaryWeight: 10, now: T0 + 30_000, annotations: { 'cutover.dev/pause': 'a', 'cutover.dev/resume': 'b' } }));
+    expect(resumed.status.phase).toBe('Progressing');
+    expect(Date.parse(resumed.status.stepStartedAt!)).toBe(T0 - 5000 + 30_000);
+  });
+
+  it('with automatic rollback off, a failing analysis pauses instead', () => {
+    const s = spec({ rollback: { automatic: false } });
+    const p = planTrafficShift(obs({ spec: s, status: progressing(0, 10, 5000, { analysis: { consecutiveFailures: 1, consecutiveInconclusive: 0 } }), routeCanaryWeight: 10, analysis: fail }));
+    expect(p.status.phase).toBe('Paused');
+    expect(p.status.pauseReason).toBe('AnalysisFailed');
+    expect(types(p.effects)).not.toContain('weights:0');
+  });
+});

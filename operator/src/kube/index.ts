@@ -67,3 +67,4 @@ export {
   type OwnerReference,
   type ResourceType,
 } from './resources.ts';
+export { LeaderElector, type LeaderElectionOptions, type LeaseObject, type LeaseSpec } from './lease.ts';

@@ -354,8 +354,10 @@ export class KubeClient {
       verb: 'APPLY',
       path: this.path(type, this.#namespaceOf(type, obj), requireName(obj), opts.subresource),
       query: { ...this.#writeQuery(opts), force: opts.force ?? true },
-      // JSON is YAML: the apply-patch content type takes it as is.
-      body: withTypeMeta(type, obj),
+      // JSON is YAML: the apply-patch content type takes it as is. managedFields must not be sent
+      // in an apply (an object read from the server carries them); resourceVersion and uid are
+      // kept: they are preconditions.
+      body: withTypeMeta(type, withoutManagedFields(obj)),
       contentType: 'application/apply-patch+yaml',
     });
   }
@@ -554,6 +556,12 @@ function readServiceAccountNamespace(): string | undefined {
 function requireName(obj: KubeObject): string {
   if (!obj.metadata.name) throw new Error(`${obj.kind ?? 'object'} has no metadata.name`);
   return obj.metadata.name;
+}
+
+function withoutManagedFields<T extends KubeObject>(obj: T): T {
+  if (!obj.metadata.managedFields) return obj;
+  const { managedFields: _dropped, ...metadata } = obj.metadata;
+  return { ...obj, metadata };
 }
 
 function withTypeMeta<T extends KubeObject>(type: ResourceType, obj: T): T {

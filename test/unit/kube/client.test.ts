@@ -82,6 +82,18 @@ describe('KubeClient', () => {
     });
   });
 
+  it('apply drops managedFields of an object read from the server but keeps resourceVersion as a precondition', async () => {
+    api.handler = (req, res) => json(res, 200, JSON.parse(req.body) as unknown);
+    await client.apply(CONFIG_MAP, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'c', namespace: 'n', resourceVersion: '42', managedFields: [{ manager: 'kubectl' }] },
+      data: { a: '1' },
+    });
+    const sent = JSON.parse(api.requests[0]!.body) as { metadata: Record<string, unknown> };
+    expect(sent.metadata).toEqual({ name: 'c', namespace: 'n', resourceVersion: '42' });
+  });
+
   it('mergePatch, jsonPatch, create and delete use the right verbs and content types', async () => {
     api.handler = (req, res) => json(res, req.method === 'POST' ? 201 : 200, { metadata: { name: 'x' } });
     await client.mergePatch(DEPLOYMENT, 'n', 'w', { spec: { replicas: 3 } }, { subresource: 'scale' });

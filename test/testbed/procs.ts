@@ -18,7 +18,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-export interface Started { pid: number; name: string; log: string }
+export interface Started { pid: number; name: string; log: string; cmd?: string; args?: string[]; cwd?: string | undefined }
 
 /**
  * Starts a long-running child in its own process group, stdout+stderr to `log`, detached so that
@@ -30,7 +30,7 @@ export function startDetached(name: string, cmd: string, args: string[], log: st
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`could not start ${name} (${cmd})`);
   child.unref();
-  return { pid: child.pid, name, log };
+  return { pid: child.pid, name, log, cmd, args, cwd };
 }
 
 export function isAlive(pid: number): boolean {

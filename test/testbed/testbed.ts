@@ -337,3 +337,25 @@ async function reload(url: string): Promise<void> {
   const res = await fetch(url, { method: 'POST' });
   if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
 }
+
+/**
+ * Stops one component of a running testbed (e.g. `prometheus`), keeping its ports and data, so a
+ * test can see how the operator behaves while it is gone. `startComponent` brings it back.
+ */
+export async function stopComponent(info: TestbedInfo, name: string): Promise<void> {
+  const state = readState(info.dir);
+  const p = state?.processes.find((x) => x.name === name);
+  if (!state || !p) throw new Error(`no testbed component ${name}`);
+  await killPid(p.pid);
+}
+
+export async function startComponent(info: TestbedInfo, name: string, readyUrl?: string): Promise<void> {
+  const state = readState(info.dir);
+  const p = state?.processes.find((x) => x.name === name);
+  if (!state || !p || !p.cmd || !p.args) throw new Error(`no testbed component ${name}`);
+  if (isAlive(p.pid)) return;
+  const next = startDetached(name, p.cmd, p.args, p.log, { ...process.env, KUBECONFIG: info.kubeconfig }, p.cwd);
+  state.processes = state.processes.map((x) => (x === p ? next : x));
+  writeState(state);
+  if (readyUrl) await waitReady(name, readyUrl, next.pid, next.log, 60_000);
+}

@@ -1,0 +1,58 @@
+// Runs the operator as a separate process against the testbed, as a user would with `npm start`.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../testbed/paths.ts';
+import { freePort, isAlive, killPid, waitReady } from '../testbed/procs.ts';
+import type { TestbedInfo } from '../testbed/testbed.ts';
+
+export interface OperatorProcess {
+  pid: number;
+  port: number;
+  url: string;
+  log: string;
+  /** SIGKILL, no goodbye: the crash case. */
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+  /** Starts a new process with the same flags (and port). */
+  restart(): Promise<void>;
+  logText(): string;
+}
+
+export interface OperatorOptions {
+  name?: string;
+  namespaces?: string[];
+  extraArgs?: string[];
+  env?: Record<string, string>;
+}
+
+export async function startOperator(info: TestbedInfo, opts: OperatorOptions = {}): Promise<OperatorProcess> {
+  const port = await freePort();
+  const logDir = join(REPO_ROOT, 'test', 'results', 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const log = join(logDir, `operator-${opts.name ?? 'e2e'}-${Date.now()}.log`);
+  const args = [join(REPO_ROOT, 'operator', 'src', 'main.ts'), '--kubeconfig', info.kubeconfig, '--prometheus-url', info.prometheusUrl,
+    '--host', '127.0.0.1', '--port', String(port), '--log-level', 'debug',
+    ...(opts.namespaces?.length ? ['--namespaces', opts.namespaces.join(',')] : []), ...(opts.extraArgs ?? [])];
+  let child: ChildProcess;
+  const launch = async () => {
+    const fd = openSync(log, 'a');
+    child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...opts.env }, cwd: REPO_ROOT });
+    closeSync(fd);
+    await waitReady('operator', `http://127.0.0.1:${port}/readyz`, child.pid!, log, 60_000);
+  };
+  await launch();
+  const handle: OperatorProcess = {
+    get pid() { return child.pid!; },
+    port, url: `http://127.0.0.1:${port}`, log,
+    async kill9() {
+      const pid = child.pid!;
+      process.kill(pid, 'SIGKILL');
+      while (isAlive(pid)) await new Promise((r) => setTimeout(r, 20));
+    },
+    async stop() { await killPid(child.pid!, 10_000); },
+    async restart() { await launch(); },
+    logText() { return readFileSync(log, 'utf8'); },
+  };
+  return handle;
+}

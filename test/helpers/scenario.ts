@@ -1,0 +1,155 @@
+// A cutover scenario on the testbed: a namespace, a legacy and a new backend (separate processes,
+// scraped by Prometheus, reached through the gateway), an HTTPRoute, background load.
+import { runLoad, type LoadSummary } from '../testbed/dataplane/load.ts';
+import { startBackendProcess, stopBackendProcess, setBackend } from '../testbed/backends.ts';
+import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName, sleep } from './cluster.ts';
+
+export interface ScenarioOptions {
+  prefix: string;
+  stable?: { errorRate?: number; latencyMs?: number };
+  canary?: { errorRate?: number; latencyMs?: number };
+  /** Extra YAML for the HTTPRoute's spec.rules (replaces the default single rule). */
+  rulesYaml?: string;
+  stableService?: string;
+  canaryService?: string;
+}
+
+export interface Scenario {
+  ns: string;
+  host: string;
+  stable: string;
+  canary: string;
+  /** Starts bounded background load through the gateway; stop() ends it and returns the summary. */
+  startLoad(rps?: number, maxSeconds?: number): { stop: () => Promise<LoadSummary> };
+  setCanary(cfg: { errorRate?: number; latencyMs?: number }): Promise<void>;
+  routeWeights(): Promise<Record<string, number>>;
+  shift<T = ShiftObject>(name: string): Promise<T>;
+  cleanup(): Promise<void>;
+}
+
+export interface ShiftObject {
+  metadata: { name: string; generation: number; annotations?: Record<string, string> };
+  status?: {
+    phase?: string; currentStep?: number; currentWeight?: number; observedGeneration?: number;
+    rollback?: { trigger: string; reason: string; at: string };
+    conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
+    analysis?: { consecutiveFailures: number; consecutiveInconclusive: number; lastResults?: Array<{ name: string; result: string; value?: number; message?: string }> };
+    pauseReason?: string;
+    workers?: Array<Record<string, unknown>>;
+  };
+}
+
+/** PromQL for the share of 5xx of a service behind the gateway; `or vector(0)`: no 5xx is 0, not "no data". */
+export const ERROR_RATE_QUERY = '(sum(rate(http_requests_total{namespace="{{namespace}}",service="{{canary.service}}",code=~"5.."}[10s])) or vector(0)) / sum(rate(http_requests_total{namespace="{{namespace}}",service="{{canary.service}}"}[10s]))';
+export const P95_QUERY = 'histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket{namespace="{{namespace}}",service="{{canary.service}}"}[10s])) by (le))';
+
+export function render(query: string, vars: Record<string, string>): string {
+  return query.replace(/\{\{\s*([\w.]+)\s*\}\}/g, (_, k: string) => vars[k] ?? '');
+}
+
+export async function createScenario(opts: ScenarioOptions): Promise<Scenario> {
+  const info = testbed();
+  const ns = uniqueName(opts.prefix);
+  const stable = opts.stableService ?? 'monolith';
+  const canary = opts.canaryService ?? 'listings-api';
+  const host = `listings.${ns}.test`;
+  await kubectlOk(['create', 'namespace', ns]);
+  await Promise.all([
+    startBackendProcess(info, { namespace: ns, service: stable, ...opts.stable }),
+    startBackendProcess(info, { namespace: ns, service: canary, ...opts.canary }),
+  ]);
+  const rules = opts.rulesYaml ?? `    - backendRefs:
+        - {name: ${stable}, port: 8080, weight: 100}
+        - {name: ${canary}, port: 8080, weight: 0}`;
+  await kubectlOk(['apply', '--server-side', '--field-manager=gitops', '-f', '-'], `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: listings, namespace: ${ns}}
+spec:
+  hostnames: [${host}]
+  rules:
+${rules}
+`);
+  // The gateway serves the route once it has seen it.
+  await eventually('gateway routes the new HTTPRoute', async () => {
+    const r = await fetch(`${info.gatewayUrl}/`, { headers: { host } }).catch(() => undefined);
+    return r && r.status === 200;
+  }, 30_000, 200);
+  const loads: AbortController[] = [];
+  return {
+    ns, host, stable, canary,
+    startLoad(rps = 40, maxSeconds = 240) {
+      const ac = new AbortController();
+      loads.push(ac);
+      const p = runLoad({ url: info.gatewayUrl, host, path: '/v1/listings', rps, durationMs: maxSeconds * 1000, signal: ac.signal, timeoutMs: 5000 });
+      return { stop: async () => { ac.abort(); return p; } };
+    },
+    setCanary: (cfg) => setBackend(info, ns, canary, cfg),
+    async routeWeights() {
+      const r = await getJson<{ spec: { rules: Array<{ backendRefs?: Array<{ name: string; weight?: number }> }> } }>(['get', 'httproute', 'listings', '-n', ns]);
+      const out: Record<string, number> = {};
+      for (const b of r.spec.rules[0]?.backendRefs ?? []) out[b.name] = b.weight ?? 1;
+      return out;
+    },
+    shift: <T>(name: string) => getJson<T>(['get', 'trafficshift', name, '-n', ns]),
+    async cleanup() {
+      for (const ac of loads) ac.abort();
+      await sleep(50);
+      await Promise.all([stopBackendProcess(info, ns, stable, false), stopBackendProcess(info, ns, canary, false)]);
+      await kubectl(['delete', 'namespace', ns, '--wait=false']);
+    },
+  };
+}
+
+/** A TrafficShift manifest for the scenario; `extra` is appended under spec. */
+export function shiftYaml(s: Scenario, name: string, o: { steps?: Array<[number, string]>; interval?: string; failureLimit?: number; inconclusiveLimit?: number; metrics?: string; extra?: string } = {}): string {
+  const steps = o.steps ?? [[10, '6s'], [50, '6s'], [100, '6s']];
+  const metrics = o.metrics ?? `      - name: error-rate
+        prometheus:
+          query: '${ERROR_RATE_QUERY}'
+        max: 0.05`;
+  return `apiVersion: cutover.dev/v1alpha1
+kind: TrafficShift
+metadata: {name: ${name}, namespace: ${s.ns}}
+spec:
+  route:
+    httpRoute: {name: listings}
+  stable: {service: ${s.stable}, port: 8080}
+  canary: {service: ${s.canary}, port: 8080}
+  steps:
+${steps.map(([w, p]) => `    - {weight: ${w}, pause: ${p}}`).join('\n')}
+  analysis:
+    interval: ${o.interval ?? '2s'}
+    failureLimit: ${o.failureLimit ?? 2}
+    inconclusiveLimit: ${o.inconclusiveLimit ?? 6}
+    metrics:
+${metrics}
+${o.extra ?? ''}`;
+}
+
+/** Watches the route's canary weight (polling the API server every 100 ms) and records each change. */
+export function recordWeights(s: Scenario, onChange?: (weight: number, at: number) => void | Promise<void>): { changes: Array<{ weight: number; at: number }>; stop: () => Promise<void> } {
+  const changes: Array<{ weight: number; at: number }> = [];
+  let running = true;
+  const loop = (async () => {
+    let last: number | undefined;
+    while (running) {
+      const w = await s.routeWeights().catch(() => undefined);
+      const c = w?.[s.canary];
+      if (c !== undefined && c !== last) {
+        last = c;
+        const at = Date.now();
+        changes.push({ weight: c, at });
+        if (onChange) await onChange(c, at);
+      }
+      await sleep(100);
+    }
+  })();
+  return { changes, stop: async () => { running = false; await loop; } };
+}
+
+export async function waitPhase(s: Scenario, name: string, phases: string[], timeoutMs = 120_000): Promise<ShiftObject> {
+  return eventually(`TrafficShift ${s.ns}/${name} phase in ${phases.join('|')}`, async () => {
+    const ts = await s.shift<ShiftObject>(name);
+    return phases.includes(ts.status?.phase ?? '') ? ts : undefined;
+  }, timeoutMs, 250);
+}

@@ -109,6 +109,14 @@ fetch_gateway_api() {
 }
 
 what=${1:-all}
+# One build at a time per cache: a second caller (another test run, the demo) waits for the first
+# instead of compiling the same packages again.
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.build.lock"
+if ! flock -n 9; then
+  log "another build is running in $CACHE; waiting for it to finish"
+  flock 9
+fi
 case "$what" in
   kubernetes) build_kubernetes ;;
   etcd) build_etcd ;;

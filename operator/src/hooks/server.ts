@@ -38,6 +38,12 @@ export interface HookServerOptions {
   rateLimit?: { perSecond: number; burst: number };
   /** Accepted clock skew of signed requests, seconds. Default 300. */
   maxSkewSeconds?: number;
+  /**
+   * Longest wait for a rollback before answering 202 (it still happens: the request stays queued
+   * on the resource's key and its reconcile retries with backoff). Default 10 s — below
+   * Alertmanager's webhook timeout, so it does not re-send while we are still working.
+   */
+  rollbackWaitMs?: number;
   now?: () => number;
 }
 
@@ -105,6 +111,8 @@ export class HookServer {
       const message = err instanceof Error ? err.message : String(err);
       if (status === 500) this.#o.logger.error({ err: message, path: url.pathname }, 'hook failed');
       else this.#o.logger.info({ status, reason: message, path: url.pathname, caller: req.socket.remoteAddress }, 'hook refused');
+      // After a 413 the rest of the body is not read: do not keep the connection for another request.
+      if (status === 413 && !res.headersSent) res.setHeader('connection', 'close');
       if (!res.headersSent) sendJson(res, status, { error: message });
       else res.end();
     } finally {
@@ -120,11 +128,13 @@ export class HookServer {
       req.resume();
       throw new HttpError(401, 'missing or wrong bearer token');
     }
+    const receivedAt = this.#now();
     const body = await readBody(req, this.#o.maxBodyBytes ?? 1 << 20);
     const payload = parseJson(body) as AlertmanagerPayload;
     if (!payload || typeof payload !== 'object' || !Array.isArray(payload.alerts)) throw new HttpError(400, 'not an Alertmanager webhook payload: alerts[] missing');
     this.#expire(this.#seenAlerts, 24 * 3600_000);
     const rolledBack: string[] = [];
+    const requested: string[] = [];
     const work: Array<Promise<void>> = [];
     for (const alert of payload.alerts) {
       if ((alert.status ?? payload.status) !== 'firing') continue; // resolved alerts change nothing
@@ -135,18 +145,22 @@ export class HookServer {
           const id = `${key}|${alert.fingerprint ?? JSON.stringify(labels)}|${alert.startsAt ?? ''}`;
           if (this.#seenAlerts.has(id)) continue;
           this.#seenAlerts.set(id, this.#now());
+          requested.push(key);
           work.push(target.requestRollback(key, 'Alert', `alert ${name} firing`, name).then((ok) => { if (ok) rolledBack.push(key); }));
         }
       }
     }
-    await Promise.all(work);
-    this.#o.logger.info({ rolledBack, alerts: payload.alerts.length }, 'alertmanager hook');
-    sendJson(res, 200, { rolledBack });
+    if (requested.length > 0) this.#o.logger.info({ receivedAt: new Date(receivedAt).toISOString(), requested }, 'alertmanager hook: rollback requested');
+    const finished = await this.#within(Promise.all(work));
+    const pending = requested.filter((k) => !rolledBack.includes(k));
+    this.#o.logger.info({ receivedAt: new Date(receivedAt).toISOString(), tookMs: this.#now() - receivedAt, rolledBack, pending: finished ? [] : pending, alerts: payload.alerts.length }, 'alertmanager hook');
+    sendJson(res, finished ? 200 : 202, finished ? { rolledBack } : { rolledBack, pending });
   }
 
   async #rollback(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.#preflight(req);
     const secret = this.#o.webhookSecret;
+    const receivedAt = this.#now();
     const body = await readBody(req, this.#o.maxBodyBytes ?? 1 << 20);
     const ts = String(req.headers['x-cutover-timestamp'] ?? '');
     const sig = String(req.headers['x-cutover-signature'] ?? '');
@@ -164,8 +178,22 @@ export class HookServer {
     const target = this.#o.targets.find((t) => t.has(key));
     if (!target) throw new HttpError(404, `no cutover resource ${key}`);
     const reason = typeof msg.reason === 'string' && msg.reason ? msg.reason.slice(0, 1024) : 'rollback requested by signed webhook';
-    const ok = await target.requestRollback(key, 'Webhook', reason);
+    this.#o.logger.info({ receivedAt: new Date(receivedAt).toISOString(), key }, 'rollback hook: rollback requested');
+    let ok = false;
+    const finished = await this.#within(target.requestRollback(key, 'Webhook', reason).then((r) => { ok = r; }));
+    if (!finished) return sendJson(res, 202, { rolledBack: [], pending: [key] });
     sendJson(res, 200, { rolledBack: ok ? [key] : [] });
+  }
+
+  /** Resolves true when `work` settled within rollbackWaitMs, false when it is still running. */
+  async #within(work: Promise<unknown>): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), this.#o.rollbackWaitMs ?? 10_000); });
+    try {
+      return await Promise.race([work.then(() => true), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Method and rate limit, before anything is read. */
@@ -174,6 +202,10 @@ export class HookServer {
     const caller = req.socket.remoteAddress ?? 'unknown';
     const { perSecond, burst } = this.#o.rateLimit ?? { perSecond: 20, burst: 40 };
     const now = this.#now();
+    if (this.#buckets.size > 10_000) {
+      // Forget callers whose bucket is full again (idle for burst/perSecond seconds).
+      for (const [k, v] of this.#buckets) if (now - v.at > (burst / perSecond) * 1000) this.#buckets.delete(k);
+    }
     const b = this.#buckets.get(caller) ?? { tokens: burst, at: now };
     b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * perSecond);
     b.at = now;
@@ -190,13 +222,19 @@ export class HookServer {
   }
 }
 
+/**
+ * Reads the body up to `max` bytes. Past the limit the rest is drained and dropped (not kept in
+ * memory) so that the 413 can still be written on the connection.
+ */
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = false;
     req.on('data', (c: Buffer) => {
+      if (over) return;
       size += c.length;
-      if (size > max) { reject(new HttpError(413, 'body too large')); req.destroy(); return; }
+      if (size > max) { over = true; chunks.length = 0; reject(new HttpError(413, 'body too large')); return; }
       chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));

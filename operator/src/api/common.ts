@@ -299,6 +299,12 @@ export const NotifySchema = z.strictObject({
       repo: z.string().min(1).max(100),
       environment: z.string().min(1).max(255).describe('GitHub deployment environment.'),
       tokenSecret: SecretKeyRefSchema.describe('Secret key holding a GitHub token.'),
+      ref: z
+        .string()
+        .min(1)
+        .max(255)
+        .optional()
+        .describe("Git ref (branch, tag or commit SHA) the GitHub Deployment names; default the repository's default branch."),
       openIssueOnRollback: z.boolean().default(false),
     })
     .optional(),

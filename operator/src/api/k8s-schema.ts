@@ -96,8 +96,13 @@ export function duration(opts: { positive?: boolean } = {}): z.ZodString {
   if (!opts.positive) return base;
   // A well-formed duration is > 0 exactly when it contains a non-zero digit; this needs no CEL
   // duration() call, which would fail to evaluate (not just fail) on a malformed string.
+  // Only judged on well-formed strings, so a malformed one gets the pattern error alone.
   return withRules(base, [
-    { cel: "self.matches('[1-9]')", message: 'must be greater than 0', check: (v) => /[1-9]/.test(v) },
+    {
+      cel: `!self.matches(r'${DURATION_PATTERN.source}') || self.matches('[1-9]')`,
+      message: 'must be greater than 0',
+      check: (v) => !DURATION_PATTERN.test(v) || /[1-9]/.test(v),
+    },
   ]);
 }
 

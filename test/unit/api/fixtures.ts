@@ -202,7 +202,7 @@ export const invalidTrafficShifts: readonly InvalidCase[] = [
   ts('metric without threshold', 'spec.analysis.metrics[0]', (s) => delete s.analysis.metrics[0].max),
   ts('maxRatio without baselineQuery', 'spec.analysis.metrics[1].prometheus.baselineQuery', (s) => delete s.analysis.metrics[1].prometheus.baselineQuery),
   ts('min above max', 'spec.analysis.metrics[0].min', (s) => (s.analysis.metrics[0].min = 0.5)),
-  ts('duplicate metric names', 'spec.analysis.metrics[1]', (s) => (s.analysis.metrics[1].name = 'error-rate')),
+  ts('duplicate metric names', 'spec.analysis.metrics', (s) => (s.analysis.metrics[1].name = 'error-rate')),
   ts('metric without query', 'spec.analysis.metrics[0].prometheus.query', (s) => delete s.analysis.metrics[0].prometheus.query),
   ts('port zero', 'spec.stable.port', (s) => (s.stable.port = 0)),
   ts('canary missing', 'spec.canary', (s) => delete s.canary),

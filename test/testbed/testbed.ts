@@ -166,7 +166,9 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
     writeState(state);
 
     // CRDs: the Gateway API's experimental channel (it has the mirror's percent) and the project's own.
-    await kubectl(info, ['apply', '--server-side', '--force-conflicts', '-f', join(binDirs.gatewayApi, 'experimental')]);
+    const gwDir = join(binDirs.gatewayApi, 'experimental');
+    const gwCrds = readdirSync(gwDir).filter((f) => /^gateway\.networking\..*\.yaml$/.test(f)).flatMap((f) => ['-f', join(gwDir, f)]);
+    await kubectl(info, ['apply', '--server-side', '--force-conflicts', ...gwCrds]);
     await applyProjectCrds(info);
 
     // KWOK: fake nodes that get pods scheduled, Ready, completed and deleted.

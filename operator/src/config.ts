@@ -16,6 +16,7 @@ const ConfigSchema = z.object({
   alertmanagerToken: z.string().optional(),
   webhookSecret: z.string().optional(),
   concurrency: z.coerce.number().int().min(1).max(64).default(4),
+  githubApiUrl: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL').default('https://api.github.com'),
 });
 export type OperatorConfig = z.infer<typeof ConfigSchema>;
 
@@ -29,6 +30,8 @@ export const USAGE = `usage: cutover [flags]   (each flag also reads the environ
   --leader-election-namespace NS    POD_NAMESPACE
   --leader-election-id NAME         default cutover-leader
   --concurrency N                   parallel reconciles per controller; default 4
+  --github-api-url URL              CUTOVER_GITHUB_API_URL; spec.notify.github target; default https://api.github.com
+                                    (GitHub Enterprise: https://HOST/api/v3)
   hook secrets: CUTOVER_ALERTMANAGER_TOKEN (bearer token), CUTOVER_WEBHOOK_HMAC_SECRET (HMAC key)`;
 
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConfig {
@@ -38,7 +41,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
       kubeconfig: { type: 'string' }, namespaces: { type: 'string' }, 'prometheus-url': { type: 'string' },
       'log-level': { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
       'leader-elect': { type: 'string' }, 'leader-election-namespace': { type: 'string' }, 'leader-election-id': { type: 'string' },
-      concurrency: { type: 'string' }, help: { type: 'boolean' },
+      concurrency: { type: 'string' }, 'github-api-url': { type: 'string' }, help: { type: 'boolean' },
     },
   });
   if (values.help) { console.log(USAGE); process.exit(0); }
@@ -59,6 +62,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     alertmanagerToken: pick(env.CUTOVER_ALERTMANAGER_TOKEN),
     webhookSecret: pick(env.CUTOVER_WEBHOOK_HMAC_SECRET),
     concurrency: pick(values.concurrency, env.CUTOVER_CONCURRENCY),
+    githubApiUrl: pick(values['github-api-url'], env.CUTOVER_GITHUB_API_URL),
   });
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;

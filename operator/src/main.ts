@@ -10,6 +10,7 @@ import { ShiftMetrics } from './controllers/trafficshift/metrics.ts';
 import { GatewayApiRouter } from './traffic/gateway-api.ts';
 import { PrometheusProvider } from './analysis/prometheus.ts';
 import { HookServer } from './hooks/server.ts';
+import { Notifier, kubeSecretReader } from './notify/notifier.ts';
 
 const REQUIRED_CRDS = ['trafficshifts.cutover.dev'];
 
@@ -45,9 +46,11 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const shifts = informers<TrafficShiftObject>(client, cfg, log);
   const router = new GatewayApiRouter(client);
   const prometheus = new PrometheusProvider({ defaultAddress: cfg.prometheusUrl, registry });
+  const notifier = new Notifier({ readSecret: kubeSecretReader(client), githubApiUrl: cfg.githubApiUrl, logger: log.child({ component: 'notify' }), registry });
   const trafficShifts = new TrafficShiftController({
     client, informer: shifts.store, router, prometheus, defaultPrometheusUrl: cfg.prometheusUrl,
     events, clock: realClock, logger: log.child({ controller: 'trafficshift' }), metrics: new ShiftMetrics(registry), concurrency: cfg.concurrency,
+    notifier,
   });
 
   const server = new HookServer({
@@ -72,6 +75,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     await trafficShifts.stop();
     await Promise.all(shifts.all.map((i) => i.stop()));
     await events.flush().catch(() => {});
+    await Promise.race([notifier.flush(), new Promise((r) => setTimeout(r, 5000))]); // notifications in flight, briefly
     await server.close();
     client.close();
     log.info('stopped');

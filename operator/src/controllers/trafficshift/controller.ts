@@ -14,6 +14,7 @@ import type { Logger } from '../../runtime/logger.ts';
 import { analysisDue, isTerminal, planTrafficShift, type Effect, type ObservedDeployment, type ShiftObservation, type SpecProblem } from './plan.ts';
 import { ShiftMetrics } from './metrics.ts';
 import { newerObject } from '../shared/freshness.ts';
+import type { PhaseChange } from '../../notify/change.ts';
 
 export type TrafficShiftObject = KubeObject & Omit<TrafficShift, 'metadata'> & { metadata: KubeObject['metadata'] };
 
@@ -28,6 +29,8 @@ export interface TrafficShiftControllerDeps {
   logger: Logger;
   metrics: ShiftMetrics;
   concurrency?: number;
+  /** Told of every phase change after its status write; must return at once (notify/notifier.ts). */
+  notifier?: { phaseChanged(change: PhaseChange): void };
 }
 
 export const TRAFFICSHIFT_CONTROLLER = 'trafficshift';
@@ -154,6 +157,9 @@ export class TrafficShiftController {
     }
     d.metrics.observe(written.metadata.namespace ?? '', written.metadata.name ?? '', plan.status, o.analysis, spec);
     if (plan.status.phase === 'RolledBack' && status.phase !== 'RolledBack') d.metrics.rollback(ref.namespace, obj.metadata.name ?? '', plan.status.rollback?.trigger ?? 'Metric');
+    if (plan.status.phase !== status.phase && plan.status.phase !== undefined && spec.notify && d.notifier) {
+      d.notifier.phaseChanged(phaseChange(written, spec, status.phase, plan.status, now));
+    }
     settle(Boolean(o.rollbackRequest) && plan.status.phase === 'RolledBack');
     return plan.requeueAfterMs !== undefined ? { requeueAfter: plan.requeueAfterMs } : undefined;
   }
@@ -236,6 +242,18 @@ function stalled(status: TrafficShiftStatus, generation: number, now: number, p:
   let conditions = setCondition(status.conditions, { type: ConditionType.Stalled, status: 'True', reason: p.reason, message: msg, observedGeneration: generation }, now);
   conditions = setCondition(conditions, { type: ConditionType.Ready, status: 'False', reason: p.reason, message: msg, observedGeneration: generation }, now);
   return { ...status, observedGeneration: generation, phase: status.phase ?? 'Pending', conditions };
+}
+
+function phaseChange(obj: TrafficShiftObject, spec: ShiftObservation['spec'], from: TrafficShiftStatus['phase'], st: TrafficShiftStatus, now: number): PhaseChange {
+  const retry = st.acknowledgedActions?.find((a) => a.action === 'Retry')?.id;
+  return {
+    kind: 'TrafficShift', namespace: obj.metadata.namespace ?? '', name: obj.metadata.name ?? '', uid: obj.metadata.uid ?? '',
+    run: `g${st.observedGeneration ?? obj.metadata.generation ?? 1}${retry ? `-retry-${retry}` : ''}`,
+    from, to: st.phase ?? 'Pending', message: st.message ?? '',
+    weight: st.currentWeight, step: st.currentStep, steps: spec.steps.length,
+    rollback: st.phase === 'RolledBack' && st.rollback ? { trigger: st.rollback.trigger, reason: st.rollback.reason } : undefined,
+    at: new Date(now).toISOString(), notify: spec.notify!,
+  };
 }
 
 function hasPending(annotations: Record<string, string>, status: TrafficShiftStatus): boolean {

@@ -82,7 +82,10 @@ export class KubeApiError extends Error {
   /** Maps a metav1.Status (also the `object` of a watch ERROR event). */
   static fromStatus(status: StatusObject, httpCode?: number, retryAfterHeader?: string, request?: string): KubeApiError {
     const code = status.code ?? httpCode ?? 500;
-    const reason = status.reason || REASON_BY_CODE[code] || 'Unknown';
+    let reason = status.reason || REASON_BY_CODE[code] || 'Unknown';
+    // Server-side apply answers 500 when the applied object does not fit the schema (e.g. a field
+    // not declared in it). Retrying cannot fix that: it is the caller's invalid input.
+    if (code === 500 && /failed to create typed patch object|field not declared in schema/.test(status.message ?? '')) reason = 'Invalid';
     const headerSeconds = retryAfterHeader !== undefined ? Number.parseInt(retryAfterHeader, 10) : Number.NaN;
     const retryAfterSeconds = Number.isFinite(headerSeconds) ? headerSeconds : status.details?.retryAfterSeconds;
     const message = status.message || `${reason} (HTTP ${code})`;
@@ -138,9 +141,13 @@ export function isGone(err: unknown): boolean {
   return e?.code === 410 || e?.reason === 'Expired' || e?.reason === 'Gone';
 }
 
-/** 422 Invalid: the object failed validation; `details.causes` name the fields. */
+/**
+ * 422 Invalid: the object failed validation; `details.causes` name the fields. Also a server-side
+ * apply that does not fit the schema (the API server answers that with 500; reason `Invalid`).
+ */
 export function isInvalid(err: unknown): boolean {
-  return apiError(err)?.code === 422;
+  const e = apiError(err);
+  return e?.code === 422 || e?.reason === 'Invalid';
 }
 
 /** 429: throttled (API priority and fairness); see `retryAfterSeconds`. */
@@ -159,7 +166,7 @@ export function isUnauthorized(err: unknown): boolean {
 /** Errors that a retry can fix: no answer, throttling, server errors, timeouts. */
 export function isTransient(err: unknown): boolean {
   const e = apiError(err);
-  return e !== undefined && (e.code === 0 || e.code === 429 || e.code >= 500);
+  return e !== undefined && e.reason !== 'Invalid' && (e.code === 0 || e.code === 429 || e.code >= 500);
 }
 
 /** Milliseconds to wait before retrying, if the server said so. */

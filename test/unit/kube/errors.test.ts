@@ -60,6 +60,17 @@ describe('KubeApiError.fromResponse', () => {
     expect(isTransient(err)).toBe(true);
   });
 
+  it('maps a server-side apply that does not fit the schema (answered 500) to Invalid, not transient', () => {
+    const err = KubeApiError.fromResponse(
+      500,
+      statusBody(500, '', 'failed to create typed patch object (ns/x; /v1, Kind=ConfigMap): .bogus: field not declared in schema'),
+    );
+    expect(err.code).toBe(500);
+    expect(err.reason).toBe('Invalid');
+    expect(isInvalid(err)).toBe(true);
+    expect(isTransient(err)).toBe(false);
+  });
+
   it('maps a watch ERROR Status (410 Expired) with fromStatus', () => {
     const err = KubeApiError.fromStatus({ kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 1 (2000)' });
     expect(isGone(err)).toBe(true);

@@ -3,16 +3,20 @@ import { loadConfig, type OperatorConfig } from './config.ts';
 import { createLogger, type Logger } from './runtime/logger.ts';
 import { registry } from './runtime/metrics.ts';
 import { realClock } from './runtime/clock.ts';
-import { CUSTOM_RESOURCE_DEFINITION, EventRecorder, Informer, KubeClient, TRAFFIC_SHIFT, isNotFound, type KubeObject } from './kube/index.ts';
+import { CUSTOM_RESOURCE_DEFINITION, EventRecorder, Informer, KubeClient, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT, isNotFound, type KubeObject, type ResourceType } from './kube/index.ts';
 import { MultiStore } from './controllers/shared/store.ts';
 import { TrafficShiftController, type TrafficShiftObject } from './controllers/trafficshift/controller.ts';
 import { ShiftMetrics } from './controllers/trafficshift/metrics.ts';
+import { ShadowRunController, type ShadowRunObject } from './controllers/shadowrun/controller.ts';
+import { ShadowMetrics } from './controllers/shadowrun/metrics.ts';
+import { MigrationSliceController, type MigrationSliceObject } from './controllers/migrationslice/controller.ts';
+import { SliceMetrics } from './controllers/migrationslice/metrics.ts';
 import { GatewayApiRouter } from './traffic/gateway-api.ts';
 import { PrometheusProvider } from './analysis/prometheus.ts';
 import { HookServer } from './hooks/server.ts';
 import { Notifier, kubeSecretReader } from './notify/notifier.ts';
 
-const REQUIRED_CRDS = ['trafficshifts.cutover.dev'];
+const REQUIRED_CRDS = ['trafficshifts.cutover.dev', 'shadowruns.cutover.dev', 'migrationslices.cutover.dev'];
 
 async function checkCluster(client: KubeClient, log: Logger): Promise<void> {
   for (const name of REQUIRED_CRDS) {
@@ -29,10 +33,10 @@ async function checkCluster(client: KubeClient, log: Logger): Promise<void> {
   log.info({ server: client.server }, 'cluster reachable, CRDs installed');
 }
 
-function informers<T extends KubeObject>(client: KubeClient, cfg: OperatorConfig, log: Logger): { store: MultiStore<T>; all: Array<Informer<T>> } {
+function informers<T extends KubeObject>(client: KubeClient, cfg: OperatorConfig, log: Logger, type: ResourceType = TRAFFIC_SHIFT): { store: MultiStore<T>; all: Array<Informer<T>> } {
   const list = cfg.namespaces.length === 0
-    ? [{ namespace: undefined, informer: new Informer<T>(client, TRAFFIC_SHIFT, { logger: log }) }]
-    : cfg.namespaces.map((ns) => ({ namespace: ns, informer: new Informer<T>(client, TRAFFIC_SHIFT, { namespace: ns, logger: log }) }));
+    ? [{ namespace: undefined, informer: new Informer<T>(client, type, { logger: log }) }]
+    : cfg.namespaces.map((ns) => ({ namespace: ns, informer: new Informer<T>(client, type, { namespace: ns, logger: log }) }));
   return { store: new MultiStore<T>(list), all: list.map((l) => l.informer) };
 }
 
@@ -44,6 +48,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
 
   const events = new EventRecorder(client, { logger: log, reportingInstance: cfg.identity });
   const shifts = informers<TrafficShiftObject>(client, cfg, log);
+  const runs = informers<ShadowRunObject>(client, cfg, log, SHADOW_RUN);
+  const slices = informers<MigrationSliceObject>(client, cfg, log, MIGRATION_SLICE);
   const router = new GatewayApiRouter(client);
   const prometheus = new PrometheusProvider({ defaultAddress: cfg.prometheusUrl, registry });
   const notifier = new Notifier({ readSecret: kubeSecretReader(client), githubApiUrl: cfg.githubApiUrl, logger: log.child({ component: 'notify' }), registry });
@@ -52,19 +58,31 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     events, clock: realClock, logger: log.child({ controller: 'trafficshift' }), metrics: new ShiftMetrics(registry), concurrency: cfg.concurrency,
     notifier,
   });
+  const shadowRuns = new ShadowRunController({
+    client, informer: runs.store, router, prometheus, defaultPrometheusUrl: cfg.prometheusUrl,
+    events, clock: realClock, logger: log.child({ controller: 'shadowrun' }), metrics: new ShadowMetrics(registry), concurrency: cfg.concurrency,
+  });
+  const migrationSlices = new MigrationSliceController({
+    client, informer: slices.store, shadowRuns: runs.store, trafficShifts: shifts.store, shifts: trafficShifts,
+    router, prometheus, defaultPrometheusUrl: cfg.prometheusUrl,
+    events, clock: realClock, logger: log.child({ controller: 'migrationslice' }), metrics: new SliceMetrics(registry), concurrency: cfg.concurrency,
+  });
+  const allInformers: Array<{ start(): void; stop(): Promise<void>; synced: Promise<void> }> = [...shifts.all, ...runs.all, ...slices.all];
 
   const server = new HookServer({
     host: cfg.host, port: cfg.port, logger: log.child({ component: 'hooks' }), registry,
-    ready: () => shifts.store.hasSynced,
+    ready: () => shifts.store.hasSynced && runs.store.hasSynced && slices.store.hasSynced,
     alertmanagerToken: cfg.alertmanagerToken, webhookSecret: cfg.webhookSecret,
-    targets: [trafficShifts],
+    targets: [trafficShifts, migrationSlices],
   });
   const port = await server.listen();
   log.info({ port, namespaces: cfg.namespaces.length ? cfg.namespaces : 'all', prometheus: cfg.prometheusUrl }, 'serving /healthz /readyz /metrics /hooks');
 
-  for (const i of shifts.all) i.start();
-  await Promise.all(shifts.all.map((i) => i.synced));
+  for (const i of allInformers) i.start();
+  await Promise.all(allInformers.map((i) => i.synced));
   trafficShifts.start();
+  shadowRuns.start();
+  migrationSlices.start();
   log.info({ identity: cfg.identity }, 'controllers started');
 
   let stopping = false;
@@ -72,8 +90,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down: finishing in-flight reconciles');
-    await trafficShifts.stop();
-    await Promise.all(shifts.all.map((i) => i.stop()));
+    await Promise.all([migrationSlices.stop(), shadowRuns.stop(), trafficShifts.stop()]);
+    await Promise.all(allInformers.map((i) => i.stop()));
     await events.flush().catch(() => {});
     await Promise.race([notifier.flush(), new Promise((r) => setTimeout(r, 5000))]); // notifications in flight, briefly
     await server.close();

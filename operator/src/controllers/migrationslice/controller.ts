@@ -1,0 +1,375 @@
+// MigrationSlice reconciler: observe (the slice, its children, triggers, flag) → plan (pure,
+// ./plan.ts) → apply → status. Children are a ShadowRun and a TrafficShift carrying an
+// ownerReference to the slice; their controllers do the traffic work.
+import { MigrationSliceSpecSchema, type MigrationSlice, type MigrationSliceSpec, type MigrationSliceStatus } from '../../api/migrationslice.ts';
+import type { RollbackTrigger } from '../../api/trafficshift.ts';
+import { ConditionType, Reason } from '../../api/conditions.ts';
+import type { PrometheusProvider } from '../../analysis/prometheus.ts';
+import type { TemplateVars } from '../../analysis/template.ts';
+import { RouteProblemError, type TrafficRef, type TrafficRouter } from '../../traffic/router.ts';
+import {
+  CONFIG_MAP, DEPLOYMENT, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT,
+  controllerReference, isAlreadyExists,
+  type EventRecorder, type KubeClient, type KubeObject,
+} from '../../kube/index.ts';
+import type { Store } from '../shared/store.ts';
+import { newerObject } from '../shared/freshness.ts';
+import { Controller, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
+import { setCondition, statusChanged } from '../../runtime/conditions.ts';
+import type { Clock } from '../../runtime/clock.ts';
+import type { Logger } from '../../runtime/logger.ts';
+import type { ShadowRunObject } from '../shadowrun/controller.ts';
+import type { TrafficShiftObject } from '../trafficshift/controller.ts';
+import {
+  CLEANUP_FINALIZER, childName, isTerminal, planMigrationSlice, triggersDue,
+  type ChildKind, type Effect, type ObservedShadowRun, type ObservedTrafficShift, type SliceObservation, type SpecProblem, type TriggerSample,
+} from './plan.ts';
+import { SliceMetrics } from './metrics.ts';
+
+export type MigrationSliceObject = KubeObject & Omit<MigrationSlice, 'metadata'> & { metadata: KubeObject['metadata'] };
+
+/** What the slice needs from the TrafficShift controller: an immediate, awaited rollback. */
+export interface ShiftRollbacks {
+  requestRollback(key: string, trigger: RollbackTrigger, reason: string, alert?: string): Promise<boolean>;
+}
+
+export interface MigrationSliceControllerDeps {
+  client: KubeClient;
+  informer: Store<MigrationSliceObject>;
+  shadowRuns: Store<ShadowRunObject>;
+  trafficShifts: Store<TrafficShiftObject>;
+  shifts: ShiftRollbacks;
+  router: TrafficRouter;
+  prometheus: PrometheusProvider;
+  defaultPrometheusUrl: string;
+  events: EventRecorder;
+  clock: Clock;
+  logger: Logger;
+  metrics: SliceMetrics;
+  concurrency?: number;
+}
+
+export const MIGRATIONSLICE_CONTROLLER = 'migrationslice';
+const SLICE_LABEL = 'cutover.dev/migration-slice';
+
+export class MigrationSliceController {
+  readonly controller: Controller;
+  readonly #d: MigrationSliceControllerDeps;
+  readonly #written = new Map<string, MigrationSliceObject>();
+  readonly #rollbackRequests = new Map<string, { trigger: RollbackTrigger; reason: string; alert?: string; done: Array<(ok: boolean) => void> }>();
+
+  constructor(deps: MigrationSliceControllerDeps) {
+    this.#d = deps;
+    this.controller = new Controller({
+      name: MIGRATIONSLICE_CONTROLLER,
+      concurrency: deps.concurrency ?? 4,
+      logger: deps.logger,
+      reconcile: (key, ctx) => this.reconcile(key, ctx),
+    });
+    deps.informer.addHandler({
+      onAdd: (o) => this.controller.enqueue(keyOf(o)),
+      onUpdate: (a, b) => { if (a.metadata.resourceVersion !== b.metadata.resourceVersion) this.controller.enqueue(keyOf(b)); },
+      onDelete: (o) => { this.#written.delete(keyOf(o)); this.#d.metrics.forget(o.metadata.namespace ?? '', o.metadata.name ?? ''); },
+    });
+    // A child's change wakes its slice up.
+    const owner = (o: KubeObject) => {
+      const ref = o.metadata.ownerReferences?.find((r) => r.controller && r.kind === MIGRATION_SLICE.kind);
+      if (ref) this.controller.enqueue(`${o.metadata.namespace ?? ''}/${ref.name}`);
+    };
+    for (const store of [deps.shadowRuns, deps.trafficShifts] as Array<Store<KubeObject>>) {
+      store.addHandler({ onAdd: owner, onUpdate: (_a, b) => owner(b), onDelete: owner });
+    }
+  }
+
+  start(): void { this.controller.start(); }
+  async stop(): Promise<void> { await this.controller.stop(); }
+
+  // --- RollbackTarget (alert hooks) -----------------------------------------------------------
+
+  /** Live slices whose spec.shift.rollback.alerts match these labels. */
+  matchAlert(labels: Record<string, string>): string[] {
+    const keys: string[] = [];
+    for (const s of this.#d.informer.list()) {
+      if (isTerminal(s.status?.phase) || s.metadata.deletionTimestamp) continue;
+      const alerts = s.spec?.shift?.rollback?.alerts ?? [];
+      if (alerts.some((a) => Object.entries(a.matchLabels).every(([k, v]) => labels[k] === v))) keys.push(keyOf(s));
+    }
+    return keys;
+  }
+
+  /** Rolls the slice back (its TrafficShift first, route at stable); resolves true when done. */
+  requestRollback(key: string, trigger: RollbackTrigger, reason: string, alert?: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const existing = this.#rollbackRequests.get(key);
+      if (existing) { existing.done.push(resolve); return; }
+      this.#rollbackRequests.set(key, { trigger, reason, ...(alert ? { alert } : {}), done: [resolve] });
+      this.controller.enqueue(key);
+    });
+  }
+
+  has(key: string): boolean { return this.current(key) !== undefined; }
+
+  current(key: string): MigrationSliceObject | undefined {
+    const [ns, name] = splitKey(key);
+    return newerObject(this.#d.informer.get(ns, name), this.#written.get(key));
+  }
+
+  // --- reconcile --------------------------------------------------------------------------------
+
+  async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const d = this.#d;
+    const request = this.#rollbackRequests.get(key);
+    const settle = (ok: boolean) => { if (request) { this.#rollbackRequests.delete(key); for (const f of request.done) f(ok); } };
+    const obj = this.current(key);
+    if (!obj) { settle(false); return; }
+    const now = d.clock.now();
+    const generation = obj.metadata.generation ?? 1;
+    const status: MigrationSliceStatus = obj.status ?? {};
+    const deleting = Boolean(obj.metadata.deletionTimestamp);
+    const hasFinalizer = (obj.metadata.finalizers ?? []).includes(CLEANUP_FINALIZER);
+    if (deleting && !hasFinalizer) { settle(false); return; }
+    const namespace = obj.metadata.namespace ?? 'default';
+    const name = obj.metadata.name ?? '';
+
+    const parsed = MigrationSliceSpecSchema.safeParse(obj.spec);
+    if (!parsed.success) {
+      settle(false);
+      if (deleting) { await this.#patchFinalizers(obj, false); return; }
+      const issue = parsed.error.issues[0]!;
+      await this.#writeStatus(obj, stalled(status, generation, now, { field: ['spec', ...issue.path.map(String)].join('.'), message: issue.message, reason: Reason.InvalidSpec }), ctx);
+      return;
+    }
+    const spec = parsed.data;
+    const ref = sliceRef(namespace, spec);
+
+    // ---- observe ------------------------------------------------------------------------------
+    const o: SliceObservation = { now, generation, name, spec, status, annotations: obj.metadata.annotations ?? {}, deleting, hasFinalizer, problems: [] };
+    if (request && !isTerminal(status.phase) && !deleting) o.rollbackRequest = { trigger: request.trigger, reason: request.reason, alert: request.alert };
+    o.shadowRun = await this.#observeChild(obj, 'ShadowRun', status.children?.shadowRun !== undefined) as ObservedShadowRun | undefined;
+    o.trafficShift = await this.#observeChild(obj, 'TrafficShift', status.children?.trafficShift !== undefined) as ObservedTrafficShift | undefined;
+    if (spec.featureFlag && status.phase !== 'Completed') {
+      const cm = await d.client.get<KubeObject & { data?: Record<string, string> }>(CONFIG_MAP, namespace, spec.featureFlag.configMap);
+      if (cm) o.flagValue = cm.data?.[spec.featureFlag.key];
+      else if (!deleting && !isTerminal(status.phase)) o.problems.push({ field: 'spec.featureFlag.configMap', message: `ConfigMap ${namespace}/${spec.featureFlag.configMap} not found`, reason: Reason.ConfigMapNotFound });
+    }
+    const fresh = status.observedGeneration !== generation || status.phase === undefined || status.phase === 'Pending';
+    if (fresh && !deleting && !o.rollbackRequest && (status.phase === undefined || !isTerminal(status.phase) || status.observedGeneration !== generation)) {
+      const problem = await d.router.verify(ref);
+      if (problem) o.problems.push({ ...problem, reason: problem.field.startsWith('spec.route') ? Reason.RouteNotFound : Reason.ServiceNotFound });
+    }
+    if (o.problems.length === 0 && !deleting && !o.rollbackRequest && triggersDue(spec, status, generation)) {
+      o.triggers = await this.#measureTriggers(ref, spec, name, o, ctx.signal);
+    }
+
+    // ---- plan -----------------------------------------------------------------------------------
+    const plan = planMigrationSlice(o);
+    ctx.logger.debug({ phase: plan.status.phase, effects: plan.effects.map((e) => e.type) }, 'planned');
+
+    // ---- apply --------------------------------------------------------------------------------------
+    let written = obj;
+    try {
+      for (const e of plan.effects) written = await this.#apply(e, written, ref, spec, plan.status, ctx);
+    } finally {
+      settle(Boolean(o.rollbackRequest) && plan.status.phase === 'RolledBack');
+    }
+    if (!deleting) {
+      d.metrics.observe(namespace, name, plan.status);
+      if (plan.status.phase === 'RolledBack' && status.phase !== 'RolledBack') d.metrics.rollback(namespace, name, o.rollbackRequest?.trigger ?? 'Metric');
+    }
+    return plan.requeueAfterMs !== undefined ? { requeueAfter: plan.requeueAfterMs } : undefined;
+  }
+
+  async #observeChild(slice: MigrationSliceObject, kind: ChildKind, known: boolean): Promise<ObservedShadowRun | ObservedTrafficShift | undefined> {
+    const ns = slice.metadata.namespace ?? '';
+    const name = childName(slice.metadata.name ?? '', kind);
+    const store = (kind === 'ShadowRun' ? this.#d.shadowRuns : this.#d.trafficShifts) as Store<KubeObject>;
+    // Just created, the informer may not have it yet: the status names it, so ask the API server.
+    const child = store.get(ns, name) ?? (known ? await this.#d.client.get(kind === 'ShadowRun' ? SHADOW_RUN : TRAFFIC_SHIFT, ns, name) : undefined);
+    if (!child) return undefined;
+    const st = (child.status ?? {}) as {
+      phase?: string; message?: string; verdict?: string; currentStep?: number; currentWeight?: number;
+      rollback?: { reason?: string; trigger?: string };
+      conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
+    };
+    const stalledCond = st.conditions?.find((c) => c.type === ConditionType.Stalled && c.status === 'True');
+    const base = {
+      name,
+      ownedByUs: Boolean(child.metadata.ownerReferences?.some((r) => r.controller && r.uid === slice.metadata.uid)),
+      deleting: Boolean(child.metadata.deletionTimestamp),
+      ...(stalledCond ? { stalled: { reason: stalledCond.reason, message: stalledCond.message } } : {}),
+      ...(st.message ? { message: st.message } : {}),
+    };
+    if (kind === 'ShadowRun') return { ...base, phase: st.phase as ObservedShadowRun['phase'], verdict: st.verdict as ObservedShadowRun['verdict'] };
+    return {
+      ...base, phase: st.phase as ObservedTrafficShift['phase'], currentStep: st.currentStep, currentWeight: st.currentWeight,
+      ...(st.rollback?.reason ? { rollbackReason: `${st.rollback.trigger ?? 'Metric'}: ${st.rollback.reason}` } : {}),
+    };
+  }
+
+  async #measureTriggers(ref: TrafficRef, spec: MigrationSliceSpec, name: string, o: SliceObservation, signal: AbortSignal): Promise<TriggerSample[]> {
+    const vars = templateVars(ref, name);
+    return Promise.all((spec.startWhen ?? []).map(async (t, i): Promise<TriggerSample> => {
+      const sample = await this.#d.prometheus.query({ address: t.prometheus.address ?? this.#d.defaultPrometheusUrl, query: t.prometheus.query }, vars, signal);
+      if (sample.kind === 'value') return { name: t.name, value: sample.value, message: `${t.name} = ${Number(sample.value.toPrecision(4))}` };
+      if (sample.kind === 'rejected') o.problems.push({ field: `spec.startWhen[${i}].prometheus.query`, message: `Prometheus rejected the query: ${sample.reason}`, reason: Reason.QueryError });
+      return { name: t.name, message: `${t.name}: ${sample.reason}` };
+    }));
+  }
+
+  async #apply(e: Effect, obj: MigrationSliceObject, ref: TrafficRef, spec: MigrationSliceSpec, next: MigrationSliceStatus, ctx: ReconcileContext): Promise<MigrationSliceObject> {
+    const d = this.#d;
+    const ns = ref.namespace;
+    const name = obj.metadata.name ?? '';
+    switch (e.type) {
+      case 'addFinalizer': return this.#patchFinalizers(obj, true);
+      case 'removeFinalizer': await this.#patchFinalizers(obj, false); return obj;
+      case 'createChild': {
+        const child = e.kind === 'ShadowRun' ? shadowRunFor(obj, spec) : trafficShiftFor(obj, spec);
+        try {
+          await d.client.create(e.kind === 'ShadowRun' ? SHADOW_RUN : TRAFFIC_SHIFT, child);
+          ctx.logger.info({ child: `${e.kind}/${child.metadata.name}` }, 'child created');
+        } catch (err) {
+          if (!isAlreadyExists(err)) throw err; // an informer behind our own create: adopted next time
+        }
+        return obj;
+      }
+      case 'deleteChild':
+        await d.client.delete(e.kind === 'ShadowRun' ? SHADOW_RUN : TRAFFIC_SHIFT, ns, childName(name, e.kind), { propagationPolicy: 'Background' });
+        ctx.logger.info({ child: `${e.kind}/${childName(name, e.kind)}` }, 'child deleted');
+        return obj;
+      case 'abortChild':
+        await d.client.mergePatch(e.kind === 'ShadowRun' ? SHADOW_RUN : TRAFFIC_SHIFT, ns, childName(name, e.kind), { metadata: { annotations: { 'cutover.dev/abort': e.id } } });
+        return obj;
+      case 'rollbackShift': {
+        const ok = await d.shifts.requestRollback(`${ns}/${childName(name, 'TrafficShift')}`, e.trigger, e.reason, e.alert);
+        ctx.logger.info({ trigger: e.trigger, rolledBack: ok }, 'child TrafficShift rolled back');
+        return obj;
+      }
+      case 'restoreRoute':
+        await tolerateMissingRoute(() => d.router.setWeights(ref, { stable: 100, canary: 0 }));
+        ctx.logger.info({ stable: spec.legacy.service }, 'route at stable 100%');
+        return obj;
+      case 'removeMirror':
+        await tolerateMissingRoute(() => d.router.setMirror(ref, null));
+        return obj;
+      case 'setFlag': {
+        const flag = spec.featureFlag!;
+        const cm = await d.client.get(CONFIG_MAP, ns, flag.configMap);
+        if (!cm) { ctx.logger.warn({ configMap: flag.configMap }, 'feature flag ConfigMap gone; not set'); return obj; }
+        // Server-side apply of the one key: the rest of the ConfigMap stays with whoever owns it.
+        await d.client.apply(CONFIG_MAP, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: flag.configMap, namespace: ns }, data: { [flag.key]: e.value } }, { force: true });
+        ctx.logger.info({ configMap: flag.configMap, key: flag.key, value: e.value }, 'feature flag set');
+        return obj;
+      }
+      case 'scale':
+        await d.client.mergePatch(DEPLOYMENT, ns, e.deployment, { spec: { replicas: e.replicas } }, { subresource: 'scale' });
+        return obj;
+      case 'event':
+        d.events.record({ regarding: obj, type: e.eventType, reason: e.reason, action: e.reason, note: e.note });
+        ctx.logger.info({ reason: e.reason, note: e.note }, 'event');
+        return obj;
+      case 'writeStatus':
+        return this.#writeStatus(obj, next, ctx);
+    }
+  }
+
+  async #patchFinalizers(obj: MigrationSliceObject, add: boolean): Promise<MigrationSliceObject> {
+    const current = obj.metadata.finalizers ?? [];
+    const finalizers = add ? [...current.filter((f) => f !== CLEANUP_FINALIZER), CLEANUP_FINALIZER] : current.filter((f) => f !== CLEANUP_FINALIZER);
+    // resourceVersion makes the patch conditional: a concurrent change → 409 → retried with a fresh read.
+    const updated = await this.#d.client.mergePatch<MigrationSliceObject>(MIGRATION_SLICE, obj.metadata.namespace, obj.metadata.name ?? '', { metadata: { finalizers, resourceVersion: obj.metadata.resourceVersion } });
+    if (add) this.#written.set(keyOf(obj), updated);
+    return updated;
+  }
+
+  async #writeStatus(obj: MigrationSliceObject, next: MigrationSliceStatus, ctx: ReconcileContext): Promise<MigrationSliceObject> {
+    if (!statusChanged(obj.status ?? {}, next)) return obj;
+    const updated = await this.#d.client.apply<MigrationSliceObject>(MIGRATION_SLICE, {
+      apiVersion: 'cutover.dev/v1alpha1', kind: 'MigrationSlice',
+      metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
+      status: next,
+    } as KubeObject, { subresource: 'status', force: true });
+    this.#written.set(keyOf(obj), updated);
+    ctx.logger.debug({ phase: next.phase, resourceVersion: updated.metadata.resourceVersion }, 'status written');
+    return updated;
+  }
+}
+
+/** The slice's route as the routers see it: legacy is the stable side, target the canary side. */
+export function sliceRef(namespace: string, spec: Pick<MigrationSliceSpec, 'route' | 'legacy' | 'target'>): TrafficRef {
+  return {
+    namespace,
+    route: spec.route,
+    stable: { service: spec.legacy.service, port: spec.legacy.port, field: 'spec.legacy' },
+    canary: { service: spec.target.service, port: spec.target.port, field: 'spec.target' },
+  };
+}
+
+function templateVars(ref: TrafficRef, name: string): TemplateVars {
+  return {
+    namespace: ref.namespace, name,
+    'stable.service': ref.stable.service, 'primary.service': ref.stable.service,
+    'canary.service': ref.canary.service, 'shadow.service': ref.canary.service,
+  };
+}
+
+function childMeta(slice: MigrationSliceObject, kind: ChildKind): KubeObject['metadata'] {
+  return {
+    name: childName(slice.metadata.name ?? '', kind),
+    namespace: slice.metadata.namespace,
+    labels: { [SLICE_LABEL]: slice.metadata.name ?? '', 'app.kubernetes.io/managed-by': 'cutover' },
+    ownerReferences: [controllerReference(slice, MIGRATION_SLICE)],
+  };
+}
+
+/** The ShadowRun of the slice's shadow stage. */
+export function shadowRunFor(slice: MigrationSliceObject, spec: MigrationSliceSpec): KubeObject {
+  const s = spec.shadow!;
+  return {
+    apiVersion: 'cutover.dev/v1alpha1', kind: 'ShadowRun', metadata: childMeta(slice, 'ShadowRun'),
+    spec: {
+      route: spec.route, primary: spec.legacy, shadow: spec.target, percent: s.percent, duration: s.duration,
+      ...(s.analysis ? { analysis: s.analysis } : {}), ...(s.parity ? { parity: s.parity } : {}),
+    },
+  };
+}
+
+/**
+ * The TrafficShift of the slice's shift stage. With retireLegacyAfter the slice retires the legacy
+ * workers itself (later), so the shift gets the workers without their legacy part.
+ */
+export function trafficShiftFor(slice: MigrationSliceObject, spec: MigrationSliceSpec): KubeObject {
+  const sh = spec.shift;
+  const workers = spec.workers?.map((w) => (spec.retireLegacyAfter ? { deployment: w.deployment, replicas: w.replicas } : w));
+  return {
+    apiVersion: 'cutover.dev/v1alpha1', kind: 'TrafficShift', metadata: childMeta(slice, 'TrafficShift'),
+    spec: {
+      route: spec.route, stable: spec.legacy, canary: spec.target, steps: sh.steps,
+      ...(sh.analysis ? { analysis: sh.analysis } : {}),
+      ...(workers?.length ? { workers } : {}),
+      rollback: sh.rollback,
+      ...(sh.progressDeadline ? { progressDeadline: sh.progressDeadline } : {}),
+      ...(spec.notify ? { notify: spec.notify } : {}),
+    },
+  };
+}
+
+async function tolerateMissingRoute(f: () => Promise<void>): Promise<void> {
+  try { await f(); } catch (err) { if (!(err instanceof RouteProblemError)) throw err; }
+}
+
+function stalled(status: MigrationSliceStatus, generation: number, now: number, p: SpecProblem): MigrationSliceStatus {
+  const msg = `${p.field}: ${p.message}`;
+  let conditions = setCondition(status.conditions, { type: ConditionType.Stalled, status: 'True', reason: p.reason, message: msg, observedGeneration: generation }, now);
+  conditions = setCondition(conditions, { type: ConditionType.Ready, status: 'False', reason: p.reason, message: msg, observedGeneration: generation }, now);
+  return { ...status, observedGeneration: generation, phase: status.phase ?? 'Pending', conditions };
+}
+
+export function keyOf(o: KubeObject): string {
+  return `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
+}
+
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf('/');
+  return [key.slice(0, i), key.slice(i + 1)];
+}

@@ -1,0 +1,495 @@
+// The MigrationSlice decision: a pure function from what was observed (the slice, its children,
+// its triggers, its feature flag) to the next status and the ordered effects.
+//
+//   Pending ──(startWhen met)──▶ Shadowing ──(ShadowRun Passed)──▶ Shifting ──▶ Stabilizing ──▶ Completed
+//      │                            │ ShadowRun Failed/Cancelled        │ TrafficShift RolledBack
+//      │                            ▼                                   ▼
+//      └────────── alert/abort ──▶ Failed / RolledBack ◀────────────────┘
+//
+// The slice does not move traffic itself: its children do (a ShadowRun mirrors, a TrafficShift
+// shifts, scales workers and rolls back). The slice orders them, flips the feature flag, keeps
+// the history, and undoes what it started when it is rolled back or deleted before completion.
+// Status is written before a child is created, so a restart adopts the child instead of creating
+// a second one; a child the status does not know of is a leftover of an earlier run and is removed.
+import { parseDuration } from '../../api/duration.ts';
+import { ActionValues, type Action } from '../../api/common.ts';
+import { ConditionType, Reason } from '../../api/conditions.ts';
+import {
+  MAX_HISTORY,
+  type MigrationSlicePhase,
+  type MigrationSliceSpec,
+  type MigrationSliceStatus,
+  type TriggerStatus,
+} from '../../api/migrationslice.ts';
+import type { ShadowRunPhase, Verdict } from '../../api/shadowrun.ts';
+import type { RollbackTrigger, TrafficShiftPhase } from '../../api/trafficshift.ts';
+import { removeCondition, setCondition } from '../../runtime/conditions.ts';
+import { rfc3339 } from '../../runtime/clock.ts';
+
+export const CLEANUP_FINALIZER = 'cutover.dev/cleanup';
+export const TRIGGER_POLL_MS = 2000;
+/** Trigger values are written to status at most this often while nothing changes (API load). */
+export const TRIGGER_STATUS_REFRESH_MS = 30_000;
+
+export interface SpecProblem { field: string; message: string; reason: string }
+
+interface ChildBase {
+  name: string;
+  /** Its controller ownerReference is this slice. */
+  ownedByUs: boolean;
+  deleting: boolean;
+  /** The child's Stalled condition, when True. */
+  stalled?: { reason: string; message: string } | undefined;
+  message?: string | undefined;
+}
+export interface ObservedShadowRun extends ChildBase { phase?: ShadowRunPhase | undefined; verdict?: Verdict | undefined }
+export interface ObservedTrafficShift extends ChildBase {
+  phase?: TrafficShiftPhase | undefined;
+  currentStep?: number | undefined;
+  currentWeight?: number | undefined;
+  rollbackReason?: string | undefined;
+}
+
+export interface TriggerSample { name: string; value?: number | undefined; message: string }
+
+export interface SliceObservation {
+  now: number;
+  generation: number;
+  name: string;
+  spec: MigrationSliceSpec;
+  status: MigrationSliceStatus;
+  annotations: Record<string, string>;
+  deleting: boolean;
+  hasFinalizer: boolean;
+  problems: SpecProblem[];
+  /** The children by their names (`<slice>-shadow`, `<slice>-shift`); undefined: not found. */
+  shadowRun?: ObservedShadowRun | undefined;
+  trafficShift?: ObservedTrafficShift | undefined;
+  /** startWhen measured in this reconcile (only when a check was due). */
+  triggers?: TriggerSample[] | undefined;
+  /** Current value of the feature flag key (undefined: key or ConfigMap absent). */
+  flagValue?: string | undefined;
+  /** A rollback requested out of band (alert hook, signed webhook). */
+  rollbackRequest?: { trigger: RollbackTrigger; reason: string; alert?: string | undefined } | undefined;
+}
+
+export type ChildKind = 'ShadowRun' | 'TrafficShift';
+
+export type Effect =
+  | { type: 'addFinalizer' }
+  | { type: 'removeFinalizer' }
+  | { type: 'createChild'; kind: ChildKind }
+  | { type: 'deleteChild'; kind: ChildKind }
+  | { type: 'abortChild'; kind: ChildKind; id: string }
+  /** Rolls the child TrafficShift back through its controller and waits for the route at stable. */
+  | { type: 'rollbackShift'; trigger: RollbackTrigger; reason: string; alert?: string | undefined }
+  | { type: 'restoreRoute' }
+  | { type: 'removeMirror' }
+  | { type: 'setFlag'; value: 'true' | 'false' }
+  | { type: 'scale'; deployment: string; replicas: number }
+  | { type: 'writeStatus' }
+  | { type: 'event'; eventType: 'Normal' | 'Warning'; reason: string; note: string };
+
+export interface Plan {
+  status: MigrationSliceStatus;
+  effects: Effect[];
+  requeueAfterMs?: number | undefined;
+}
+
+const TERMINAL: ReadonlySet<MigrationSlicePhase> = new Set(['Completed', 'RolledBack', 'Failed']);
+const LIVE_SHIFT: ReadonlySet<TrafficShiftPhase> = new Set(['Pending', 'Progressing', 'Paused']);
+const STALLED_RETRY_MS = 5000;
+const CHILD_WAIT_MS = 500;
+
+export function isTerminal(phase: MigrationSlicePhase | undefined): boolean {
+  return phase !== undefined && TERMINAL.has(phase);
+}
+
+export const childName = (slice: string, kind: ChildKind): string => `${slice}-${kind === 'ShadowRun' ? 'shadow' : 'shift'}`;
+
+const ms = (t: string | undefined): number | undefined => (t === undefined ? undefined : Date.parse(t));
+
+/** Whether the startWhen triggers should be measured now. */
+export function triggersDue(spec: MigrationSliceSpec, status: MigrationSliceStatus, generation: number): boolean {
+  if (!spec.startWhen?.length) return false;
+  if (status.observedGeneration !== generation) return status.phase === undefined || status.phase === 'Pending' || isTerminal(status.phase);
+  return status.phase === 'Pending' && !status.triggeredAt;
+}
+
+export function pendingActions(annotations: Record<string, string>, status: MigrationSliceStatus): Array<{ action: Action; id: string }> {
+  const out: Array<{ action: Action; id: string }> = [];
+  for (const action of ActionValues) {
+    const id = annotations[`cutover.dev/${action.toLowerCase()}`];
+    if (id === undefined || id === '') continue;
+    if (status.acknowledgedActions?.find((a) => a.action === action)?.id !== id) out.push({ action, id });
+  }
+  return out;
+}
+
+export function planMigrationSlice(o: SliceObservation): Plan {
+  return new Planner(o).run();
+}
+
+class Planner {
+  readonly o: SliceObservation;
+  st: MigrationSliceStatus;
+  readonly effects: Effect[] = [];
+  /** Events go after every other effect (after the status write). */
+  readonly events: Effect[] = [];
+  requeue: number | undefined;
+  readonly nowText: string;
+  /** Stalled on the slice itself (a run-time problem, a child it cannot own). */
+  stalled: { reason: string; message: string } | undefined;
+  /** A child's Stalled condition, surfaced on the slice. */
+  childStalled: { reason: string; message: string } | undefined;
+
+  constructor(o: SliceObservation) {
+    this.o = o;
+    this.st = structuredClone(o.status ?? {});
+    this.nowText = rfc3339(o.now);
+  }
+
+  run(): Plan {
+    const o = this.o;
+    const before = this.st.phase;
+    if (o.deleting) return this.deletion();
+
+    if (this.st.observedGeneration !== o.generation && (this.st.phase === undefined || this.st.phase === 'Pending' || isTerminal(this.st.phase))) {
+      this.restart(before === undefined ? 'Created' : 'SpecChanged', before === undefined ? 'slice created' : `spec changed (generation ${o.generation})`);
+    }
+
+    const actions = pendingActions(o.annotations, this.st);
+    const retry = actions.find((a) => a.action === 'Retry');
+    if (retry) {
+      this.ack(retry.action, retry.id);
+      if (this.st.phase === 'RolledBack' || this.st.phase === 'Failed') this.restart('RetryRequested', `retry requested (${retry.id})`);
+    }
+    if (isTerminal(this.st.phase)) {
+      for (const a of actions) this.ack(a.action, a.id);
+      this.terminal();
+      return this.finish(before);
+    }
+    if (o.rollbackRequest) {
+      for (const a of actions) this.ack(a.action, a.id);
+      this.rollback(o.rollbackRequest.trigger, o.rollbackRequest.reason, o.rollbackRequest.alert);
+      return this.finish(before);
+    }
+    const abort = actions.find((a) => a.action === 'Abort');
+    if (abort) {
+      for (const a of actions) this.ack(a.action, a.id);
+      this.rollback('Manual', `aborted by request ${abort.id}`);
+      return this.finish(before);
+    }
+    for (const a of actions) this.ack(a.action, a.id);
+
+    if (o.problems.length > 0) {
+      const p = o.problems[0]!;
+      this.stalled = { reason: p.reason, message: `${p.field}: ${p.message}` };
+      this.requeue = STALLED_RETRY_MS;
+      return this.finish(before);
+    }
+
+    if (!o.hasFinalizer) this.effects.push({ type: 'addFinalizer' });
+    switch (this.st.phase) {
+      case 'Pending': this.pending(); break;
+      case 'Shadowing': this.shadowing(); break;
+      case 'Shifting':
+      case 'Stabilizing': this.shifting(); break;
+      default: break;
+    }
+    return this.finish(before);
+  }
+
+  // --- phases -------------------------------------------------------------------------------
+
+  restart(reason: string, message: string): void {
+    const keep = { acknowledgedActions: this.st.acknowledgedActions, conditions: this.st.conditions, history: this.st.history };
+    this.st = { observedGeneration: this.o.generation, ...keep };
+    this.transition('Pending', reason, message);
+  }
+
+  pending(): void {
+    // Leftovers of an earlier run (the status names no child) go before anything new starts.
+    for (const [kind, child] of [['ShadowRun', this.o.shadowRun], ['TrafficShift', this.o.trafficShift]] as const) {
+      if (!child) continue;
+      if (!child.ownedByUs) { this.childConflict(kind, child.name); return; }
+      if (!child.deleting) this.effects.push({ type: 'deleteChild', kind });
+      this.st.message = `waiting for ${kind} ${child.name} of an earlier run to be deleted`;
+      this.requeue = CHILD_WAIT_MS;
+      return;
+    }
+    const triggers = this.o.spec.startWhen ?? [];
+    if (triggers.length > 0 && !this.st.triggeredAt) {
+      const met = this.checkTriggers();
+      if (!met) { this.requeue = TRIGGER_POLL_MS; return; }
+      this.st.triggeredAt = this.nowText;
+      this.events.push({ type: 'event', eventType: 'Normal', reason: 'Triggered', note: `startWhen trigger ${met} met` });
+    }
+    if (this.o.spec.shadow) this.startShadow();
+    else this.startShift('no shadow stage');
+  }
+
+  /** Folds the measured triggers into status; returns the name of a trigger that is met, if any. */
+  checkTriggers(): string | undefined {
+    const samples = this.o.triggers;
+    const prev = this.st.triggers ?? [];
+    if (!samples) {
+      const held = prev.find((t) => t.met && this.heldLongEnough(t));
+      this.st.message = this.waitingMessage(prev);
+      return held?.name;
+    }
+    const next: TriggerStatus[] = [];
+    const fresh: TriggerStatus[] = [];
+    for (const t of this.o.spec.startWhen ?? []) {
+      const s = samples.find((x) => x.name === t.name);
+      const value = s?.value;
+      const met = value !== undefined && (t.above === undefined || value > t.above) && (t.below === undefined || value < t.below);
+      const old = prev.find((p) => p.name === t.name);
+      const since = met ? (old?.met && old.since ? old.since : this.nowText) : undefined;
+      const entry: TriggerStatus = { name: t.name, met, at: this.nowText, ...(value !== undefined ? { value } : {}), ...(since ? { since } : {}), message: s?.message ?? 'not measured' };
+      // Values alone are refreshed now and then, not at every poll (one status write per change).
+      const stale = !old || old.met !== met || (ms(old.at) ?? 0) + TRIGGER_STATUS_REFRESH_MS <= this.o.now;
+      fresh.push(entry);
+      next.push(stale ? entry : old);
+    }
+    const held = fresh.find((t) => t.met && this.heldLongEnough(t));
+    // When a trigger fires, status shows the values that fired it.
+    this.st.triggers = held ? fresh : next;
+    this.st.message = this.waitingMessage(this.st.triggers);
+    return held?.name;
+  }
+
+  heldLongEnough(t: TriggerStatus): boolean {
+    const spec = this.o.spec.startWhen?.find((x) => x.name === t.name);
+    const need = spec?.for ? parseDuration(spec.for) : 0;
+    const since = ms(t.since);
+    return since !== undefined && this.o.now - since >= need;
+  }
+
+  waitingMessage(list: TriggerStatus[]): string {
+    const parts = (this.o.spec.startWhen ?? []).map((t) => {
+      const s = list.find((x) => x.name === t.name);
+      const want = [t.above !== undefined ? `> ${t.above}` : '', t.below !== undefined ? `< ${t.below}` : ''].filter(Boolean).join(' and ');
+      const now = s?.value !== undefined ? String(Number(s.value.toPrecision(4))) : 'no data';
+      const held = s?.met && t.for ? `, held since ${s.since} (needs ${t.for})` : '';
+      return `${t.name} is ${now} (needs ${want}${t.for ? ` for ${t.for}` : ''}${held})`;
+    });
+    return `waiting for a startWhen trigger: ${parts.join('; ')}`;
+  }
+
+  startShadow(): void {
+    const name = childName(this.o.name, 'ShadowRun');
+    this.st.startedAt ??= this.nowText;
+    this.st.children = { ...this.st.children, shadowRun: { name } };
+    this.transition('Shadowing', 'ShadowStarted', `mirroring ${this.o.spec.shadow!.percent}% of requests to ${this.o.spec.target.service} for ${this.o.spec.shadow!.duration} (ShadowRun ${name})`);
+    this.effects.push({ type: 'writeStatus' }, { type: 'createChild', kind: 'ShadowRun' });
+  }
+
+  shadowing(): void {
+    const child = this.o.shadowRun;
+    const known = this.st.children?.shadowRun;
+    if (!child) {
+      if (known?.phase === undefined) { this.effects.push({ type: 'createChild', kind: 'ShadowRun' }); return; }
+      this.fail('ChildDeleted', `ShadowRun ${known.name} was deleted before its verdict`);
+      return;
+    }
+    if (!child.ownedByUs) { this.childConflict('ShadowRun', child.name); return; }
+    this.st.children = { ...this.st.children, shadowRun: { name: child.name, ...(child.phase ? { phase: child.phase } : {}), ...(child.verdict ? { verdict: child.verdict } : {}) } };
+    this.childStalled = child.stalled ? { reason: child.stalled.reason, message: `ShadowRun ${child.name}: ${child.stalled.message}` } : undefined;
+    switch (child.phase) {
+      case 'Passed': this.startShift(`shadow passed: ${child.message ?? 'verdict Pass'}`); return;
+      case 'Failed': this.fail('ShadowFailed', `shadow stage failed, no user traffic moved: ${child.message ?? `verdict ${child.verdict ?? 'Fail'}`}`); return;
+      case 'Cancelled': this.fail('ShadowCancelled', `ShadowRun ${child.name} was cancelled: ${child.message ?? ''}`); return;
+      default: this.st.message = `shadowing: ShadowRun ${child.name} ${child.phase ?? 'Pending'}${child.message ? `: ${child.message}` : ''}`;
+    }
+  }
+
+  startShift(why: string): void {
+    const name = childName(this.o.name, 'TrafficShift');
+    this.st.startedAt ??= this.nowText;
+    this.st.children = { ...this.st.children, trafficShift: { name } };
+    const flag = this.o.spec.featureFlag;
+    const effects: Effect[] = [{ type: 'writeStatus' }];
+    if (flag && !this.st.featureFlag?.enabled) {
+      this.st.featureFlag = { enabled: true, at: this.nowText, ...(this.o.flagValue !== undefined ? { previousValue: this.o.flagValue } : {}) };
+      effects.push({ type: 'setFlag', value: 'true' });
+    }
+    effects.push({ type: 'createChild', kind: 'TrafficShift' });
+    this.transition('Shifting', 'ShiftStarted', `${why}; shifting traffic to ${this.o.spec.target.service} (TrafficShift ${name})${flag ? `, feature flag ${flag.configMap}/${flag.key}=true` : ''}`);
+    this.effects.push(...effects);
+  }
+
+  shifting(): void {
+    const child = this.o.trafficShift;
+    const known = this.st.children?.trafficShift;
+    if (!child) {
+      if (known?.phase === undefined) { this.effects.push({ type: 'createChild', kind: 'TrafficShift' }); return; }
+      this.rolledBackByChild(`TrafficShift ${known.name} was deleted before completion`, 'ChildDeleted');
+      return;
+    }
+    if (!child.ownedByUs) { this.childConflict('TrafficShift', child.name); return; }
+    this.st.children = {
+      ...this.st.children,
+      trafficShift: {
+        name: child.name,
+        ...(child.phase ? { phase: child.phase } : {}),
+        ...(child.currentStep !== undefined ? { currentStep: child.currentStep } : {}),
+        ...(child.currentWeight !== undefined ? { currentWeight: child.currentWeight } : {}),
+      },
+    };
+    if (child.currentWeight !== undefined) this.st.currentWeight = child.currentWeight;
+    this.childStalled = child.stalled ? { reason: child.stalled.reason, message: `TrafficShift ${child.name}: ${child.stalled.message}` } : undefined;
+    const steps = this.o.spec.shift.steps;
+    switch (child.phase) {
+      case 'Completed':
+        this.transition('Completed', Reason.Completed, `traffic fully on ${this.o.spec.target.service}: ${child.message ?? 'TrafficShift completed'}`);
+        this.st.completedAt = this.nowText;
+        if (this.o.spec.retireLegacyAfter) this.requeue = parseDuration(this.o.spec.retireLegacyAfter);
+        this.terminal();
+        return;
+      case 'RolledBack': this.rolledBackByChild(child.rollbackReason ?? child.message ?? 'TrafficShift rolled back', Reason.RolledBack); return;
+      case 'Failed': this.fail('ShiftFailed', `TrafficShift ${child.name} failed: ${child.message ?? ''}`); return;
+      default: {
+        const last = steps.length - 1;
+        const stabilizing = child.phase === 'Progressing' && child.currentStep === last && (child.currentWeight ?? 0) === steps[last]!.weight;
+        if (stabilizing && this.st.phase !== 'Stabilizing') {
+          this.transition('Stabilizing', Reason.Stabilizing, `${steps[last]!.weight}% on ${this.o.spec.target.service}, stabilizing for ${steps[last]!.pause} (rollback still possible)`);
+        } else {
+          this.st.message = `TrafficShift ${child.name} ${child.phase ?? 'Pending'}${child.currentWeight !== undefined ? ` at ${child.currentWeight}%` : ''}${child.message ? `: ${child.message}` : ''}`;
+        }
+      }
+    }
+  }
+
+  terminal(): void {
+    const flag = this.o.spec.featureFlag;
+    if ((this.st.phase === 'RolledBack' || this.st.phase === 'Failed') && flag && this.st.featureFlag?.enabled) {
+      this.st.featureFlag = { ...this.st.featureFlag, enabled: false, at: this.nowText };
+      this.effects.push({ type: 'setFlag', value: 'false' });
+    }
+    if (this.st.phase === 'Completed' && this.o.spec.retireLegacyAfter && !this.st.legacyRetiredAt) {
+      const due = (ms(this.st.completedAt) ?? this.o.now) + parseDuration(this.o.spec.retireLegacyAfter);
+      if (this.o.now < due) { this.requeue = due - this.o.now; return; }
+      this.st.legacyRetiredAt = this.nowText;
+      const scale: Effect[] = [];
+      for (const w of this.o.spec.workers ?? []) if (w.legacy) scale.push({ type: 'scale', deployment: w.legacy.deployment, replicas: w.legacy.replicas });
+      this.effects.push({ type: 'writeStatus' }, ...scale);
+      this.events.push({ type: 'event', eventType: 'Normal', reason: 'LegacyRetired', note: `retireLegacyAfter ${this.o.spec.retireLegacyAfter} elapsed: ${scale.map((e) => e.type === 'scale' ? `${e.deployment}=${e.replicas}` : '').join(', ') || 'no legacy workers'}` });
+    }
+  }
+
+  deletion(): Plan {
+    if (!this.o.hasFinalizer) return { status: this.st, effects: [] };
+    const phase = this.st.phase;
+    if (phase !== 'Completed') {
+      const ts = this.o.trafficShift;
+      const shifted = this.st.children?.trafficShift !== undefined || ts !== undefined;
+      if (ts?.ownedByUs && ts.phase !== undefined && LIVE_SHIFT.has(ts.phase)) this.effects.push({ type: 'rollbackShift', trigger: 'Manual', reason: 'MigrationSlice deleted before completion' });
+      if (ts?.ownedByUs) this.effects.push({ type: 'deleteChild', kind: 'TrafficShift' });
+      if (shifted) this.effects.push({ type: 'restoreRoute' });
+      if (this.o.spec.shadow) this.effects.push({ type: 'removeMirror' });
+      if (this.o.shadowRun?.ownedByUs) this.effects.push({ type: 'deleteChild', kind: 'ShadowRun' });
+      if (this.o.spec.featureFlag && this.st.featureFlag?.enabled) this.effects.push({ type: 'setFlag', value: 'false' });
+      if (shifted || this.o.spec.shadow) this.events.push({ type: 'event', eventType: 'Warning', reason: 'Deleted', note: `deleted in phase ${phase ?? 'Pending'}: route left at ${this.o.spec.legacy.service} 100%, mirror removed` });
+    }
+    // The Event goes before the finalizer: once it is removed the object may be gone.
+    return { status: this.st, effects: [...this.effects, ...this.events, { type: 'removeFinalizer' }] };
+  }
+
+  // --- transitions --------------------------------------------------------------------------
+
+  transition(phase: MigrationSlicePhase, reason: string, message: string): void {
+    const from = this.st.phase;
+    this.st.phase = phase;
+    this.st.message = message;
+    const history = [...(this.st.history ?? []), { phase, at: this.nowText, reason, message: message.slice(0, 4096) }];
+    this.st.history = history.slice(Math.max(0, history.length - MAX_HISTORY));
+    if (from === phase) return;
+    const warning = phase === 'RolledBack' || phase === 'Failed';
+    this.events.push({ type: 'event', eventType: warning ? 'Warning' : 'Normal', reason: phase, note: message });
+  }
+
+  /** Alert, webhook or manual abort: the TrafficShift child rolls back (route first), then the flag. */
+  rollback(trigger: RollbackTrigger, reason: string, alert?: string): void {
+    const ts = this.o.trafficShift;
+    const sr = this.o.shadowRun;
+    const effects: Effect[] = [];
+    if (ts?.ownedByUs && ts.phase !== undefined && LIVE_SHIFT.has(ts.phase)) effects.push({ type: 'rollbackShift', trigger, reason, ...(alert ? { alert } : {}) });
+    else if (this.st.children?.trafficShift && !ts) effects.push({ type: 'restoreRoute' });
+    if (sr?.ownedByUs && (sr.phase === undefined || sr.phase === 'Pending' || sr.phase === 'Running')) effects.push({ type: 'abortChild', kind: 'ShadowRun', id: `slice-${this.nowText}` });
+    if (this.o.spec.featureFlag && this.st.featureFlag?.enabled) {
+      this.st.featureFlag = { ...this.st.featureFlag, enabled: false, at: this.nowText };
+      effects.push({ type: 'setFlag', value: 'false' });
+    }
+    if (ts?.currentWeight !== undefined) this.st.children = { ...this.st.children, trafficShift: { ...this.st.children?.trafficShift, name: ts.name, phase: 'RolledBack', currentWeight: 0 } };
+    this.st.currentWeight = 0;
+    this.effects.push(...effects, { type: 'writeStatus' });
+    this.transition('RolledBack', trigger === 'Alert' ? Reason.AlertFired : trigger === 'Manual' ? Reason.ManualRollback : trigger === 'Webhook' ? Reason.WebhookRollback : Reason.RolledBack, `rolled back (${trigger}): ${reason}`);
+  }
+
+  rolledBackByChild(reason: string, historyReason: string): void {
+    this.st.currentWeight = 0;
+    this.transition('RolledBack', historyReason, `rolled back: ${reason}`);
+    this.terminal();
+  }
+
+  fail(reason: string, message: string): void {
+    this.transition('Failed', reason, message);
+    this.terminal();
+  }
+
+  childConflict(kind: ChildKind, name: string): void {
+    this.stalled = { reason: Reason.ChildConflict, message: `${kind} ${name} exists and is not owned by this MigrationSlice: rename or delete it` };
+    this.requeue = STALLED_RETRY_MS;
+  }
+
+  ack(action: Action, id: string): void {
+    const list = (this.st.acknowledgedActions ?? []).filter((a) => a.action !== action);
+    list.push({ action, id, at: this.nowText });
+    this.st.acknowledgedActions = list;
+  }
+
+  // --- conditions and the single status write -----------------------------------------------
+
+  finish(before: MigrationSlicePhase | undefined): Plan {
+    const o = this.o;
+    this.st.observedGeneration = o.generation;
+    const phase = this.st.phase ?? 'Pending';
+    const why = isTerminal(phase) ? undefined : this.stalled ?? this.childStalled;
+    this.st.conditions = why
+      ? setCondition(this.st.conditions, { type: ConditionType.Stalled, status: 'True', reason: why.reason, message: why.message, observedGeneration: o.generation }, o.now)
+      : removeCondition(this.st.conditions, ConditionType.Stalled);
+    const stalled = this.st.conditions?.find((c) => c.type === ConditionType.Stalled && c.status === 'True');
+    const msg = this.st.message ?? phase;
+    const set = (type: string, status: 'True' | 'False', reason: string, message: string) => {
+      this.st.conditions = setCondition(this.st.conditions, { type, status, reason, message, observedGeneration: o.generation }, o.now);
+    };
+    const last = this.st.history?.at(-1);
+    switch (phase) {
+      case 'Completed':
+        set(ConditionType.Ready, 'True', Reason.Completed, msg);
+        this.st.conditions = removeCondition(removeCondition(this.st.conditions, ConditionType.Progressing), ConditionType.Degraded);
+        break;
+      case 'RolledBack':
+      case 'Failed':
+        set(ConditionType.Ready, 'False', phase === 'RolledBack' ? Reason.RolledBack : Reason.Failed, msg);
+        set(ConditionType.Degraded, 'True', last?.phase === phase && /^[A-Za-z]+$/.test(last.reason) ? last.reason : phase, msg);
+        this.st.conditions = removeCondition(this.st.conditions, ConditionType.Progressing);
+        break;
+      default: {
+        const reason = phase === 'Pending' ? ((o.spec.startWhen?.length ?? 0) > 0 && !this.st.triggeredAt ? Reason.WaitingForTrigger : Reason.Initializing)
+          : phase === 'Shadowing' ? Reason.Shadowing : phase === 'Stabilizing' ? Reason.Stabilizing : Reason.Shifting;
+        set(ConditionType.Ready, 'False', stalled ? stalled.reason : reason, stalled ? stalled.message : msg);
+        if (stalled) this.st.conditions = removeCondition(this.st.conditions, ConditionType.Progressing);
+        else set(ConditionType.Progressing, 'True', reason, msg);
+        this.st.conditions = removeCondition(this.st.conditions, ConditionType.Degraded);
+      }
+    }
+    if (!this.effects.some((e) => e.type === 'writeStatus')) this.effects.push({ type: 'writeStatus' });
+    if (stalled && !o.status.conditions?.some((c) => c.type === ConditionType.Stalled && c.status === 'True' && c.message === stalled.message)) {
+      this.events.push({ type: 'event', eventType: 'Warning', reason: stalled.reason, note: stalled.message });
+    }
+    void before;
+    return { status: this.st, effects: [...this.effects, ...this.events], requeueAfterMs: this.requeue === undefined || !Number.isFinite(this.requeue) ? undefined : Math.max(10, Math.ceil(this.requeue)) };
+  }
+}

@@ -1,0 +1,229 @@
+// ShadowRun reconciler: observe → plan (pure, ./plan.ts) → apply → status.
+import { ShadowRunSpecSchema, type ShadowRun, type ShadowRunSpec, type ShadowRunStatus } from '../../api/shadowrun.ts';
+import { ConditionType, Reason } from '../../api/conditions.ts';
+import { evaluateMetric, type MetricResult } from '../../analysis/evaluate.ts';
+import type { PrometheusProvider } from '../../analysis/prometheus.ts';
+import type { TemplateVars } from '../../analysis/template.ts';
+import { RouteProblemError, type TrafficRef, type TrafficRouter } from '../../traffic/router.ts';
+import { SHADOW_RUN, type KubeClient, type KubeObject, type EventRecorder } from '../../kube/index.ts';
+import type { Store } from '../shared/store.ts';
+import { newerObject } from '../shared/freshness.ts';
+import { Controller, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
+import { setCondition, statusChanged } from '../../runtime/conditions.ts';
+import type { Clock } from '../../runtime/clock.ts';
+import type { Logger } from '../../runtime/logger.ts';
+import { CLEANUP_FINALIZER, analysisDue, isTerminal, planShadowRun, type Effect, type ShadowObservation, type SpecProblem } from './plan.ts';
+import { ShadowMetrics } from './metrics.ts';
+
+export type ShadowRunObject = KubeObject & Omit<ShadowRun, 'metadata'> & { metadata: KubeObject['metadata'] };
+
+export interface ShadowRunControllerDeps {
+  client: KubeClient;
+  informer: Store<ShadowRunObject>;
+  router: TrafficRouter;
+  prometheus: PrometheusProvider;
+  defaultPrometheusUrl: string;
+  events: EventRecorder;
+  clock: Clock;
+  logger: Logger;
+  metrics: ShadowMetrics;
+  concurrency?: number;
+}
+
+export const SHADOWRUN_CONTROLLER = 'shadowrun';
+
+/** The router's view of a run: the primary is the stable side, the shadow the canary side. */
+export function shadowRef(namespace: string, spec: Pick<ShadowRunSpec, 'route' | 'primary' | 'shadow'>): TrafficRef {
+  return {
+    namespace,
+    route: spec.route,
+    stable: { service: spec.primary.service, port: spec.primary.port, field: 'spec.primary' },
+    canary: { service: spec.shadow.service, port: spec.shadow.port, field: 'spec.shadow' },
+  };
+}
+
+export class ShadowRunController {
+  readonly controller: Controller;
+  readonly #d: ShadowRunControllerDeps;
+  readonly #written = new Map<string, ShadowRunObject>();
+
+  constructor(deps: ShadowRunControllerDeps) {
+    this.#d = deps;
+    this.controller = new Controller({
+      name: SHADOWRUN_CONTROLLER,
+      concurrency: deps.concurrency ?? 4,
+      logger: deps.logger,
+      reconcile: (key, ctx) => this.reconcile(key, ctx),
+    });
+    deps.informer.addHandler({
+      onAdd: (o) => this.controller.enqueue(keyOf(o)),
+      onUpdate: (a, b) => { if (a.metadata.resourceVersion !== b.metadata.resourceVersion) this.controller.enqueue(keyOf(b)); },
+      onDelete: (o) => { this.#written.delete(keyOf(o)); this.#d.metrics.forget(o.metadata.namespace ?? '', o.metadata.name ?? ''); },
+    });
+  }
+
+  start(): void { this.controller.start(); }
+  async stop(): Promise<void> { await this.controller.stop(); }
+
+  current(key: string): ShadowRunObject | undefined {
+    const [ns, name] = splitKey(key);
+    return newerObject(this.#d.informer.get(ns, name), this.#written.get(key));
+  }
+
+  async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const d = this.#d;
+    const obj = this.current(key);
+    if (!obj) return;
+    const now = d.clock.now();
+    const generation = obj.metadata.generation ?? 1;
+    const status: ShadowRunStatus = obj.status ?? {};
+    const deleting = Boolean(obj.metadata.deletionTimestamp);
+    const hasFinalizer = (obj.metadata.finalizers ?? []).includes(CLEANUP_FINALIZER);
+    if (deleting && !hasFinalizer) return;
+
+    const parsed = ShadowRunSpecSchema.safeParse(obj.spec);
+    if (!parsed.success) {
+      if (deleting) { await this.#removeFinalizer(obj); return; }
+      const issue = parsed.error.issues[0]!;
+      const field = ['spec', ...issue.path.map(String)].join('.');
+      await this.#writeStatus(obj, stalled(status, generation, now, { field, message: issue.message, reason: Reason.InvalidSpec }), ctx);
+      return;
+    }
+    const spec = parsed.data;
+    const ref = shadowRef(obj.metadata.namespace ?? 'default', spec);
+
+    // ---- observe ------------------------------------------------------------------------------
+    const o: ShadowObservation = { now, generation, spec, status, annotations: obj.metadata.annotations ?? {}, deleting, hasFinalizer, problems: [] };
+    const fresh = status.observedGeneration !== generation || status.phase === undefined || status.phase === 'Pending';
+    if (fresh && !deleting && !isTerminal(status.phase)) {
+      const problem = await d.router.verify(ref);
+      if (problem) o.problems.push({ ...problem, reason: problem.field.startsWith('spec.route') ? Reason.RouteNotFound : Reason.ServiceNotFound });
+    }
+    if (o.problems.length === 0 && (deleting || !isTerminal(status.phase) || !status.mirrorRemovedAt || fresh)) {
+      try {
+        const m = await d.router.getMirror(ref);
+        o.routeMirror = m ? { service: m.service, port: m.port, percent: m.percent } : null;
+      } catch (err) {
+        if (!(err instanceof RouteProblemError)) throw err;
+        if (!deleting && !isTerminal(status.phase)) o.problems.push({ ...err.problem, reason: Reason.RouteNotFound });
+      }
+    }
+    if (o.problems.length === 0 && !deleting && analysisDue(spec, status, now)) {
+      o.analysis = await this.#analyse(ref, spec, obj, o, ctx.signal);
+    }
+
+    // ---- plan -----------------------------------------------------------------------------------
+    const plan = planShadowRun(o);
+    ctx.logger.debug({ phase: plan.status.phase, effects: plan.effects.map((e) => e.type) }, 'planned');
+
+    // ---- apply, in the plan's order ----------------------------------------------------------------
+    let written = obj;
+    for (const e of plan.effects) written = await this.#apply(e, written, ref, spec, plan.status, ctx);
+    if (!deleting) {
+      d.metrics.observe(ref.namespace, obj.metadata.name ?? '', plan.status, o.analysis);
+      if (plan.status.verdict && isTerminal(plan.status.phase) && !isTerminal(status.phase)) d.metrics.verdict(ref.namespace, obj.metadata.name ?? '', plan.status.verdict);
+    }
+    return plan.requeueAfterMs !== undefined ? { requeueAfter: plan.requeueAfterMs } : undefined;
+  }
+
+  /**
+   * Each metric's query is the shadow's value; the primary's is `baselineQuery` when there is one,
+   * otherwise the same query rendered for the primary (shown side by side, not judged).
+   */
+  async #analyse(ref: TrafficRef, spec: ShadowRunSpec, obj: ShadowRunObject, o: ShadowObservation, signal: AbortSignal): Promise<MetricResult[]> {
+    const analysis = spec.analysis!;
+    const vars: TemplateVars = {
+      namespace: ref.namespace, name: obj.metadata.name ?? '', interval: analysis.interval,
+      'primary.service': ref.stable.service, 'shadow.service': ref.canary.service,
+      // The TrafficShift vocabulary works too, so a MigrationSlice can use one query for both stages.
+      'stable.service': ref.stable.service, 'canary.service': ref.canary.service,
+    };
+    const primaryVars: TemplateVars = { ...vars, 'shadow.service': ref.stable.service, 'canary.service': ref.stable.service };
+    const results = await Promise.all(analysis.metrics.map(async (m, i): Promise<MetricResult> => {
+      const field = `spec.analysis.metrics[${i}].prometheus`;
+      const address = m.prometheus.address ?? this.#d.defaultPrometheusUrl;
+      const [value, base] = await Promise.all([
+        this.#d.prometheus.query({ address, query: m.prometheus.query }, vars, signal),
+        m.prometheus.baselineQuery
+          ? this.#d.prometheus.query({ address, query: m.prometheus.baselineQuery }, vars, signal)
+          : this.#d.prometheus.query({ address, query: m.prometheus.query }, primaryVars, signal),
+      ]);
+      const r = evaluateMetric(m, { value, baseline: base });
+      if (r.queryRejected) {
+        const which = value.kind === 'rejected' ? 'query' : 'baselineQuery';
+        o.problems.push({ field: `${field}.${which}`, message: `Prometheus rejected the query: ${r.message}`, reason: Reason.QueryError });
+      }
+      return r;
+    }));
+    return o.problems.length > 0 ? [] : results;
+  }
+
+  async #apply(e: Effect, obj: ShadowRunObject, ref: TrafficRef, spec: ShadowRunSpec, next: ShadowRunStatus, ctx: ReconcileContext): Promise<ShadowRunObject> {
+    const d = this.#d;
+    switch (e.type) {
+      case 'addFinalizer': {
+        const finalizers = [...(obj.metadata.finalizers ?? []), CLEANUP_FINALIZER];
+        // resourceVersion makes the patch conditional: a concurrent change → 409 → retried.
+        const updated = await d.client.mergePatch<ShadowRunObject>(SHADOW_RUN, ref.namespace, obj.metadata.name ?? '', { metadata: { finalizers, resourceVersion: obj.metadata.resourceVersion } });
+        this.#written.set(keyOf(obj), updated);
+        return updated;
+      }
+      case 'removeFinalizer':
+        await this.#removeFinalizer(obj);
+        return obj;
+      case 'setMirror':
+        await d.router.setMirror(ref, { service: spec.shadow.service, port: spec.shadow.port, percent: e.percent });
+        ctx.logger.info({ shadow: spec.shadow.service, percent: e.percent }, 'mirror set');
+        return obj;
+      case 'removeMirror':
+        try {
+          await d.router.setMirror(ref, null);
+          ctx.logger.info({ shadow: spec.shadow.service }, 'mirror removed');
+        } catch (err) {
+          // A route that is gone has no mirror left to remove.
+          if (!(err instanceof RouteProblemError)) throw err;
+          ctx.logger.info({ problem: err.message }, 'mirror not removed: route gone');
+        }
+        return obj;
+      case 'event':
+        d.events.record({ regarding: obj, type: e.eventType, reason: e.reason, action: e.reason, note: e.note });
+        ctx.logger.info({ reason: e.reason, note: e.note }, 'event');
+        return obj;
+      case 'writeStatus':
+        return this.#writeStatus(obj, next, ctx);
+    }
+  }
+
+  async #removeFinalizer(obj: ShadowRunObject): Promise<void> {
+    const finalizers = (obj.metadata.finalizers ?? []).filter((f) => f !== CLEANUP_FINALIZER);
+    await this.#d.client.mergePatch(SHADOW_RUN, obj.metadata.namespace, obj.metadata.name ?? '', { metadata: { finalizers, resourceVersion: obj.metadata.resourceVersion } });
+  }
+
+  async #writeStatus(obj: ShadowRunObject, next: ShadowRunStatus, ctx: ReconcileContext): Promise<ShadowRunObject> {
+    if (!statusChanged(obj.status ?? {}, next)) return obj;
+    const updated = await this.#d.client.apply<ShadowRunObject>(SHADOW_RUN, {
+      apiVersion: 'cutover.dev/v1alpha1', kind: 'ShadowRun',
+      metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
+      status: next,
+    } as KubeObject, { subresource: 'status', force: true });
+    this.#written.set(keyOf(obj), updated);
+    ctx.logger.debug({ phase: next.phase, resourceVersion: updated.metadata.resourceVersion }, 'status written');
+    return updated;
+  }
+}
+
+function stalled(status: ShadowRunStatus, generation: number, now: number, p: SpecProblem): ShadowRunStatus {
+  const msg = `${p.field}: ${p.message}`;
+  let conditions = setCondition(status.conditions, { type: ConditionType.Stalled, status: 'True', reason: p.reason, message: msg, observedGeneration: generation }, now);
+  conditions = setCondition(conditions, { type: ConditionType.Ready, status: 'False', reason: p.reason, message: msg, observedGeneration: generation }, now);
+  return { ...status, observedGeneration: generation, phase: status.phase ?? 'Pending', conditions };
+}
+
+export function keyOf(o: KubeObject): string {
+  return `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
+}
+
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf('/');
+  return [key.slice(0, i), key.slice(i + 1)];
+}

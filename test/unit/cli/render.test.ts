@@ -1,0 +1,105 @@
+// kubectl cutover's text output, from objects as the API server returns them.
+import { describe, expect, it } from 'vitest';
+import { age, getTable, statusText, type CutoverObject } from '../../../operator/src/cli/render.ts';
+import { refuse } from '../../../operator/src/cli/main.ts';
+
+const NOW = Date.parse('2026-03-01T12:00:00Z');
+const ago = (s: number) => new Date(NOW - s * 1000).toISOString();
+
+const shift: CutoverObject = {
+  kind: 'TrafficShift',
+  metadata: { name: 'listings-read', namespace: 'shop', generation: 2, creationTimestamp: ago(3700), annotations: { 'cutover.dev/pause': 'p1' } },
+  spec: {
+    route: { httpRoute: { name: 'listings' } }, stable: { service: 'monolith', port: 8080 }, canary: { service: 'listings-api', port: 8080 },
+    steps: [{ weight: 10, pause: '5m' }, { weight: 50, pause: '30m' }, { weight: 100, pause: '1h' }],
+    analysis: { interval: '30s', failureLimit: 2, inconclusiveLimit: 3, onInconclusive: 'Pause', metrics: [{ name: 'error-rate', max: 0.01 }, { name: 'p95-vs-legacy', maxRatio: 1.1 }] },
+    rollback: { alerts: [{ matchLabels: { service: 'listings-api' } }] },
+  },
+  status: {
+    observedGeneration: 2, phase: 'Progressing', message: 'step 2/3: weight 50', currentStep: 1, currentWeight: 50, stepStartedAt: ago(120), lastAnalysisAt: ago(10),
+    analysis: { consecutiveFailures: 1, consecutiveInconclusive: 0, lastResults: [{ name: 'error-rate', value: 0.02, threshold: '<= 0.01', result: 'Fail', message: 'error-rate 0.02 > 0.01' }, { name: 'p95-vs-legacy', value: 0.22, baseline: 0.2, threshold: 'ratio <= 1.1', result: 'Pass' }] },
+    acknowledgedActions: [{ action: 'Resume', id: 'r1', at: ago(300) }],
+    conditions: [{ type: 'Ready', status: 'False', reason: 'StepInProgress', message: 'step 2/3: weight 50', lastTransitionTime: ago(120) }],
+  },
+};
+
+describe('age', () => {
+  it.each([[5, '5s'], [119, '119s'], [120, '2m'], [3700, '1h1m'], [7200, '2h'], [90_000, '1d1h'], [30 * 86400, '30d']])('%i s → %s', (s, want) => {
+    expect(age(ago(s), NOW)).toBe(want);
+  });
+  it('no time → -', () => expect(age(undefined, NOW)).toBe('-'));
+});
+
+describe('get table', () => {
+  it('one row per resource, kinds mixed, with phase, weight, step, owner, age and message', () => {
+    const slice: CutoverObject = { kind: 'MigrationSlice', metadata: { name: 'listings-slice', namespace: 'shop', creationTimestamp: ago(60) }, spec: { owner: 'team-listings', shift: { steps: [{}, {}, {}] } }, status: { phase: 'Shifting', currentWeight: 10, children: { trafficShift: { name: 'x', currentStep: 0 } } } };
+    const sr: CutoverObject = { kind: 'ShadowRun', metadata: { name: 'parity', namespace: 'shop', creationTimestamp: ago(30) }, spec: { percent: 25 }, status: { phase: 'Running', conditions: [{ type: 'Stalled', status: 'True', message: 'spec.route.httpRoute.name: HTTPRoute shop/x not found' }] } };
+    const lines = getTable([shift, sr, slice], NOW, false);
+    expect(lines[0]).toMatch(/^NAME\s+PHASE\s+WEIGHT\s+STEP\s+OWNER\s+AGE\s+MESSAGE$/);
+    expect(lines[1]).toMatch(/^trafficshift\/listings-read\s+Progressing\s+50%\s+2\/3\s+-\s+1h1m\s+step 2\/3: weight 50$/);
+    expect(lines[2]).toMatch(/^shadowrun\/parity\s+Running \(Stalled\)\s+mirror 25%\s+-\s+-\s+30s\s+spec\.route\.httpRoute\.name: HTTPRoute shop\/x not found$/);
+    expect(lines[3]).toMatch(/^migrationslice\/listings-slice\s+Shifting\s+10%\s+1\/3\s+team-listings\s+60s/);
+  });
+  it('a NAMESPACE column with -A', () => {
+    expect(getTable([shift], NOW, true)[0]).toMatch(/^NAMESPACE\s+NAME/);
+  });
+});
+
+describe('status of a TrafficShift', () => {
+  const text = statusText(shift, [{ type: 'Normal', reason: 'StepStarted', message: 'step 2/3: canary weight 50%', at: ago(120) }], NOW).join('\n');
+  it('shows the steps with the current one marked', () => {
+    expect(text).toContain('  ✓  1   10%  pause 5m');
+    expect(text).toContain('  ▶  2   50%  pause 30m   started 2m ago');
+    expect(text).toContain('     3  100%  pause 1h');
+  });
+  it('shows the weight and the route', () => {
+    expect(text).toContain('Weight:    [##########----------] 50% canary, 50% stable');
+    expect(text).toContain('HTTPRoute listings rule 0: stable monolith:8080 → canary listings-api:8080');
+  });
+  it('shows each metric against its threshold, with the ratio for relative checks', () => {
+    expect(text).toContain('failures 1/2 consecutive, inconclusive 0/3 (then Pause); last run 10s ago');
+    expect(text).toMatch(/error-rate\s+0\.02\s+-\s+-\s+<= 0\.01\s+Fail\s+error-rate 0\.02 > 0\.01/);
+    expect(text).toMatch(/p95-vs-legacy\s+0\.22\s+0\.2\s+1\.1\s+ratio <= 1\.1\s+Pass/);
+  });
+  it('shows acknowledged and pending actions, alerts, conditions and events', () => {
+    expect(text).toContain('Resume r1 acknowledged 5m ago');
+    expect(text).toContain('pause p1 requested, not yet acknowledged');
+    expect(text).toContain('roll back at once on {service=listings-api}');
+    expect(text).toMatch(/Ready\s+False\s+StepInProgress\s+2m\s+step 2\/3/);
+    expect(text).toMatch(/Normal\s+StepStarted\s+2m\s+step 2\/3: canary weight 50%/);
+  });
+  it('a rolled-back shift shows the trigger and reason', () => {
+    const rb = statusText({ ...shift, status: { phase: 'RolledBack', currentStep: 2, currentWeight: 0, rollback: { trigger: 'Alert', reason: 'alert ListingsApiErrors firing', at: ago(5), fromWeight: 100, fromStep: 2, routeRestoredAt: ago(5), completedAt: ago(5) } } }, [], NOW).join('\n');
+    expect(rb).toContain('Rollback:  Alert 5s ago — alert ListingsApiErrors firing (from 100%, step 3)');
+    expect(rb).toContain('  ✗  3  100%');
+  });
+});
+
+describe('status of a MigrationSlice', () => {
+  it('shows owner, children, rollback plan and history', () => {
+    const text = statusText({ kind: 'MigrationSlice', metadata: { name: 's', namespace: 'shop' }, spec: { owner: 'team-a', rollbackPlan: 'flip the flag\nscale v1 up', legacy: { service: 'monolith' }, target: { service: 'api' } }, status: { phase: 'Shifting', children: { trafficShift: { name: 's-shift', phase: 'Progressing', currentWeight: 10 } }, history: [{ phase: 'Pending', at: ago(100), reason: 'Created' }, { phase: 'Shifting', at: ago(50), reason: 'ShiftStarted', message: 'weight 10' }] } }, [], NOW).join('\n');
+    expect(text).toContain('Owner:     team-a');
+    expect(text).toContain('Shift:     s-shift Progressing at 10%');
+    expect(text).toContain('Rollback plan: flip the flag\n               scale v1 up');
+    expect(text).toMatch(/Shifting\s+50s\s+ShiftStarted\s+weight 10/);
+  });
+});
+
+describe('which actions make sense in which phase', () => {
+  it.each([
+    ['Progressing', 'Abort', undefined],
+    ['Paused', 'Promote', undefined],
+    ['Progressing', 'Pause', undefined],
+    ['Paused', 'Resume', undefined],
+    ['RolledBack', 'Retry', undefined],
+    ['Failed', 'Retry', undefined],
+    ['Progressing', 'Retry', /only a RolledBack or Failed/],
+    ['Progressing', 'Resume', /not Paused/],
+    ['Paused', 'Pause', /already Paused/],
+    ['Completed', 'Abort', /Completed: nothing to abort/],
+    ['RolledBack', 'Promote', /use retry/],
+  ] as const)('%s + %s', (phase, action, want) => {
+    const r = refuse('TrafficShift', phase, action);
+    if (want === undefined) expect(r).toBeUndefined(); else expect(r).toMatch(want);
+  });
+});

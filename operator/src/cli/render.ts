@@ -196,7 +196,7 @@ function trafficShiftStatus(o: CutoverObject, now: number): string[] {
   return out;
 }
 
-function shadowRunStatus(o: CutoverObject, now: number): string[] {
+function shadowRunStatus(o: CutoverObject, _now: number): string[] {
   const spec = rec(o.spec);
   const s = rec(o.status);
   const out = header(o, s);

@@ -1,0 +1,168 @@
+// The MigrationSlice decision, table-tested: what was observed (slice, children, triggers, flag) →
+// the next status and the exact effects, in order.
+import { describe, expect, it } from 'vitest';
+import { MigrationSliceSpecSchema, type MigrationSliceStatus } from '../../../operator/src/api/migrationslice.ts';
+import {
+  planMigrationSlice, triggersDue, childName,
+  type Effect, type ObservedShadowRun, type ObservedTrafficShift, type SliceObservation,
+} from '../../../operator/src/controllers/migrationslice/plan.ts';
+
+const T0 = Date.parse('2026-11-22T10:00:00Z');
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+const base = {
+  owner: 'team-listings',
+  rollbackPlan: 'flip the flag off; route back to the monolith',
+  legacy: { service: 'monolith', port: 8080 },
+  target: { service: 'listings-api', port: 8080 },
+  route: { httpRoute: { name: 'listings' } },
+  featureFlag: { configMap: 'flags', key: 'listings-v2' },
+  shadow: { percent: 100, duration: '1m' },
+  shift: { steps: [{ weight: 10, pause: '1m' }, { weight: 100, pause: '1m' }] },
+};
+const spec = (over: Record<string, unknown> = {}) => MigrationSliceSpecSchema.parse({ ...base, ...over });
+
+function obs(over: Partial<SliceObservation> = {}): SliceObservation {
+  return { now: T0, generation: 1, name: 'listings', spec: spec(), status: {}, annotations: {}, deleting: false, hasFinalizer: true, problems: [], flagValue: 'false', ...over };
+}
+
+const st = (phase: MigrationSliceStatus['phase'], extra: Partial<MigrationSliceStatus> = {}): MigrationSliceStatus => ({
+  observedGeneration: 1, phase, startedAt: iso(T0 - 60_000), history: [{ phase: 'Pending', at: iso(T0 - 61_000), reason: 'Created' }], ...extra,
+});
+const sr = (phase: ObservedShadowRun['phase'], extra: Partial<ObservedShadowRun> = {}): ObservedShadowRun => ({ name: 'listings-shadow', ownedByUs: true, deleting: false, phase, ...extra });
+const ts = (phase: ObservedTrafficShift['phase'], extra: Partial<ObservedTrafficShift> = {}): ObservedTrafficShift => ({ name: 'listings-shift', ownedByUs: true, deleting: false, phase, ...extra });
+const shadowing = st('Shadowing', { children: { shadowRun: { name: 'listings-shadow', phase: 'Running' } } });
+const shifting = (extra: Partial<MigrationSliceStatus> = {}) => st('Shifting', { children: { shadowRun: { name: 'listings-shadow', phase: 'Passed', verdict: 'Pass' }, trafficShift: { name: 'listings-shift', phase: 'Progressing' } }, featureFlag: { enabled: true, previousValue: 'false', at: iso(T0 - 30_000) }, ...extra });
+
+const types = (effects: Effect[]) => effects.map((e) => {
+  switch (e.type) {
+    case 'createChild': case 'deleteChild': return `${e.type}:${e.kind}`;
+    case 'abortChild': return `abort:${e.kind}`;
+    case 'setFlag': return `flag:${e.value}`;
+    case 'rollbackShift': return `rollbackShift:${e.trigger}`;
+    case 'scale': return `scale:${e.deployment}=${e.replicas}`;
+    case 'event': return `event:${e.reason}`;
+    case 'writeStatus': return 'status';
+    default: return e.type;
+  }
+});
+const cond = (s: MigrationSliceStatus, type: string) => s.conditions?.find((c) => c.type === type);
+
+describe('planMigrationSlice', () => {
+  const cases: Array<{ name: string; o: Partial<SliceObservation>; phase: string; effects: string[] }> = [
+    { name: 'new slice with a shadow stage: finalizer, status, ShadowRun', o: { hasFinalizer: false }, phase: 'Shadowing', effects: ['addFinalizer', 'status', 'createChild:ShadowRun', 'event:Pending', 'event:Shadowing'] },
+    { name: 'new slice without a shadow stage: status, flag on, TrafficShift', o: { spec: spec({ shadow: undefined }) }, phase: 'Shifting', effects: ['status', 'flag:true', 'createChild:TrafficShift', 'event:Pending', 'event:Shifting'] },
+    { name: 'shadow running: waits', o: { status: shadowing, shadowRun: sr('Running') }, phase: 'Shadowing', effects: ['status'] },
+    { name: 'shadow passed: flag on, then the TrafficShift', o: { status: shadowing, shadowRun: sr('Passed', { verdict: 'Pass' }) }, phase: 'Shifting', effects: ['status', 'flag:true', 'createChild:TrafficShift', 'event:Shifting'] },
+    { name: 'shadow failed: Failed before any user traffic moved (no flag, no shift)', o: { status: shadowing, shadowRun: sr('Failed', { verdict: 'Fail', message: 'error-rate 0.2 > 0.01' }) }, phase: 'Failed', effects: ['status', 'event:Failed'] },
+    { name: 'shadow child missing after the status named it (crash): created', o: { status: st('Shadowing', { children: { shadowRun: { name: 'listings-shadow' } } }) }, phase: 'Shadowing', effects: ['createChild:ShadowRun', 'status'] },
+    { name: 'shadow child deleted after it had started: Failed', o: { status: shadowing }, phase: 'Failed', effects: ['status', 'event:Failed'] },
+    { name: 'shift progressing: summarised', o: { status: shifting(), trafficShift: ts('Progressing', { currentStep: 0, currentWeight: 10 }) }, phase: 'Shifting', effects: ['status'] },
+    { name: 'shift at its last step: Stabilizing', o: { status: shifting(), trafficShift: ts('Progressing', { currentStep: 1, currentWeight: 100 }) }, phase: 'Stabilizing', effects: ['status', 'event:Stabilizing'] },
+    { name: 'shift completed: Completed', o: { status: shifting({ phase: 'Stabilizing' }), trafficShift: ts('Completed', { currentStep: 1, currentWeight: 100 }) }, phase: 'Completed', effects: ['status', 'event:Completed'] },
+    { name: 'shift rolled back: RolledBack, flag back to false', o: { status: shifting(), trafficShift: ts('RolledBack', { currentWeight: 0, rollbackReason: 'Metric: error-rate 0.2 > 0.05' }) }, phase: 'RolledBack', effects: ['flag:false', 'status', 'event:RolledBack'] },
+    { name: 'alert: the child shift rolls back first, then the flag', o: { status: shifting(), trafficShift: ts('Progressing', { currentWeight: 10 }), rollbackRequest: { trigger: 'Alert', reason: 'alert ListingsErrors firing' } }, phase: 'RolledBack', effects: ['rollbackShift:Alert', 'flag:false', 'status', 'event:RolledBack'] },
+    { name: 'abort while shadowing: ShadowRun aborted, RolledBack', o: { status: shadowing, shadowRun: sr('Running'), annotations: { 'cutover.dev/abort': 'a1' } }, phase: 'RolledBack', effects: ['abort:ShadowRun', 'status', 'event:RolledBack'] },
+    { name: 'terminal RolledBack with the flag still on (crash): flag off', o: { status: shifting({ phase: 'RolledBack' }), trafficShift: ts('RolledBack') }, phase: 'RolledBack', effects: ['flag:false', 'status'] },
+    { name: 'leftover child of an earlier run: deleted before anything starts', o: { status: st('Pending'), shadowRun: sr('Failed') }, phase: 'Pending', effects: ['deleteChild:ShadowRun', 'status'] },
+    { name: 'child owned by someone else: Stalled ChildConflict', o: { status: st('Pending'), trafficShift: ts('Progressing', { ownedByUs: false }) }, phase: 'Pending', effects: ['status', 'event:ChildConflict'] },
+    { name: 'missing ConfigMap: Stalled, nothing created', o: { problems: [{ field: 'spec.featureFlag.configMap', message: 'ConfigMap shop/flags not found', reason: 'ConfigMapNotFound' }] }, phase: 'Pending', effects: ['status', 'event:Pending', 'event:ConfigMapNotFound'] },
+    { name: 'deleted while shifting: shift rolled back, route at stable, mirror removed, children deleted, flag off, finalizer last', o: { status: shifting(), trafficShift: ts('Progressing', { currentWeight: 10 }), shadowRun: sr('Passed'), deleting: true }, phase: 'Shifting', effects: ['rollbackShift:Manual', 'deleteChild:TrafficShift', 'restoreRoute', 'removeMirror', 'deleteChild:ShadowRun', 'flag:false', 'event:Deleted', 'removeFinalizer'] },
+    { name: 'deleted after completion: only the finalizer', o: { status: shifting({ phase: 'Completed' }), trafficShift: ts('Completed'), deleting: true }, phase: 'Completed', effects: ['removeFinalizer'] },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const p = planMigrationSlice(obs(c.o));
+      expect(p.status.phase).toBe(c.phase);
+      expect(types(p.effects)).toEqual(c.effects);
+    });
+  }
+
+  it('records every phase change in history, with time and reason', () => {
+    const p1 = planMigrationSlice(obs({ spec: spec({ shadow: undefined }) }));
+    expect(p1.status.history?.map((h) => [h.phase, h.reason])).toEqual([['Pending', 'Created'], ['Shifting', 'ShiftStarted']]);
+    expect(p1.status.featureFlag).toEqual({ enabled: true, previousValue: 'false', at: iso(T0) });
+    const p2 = planMigrationSlice(obs({ now: T0 + 5000, spec: spec({ shadow: undefined }), status: p1.status, trafficShift: ts('RolledBack', { rollbackReason: 'Metric: error-rate 0.2 > 0.05' }) }));
+    expect(p2.status.history?.map((h) => h.phase)).toEqual(['Pending', 'Shifting', 'RolledBack']);
+    expect(p2.status.history?.at(-1)?.at).toBe(iso(T0 + 5000));
+    expect(p2.status.featureFlag?.enabled).toBe(false);
+    expect(cond(p2.status, 'Ready')?.status).toBe('False');
+    expect(cond(p2.status, 'Degraded')?.status).toBe('True');
+  });
+
+  it('summarises the children: phase, weight, verdict', () => {
+    const p = planMigrationSlice(obs({ status: shifting(), trafficShift: ts('Progressing', { currentStep: 0, currentWeight: 10 }) }));
+    expect(p.status.children).toEqual({ shadowRun: { name: 'listings-shadow', phase: 'Passed', verdict: 'Pass' }, trafficShift: { name: 'listings-shift', phase: 'Progressing', currentStep: 0, currentWeight: 10 } });
+    expect(p.status.currentWeight).toBe(10);
+  });
+
+  it('surfaces a Stalled child on the slice', () => {
+    const p = planMigrationSlice(obs({ status: shifting(), trafficShift: ts('Pending', { stalled: { reason: 'DeploymentNotFound', message: 'spec.workers[0].deployment: Deployment shop/score-worker not found' } }) }));
+    expect(cond(p.status, 'Stalled')).toMatchObject({ status: 'True', reason: 'DeploymentNotFound', message: 'TrafficShift listings-shift: spec.workers[0].deployment: Deployment shop/score-worker not found' });
+    expect(cond(p.status, 'Ready')?.reason).toBe('DeploymentNotFound');
+  });
+
+  describe('startWhen', () => {
+    const trig = spec({ shadow: undefined, startWhen: [{ name: 'score-batch-duration', prometheus: { query: 'q' }, above: 1800 }] });
+    it('waits in Pending with a condition naming the trigger that is not met', () => {
+      const p = planMigrationSlice(obs({ spec: trig, triggers: [{ name: 'score-batch-duration', value: 1200, message: 'score-batch-duration = 1200' }] }));
+      expect(p.status.phase).toBe('Pending');
+      expect(types(p.effects)).toEqual(['status', 'event:Pending']);
+      expect(cond(p.status, 'Progressing')).toMatchObject({ status: 'True', reason: 'WaitingForTrigger' });
+      expect(cond(p.status, 'Ready')?.message).toBe('waiting for a startWhen trigger: score-batch-duration is 1200 (needs > 1800)');
+      expect(p.status.triggers?.[0]).toMatchObject({ name: 'score-batch-duration', value: 1200, met: false });
+      expect(p.requeueAfterMs).toBe(2000);
+    });
+    it('starts when the metric crosses the threshold', () => {
+      const waiting = planMigrationSlice(obs({ spec: trig, triggers: [{ name: 'score-batch-duration', value: 1200, message: '' }] })).status;
+      const p = planMigrationSlice(obs({ spec: trig, status: waiting, now: T0 + 2000, triggers: [{ name: 'score-batch-duration', value: 2400, message: '' }] }));
+      expect(p.status.phase).toBe('Shifting');
+      expect(p.status.triggeredAt).toBe(iso(T0 + 2000));
+      expect(types(p.effects)).toEqual(['status', 'flag:true', 'createChild:TrafficShift', 'event:Triggered', 'event:Shifting']);
+    });
+    it('no data never starts a slice', () => {
+      const p = planMigrationSlice(obs({ spec: trig, triggers: [{ name: 'score-batch-duration', message: 'empty result' }] }));
+      expect(p.status.phase).toBe('Pending');
+      expect(p.status.triggers?.[0]?.met).toBe(false);
+    });
+    it('`for`: the condition must hold that long', () => {
+      const held = spec({ shadow: undefined, startWhen: [{ name: 'b', prometheus: { query: 'q' }, above: 1, for: '10s' }] });
+      const p1 = planMigrationSlice(obs({ spec: held, triggers: [{ name: 'b', value: 2, message: '' }] }));
+      expect(p1.status.phase).toBe('Pending');
+      expect(p1.status.triggers?.[0]?.since).toBe(iso(T0));
+      const p2 = planMigrationSlice(obs({ spec: held, status: p1.status, now: T0 + 5000, triggers: [{ name: 'b', value: 2, message: '' }] }));
+      expect(p2.status.phase).toBe('Pending');
+      const p3 = planMigrationSlice(obs({ spec: held, status: p2.status, now: T0 + 10_000, triggers: [{ name: 'b', value: 2, message: '' }] }));
+      expect(p3.status.phase).toBe('Shifting');
+    });
+    it('unchanged values are not rewritten at every poll', () => {
+      const p1 = planMigrationSlice(obs({ spec: trig, triggers: [{ name: 'score-batch-duration', value: 1200, message: 'a' }] }));
+      const p2 = planMigrationSlice(obs({ spec: trig, status: p1.status, now: T0 + 2000, triggers: [{ name: 'score-batch-duration', value: 1300, message: 'b' }] }));
+      expect(p2.status.triggers).toEqual(p1.status.triggers);
+      expect(p2.status.message).toBe(p1.status.message);
+    });
+    it('is measured only while Pending (and again after a spec change)', () => {
+      expect(triggersDue(trig, {}, 1)).toBe(true);
+      expect(triggersDue(trig, { observedGeneration: 1, phase: 'Pending' }, 1)).toBe(true);
+      expect(triggersDue(trig, { observedGeneration: 1, phase: 'Shifting', triggeredAt: iso(T0) }, 1)).toBe(false);
+      expect(triggersDue(trig, { observedGeneration: 1, phase: 'RolledBack', triggeredAt: iso(T0) }, 2)).toBe(true);
+      expect(triggersDue(spec(), {}, 1)).toBe(false);
+    });
+  });
+
+  it('retireLegacyAfter: legacy workers scaled once the delay after completion is over', () => {
+    const s = spec({ shadow: undefined, retireLegacyAfter: '1h', workers: [{ deployment: 'score-worker', replicas: 3, legacy: { deployment: 'monolith-worker', replicas: 0 } }] });
+    const done = shifting({ phase: 'Completed', completedAt: iso(T0) });
+    const early = planMigrationSlice(obs({ spec: s, status: done, now: T0 + 1000 }));
+    expect(types(early.effects)).toEqual(['status']);
+    expect(early.requeueAfterMs).toBe(3_599_000);
+    const due = planMigrationSlice(obs({ spec: s, status: done, now: T0 + 3_600_000 }));
+    expect(types(due.effects)).toEqual(['status', 'scale:monolith-worker=0', 'event:LegacyRetired']);
+    expect(due.status.legacyRetiredAt).toBe(iso(T0 + 3_600_000));
+  });
+
+  it('names children after the slice', () => {
+    expect(childName('listings', 'ShadowRun')).toBe('listings-shadow');
+    expect(childName('listings', 'TrafficShift')).toBe('listings-shift');
+  });
+});

@@ -1,5 +1,6 @@
 // A cutover scenario on the testbed: a namespace, a legacy and a new backend (separate processes,
 // scraped by Prometheus, reached through the gateway), an HTTPRoute, background load.
+import { request } from 'node:http';
 import { runLoad, type LoadSummary } from '../testbed/dataplane/load.ts';
 import { startBackendProcess, stopBackendProcess, setBackend } from '../testbed/backends.ts';
 import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName, sleep } from './cluster.ts';
@@ -70,10 +71,7 @@ spec:
 ${rules}
 `);
   // The gateway serves the route once it has seen it.
-  await eventually('gateway routes the new HTTPRoute', async () => {
-    const r = await fetch(`${info.gatewayUrl}/`, { headers: { host } }).catch(() => undefined);
-    return r && r.status === 200;
-  }, 30_000, 200);
+  await eventually('gateway routes the new HTTPRoute', async () => (await getThroughGateway(info.gatewayUrl, host)) === 200, 30_000, 200);
   const loads: AbortController[] = [];
   return {
     ns, host, stable, canary,
@@ -152,4 +150,14 @@ export async function waitPhase(s: Scenario, name: string, phases: string[], tim
     const ts = await s.shift<ShiftObject>(name);
     return phases.includes(ts.status?.phase ?? '') ? ts : undefined;
   }, timeoutMs, 250);
+}
+
+/** One GET through the gateway with a Host header (fetch cannot set Host); resolves the status, 0 on error. */
+export function getThroughGateway(gatewayUrl: string, host: string, path = '/'): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(new URL(path, gatewayUrl), { headers: { host }, timeout: 5000 }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
 }

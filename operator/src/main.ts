@@ -1,9 +1,9 @@
 // The operator process: configuration, the Kubernetes client, informers, controllers, the HTTP server.
 import { loadConfig, type OperatorConfig } from './config.ts';
 import { createLogger, type Logger } from './runtime/logger.ts';
-import { registry } from './runtime/metrics.ts';
+import { gauge, registry } from './runtime/metrics.ts';
 import { realClock } from './runtime/clock.ts';
-import { CUSTOM_RESOURCE_DEFINITION, EventRecorder, Informer, KubeClient, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT, isNotFound, type KubeObject, type ResourceType } from './kube/index.ts';
+import { CUSTOM_RESOURCE_DEFINITION, EventRecorder, Informer, KubeClient, LeaderElector, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT, isNotFound, type KubeObject, type ResourceType } from './kube/index.ts';
 import { MultiStore } from './controllers/shared/store.ts';
 import { TrafficShiftController, type TrafficShiftObject } from './controllers/trafficshift/controller.ts';
 import { ShiftMetrics } from './controllers/trafficshift/metrics.ts';
@@ -72,25 +72,57 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const server = new HookServer({
     host: cfg.host, port: cfg.port, logger: log.child({ component: 'hooks' }), registry,
     ready: () => shifts.store.hasSynced && runs.store.hasSynced && slices.store.hasSynced,
+    // A standby does not act on hooks (the leader does): it answers 503 so the caller retries.
+    acting: () => !cfg.leaderElect || Boolean(elector?.isLeader),
     alertmanagerToken: cfg.alertmanagerToken, webhookSecret: cfg.webhookSecret,
     targets: [trafficShifts, migrationSlices],
   });
   const port = await server.listen();
   log.info({ port, namespaces: cfg.namespaces.length ? cfg.namespaces : 'all', prometheus: cfg.prometheusUrl }, 'serving /healthz /readyz /metrics /hooks');
 
+  let stopping = false;
   for (const i of allInformers) i.start();
   await Promise.all(allInformers.map((i) => i.synced));
-  trafficShifts.start();
-  shadowRuns.start();
-  migrationSlices.start();
-  log.info({ identity: cfg.identity }, 'controllers started');
+  const startControllers = () => {
+    trafficShifts.start();
+    shadowRuns.start();
+    migrationSlices.start();
+    log.info({ identity: cfg.identity }, 'controllers started');
+  };
+  const leaderGauge = gauge({ name: 'cutover_leader_is_leader', help: '1 while this replica holds the leader Lease (always 1 without leader election).', registry });
+  const election = new AbortController();
+  let elector: LeaderElector | undefined;
+  let electionDone: Promise<void> | undefined;
+  if (cfg.leaderElect) {
+    leaderGauge.set(0);
+    elector = new LeaderElector(client, {
+      namespace: cfg.leaderElectionNamespace, name: cfg.leaderElectionId, identity: cfg.identity,
+      logger: log.child({ component: 'leader-election' }),
+      onStartedLeading: () => { leaderGauge.set(1); startControllers(); },
+      onStoppedLeading: () => {
+        leaderGauge.set(0);
+        if (stopping) return;
+        // Lost the Lease: another replica may already be acting. Stop reconciling at once and exit;
+        // the Deployment restarts this pod as a standby.
+        log.error({ identity: cfg.identity }, 'lost leadership: exiting');
+        process.exit(1);
+      },
+    });
+    electionDone = elector.run(election.signal);
+    log.info({ identity: cfg.identity, lease: `${cfg.leaderElectionNamespace}/${cfg.leaderElectionId}` }, 'leader election: campaigning');
+  } else {
+    leaderGauge.set(1);
+    startControllers();
+  }
 
-  let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down: finishing in-flight reconciles');
     await Promise.all([migrationSlices.stop(), shadowRuns.stop(), trafficShifts.stop()]);
+    // In-flight reconciles are done: hand the Lease over at once (releaseOnStop).
+    election.abort();
+    await electionDone;
     await Promise.all(allInformers.map((i) => i.stop()));
     await events.flush().catch(() => {});
     await Promise.race([notifier.flush(), new Promise((r) => setTimeout(r, 5000))]); // notifications in flight, briefly

@@ -2,7 +2,7 @@
 // splitting real requests, the real Prometheus scraping it.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, getJson, kubectl, kubectlOk, promQuery, sleep, testbed } from '../helpers/cluster.ts';
+import { eventually, getJson, kubectl, kubectlOk, promQuery, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, ERROR_RATE_QUERY, P95_QUERY, recordWeights, render, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
 import { runLoad } from '../testbed/dataplane/load.ts';
@@ -10,9 +10,12 @@ import { startComponent, stopComponent } from '../testbed/testbed.ts';
 
 let operator: OperatorProcess;
 const scenarios: Scenario[] = [];
+// The operator under test watches only this file's namespaces, so other operators running against
+// the same testbed (a developer's, another suite's) never act on them.
+const NS: Record<string, string> = Object.fromEntries(['ts-healthy', 'ts-faulty', 'ts-slow', 'ts-noprom', 'ts-crash', 'ts-filters', 'ts-workers', 'ts-workers-rb', 'ts-stalled'].map((p) => [p, uniqueName(p)]));
 
 beforeAll(async () => {
-  operator = await startOperator(testbed(), { name: 'trafficshift' });
+  operator = await startOperator(testbed(), { name: 'trafficshift', namespaces: Object.values(NS) });
 });
 
 afterAll(async () => {
@@ -21,7 +24,7 @@ afterAll(async () => {
 });
 
 async function scenario(opts: Parameters<typeof createScenario>[0]): Promise<Scenario> {
-  const s = await createScenario(opts);
+  const s = await createScenario({ ...opts, ns: NS[opts.prefix] });
   scenarios.push(s);
   return s;
 }

@@ -7,6 +7,8 @@ import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName, sleep } f
 
 export interface ScenarioOptions {
   prefix: string;
+  /** Use this namespace name (e.g. one the operator under test was told to watch); default a unique name from prefix. */
+  ns?: string;
   stable?: { errorRate?: number; latencyMs?: number };
   canary?: { errorRate?: number; latencyMs?: number };
   /** Extra YAML for the HTTPRoute's spec.rules (replaces the default single rule). */
@@ -50,7 +52,7 @@ export function render(query: string, vars: Record<string, string>): string {
 
 export async function createScenario(opts: ScenarioOptions): Promise<Scenario> {
   const info = testbed();
-  const ns = uniqueName(opts.prefix);
+  const ns = opts.ns ?? uniqueName(opts.prefix);
   const stable = opts.stableService ?? 'monolith';
   const canary = opts.canaryService ?? 'listings-api';
   const host = `listings.${ns}.test`;

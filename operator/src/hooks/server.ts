@@ -27,6 +27,8 @@ export interface HookServerOptions {
   registry?: Registry;
   /** Readiness: informers synced (and, with leader election, leading or standing by). */
   ready: () => boolean;
+  /** Whether this replica acts on hooks (false on a leader-election standby: 503, the caller retries). */
+  acting?: () => boolean;
   /** Bearer token required on /hooks/alertmanager; hooks refuse every call when unset. */
   alertmanagerToken?: string | undefined;
   /** HMAC secret of /hooks/rollback; the hook refuses every call when unset. */
@@ -199,6 +201,7 @@ export class HookServer {
   /** Method and rate limit, before anything is read. */
   #preflight(req: IncomingMessage): void {
     if (req.method !== 'POST') { req.resume(); throw new HttpError(405, 'POST only'); }
+    if (this.#o.acting && !this.#o.acting()) { req.resume(); throw new HttpError(503, 'standby replica: the leader acts on hooks; retry'); }
     const caller = req.socket.remoteAddress ?? 'unknown';
     const { perSecond, burst } = this.#o.rateLimit ?? { perSecond: 20, burst: 40 };
     const now = this.#now();

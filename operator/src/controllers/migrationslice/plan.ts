@@ -248,7 +248,7 @@ class Planner {
       const since = met ? (old?.met && old.since ? old.since : this.nowText) : undefined;
       const entry: TriggerStatus = { name: t.name, met, at: this.nowText, ...(value !== undefined ? { value } : {}), ...(since ? { since } : {}), message: s?.message ?? 'not measured' };
       // Values alone are refreshed now and then, not at every poll (one status write per change).
-      const stale = !old || old.met !== met || (ms(old.at) ?? 0) + TRIGGER_STATUS_REFRESH_MS <= this.o.now;
+      const stale = !old || old.met !== met || (old.value === undefined) !== (value === undefined) || (ms(old.at) ?? 0) + TRIGGER_STATUS_REFRESH_MS <= this.o.now;
       fresh.push(entry);
       next.push(stale ? entry : old);
     }

@@ -1,0 +1,294 @@
+// MigrationSlice end to end: the operator as a separate process, real API server, the gateway
+// splitting and mirroring real requests, Prometheus scraping it. Each test is one thing a platform
+// engineer relies on: a shadow failure never moves user traffic; a shift breach rolls everything
+// back (route, flag, workers); startWhen holds a slice until its metric crosses; deleting a slice
+// early leaves the route at stable 100% and no mirror; an alert rolls a slice back at once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, getJson, kubectl, kubectlOk, sleep, testbed } from '../helpers/cluster.ts';
+import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
+import { createScenario, ERROR_RATE_QUERY, recordWeights, type Scenario } from '../helpers/scenario.ts';
+import { readState } from '../testbed/testbed.ts';
+
+const TOKEN = 'e2e-alert-token';
+let operator: OperatorProcess;
+const scenarios: Scenario[] = [];
+
+beforeAll(async () => {
+  operator = await startOperator(testbed(), { name: 'migrationslice', env: { CUTOVER_ALERTMANAGER_TOKEN: TOKEN } });
+});
+
+afterAll(async () => {
+  await operator?.stop();
+  for (const s of scenarios) await s.cleanup();
+});
+
+async function scenario(opts: Parameters<typeof createScenario>[0]): Promise<Scenario> {
+  const s = await createScenario(opts);
+  scenarios.push(s);
+  return s;
+}
+
+interface SliceObject {
+  metadata: { name: string; finalizers?: string[] };
+  status?: {
+    phase?: string; message?: string; currentWeight?: number;
+    featureFlag?: { enabled: boolean; previousValue?: string };
+    children?: { shadowRun?: { name: string; phase?: string; verdict?: string }; trafficShift?: { name: string; phase?: string; currentWeight?: number } };
+    history?: Array<{ phase: string; at: string; reason: string; message?: string }>;
+    triggers?: Array<{ name: string; value?: number; met: boolean }>;
+    conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
+  };
+}
+
+const slice = (s: Scenario, name: string) => getJson<SliceObject>(['get', 'migrationslice', name, '-n', s.ns]);
+
+async function waitSlice(s: Scenario, name: string, phases: string[], timeoutMs = 120_000): Promise<SliceObject> {
+  return eventually(`MigrationSlice ${s.ns}/${name} phase in ${phases.join('|')}`, async () => {
+    const o = await slice(s, name);
+    return phases.includes(o.status?.phase ?? '') ? o : undefined;
+  }, timeoutMs, 250);
+}
+
+async function flagValue(s: Scenario): Promise<string | undefined> {
+  const cm = await getJson<{ data?: Record<string, string> }>(['get', 'configmap', 'flags', '-n', s.ns]);
+  return cm.data?.['listings-v2'];
+}
+
+async function mirrorFilters(s: Scenario): Promise<unknown[]> {
+  const r = await getJson<{ spec: { rules: Array<{ filters?: Array<{ type: string }> }> } }>(['get', 'httproute', 'listings', '-n', s.ns]);
+  return (r.spec.rules[0]?.filters ?? []).filter((f) => f.type === 'RequestMirror');
+}
+
+async function exists(kind: string, ns: string, name: string): Promise<boolean> {
+  return (await kubectl(['get', kind, name, '-n', ns])).code === 0;
+}
+
+function sliceYaml(s: Scenario, name: string, o: { shadow?: string; steps?: Array<[number, string]>; extra?: string; shiftExtra?: string; interval?: string } = {}): string {
+  const steps = o.steps ?? [[10, '6s'], [50, '6s'], [100, '6s']];
+  return `apiVersion: cutover.dev/v1alpha1
+kind: MigrationSlice
+metadata: {name: ${name}, namespace: ${s.ns}}
+spec:
+  owner: team-listings
+  rollbackPlan: flip listings-v2 off; the route goes back to the monolith at 100%
+  legacy: {service: ${s.stable}, port: 8080}
+  target: {service: ${s.canary}, port: 8080}
+  route:
+    httpRoute: {name: listings}
+  featureFlag: {configMap: flags, key: listings-v2}
+${o.shadow ?? ''}
+  shift:
+${o.shiftExtra ?? ''}
+    steps:
+${steps.map(([w, p]) => `      - {weight: ${w}, pause: ${p}}`).join('\n')}
+    analysis:
+      interval: ${o.interval ?? '1s'}
+      failureLimit: 2
+      inconclusiveLimit: 8
+      metrics:
+        - name: error-rate
+          prometheus:
+            query: '${ERROR_RATE_QUERY}'
+          max: 0.05
+${o.extra ?? ''}`;
+}
+
+const shadowStage = (duration: string, percent = 100) => `  shadow:
+    percent: ${percent}
+    duration: ${duration}
+    analysis:
+      interval: 1s
+      failureLimit: 2
+      inconclusiveLimit: 8
+      metrics:
+        - name: error-rate
+          prometheus:
+            query: '${ERROR_RATE_QUERY}'
+          max: 0.05`;
+
+async function flagsConfigMap(s: Scenario): Promise<void> {
+  await kubectlOk(['apply', '--server-side', '--field-manager=gitops', '-f', '-'], `apiVersion: v1
+kind: ConfigMap
+metadata: {name: flags, namespace: ${s.ns}}
+data: {listings-v2: "false", unrelated: "kept"}
+`);
+}
+
+describe('MigrationSlice end to end', () => {
+  it('new service failing on mirrored traffic: the slice ends Failed in the shadow stage and user traffic never moved', async () => {
+    const s = await scenario({ prefix: 'ms-shadowfail', canary: { errorRate: 0.3 } });
+    await flagsConfigMap(s);
+    const load = s.startLoad(40);
+    const rec = recordWeights(s);
+    await kubectlOk(['apply', '--server-side', '-f', '-'], sliceYaml(s, 'listings', { shadow: shadowStage('30s') }));
+    await eventually('mirror filter on the route', async () => (await mirrorFilters(s)).length === 1, 30_000);
+    const done = await waitSlice(s, 'listings', ['Failed', 'Completed', 'RolledBack']);
+    await rec.stop();
+    await load.stop();
+    expect(done.status?.phase).toBe('Failed');
+    expect(done.status?.children?.shadowRun).toMatchObject({ name: 'listings-shadow', phase: 'Failed', verdict: 'Fail' });
+    expect(done.status?.children?.trafficShift).toBeUndefined();
+    expect(done.status?.history?.map((h) => h.phase)).toEqual(['Pending', 'Shadowing', 'Failed']);
+    expect(done.status?.history?.at(-1)?.reason).toBe('ShadowFailed');
+    // User traffic never moved: the canary weight stayed 0 the whole time, no TrafficShift exists.
+    expect(rec.changes.map((c) => c.weight)).toEqual([0]);
+    expect(await exists('trafficshift', s.ns, 'listings-shift')).toBe(false);
+    expect(await flagValue(s)).toBe('false');
+    const sr = await getJson<{ status?: { results?: Array<{ name: string; primary?: number; shadow?: number; result: string }> } }>(['get', 'shadowrun', 'listings-shadow', '-n', s.ns]);
+    const r = sr.status?.results?.[0];
+    expect(r?.result).toBe('Fail');
+    expect(r?.shadow).toBeGreaterThan(0.05);
+    expect(r?.primary).toBeLessThan(0.05);
+    await eventually('mirror removed', async () => (await mirrorFilters(s)).length === 0, 10_000);
+  });
+
+  it('healthy shadow, then a breach during the shift: RolledBack, flag back to "false", workers restored', async () => {
+    const s = await scenario({ prefix: 'ms-breach' });
+    await flagsConfigMap(s);
+    await applyWorkers(s.ns);
+    const load = s.startLoad(40);
+    const flags: string[] = [];
+    let watching = true;
+    const flagWatch = (async () => {
+      while (watching) {
+        const v = await flagValue(s).catch(() => undefined);
+        if (v !== undefined && flags.at(-1) !== v) flags.push(v);
+        await sleep(100);
+      }
+    })();
+    await kubectlOk(['apply', '--server-side', '-f', '-'], sliceYaml(s, 'listings', {
+      shadow: shadowStage('3s'),
+      steps: [[10, '60s'], [50, '60s'], [100, '60s']],
+      extra: `  workers:
+    - deployment: score-worker
+      replicas: 2
+      legacy: {deployment: monolith-worker, replicas: 0}`,
+    }));
+    const shifting = await waitSlice(s, 'listings', ['Shifting', 'Failed', 'RolledBack']);
+    expect(shifting.status?.phase).toBe('Shifting');
+    await eventually('canary at 10%', async () => (await s.routeWeights())[s.canary] === 10, 60_000);
+    expect((await getJson<{ spec: { replicas: number } }>(['get', 'deployment', 'score-worker', '-n', s.ns])).spec.replicas).toBe(2);
+    await s.setCanary({ errorRate: 0.3 });
+    const done = await waitSlice(s, 'listings', ['RolledBack', 'Completed', 'Failed']);
+    await sleep(300);
+    watching = false;
+    await flagWatch;
+    await load.stop();
+    expect(done.status?.phase).toBe('RolledBack');
+    expect(done.status?.history?.map((h) => h.phase)).toEqual(['Pending', 'Shadowing', 'Shifting', 'RolledBack']);
+    expect(done.status?.history?.at(-1)?.message).toMatch(/error-rate 0\.\d+ > 0\.05/);
+    expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
+    expect(flags).toEqual(['false', 'true', 'false']);
+    const cm = await getJson<{ data: Record<string, string> }>(['get', 'configmap', 'flags', '-n', s.ns]);
+    expect(cm.data.unrelated).toBe('kept');
+    expect((await getJson<{ spec: { replicas: number } }>(['get', 'deployment', 'score-worker', '-n', s.ns])).spec.replicas).toBe(0);
+    expect((await getJson<{ spec: { replicas: number } }>(['get', 'deployment', 'monolith-worker', '-n', s.ns])).spec.replicas).toBe(2);
+    const ts = await getJson<{ metadata: { ownerReferences: Array<{ kind: string; name: string; controller: boolean }> } }>(['get', 'trafficshift', 'listings-shift', '-n', s.ns]);
+    expect(ts.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'MigrationSlice', name: 'listings', controller: true })]);
+    const events = await getJson<{ items: Array<{ reason: string; regarding: { name: string } }> }>(['get', 'events.events.k8s.io', '-n', s.ns]);
+    const reasons = events.items.filter((e) => e.regarding.name === 'listings').map((e) => e.reason);
+    for (const r of ['Shadowing', 'Shifting', 'RolledBack']) expect(reasons).toContain(r);
+  });
+
+  it('startWhen holds the slice in Pending until the trigger metric crosses; deleting it mid-shift leaves stable at 100%', async () => {
+    const s = await scenario({ prefix: 'ms-trigger' });
+    await flagsConfigMap(s);
+    const backend = readState(testbed().dir)?.backends.find((b) => b.namespace === s.ns && b.service === s.stable);
+    const setGauge = async (value: number) => {
+      const r = await fetch(`http://127.0.0.1:${backend!.port}/__admin/gauge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'score_batch_duration_seconds', value }) });
+      expect(r.ok).toBe(true);
+    };
+    await setGauge(1200);
+    const load = s.startLoad(30);
+    await kubectlOk(['apply', '--server-side', '-f', '-'], sliceYaml(s, 'listings', {
+      steps: [[10, '120s'], [100, '120s']],
+      extra: `  startWhen:
+    - name: score-batch-duration
+      prometheus:
+        query: 'max(score_batch_duration_seconds{namespace="{{namespace}}"})'
+      above: 1800`,
+    }));
+    const waiting = await eventually('slice waiting on its trigger with a value', async () => {
+      const o = await slice(s, 'listings');
+      return o.status?.triggers?.[0]?.value === 1200 ? o : undefined;
+    }, 30_000);
+    expect(waiting.status?.phase).toBe('Pending');
+    const progressing = waiting.status?.conditions?.find((c) => c.type === 'Progressing');
+    expect(progressing?.reason).toBe('WaitingForTrigger');
+    expect(progressing?.message).toContain('score-batch-duration is 1200 (needs > 1800)');
+    await sleep(3000);
+    expect((await slice(s, 'listings')).status?.phase).toBe('Pending');
+    expect((await s.routeWeights())[s.canary]).toBe(0);
+
+    await setGauge(2400);
+    const started = await waitSlice(s, 'listings', ['Shifting', 'Stabilizing', 'RolledBack', 'Failed'], 30_000);
+    expect(started.status?.phase).toBe('Shifting');
+    await eventually('canary at 10%', async () => (await s.routeWeights())[s.canary] === 10, 30_000);
+    expect(await flagValue(s)).toBe('true');
+
+    await kubectlOk(['delete', 'migrationslice', 'listings', '-n', s.ns, '--wait=true', '--timeout=30s']);
+    await load.stop();
+    expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
+    expect(await flagValue(s)).toBe('false');
+    await eventually('children garbage-collected', async () => !(await exists('trafficshift', s.ns, 'listings-shift')), 30_000);
+  });
+
+  it('deleting a slice while it shadows removes the mirror filter', async () => {
+    const s = await scenario({ prefix: 'ms-delshadow' });
+    await flagsConfigMap(s);
+    await kubectlOk(['apply', '--server-side', '-f', '-'], sliceYaml(s, 'listings', { shadow: shadowStage('120s', 50) }));
+    await waitSlice(s, 'listings', ['Shadowing']);
+    await eventually('mirror filter on the route', async () => (await mirrorFilters(s)).length === 1, 30_000);
+    await kubectlOk(['delete', 'migrationslice', 'listings', '-n', s.ns, '--wait=true', '--timeout=30s']);
+    expect(await mirrorFilters(s)).toEqual([]);
+    expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
+    await eventually('ShadowRun gone', async () => !(await exists('shadowrun', s.ns, 'listings-shadow')), 30_000);
+  });
+
+  it('an Alertmanager alert matching spec.shift.rollback.alerts rolls the slice back at once', async () => {
+    const s = await scenario({ prefix: 'ms-alert' });
+    await flagsConfigMap(s);
+    const load = s.startLoad(30);
+    await kubectlOk(['apply', '--server-side', '-f', '-'], sliceYaml(s, 'listings', {
+      steps: [[10, '120s'], [100, '120s']],
+      shiftExtra: `    rollback:
+      alerts:
+        - matchLabels: {service: ${s.canary}, namespace: ${s.ns}}`,
+    }));
+    await eventually('canary at 10%', async () => (await s.routeWeights())[s.canary] === 10, 60_000);
+    const res = await fetch(`${operator.url}/hooks/alertmanager`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ version: '4', status: 'firing', alerts: [{ status: 'firing', labels: { alertname: 'ListingsErrors', service: s.canary, namespace: s.ns }, fingerprint: `fp-${s.ns}`, startsAt: new Date().toISOString() }] }),
+    });
+    expect(res.status).toBe(200);
+    const body = await res.json() as { rolledBack: string[] };
+    expect(body.rolledBack).toContain(`${s.ns}/listings`);
+    // The route is back at stable when the hook answers.
+    expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
+    const done = await waitSlice(s, 'listings', ['RolledBack']);
+    await load.stop();
+    expect(done.status?.history?.at(-1)?.reason).toBe('AlertFired');
+    expect(await flagValue(s)).toBe('false');
+  });
+});
+
+async function applyWorkers(ns: string): Promise<void> {
+  const dep = (name: string, replicas: number) => `---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata: {labels: {app: ${name}}}
+    spec:
+      containers: [{name: worker, image: example.invalid/${name}:1}]
+`;
+  await kubectlOk(['apply', '--server-side', '--field-manager=gitops', '-f', '-'], dep('score-worker', 0) + dep('monolith-worker', 2));
+  await eventually('monolith-worker Ready', async () => {
+    const d = await getJson<{ status?: { readyReplicas?: number } }>(['get', 'deployment', 'monolith-worker', '-n', ns]);
+    return d.status?.readyReplicas === 2;
+  }, 60_000);
+}

@@ -195,7 +195,7 @@ export const ShadowMetricSchema = withRules(
       .min(0)
       .optional()
       .describe(
-        'Fail when shadow − primary is above, in the units of the query (for an error ratio, 0.005 = 0.5 percentage points).',
+        'Fail when (shadow − primary) × 100 is above, in percentage points: for error ratios (0.012 vs 0.010) the difference is 0.2 points, so 0.5 allows half a point more errors than the primary.',
       ),
   }),
   [

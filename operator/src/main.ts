@@ -3,7 +3,7 @@ import { loadConfig, type OperatorConfig } from './config.ts';
 import { createLogger, type Logger } from './runtime/logger.ts';
 import { gauge, registry } from './runtime/metrics.ts';
 import { realClock } from './runtime/clock.ts';
-import { CUSTOM_RESOURCE_DEFINITION, EventRecorder, Informer, KubeClient, LeaderElector, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT, isNotFound, type KubeObject, type ResourceType } from './kube/index.ts';
+import { CUSTOM_RESOURCE_DEFINITION, EventRecorder, HTTP_ROUTE, Informer, KubeClient, LeaderElector, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT, isNotFound, type KubeObject, type ResourceType } from './kube/index.ts';
 import { MultiStore } from './controllers/shared/store.ts';
 import { TrafficShiftController, type TrafficShiftObject } from './controllers/trafficshift/controller.ts';
 import { ShiftMetrics } from './controllers/trafficshift/metrics.ts';
@@ -68,6 +68,10 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     events, clock: realClock, logger: log.child({ controller: 'migrationslice' }), metrics: new SliceMetrics(registry), concurrency: cfg.concurrency,
   });
   const allInformers: Array<{ start(): void; stop(): Promise<void>; synced: Promise<void> }> = [...shifts.all, ...runs.all, ...slices.all];
+  // Routes: so that a GitOps re-apply that resets the weights is answered within one reconcile.
+  // Not awaited for readiness: a cluster without the Gateway API CRDs still runs the other routers.
+  const routes = informers<KubeObject>(client, cfg, log, HTTP_ROUTE);
+  trafficShifts.watchRoutes(routes.store);
 
   const server = new HookServer({
     host: cfg.host, port: cfg.port, logger: log.child({ component: 'hooks' }), registry,
@@ -82,6 +86,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
 
   let stopping = false;
   for (const i of allInformers) i.start();
+  for (const i of routes.all) i.start();
   await Promise.all(allInformers.map((i) => i.synced));
   const startControllers = () => {
     trafficShifts.start();
@@ -123,7 +128,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     // In-flight reconciles are done: hand the Lease over at once (releaseOnStop).
     election.abort();
     await electionDone;
-    await Promise.all(allInformers.map((i) => i.stop()));
+    await Promise.all([...allInformers, ...routes.all].map((i) => i.stop()));
     await events.flush().catch(() => {});
     await Promise.race([notifier.flush(), new Promise((r) => setTimeout(r, 5000))]); // notifications in flight, briefly
     await server.close();

@@ -58,6 +58,28 @@ export class TrafficShiftController {
     });
   }
 
+  /**
+   * Re-asserts the weights at once when someone else rewrites a route (DESIGN §2, GitOps): the
+   * Gateway API `spec.rules` list is atomic, so a GitOps tool that applies the route from Git with
+   * force replaces the weights with Git's. On every spec change of a route (a new generation) the
+   * live TrafficShifts that use it are reconciled, and the planner puts back the weight their
+   * status names — within one reconcile, not at the next step or analysis tick.
+   */
+  watchRoutes(routes: Pick<Store<KubeObject>, 'addHandler'>): void {
+    const enqueueUsers = (route: KubeObject) => {
+      const ns = route.metadata.namespace;
+      for (const ts of this.#d.informer.list()) {
+        if (ts.metadata.namespace !== ns || isTerminal(ts.status?.phase) || ts.spec?.route?.httpRoute?.name !== route.metadata.name) continue;
+        this.controller.enqueue(keyOf(ts));
+      }
+    };
+    routes.addHandler({
+      onAdd: enqueueUsers,
+      onUpdate: (a, b) => { if (a.metadata.generation !== b.metadata.generation) enqueueUsers(b); },
+      onDelete: enqueueUsers,
+    });
+  }
+
   start(): void { this.controller.start(); }
   async stop(): Promise<void> { await this.controller.stop(); }
 

@@ -1,0 +1,224 @@
+// Alert hooks end to end: a real Prometheus alert rule on the new backend's error rate (as the
+// gateway counts it) → the real Alertmanager, whose webhook receiver calls the operator with a
+// bearer token → the operator rolls the TrafficShift back at once, even at 100% during the last
+// step's pause. Plus what must NOT change anything: resolved alerts, repeated alerts, callers
+// without the token.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
+import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
+import { createScenario, ERROR_RATE_QUERY, recordWeights, render, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
+import { setAlertmanagerConfig, setPrometheusRules } from '../testbed/testbed.ts';
+
+const TOKEN = 'e2e-alertmanager-token-7f3a9c';
+const ALERT = 'ListingsApiErrors';
+let operator: OperatorProcess;
+const scenarios: Scenario[] = [];
+const ruleFiles: string[] = [];
+const timings: Record<string, unknown> = {};
+// The operator under test watches only these namespaces (other suites may run operators on the same testbed).
+const NS: Record<string, string> = Object.fromEntries(['al-real', 'al-timed', 'al-noop'].map((p) => [p, uniqueName(p)]));
+
+beforeAll(async () => {
+  operator = await startOperator(testbed(), { name: 'alerts', namespaces: Object.values(NS), env: { CUTOVER_ALERTMANAGER_TOKEN: TOKEN } });
+  await setAlertmanagerConfig(testbed(), `route:
+  receiver: cutover
+  group_by: ['alertname', 'namespace']
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: cutover
+    webhook_configs:
+      - url: ${operator.url}/hooks/alertmanager
+        send_resolved: true
+        max_alerts: 0
+        http_config:
+          authorization:
+            credentials: ${TOKEN}
+`);
+});
+
+afterAll(async () => {
+  await operator?.stop();
+  for (const f of ruleFiles) await setPrometheusRules(testbed(), f, null);
+  for (const s of scenarios) await s.cleanup();
+  mkdirSync('test/results', { recursive: true });
+  writeFileSync('test/results/alert-to-stable.json', `${JSON.stringify({ test: 'alert-to-stable', ...timings }, null, 2)}\n`);
+});
+
+async function scenario(prefix: string): Promise<Scenario> {
+  const s = await createScenario({ prefix, ns: NS[prefix] });
+  scenarios.push(s);
+  return s;
+}
+
+/** spec.rollback.alerts for the scenario: its namespace and the new service. */
+function alertsYaml(s: Scenario): string {
+  return `  rollback:
+    alerts:
+      - matchLabels: {namespace: ${s.ns}, service: ${s.canary}}`;
+}
+
+/** A lenient metric, so that only the alert can roll back (the trigger must be Alert, not Metric). */
+const LENIENT = `      - name: error-rate
+        prometheus:
+          query: '${ERROR_RATE_QUERY}'
+        max: 0.99`;
+
+function payload(s: Scenario, status: 'firing' | 'resolved', fingerprint: string, startsAt: string): string {
+  return JSON.stringify({
+    version: '4', status, receiver: 'cutover', groupKey: `{}:{alertname="${ALERT}"}`, truncatedAlerts: 0,
+    groupLabels: { alertname: ALERT }, commonLabels: {}, commonAnnotations: {}, externalURL: testbed().alertmanagerUrl,
+    alerts: [{ status, labels: { alertname: ALERT, namespace: s.ns, service: s.canary, severity: 'page' }, annotations: {}, startsAt, endsAt: status === 'resolved' ? new Date().toISOString() : '0001-01-01T00:00:00Z', generatorURL: '', fingerprint }],
+  });
+}
+
+function hook(body: string, token: string | undefined): Promise<Response> {
+  return fetch(`${operator.url}/hooks/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body });
+}
+
+interface LogLine { msg?: string; time?: string; receivedAt?: string; key?: string; canary?: number; rolledBack?: string[]; requested?: string[] }
+function logLines(): LogLine[] {
+  return operator.logText().split('\n').filter((l) => l.startsWith('{')).map((l) => { try { return JSON.parse(l) as LogLine; } catch { return {}; } });
+}
+
+describe('Alertmanager → operator → stable', () => {
+  it('a real alert on the new backend\'s error rate rolls back at 100% during the last step\'s pause (trigger Alert, alert name in the reason)', async () => {
+    const info = testbed();
+    const s = await scenario('al-real');
+    const rule = `alerts-${s.ns}`;
+    ruleFiles.push(rule);
+    await setPrometheusRules(info, rule, `groups:
+  - name: ${rule}
+    rules:
+      - alert: ${ALERT}
+        expr: ${render(ERROR_RATE_QUERY, { namespace: s.ns, 'canary.service': s.canary })} > 0.05
+        labels: {namespace: ${s.ns}, service: ${s.canary}, severity: page}
+        annotations: {summary: "listings-api 5xx above 5%"}
+`);
+    const load = s.startLoad(50);
+    const rec = recordWeights(s);
+    await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '2s'], [100, '10m']], metrics: LENIENT, extra: alertsYaml(s) }));
+    await eventually('the last step (100%) in its pause', async () => {
+      const ts = await s.shift<ShiftObject>('listings-read');
+      return ts.status?.phase === 'Progressing' && ts.status.currentWeight === 100 && ts.status.currentStep === 1;
+    }, 120_000);
+    expect(await s.routeWeights()).toEqual({ [s.stable]: 0, [s.canary]: 100 });
+    const faultAt = Date.now();
+    await s.setCanary({ errorRate: 0.5 });
+    const done = await waitPhase(s, 'listings-read', ['RolledBack', 'Completed', 'Failed'], 90_000);
+    await sleep(300);
+    await rec.stop();
+    await load.stop();
+    await s.setCanary({ errorRate: 0 });
+
+    expect(done.status?.phase).toBe('RolledBack');
+    expect(done.status?.rollback?.trigger).toBe('Alert');
+    expect(done.status?.rollback?.reason).toContain(ALERT);
+    expect((done.status?.rollback as { alert?: string } | undefined)?.alert).toBe(ALERT);
+    expect(done.status?.conditions?.find((c) => c.type === 'Degraded')?.reason).toBe('AlertFired');
+    expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
+
+    // Receipt (the hook's log) → weights written (the apply returned: visible in the API server).
+    const lines = logLines();
+    const receipt = lines.find((l) => l.msg === 'alertmanager hook: rollback requested' && l.requested?.includes(`${s.ns}/listings-read`));
+    const written = lines.find((l) => l.msg === 'route weights set' && l.key === `${s.ns}/listings-read` && l.canary === 0);
+    expect(receipt?.receivedAt).toBeDefined();
+    expect(written?.time).toBeDefined();
+    const seenAt = rec.changes.filter((c) => c.weight === 0).at(-1)?.at;
+    timings.realAlertmanager = {
+      faultInjectedAt: new Date(faultAt).toISOString(),
+      hookReceivedAt: receipt!.receivedAt,
+      weightsWrittenAt: written!.time,
+      weightsSeenByPollAt: seenAt ? new Date(seenAt).toISOString() : null,
+      faultToHookMs: Date.parse(receipt!.receivedAt!) - faultAt,
+      hookToWeightsInApiServerMs: Date.parse(written!.time!) - Date.parse(receipt!.receivedAt!),
+      note: 'fault → hook includes the 10 s rate window, rule evaluation (1 s), Alertmanager group_wait (1 s); hook → weights is the operator alone',
+    };
+    console.log(`alert hook receipt → weights in the API server: ${String((timings.realAlertmanager as { hookToWeightsInApiServerMs: number }).hookToWeightsInApiServerMs)} ms`);
+
+    // Alertmanager's own view: the alert fired for this namespace.
+    const alerts = await (await fetch(`${info.alertmanagerUrl}/api/v2/alerts?filter=namespace%3D%22${s.ns}%22`)).json() as Array<{ labels: Record<string, string>; fingerprint: string; startsAt: string }>;
+    const fired = alerts.find((a) => a.labels.alertname === ALERT);
+    expect(fired).toBeDefined();
+
+    // The same alert delivered again (Alertmanager re-sends on repeat_interval, or after a restart
+    // of the hook): nothing more happens.
+    const before = await s.shift<ShiftObject & { metadata: { resourceVersion: string } }>('listings-read');
+    const again = await hook(payload(s, 'firing', fired!.fingerprint, fired!.startsAt), TOKEN);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ rolledBack: [] });
+    await sleep(500);
+    const after = await s.shift<ShiftObject & { metadata: { resourceVersion: string } }>('listings-read');
+    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+  });
+
+  it('the hook measured from the caller: POST of the Alertmanager payload → 200 after the weights are back at stable', async () => {
+    const s = await scenario('al-timed');
+    await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '10m'], [100, '10m']], metrics: LENIENT, extra: alertsYaml(s) }));
+    await eventually('first step', async () => (await s.shift<ShiftObject>('listings-read')).status?.currentWeight === 10, 60_000);
+    const samples: number[] = [];
+    const t0 = performance.now();
+    const r = await hook(payload(s, 'firing', 'timed-1', new Date().toISOString()), TOKEN);
+    const tookMs = performance.now() - t0;
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ rolledBack: [`${s.ns}/listings-read`] });
+    // The answer comes after the route write returned: the API server already has stable 100%.
+    expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
+    samples.push(tookMs);
+    const ts = await s.shift<ShiftObject>('listings-read');
+    expect(ts.status?.phase).toBe('RolledBack');
+    expect(ts.status?.rollback?.trigger).toBe('Alert');
+    expect(ts.status?.rollback?.reason).toBe(`alert ${ALERT} firing`);
+    timings.hookCall = { postToResponseWithWeightsAtStableMs: Math.round(tookMs * 10) / 10, note: 'one shift, idle operator; the response is sent after the route apply returned' };
+  });
+});
+
+describe('what changes nothing', () => {
+  let s: Scenario;
+  beforeAll(async () => {
+    s = await scenario('al-noop');
+    await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '10m'], [100, '10m']], metrics: LENIENT, extra: alertsYaml(s) }));
+    await eventually('first step', async () => (await s.shift<ShiftObject>('listings-read')).status?.currentWeight === 10, 60_000);
+  });
+
+  async function unchanged(): Promise<void> {
+    await sleep(700);
+    const ts = await s.shift<ShiftObject>('listings-read');
+    expect(ts.status?.phase).toBe('Progressing');
+    expect(ts.status?.currentWeight).toBe(10);
+    expect(ts.status?.rollback).toBeUndefined();
+    expect(await s.routeWeights()).toEqual({ [s.stable]: 90, [s.canary]: 10 });
+  }
+
+  it('a resolved alert', async () => {
+    const r = await hook(payload(s, 'resolved', 'noop-1', new Date(Date.now() - 60_000).toISOString()), TOKEN);
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ rolledBack: [] });
+    await unchanged();
+  });
+
+  it.each([
+    ['no token', undefined],
+    ['a wrong token', 'not-the-token'],
+  ])('a matching firing alert with %s: 401', async (_what, token) => {
+    const r = await hook(payload(s, 'firing', `noop-${String(token)}`, new Date().toISOString()), token);
+    expect(r.status).toBe(401);
+    await unchanged();
+  });
+
+  it('a firing alert for another service', async () => {
+    const body = payload(s, 'firing', 'noop-other', new Date().toISOString()).replaceAll(`"service":"${s.canary}"`, '"service":"somebody-else"');
+    const r = await hook(body, TOKEN);
+    expect(r.status).toBe(200);
+    await unchanged();
+  });
+
+  it('malformed JSON: 400 with a reason', async () => {
+    const r = await hook('{"alerts": [', TOKEN);
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { error: string }).error).toMatch(/malformed JSON/);
+    await unchanged();
+  });
+});

@@ -29,7 +29,7 @@ async function scenario(opts: Parameters<typeof createScenario>[0]): Promise<Sce
   return s;
 }
 
-interface EventList { items: Array<{ reason: string; note?: string; type: string; regarding: { name: string } }> }
+interface EventList { items: Array<{ reason: string; note?: string; type: string; reportingInstance?: string; regarding: { name: string } }> }
 async function eventsFor(ns: string, name: string): Promise<EventList['items']> {
   const list = await getJson<EventList>(['get', 'events.events.k8s.io', '-n', ns]);
   return list.items.filter((e) => e.regarding.name === name);
@@ -160,7 +160,9 @@ describe('TrafficShift end to end', () => {
     expect(stepWhenKilled).toBe(1);
     expect(done.status?.phase).toBe('Completed');
     expect(rec.changes.map((c) => c.weight).filter((w) => w > 0)).toEqual([10, 50, 100]);
-    const started = (await eventsFor(s.ns, 'listings-read')).filter((e) => e.reason === 'StepStarted').map((e) => e.note?.match(/step (\d)\/3/)?.[1]);
+    const startedEvents = (await eventsFor(s.ns, 'listings-read')).filter((e) => e.reason === 'StepStarted');
+    const started = startedEvents.map((e) => e.note?.match(/step (\d)\/3/)?.[1]);
+    if (started.length !== 3) console.log(JSON.stringify(startedEvents, null, 1));
     expect(started.sort()).toEqual(['1', '2', '3']);
   });
 

@@ -18,5 +18,8 @@ if (!stripsTypes) {
   process.stderr.write(`kubectl-cutover needs Node.js 24 (found ${process.versions.node})\n`);
   process.exit(1);
 }
+// Cache compiled code between runs (a plugin is started once per command).
+const { enableCompileCache } = await import('node:module');
+enableCompileCache?.();
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

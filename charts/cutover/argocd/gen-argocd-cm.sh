@@ -16,11 +16,15 @@ metadata:
     app.kubernetes.io/name: argocd-cm
     app.kubernetes.io/part-of: argocd
 data:
-  # Cutover owns the weights and the mirror filter of the routes it manages (server-side apply,
-  # field manager "cutover"): Argo CD must not show them as drift nor reset them on sync.
+  # Cutover sets the backendRef weights and a RequestMirror filter of the routes it manages: Argo CD
+  # must not show them as drift nor reset them on sync (add syncOptions RespectIgnoreDifferences=true
+  # to the Application). Not `managedFieldsManagers: [cutover]`: HTTPRoute spec.rules is an atomic
+  # list, so manager cutover owns ALL of spec.rules and Argo CD would then ignore every change to
+  # the rules in Git, not only the weights.
   resource.customizations.ignoreDifferences.gateway.networking.k8s.io_HTTPRoute: |
-    managedFieldsManagers:
-      - cutover
+    jqPathExpressions:
+      - .spec.rules[].backendRefs[]?.weight
+      - .spec.rules[].filters[]? | select(.type == "RequestMirror")
 HEAD
   for kind in TrafficShift ShadowRun MigrationSlice; do
     lower=$(printf '%s' "$kind" | tr '[:upper:]' '[:lower:]')

@@ -99,7 +99,9 @@ describe('argocd-cm snippet', () => {
     expect(cm.data[`resource.customizations.health.cutover.dev_${kind}`]).toBe(script(kind));
   });
 
-  it('tells Argo CD to ignore the HTTPRoute fields the cutover field manager owns', () => {
-    expect(load(cm.data['resource.customizations.ignoreDifferences.gateway.networking.k8s.io_HTTPRoute']!)).toEqual({ managedFieldsManagers: ['cutover'] });
+  it('tells Argo CD to ignore the HTTPRoute weights and mirror filter — not all of the atomic spec.rules that manager cutover owns', () => {
+    expect(load(cm.data['resource.customizations.ignoreDifferences.gateway.networking.k8s.io_HTTPRoute']!)).toEqual({
+      jqPathExpressions: ['.spec.rules[].backendRefs[]?.weight', '.spec.rules[].filters[]? | select(.type == "RequestMirror")'],
+    });
   });
 });

@@ -18,6 +18,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // Cleanup while the operator runs: it removes its finalizers (cutover.dev/cleanup) as the slices go.
+  for (const s of scenarios) await kubectl(['delete', 'migrationslices,shadowruns', '--all', '-n', s.ns, '--wait=true', '--timeout=30s']);
   await operator?.stop();
   for (const s of scenarios) await s.cleanup();
 });

@@ -1,0 +1,190 @@
+// Every example in examples/ applied as its README says (`kubectl apply -k examples/NAME/overlays/testbed`)
+// on the testbed, with the backends it names, reaches the outcome its README promises.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
+import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
+import { runLoad } from '../testbed/dataplane/load.ts';
+import { readState } from '../testbed/testbed.ts';
+import { startBackendProcess, stopBackendProcess } from '../testbed/backends.ts';
+
+let operator: OperatorProcess;
+const cleanups: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  operator = await startOperator(testbed(), { name: 'examples' });
+});
+
+afterAll(async () => {
+  // Cleanup while the operator runs: it removes its finalizers as the namespaces go.
+  for (const c of cleanups) await c().catch(() => {});
+  await operator?.stop();
+});
+
+interface Backend { service: string; port?: number; errorRate?: number; latencyMs?: number }
+interface Example { ns: string; load: { stop: () => Promise<void> } }
+
+interface SliceObject {
+  status?: {
+    phase?: string; legacyRetiredAt?: string;
+    history?: Array<{ phase: string; reason: string }>;
+    conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
+    triggers?: Array<{ name: string; value?: number; met: boolean }>;
+  };
+}
+
+/** Namespace + backends + `kubectl apply -k overlays/testbed -n ns` + load through the gateway. */
+async function runExample(name: string, o: { backends: Backend[]; host: string; path?: string; method?: string; rps?: number; before?: (ns: string) => Promise<void> }): Promise<Example> {
+  const info = testbed();
+  const ns = uniqueName(name.slice(0, 16));
+  await kubectlOk(['create', 'namespace', ns]);
+  await Promise.all(o.backends.map((b) => startBackendProcess(info, { namespace: ns, service: b.service, servicePort: b.port ?? 8080, errorRate: b.errorRate, latencyMs: b.latencyMs })));
+  const ac = new AbortController();
+  cleanups.push(async () => {
+    ac.abort();
+    await Promise.all(o.backends.map((b) => stopBackendProcess(info, ns, b.service, false)));
+    await kubectl(['delete', 'migrationslices,shadowruns', '--all', '-n', ns, '--wait=true', '--timeout=30s']);
+    await kubectl(['delete', 'namespace', ns, '--wait=false']);
+  });
+  if (o.before) await o.before(ns);
+  await kubectlOk(['apply', '--server-side', '-k', `examples/${name}/overlays/testbed`, '-n', ns]);
+  await eventually(`gateway routes ${o.host}`, async () => {
+    // fetch() does not send a custom Host header; the load generator (node:http) does.
+    const r = await runLoad({ url: info.gatewayUrl, host: o.host, path: o.path ?? '/', method: o.method ?? 'GET', rps: 10, maxRequests: 1, timeoutMs: 2000 });
+    return r.byStatus['200'] === 1;
+  }, 30_000, 200);
+  const p = runLoad({ url: info.gatewayUrl, host: o.host, path: o.path ?? '/', method: o.method ?? 'GET', rps: o.rps ?? 40, durationMs: 240_000, signal: ac.signal, timeoutMs: 5000 });
+  return { ns, load: { stop: async () => { ac.abort(); await p; } } };
+}
+
+const slice = (ns: string, name: string) => getJson<SliceObject>(['get', 'migrationslice', name, '-n', ns]);
+async function waitSlice(ns: string, name: string, phases: string[], timeoutMs = 120_000): Promise<SliceObject> {
+  return eventually(`MigrationSlice ${ns}/${name} phase in ${phases.join('|')}`, async () => {
+    const o = await slice(ns, name);
+    return phases.includes(o.status?.phase ?? '') ? o : undefined;
+  }, timeoutMs, 250);
+}
+async function weights(ns: string, route: string, rule = 0): Promise<Record<string, number>> {
+  const r = await getJson<{ spec: { rules: Array<{ backendRefs?: Array<{ name: string; weight?: number }>; filters?: Array<{ type: string }> }> } }>(['get', 'httproute', route, '-n', ns]);
+  const out: Record<string, number> = {};
+  for (const b of r.spec.rules[rule]?.backendRefs ?? []) out[b.name] = b.weight ?? 1;
+  if ((r.spec.rules[rule]?.filters ?? []).some((f) => f.type === 'RequestMirror')) out.mirror = 1;
+  return out;
+}
+const flag = async (ns: string, cm: string, key: string) => (await getJson<{ data?: Record<string, string> }>(['get', 'configmap', cm, '-n', ns])).data?.[key];
+const replicas = async (ns: string, d: string) => {
+  const dep = await getJson<{ spec: { replicas: number }; status?: { readyReplicas?: number } }>(['get', 'deployment', d, '-n', ns]);
+  return { replicas: dep.spec.replicas, ready: dep.status?.readyReplicas ?? 0 };
+};
+const phases = (s: SliceObject) => (s.status?.history ?? []).map((h) => h.phase);
+
+describe('examples reach the outcome their README promises', () => {
+  it('listings-read-slice (seed 000): shadow parity, then 10 → 50 → 100 on the read rule, flag on, Completed', async () => {
+    const ex = await runExample('listings-read-slice', {
+      backends: [{ service: 'monolith', latencyMs: 30 }, { service: 'listings-api', latencyMs: 30 }],
+      host: 'listings.example.com', path: '/v1/listings',
+    });
+    const done = await waitSlice(ex.ns, 'listings-read', ['Completed', 'RolledBack', 'Failed']);
+    await ex.load.stop();
+    expect(done.status?.phase, JSON.stringify(done.status?.history)).toBe('Completed');
+    expect(phases(done)).toEqual(['Pending', 'Shadowing', 'Shifting', 'Stabilizing', 'Completed']);
+    expect(await weights(ex.ns, 'listings', 0)).toEqual({ monolith: 0, 'listings-api': 100 });
+    expect(await weights(ex.ns, 'listings', 1)).toEqual({ monolith: 1 });
+    expect(await flag(ex.ns, 'feature-flags', 'listings-api-reads')).toBe('true');
+    const sr = await getJson<{ status: { verdict: string; results: Array<{ name: string; primary?: number; shadow?: number }> } }>(['get', 'shadowrun', 'listings-read-shadow', '-n', ex.ns]);
+    expect(sr.status.verdict).toBe('Pass');
+    expect(sr.status.results.map((r) => r.name)).toEqual(['error-rate-vs-monolith', 'p95-vs-monolith']);
+    for (const r of sr.status.results) { expect(r.primary).toBeTypeOf('number'); expect(r.shadow).toBeTypeOf('number'); }
+  });
+
+  it('cohortlens-v2 (seed 001): shadow mode (5xx < 0.1%, consistent p95), then cutover to v2, Completed', async () => {
+    const ex = await runExample('cohortlens-v2', {
+      backends: [{ service: 'cohortlens-v1', port: 8000, latencyMs: 30 }, { service: 'cohortlens-v2', port: 8001, latencyMs: 30 }],
+      host: 'api.cohortlens.example.com',
+    });
+    const done = await waitSlice(ex.ns, 'cohortlens-v2', ['Completed', 'RolledBack', 'Failed']);
+    await ex.load.stop();
+    expect(done.status?.phase, JSON.stringify(done.status?.history)).toBe('Completed');
+    expect(phases(done)).toEqual(['Pending', 'Shadowing', 'Shifting', 'Stabilizing', 'Completed']);
+    expect(await weights(ex.ns, 'cohortlens-api')).toEqual({ 'cohortlens-v1': 0, 'cohortlens-v2': 100 });
+    expect(await flag(ex.ns, 'cohortlens-flags', 'v2_enabled')).toBe('true');
+  });
+
+  it('zemo-api-and-workers (seed 002): workers Ready before traffic, p95 ≤ 110% of the monolith, legacy job runner retired after completion', async () => {
+    const ex = await runExample('zemo-api-and-workers', {
+      backends: [{ service: 'zemo-monolith', latencyMs: 30 }, { service: 'zemo-api', port: 3000, latencyMs: 30 }],
+      host: 'zemo.example.com',
+    });
+    const done = await waitSlice(ex.ns, 'zemo-api-and-workers', ['Completed', 'RolledBack', 'Failed']);
+    expect(done.status?.phase, JSON.stringify(done.status?.history)).toBe('Completed');
+    expect(await replicas(ex.ns, 'zemo-worker')).toEqual({ replicas: 3, ready: 3 });
+    const retired = await eventually('legacy job runner retired', async () => {
+      const s = await slice(ex.ns, 'zemo-api-and-workers');
+      return s.status?.legacyRetiredAt ? s : undefined;
+    }, 30_000);
+    await ex.load.stop();
+    expect(retired.status?.legacyRetiredAt).toBeDefined();
+    expect((await replicas(ex.ns, 'zemo-monolith-jobs')).replicas).toBe(0);
+    expect(await weights(ex.ns, 'zemo')).toEqual({ 'zemo-monolith': 0, 'zemo-api': 100 });
+    expect(await flag(ex.ns, 'zemo-flags', 'clients-use-new-api')).toBe('true');
+  });
+
+  it('score-worker-extraction (seed 003): Pending until the batch-duration trigger holds, then 10 → 50 → 100 with the worker scaled, Completed', async () => {
+    const info = testbed();
+    let monolithPort = 0;
+    const ex = await runExample('score-worker-extraction', {
+      backends: [{ service: 'monolith' }, { service: 'score-worker' }],
+      host: 'internal.example.com', path: '/internal/score/trigger', method: 'POST',
+      before: async (ns) => {
+        monolithPort = readState(info.dir)!.backends.find((b) => b.namespace === ns && b.service === 'monolith')!.port;
+        await setGauge(monolithPort, 1200); // 20 min: below the 30 min trigger
+      },
+    });
+    const waiting = await eventually('slice waiting on its trigger with a value', async () => {
+      const s = await slice(ex.ns, 'score-worker-extraction');
+      return s.status?.triggers?.[0]?.value === 1200 ? s : undefined;
+    }, 30_000);
+    expect(waiting.status?.phase).toBe('Pending');
+    expect(waiting.status?.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({ reason: 'WaitingForTrigger' });
+    expect(waiting.status?.conditions?.find((c) => c.type === 'Progressing')?.message).toContain('score-batch-duration is 1200 (needs > 1800 for 2s)');
+    expect((await weights(ex.ns, 'score-trigger'))['score-worker']).toBe(0);
+    await setGauge(monolithPort, 2400); // 40 min
+    const done = await waitSlice(ex.ns, 'score-worker-extraction', ['Completed', 'RolledBack', 'Failed']);
+    await ex.load.stop();
+    expect(done.status?.phase, JSON.stringify(done.status?.history)).toBe('Completed');
+    expect(phases(done)).toEqual(['Pending', 'Shifting', 'Stabilizing', 'Completed']);
+    expect(await weights(ex.ns, 'score-trigger', 0)).toEqual({ monolith: 0, 'score-worker': 100 });
+    expect(await replicas(ex.ns, 'score-worker')).toEqual({ replicas: 3, ready: 3 });
+    expect((await replicas(ex.ns, 'monolith-score')).replicas).toBe(0);
+    expect(await flag(ex.ns, 'feature-flags', 'score-events-to-worker')).toBe('true');
+  });
+
+  it('flask-to-postgres (seed 004): healthy → Completed; new service at 10% 5xx → RolledBack, flag back to "false"', async () => {
+    // One after the other: both use the same hostname.
+    const ok = await runExample('flask-to-postgres', {
+      backends: [{ service: 'flask-sqlite', port: 8000 }, { service: 'flask-postgres', port: 8000 }],
+      host: 'marketplace.example.com',
+    });
+    const good = await waitSlice(ok.ns, 'flask-to-postgres', ['Completed', 'RolledBack', 'Failed']);
+    await ok.load.stop();
+    expect(good.status?.phase, JSON.stringify(good.status?.history)).toBe('Completed');
+    expect(await weights(ok.ns, 'marketplace')).toEqual({ 'flask-sqlite': 0, 'flask-postgres': 100 });
+    expect(await flag(ok.ns, 'marketplace-flags', 'postgres-primary')).toBe('true');
+    await kubectlOk(['delete', 'httproute', 'marketplace', '-n', ok.ns]);
+
+    const bad = await runExample('flask-to-postgres', {
+      backends: [{ service: 'flask-sqlite', port: 8000 }, { service: 'flask-postgres', port: 8000, errorRate: 0.1 }],
+      host: 'marketplace.example.com', rps: 60,
+    });
+    const failed = await waitSlice(bad.ns, 'flask-to-postgres', ['Completed', 'RolledBack', 'Failed']);
+    await bad.load.stop();
+    expect(failed.status?.phase, JSON.stringify(failed.status?.history)).toBe('RolledBack');
+    expect(failed.status?.history?.at(-1)?.reason).toBe('RolledBack');
+    expect(await weights(bad.ns, 'marketplace')).toEqual({ 'flask-sqlite': 100, 'flask-postgres': 0 });
+    expect(await flag(bad.ns, 'marketplace-flags', 'postgres-primary')).toBe('false');
+  });
+});
+
+async function setGauge(port: number, value: number): Promise<void> {
+  const r = await fetch(`http://127.0.0.1:${port}/__admin/gauge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'score_batch_duration_seconds', value }) });
+  if (!r.ok) throw new Error(`gauge: ${r.status} ${await r.text()}`);
+}

@@ -95,7 +95,7 @@ describe('helm chart charts/cutover', () => {
     expect(grants('apps', 'deployments').sort()).toEqual(['get', 'list', 'watch']);
     expect(grants('apps', 'deployments/scale').sort()).toEqual(['get', 'patch', 'update']);
     expect(grants('', 'secrets')).toEqual([]);
-    expect(grants('cutover.dev', 'migrationslices').sort()).toEqual(['get', 'list', 'watch']);
+    expect(grants('cutover.dev', 'migrationslices').sort()).toEqual(['get', 'list', 'patch', 'watch']); // patch: its finalizer only
     expect(rules.flatMap((r) => r.verbs)).not.toContain('*');
     const self = find(objs, 'Role')[0] as unknown as { metadata: { namespace: string }; rules: Rule[] };
     expect(self.metadata.namespace).toBe(ns);
@@ -136,6 +136,8 @@ describe('helm chart charts/cutover', () => {
       [['update', 'trafficshifts.cutover.dev', '-n', 'default'], 'no'], // never the spec
       [['create', 'trafficshifts.cutover.dev', '-n', 'default'], 'yes'], // MigrationSlice children
       [['create', 'migrationslices.cutover.dev', '-n', 'default'], 'no'],
+      [['update', 'migrationslices.cutover.dev', '-n', 'default'], 'no'], // never the spec (patch: the finalizer)
+      [['update', 'migrationslices.cutover.dev', '--subresource=finalizers', '-n', 'default'], 'yes'], // blockOwnerDeletion on children
       [['patch', 'httproutes.gateway.networking.k8s.io', '-n', 'default'], 'yes'],
       [['delete', 'httproutes.gateway.networking.k8s.io', '-n', 'default'], 'no'],
       [['patch', 'deployments.apps', '--subresource=scale', '-n', 'default'], 'yes'],

@@ -143,6 +143,11 @@ export class Controller {
     this.queue.add(key);
   }
 
+  /** Queues `key` at the front of the queue (out-of-band rollbacks). */
+  enqueueUrgent(key: string): void {
+    this.queue.addUrgent(key);
+  }
+
   /** Queues `key` after `delayMs` (the earliest pending wake-up wins). */
   enqueueAfter(key: string, delayMs: number): void {
     this.queue.addAfter(key, delayMs);

@@ -103,6 +103,8 @@ export class WorkQueue<K extends string = string> {
   /** key → when it entered #queue (for queue_duration). */
   readonly #enqueuedAt = new Map<K, number>();
   readonly #delayed = new Map<K, Delayed>();
+  /** Keys added with `addUrgent` while being processed: they go to the front when done. */
+  readonly #urgent = new Set<K>();
   #waiters: Array<(key: K | undefined) => void> = [];
   #drainWaiters: Array<() => void> = [];
   #shuttingDown = false;
@@ -124,6 +126,22 @@ export class WorkQueue<K extends string = string> {
     this.#dirty.add(key);
     if (this.#processing.has(key)) return;
     this.#push(key);
+  }
+
+  /**
+   * Like `add`, but the key goes to the FRONT of the queue (moved there if it is already queued):
+   * an out-of-band rollback must not wait behind a queue full of routine analysis reconciles. If
+   * the key is being processed it is queued at the front when `done` is called.
+   */
+  addUrgent(key: K): void {
+    if (this.#shuttingDown) return;
+    if (!this.#dirty.has(key)) this.#metrics.adds.inc(this.#labels);
+    this.#dirty.add(key);
+    if (this.#processing.has(key)) { this.#urgent.add(key); return; }
+    const i = this.#queue.indexOf(key);
+    if (i > 0) { this.#queue.splice(i, 1); this.#queue.unshift(key); return; }
+    if (i === 0) return;
+    this.#push(key, true);
   }
 
   /**
@@ -182,7 +200,8 @@ export class WorkQueue<K extends string = string> {
     if (started === undefined) return;
     this.#processing.delete(key);
     this.#metrics.workDuration.observe(this.#labels, (this.#clock.now() - started) / 1000);
-    if (this.#dirty.has(key) && !this.#shuttingDown) this.#push(key);
+    const urgent = this.#urgent.delete(key);
+    if (this.#dirty.has(key) && !this.#shuttingDown) this.#push(key, urgent);
     if (this.#processing.size === 0) {
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];
@@ -260,7 +279,7 @@ export class WorkQueue<K extends string = string> {
     this.#delayed.set(key, { readyAt, timer });
   }
 
-  #push(key: K): void {
+  #push(key: K, front = false): void {
     const waiter = this.#waiters.shift();
     if (waiter) {
       // Hand the key straight to a waiting worker.
@@ -270,7 +289,7 @@ export class WorkQueue<K extends string = string> {
       waiter(key);
       return;
     }
-    this.#queue.push(key);
+    if (front) this.#queue.unshift(key); else this.#queue.push(key);
     this.#enqueuedAt.set(key, this.#clock.now());
     this.#metrics.depth.set(this.#labels, this.#queue.length);
   }

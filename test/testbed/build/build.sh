@@ -4,8 +4,9 @@
 #   etcd                                                              (go.etcd.io/etcd/server/v3)
 #   kwok                                                              (sigs.k8s.io/kwok)
 #   helm                                                              (helm.sh/helm/v3)
+#   flagger (benchmark only)                                          (github.com/fluxcd/flagger)
 # and downloads the modules whose files the testbed reads (Gateway API CRDs, KWOK stages).
-# Usage: build.sh [all|kubernetes|etcd|kwok|helm|gateway-api]   Prints one line per binary with its path.
+# Usage: build.sh [all|kubernetes|etcd|kwok|helm|gateway-api|flagger]   Prints one line per binary with its path.
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-v1.36.4}
@@ -13,6 +14,7 @@ ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
 GATEWAY_API_VERSION=${GATEWAY_API_VERSION:-v1.4.1}
+FLAGGER_VERSION=${FLAGGER_VERSION:-v1.44.0}
 
 CACHE=${CUTOVER_CACHE_DIR:-$HOME/.cache/cutover}
 export GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build" GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
@@ -99,6 +101,18 @@ build_helm() {
   echo "$out"
 }
 
+# Flagger, for the side-by-side benchmark (test/bench): the binary plus its CRDs from the module.
+build_flagger() {
+  local out="$CACHE/bin/flagger-$FLAGGER_VERSION"
+  if [ -f "$out/.complete" ]; then echo "$out"; return; fi
+  mkdir -p "$out"
+  with_progress "flagger $FLAGGER_VERSION" env GOBIN="$out" GOFLAGS= go install -trimpath -ldflags "-s -w" "github.com/fluxcd/flagger/cmd/flagger@$FLAGGER_VERSION"
+  local dir; dir=$(GOFLAGS= go mod download -json "github.com/fluxcd/flagger@$FLAGGER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  cp "$dir/artifacts/flagger/crd.yaml" "$out/crd.yaml" && chmod u+w "$out/crd.yaml"
+  touch "$out/.complete"
+  echo "$out"
+}
+
 fetch_gateway_api() {
   local out="$CACHE/bin/gateway-api-$GATEWAY_API_VERSION"
   if [ -f "$out/.complete" ]; then echo "$out"; return; fi
@@ -122,7 +136,8 @@ case "$what" in
   etcd) build_etcd ;;
   kwok) build_kwok ;;
   helm) build_helm ;;
+  flagger) build_flagger ;;
   gateway-api) fetch_gateway_api ;;
   all) fetch_gateway_api; build_etcd; build_kwok; build_kubernetes ;;
-  *) echo "usage: $0 [all|kubernetes|etcd|kwok|helm|gateway-api]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|kubernetes|etcd|kwok|helm|gateway-api|flagger]" >&2; exit 2 ;;
 esac

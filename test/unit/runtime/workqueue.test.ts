@@ -67,6 +67,31 @@ describe('WorkQueue', () => {
     expect(await q.get()).toBe('ns/a');
   });
 
+  it('addUrgent puts a key ahead of the routine ones (moving it if already queued), once', async () => {
+    const q = newQueue();
+    for (const k of ['ns/a', 'ns/b', 'ns/c']) q.add(k);
+    q.addUrgent('ns/z');
+    q.addUrgent('ns/c');
+    q.add('ns/c');
+    expect(q.len()).toBe(4);
+    expect(await q.get()).toBe('ns/c');
+    expect(await q.get()).toBe('ns/z');
+    expect(await q.get()).toBe('ns/a');
+    expect(await q.get()).toBe('ns/b');
+  });
+
+  it('addUrgent while the key is processed: queued at the front when done', async () => {
+    const q = newQueue();
+    q.add('ns/a');
+    expect(await q.get()).toBe('ns/a');
+    q.add('ns/b');
+    q.addUrgent('ns/a');
+    expect(q.len()).toBe(1);
+    q.done('ns/a');
+    expect(await q.get()).toBe('ns/a');
+    expect(await q.get()).toBe('ns/b');
+  });
+
   it('wakes a waiting get when a key is added', async () => {
     const q = newQueue();
     const pending = q.get();

@@ -103,7 +103,7 @@ export class MigrationSliceController {
       const existing = this.#rollbackRequests.get(key);
       if (existing) { existing.done.push(resolve); return; }
       this.#rollbackRequests.set(key, { trigger, reason, ...(alert ? { alert } : {}), done: [resolve] });
-      this.controller.enqueue(key);
+      this.controller.enqueueUrgent(key);
     });
   }
 

@@ -104,7 +104,8 @@ export class TrafficShiftController {
       const existing = this.#rollbackRequests.get(key);
       if (existing) { existing.done.push(resolve); return; }
       this.#rollbackRequests.set(key, { trigger, reason, ...(alert ? { alert } : {}), done: [resolve] });
-      this.controller.enqueue(key);
+      // Ahead of the routine reconciles (analysis ticks of every other shift) already queued.
+      this.controller.enqueueUrgent(key);
     });
   }
 

@@ -176,7 +176,7 @@ describe('re-applying from Git during a shift', () => {
     const reassert = operator.logText().split('\n').filter((l) => l.includes(`"key":"${s.ns}/listings-read"`) && l.includes('"msg":"route weights set"'))
       .map((l) => JSON.parse(l) as { time: string; canary: number }).find((l) => Date.parse(l.time) >= t0);
     expect(reassert?.canary).toBe(10);
-    console.log(`GitOps forced re-apply returned → weights re-asserted by the operator: ${Date.parse(reassert!.time) - appliedAt} ms (seen by polling after ${restored - appliedAt} ms)`);
+    console.log(`GitOps forced re-apply (kubectl took ${appliedAt - t0} ms) → weights re-asserted by the operator ${Date.parse(reassert!.time) - appliedAt} ms after kubectl returned (negative: before it exited); seen by polling after ${restored - appliedAt} ms`);
     expect(restored - t0).toBeLessThan(5000);
 
     const route = await withManagedFields('httproute', 'listings', s.ns);

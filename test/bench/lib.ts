@@ -1,0 +1,203 @@
+// Shared plumbing for `npm run bench`: Kubernetes access (SSA, watches), the operator's and the API
+// server's /metrics, process memory, percentiles. The bench is a script, not a test: it measures and
+// reports, it does not assert.
+import { readFileSync } from 'node:fs';
+import { KubeConfig, KubernetesObjectApi, PatchStrategy, Watch, type KubernetesObject } from '@kubernetes/client-node';
+import type { TestbedInfo } from '../testbed/testbed.ts';
+
+export const FIELD_MANAGER = 'cutover-bench';
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export const now = () => performance.timeOrigin + performance.now();
+
+export function log(msg: string): void { process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`); }
+
+export interface Kube { kc: KubeConfig; api: KubernetesObjectApi }
+
+export function kube(info: TestbedInfo): Kube {
+  const kc = new KubeConfig();
+  kc.loadFromFile(info.kubeconfig);
+  return { kc, api: KubernetesObjectApi.makeApiClient(kc) };
+}
+
+/** Runs `fn` over `items` with at most `n` in flight. */
+export async function pool<T, R>(items: T[], n: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) { const i = next++; out[i] = await fn(items[i]!, i); }
+  }));
+  return out;
+}
+
+export async function apply(k: Kube, obj: KubernetesObject): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try { await k.api.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply); return; } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (attempt >= 4 || (code !== undefined && code < 500 && code !== 429 && code !== 409)) throw err;
+      await sleep(200 * 2 ** attempt);
+    }
+  }
+}
+
+export async function applyAll(k: Kube, objs: KubernetesObject[], concurrency = 12): Promise<void> {
+  await pool(objs, concurrency, (o) => apply(k, o));
+}
+
+export async function mergePatch(k: Kube, obj: KubernetesObject): Promise<void> {
+  await k.api.patch(obj, undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch);
+}
+
+export async function deleteNamespaces(k: Kube, names: string[]): Promise<void> {
+  await pool(names, 4, async (n) => { await k.api.delete({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } }).catch(() => {}); });
+}
+
+export async function list<T extends KubernetesObject>(k: Kube, apiVersion: string, kind: string, namespace: string): Promise<T[]> {
+  const r = await k.api.list<T>(apiVersion, kind, namespace);
+  return r.items;
+}
+
+export type WatchEvent<T> = { type: string; obj: T; at: number };
+
+/**
+ * A WATCH (not a poll) on `path` (e.g. `/apis/gateway.networking.k8s.io/v1/namespaces/ns/httproutes`),
+ * re-established when the connection ends. `at` is the local wall clock (ms, sub-ms precision) when
+ * the event arrived.
+ */
+export function watch<T extends KubernetesObject>(k: Kube, path: string, onEvent: (e: WatchEvent<T>) => void): { stop(): void; ready: Promise<void> } {
+  const w = new Watch(k.kc);
+  let stopped = false;
+  let req: { abort(): void } | undefined;
+  let rv = '';
+  let readyResolve!: () => void;
+  const ready = new Promise<void>((r) => { readyResolve = r; });
+  const loop = async () => {
+    while (!stopped) {
+      await new Promise<void>((resolve) => {
+        w.watch(path, { allowWatchBookmarks: true, ...(rv ? { resourceVersion: rv } : {}) }, (type: string, obj: T) => {
+          if (obj?.metadata?.resourceVersion) rv = obj.metadata.resourceVersion;
+          if (type === 'BOOKMARK') return;
+          if (type === 'ERROR') { rv = ''; return; }
+          onEvent({ type, obj, at: now() });
+        }, () => resolve()).then((r) => { req = r as { abort(): void }; readyResolve(); }, () => { setTimeout(resolve, 500); });
+      });
+    }
+  };
+  void loop();
+  return { stop() { stopped = true; req?.abort(); }, ready };
+}
+
+/** Sum of a metric's samples in Prometheus text format whose labels include `match`. */
+export function metricSum(text: string, name: string, match: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = line.match(/^([a-zA-Z_:][\w:]*)(\{([^}]*)\})?\s+(\S+)/);
+    if (!m || m[1] !== name) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[3] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    if (Object.entries(match).every(([k2, v]) => (v.startsWith('!') ? labels[k2] !== v.slice(1) : labels[k2] === v))) sum += Number(m[4]);
+  }
+  return sum;
+}
+
+export async function fetchText(url: string, init: RequestInit = {}): Promise<string> {
+  const r = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
+  return r.text();
+}
+
+/** The API server's own /metrics (admin token). */
+export async function apiserverMetrics(info: TestbedInfo): Promise<string> {
+  const { request } = await import('node:https');
+  return new Promise((resolve, reject) => {
+    const req = request(`${info.apiServerUrl}/metrics`, { ca: readFileSync(info.caCert), headers: { authorization: `Bearer ${info.adminToken}` }, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Resident set size of a process, MB (from /proc). */
+export function rssMb(pid: number): number {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch { return NaN; }
+}
+
+export function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const i = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
+  return s[i]!;
+}
+
+export interface Dist { n: number; p50: number; p99: number; max: number; min: number; mean: number }
+export function dist(xs: number[]): Dist {
+  const r = (v: number) => Math.round(v * 10) / 10;
+  return { n: xs.length, p50: r(percentile(xs, 50)), p99: r(percentile(xs, 99)), max: r(Math.max(...xs)), min: r(Math.min(...xs)), mean: r(xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)) };
+}
+
+export function uid(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1296).toString(36)}`;
+}
+
+/** Selector-less Services (no endpoints needed: the operator only checks that they exist). */
+export function serviceObjects(ns: string, names: string[]): KubernetesObject[] {
+  return names.map((n) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name: n, namespace: ns }, spec: { ports: [{ name: 'http', port: 8080, targetPort: 8080, protocol: 'TCP' }] } }) as KubernetesObject);
+}
+
+export function httpRoute(ns: string, name: string, stable: string, canary: string, host?: string): KubernetesObject {
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name, namespace: ns },
+    spec: { ...(host ? { hostnames: [host] } : {}), rules: [{ backendRefs: [{ name: stable, port: 8080, weight: 100 }, { name: canary, port: 8080, weight: 0 }] }] },
+  } as KubernetesObject;
+}
+
+/** The canary's weight in an HTTPRoute's first rule (undefined when not found). */
+export function canaryWeight(route: KubernetesObject, canary: string): number | undefined {
+  const refs = (route as { spec?: { rules?: Array<{ backendRefs?: Array<{ name: string; weight?: number }> }> } }).spec?.rules?.[0]?.backendRefs ?? [];
+  const b = refs.find((r) => r.name === canary);
+  return b ? (b.weight ?? 1) : undefined;
+}
+
+export interface ShiftOpts {
+  steps: Array<[number, string]>;
+  interval?: string;
+  failureLimit?: number;
+  query?: string;
+  max?: number;
+  alerts?: Array<Record<string, string>>;
+  noAnalysis?: boolean;
+}
+
+export function trafficShift(ns: string, name: string, route: string, o: ShiftOpts): KubernetesObject {
+  return {
+    apiVersion: 'cutover.dev/v1alpha1', kind: 'TrafficShift', metadata: { name, namespace: ns },
+    spec: {
+      route: { httpRoute: { name: route } },
+      stable: { service: 'monolith', port: 8080 },
+      canary: { service: 'listings-api', port: 8080 },
+      steps: o.steps.map(([weight, pause]) => ({ weight, pause })),
+      ...(o.noAnalysis ? {} : {
+        analysis: {
+          interval: o.interval ?? '30s', failureLimit: o.failureLimit ?? 2, inconclusiveLimit: 3,
+          metrics: [{ name: 'error-rate', prometheus: { query: o.query ?? CONSTANT_QUERY }, max: o.max ?? 0.01 }],
+        },
+      }),
+      ...(o.alerts ? { rollback: { automatic: true, alerts: o.alerts.map((matchLabels) => ({ matchLabels })) } } : {}),
+    },
+  } as KubernetesObject;
+}
+
+/**
+ * A query that always answers 0 and whose text differs per namespace only: with 100 shifts per
+ * namespace the operator may merge identical in-flight queries (cutover_prometheus_queries_deduplicated_total).
+ */
+export const CONSTANT_QUERY = 'sum(up{job="gateway"}) * 0 + 0 * sum(up{job="gateway", bench_ns!="{{namespace}}"})';
+
+/** An operator process for the bench (info-level logs: 1,000 shifts at debug would measure logging). */
+export { startOperator, type OperatorProcess } from '../helpers/operator.ts';

@@ -1,0 +1,87 @@
+// npm run bench [-- --only alert,breach,scale,flagger] [--keep-testbed]
+// Runs the benchmarks of DESIGN §6 on the testbed (starts it, or reuses a running one), writes
+// test/bench/results/<date>.json and prints a markdown table. Measures and reports; never fails on
+// a missed target (machines are noisy) — the table says which targets were met.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { REPO_ROOT } from '../testbed/paths.ts';
+import { startTestbed } from '../testbed/testbed.ts';
+import { alertBench, type AlertResult } from './alert.ts';
+import { breachBench, type BreachResult } from './breach.ts';
+import { scaleBench, type ScaleResult } from './scale.ts';
+import { flaggerBench, type FlaggerResult } from './flagger.ts';
+import { log } from './lib.ts';
+import { renderTable } from './report.ts';
+
+const PARTS = ['alert', 'breach', 'scale', 'flagger'] as const;
+type Part = (typeof PARTS)[number];
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt?: string;
+  machine: { nproc: number; cpu: string; memoryGb: number; freeMemoryGb: number; kernel: string; node: string; loadAvgAtStart: string };
+  commit: string;
+  parts: Part[];
+  alert?: AlertResult | { error: string };
+  breach?: BreachResult | { error: string };
+  scale?: ScaleResult | { error: string };
+  flagger?: FlaggerResult | { error: string };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { only: { type: 'string' }, 'shifts': { type: 'string' }, help: { type: 'boolean' } } });
+  if (values.help) {
+    console.log('usage: npm run bench [-- --only alert,breach,scale,flagger] [--shifts 1000]');
+    return;
+  }
+  const parts = (values.only ? values.only.split(',').map((s) => s.trim()) : [...PARTS]) as Part[];
+  for (const p of parts) if (!PARTS.includes(p)) throw new Error(`unknown part ${p}; parts: ${PARTS.join(', ')}`);
+  const sh = (cmd: string, args: string[]) => { try { return execFileSync(cmd, args, { encoding: 'utf8' }).trim(); } catch { return 'unknown'; } };
+  const results: BenchResults = {
+    startedAt: new Date().toISOString(),
+    machine: {
+      nproc: Number(sh('nproc', [])), cpu: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30 * 10) / 10,
+      freeMemoryGb: Math.round(freemem() / 2 ** 30 * 10) / 10, kernel: sh('uname', ['-r']), node: process.version,
+      loadAvgAtStart: sh('cat', ['/proc/loadavg']).split(' ').slice(0, 3).join(' '),
+    },
+    commit: sh('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD']),
+    parts,
+  };
+  const dir = join(REPO_ROOT, 'test', 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${results.startedAt.replace(/[:]/g, '-').replace(/\..*/, '')}.json`);
+  const save = () => writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  const tb = await startTestbed();
+  log(`testbed ${tb.reused ? 'reused' : 'started'}; parts: ${parts.join(', ')}`);
+  const t0 = Date.now();
+  try {
+    const run = async <K extends Part>(p: K, fn: () => Promise<NonNullable<BenchResults[K]>>) => {
+      if (!parts.includes(p)) return;
+      const s = Date.now();
+      try { results[p] = await fn(); } catch (err) {
+        log(`${p} failed: ${(err as Error).stack ?? String(err)}`);
+        results[p] = { error: (err as Error).message } as NonNullable<BenchResults[K]>;
+      }
+      log(`${p} took ${Math.round((Date.now() - s) / 1000)} s`);
+      save();
+    };
+    await run('alert', () => alertBench(tb.info));
+    await run('breach', () => breachBench(tb.info));
+    await run('scale', () => scaleBench(tb.info, { shifts: values.shifts ? Number(values.shifts) : 1000 }));
+    await run('flagger', () => flaggerBench(tb.info));
+  } finally {
+    results.finishedAt = new Date().toISOString();
+    save();
+    await tb.stop();
+  }
+  log(`bench done in ${Math.round((Date.now() - t0) / 1000)} s; results in ${file}`);
+  console.log(renderTable(results));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

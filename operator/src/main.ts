@@ -3,7 +3,7 @@ import { loadConfig, type OperatorConfig } from './config.ts';
 import { createLogger, type Logger } from './runtime/logger.ts';
 import { gauge, registry } from './runtime/metrics.ts';
 import { realClock } from './runtime/clock.ts';
-import { CUSTOM_RESOURCE_DEFINITION, EventRecorder, HTTP_ROUTE, Informer, KubeClient, LeaderElector, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT, isNotFound, type KubeObject, type ResourceType } from './kube/index.ts';
+import { EventRecorder, HTTP_ROUTE, Informer, KubeClient, LeaderElector, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT, isForbidden, isNotFound, type KubeObject, type ResourceType } from './kube/index.ts';
 import { MultiStore } from './controllers/shared/store.ts';
 import { TrafficShiftController, type TrafficShiftObject } from './controllers/trafficshift/controller.ts';
 import { ShiftMetrics } from './controllers/trafficshift/metrics.ts';
@@ -16,19 +16,27 @@ import { PrometheusProvider } from './analysis/prometheus.ts';
 import { HookServer } from './hooks/server.ts';
 import { Notifier, kubeSecretReader } from './notify/notifier.ts';
 
-const REQUIRED_CRDS = ['trafficshifts.cutover.dev', 'shadowruns.cutover.dev', 'migrationslices.cutover.dev'];
+const REQUIRED_KINDS: ResourceType[] = [TRAFFIC_SHIFT, SHADOW_RUN, MIGRATION_SLICE];
 
-async function checkCluster(client: KubeClient, log: Logger): Promise<void> {
-  for (const name of REQUIRED_CRDS) {
-    try {
-      const crd = await client.get(CUSTOM_RESOURCE_DEFINITION, undefined, name);
-      if (!crd) throw new Error(`the CustomResourceDefinition ${name} is not installed: run "kubectl apply --server-side -f crds/" (or install the Helm chart) first`);
-    } catch (err) {
-      if (isNotFound(err)) throw new Error(`the CustomResourceDefinition ${name} is not installed: run "kubectl apply --server-side -f crds/" first`);
-      const e = err as Error & { code?: string | number };
-      if (e.message.includes('not installed')) throw err;
-      throw new Error(`cannot reach the Kubernetes API server at ${client.server}: ${e.message}`);
-    }
+/**
+ * The CRDs are installed and the operator may list its kinds where it watches. Probed with a list
+ * that matches nothing (served from the watch cache), not by reading the CRDs: the chart's RBAC
+ * grants no access to CustomResourceDefinitions, and in namespaced mode nothing cluster-wide at all.
+ */
+async function checkCluster(client: KubeClient, cfg: OperatorConfig, log: Logger): Promise<void> {
+  const namespaces = cfg.namespaces.length ? cfg.namespaces : [undefined];
+  for (const type of REQUIRED_KINDS) {
+    const crd = `${type.plural}.${type.group}`;
+    await Promise.all(namespaces.map(async (namespace) => {
+      try {
+        await client.list(type, { namespace, labelSelector: 'cutover.dev/startup-check=none', pageSize: 1, resourceVersion: '0' });
+      } catch (err) {
+        const where = namespace ? `in namespace ${namespace}` : 'in all namespaces';
+        if (isNotFound(err)) throw new Error(`the CustomResourceDefinition ${crd} is not installed: run "kubectl apply --server-side -f crds/" (or install the Helm chart) first`);
+        if (isForbidden(err)) throw new Error(`not allowed to list ${crd} ${where}: grant the operator's RBAC (charts/cutover, or see its README) or pass --namespaces: ${(err as Error).message}`);
+        throw new Error(`cannot reach the Kubernetes API server at ${client.server}: ${(err as Error).message}`);
+      }
+    }));
   }
   log.info({ server: client.server }, 'cluster reachable, CRDs installed');
 }
@@ -44,7 +52,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const cfg = loadConfig(argv, env);
   const log = createLogger({ level: cfg.logLevel, name: 'cutover' });
   const client = KubeClient.load(cfg.kubeconfig ? { kubeconfig: cfg.kubeconfig } : {});
-  await checkCluster(client, log);
+  await checkCluster(client, cfg, log);
 
   const events = new EventRecorder(client, { logger: log, reportingInstance: cfg.identity });
   const shifts = informers<TrafficShiftObject>(client, cfg, log);
@@ -102,6 +110,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     leaderGauge.set(0);
     elector = new LeaderElector(client, {
       namespace: cfg.leaderElectionNamespace, name: cfg.leaderElectionId, identity: cfg.identity,
+      leaseDurationMs: cfg.leaseDurationMs, renewDeadlineMs: cfg.renewDeadlineMs, retryPeriodMs: cfg.retryPeriodMs,
       logger: log.child({ component: 'leader-election' }),
       onStartedLeading: () => { leaderGauge.set(1); startControllers(); },
       onStoppedLeading: () => {
@@ -114,7 +123,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       },
     });
     electionDone = elector.run(election.signal);
-    log.info({ identity: cfg.identity, lease: `${cfg.leaderElectionNamespace}/${cfg.leaderElectionId}` }, 'leader election: campaigning');
+    log.info({ identity: cfg.identity, lease: `${cfg.leaderElectionNamespace}/${cfg.leaderElectionId}`, leaseDurationMs: cfg.leaseDurationMs, renewDeadlineMs: cfg.renewDeadlineMs, retryPeriodMs: cfg.retryPeriodMs }, 'leader election: campaigning');
   } else {
     leaderGauge.set(1);
     startControllers();

@@ -1,7 +1,7 @@
 // Runs the operator as a separate process against the testbed, as a user would with `npm start`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '../testbed/paths.ts';
 import { freePort, isAlive, killPid, waitReady } from '../testbed/procs.ts';
 import type { TestbedInfo } from '../testbed/testbed.ts';
@@ -24,6 +24,8 @@ export interface OperatorOptions {
   namespaces?: string[];
   extraArgs?: string[];
   env?: Record<string, string>;
+  /** Use this kubeconfig instead of the testbed's admin one (e.g. one from impersonatingKubeconfig). */
+  kubeconfig?: string;
 }
 
 export async function startOperator(info: TestbedInfo, opts: OperatorOptions = {}): Promise<OperatorProcess> {
@@ -31,7 +33,7 @@ export async function startOperator(info: TestbedInfo, opts: OperatorOptions = {
   const logDir = join(REPO_ROOT, 'test', 'results', 'logs');
   mkdirSync(logDir, { recursive: true });
   const log = join(logDir, `operator-${opts.name ?? 'e2e'}-${Date.now()}.log`);
-  const args = [join(REPO_ROOT, 'operator', 'src', 'main.ts'), '--kubeconfig', info.kubeconfig, '--prometheus-url', info.prometheusUrl,
+  const args = [join(REPO_ROOT, 'operator', 'src', 'main.ts'), '--kubeconfig', opts.kubeconfig ?? info.kubeconfig, '--prometheus-url', info.prometheusUrl,
     '--host', '127.0.0.1', '--port', String(port), '--log-level', 'debug',
     ...(opts.namespaces?.length ? ['--namespaces', opts.namespaces.join(',')] : []), ...(opts.extraArgs ?? [])];
   let child: ChildProcess;
@@ -55,4 +57,31 @@ export async function startOperator(info: TestbedInfo, opts: OperatorOptions = {
     logText() { return readFileSync(log, 'utf8'); },
   };
   return handle;
+}
+
+/**
+ * Writes a kubeconfig that talks to the testbed with the admin token but impersonates `user`
+ * (kubeconfig `as:`), e.g. `system:serviceaccount:NS:NAME`: every request is authorised as that user.
+ */
+export function impersonatingKubeconfig(info: TestbedInfo, user: string, file: string): string {
+  const yaml = `apiVersion: v1
+kind: Config
+clusters:
+- name: testbed
+  cluster:
+    server: ${info.apiServerUrl}
+    certificate-authority: ${info.caCert}
+users:
+- name: impersonated
+  user:
+    token: ${info.adminToken}
+    as: ${JSON.stringify(user)}
+contexts:
+- name: impersonated
+  context: {cluster: testbed, user: impersonated}
+current-context: impersonated
+`;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, yaml, { mode: 0o600 });
+  return file;
 }

@@ -1,6 +1,10 @@
 // Operator configuration: flags, each with an environment variable, validated with zod.
 import { parseArgs } from 'node:util';
 import * as z from 'zod';
+import { DURATION_HINT, DURATION_PATTERN, parseDuration } from './api/duration.ts';
+
+/** A Go-style duration flag (`15s`, `500ms`) as milliseconds, > 0. */
+const durationMs = z.string().regex(DURATION_PATTERN, DURATION_HINT).transform(parseDuration).pipe(z.number().positive('must be more than 0'));
 
 const ConfigSchema = z.object({
   kubeconfig: z.string().optional(),
@@ -12,12 +16,18 @@ const ConfigSchema = z.object({
   leaderElect: z.boolean().default(false),
   leaderElectionNamespace: z.string().default('default'),
   leaderElectionId: z.string().default('cutover-leader'),
+  // client-go's defaults: the Lease is valid 15 s after its last renewal; the leader gives up after
+  // failing to renew for 10 s; candidates and the leader try every 2 s.
+  leaseDurationMs: durationMs.default(15_000),
+  renewDeadlineMs: durationMs.default(10_000),
+  retryPeriodMs: durationMs.default(2_000),
   identity: z.string().min(1),
   alertmanagerToken: z.string().optional(),
   webhookSecret: z.string().optional(),
   concurrency: z.coerce.number().int().min(1).max(64).default(4),
   githubApiUrl: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL').default('https://api.github.com'),
-});
+}).refine((c) => c.renewDeadlineMs < c.leaseDurationMs, { path: ['renewDeadlineMs'], message: '--leader-election-renew-deadline must be shorter than --leader-election-lease-duration' })
+  .refine((c) => c.retryPeriodMs < c.renewDeadlineMs, { path: ['retryPeriodMs'], message: '--leader-election-retry-period must be shorter than --leader-election-renew-deadline' });
 export type OperatorConfig = z.infer<typeof ConfigSchema>;
 
 export const USAGE = `usage: cutover [flags]   (each flag also reads the environment variable named)
@@ -29,6 +39,11 @@ export const USAGE = `usage: cutover [flags]   (each flag also reads the environ
   --leader-elect[=false]            LEADER_ELECT; default false (the Helm chart turns it on)
   --leader-election-namespace NS    POD_NAMESPACE
   --leader-election-id NAME         default cutover-leader
+  --leader-election-lease-duration D   LEADER_ELECTION_LEASE_DURATION; a standby takes over this long after the
+                                    leader's last renewal; default 15s
+  --leader-election-renew-deadline D   LEADER_ELECTION_RENEW_DEADLINE; the leader stops reconciling if it could not
+                                    renew for this long; default 10s (shorter than the lease duration)
+  --leader-election-retry-period D     LEADER_ELECTION_RETRY_PERIOD; between acquire/renew attempts; default 2s
   --concurrency N                   parallel reconciles per controller; default 4
   --github-api-url URL              CUTOVER_GITHUB_API_URL; spec.notify.github target; default https://api.github.com
                                     (GitHub Enterprise: https://HOST/api/v3)
@@ -41,6 +56,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
       kubeconfig: { type: 'string' }, namespaces: { type: 'string' }, 'prometheus-url': { type: 'string' },
       'log-level': { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
       'leader-elect': { type: 'string' }, 'leader-election-namespace': { type: 'string' }, 'leader-election-id': { type: 'string' },
+      'leader-election-lease-duration': { type: 'string' }, 'leader-election-renew-deadline': { type: 'string' }, 'leader-election-retry-period': { type: 'string' },
       concurrency: { type: 'string' }, 'github-api-url': { type: 'string' }, help: { type: 'boolean' },
     },
   });
@@ -58,6 +74,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     leaderElect: pick(bool(values['leader-elect']), bool(env.LEADER_ELECT)),
     leaderElectionNamespace: pick(values['leader-election-namespace'], env.POD_NAMESPACE),
     leaderElectionId: values['leader-election-id'],
+    leaseDurationMs: pick(values['leader-election-lease-duration'], env.LEADER_ELECTION_LEASE_DURATION),
+    renewDeadlineMs: pick(values['leader-election-renew-deadline'], env.LEADER_ELECTION_RENEW_DEADLINE),
+    retryPeriodMs: pick(values['leader-election-retry-period'], env.LEADER_ELECTION_RETRY_PERIOD),
     identity: pick(env.POD_NAME, `${(env.HOSTNAME ?? 'cutover')}-${process.pid}`),
     alertmanagerToken: pick(env.CUTOVER_ALERTMANAGER_TOKEN),
     webhookSecret: pick(env.CUTOVER_WEBHOOK_HMAC_SECRET),

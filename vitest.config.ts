@@ -10,12 +10,16 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Unit tests first, then the cluster suites: on 2 cores, running both at once starves the
+          // testbed and makes timing-sensitive checks flaky.
+          sequence: { groupOrder: 0 },
           testTimeout: 30_000,
         },
       },
       {
         test: {
           name: 'cluster',
+          sequence: { groupOrder: 1 },
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           globalSetup: ['./test/testbed/global-setup.ts'],
           testTimeout: 300_000,

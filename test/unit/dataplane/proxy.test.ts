@@ -63,7 +63,7 @@ describe('gateway proxy', () => {
 
   it('splits by weight within ±3 points over 2,000 requests, and records metrics', async () => {
     setRoute([{ backendRefs: [{ name: 'primary', port: 80, weight: 90 }, { name: 'canary', port: 80, weight: 10 }] }]);
-    const s = await runLoad({ url: `http://127.0.0.1:${gw.port}`, host: 'app.test', path: '/split', rps: 2000, maxRequests: 2000 });
+    const s = await runLoad({ url: `http://127.0.0.1:${gw.port}`, host: 'app.test', path: '/split', rps: 500, maxRequests: 2000 });
     expect(s.sent).toBe(2000);
     expect(s.byStatus['200']).toBe(2000);
     const share = (s.byService['canary'] ?? 0) / 2000;

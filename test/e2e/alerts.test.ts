@@ -179,6 +179,7 @@ describe('what changes nothing', () => {
   let s: Scenario;
   beforeAll(async () => {
     s = await scenario('al-noop');
+    s.startLoad(20, 300); // analysis needs traffic: without it the shift would pause on "no data"
     await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '10m'], [100, '10m']], metrics: LENIENT, extra: alertsYaml(s) }));
     await eventually('first step', async () => (await s.shift<ShiftObject>('listings-read')).status?.currentWeight === 10, 60_000);
   });

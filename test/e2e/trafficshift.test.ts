@@ -6,6 +6,7 @@ import { eventually, getJson, kubectl, kubectlOk, promQuery, sleep, testbed, uni
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, ERROR_RATE_QUERY, P95_QUERY, recordWeights, render, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
 import { runLoad } from '../testbed/dataplane/load.ts';
+import { applyWorkers, workersYaml } from '../helpers/workers.ts';
 import { startComponent, stopComponent } from '../testbed/testbed.ts';
 
 let operator: OperatorProcess;
@@ -255,29 +256,3 @@ describe('TrafficShift end to end', () => {
     expect(worker.spec.replicas).toBe(0);
   });
 });
-
-const workersYaml = `  workers:
-    - deployment: score-worker
-      replicas: 3
-      legacy: {deployment: monolith-worker, replicas: 0}
-`;
-
-async function applyWorkers(ns: string): Promise<void> {
-  const dep = (name: string, replicas: number) => `---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ${name}, namespace: ${ns}}
-spec:
-  replicas: ${replicas}
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      containers: [{name: worker, image: example.invalid/${name}:1}]
-`;
-  await kubectlOk(['apply', '--server-side', '--field-manager=gitops', '-f', '-'], dep('score-worker', 0) + dep('monolith-worker', 2));
-  await eventually('monolith-worker Ready', async () => {
-    const d = await getJson<{ status?: { readyReplicas?: number } }>(['get', 'deployment', 'monolith-worker', '-n', ns]);
-    return d.status?.readyReplicas === 2;
-  }, 60_000);
-}

@@ -81,6 +81,7 @@ describe('helm chart charts/cutover', () => {
     const c = deploy.spec.template.spec.containers[0]!;
     expect(c.args).toContain('--leader-elect=true');
     expect(c.args).toContain(`--leader-election-namespace=${ns}`);
+    expect(c.args).toEqual(expect.arrayContaining(['--leader-election-lease-duration=15s', '--leader-election-renew-deadline=10s', '--leader-election-retry-period=2s']));
     expect(c.args.some((a) => a.startsWith('--namespaces'))).toBe(false);
     expect(c.env.map((e) => e.name)).toEqual(expect.arrayContaining(['POD_NAME', 'POD_NAMESPACE', 'CUTOVER_ALERTMANAGER_TOKEN', 'CUTOVER_WEBHOOK_HMAC_SECRET']));
     expect(c.livenessProbe.httpGet.path).toBe('/healthz');

@@ -1,0 +1,24 @@
+// Operator flags: the leader-election timings (client-go's defaults, Go durations, ordered).
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../operator/src/config.ts';
+
+describe('loadConfig leader election', () => {
+  it("defaults to client-go's 15 s lease, 10 s renew deadline, 2 s retry", () => {
+    const c = loadConfig([], {});
+    expect([c.leaderElect, c.leaseDurationMs, c.renewDeadlineMs, c.retryPeriodMs]).toEqual([false, 15_000, 10_000, 2_000]);
+  });
+
+  it('takes Go durations from flags, and from the environment', () => {
+    const c = loadConfig(['--leader-elect=true', '--leader-election-lease-duration=6s', '--leader-election-renew-deadline=4s', '--leader-election-retry-period=500ms'], {});
+    expect([c.leaderElect, c.leaseDurationMs, c.renewDeadlineMs, c.retryPeriodMs]).toEqual([true, 6000, 4000, 500]);
+    const e = loadConfig([], { LEADER_ELECT: 'true', LEADER_ELECTION_LEASE_DURATION: '1m', LEADER_ELECTION_RENEW_DEADLINE: '40s', LEADER_ELECTION_RETRY_PERIOD: '5s' });
+    expect([e.leaseDurationMs, e.renewDeadlineMs, e.retryPeriodMs]).toEqual([60_000, 40_000, 5000]);
+  });
+
+  it('refuses a bad duration or timings out of order, naming the flag', () => {
+    expect(() => loadConfig(['--leader-election-lease-duration=15'], {})).toThrow(/leaseDurationMs: must be a duration such as 30s/);
+    expect(() => loadConfig(['--leader-election-retry-period=0s'], {})).toThrow(/retryPeriodMs: must be more than 0/);
+    expect(() => loadConfig(['--leader-election-lease-duration=10s'], {})).toThrow(/renew-deadline must be shorter than --leader-election-lease-duration/);
+    expect(() => loadConfig(['--leader-election-retry-period=10s'], {})).toThrow(/retry-period must be shorter than --leader-election-renew-deadline/);
+  });
+});

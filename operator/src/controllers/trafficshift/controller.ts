@@ -162,6 +162,12 @@ export class TrafficShiftController {
         }
       }
       await this.#observeDeployments(ref.namespace, spec, o);
+      if (freshStart && o.problems.length === 0 && spec.analysis) {
+        // A query Prometheus rejects (bad PromQL, unknown template variable) is a spec problem:
+        // found before the first weight change, so a Stalled shift has changed nothing (DESIGN §2).
+        // Results are discarded: no traffic has reached the canary yet.
+        await this.#analyse(ref, spec, obj, o, ctx.signal);
+      }
       if (o.problems.length === 0 && analysisDue(spec, status, now)) {
         o.analysis = await this.#analyse(ref, spec, obj, o, ctx.signal);
       }

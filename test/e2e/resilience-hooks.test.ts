@@ -1,0 +1,200 @@
+// Resilience: hook abuse. Unauthenticated, oversized, malformed, replayed and flooding requests to
+// both hooks (bounded, loopback only): every one refused with the right status, nothing changes in
+// the cluster, and the operator stays responsive — /readyz is probed every 25 ms throughout and its
+// slowest answer must stay under 100 ms.
+import { createHmac } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { eventually, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
+import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
+import { createScenario, shiftYaml, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
+
+const TOKEN = 'resilience-hooks-token-3b1f';
+const SECRET = 'resilience-hooks-hmac-9c2d';
+const NS = uniqueName('rs-hooks');
+let operator: OperatorProcess;
+let s: Scenario;
+let before: { rv: string; weights: Record<string, number> };
+
+/** Raw HTTP so that bodies, headers and connection behaviour are exactly what we send. */
+function call(path: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<{ status: number; body: string; ms: number }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const req = request(`${operator.url}${path}`, { method: opts.method ?? 'POST', headers: { 'content-type': 'application/json', ...opts.headers }, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ms: performance.now() - t0 }));
+    });
+    req.on('error', () => resolve({ status: 0, body: '', ms: performance.now() - t0 }));
+    req.on('timeout', () => req.destroy());
+    req.end(opts.body);
+  });
+}
+
+function alertBody(labels: Record<string, string>, fingerprint = 'fp-1'): string {
+  return JSON.stringify({ version: '4', status: 'firing', receiver: 'cutover', groupKey: 'x', alerts: [{ status: 'firing', labels: { alertname: 'Abuse', ...labels }, startsAt: new Date().toISOString(), fingerprint }] });
+}
+
+function signed(body: string, ts = Math.floor(Date.now() / 1000), secret = SECRET): Record<string, string> {
+  return { 'x-cutover-timestamp': String(ts), 'x-cutover-signature': `sha256=${createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex')}` };
+}
+
+async function state(): Promise<{ rv: string; weights: Record<string, number> }> {
+  const ts = await s.shift<ShiftObject & { metadata: { resourceVersion: string } }>('target');
+  return { rv: ts.metadata.resourceVersion, weights: await s.routeWeights() };
+}
+
+// /readyz probed throughout the whole file, next to a control: a bare node:http server in its own
+// process, probed the same way at the same moments. On a starved machine (2 cores, other suites
+// running) both can stall for scheduling reasons that have nothing to do with the operator; a probe
+// counts against the operator unless the control stalled too.
+const readyz: Array<{ at: number; ms: number; control: number; phase: string }> = [];
+let phase = 'setup';
+let probing = true;
+let prober: Promise<void>;
+let control: ChildProcess;
+let controlUrl = '';
+
+const failures: string[] = [];
+function get(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const req = request(url, { timeout: 5000, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        if (res.statusCode !== 200) failures.push(`${url} → ${res.statusCode} during "${phase}"`);
+        resolve(res.statusCode === 200 ? performance.now() - t0 : Infinity);
+      });
+    });
+    req.on('error', (err) => { failures.push(`${url} → ${err.message} during "${phase}"`); resolve(Infinity); });
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+beforeAll(async () => {
+  operator = await startOperator(testbed(), { name: 'resilience-hooks', namespaces: [NS], env: { CUTOVER_ALERTMANAGER_TOKEN: TOKEN, CUTOVER_WEBHOOK_HMAC_SECRET: SECRET } });
+  s = await createScenario({ prefix: 'rs-hooks', ns: NS });
+  // No analysis: nothing but the hooks could change this shift while it waits in a long first step.
+  await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'target', { steps: [[10, '10m'], [100, '10m']] }).replace(/ {2}analysis:[\s\S]*$/, `  rollback:
+    alerts:
+      - matchLabels: {namespace: ${NS}, service: listings-api}
+`));
+  await eventually('first step', async () => (await s.shift<ShiftObject>('target')).status?.currentWeight === 10, 60_000);
+  await new Promise((r) => setTimeout(r, 500));
+  before = await state();
+  control = spawn(process.execPath, ['-e', "require('http').createServer((q,r)=>r.end('ok')).listen(0,'127.0.0.1',function(){console.log(this.address().port)})"], { stdio: ['ignore', 'pipe', 'ignore'] });
+  controlUrl = await new Promise<string>((resolve) => control.stdout!.once('data', (d: Buffer) => resolve(`http://127.0.0.1:${String(d).trim()}/`)));
+  prober = (async () => {
+    while (probing) {
+      const at = performance.now();
+      const [ms, c] = await Promise.all([get(`${operator.url}/readyz`), get(controlUrl)]);
+      readyz.push({ at, ms, control: c, phase });
+      await new Promise((res) => setTimeout(res, 25));
+    }
+  })();
+});
+
+afterAll(async () => {
+  probing = false;
+  await prober;
+  control?.kill('SIGKILL');
+  await operator?.stop();
+  await s?.cleanup();
+});
+
+describe('hook abuse: refused, nothing changed, /readyz fast throughout', () => {
+  beforeEach((ctx) => { phase = ctx.task.name; });
+
+  it.each([
+    ['no token', {}],
+    ['a wrong token', { authorization: `Bearer not-${TOKEN}` }],
+    ['a token of the wrong scheme', { authorization: `Basic ${TOKEN}` }],
+  ])('alertmanager hook with %s: 401', async (_w, headers) => {
+    const r = await call('/hooks/alertmanager', { headers, body: alertBody({ namespace: NS, service: 'listings-api' }) });
+    expect(r.status).toBe(401);
+  });
+
+  it('oversized bodies: 413, on both hooks, with and without Content-Length', async () => {
+    const big = Buffer.alloc(2 << 20, 'a');
+    expect((await call('/hooks/alertmanager', { headers: { authorization: `Bearer ${TOKEN}` }, body: big })).status).toBe(413);
+    expect((await call('/hooks/rollback', { headers: signed('x'), body: big })).status).toBe(413);
+    // Chunked (no Content-Length): refused while reading.
+    const chunked = await new Promise<number>((resolve) => {
+      const req = request(`${operator.url}/hooks/alertmanager`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'transfer-encoding': 'chunked' } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+      req.on('error', () => resolve(0));
+      for (let i = 0; i < 40; i++) req.write(Buffer.alloc(64 << 10, 'b'));
+      req.end();
+    });
+    expect(chunked).toBe(413);
+  });
+
+  it.each([
+    ['truncated JSON', '{"alerts": ['],
+    ['not an object', '"firing"'],
+    ['alerts not a list', '{"alerts": {"a": 1}}'],
+    ['binary garbage', '\u0000\u00ff\u0001garbage'],
+  ])('alertmanager hook with %s: 400', async (_w, body) => {
+    const r = await call('/hooks/alertmanager', { headers: { authorization: `Bearer ${TOKEN}` }, body });
+    expect(r.status).toBe(400);
+  });
+
+  it('wrong method: 405', async () => {
+    expect((await call('/hooks/alertmanager', { method: 'GET', headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(405);
+  });
+
+  it('signed hook: missing, wrong or stale signatures are 401; a replay is 409; malformed bodies 400', async () => {
+    const body = JSON.stringify({ namespace: NS, name: 'does-not-exist', reason: 'abuse' });
+    expect((await call('/hooks/rollback', { body })).status).toBe(401);
+    expect((await call('/hooks/rollback', { headers: signed(body, undefined, 'wrong-secret'), body })).status).toBe(401);
+    expect((await call('/hooks/rollback', { headers: signed(body, Math.floor(Date.now() / 1000) - 3600), body })).status).toBe(401);
+    const tampered = signed(body);
+    expect((await call('/hooks/rollback', { headers: tampered, body: body.replace('does-not-exist', 'target') })).status).toBe(401);
+    const h = signed(body);
+    expect((await call('/hooks/rollback', { headers: h, body })).status).toBe(404);
+    expect((await call('/hooks/rollback', { headers: h, body })).status).toBe(409);
+    const bad = '{"namespace": 7}';
+    expect((await call('/hooks/rollback', { headers: signed(bad), body: bad })).status).toBe(400);
+  });
+
+  it('flooding (600 requests, 40 in flight, unauthenticated and authenticated with non-matching alerts): only 200/401/429, no 5xx', async () => {
+    const codes: Record<number, number> = {};
+    let next = 0;
+    await Promise.all(Array.from({ length: 40 }, async () => {
+      while (next < 600) {
+        const i = next++;
+        const r = i % 2 === 0
+          ? await call('/hooks/alertmanager', { body: alertBody({ namespace: NS, service: 'listings-api' }, `flood-${i}`) })
+          : await call('/hooks/alertmanager', { headers: { authorization: `Bearer ${TOKEN}` }, body: alertBody({ namespace: NS, service: 'somebody-else' }, `flood-${i}`) });
+        codes[r.status] = (codes[r.status] ?? 0) + 1;
+      }
+    }));
+    expect(Object.keys(codes).map(Number).every((c) => [200, 401, 429].includes(c)), JSON.stringify(codes)).toBe(true);
+    expect(codes[429] ?? 0).toBeGreaterThan(0);
+  });
+
+  it('nothing changed: the shift and its route are as before, the operator never restarted', async () => {
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await state()).toEqual(before);
+    const ts = await s.shift<ShiftObject>('target');
+    expect(ts.status?.phase).toBe('Progressing');
+    expect(ts.status?.rollback).toBeUndefined();
+    expect(operator.logText()).not.toMatch(/"level":"(fatal)"|uncaught|unhandled/i);
+    expect((await call('/healthz', { method: 'GET' })).status).toBe(200);
+  });
+
+  it('/readyz answered within 100 ms throughout', () => {
+    phase = 'done';
+    expect(readyz.length).toBeGreaterThan(50);
+    const slow = [...readyz].sort((a, b) => b.ms - a.ms).slice(0, 5).map((p) => `${p.ms.toFixed(0)} ms (control ${p.control.toFixed(0)} ms) during "${p.phase}"`);
+    // Probes during which the machine itself stalled (the control server, doing nothing, was slow too).
+    const fair = readyz.filter((p) => p.control < 50);
+    const max = Math.max(...fair.map((p) => p.ms));
+    console.log(`/readyz: ${readyz.length} probes (${fair.length} with a responsive control), max ${max.toFixed(1)} ms; slowest: ${slow.join('; ')}`);
+    expect(fair.length).toBeGreaterThan(readyz.length * 0.5);
+    expect(readyz.every((p) => Number.isFinite(p.ms)), `every /readyz probe answered 200: ${failures.join('; ')}`).toBe(true);
+    expect(max).toBeLessThan(100);
+  });
+});

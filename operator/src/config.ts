@@ -24,7 +24,7 @@ const ConfigSchema = z.object({
   identity: z.string().min(1),
   alertmanagerToken: z.string().optional(),
   webhookSecret: z.string().optional(),
-  concurrency: z.coerce.number().int().min(1).max(64).default(4),
+  concurrency: z.coerce.number().int().min(1).max(256).default(16),
   githubApiUrl: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL').default('https://api.github.com'),
 }).refine((c) => c.renewDeadlineMs < c.leaseDurationMs, { path: ['renewDeadlineMs'], message: '--leader-election-renew-deadline must be shorter than --leader-election-lease-duration' })
   .refine((c) => c.retryPeriodMs < c.renewDeadlineMs, { path: ['retryPeriodMs'], message: '--leader-election-retry-period must be shorter than --leader-election-renew-deadline' });
@@ -44,7 +44,7 @@ export const USAGE = `usage: cutover [flags]   (each flag also reads the environ
   --leader-election-renew-deadline D   LEADER_ELECTION_RENEW_DEADLINE; the leader stops reconciling if it could not
                                     renew for this long; default 10s (shorter than the lease duration)
   --leader-election-retry-period D     LEADER_ELECTION_RETRY_PERIOD; between acquire/renew attempts; default 2s
-  --concurrency N                   parallel reconciles per controller; default 4
+  --concurrency N                   parallel reconciles per controller; default 16 (reconciles wait on I/O)
   --github-api-url URL              CUTOVER_GITHUB_API_URL; spec.notify.github target; default https://api.github.com
                                     (GitHub Enterprise: https://HOST/api/v3)
   hook secrets: CUTOVER_ALERTMANAGER_TOKEN (bearer token), CUTOVER_WEBHOOK_HMAC_SECRET (HMAC key)`;

@@ -120,6 +120,9 @@ describe('planTrafficShift', () => {
     const c = planTrafficShift(obs({ status: b.status, routeCanaryWeight: 10, analysis: pass, now: T0 + 20_000 }));
     expect(c.status.phase).toBe('Progressing');
     expect(c.status.currentStep).toBe(0);
+    // The resuming run is counted once, not twice.
+    expect(c.status.analysis).toMatchObject({ consecutiveFailures: 0, consecutiveInconclusive: 0 });
+    expect(c.status.lastAnalysisAt).toBe(new Date(T0 + 20_000).toISOString().replace(/\.\d{3}Z$/, 'Z'));
     // The 10 s spent paused do not count towards the step's pause.
     expect(Date.parse(c.status.stepStartedAt!)).toBe(T0 - 5000 + 10_000);
   });

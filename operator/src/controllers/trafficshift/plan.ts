@@ -205,10 +205,11 @@ class Planner {
     this.startStep(0, 'workers Ready; first step');
   }
 
-  progressing(): void {
+  /** `analysed`: this reconcile's analysis was already folded into status (resuming from a pause). */
+  progressing(analysed = false): void {
     const spec = this.o.spec;
     const i = this.st.currentStep ?? 0;
-    if (this.o.analysis && spec.analysis) {
+    if (!analysed && this.o.analysis && spec.analysis) {
       const verdict = this.recordAnalysis(this.o.analysis);
       if (verdict === 'stop') return;
     }
@@ -233,7 +234,7 @@ class Planner {
       const verdict = this.recordAnalysis(this.o.analysis);
       if (verdict === 'stop') return;
       const last = this.st.analysis?.lastResults ?? [];
-      if (last.length > 0 && last.every((r) => r.result === 'Pass')) { this.resume('analysis conclusive again'); this.progressing(); return; }
+      if (last.length > 0 && last.every((r) => r.result === 'Pass')) { this.resume('analysis conclusive again'); this.progressing(true); return; }
     }
     this.ensureRoute();
     if (!this.deadlineCheck()) return;

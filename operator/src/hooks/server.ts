@@ -112,7 +112,9 @@ export class HookServer {
       status = err instanceof HttpError ? err.status : 500;
       const message = err instanceof Error ? err.message : String(err);
       if (status === 500) this.#o.logger.error({ err: message, path: url.pathname }, 'hook failed');
-      else this.#o.logger.info({ status, reason: message, path: url.pathname, caller: req.socket.remoteAddress }, 'hook refused');
+      // Refusals are counted in cutover_hook_requests_total{code}; logging each at info would let a
+      // flood of bad requests cost the operator more than answering them does.
+      else this.#o.logger.debug({ status, reason: message, path: url.pathname, caller: req.socket.remoteAddress }, 'hook refused');
       // After a 413 the rest of the body is not read: do not keep the connection for another request.
       if (status === 413 && !res.headersSent) res.setHeader('connection', 'close');
       if (!res.headersSent) sendJson(res, status, { error: message });

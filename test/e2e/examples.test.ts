@@ -20,6 +20,13 @@ afterAll(async () => {
   await operator?.stop();
 });
 
+/**
+ * Both sides of a latency ratio answer in 150 ms: the gateway's histogram bucket (0.1, 0.25] holds
+ * them with room for scheduling noise on a busy machine, so p95 ratios compare like with like
+ * (at 0–30 ms, a few ms of noise crosses a bucket boundary and doubles a p95).
+ */
+const LATENCY_MS = 150;
+
 interface Backend { service: string; port?: number; errorRate?: number; latencyMs?: number }
 interface Example { ns: string; load: { stop: () => Promise<void> } }
 
@@ -80,7 +87,7 @@ const phases = (s: SliceObject) => (s.status?.history ?? []).map((h) => h.phase)
 describe('examples reach the outcome their README promises', () => {
   it('listings-read-slice (seed 000): shadow parity, then 10 → 50 → 100 on the read rule, flag on, Completed', async () => {
     const ex = await runExample('listings-read-slice', {
-      backends: [{ service: 'monolith', latencyMs: 30 }, { service: 'listings-api', latencyMs: 30 }],
+      backends: [{ service: 'monolith', latencyMs: LATENCY_MS }, { service: 'listings-api', latencyMs: LATENCY_MS }],
       host: 'listings.example.com', path: '/v1/listings',
     });
     const done = await waitSlice(ex.ns, 'listings-read', ['Completed', 'RolledBack', 'Failed']);
@@ -98,7 +105,7 @@ describe('examples reach the outcome their README promises', () => {
 
   it('cohortlens-v2 (seed 001): shadow mode (5xx < 0.1%, consistent p95), then cutover to v2, Completed', async () => {
     const ex = await runExample('cohortlens-v2', {
-      backends: [{ service: 'cohortlens-v1', port: 8000, latencyMs: 30 }, { service: 'cohortlens-v2', port: 8001, latencyMs: 30 }],
+      backends: [{ service: 'cohortlens-v1', port: 8000, latencyMs: LATENCY_MS }, { service: 'cohortlens-v2', port: 8001, latencyMs: LATENCY_MS }],
       host: 'api.cohortlens.example.com',
     });
     const done = await waitSlice(ex.ns, 'cohortlens-v2', ['Completed', 'RolledBack', 'Failed']);
@@ -111,7 +118,7 @@ describe('examples reach the outcome their README promises', () => {
 
   it('zemo-api-and-workers (seed 002): workers Ready before traffic, p95 ≤ 110% of the monolith, legacy job runner retired after completion', async () => {
     const ex = await runExample('zemo-api-and-workers', {
-      backends: [{ service: 'zemo-monolith', latencyMs: 30 }, { service: 'zemo-api', port: 3000, latencyMs: 30 }],
+      backends: [{ service: 'zemo-monolith', latencyMs: LATENCY_MS }, { service: 'zemo-api', port: 3000, latencyMs: LATENCY_MS }],
       host: 'zemo.example.com',
     });
     const done = await waitSlice(ex.ns, 'zemo-api-and-workers', ['Completed', 'RolledBack', 'Failed']);
@@ -132,7 +139,7 @@ describe('examples reach the outcome their README promises', () => {
     const info = testbed();
     let monolithPort = 0;
     const ex = await runExample('score-worker-extraction', {
-      backends: [{ service: 'monolith' }, { service: 'score-worker' }],
+      backends: [{ service: 'monolith', latencyMs: LATENCY_MS }, { service: 'score-worker', latencyMs: LATENCY_MS }],
       host: 'internal.example.com', path: '/internal/score/trigger', method: 'POST',
       before: async (ns) => {
         monolithPort = readState(info.dir)!.backends.find((b) => b.namespace === ns && b.service === 'monolith')!.port;

@@ -80,9 +80,16 @@ async function takenOverBy(identity: string, timeoutMs: number): Promise<number>
 }
 
 interface Ev { reason: string; note?: string; reportingInstance?: string; regarding: { name: string }; metadata: { creationTimestamp: string } }
+/**
+ * StepStarted Events of the two operators under test. Another operator on the shared testbed that
+ * wrongly watches every namespace would add its own; those are reported, not counted.
+ */
 async function stepStarted(ns: string, name: string): Promise<Ev[]> {
   const list = await getJson<{ items: Ev[] }>(['get', 'events.events.k8s.io', '-n', ns]);
-  return list.items.filter((e) => e.regarding.name === name && e.reason === 'StepStarted');
+  const all = list.items.filter((e) => e.regarding.name === name && e.reason === 'StepStarted');
+  const foreign = all.filter((e) => !e.reportingInstance?.startsWith('failover-'));
+  if (foreign.length) console.warn(`another operator acted on ${ns}/${name}: ${[...new Set(foreign.map((e) => e.reportingInstance))].join(', ')} (it should watch only its own namespaces)`);
+  return all.filter((e) => !foreign.includes(e));
 }
 
 function nonDecreasing(xs: number[]): boolean {

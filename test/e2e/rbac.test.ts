@@ -58,7 +58,7 @@ let cwKubeconfig: string;
 
 beforeAll(async () => {
   await ensureBinaries(['helm']);
-  cwKubeconfig = impersonatingKubeconfig(info(), cwSa, join(REPO_ROOT, 'test', 'results', 'kubeconfigs', `${cw.release}.yaml`));
+  cwKubeconfig = impersonatingKubeconfig(info(), cwSa, join(info().dir, 'kubeconfigs', `${cw.release}.yaml`));
 }, 900_000);
 
 afterAll(async () => {
@@ -158,7 +158,7 @@ describe('chart RBAC is sufficient and least (the operator as the chart ServiceA
     const objs = await installRbac(nsm.release, nsmNs, ['rbac.namespaced=true', `watchNamespaces={${nsm.app}}`]);
     expect(objs.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
     expect(objs.filter((o) => o.kind === 'Role').map((o) => o.metadata.namespace).sort()).toEqual([nsm.app, nsmNs].sort());
-    const kubeconfig = impersonatingKubeconfig(info(), nsmSa, join(REPO_ROOT, 'test', 'results', 'kubeconfigs', `${nsm.release}.yaml`));
+    const kubeconfig = impersonatingKubeconfig(info(), nsmSa, join(info().dir, 'kubeconfigs', `${nsm.release}.yaml`));
     // No grant outside the watched namespace.
     const elsewhere = await kubectlAs(kubeconfig, ['get', 'trafficshifts', '-n', cw.app]);
     expect(elsewhere.code).not.toBe(0);

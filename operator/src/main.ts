@@ -12,6 +12,7 @@ import { ShadowMetrics } from './controllers/shadowrun/metrics.ts';
 import { MigrationSliceController, type MigrationSliceObject } from './controllers/migrationslice/controller.ts';
 import { SliceMetrics } from './controllers/migrationslice/metrics.ts';
 import { GatewayApiRouter } from './traffic/gateway-api.ts';
+import { CachedRouteClient } from './traffic/router.ts';
 import { PrometheusProvider } from './analysis/prometheus.ts';
 import { HookServer } from './hooks/server.ts';
 import { Notifier, kubeSecretReader } from './notify/notifier.ts';
@@ -58,7 +59,11 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const shifts = informers<TrafficShiftObject>(client, cfg, log);
   const runs = informers<ShadowRunObject>(client, cfg, log, SHADOW_RUN);
   const slices = informers<MigrationSliceObject>(client, cfg, log, MIGRATION_SLICE);
-  const router = new GatewayApiRouter(client);
+  // Routes: read from a watch-fed cache (no GET per analysis tick) and watched so that a GitOps
+  // re-apply that resets the weights is answered within one reconcile. Not awaited for readiness:
+  // a cluster without the Gateway API CRDs still runs the other routers (reads fall back to GETs).
+  const routes = informers<KubeObject>(client, cfg, log, HTTP_ROUTE);
+  const router = new GatewayApiRouter(new CachedRouteClient(client, HTTP_ROUTE.plural, routes.store));
   const prometheus = new PrometheusProvider({ defaultAddress: cfg.prometheusUrl, registry });
   const notifier = new Notifier({ readSecret: kubeSecretReader(client), githubApiUrl: cfg.githubApiUrl, logger: log.child({ component: 'notify' }), registry });
   const trafficShifts = new TrafficShiftController({
@@ -76,9 +81,6 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     events, clock: realClock, logger: log.child({ controller: 'migrationslice' }), metrics: new SliceMetrics(registry), concurrency: cfg.concurrency,
   });
   const allInformers: Array<{ start(): void; stop(): Promise<void>; synced: Promise<void> }> = [...shifts.all, ...runs.all, ...slices.all];
-  // Routes: so that a GitOps re-apply that resets the weights is answered within one reconcile.
-  // Not awaited for readiness: a cluster without the Gateway API CRDs still runs the other routers.
-  const routes = informers<KubeObject>(client, cfg, log, HTTP_ROUTE);
   trafficShifts.watchRoutes(routes.store);
 
   const server = new HookServer({

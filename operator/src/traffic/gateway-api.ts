@@ -168,10 +168,17 @@ export class GatewayApiRouter implements TrafficRouter {
   }
 
   /** Reads the route and the managed rule; throws RouteProblemError naming the field. */
-  async #load(ref: TrafficRef): Promise<LoadedRule> {
+  async #load(ref: TrafficRef, latest = false): Promise<LoadedRule> {
     const spec = ref.route.httpRoute;
     if (!spec) throw new RouteProblemError({ field: 'spec.route.httpRoute', message: 'the Gateway API router needs spec.route.httpRoute' });
-    const route = await this.#client.get(HTTP_ROUTE, ref.namespace, spec.name);
+    const route = latest && this.#client.getLatest
+      ? await this.#client.getLatest(HTTP_ROUTE, ref.namespace, spec.name)
+      : await this.#client.get(HTTP_ROUTE, ref.namespace, spec.name);
+    return this.#ruleOf(ref, route);
+  }
+
+  #ruleOf(ref: TrafficRef, route: KubeObject | undefined): LoadedRule {
+    const spec = ref.route.httpRoute!;
     if (!route) {
       throw new RouteProblemError({ field: 'spec.route.httpRoute.name', message: `HTTPRoute ${ref.namespace}/${spec.name} not found` });
     }
@@ -194,7 +201,8 @@ export class GatewayApiRouter implements TrafficRouter {
    */
   async #change(ref: TrafficRef, change: RuleChange, mismatch: (rule: HTTPRouteRule) => string | null): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const { route, rules, index, rule } = await this.#load(ref);
+      // The first read may come from a cache; after a 409 (the cache was stale) read the API.
+      const { route, rules, index, rule } = await this.#load(ref, attempt > 1);
       const edit = desiredRule(rule, change, backendsOf(ref));
       if (!edit.changed) return;
       const applied: KubeObject = {
@@ -207,13 +215,15 @@ export class GatewayApiRouter implements TrafficRouter {
         },
         spec: { rules: rules.map((r, i) => (i === index ? edit.rule : r)) },
       };
+      let result: KubeObject;
       try {
-        await this.#client.apply(HTTP_ROUTE, applied, { fieldManager: FIELD_MANAGER, force: true });
+        result = await this.#client.apply(HTTP_ROUTE, applied, { fieldManager: FIELD_MANAGER, force: true });
       } catch (err) {
         if (isConflict(err) && attempt < this.#attempts) continue;
         throw err;
       }
-      const { rule: after } = await this.#load(ref);
+      // Verify on the object the API server returned for the write: it is the stored state.
+      const { rule: after } = this.#ruleOf(ref, result);
       const problem = mismatch(after);
       if (problem) {
         throw new RouteVerificationError(`HTTPRoute ${ref.namespace}/${routeName(ref)} rule ${index} after apply: ${problem}`);

@@ -58,6 +58,50 @@ export interface ApplyOptions {
 export interface RouteClient {
   get(resource: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined>;
   apply(resource: ResourceType, obj: KubeObject, options: ApplyOptions): Promise<KubeObject>;
+  /**
+   * A read that is never served from a cache. Optional: when `get` may be a cache (see
+   * CachedRouteClient), routers use it to retry after a 409 on a stale resourceVersion.
+   */
+  getLatest?(resource: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined>;
+}
+
+/** A read-only cache of objects kept by a watch (an informer), as routers need it. */
+export interface ObjectCache {
+  get(namespace: string | undefined, name: string): KubeObject | undefined;
+  readonly hasSynced: boolean;
+}
+
+/**
+ * Serves reads of one resource type from a watch-fed cache, so that routine reconciles (every
+ * analysis tick of every shift) do not each GET the route; writes and `getLatest` go to the API.
+ * A cache miss (not synced yet, or an object created a moment ago) falls back to a live read.
+ */
+export class CachedRouteClient implements RouteClient {
+  readonly #client: RouteClient;
+  readonly #plural: string;
+  readonly #cache: ObjectCache;
+
+  constructor(client: RouteClient, plural: string, cache: ObjectCache) {
+    this.#client = client;
+    this.#plural = plural;
+    this.#cache = cache;
+  }
+
+  async get(resource: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined> {
+    if (resource.plural === this.#plural && this.#cache.hasSynced) {
+      const hit = this.#cache.get(namespace, name);
+      if (hit) return structuredClone(hit);
+    }
+    return this.#client.get(resource, namespace, name);
+  }
+
+  getLatest(resource: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined> {
+    return this.#client.get(resource, namespace, name);
+  }
+
+  apply(resource: ResourceType, obj: KubeObject, options: ApplyOptions): Promise<KubeObject> {
+    return this.#client.apply(resource, obj, options);
+  }
 }
 
 /** True for a 409 from the API server (stale resourceVersion, or an SSA conflict without force). */

@@ -1,0 +1,37 @@
+// CachedRouteClient: routine reads from the watch cache, misses and retries from the API.
+import { describe, expect, it } from 'vitest';
+import { CachedRouteClient, type KubeObject, type ResourceType, type RouteClient } from '../../../operator/src/traffic/router.ts';
+
+const ROUTE: ResourceType = { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes', kind: 'HTTPRoute', namespaced: true };
+const SVC: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true };
+const obj = (name: string, rv: string): KubeObject => ({ apiVersion: 'v1', kind: 'X', metadata: { name, namespace: 'ns', resourceVersion: rv } });
+
+function live(): RouteClient & { gets: string[] } {
+  const gets: string[] = [];
+  return {
+    gets,
+    async get(r, _ns, name) { gets.push(`${r.plural}/${name}`); return obj(name, 'live'); },
+    async apply(_r, o) { return o; },
+  };
+}
+
+describe('CachedRouteClient', () => {
+  it('serves routes from the synced cache (a copy), everything else and misses from the API', async () => {
+    const api = live();
+    const cached = obj('listings', 'cached');
+    const c = new CachedRouteClient(api, 'httproutes', { hasSynced: true, get: (_ns, name) => (name === 'listings' ? cached : undefined) });
+    const hit = await c.get(ROUTE, 'ns', 'listings');
+    expect(hit?.metadata.resourceVersion).toBe('cached');
+    expect(hit).not.toBe(cached);
+    expect((await c.get(ROUTE, 'ns', 'new-route'))?.metadata.resourceVersion).toBe('live');
+    expect((await c.get(SVC, 'ns', 'monolith'))?.metadata.resourceVersion).toBe('live');
+    expect((await c.getLatest(ROUTE, 'ns', 'listings'))?.metadata.resourceVersion).toBe('live');
+    expect(api.gets).toEqual(['httproutes/new-route', 'services/monolith', 'httproutes/listings']);
+  });
+
+  it('reads the API until the cache has synced', async () => {
+    const api = live();
+    const c = new CachedRouteClient(api, 'httproutes', { hasSynced: false, get: () => obj('listings', 'cached') });
+    expect((await c.get(ROUTE, 'ns', 'listings'))?.metadata.resourceVersion).toBe('live');
+  });
+});

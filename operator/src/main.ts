@@ -3,7 +3,7 @@ import { loadConfig, type OperatorConfig } from './config.ts';
 import { createLogger, type Logger } from './runtime/logger.ts';
 import { gauge, registry } from './runtime/metrics.ts';
 import { realClock } from './runtime/clock.ts';
-import { EventRecorder, HTTP_ROUTE, Informer, KubeClient, LeaderElector, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT, isForbidden, isNotFound, type KubeObject, type ResourceType } from './kube/index.ts';
+import { EventRecorder, HTTP_ROUTE, Informer, KubeClient, LeaderElector, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT, isForbidden, isKubeApiError, isNotFound, type KubeObject, type ResourceType } from './kube/index.ts';
 import { MultiStore } from './controllers/shared/store.ts';
 import { TrafficShiftController, type TrafficShiftObject } from './controllers/trafficshift/controller.ts';
 import { ShiftMetrics } from './controllers/trafficshift/metrics.ts';
@@ -24,13 +24,35 @@ const REQUIRED_KINDS: ResourceType[] = [TRAFFIC_SHIFT, SHADOW_RUN, MIGRATION_SLI
  * that matches nothing (served from the watch cache), not by reading the CRDs: the chart's RBAC
  * grants no access to CustomResourceDefinitions, and in namespaced mode nothing cluster-wide at all.
  */
+/**
+ * Retries a startup request while the API server is up but not ready (5xx, 429 — e.g. "storage is
+ * (re)initializing" right after a CRD is installed) for up to 30 s, and while nothing answers for a
+ * few seconds only, so that "no cluster" still fails fast with a clear message.
+ */
+async function untilAnswered<T>(request: () => Promise<T>, log: Logger): Promise<T> {
+  const start = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await request();
+    } catch (err) {
+      const code = isKubeApiError(err) ? err.code : undefined;
+      const notReady = code !== undefined && (code === 429 || code >= 500);
+      const noAnswer = code === undefined || code === 0;
+      const budget = notReady ? 30_000 : noAnswer ? 3_000 : 0;
+      if (Date.now() - start >= budget) throw err;
+      log.info({ attempt, err: (err as Error).message }, 'API server not ready yet; retrying');
+      await new Promise((r) => setTimeout(r, Math.min(2000, 200 * attempt)));
+    }
+  }
+}
+
 async function checkCluster(client: KubeClient, cfg: OperatorConfig, log: Logger): Promise<void> {
   const namespaces = cfg.namespaces.length ? cfg.namespaces : [undefined];
   for (const type of REQUIRED_KINDS) {
     const crd = `${type.plural}.${type.group}`;
     await Promise.all(namespaces.map(async (namespace) => {
       try {
-        await client.list(type, { namespace, labelSelector: 'cutover.dev/startup-check=none', pageSize: 1, resourceVersion: '0' });
+        await untilAnswered(() => client.list(type, { namespace, labelSelector: 'cutover.dev/startup-check=none', pageSize: 1, resourceVersion: '0' }), log);
       } catch (err) {
         const where = namespace ? `in namespace ${namespace}` : 'in all namespaces';
         if (isNotFound(err)) throw new Error(`the CustomResourceDefinition ${crd} is not installed: run "kubectl apply --server-side -f crds/" (or install the Helm chart) first`);

@@ -10,8 +10,13 @@ import { startBackendProcess, stopBackendProcess } from '../testbed/backends.ts'
 let operator: OperatorProcess;
 const cleanups: Array<() => Promise<void>> = [];
 
+// Namespaces chosen up front: the operator under test watches only these, so operators of other
+// suites or developers on the same testbed never act on this file's resources (and vice versa).
+const EXAMPLES = ['listings-read-slice', 'cohortlens-v2', 'zemo-api-and-workers', 'score-worker-extraction', 'flask-to-postgres'];
+const NS: Record<string, string[]> = Object.fromEntries(EXAMPLES.map((e) => [e, Array.from({ length: 3 }, () => uniqueName(e.slice(0, 16)))]));
+
 beforeAll(async () => {
-  operator = await startOperator(testbed(), { name: 'examples' });
+  operator = await startOperator(testbed(), { name: 'examples', namespaces: Object.values(NS).flat() });
 });
 
 afterAll(async () => {
@@ -42,7 +47,8 @@ interface SliceObject {
 /** Namespace + backends + `kubectl apply -k overlays/testbed -n ns` + load through the gateway. */
 async function runExample(name: string, o: { backends: Backend[]; host: string; path?: string; method?: string; rps?: number; before?: (ns: string) => Promise<void> }): Promise<Example> {
   const info = testbed();
-  const ns = uniqueName(name.slice(0, 16));
+  const ns = NS[name]?.shift();
+  if (!ns) throw new Error(`no namespace left for example ${name}: add it to EXAMPLES`);
   await kubectlOk(['create', 'namespace', ns]);
   await Promise.all(o.backends.map((b) => startBackendProcess(info, { namespace: ns, service: b.service, servicePort: b.port ?? 8080, errorRate: b.errorRate, latencyMs: b.latencyMs })));
   const ac = new AbortController();

@@ -231,6 +231,15 @@ export async function applyProjectCrds(info: TestbedInfo): Promise<void> {
   if (!existsSync(crdDir) || readdirSync(crdDir).filter((f) => f.endsWith('.yaml')).length === 0) return;
   await kubectl(info, ['apply', '--server-side', '--force-conflicts', '-f', crdDir]);
   await kubectl(info, ['wait', '--for=condition=Established', '--timeout=60s', '-f', crdDir]);
+  // Established is not yet served: the API server answers "storage is (re)initializing" for a
+  // moment after a CRD is (re)installed. Wait until every kind lists.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ok = await kubectl(info, ['get', 'trafficshifts,shadowruns,migrationslices', '-A', '--request-timeout=5s']).then(() => true, () => false);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error('the cutover CRDs are Established but not served after 60 s');
+    await sleep(200);
+  }
 }
 
 async function waitNodesReady(info: TestbedInfo, kwok: Started): Promise<void> {

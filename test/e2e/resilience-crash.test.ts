@@ -71,8 +71,9 @@ interface Ev { reason: string; note?: string; regarding: { name: string }; serie
 describe('crash chaos', () => {
   it(`${N} shifts, ${KILLS} SIGKILLs at random moments: every shift ends right, no step repeated or skipped`, { timeout: 240_000 }, async () => {
     const t0 = Math.floor(Date.now() / 1000);
-    // Faults between 3 s and 10 s after creation: before any faulty shift could complete (>= 8 s of steps).
-    await kubectlOk(['apply', '--server-side', '-f', '-'], manifests(() => t0 + 3 + Math.floor(Math.random() * 8)));
+    // Faults between 2 s and 6 s after creation: a shift needs at least 8 s (4 steps × 2 s, each
+    // ending only after a passing check), so every faulty one sees its fault before it could complete.
+    await kubectlOk(['apply', '--server-side', '-f', '-'], manifests(() => t0 + 2 + Math.floor(Math.random() * 5)));
     const kills: number[] = [];
     for (let k = 0; k < KILLS; k++) {
       await sleep(200 + Math.random() * 1500);

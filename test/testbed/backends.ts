@@ -39,8 +39,12 @@ export async function stopBackendProcess(info: TestbedInfo, namespace: string, s
   await killPid(rec.pid);
   setScrapeTarget(info, `backend-${namespace}-${service}`, null);
   if (unregister) await unregisterBackend(info.kubeconfig, { namespace, service }).catch(() => {});
-  state.backends = state.backends.filter((b) => b !== rec && !(b.namespace === namespace && b.service === service));
-  writeState(state);
+  // Read-modify-write with no await in between: backends started or stopped meanwhile (in parallel)
+  // keep their records.
+  const fresh = readState(info.dir);
+  if (!fresh) return;
+  fresh.backends = fresh.backends.filter((b) => !(b.namespace === namespace && b.service === service && b.pid === rec.pid));
+  writeState(fresh);
 }
 
 /** Changes a running backend's error rate and latency. */

@@ -157,7 +157,9 @@ export class HookServer {
     if (requested.length > 0) this.#o.logger.info({ receivedAt: new Date(receivedAt).toISOString(), requested }, 'alertmanager hook: rollback requested');
     const finished = await this.#within(Promise.all(work));
     const pending = requested.filter((k) => !rolledBack.includes(k));
-    this.#o.logger.info({ receivedAt: new Date(receivedAt).toISOString(), tookMs: this.#now() - receivedAt, rolledBack, pending: finished ? [] : pending, alerts: payload.alerts.length }, 'alertmanager hook');
+    // One info line per hook that acted; deliveries that matched nothing are debug (a noisy
+    // Alertmanager, or a flood, must not cost more than answering).
+    this.#o.logger[requested.length > 0 ? 'info' : 'debug']({ receivedAt: new Date(receivedAt).toISOString(), tookMs: this.#now() - receivedAt, rolledBack, pending: finished ? [] : pending, alerts: payload.alerts.length }, 'alertmanager hook');
     sendJson(res, finished ? 200 : 202, finished ? { rolledBack } : { rolledBack, pending });
   }
 

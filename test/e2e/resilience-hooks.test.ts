@@ -22,13 +22,18 @@ let before: { rv: string; weights: Record<string, number> };
 function call(path: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<{ status: number; body: string; ms: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
+    let status = 0;
+    let body = '';
     const req = request(`${operator.url}${path}`, { method: opts.method ?? 'POST', headers: { 'content-type': 'application/json', ...opts.headers }, timeout: 10_000 }, (res) => {
-      let body = '';
+      status = res.statusCode ?? 0;
       res.setEncoding('utf8');
       res.on('data', (c: string) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ms: performance.now() - t0 }));
+      res.on('end', () => resolve({ status, body, ms: performance.now() - t0 }));
+      res.on('error', () => resolve({ status, body, ms: performance.now() - t0 }));
     });
-    req.on('error', () => resolve({ status: 0, body: '', ms: performance.now() - t0 }));
+    // A server that refuses a large upload answers (413) and closes while we may still be writing:
+    // the write then fails (EPIPE/ECONNRESET) around the time the answer arrives. Wait for it briefly.
+    req.on('error', () => setTimeout(() => resolve({ status, body, ms: performance.now() - t0 }), status ? 0 : 1000));
     req.on('timeout', () => req.destroy());
     req.end(opts.body);
   });

@@ -129,6 +129,8 @@ describe('leader election: failover between two operator processes', () => {
     const killedAt = Date.now();
     await a.kill9();
     const takeoverAt = await takenOverBy('failover-b', LEASE_MS + 10_000);
+    // The Lease watch may deliver the new holder a moment after the poll above saw it.
+    await eventually('the Lease watch saw failover-b take over', async () => lease.seen.some((l) => l.holderIdentity === 'failover-b'), 10_000, 50);
     await lease.stop();
     const lastRenewByA = Date.parse(lease.seen.filter((l) => l.holderIdentity === 'failover-a').at(-1)!.renewTime!);
     const acquiredByB = Date.parse(lease.seen.find((l) => l.holderIdentity === 'failover-b')!.acquireTime!);

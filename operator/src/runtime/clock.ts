@@ -39,6 +39,16 @@ export function rfc3339(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
+/**
+ * RFC 3339 timestamp with millisecond precision, written without the fraction when it is zero
+ * (`…:05Z`, `…:05.250Z`): schedules kept in status (step starts, analysis runs) need better than
+ * one second, and whole seconds stay as Kubernetes writes them.
+ */
+export function rfc3339Milli(ms: number): string {
+  const t = Math.floor(ms);
+  return new Date(t).toISOString().replace('.000Z', 'Z');
+}
+
 /** RFC 3339 timestamp with microsecond precision, as Kubernetes writes `metav1.MicroTime`. */
 export function rfc3339Micro(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');

@@ -1,5 +1,5 @@
 // The runtime layer's public surface (no Kubernetes client types here).
-export { realClock, FakeClock, rfc3339, rfc3339Micro, type Clock } from './clock.ts';
+export { realClock, FakeClock, rfc3339, rfc3339Milli, rfc3339Micro, type Clock } from './clock.ts';
 export {
   setCondition,
   removeCondition,

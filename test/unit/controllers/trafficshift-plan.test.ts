@@ -3,7 +3,7 @@
 // the way back).
 import { describe, expect, it } from 'vitest';
 import { TrafficShiftSpecSchema, type TrafficShiftStatus } from '../../../operator/src/api/trafficshift.ts';
-import { planTrafficShift, analysisDue, type ShiftObservation, type Effect } from '../../../operator/src/controllers/trafficshift/plan.ts';
+import { planTrafficShift, analysisDue, memoOf, statusPersistence, withMemo, type ShiftObservation, type Effect } from '../../../operator/src/controllers/trafficshift/plan.ts';
 import type { MetricResult } from '../../../operator/src/analysis/evaluate.ts';
 
 const T0 = Date.parse('2026-11-22T10:00:00Z');
@@ -205,3 +205,53 @@ describe('planTrafficShift', () => {
     expect(types(p.effects)).not.toContain('weights:0');
   });
 });
+
+describe('analysis bookkeeping kept in memory (idle API traffic)', () => {
+  const pass2: MetricResult[] = [{ name: 'error-rate', result: 'Pass', value: 0.002, message: 'error-rate 0.002 <= 0.01' }];
+
+  it('a passing run with the same verdicts is not worth a status write; the memo carries it', () => {
+    const first = planTrafficShift(obs({ status: progressing(0, 10, 5000), routeCanaryWeight: 10, analysis: pass }));
+    // The first run of a step changes the persisted results (there were none): written.
+    expect(statusPersistence(progressing(0, 10, 5000), first.status)).toBe('write');
+    const second = planTrafficShift(obs({ status: first.status, routeCanaryWeight: 10, analysis: pass2, now: T0 + 10_000 }));
+    expect(second.status.analysis?.lastResults?.[0]?.value).toBe(0.002);
+    expect(statusPersistence(first.status, second.status)).toBe('memo');
+    // The memo, laid over the older persisted status, gives the planner the newest run.
+    const memo = memoOf(second.status);
+    const seen = withMemo(first.status, memo);
+    expect(seen.lastAnalysisAt).toBe(second.status.lastAnalysisAt);
+    expect(seen.analysis?.lastResults?.[0]?.value).toBe(0.002);
+    expect(analysisDue(spec(), seen, T0 + 15_000)).toBe(false);
+    expect(analysisDue(spec(), first.status, T0 + 15_000)).toBe(true);
+  });
+
+  it('a verdict or counter change is written', () => {
+    const first = planTrafficShift(obs({ status: progressing(0, 10, 5000), routeCanaryWeight: 10, analysis: pass }));
+    const failing = planTrafficShift(obs({ status: first.status, routeCanaryWeight: 10, analysis: fail, now: T0 + 10_000 }));
+    expect(failing.status.analysis?.consecutiveFailures).toBe(1);
+    expect(statusPersistence(first.status, failing.status)).toBe('write');
+    const inconclusive = planTrafficShift(obs({ status: first.status, routeCanaryWeight: 10, analysis: noData, now: T0 + 10_000 }));
+    expect(statusPersistence(first.status, inconclusive.status)).toBe('write');
+    expect(statusPersistence(first.status, structuredClone(first.status))).toBe('unchanged');
+  });
+
+  it('a memo from another step or generation is ignored, so a step still needs its own passing run', () => {
+    const first = planTrafficShift(obs({ status: progressing(0, 10, 5000), routeCanaryWeight: 10, analysis: pass }));
+    const memo = memoOf(planTrafficShift(obs({ status: first.status, routeCanaryWeight: 10, analysis: pass2, now: T0 + 10_000 })).status);
+    const nextStep = { ...first.status, currentStep: 1, stepStartedAt: iso(T0 + 12_000) };
+    expect(withMemo(nextStep, memo)).toBe(nextStep);
+    const newGen = { ...first.status, observedGeneration: 2 };
+    expect(withMemo(newGen, memo)).toBe(newGen);
+    // Without the memo (a restart), the end of the step waits for a fresh passing run.
+    const atEnd = planTrafficShift(obs({ status: { ...progressing(0, 10, 61_000), lastAnalysisAt: iso(T0 - 62_000), analysis: { consecutiveFailures: 0, consecutiveInconclusive: 0, lastResults: first.status.analysis!.lastResults! } }, routeCanaryWeight: 10 }));
+    expect(atEnd.status.currentStep).toBe(0);
+    expect(types(atEnd.effects)).not.toContain('weights:50');
+  });
+
+  it('step starts and analysis runs keep millisecond precision', () => {
+    const p = planTrafficShift(obs({ routeCanaryWeight: 0, now: T0 + 1234 }));
+    expect(p.status.stepStartedAt).toBe('2026-11-22T10:00:01.234Z');
+    expect(Date.parse(p.status.stepStartedAt!)).toBe(T0 + 1234);
+  });
+});
+

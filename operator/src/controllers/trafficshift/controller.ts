@@ -8,10 +8,10 @@ import { RouteProblemError, type TrafficRef, type TrafficRouter } from '../../tr
 import { DEPLOYMENT, TRAFFIC_SHIFT, type KubeClient, type KubeObject, type EventRecorder } from '../../kube/index.ts';
 import type { Store } from '../shared/store.ts';
 import { Controller, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
-import { setCondition, statusChanged } from '../../runtime/conditions.ts';
+import { setCondition } from '../../runtime/conditions.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/logger.ts';
-import { analysisDue, isTerminal, planTrafficShift, type Effect, type ObservedDeployment, type ShiftObservation, type SpecProblem } from './plan.ts';
+import { analysisDue, isTerminal, memoOf, planTrafficShift, statusPersistence, withMemo, type AnalysisMemo, type Effect, type ObservedDeployment, type ShiftObservation, type SpecProblem } from './plan.ts';
 import { ShiftMetrics } from './metrics.ts';
 import { newerObject } from '../shared/freshness.ts';
 import type { PhaseChange } from '../../notify/change.ts';
@@ -41,6 +41,8 @@ export class TrafficShiftController {
   /** The objects this controller wrote last, so a reconcile never plans on an older cached copy. */
   readonly #written = new Map<string, TrafficShiftObject>();
   /** Rollbacks requested out of band (alert hooks), consumed by the next reconcile of the key. */
+  /** Analysis bookkeeping not yet in status (see AnalysisMemo in ./plan.ts), per key. */
+  readonly #memo = new Map<string, AnalysisMemo>();
   readonly #rollbackRequests = new Map<string, { trigger: RollbackTrigger; reason: string; alert?: string; done: Array<(ok: boolean) => void> }>();
 
   constructor(deps: TrafficShiftControllerDeps) {
@@ -54,7 +56,7 @@ export class TrafficShiftController {
     deps.informer.addHandler({
       onAdd: (o) => this.controller.enqueue(keyOf(o)),
       onUpdate: (a, b) => { if (a.metadata.resourceVersion !== b.metadata.resourceVersion) this.controller.enqueue(keyOf(b)); },
-      onDelete: (o) => { this.#written.delete(keyOf(o)); this.#d.metrics.forget(o.metadata.namespace ?? '', o.metadata.name ?? ''); },
+      onDelete: (o) => { this.#written.delete(keyOf(o)); this.#memo.delete(keyOf(o)); this.#d.metrics.forget(o.metadata.namespace ?? '', o.metadata.name ?? ''); },
     });
   }
 
@@ -124,7 +126,7 @@ export class TrafficShiftController {
     if (!obj || obj.metadata.deletionTimestamp) { settle(false); return; }
     const now = d.clock.now();
     const generation = obj.metadata.generation ?? 1;
-    const status: TrafficShiftStatus = obj.status ?? {};
+    const status: TrafficShiftStatus = withMemo(obj.status ?? {}, this.#memo.get(key));
 
     const parsed = TrafficShiftSpecSchema.safeParse(obj.spec);
     if (!parsed.success) {
@@ -253,14 +255,23 @@ export class TrafficShiftController {
   }
 
   async #writeStatus(obj: TrafficShiftObject, next: TrafficShiftStatus, ctx: ReconcileContext): Promise<TrafficShiftObject> {
-    if (!statusChanged(obj.status ?? {}, next)) return obj;
     const key = keyOf(obj);
+    const how = statusPersistence(obj.status ?? {}, next);
+    if (how === 'unchanged') return obj;
+    if (how === 'memo') {
+      // Only the analysis bookkeeping moved (an analysis run with the same verdicts): keep it in
+      // memory, write nothing (idle API traffic, DESIGN §6).
+      const memo = memoOf(next);
+      if (memo) this.#memo.set(key, memo);
+      return obj;
+    }
     const updated = await this.#d.client.apply<TrafficShiftObject>(TRAFFIC_SHIFT, {
       apiVersion: 'cutover.dev/v1alpha1', kind: 'TrafficShift',
       metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
       status: next,
     } as KubeObject, { subresource: 'status', force: true });
     this.#written.set(key, updated);
+    this.#memo.delete(key);
     ctx.logger.debug({ phase: next.phase, resourceVersion: updated.metadata.resourceVersion }, 'status written');
     return updated;
   }

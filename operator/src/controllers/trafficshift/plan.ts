@@ -17,8 +17,8 @@ import type {
   WorkerStatus,
 } from '../../api/trafficshift.ts';
 import { judge, type MetricResult } from '../../analysis/evaluate.ts';
-import { setCondition, removeCondition } from '../../runtime/conditions.ts';
-import { rfc3339 } from '../../runtime/clock.ts';
+import { setCondition, removeCondition, statusChanged } from '../../runtime/conditions.ts';
+import { rfc3339Milli } from '../../runtime/clock.ts';
 
 /** A problem that needs the user: the spec field to fix and what is wrong. Nothing is changed. */
 export interface SpecProblem { field: string; message: string; reason: string }
@@ -88,6 +88,54 @@ export function pendingActions(annotations: Record<string, string>, status: Traf
   return out;
 }
 
+/**
+ * The analysis bookkeeping that is kept in memory instead of status while nothing a user or a
+ * restart needs has changed (DESIGN §6: idle API traffic ≤ 1 request/s at 1,000 shifts): when the
+ * last run was, and the measured values. Written to status whenever a verdict, a counter, the phase
+ * or the step changes. Losing it in a crash is safe: a step still needs a passing run after its
+ * start (`passedThisStep`), so the restarted operator runs one instead of promoting on old data.
+ */
+export interface AnalysisMemo {
+  observedGeneration: number | undefined;
+  stepStartedAt: string | undefined;
+  lastAnalysisAt: string;
+  lastResults: StatusMetricResult[];
+}
+
+/** The status with everything but the bookkeeping of `AnalysisMemo`: what must be persisted. */
+function durable(st: TrafficShiftStatus): TrafficShiftStatus {
+  const { lastAnalysisAt: _at, ...rest } = st;
+  if (!st.analysis) return rest;
+  const { lastResults, ...counters } = st.analysis;
+  return { ...rest, analysis: { ...counters, ...(lastResults ? { lastResults: lastResults.map((r) => ({ name: r.name, result: r.result, threshold: r.threshold }) as StatusMetricResult) } : {}) } };
+}
+
+/**
+ * Decides how a planned status is kept: `unchanged`, `memo` (only the analysis bookkeeping moved;
+ * keep it in memory) or `write`.
+ */
+export function statusPersistence(persisted: TrafficShiftStatus, next: TrafficShiftStatus): 'unchanged' | 'memo' | 'write' {
+  if (jsonEqual(persisted, next)) return 'unchanged';
+  return jsonEqual(durable(persisted), durable(next)) ? 'memo' : 'write';
+}
+
+export function memoOf(st: TrafficShiftStatus): AnalysisMemo | undefined {
+  if (!st.lastAnalysisAt) return undefined;
+  return { observedGeneration: st.observedGeneration, stepStartedAt: st.stepStartedAt, lastAnalysisAt: st.lastAnalysisAt, lastResults: st.analysis?.lastResults ?? [] };
+}
+
+/** The persisted status with a newer in-memory memo laid over it (same generation and step only). */
+export function withMemo(persisted: TrafficShiftStatus, memo: AnalysisMemo | undefined): TrafficShiftStatus {
+  if (!memo || memo.observedGeneration !== persisted.observedGeneration || memo.stepStartedAt !== persisted.stepStartedAt) return persisted;
+  const at = ms(persisted.lastAnalysisAt);
+  if (at !== undefined && at >= (ms(memo.lastAnalysisAt) ?? 0)) return persisted;
+  return { ...persisted, lastAnalysisAt: memo.lastAnalysisAt, analysis: { consecutiveFailures: 0, consecutiveInconclusive: 0, ...persisted.analysis, lastResults: memo.lastResults } };
+}
+
+function jsonEqual(a: unknown, b: unknown): boolean {
+  return !statusChanged(a, b);
+}
+
 export function planTrafficShift(o: ShiftObservation): Plan {
   return new Planner(o).run();
 }
@@ -102,7 +150,8 @@ class Planner {
   constructor(o: ShiftObservation) {
     this.o = o;
     this.st = structuredClone(o.status ?? {});
-    this.nowText = rfc3339(o.now);
+    // Millisecond precision: step starts and analysis runs are a schedule (DESIGN §6: drift ≤ 1 s).
+    this.nowText = rfc3339Milli(o.now);
   }
 
   run(): Plan {
@@ -323,7 +372,7 @@ class Planner {
     const pausedAt = ms(this.st.pausedAt);
     const started = ms(this.st.stepStartedAt);
     // The step timer stops while paused: shift the step start by the time spent paused.
-    if (pausedAt !== undefined && started !== undefined) this.st.stepStartedAt = rfc3339(started + Math.max(0, this.o.now - pausedAt));
+    if (pausedAt !== undefined && started !== undefined) this.st.stepStartedAt = rfc3339Milli(started + Math.max(0, this.o.now - pausedAt));
     this.st.phase = this.st.currentStep === undefined ? 'Pending' : 'Progressing';
     delete this.st.pausedAt; delete this.st.pauseReason;
     this.st.lastProgressAt = this.nowText;

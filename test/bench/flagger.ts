@@ -19,14 +19,13 @@
 //   memory  RSS of each process with 100 cutovers in steady state: 100 Canaries (each with its
 //           Deployment) Initialized and then Progressing vs 100 TrafficShifts Progressing.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { loadAll } from 'js-yaml';
 import { setBackend, startBackendProcess, stopBackendProcess } from '../testbed/backends.ts';
-import { runLoad } from '../testbed/dataplane/load.ts';
+import { runLoad, type LoadSummary } from '../testbed/dataplane/load.ts';
 import { loopbackFqdn } from '../testbed/dataplane/routing.ts';
-import { CACHE_DIR, REPO_ROOT } from '../testbed/paths.ts';
+import { binaries, CACHE_DIR, REPO_ROOT } from '../testbed/paths.ts';
 import { freePort, isAlive, killPid, startDetached, waitReady } from '../testbed/procs.ts';
 import type { TestbedInfo } from '../testbed/testbed.ts';
 import { BENCH_ERROR_QUERY } from './breach.ts';
@@ -221,18 +220,17 @@ async function startFlagger(info: TestbedInfo, bin: string, ns: string, name: st
   };
 }
 
-async function applyFlaggerCrds(k: Kube): Promise<void> {
-  const docs = (loadAll(readFileSync(join(FLAGGER_DIR, 'crd.yaml'), 'utf8')) as Array<KubernetesObject | null>).filter((d): d is KubernetesObject => !!d && d.kind === 'CustomResourceDefinition');
-  for (const d of docs) await apply(k, d);
-  const deadline = Date.now() + 30_000;
-  for (const d of docs) {
-    for (;;) {
-      const crd = await k.api.read({ apiVersion: d.apiVersion!, kind: d.kind!, metadata: { name: d.metadata!.name! } }) as KubernetesObject & { status?: { conditions?: Array<{ type: string; status: string }> } };
-      if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-      if (Date.now() > deadline) throw new Error(`CRD ${d.metadata!.name} not Established after 30 s`);
-      await sleep(200);
-    }
-  }
+/**
+ * kubectl apply --server-side: the module's crd.yaml has multi-line quoted descriptions that js-yaml
+ * refuses (continuation lines at the key's indentation) and Go's YAML accepts.
+ */
+async function applyFlaggerCrds(info: TestbedInfo): Promise<void> {
+  const file = join(FLAGGER_DIR, 'crd.yaml');
+  const kubectl = (args: string[]) => run(binaries.kubectl, [`--kubeconfig=${info.kubeconfig}`, ...args], 60_000);
+  const r = await kubectl(['apply', '--server-side', '--field-manager=cutover-bench', '--force-conflicts', '-f', file]);
+  if (r.code !== 0) throw new Error(`kubectl apply --server-side -f ${file}: ${r.stderr.trim()}`);
+  const w = await kubectl(['wait', '--for=condition=Established', '--timeout=30s', '-f', file]);
+  if (w.code !== 0) throw new Error(`Flagger CRDs not Established: ${w.stderr.trim()}`);
 }
 
 async function waitFor(what: string, pred: () => boolean, timeoutMs: number, alive?: () => boolean): Promise<void> {
@@ -254,9 +252,16 @@ class RouteLog {
   firstZeroAfter(t: number): number | undefined { return this.entries.find((e) => e.at > t && e.canary === 0)?.at; }
 }
 
+/** Answers by status and by backend (the backends name themselves in their JSON answers). */
+function loadText(l: LoadSummary | undefined): string {
+  if (!l) return 'n/a';
+  const kv = (o: Record<string, number>) => Object.entries(o).map(([a, b]) => `${a} ${b}`).join(', ');
+  return `${l.sent} sent; by status ${kv(l.byStatus)}; by backend ${kv(l.byService)}`;
+}
+
 interface RunOutcome { sample?: number; weightAtFault?: number; outcome: string; error?: string }
 
-interface FlaggerCtx { info: TestbedInfo; k: Kube; ns: string; routes: Map<string, RouteLog>; canaries: Map<string, CanaryView>; alive: () => boolean }
+interface FlaggerCtx { info: TestbedInfo; k: Kube; ns: string; routes: Map<string, RouteLog>; canaries: Map<string, CanaryView>; maxFailedChecks: Map<string, number>; alive: () => boolean }
 
 async function flaggerRun(ctx: FlaggerCtx, s: FlaggerSetting, i: number): Promise<RunOutcome> {
   const { info, k, ns } = ctx;
@@ -266,7 +271,7 @@ async function flaggerRun(ctx: FlaggerCtx, s: FlaggerSetting, i: number): Promis
   ctx.routes.set(name, routeLog);
   const intervalMs = s.intervalS * 1000;
   const ac = new AbortController();
-  let load: Promise<unknown> | undefined;
+  let load: Promise<LoadSummary | undefined> | undefined;
   const backends = [`${name}-primary-be`, `${name}-canary-be`];
   try {
     const [pb, cb] = await Promise.all(backends.map((b) => startBackendProcess(info, { namespace: ns, service: b })));
@@ -284,8 +289,9 @@ async function flaggerRun(ctx: FlaggerCtx, s: FlaggerSetting, i: number): Promis
     await waitFor(`${name} back on stable`, () => routeLog.firstZeroAfter(faultAt) !== undefined, (s.thresholdEff + 3) * intervalMs + 60_000, ctx.alive);
     const sample = routeLog.firstZeroAfter(faultAt)! - faultAt;
     await sleep(1000);
+    ac.abort();
     const st = ctx.canaries.get(name)?.status;
-    return { sample, weightAtFault, outcome: `${st?.phase ?? '?'} (failedChecks ${st?.failedChecks ?? '?'})` };
+    return { sample, weightAtFault, outcome: `${name}: ${st?.phase ?? '?'} (failedChecks up to ${ctx.maxFailedChecks.get(name) ?? 0}); load ${loadText(await load)}` };
   } catch (err) {
     const st = ctx.canaries.get(name)?.status;
     return { outcome: `${st?.phase ?? 'no status'} (weight ${routeLog.current ?? 'no route'})`, error: `${name}: ${(err as Error).message}` };
@@ -301,7 +307,7 @@ async function cutoverRun(info: TestbedInfo, k: Kube, ns: string, s: CutoverSett
   const routeLog = new RouteLog();
   let shift: ShiftView | undefined;
   const ac = new AbortController();
-  let load: Promise<unknown> | undefined;
+  let load: Promise<LoadSummary | undefined> | undefined;
   const w = watch(k, `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes`, (e) => routeLog.add(e.at, canaryWeight(e.obj, 'listings-api')));
   const ws = watch<ShiftView>(k, `/apis/cutover.dev/v1alpha1/namespaces/${ns}/trafficshifts`, (e) => { shift = e.obj; });
   try {
@@ -328,7 +334,8 @@ async function cutoverRun(info: TestbedInfo, k: Kube, ns: string, s: CutoverSett
     await waitFor(`${ns} back on stable`, () => routeLog.firstZeroAfter(faultAt) !== undefined, (s.failureLimitEff + 3) * s.intervalS * 1000 + 60_000);
     const sample = routeLog.firstZeroAfter(faultAt)! - faultAt;
     await sleep(1000);
-    return { sample, weightAtFault, outcome: `${shift?.status?.phase ?? '?'} (${shift?.status?.rollback?.trigger ?? 'no rollback'})` };
+    ac.abort();
+    return { sample, weightAtFault, outcome: `${ns}: ${shift?.status?.phase ?? '?'} (${shift?.status?.rollback?.trigger ?? 'no rollback'}); load ${loadText(await load)}` };
   } catch (err) {
     return { outcome: `${shift?.status?.phase ?? 'no status'} (weight ${routeLog.current ?? 'no route'})`, error: `${ns}: ${(err as Error).message}` };
   } finally {
@@ -446,7 +453,11 @@ async function memoryBench(info: TestbedInfo, k: Kube, bin: string, n: number): 
 const sec = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : 'n/a');
 const fmt = (t: TimingResult | undefined) => (t && t.faultToStableMs.n > 0 ? `p50 ${sec(t.faultToStableMs.p50)} · max ${sec(t.faultToStableMs.max)} (n=${t.faultToStableMs.n})` : 'n/a');
 
-export async function flaggerBench(info: TestbedInfo, opts: { runs?: number; memoryCutovers?: number } = {}): Promise<FlaggerResult> {
+/**
+ * `runs` per setting (default 3); `settings` restricts the timing to those setting ids (e.g. ['fastest']);
+ * `memoryCutovers` 0 skips the memory part.
+ */
+export async function flaggerBench(info: TestbedInfo, opts: { runs?: number; settings?: string[]; memoryCutovers?: number } = {}): Promise<FlaggerResult> {
   const bin = await ensureFlagger();
   const started = Date.now();
   const v = await run(bin, ['-version'], 10_000);
@@ -454,20 +465,27 @@ export async function flaggerBench(info: TestbedInfo, opts: { runs?: number; mem
   const runs = opts.runs ?? 3;
   const k = kube(info);
   log(`flagger: ${version}; CRDs from ${join(FLAGGER_DIR, 'crd.yaml')}`);
-  await applyFlaggerCrds(k);
+  await applyFlaggerCrds(info);
 
   // ---- timing: every Flagger run in one namespace (Flagger's -namespace takes one), Cutover one namespace per run ----
   const fns = uid('bench-flagger');
-  const cutoverNs = CUTOVER_SETTINGS.map((s) => Array.from({ length: runs }, (_, i) => uid(`bench-flcut-${s.id}${i}`)));
+  const pick = <T extends { id: string }>(xs: T[]) => xs.filter((x) => !opts.settings || opts.settings.includes(x.id));
+  const flaggerSettings = pick(FLAGGER_SETTINGS);
+  const cutoverSettings = pick(CUTOVER_SETTINGS);
+  const cutoverNs = cutoverSettings.map((s) => Array.from({ length: runs }, (_, i) => uid(`bench-flcut-${s.id}${i}`)));
   const nss = [fns, ...cutoverNs.flat()];
   await applyAll(k, nss.map((n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } })));
   await apply(k, metricTemplate(info, fns, 'error-rate', FLAGGER_ERROR_QUERY));
-  const ctx: FlaggerCtx = { info, k, ns: fns, routes: new Map(), canaries: new Map(), alive: () => true };
+  const ctx: FlaggerCtx = { info, k, ns: fns, routes: new Map(), canaries: new Map(), maxFailedChecks: new Map(), alive: () => true };
   const rw = watch(k, `/apis/gateway.networking.k8s.io/v1/namespaces/${fns}/httproutes`, (e) => {
     const name = e.obj.metadata?.name ?? '';
     ctx.routes.get(name)?.add(e.at, canaryWeight(e.obj, `${name}-canary`));
   });
-  const cw = watch<CanaryView>(k, `/apis/flagger.app/v1beta1/namespaces/${fns}/canaries`, (e) => { ctx.canaries.set(e.obj.metadata!.name!, e.obj); });
+  const cw = watch<CanaryView>(k, `/apis/flagger.app/v1beta1/namespaces/${fns}/canaries`, (e) => {
+    const name = e.obj.metadata!.name!;
+    ctx.canaries.set(name, e.obj);
+    ctx.maxFailedChecks.set(name, Math.max(ctx.maxFailedChecks.get(name) ?? 0, e.obj.status?.failedChecks ?? 0));
+  });
   await Promise.all([rw.ready, cw.ready]);
   let fl: FlaggerProcess | undefined;
   let op: Awaited<ReturnType<typeof startOperator>> | undefined;
@@ -479,15 +497,15 @@ export async function flaggerBench(info: TestbedInfo, opts: { runs?: number; mem
     const pid = fl.pid;
     ctx.alive = () => isAlive(pid);
     op = await startOperator(info, { name: 'bench-flagger-cutover', namespaces: cutoverNs.flat(), extraArgs: ['--log-level', 'info'] });
-    log(`flagger: timing, ${runs} runs per setting in parallel; Flagger ${FLAGGER_SETTINGS.map((s) => `${s.id} ${s.intervalS}s×${s.thresholdEff}`).join(', ')}; Cutover ${CUTOVER_SETTINGS.map((s) => `${s.id} ${s.intervalS}s×${s.failureLimitEff}`).join(', ')}`);
-    const flaggerRuns = FLAGGER_SETTINGS.map(async (s) => {
+    log(`flagger: timing, ${runs} runs per setting in parallel; Flagger ${flaggerSettings.map((s) => `${s.id} ${s.intervalS}s×${s.thresholdEff}`).join(', ')}; Cutover ${cutoverSettings.map((s) => `${s.id} ${s.intervalS}s×${s.failureLimitEff}`).join(', ')}`);
+    const flaggerRuns = flaggerSettings.map(async (s) => {
       const outs = await Promise.all(Array.from({ length: runs }, (_, i) => flaggerRun(ctx, s, i)));
       const spec = `interval ${s.interval ?? '(unset)'}, threshold ${s.threshold ?? '(unset)'}, stepWeight ${FIRST_WEIGHT}, maxWeight ${3 * FIRST_WEIGHT}`;
       const r = timingResult('flagger', s.id, spec, { intervalSeconds: s.intervalS, failureLimit: s.thresholdEff }, s.source, outs);
       log(`flagger: Flagger ${s.id}: ${r.samples.join(', ')} ms${r.errors.length ? `; errors: ${r.errors.join('; ')}` : ''}`);
       return r;
     });
-    const cutoverRuns = CUTOVER_SETTINGS.map(async (s, si) => {
+    const cutoverRuns = cutoverSettings.map(async (s, si) => {
       const outs = await Promise.all(cutoverNs[si]!.map((ns) => cutoverRun(info, k, ns, s)));
       const spec = `interval ${s.interval ?? '(unset)'}, failureLimit ${s.failureLimit ?? '(unset)'}, steps ${FIRST_WEIGHT}/${3 * FIRST_WEIGHT}/100`;
       const r = timingResult('cutover', s.id, spec, { intervalSeconds: s.intervalS, failureLimit: s.failureLimitEff }, s.source, outs);
@@ -506,6 +524,7 @@ export async function flaggerBench(info: TestbedInfo, opts: { runs?: number; mem
   // ---- memory ----
   let memory: MemoryResult | { error: string };
   try {
+    if (opts.memoryCutovers === 0) throw new Error('skipped (memoryCutovers 0)');
     memory = await memoryBench(info, k, bin, opts.memoryCutovers ?? 100);
   } catch (err) {
     log(`flagger/memory failed: ${(err as Error).stack ?? String(err)}`);

@@ -107,7 +107,7 @@ interface CutoverSetting { id: string; interval?: string; failureLimit?: number;
 export const FLAGGER_SETTINGS: FlaggerSetting[] = [
   {
     id: 'fastest', interval: '10s', threshold: 1, intervalS: 10, thresholdEff: 1,
-    source: `${FLAGGER_SRC} pkg/apis/flagger/v1beta1/canary.go: GetAnalysisInterval raises any interval below 10s to 10s, GetAnalysisThreshold makes threshold < 1 into 1`,
+    source: `${FLAGGER_SRC}: interval 10s is the smallest Flagger runs (pkg/apis/flagger/v1beta1/canary.go GetAnalysisInterval raises anything below to 10s) and the value of its NGINX and APISIX tutorials (docs/gitbook/tutorials/nginx-progressive-delivery.md); threshold 1 is the smallest (GetAnalysisThreshold turns < 1 into 1)`,
   },
   {
     id: 'defaults', intervalS: 60, thresholdEff: 1,
@@ -133,9 +133,9 @@ export const CUTOVER_SETTINGS: CutoverSetting[] = [
 
 /** Flagger vs Cutover pairings reported as ratios. */
 const PAIRS: Array<{ key: string; flagger: string; cutover: string; label: string }> = [
-  { key: 'fastest', flagger: 'fastest', cutover: 'fastest', label: 'fastest documented settings' },
+  { key: 'fastest', flagger: 'fastest', cutover: 'fastest', label: 'fastest settings' },
   { key: 'defaults', flagger: 'defaults', cutover: 'defaults', label: 'defaults (fields unset)' },
-  { key: 'tutorial-vs-defaults', flagger: 'tutorial', cutover: 'defaults', label: "Flagger's Gateway API tutorial values vs Cutover defaults" },
+  { key: 'tutorial-vs-defaults', flagger: 'tutorial', cutover: 'defaults', label: "Flagger's Gateway API tutorial vs Cutover defaults" },
 ];
 
 /** Both tools move the first weight step to 20% (Flagger stepWeight 20, maxWeight 60; Cutover steps 20/60/100). */
@@ -540,19 +540,19 @@ export async function flaggerBench(info: TestbedInfo, opts: { runs?: number; set
     const c = find('cutover', p.cutover);
     const ratio = f && c && f.faultToStableMs.n > 0 && c.faultToStableMs.n > 0 ? Math.round((f.faultToStableMs.p50 / c.faultToStableMs.p50) * 10) / 10 : NaN;
     ratios[p.key] = ratio;
-    const fe = f ? `${f.effective.intervalSeconds}s × ${f.effective.failureLimit}` : '?';
-    const ce = c ? `${c.effective.intervalSeconds}s × ${c.effective.failureLimit}` : '?';
+    const fe = f ? `interval ${f.effective.intervalSeconds}s, threshold ${f.effective.failureLimit}` : '?';
+    const ce = c ? `interval ${c.effective.intervalSeconds}s, failureLimit ${c.effective.failureLimit}` : '?';
     rows.push({
-      what: `Flagger ${FLAGGER_VERSION} vs Cutover, fault (20% errors) → stable, ${p.label}: Flagger interval × threshold ${fe} / Cutover interval × failureLimit ${ce}`,
+      what: `Flagger ${FLAGGER_VERSION} side by side, 20% fault → stable, ${p.label}: Flagger ${fe} / Cutover ${ce}`,
       value: `Flagger ${fmt(f)} / Cutover ${fmt(c)}`,
-      target: Number.isFinite(ratio) ? `ratio ×${ratio}` : 'ratio n/a',
+      target: Number.isFinite(ratio) ? `Flagger/Cutover ×${ratio} (p50)` : 'ratio n/a',
     });
   }
   if ('error' in memory) rows.push({ what: 'memory at 100 cutovers, Flagger vs Cutover', value: `failed: ${memory.error}`, target: 'ratio n/a' });
   else rows.push({
-    what: `memory at ${memory.cutovers} cutovers (RSS, median of 30 s): ${memory.cutovers} Canaries + Deployments vs ${memory.cutovers} TrafficShifts`,
+    what: `Flagger ${FLAGGER_VERSION} side by side, memory at ${memory.cutovers} cutovers (RSS, median over 30 s): ${memory.cutovers} Canaries vs ${memory.cutovers} TrafficShifts`,
     value: `Flagger ${memory.flagger.progressingMb} MB Progressing (${memory.flagger.initializedMb} MB Initialized, ${memory.flagger.baselineMb} MB empty) / Cutover ${memory.cutover.progressingMb} MB Progressing (${memory.cutover.baselineMb} MB empty)`,
-    target: `ratio ×${memory.ratio}`,
+    target: `Flagger/Cutover ×${memory.ratio}`,
   });
 
   const allErrors = [...timing.flatMap((t) => t.errors), ...('error' in memory ? [] : memory.errors)];

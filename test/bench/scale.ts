@@ -107,7 +107,9 @@ export async function scaleBench(info: TestbedInfo, opts: { shifts?: number } = 
   }));
   await Promise.all(watches.map((w) => w.ready));
 
-  const op = await startOperator(info, { name: 'bench-scale', namespaces: nss, extraArgs: ['--log-level', 'info'] });
+  // BENCH_OPERATOR_NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) profiles the operator.
+  const nodeOptions = process.env.BENCH_OPERATOR_NODE_OPTIONS;
+  const op = await startOperator(info, { name: 'bench-scale', namespaces: nss, extraArgs: ['--log-level', 'info'], ...(nodeOptions ? { env: { NODE_OPTIONS: nodeOptions } } : {}) });
   const rssSamples: Array<{ at: number; mb: number; phase: string }> = [];
   let phase = 'create';
   const rssTimer = setInterval(() => rssSamples.push({ at: now(), mb: rssMb(op.pid), phase }), 2000);

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { realClock, rfc3339Micro, type Clock } from '../runtime/clock.ts';
 import { silentLogger, type Logger } from '../runtime/logger.ts';
 import type { KubeClient } from './client.ts';
-import { isNotFound } from './errors.ts';
+import { isAlreadyExists, isNotFound } from './errors.ts';
 import { EVENT, referenceTo, type KubeObject, type ObjectReference } from './resources.ts';
 
 export const REPORTING_CONTROLLER = 'cutover.dev/operator';
@@ -25,6 +25,12 @@ export interface EventInput {
   note?: string;
   /** A second object involved, e.g. the HTTPRoute whose weights changed. */
   related?: KubeObject | ObjectReference;
+  /**
+   * A name derived from what the event records (e.g. one step of one run): the Event is created
+   * once under that name and a second record of it — after a restart that could not tell whether
+   * the first write landed — finds it there (409 AlreadyExists) and writes nothing. Not a series.
+   */
+  name?: string;
 }
 
 export interface EventRecorderOptions {
@@ -100,6 +106,21 @@ export class EventRecorder {
     void write.finally(() => this.#inFlight.delete(write));
   }
 
+  /**
+   * Records an Event under a name derived from what it records, exactly once: resolves true when it
+   * was written now or already existed, false when it could not be written (logged; call again).
+   */
+  async ensure(input: EventInput & { name: string }): Promise<boolean> {
+    const write = this.#record(input).then(() => true, (err: unknown) => {
+      this.#logger.warn({ err, reason: input.reason, regarding: describe(input.regarding) }, 'could not write Event; will retry');
+      return false;
+    });
+    const tracked = write.then(() => {});
+    this.#inFlight.add(tracked);
+    void tracked.finally(() => this.#inFlight.delete(tracked));
+    return write;
+  }
+
   normal(regarding: EventInput['regarding'], reason: string, action: string, note?: string): void {
     this.record({ regarding, type: 'Normal', reason, action, ...(note !== undefined ? { note } : {}) });
   }
@@ -116,6 +137,14 @@ export class EventRecorder {
   async #record(input: EventInput): Promise<void> {
     const regarding = toReference(input.regarding);
     const note = truncate(input.note ?? '', 1024);
+    if (input.name !== undefined) {
+      try {
+        await this.#client.create(EVENT, this.#event(input, regarding, note, input.name, this.#clock.now()));
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+      }
+      return;
+    }
     const seriesKey = JSON.stringify([
       regarding.uid ?? '', regarding.kind ?? '', regarding.namespace ?? '', regarding.name ?? '',
       input.type, input.reason, input.action, note,
@@ -135,21 +164,8 @@ export class EventRecorder {
       await this.#writeSeries(seriesKey, existing, input, regarding, note);
       return;
     }
-    const namespace = regarding.namespace || 'default';
-    const event: EventObject = {
-      apiVersion: 'events.k8s.io/v1',
-      kind: 'Event',
-      metadata: { name: `${regarding.name ?? 'cutover'}.${eventSuffix(now)}`, namespace },
-      eventTime: rfc3339Micro(now),
-      reportingController: this.reportingController,
-      reportingInstance: this.reportingInstance,
-      action: truncate(input.action, 128),
-      reason: truncate(input.reason, 128),
-      type: input.type,
-      regarding,
-      ...(note ? { note } : {}),
-      ...(input.related ? { related: toReference(input.related) } : {}),
-    };
+    const event = this.#event(input, regarding, note, `${regarding.name ?? 'cutover'}.${eventSuffix(now)}`, now);
+    const namespace = event.metadata.namespace ?? 'default';
     const series: Series = { namespace, name: event.metadata.name ?? '', count: 1, lastAt: now, writing: true, dirty: false };
     this.#remember(seriesKey, series);
     try {
@@ -161,6 +177,23 @@ export class EventRecorder {
       series.writing = false;
     }
     if (series.dirty) await this.#writeSeries(seriesKey, series, input, regarding, note);
+  }
+
+  #event(input: EventInput, regarding: ObjectReference, note: string, name: string, now: number): EventObject {
+    return {
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      metadata: { name, namespace: regarding.namespace || 'default' },
+      eventTime: rfc3339Micro(now),
+      reportingController: this.reportingController,
+      reportingInstance: this.reportingInstance,
+      action: truncate(input.action, 128),
+      reason: truncate(input.reason, 128),
+      type: input.type,
+      regarding,
+      ...(note ? { note } : {}),
+      ...(input.related ? { related: toReference(input.related) } : {}),
+    };
   }
 
   /** Writes the series count; coalesces repeats that arrive while a write is in flight. */

@@ -91,4 +91,29 @@ describe('EventRecorder', () => {
     expect(() => recorder.warning(shift, 'RolledBack', 'Rollback', 'x')).not.toThrow();
     await expect(recorder.flush()).resolves.toBeUndefined();
   });
+
+  it('writes a named Event once: a second ensure finds it (409) and writes nothing more', async () => {
+    const names = new Set<string>();
+    api.handler = (req, res) => {
+      const ev = JSON.parse(req.body) as EventObject;
+      const name = ev.metadata.name ?? '';
+      if (names.has(name)) { json(res, 409, status(409, 'AlreadyExists', `events.events.k8s.io "${name}" already exists`)); return; }
+      names.add(name);
+      json(res, 201, ev);
+    };
+    const recorder = new EventRecorder(client);
+    const input = { regarding: shift, type: 'Normal' as const, reason: 'StepStarted', action: 'StepStarted', note: 'step 2/3', name: 'listings-read.step2.abc' };
+    await expect(recorder.ensure(input)).resolves.toBe(true);
+    await expect(recorder.ensure({ ...input, note: 'step 2/3 (recorded after an operator restart)' })).resolves.toBe(true);
+    expect(api.requests.map((r) => r.method)).toEqual(['POST', 'POST']);
+    expect([...names]).toEqual(['listings-read.step2.abc']);
+    // Named Events are not series: no PATCH of a count.
+    expect(api.requests.some((r) => r.method === 'PATCH')).toBe(false);
+  });
+
+  it('ensure resolves false (and never throws) when the Event cannot be written', async () => {
+    api.handler = (_req, res) => json(res, 403, status(403, 'Forbidden', 'events is forbidden'));
+    const recorder = new EventRecorder(client);
+    await expect(recorder.ensure({ regarding: shift, type: 'Normal', reason: 'StepStarted', action: 'StepStarted', name: 'x.step1.abc' })).resolves.toBe(false);
+  });
 });

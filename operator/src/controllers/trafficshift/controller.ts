@@ -1,4 +1,5 @@
 // TrafficShift reconciler: observe → plan (pure, ./plan.ts) → apply → status.
+import { createHash } from 'node:crypto';
 import { TrafficShiftSpecSchema, type TrafficShift, type TrafficShiftStatus, type RollbackTrigger } from '../../api/trafficshift.ts';
 import { ConditionType, Reason } from '../../api/conditions.ts';
 import { evaluateMetric, type MetricResult } from '../../analysis/evaluate.ts';
@@ -41,6 +42,8 @@ export class TrafficShiftController {
   /** The objects this controller wrote last, so a reconcile never plans on an older cached copy. */
   readonly #written = new Map<string, TrafficShiftObject>();
   /** Rollbacks requested out of band (alert hooks), consumed by the next reconcile of the key. */
+  /** The StepStarted Event this process knows is in the API, per key (see #ensureStepEvent). */
+  readonly #announced = new Map<string, string>();
   /** Analysis bookkeeping not yet in status (see AnalysisMemo in ./plan.ts), per key. */
   readonly #memo = new Map<string, AnalysisMemo>();
   readonly #rollbackRequests = new Map<string, { trigger: RollbackTrigger; reason: string; alert?: string; done: Array<(ok: boolean) => void> }>();
@@ -56,7 +59,7 @@ export class TrafficShiftController {
     deps.informer.addHandler({
       onAdd: (o) => this.controller.enqueue(keyOf(o)),
       onUpdate: (a, b) => { if (a.metadata.resourceVersion !== b.metadata.resourceVersion) this.controller.enqueue(keyOf(b)); },
-      onDelete: (o) => { this.#written.delete(keyOf(o)); this.#memo.delete(keyOf(o)); this.#d.metrics.forget(o.metadata.namespace ?? '', o.metadata.name ?? ''); },
+      onDelete: (o) => { this.#written.delete(keyOf(o)); this.#memo.delete(keyOf(o)); this.#announced.delete(keyOf(o)); this.#d.metrics.forget(o.metadata.namespace ?? '', o.metadata.name ?? ''); },
     });
   }
 
@@ -177,6 +180,10 @@ export class TrafficShiftController {
       await this.#observeDeployments(ref.namespace, spec, o);
     }
 
+    // The current step's Event, if an earlier process may have died before writing it; before the
+    // plan, which may move on to the next step at once.
+    if (live && !o.rollbackRequest) await this.#ensureStepEvent(obj, obj.status ?? {}, spec.steps.length, ctx);
+
     // ---- plan -----------------------------------------------------------------------------------
     const plan = planTrafficShift(o);
     ctx.logger.debug({ phase: plan.status.phase, step: plan.status.currentStep, effects: plan.effects.map((e) => e.type) }, 'planned');
@@ -245,12 +252,40 @@ export class TrafficShiftController {
         await d.client.mergePatch(DEPLOYMENT, ref.namespace, e.deployment, { spec: { replicas: e.replicas } }, { subresource: 'scale' });
         ctx.logger.info({ deployment: e.deployment, replicas: e.replicas }, 'scaled');
         return obj;
-      case 'event':
-        d.events.record({ regarding: obj, type: e.eventType, reason: e.reason, action: e.reason, note: e.note });
+      case 'event': {
+        const name = e.reason === 'StepStarted' ? stepEventName(obj, next) : undefined;
+        if (name) {
+          // Exactly once per step of a run, even across a crash (see #ensureStepEvent).
+          const key = keyOf(obj);
+          void d.events.ensure({ regarding: obj, type: e.eventType, reason: e.reason, action: e.reason, note: e.note, name })
+            .then((ok) => { if (ok) this.#announced.set(key, name); });
+        } else {
+          d.events.record({ regarding: obj, type: e.eventType, reason: e.reason, action: e.reason, note: e.note });
+        }
         ctx.logger.info({ reason: e.reason, note: e.note }, 'event');
         return obj;
+      }
       case 'writeStatus':
         return this.#writeStatus(obj, next, ctx);
+    }
+  }
+
+  /**
+   * The StepStarted Event of the current step, when this process has not seen it written: Events
+   * follow the status write, so a crash between the two loses one. The first reconcile of a live
+   * shift after a start writes it under its deterministic name; if the first write had landed the
+   * API answers AlreadyExists and nothing changes, so every step has exactly one StepStarted.
+   */
+  async #ensureStepEvent(obj: TrafficShiftObject, st: TrafficShiftStatus, steps: number, ctx: ReconcileContext): Promise<void> {
+    if (st.phase !== 'Progressing' && st.phase !== 'Paused') return;
+    const name = stepEventName(obj, st);
+    const key = keyOf(obj);
+    if (!name || this.#announced.get(key) === name) return;
+    const i = st.currentStep ?? 0;
+    const note = `step ${i + 1}/${steps}: canary weight ${st.currentWeight ?? 0}% (recorded after an operator restart)`;
+    if (await this.#d.events.ensure({ regarding: obj, type: 'Normal', reason: 'StepStarted', action: 'StepStarted', note, name })) {
+      this.#announced.set(key, name);
+      ctx.logger.debug({ step: i, name }, 'step event ensured');
     }
   }
 
@@ -299,6 +334,16 @@ function phaseChange(obj: TrafficShiftObject, spec: ShiftObservation['spec'], fr
 function hasPending(annotations: Record<string, string>, status: TrafficShiftStatus): boolean {
   const retry = annotations['cutover.dev/retry'];
   return retry !== undefined && status.acknowledgedActions?.find((a) => a.action === 'Retry')?.id !== retry;
+}
+
+/**
+ * `<shift>.step<N>.<hash>`: one name per step of one run (a run starts at `status.startedAt`; a
+ * retry or a new generation from Pending starts a new one), the same in every operator process.
+ */
+export function stepEventName(obj: KubeObject, st: TrafficShiftStatus): string | undefined {
+  if (st.currentStep === undefined || !st.startedAt) return undefined;
+  const run = createHash('sha256').update(`${obj.metadata.uid ?? ''}/${st.startedAt}`).digest('hex').slice(0, 10);
+  return `${(obj.metadata.name ?? 'shift').slice(0, 200)}.step${st.currentStep + 1}.${run}`;
 }
 
 export function keyOf(o: KubeObject): string {

@@ -17,7 +17,7 @@ import { ConditionsSchema } from './conditions.ts';
 import { API_VERSION } from './group.ts';
 import { HTTP_URL, dnsLabel, duration, resourceName, timestamp, withRules } from './k8s-schema.ts';
 import { ParitySchema, ShadowRunPhaseValues, VerdictValues } from './shadowrun.ts';
-import { TrafficShiftPhaseValues } from './trafficshift.ts';
+import { RollbackStatusSchema, TrafficShiftPhaseValues } from './trafficshift.ts';
 
 export const FeatureFlagSchema = z
   .strictObject({
@@ -170,6 +170,9 @@ export const MigrationSliceStatusSchema = z.object({
     })
     .optional(),
   children: ChildrenStatusSchema.optional(),
+  rollback: RollbackStatusSchema.optional().describe(
+    'The slice\'s rollback, in the order of its parts: route (by its TrafficShift), feature flag, workers.',
+  ),
   history: z.array(HistoryEntrySchema).max(MAX_HISTORY).optional(),
   acknowledgedActions: AcknowledgedActionsSchema.optional(),
   conditions: ConditionsSchema.optional(),

@@ -67,7 +67,7 @@ describe('planMigrationSlice', () => {
     { name: 'leftover child of an earlier run: deleted before anything starts', o: { status: st('Pending'), shadowRun: sr('Failed') }, phase: 'Pending', effects: ['deleteChild:ShadowRun', 'status'] },
     { name: 'child owned by someone else: Stalled ChildConflict', o: { status: st('Pending'), trafficShift: ts('Progressing', { ownedByUs: false }) }, phase: 'Pending', effects: ['status', 'event:ChildConflict'] },
     { name: 'missing ConfigMap: Stalled, nothing created', o: { problems: [{ field: 'spec.featureFlag.configMap', message: 'ConfigMap shop/flags not found', reason: 'ConfigMapNotFound' }] }, phase: 'Pending', effects: ['status', 'event:Pending', 'event:ConfigMapNotFound'] },
-    { name: 'deleted while shifting: shift rolled back, route at stable, mirror removed, children deleted, flag off, finalizer last', o: { status: shifting(), trafficShift: ts('Progressing', { currentWeight: 10 }), shadowRun: sr('Passed'), deleting: true }, phase: 'Shifting', effects: ['rollbackShift:Manual', 'deleteChild:TrafficShift', 'restoreRoute', 'removeMirror', 'deleteChild:ShadowRun', 'flag:false', 'event:Deleted', 'removeFinalizer'] },
+    { name: 'deleted while shifting: shift rolled back, route at stable, mirror removed, flag off, children deleted, finalizer last', o: { status: shifting(), trafficShift: ts('Progressing', { currentWeight: 10 }), shadowRun: sr('Passed'), deleting: true }, phase: 'Shifting', effects: ['rollbackShift:Manual', 'restoreRoute', 'removeMirror', 'flag:false', 'deleteChild:TrafficShift', 'deleteChild:ShadowRun', 'event:Deleted', 'removeFinalizer'] },
     { name: 'deleted after completion: only the finalizer', o: { status: shifting({ phase: 'Completed' }), trafficShift: ts('Completed'), deleting: true }, phase: 'Completed', effects: ['removeFinalizer'] },
   ];
   for (const c of cases) {
@@ -77,6 +77,93 @@ describe('planMigrationSlice', () => {
       expect(types(p.effects)).toEqual(c.effects);
     });
   }
+
+  describe('rollback order: route → feature flag → workers → status and Events (DESIGN §2)', () => {
+    const withWorkers = spec({ workers: [{ deployment: 'score-worker', replicas: 2, legacy: { deployment: 'monolith-worker', replicas: 0 } }] });
+    const records = [{ deployment: 'score-worker', previousReplicas: 0, readyReplicas: 2 }];
+    const live = ts('Progressing', { currentStep: 0, currentWeight: 10, workers: records });
+    const rolledBack = (trigger: 'Metric' | 'Alert' | 'Deadline') => ts('RolledBack', { currentWeight: 0, rollbackReason: `${trigger}: x`, rollback: { trigger, fromWeight: 10, routeRestoredAt: iso(T0 - 200) }, workers: records });
+    const route = new Set(['rollbackShift:Metric', 'rollbackShift:Alert', 'rollbackShift:Manual', 'restoreRoute']);
+    /** Route (here, or already done by the child) before the flag, the flag before the workers, then status, then Events. */
+    const inOrder = (effects: string[], routeByChild: boolean) => {
+      const at = (f: (t: string) => boolean) => effects.findIndex(f);
+      const r = at((t) => route.has(t));
+      const flag = at((t) => t === 'flag:false');
+      const workers = at((t) => t.startsWith('scale:'));
+      const status = at((t) => t === 'status');
+      const events = at((t) => t.startsWith('event:'));
+      expect(routeByChild ? r : r >= 0 && r < flag, effects.join(' ')).toBe(routeByChild ? -1 : true);
+      expect(flag >= 0 && flag < workers && workers < status && status < events, effects.join(' ')).toBe(true);
+    };
+
+    it("the child's own metric breach: the child set the route back; the slice turns the flag off, then restores the workers", () => {
+      const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: rolledBack('Metric') }));
+      expect(p.status.phase).toBe('RolledBack');
+      expect(types(p.effects)).toEqual(['flag:false', 'scale:score-worker=0', 'status', 'event:RolledBack']);
+      inOrder(types(p.effects), true);
+      expect(p.status.rollback).toEqual({ trigger: 'Metric', reason: 'Metric: x', at: iso(T0), fromWeight: 10, routeRestoredAt: iso(T0 - 200), featureFlagRestoredAt: iso(T0), workersRestoredAt: iso(T0), completedAt: iso(T0) });
+    });
+
+    it("the child's deadline: same order, trigger Deadline", () => {
+      const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: rolledBack('Deadline') }));
+      expect(types(p.effects)).toEqual(['flag:false', 'scale:score-worker=0', 'status', 'event:RolledBack']);
+      expect(p.status.rollback?.trigger).toBe('Deadline');
+    });
+
+    it('an alert through the slice: the child rolls the route back first (awaited), then flag, then workers', () => {
+      const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: live, rollbackRequest: { trigger: 'Alert', reason: 'alert ListingsErrors firing', alert: 'ListingsErrors' } }));
+      expect(types(p.effects)).toEqual(['rollbackShift:Alert', 'flag:false', 'scale:score-worker=0', 'status', 'event:RolledBack']);
+      inOrder(types(p.effects), false);
+      expect(p.status.rollback).toMatchObject({ trigger: 'Alert', alert: 'ListingsErrors', fromWeight: 10, routeRestoredAt: iso(T0), featureFlagRestoredAt: iso(T0), workersRestoredAt: iso(T0), completedAt: iso(T0) });
+    });
+
+    it('an alert that reached the child first: the route is already back; flag, then workers', () => {
+      const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: rolledBack('Alert'), rollbackRequest: { trigger: 'Alert', reason: 'alert ListingsErrors firing', alert: 'ListingsErrors' } }));
+      expect(types(p.effects)).toEqual(['flag:false', 'scale:score-worker=0', 'status', 'event:RolledBack']);
+      expect(p.status.rollback?.routeRestoredAt).toBe(iso(T0 - 200));
+    });
+
+    it('kubectl cutover abort on the slice: route, flag, workers', () => {
+      const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: live, annotations: { 'cutover.dev/abort': 'a1' } }));
+      expect(types(p.effects)).toEqual(['rollbackShift:Manual', 'flag:false', 'scale:score-worker=0', 'status', 'event:RolledBack']);
+      inOrder(types(p.effects), false);
+    });
+
+    it('a child deleted mid-shift: the slice sets the route back itself, then the flag (no records left for the workers)', () => {
+      const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting({ currentWeight: 10 }) }));
+      expect(types(p.effects)).toEqual(['restoreRoute', 'flag:false', 'status', 'event:RolledBack']);
+      expect(p.status.rollback).toMatchObject({ trigger: 'Manual', fromWeight: 10, routeRestoredAt: iso(T0), featureFlagRestoredAt: iso(T0) });
+      expect(p.status.rollback?.workersRestoredAt).toBeUndefined();
+    });
+
+    it('crash safety: a restart before the status write does flag and workers again, in order; after it, nothing is repeated', () => {
+      const first = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: rolledBack('Metric') }));
+      // The process died before its status write: the persisted status is still Shifting.
+      const again = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: rolledBack('Metric'), now: T0 + 1000 }));
+      expect(types(again.effects)).toEqual(types(first.effects));
+      const after = planMigrationSlice(obs({ spec: withWorkers, status: first.status, trafficShift: rolledBack('Metric'), now: T0 + 2000 }));
+      expect(types(after.effects)).toEqual(['status']);
+      expect(after.status.rollback).toEqual(first.status.rollback);
+    });
+
+    it('a child that restored its workers itself (an older operator) is not scaled again', () => {
+      const old = ts('RolledBack', { rollback: { trigger: 'Metric', routeRestoredAt: iso(T0 - 300), workersRestoredAt: iso(T0 - 300) }, workers: records });
+      const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: old }));
+      expect(types(p.effects)).toEqual(['flag:false', 'status', 'event:RolledBack']);
+      expect(p.status.rollback?.workersRestoredAt).toBe(iso(T0 - 300));
+    });
+
+    it('deleted mid-shift: route, mirror, flag, workers, then the children and the finalizer', () => {
+      const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: live, shadowRun: sr('Passed'), deleting: true }));
+      expect(types(p.effects)).toEqual(['rollbackShift:Manual', 'restoreRoute', 'removeMirror', 'flag:false', 'scale:score-worker=0', 'deleteChild:TrafficShift', 'deleteChild:ShadowRun', 'event:Deleted', 'removeFinalizer']);
+    });
+
+    it('deleting a slice that has rolled back does not scale the workers again', () => {
+      const done = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: rolledBack('Metric') })).status;
+      const p = planMigrationSlice(obs({ spec: withWorkers, status: done, trafficShift: rolledBack('Metric'), deleting: true }));
+      expect(types(p.effects)).toEqual(['restoreRoute', 'removeMirror', 'deleteChild:TrafficShift', 'event:Deleted', 'removeFinalizer']);
+    });
+  });
 
   it('records every phase change in history, with time and reason', () => {
     const p1 = planMigrationSlice(obs({ spec: spec({ shadow: undefined }) }));

@@ -110,6 +110,45 @@ describe('planTrafficShift', () => {
     expect(types(p.effects)).toEqual(['weights:0', 'scale:score-worker=1', 'status', 'event:RolledBack']);
   });
 
+  describe('rollback of a shift owned by a MigrationSlice (route → flag → workers, DESIGN §2)', () => {
+    const s = spec({ workers: [{ deployment: 'score-worker', replicas: 3 }] });
+    const st = progressing(0, 10, 5000, { workers: [{ deployment: 'score-worker', previousReplicas: 1 }], analysis: { consecutiveFailures: 1, consecutiveInconclusive: 0 } });
+    const deployments = { 'score-worker': { name: 'score-worker', exists: true, replicas: 3, readyReplicas: 3 } };
+
+    it('restores only the route: the slice turns its flag off and then restores the workers', () => {
+      for (const o of [
+        { analysis: fail },
+        { rollbackRequest: { trigger: 'Alert' as const, reason: 'alert ListingsErrors firing', alert: 'ListingsErrors' } },
+        { annotations: { 'cutover.dev/abort': 'a1' } },
+      ]) {
+        const p = planTrafficShift(obs({ spec: s, status: st, routeCanaryWeight: 10, deployments, ownerSlice: 'listings', ...o }));
+        expect(types(p.effects)).toEqual(['weights:0', 'status', 'event:RolledBack']);
+        expect(p.status.rollback?.routeRestoredAt).toBeDefined();
+        expect(p.status.rollback?.workersRestoredAt).toBeUndefined();
+        expect(p.status.rollback?.completedAt).toBeDefined();
+        // The records the slice restores from stay in status.
+        expect(p.status.workers).toEqual([{ deployment: 'score-worker', previousReplicas: 1 }]);
+        const ev = p.effects.find((e) => e.type === 'event');
+        expect(ev?.type === 'event' && ev.note).toMatch(/MigrationSlice listings restores the workers after its feature flag$/);
+      }
+    });
+
+    it('deadline: the same, and a finished rollback is not repeated', () => {
+      const stuck: TrafficShiftStatus = { observedGeneration: 1, phase: 'Pending', workers: [{ deployment: 'score-worker', previousReplicas: 1 }], workersReady: false, lastProgressAt: iso(T0 - 120_000) };
+      const p = planTrafficShift(obs({ spec: spec({ workers: [{ deployment: 'score-worker', replicas: 3 }], progressDeadline: '1m' }), status: stuck, deployments: { 'score-worker': { name: 'score-worker', exists: true, replicas: 3, readyReplicas: 0 } }, ownerSlice: 'listings' }));
+      expect(p.status.rollback?.trigger).toBe('Deadline');
+      expect(types(p.effects)).toEqual(['weights:0', 'status', 'event:RolledBack']);
+      const again = planTrafficShift(obs({ spec: s, status: p.status, deployments, ownerSlice: 'listings', now: T0 + 1000 }));
+      expect(types(again.effects)).toEqual(['status']);
+    });
+
+    it('a standalone shift keeps route → workers → status → Event', () => {
+      const p = planTrafficShift(obs({ spec: s, status: st, routeCanaryWeight: 10, analysis: fail, deployments }));
+      expect(types(p.effects)).toEqual(['weights:0', 'scale:score-worker=1', 'status', 'event:RolledBack']);
+      expect(p.status.rollback?.workersRestoredAt).toBeDefined();
+    });
+  });
+
   it('pauses after inconclusiveLimit inconclusive runs and resumes on conclusive data', () => {
     const a = planTrafficShift(obs({ status: progressing(0, 10, 5000), routeCanaryWeight: 10, analysis: noData }));
     const b = planTrafficShift(obs({ status: a.status, routeCanaryWeight: 10, analysis: noData, now: T0 + 10_000 }));

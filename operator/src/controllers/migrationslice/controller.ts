@@ -2,7 +2,7 @@
 // ./plan.ts) → apply → status. Children are a ShadowRun and a TrafficShift carrying an
 // ownerReference to the slice; their controllers do the traffic work.
 import { MigrationSliceSpecSchema, type MigrationSlice, type MigrationSliceSpec, type MigrationSliceStatus } from '../../api/migrationslice.ts';
-import type { RollbackTrigger } from '../../api/trafficshift.ts';
+import type { RollbackStatus, RollbackTrigger, WorkerStatus } from '../../api/trafficshift.ts';
 import { ConditionType, Reason } from '../../api/conditions.ts';
 import type { PrometheusProvider } from '../../analysis/prometheus.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
@@ -146,7 +146,8 @@ export class MigrationSliceController {
     const o: SliceObservation = { now, generation, name, spec, status, annotations: obj.metadata.annotations ?? {}, deleting, hasFinalizer, problems: [] };
     if (request && !isTerminal(status.phase) && !deleting) o.rollbackRequest = { trigger: request.trigger, reason: request.reason, alert: request.alert };
     o.shadowRun = await this.#observeChild(obj, 'ShadowRun', status.children?.shadowRun !== undefined) as ObservedShadowRun | undefined;
-    o.trafficShift = await this.#observeChild(obj, 'TrafficShift', status.children?.trafficShift !== undefined) as ObservedTrafficShift | undefined;
+    const needsRecords = (spec.workers?.length ?? 0) > 0 && !isTerminal(status.phase);
+    o.trafficShift = await this.#observeChild(obj, 'TrafficShift', status.children?.trafficShift !== undefined, needsRecords) as ObservedTrafficShift | undefined;
     if (spec.featureFlag && status.phase !== 'Completed') {
       const cm = await d.client.get<KubeObject & { data?: Record<string, string> }>(CONFIG_MAP, namespace, spec.featureFlag.configMap);
       if (cm) o.flagValue = cm.data?.[spec.featureFlag.key];
@@ -174,21 +175,26 @@ export class MigrationSliceController {
     }
     if (!deleting) {
       d.metrics.observe(namespace, name, plan.status);
-      if (plan.status.phase === 'RolledBack' && status.phase !== 'RolledBack') d.metrics.rollback(namespace, name, o.rollbackRequest?.trigger ?? 'Metric');
+      if (plan.status.phase === 'RolledBack' && status.phase !== 'RolledBack') d.metrics.rollback(namespace, name, plan.status.rollback?.trigger ?? o.rollbackRequest?.trigger ?? 'Metric');
     }
     return plan.requeueAfterMs !== undefined ? { requeueAfter: plan.requeueAfterMs } : undefined;
   }
 
-  async #observeChild(slice: MigrationSliceObject, kind: ChildKind, known: boolean): Promise<ObservedShadowRun | ObservedTrafficShift | undefined> {
+  async #observeChild(slice: MigrationSliceObject, kind: ChildKind, known: boolean, needsRecords = false): Promise<ObservedShadowRun | ObservedTrafficShift | undefined> {
     const ns = slice.metadata.namespace ?? '';
     const name = childName(slice.metadata.name ?? '', kind);
+    const type = kind === 'ShadowRun' ? SHADOW_RUN : TRAFFIC_SHIFT;
     const store = (kind === 'ShadowRun' ? this.#d.shadowRuns : this.#d.trafficShifts) as Store<KubeObject>;
     // Just created, the informer may not have it yet: the status names it, so ask the API server.
-    const child = store.get(ns, name) ?? (known ? await this.#d.client.get(kind === 'ShadowRun' ? SHADOW_RUN : TRAFFIC_SHIFT, ns, name) : undefined);
+    let child = store.get(ns, name) ?? (known ? await this.#d.client.get(type, ns, name) : undefined);
+    // A rollback restores the workers from the shift's records, written before it scales anything:
+    // while the cached copy has none yet (a cache a moment behind), the API server is asked.
+    if (child && needsRecords && !(child.status as { workers?: unknown[] } | undefined)?.workers?.length) child = await this.#d.client.get(type, ns, name) ?? child;
     if (!child) return undefined;
     const st = (child.status ?? {}) as {
       phase?: string; message?: string; verdict?: string; currentStep?: number; currentWeight?: number;
-      rollback?: { reason?: string; trigger?: string };
+      rollback?: Partial<RollbackStatus>;
+      workers?: WorkerStatus[];
       conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
     };
     const stalledCond = st.conditions?.find((c) => c.type === ConditionType.Stalled && c.status === 'True');
@@ -203,6 +209,15 @@ export class MigrationSliceController {
     return {
       ...base, phase: st.phase as ObservedTrafficShift['phase'], currentStep: st.currentStep, currentWeight: st.currentWeight,
       ...(st.rollback?.reason ? { rollbackReason: `${st.rollback.trigger ?? 'Metric'}: ${st.rollback.reason}` } : {}),
+      ...(st.rollback?.trigger ? {
+        rollback: {
+          trigger: st.rollback.trigger,
+          ...(st.rollback.fromWeight !== undefined ? { fromWeight: st.rollback.fromWeight } : {}),
+          ...(st.rollback.routeRestoredAt ? { routeRestoredAt: st.rollback.routeRestoredAt } : {}),
+          ...(st.rollback.workersRestoredAt ? { workersRestoredAt: st.rollback.workersRestoredAt } : {}),
+        },
+      } : {}),
+      ...(st.workers ? { workers: st.workers } : {}),
     };
   }
 

@@ -11,6 +11,18 @@
 // the history, and undoes what it started when it is rolled back or deleted before completion.
 // Status is written before a child is created, so a restart adopts the child instead of creating
 // a second one; a child the status does not know of is a leftover of an earlier run and is removed.
+//
+// Rollback order (DESIGN §2): route → feature flag → workers → status and Events. The route is the
+// TrafficShift child's part: whatever triggers the rollback (its own metric breach or deadline, an
+// alert, an abort of the slice, a deletion), the child sets the route back to stable 100% and records
+// it in its status. A shift owned by a slice stops there: it leaves its workers to the slice
+// (`ownerSlice` in trafficshift/plan.ts). The slice then turns the flag off and restores the workers
+// from the child's worker records (`status.workers`: replicas before scaling), and writes its status
+// (`status.rollback` with a stamp per part) and Events last. The slice's status is written once,
+// after its effects: a restart before that write finds the child RolledBack and does the flag and
+// the workers again, in the same order (both idempotent); after it, nothing is repeated. Nothing
+// here writes a spec: the flag is one ConfigMap key by server-side apply, workers go through the
+// scale subresource.
 import { parseDuration } from '../../api/duration.ts';
 import { ActionValues, type Action } from '../../api/common.ts';
 import { ConditionType, Reason } from '../../api/conditions.ts';
@@ -22,9 +34,10 @@ import {
   type TriggerStatus,
 } from '../../api/migrationslice.ts';
 import type { ShadowRunPhase, Verdict } from '../../api/shadowrun.ts';
-import type { RollbackTrigger, TrafficShiftPhase } from '../../api/trafficshift.ts';
+import type { RollbackStatus, RollbackTrigger, TrafficShiftPhase, WorkerStatus } from '../../api/trafficshift.ts';
 import { removeCondition, setCondition } from '../../runtime/conditions.ts';
 import { rfc3339 } from '../../runtime/clock.ts';
+import { workerRestoreEffects } from '../trafficshift/plan.ts';
 
 export const CLEANUP_FINALIZER = 'cutover.dev/cleanup';
 export const TRIGGER_POLL_MS = 2000;
@@ -48,6 +61,10 @@ export interface ObservedTrafficShift extends ChildBase {
   currentStep?: number | undefined;
   currentWeight?: number | undefined;
   rollbackReason?: string | undefined;
+  /** The child's rollback record: what triggered it, and which parts it has done. */
+  rollback?: Pick<RollbackStatus, 'trigger' | 'fromWeight' | 'routeRestoredAt' | 'workersRestoredAt'> | undefined;
+  /** The child's worker records (replicas before it scaled them): what a rollback restores. */
+  workers?: WorkerStatus[] | undefined;
 }
 
 export interface TriggerSample { name: string; value?: number | undefined; message: string }
@@ -363,7 +380,10 @@ class Planner {
 
   terminal(): void {
     const flag = this.o.spec.featureFlag;
-    if ((this.st.phase === 'RolledBack' || this.st.phase === 'Failed') && flag && this.st.featureFlag?.enabled) {
+    const undone = this.st.phase === 'RolledBack' || this.st.phase === 'Failed';
+    if (undone && this.st.rollback && !this.st.rollback.completedAt) this.finishRollback();
+    else if (undone && flag && this.st.featureFlag?.enabled) {
+      // Failed (no rollback record), or a slice rolled back before status.rollback existed.
       this.st.featureFlag = { ...this.st.featureFlag, enabled: false, at: this.nowText };
       this.effects.push({ type: 'setFlag', value: 'false' });
     }
@@ -384,12 +404,16 @@ class Planner {
     if (phase !== 'Completed') {
       const ts = this.o.trafficShift;
       const shifted = this.st.children?.trafficShift !== undefined || ts !== undefined;
+      // Route, flag, workers (DESIGN §2); the children go last: the shift's status holds the worker
+      // records, and until the finalizer is removed a restart does all of it again.
       if (ts?.ownedByUs && ts.phase !== undefined && LIVE_SHIFT.has(ts.phase)) this.effects.push({ type: 'rollbackShift', trigger: 'Manual', reason: 'MigrationSlice deleted before completion' });
-      if (ts?.ownedByUs) this.effects.push({ type: 'deleteChild', kind: 'TrafficShift' });
       if (shifted) this.effects.push({ type: 'restoreRoute' });
       if (this.o.spec.shadow) this.effects.push({ type: 'removeMirror' });
-      if (this.o.shadowRun?.ownedByUs) this.effects.push({ type: 'deleteChild', kind: 'ShadowRun' });
       if (this.o.spec.featureFlag && this.st.featureFlag?.enabled) this.effects.push({ type: 'setFlag', value: 'false' });
+      // A terminal slice has restored its workers already (or never scaled any).
+      if (!isTerminal(phase)) this.effects.push(...workerRestoreEffects(this.restorableWorkers()));
+      if (ts?.ownedByUs) this.effects.push({ type: 'deleteChild', kind: 'TrafficShift' });
+      if (this.o.shadowRun?.ownedByUs) this.effects.push({ type: 'deleteChild', kind: 'ShadowRun' });
       if (shifted || this.o.spec.shadow) this.events.push({ type: 'event', eventType: 'Warning', reason: 'Deleted', note: `deleted in phase ${phase ?? 'Pending'}: route left at ${this.o.spec.legacy.service} 100%, mirror removed` });
     }
     // The Event goes before the finalizer: once it is removed the object may be gone.
@@ -409,28 +433,87 @@ class Planner {
     this.events.push({ type: 'event', eventType: warning ? 'Warning' : 'Normal', reason: phase, note: message });
   }
 
-  /** Alert, webhook or manual abort: the TrafficShift child rolls back (route first), then the flag. */
+  /**
+   * Alert, webhook or manual abort of the slice: the TrafficShift child sets the route back to stable
+   * (awaited), then the slice turns the flag off and restores the workers, then status and Events.
+   */
   rollback(trigger: RollbackTrigger, reason: string, alert?: string): void {
     const ts = this.o.trafficShift;
     const sr = this.o.shadowRun;
     const effects: Effect[] = [];
-    if (ts?.ownedByUs && ts.phase !== undefined && LIVE_SHIFT.has(ts.phase)) effects.push({ type: 'rollbackShift', trigger, reason, ...(alert ? { alert } : {}) });
-    else if (this.st.children?.trafficShift && !ts) effects.push({ type: 'restoreRoute' });
-    if (sr?.ownedByUs && (sr.phase === undefined || sr.phase === 'Pending' || sr.phase === 'Running')) effects.push({ type: 'abortChild', kind: 'ShadowRun', id: `slice-${this.nowText}` });
-    if (this.o.spec.featureFlag && this.st.featureFlag?.enabled) {
-      this.st.featureFlag = { ...this.st.featureFlag, enabled: false, at: this.nowText };
-      effects.push({ type: 'setFlag', value: 'false' });
+    let routed = false;
+    if (ts?.ownedByUs && ts.phase !== undefined && LIVE_SHIFT.has(ts.phase)) {
+      effects.push({ type: 'rollbackShift', trigger, reason, ...(alert ? { alert } : {}) });
+      routed = true;
+    } else if (this.st.children?.trafficShift && !ts) {
+      effects.push({ type: 'restoreRoute' });
+      routed = true;
     }
+    if (sr?.ownedByUs && (sr.phase === undefined || sr.phase === 'Pending' || sr.phase === 'Running')) effects.push({ type: 'abortChild', kind: 'ShadowRun', id: `slice-${this.nowText}` });
+    this.effects.push(...effects);
+    const routeRestoredAt = routed ? this.nowText : ts?.rollback?.routeRestoredAt;
+    this.st.rollback = {
+      trigger, reason: reason.slice(0, 4096), at: this.nowText,
+      ...(alert ? { alert: alert.slice(0, 1024) } : {}),
+      ...(ts?.currentWeight !== undefined ? { fromWeight: ts.currentWeight } : {}),
+      ...(routeRestoredAt ? { routeRestoredAt } : {}),
+    };
     if (ts?.currentWeight !== undefined) this.st.children = { ...this.st.children, trafficShift: { ...this.st.children?.trafficShift, name: ts.name, phase: 'RolledBack', currentWeight: 0 } };
     this.st.currentWeight = 0;
-    this.effects.push(...effects, { type: 'writeStatus' });
+    this.finishRollback();
+    this.effects.push({ type: 'writeStatus' });
     this.transition('RolledBack', trigger === 'Alert' ? Reason.AlertFired : trigger === 'Manual' ? Reason.ManualRollback : trigger === 'Webhook' ? Reason.WebhookRollback : Reason.RolledBack, `rolled back (${trigger}): ${reason}`);
   }
 
+  /**
+   * The child rolled back on its own (metric breach, its alert, its deadline) and has set the route
+   * back; or it was deleted, and the slice sets the route back itself. Then flag and workers.
+   */
   rolledBackByChild(reason: string, historyReason: string): void {
+    const ts = this.o.trafficShift;
+    if (!ts) this.effects.push({ type: 'restoreRoute' });
+    const routeRestoredAt = ts ? ts.rollback?.routeRestoredAt : this.nowText;
+    const fromWeight = ts ? ts.rollback?.fromWeight : this.st.currentWeight;
+    this.st.rollback = {
+      trigger: ts?.rollback?.trigger ?? 'Manual', reason: reason.slice(0, 4096), at: this.nowText,
+      ...(fromWeight !== undefined ? { fromWeight } : {}),
+      ...(routeRestoredAt ? { routeRestoredAt } : {}),
+    };
     this.st.currentWeight = 0;
     this.transition('RolledBack', historyReason, `rolled back: ${reason}`);
     this.terminal();
+  }
+
+  /**
+   * The slice's parts of a rollback, once the route is back at stable: the feature flag off, then
+   * the workers its TrafficShift scaled, restored from the child's records. Idempotent: parts stamped
+   * in `status.rollback` are not repeated.
+   */
+  finishRollback(): void {
+    const rb = this.st.rollback!;
+    if (!rb.featureFlagRestoredAt && this.o.spec.featureFlag && this.st.featureFlag?.enabled) {
+      this.st.featureFlag = { ...this.st.featureFlag, enabled: false, at: this.nowText };
+      this.effects.push({ type: 'setFlag', value: 'false' });
+      rb.featureFlagRestoredAt = this.nowText;
+    }
+    if (!rb.workersRestoredAt) {
+      const scale = workerRestoreEffects(this.restorableWorkers());
+      this.effects.push(...scale);
+      const byChild = this.o.trafficShift?.rollback?.workersRestoredAt;
+      if (scale.length > 0 || byChild) rb.workersRestoredAt = scale.length > 0 ? this.nowText : byChild;
+    }
+    rb.completedAt = this.nowText;
+  }
+
+  /**
+   * The child's worker records, when the slice is the one to restore them: the child is ours, it is
+   * rolling back or rolled back (not Completed), and it did not restore them itself (a shift rolled
+   * back by an operator version before `ownerSlice`).
+   */
+  restorableWorkers(): WorkerStatus[] {
+    const ts = this.o.trafficShift;
+    if (!ts?.ownedByUs || ts.phase === 'Completed' || ts.rollback?.workersRestoredAt) return [];
+    return ts.workers ?? [];
   }
 
   fail(reason: string, message: string): void {

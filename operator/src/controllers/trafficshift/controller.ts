@@ -6,7 +6,7 @@ import { evaluateMetric, type MetricResult } from '../../analysis/evaluate.ts';
 import type { PrometheusProvider } from '../../analysis/prometheus.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
 import { RouteProblemError, type TrafficRef, type TrafficRouter } from '../../traffic/router.ts';
-import { DEPLOYMENT, TRAFFIC_SHIFT, type KubeClient, type KubeObject, type EventRecorder } from '../../kube/index.ts';
+import { DEPLOYMENT, MIGRATION_SLICE, TRAFFIC_SHIFT, type KubeClient, type KubeObject, type EventRecorder } from '../../kube/index.ts';
 import type { Store } from '../shared/store.ts';
 import { Controller, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
 import { setCondition } from '../../runtime/conditions.ts';
@@ -150,6 +150,8 @@ export class TrafficShiftController {
 
     // ---- observe ------------------------------------------------------------------------------
     const o: ShiftObservation = { now, generation, spec, status, annotations: obj.metadata.annotations ?? {}, problems: [], deployments: {} };
+    const slice = obj.metadata.ownerReferences?.find((r) => r.controller && r.kind === MIGRATION_SLICE.kind && r.apiVersion.startsWith(`${MIGRATION_SLICE.group}/`));
+    if (slice) o.ownerSlice = slice.name;
     if (request && !isTerminal(status.phase)) o.rollbackRequest = { trigger: request.trigger, reason: request.reason, ...(request.alert ? { alert: request.alert } : {}) };
     const freshStart = status.observedGeneration !== generation || status.phase === undefined || status.phase === 'Pending';
     const live = !isTerminal(status.phase) || freshStart || hasPending(o.annotations, status);

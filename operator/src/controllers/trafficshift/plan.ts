@@ -4,7 +4,10 @@
 // Crash safety (DESIGN §2): all progress lives in status. On the way forward the status is written
 // BEFORE the route, so no weight is ever written that the status does not explain; a restart
 // re-applies the weight the status names. On the way back (rollback) the route goes first because
-// it is the user-facing part, then the workers, then status and Events.
+// it is the user-facing part, then the workers, then status and Events. A shift owned by a
+// MigrationSlice (`ownerSlice`) restores only the route: DESIGN §2 puts the slice's feature flag
+// between the route and the workers, so the slice turns its flag off and then restores the workers
+// from this shift's worker records (see migrationslice/plan.ts).
 import { parseDuration } from '../../api/duration.ts';
 import { ActionValues, type Action, type MetricResult as StatusMetricResult } from '../../api/common.ts';
 import { ConditionType, Reason } from '../../api/conditions.ts';
@@ -42,6 +45,11 @@ export interface ShiftObservation {
   analysis?: MetricResult[] | undefined;
   /** An immediate rollback requested out of band (alert hook, signed webhook). */
   rollbackRequest?: { trigger: RollbackTrigger; reason: string; alert?: string } | undefined;
+  /**
+   * The MigrationSlice that owns this shift (its controller ownerReference), if any. On rollback
+   * such a shift leaves the workers to the slice, which restores them after its feature flag.
+   */
+  ownerSlice?: string | undefined;
 }
 
 export type Effect =
@@ -394,7 +402,11 @@ class Planner {
     this.rollbackEffects();
   }
 
-  /** Route first (user-facing, fast), then workers, then status and the Event. */
+  /**
+   * Route first (user-facing, fast), then workers, then status and the Event. With an owner slice
+   * only the route: the slice turns its feature flag off, then restores the workers from
+   * `status.workers` (route → flag → workers, DESIGN §2); `workersRestoredAt` stays unset here.
+   */
   rollbackEffects(): void {
     const rb = this.st.rollback!;
     const effects: Effect[] = [];
@@ -402,16 +414,15 @@ class Planner {
       effects.push({ type: 'setWeights', canary: 0 });
       rb.routeRestoredAt = this.nowText;
     }
-    if (!rb.workersRestoredAt) {
-      for (const w of this.st.workers ?? []) {
-        if (w.previousReplicas !== undefined) effects.push({ type: 'scale', deployment: w.deployment, replicas: w.previousReplicas });
-        if (w.legacyDeployment && w.legacyPreviousReplicas !== undefined && w.legacyScaledAt) effects.push({ type: 'scale', deployment: w.legacyDeployment, replicas: w.legacyPreviousReplicas });
-      }
+    const slice = this.o.ownerSlice;
+    if (!rb.workersRestoredAt && !slice) {
+      effects.push(...workerRestoreEffects(this.st.workers));
       rb.workersRestoredAt = this.nowText;
     }
     rb.completedAt = this.nowText;
     effects.push({ type: 'writeStatus' });
-    effects.push({ type: 'event', eventType: 'Warning', reason: 'RolledBack', note: `rolled back to stable (${rb.trigger}): ${rb.reason}` });
+    const left = slice && (this.st.workers?.length ?? 0) > 0 ? `; MigrationSlice ${slice} restores the workers after its feature flag` : '';
+    effects.push({ type: 'event', eventType: 'Warning', reason: 'RolledBack', note: `rolled back to stable (${rb.trigger}): ${rb.reason}${left}` });
     this.effects.push(...effects);
   }
 
@@ -539,6 +550,20 @@ class Planner {
     });
     return { status: this.st, effects, requeueAfterMs: this.requeue === undefined || !Number.isFinite(this.requeue) ? undefined : Math.max(10, Math.ceil(this.requeue)) };
   }
+}
+
+/**
+ * Scales back what a shift scaled, from its worker records: each worker to the replicas it had
+ * before, and a legacy Deployment that was already scaled (after completion) to its earlier count.
+ * Used by a standalone shift's rollback and by its owner slice's (migrationslice/plan.ts).
+ */
+export function workerRestoreEffects(workers: readonly WorkerStatus[] | undefined): Array<Extract<Effect, { type: 'scale' }>> {
+  const out: Array<Extract<Effect, { type: 'scale' }>> = [];
+  for (const w of workers ?? []) {
+    if (w.previousReplicas !== undefined) out.push({ type: 'scale', deployment: w.deployment, replicas: w.previousReplicas });
+    if (w.legacyDeployment && w.legacyPreviousReplicas !== undefined && w.legacyScaledAt) out.push({ type: 'scale', deployment: w.legacyDeployment, replicas: w.legacyPreviousReplicas });
+  }
+  return out;
 }
 
 function rollbackReason(trigger: RollbackTrigger | undefined): string {

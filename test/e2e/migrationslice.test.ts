@@ -1,10 +1,13 @@
 // MigrationSlice end to end: the operator as a separate process, real API server, the gateway
 // splitting and mirroring real requests, Prometheus scraping it. Each test is one thing a platform
 // engineer relies on: a shadow failure never moves user traffic; a shift breach rolls everything
-// back (route, flag, workers); startWhen holds a slice until its metric crosses; deleting a slice
-// early leaves the route at stable 100% and no mirror; an alert rolls a slice back at once.
+// back in DESIGN §2's order (route, then flag, then workers, watched in the API server); startWhen
+// holds a slice until its metric crosses; deleting a slice early leaves the route at stable 100% and
+// no mirror; an alert rolls a slice back at once, in the same order.
+import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, getJson, kubectl, kubectlOk, sleep, testbed } from '../helpers/cluster.ts';
+import { eventually, getJson, kubectl, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, ERROR_RATE_QUERY, recordWeights, type Scenario } from '../helpers/scenario.ts';
 import { readState } from '../testbed/testbed.ts';
@@ -12,9 +15,12 @@ import { readState } from '../testbed/testbed.ts';
 const TOKEN = 'e2e-alert-token';
 let operator: OperatorProcess;
 const scenarios: Scenario[] = [];
+// The operator under test watches only this file's namespaces, so other operators running against
+// the same testbed (a developer's, another suite's, a benchmark's) never act on them.
+const NS: Record<string, string> = Object.fromEntries(['ms-shadowfail', 'ms-breach', 'ms-trigger', 'ms-delshadow', 'ms-alert'].map((p) => [p, uniqueName(p)]));
 
 beforeAll(async () => {
-  operator = await startOperator(testbed(), { name: 'migrationslice', env: { CUTOVER_ALERTMANAGER_TOKEN: TOKEN } });
+  operator = await startOperator(testbed(), { name: 'migrationslice', namespaces: Object.values(NS), env: { CUTOVER_ALERTMANAGER_TOKEN: TOKEN } });
 });
 
 afterAll(async () => {
@@ -25,7 +31,7 @@ afterAll(async () => {
 });
 
 async function scenario(opts: Parameters<typeof createScenario>[0]): Promise<Scenario> {
-  const s = await createScenario(opts);
+  const s = await createScenario({ ...opts, ns: NS[opts.prefix] });
   scenarios.push(s);
   return s;
 }
@@ -35,6 +41,7 @@ interface SliceObject {
   status?: {
     phase?: string; message?: string; currentWeight?: number;
     featureFlag?: { enabled: boolean; previousValue?: string };
+    rollback?: { trigger: string; reason: string; routeRestoredAt?: string; featureFlagRestoredAt?: string; workersRestoredAt?: string; completedAt?: string };
     children?: { shadowRun?: { name: string; phase?: string; verdict?: string }; trafficShift?: { name: string; phase?: string; currentWeight?: number } };
     history?: Array<{ phase: string; at: string; reason: string; message?: string }>;
     triggers?: Array<{ name: string; value?: number; met: boolean }>;
@@ -116,6 +123,79 @@ data: {listings-v2: "false", unrelated: "kept"}
 `);
 }
 
+interface Change<T> { at: number; rv: bigint; value: T }
+
+/**
+ * WATCHes one object in the API server (as a client would, not by polling) and records each change
+ * of `field` with the time it arrived and the object's resourceVersion (an etcd revision: the order
+ * in which the writes were committed, across kinds).
+ */
+function watchField<T>(path: string, name: string, field: (o: Record<string, unknown>) => T): { changes: Array<Change<T>>; stop: () => void } {
+  const info = testbed();
+  const changes: Array<Change<T>> = [];
+  const url = new URL(`${info.apiServerUrl}${path}?watch=1&fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}`);
+  const req = httpsRequest(url, { ca: readFileSync(info.caCert), headers: { authorization: `Bearer ${info.adminToken}` } }, (res) => {
+    let buf = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      const at = Date.now();
+      buf += chunk;
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (!line.trim()) continue;
+        const ev = JSON.parse(line) as { type: string; object: Record<string, unknown> & { metadata: { resourceVersion: string } } };
+        if (ev.type !== 'ADDED' && ev.type !== 'MODIFIED') continue;
+        const value = field(ev.object);
+        if (changes.length > 0 && JSON.stringify(changes.at(-1)!.value) === JSON.stringify(value)) continue;
+        changes.push({ at, rv: BigInt(ev.object.metadata.resourceVersion), value });
+      }
+    });
+    res.on('error', () => {});
+  });
+  req.on('error', () => {});
+  req.end();
+  return { changes, stop: () => req.destroy() };
+}
+
+/** Watches what a slice's rollback changes: the route's canary weight, the flag, a worker's spec.replicas. */
+function watchRollback(s: Scenario, worker: string) {
+  const route = watchField(`/apis/gateway.networking.k8s.io/v1/namespaces/${s.ns}/httproutes`, 'listings', (o) => {
+    const refs = ((o.spec as { rules: Array<{ backendRefs?: Array<{ name: string; weight?: number }> }> }).rules[0]?.backendRefs ?? []);
+    return refs.find((b) => b.name === s.canary)?.weight ?? 1;
+  });
+  const flag = watchField(`/api/v1/namespaces/${s.ns}/configmaps`, 'flags', (o) => (o.data as Record<string, string> | undefined)?.['listings-v2']);
+  const workers = watchField(`/apis/apps/v1/namespaces/${s.ns}/deployments`, worker, (o) => (o.spec as { replicas?: number }).replicas);
+  return {
+    route, flag, workers,
+    stop() { route.stop(); flag.stop(); workers.stop(); },
+    /** The rollback's three writes: the last change of each watch to its rolled-back value. */
+    rolledBack(workerReplicas: number) {
+      const last = <T>(w: { changes: Array<Change<T>> }, v: T) => w.changes.findLast((c) => c.value === v);
+      return { route: last(route, 0), flag: last(flag, 'false'), workers: last(workers, workerReplicas) };
+    },
+  };
+}
+
+/**
+ * Watches of different kinds deliver independently: an event can arrive a few ms after the next
+ * kind's, even though it was committed first. Arrival times are compared within this much.
+ */
+const DELIVERY_SKEW_MS = 50;
+
+/** Route ≤ flag ≤ workers: strictly by commit order (resourceVersion), and by arrival time. */
+function expectRollbackOrder(o: { route?: Change<unknown>; flag?: Change<unknown>; workers?: Change<unknown> }): string {
+  const { route, flag, workers } = o;
+  expect(route, 'route back at stable (watch)').toBeDefined();
+  expect(flag, 'flag back to "false" (watch)').toBeDefined();
+  expect(workers, 'workers restored (watch)').toBeDefined();
+  const t0 = route!.at;
+  const shown = `route +0 ms (rv ${route!.rv}), flag +${flag!.at - t0} ms (rv ${flag!.rv}), workers +${workers!.at - t0} ms (rv ${workers!.rv})`;
+  expect(route!.rv < flag!.rv && flag!.rv < workers!.rv, `commit order: ${shown}`).toBe(true);
+  expect(route!.at <= flag!.at + DELIVERY_SKEW_MS && flag!.at <= workers!.at + DELIVERY_SKEW_MS, `arrival order: ${shown}`).toBe(true);
+  return shown;
+}
+
 describe('MigrationSlice end to end', () => {
   it('new service failing on mirrored traffic: the slice ends Failed in the shadow stage and user traffic never moved', async () => {
     const s = await scenario({ prefix: 'ms-shadowfail', canary: { errorRate: 0.3 } });
@@ -149,6 +229,7 @@ describe('MigrationSlice end to end', () => {
     await flagsConfigMap(s);
     await applyWorkers(s.ns);
     const load = s.startLoad(40);
+    const watch = watchRollback(s, 'score-worker');
     const flags: string[] = [];
     let watching = true;
     const flagWatch = (async () => {
@@ -175,8 +256,13 @@ describe('MigrationSlice end to end', () => {
     await sleep(300);
     watching = false;
     await flagWatch;
+    watch.stop();
     await load.stop();
     expect(done.status?.phase).toBe('RolledBack');
+    // DESIGN §2: route back at stable first, then the flag off, then the workers restored.
+    const order = expectRollbackOrder(watch.rolledBack(0));
+    console.log(`ms-breach rollback (metric breach of the child shift): ${order}`);
+    expect(done.status?.rollback).toMatchObject({ trigger: 'Metric', routeRestoredAt: expect.any(String), featureFlagRestoredAt: expect.any(String), workersRestoredAt: expect.any(String), completedAt: expect.any(String) });
     expect(done.status?.history?.map((h) => h.phase)).toEqual(['Pending', 'Shadowing', 'Shifting', 'RolledBack']);
     expect(done.status?.history?.at(-1)?.message).toMatch(/error-rate 0\.\d+ > 0\.05/);
     expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
@@ -250,12 +336,17 @@ describe('MigrationSlice end to end', () => {
   it('an Alertmanager alert matching spec.shift.rollback.alerts rolls the slice back at once', async () => {
     const s = await scenario({ prefix: 'ms-alert' });
     await flagsConfigMap(s);
+    await applyWorkers(s.ns);
     const load = s.startLoad(30);
+    const watch = watchRollback(s, 'score-worker');
     await kubectlOk(['apply', '--server-side', '-f', '-'], sliceYaml(s, 'listings', {
       steps: [[10, '120s'], [100, '120s']],
       shiftExtra: `    rollback:
       alerts:
         - matchLabels: {service: ${s.canary}, namespace: ${s.ns}}`,
+      extra: `  workers:
+    - deployment: score-worker
+      replicas: 2`,
     }));
     await eventually('canary at 10%', async () => (await s.routeWeights())[s.canary] === 10, 60_000);
     const res = await fetch(`${operator.url}/hooks/alertmanager`, {
@@ -269,9 +360,16 @@ describe('MigrationSlice end to end', () => {
     // The route is back at stable when the hook answers.
     expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
     const done = await waitSlice(s, 'listings', ['RolledBack']);
+    await sleep(300);
+    watch.stop();
     await load.stop();
     expect(done.status?.history?.at(-1)?.reason).toBe('AlertFired');
     expect(await flagValue(s)).toBe('false');
+    // The same order when the alert (matching both the slice and its shift) triggers it.
+    const order = expectRollbackOrder(watch.rolledBack(0));
+    console.log(`ms-alert rollback (alert through the hook): ${order}`);
+    expect(done.status?.rollback).toMatchObject({ trigger: 'Alert', featureFlagRestoredAt: expect.any(String), workersRestoredAt: expect.any(String) });
+    expect((await getJson<{ spec: { replicas: number } }>(['get', 'deployment', 'score-worker', '-n', s.ns])).spec.replicas).toBe(0);
   });
 });
 

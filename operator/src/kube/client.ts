@@ -22,6 +22,13 @@ export interface KubeClientOptions {
   inCluster?: boolean;
   /** Default `cutover/<package version>`. */
   userAgent?: string;
+  /**
+   * Connections to the API server for requests (watches have their own): requests beyond it wait
+   * for a free one. Default 32. Without a bound a burst (1,000 shifts stepping at once, Events
+   * written in the background) opens a TLS connection per request: memory, handshakes, and load on
+   * the API server.
+   */
+  maxConnections?: number;
   /** Timeout of a non-watch request; default 30 s. */
   requestTimeoutMs?: number;
   /** Field manager for create/patch/apply; default `cutover`. */
@@ -143,6 +150,7 @@ export class KubeClient {
   readonly #kc: KubeConfig;
   readonly #base: URL;
   readonly #agent: http.Agent;
+  readonly #watchAgent: http.Agent;
   readonly #transport: typeof http | typeof https;
   readonly #timeoutMs: number;
   readonly #requests;
@@ -173,9 +181,13 @@ export class KubeClient {
     if (cert) tls.cert = cert;
     const key = fileOrData(user?.keyFile, user?.keyData);
     if (key) tls.key = key;
+    // Requests share a bounded pool of keep-alive connections; each watch holds a connection for
+    // its lifetime, so watches get a pool of their own and can never starve requests (or the reverse).
+    const maxSockets = Math.max(1, opts.maxConnections ?? 32);
     this.#agent = secure
-      ? new https.Agent({ keepAlive: true, maxFreeSockets: 16, ...tls })
-      : new http.Agent({ keepAlive: true, maxFreeSockets: 16 });
+      ? new https.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, ...tls })
+      : new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+    this.#watchAgent = secure ? new https.Agent({ keepAlive: true, maxFreeSockets: 4, ...tls }) : new http.Agent({ keepAlive: true, maxFreeSockets: 4 });
     const reg = opts.registry ?? defaultRegistry;
     this.#requests = counter<'code' | 'method' | 'host'>({
       name: 'rest_client_requests_total',
@@ -215,6 +227,7 @@ export class KubeClient {
   /** Closes idle keep-alive connections (open watches end when their signal is aborted). */
   close(): void {
     this.#agent.destroy();
+    this.#watchAgent.destroy();
   }
 
   /** The object, or undefined if it does not exist (404). */
@@ -471,7 +484,7 @@ export class KubeClient {
       res = await new Promise<http.IncomingMessage>((resolve, reject) => {
         const req = this.#transport.request(url, {
           method: spec.method,
-          agent: this.#agent,
+          agent: watching ? this.#watchAgent : this.#agent,
           headers: {
             ...auth.headers,
             'User-Agent': this.userAgent,

@@ -10,6 +10,7 @@ import { startTestbed, testbedEnv, type TestbedInfo } from './testbed.ts';
 import { startBackendProcess, stopBackendProcess } from './backends.ts';
 import { runLoad } from './dataplane/load.ts';
 import { freePort, killPid, startDetached, waitReady } from './procs.ts';
+import { OPERATOR_NODE_FLAGS } from '../helpers/operator.ts';
 
 const execFileP = promisify(execFile);
 const NS = 'quickstart';
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
 
     const port = await freePort();
     const log = join(info.dir, 'logs', 'demo-operator.log');
-    const op = startDetached('operator', process.execPath, [join(REPO_ROOT, 'operator', 'src', 'main.ts'),
+    const op = startDetached('operator', process.execPath, [...OPERATOR_NODE_FLAGS, join(REPO_ROOT, 'operator', 'src', 'main.ts'),
       '--kubeconfig', info.kubeconfig, '--prometheus-url', info.prometheusUrl, '--host', '127.0.0.1', '--port', String(port), '--namespaces', NS],
     log, { ...process.env, ...testbedEnv(info) }, REPO_ROOT);
     operatorPid = op.pid;

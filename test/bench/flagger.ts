@@ -110,8 +110,8 @@ export const FLAGGER_SETTINGS: FlaggerSetting[] = [
     source: `${FLAGGER_SRC}: interval 10s is the smallest Flagger runs (pkg/apis/flagger/v1beta1/canary.go GetAnalysisInterval raises anything below to 10s) and the value of its NGINX and APISIX tutorials (docs/gitbook/tutorials/nginx-progressive-delivery.md); threshold 1 is the smallest (GetAnalysisThreshold turns < 1 into 1)`,
   },
   {
-    id: 'defaults', intervalS: 60, thresholdEff: 1,
-    source: `analysis.interval and analysis.threshold unset: docs/gitbook/usage/how-it-works.md "schedule interval (default 60s)"; canary.go AnalysisInterval = 60s, GetAnalysisThreshold "(default 1)"`,
+    id: 'defaults', interval: '1m', threshold: 10, intervalS: 60, thresholdEff: 10,
+    source: "the Canary CRD requires analysis.interval and analysis.threshold (artifacts/flagger/crd.yaml, analysis oneOf), so they cannot be left unset; these are the values of README.md, docs/gitbook/usage/how-it-works.md and deployment-strategies.md (interval 1m, commented 'schedule interval (default 60s)'; threshold 10)",
   },
   {
     id: 'tutorial', interval: '1m', threshold: 5, intervalS: 60, thresholdEff: 5,
@@ -134,7 +134,7 @@ export const CUTOVER_SETTINGS: CutoverSetting[] = [
 /** Flagger vs Cutover pairings reported as ratios. */
 const PAIRS: Array<{ key: string; flagger: string; cutover: string; label: string }> = [
   { key: 'fastest', flagger: 'fastest', cutover: 'fastest', label: 'fastest settings' },
-  { key: 'defaults', flagger: 'defaults', cutover: 'defaults', label: 'defaults (fields unset)' },
+  { key: 'defaults', flagger: 'defaults', cutover: 'defaults', label: "defaults (Flagger: its README's values, the CRD requires both fields; Cutover: fields unset)" },
   { key: 'tutorial-vs-defaults', flagger: 'tutorial', cutover: 'defaults', label: "Flagger's Gateway API tutorial vs Cutover defaults" },
 ];
 

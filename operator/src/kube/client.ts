@@ -63,6 +63,11 @@ export interface WriteOptions {
   subresource?: string;
   fieldManager?: string;
   dryRun?: boolean;
+  /**
+   * Background work (Events): sent over a small pool of its own, so a burst of it never queues in
+   * front of the reconciles' writes (status, routes) in the shared pool.
+   */
+  background?: boolean;
 }
 
 export interface ApplyOptions extends WriteOptions {
@@ -130,6 +135,7 @@ interface Auth {
 type Query = Record<string, string | number | boolean | undefined>;
 
 interface RequestSpec {
+  background?: boolean | undefined;
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   query?: Query;
@@ -151,6 +157,7 @@ export class KubeClient {
   readonly #base: URL;
   readonly #agent: http.Agent;
   readonly #watchAgent: http.Agent;
+  readonly #backgroundAgent: http.Agent;
   readonly #transport: typeof http | typeof https;
   readonly #timeoutMs: number;
   readonly #requests;
@@ -188,6 +195,8 @@ export class KubeClient {
       ? new https.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, ...tls })
       : new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
     this.#watchAgent = secure ? new https.Agent({ keepAlive: true, maxFreeSockets: 4, ...tls }) : new http.Agent({ keepAlive: true, maxFreeSockets: 4 });
+    const bg = { keepAlive: true, maxSockets: 4, maxFreeSockets: 4 };
+    this.#backgroundAgent = secure ? new https.Agent({ ...bg, ...tls }) : new http.Agent(bg);
     const reg = opts.registry ?? defaultRegistry;
     this.#requests = counter<'code' | 'method' | 'host'>({
       name: 'rest_client_requests_total',
@@ -228,6 +237,7 @@ export class KubeClient {
   close(): void {
     this.#agent.destroy();
     this.#watchAgent.destroy();
+    this.#backgroundAgent.destroy();
   }
 
   /** The object, or undefined if it does not exist (404). */
@@ -283,6 +293,7 @@ export class KubeClient {
       path: this.path(type, this.#namespaceOf(type, obj)),
       query: this.#writeQuery(opts),
       body: withTypeMeta(type, obj),
+      background: opts.background,
     });
   }
 
@@ -335,6 +346,7 @@ export class KubeClient {
       query: this.#writeQuery(opts),
       body: patch,
       contentType: 'application/merge-patch+json',
+      background: opts.background,
     });
   }
 
@@ -484,7 +496,7 @@ export class KubeClient {
       res = await new Promise<http.IncomingMessage>((resolve, reject) => {
         const req = this.#transport.request(url, {
           method: spec.method,
-          agent: watching ? this.#watchAgent : this.#agent,
+          agent: watching ? this.#watchAgent : spec.background ? this.#backgroundAgent : this.#agent,
           headers: {
             ...auth.headers,
             'User-Agent': this.userAgent,

@@ -139,7 +139,7 @@ export class EventRecorder {
     const note = truncate(input.note ?? '', 1024);
     if (input.name !== undefined) {
       try {
-        await this.#client.create(EVENT, this.#event(input, regarding, note, input.name, this.#clock.now()));
+        await this.#client.create(EVENT, this.#event(input, regarding, note, input.name, this.#clock.now()), { background: true });
       } catch (err) {
         if (!isAlreadyExists(err)) throw err;
       }
@@ -169,7 +169,7 @@ export class EventRecorder {
     const series: Series = { namespace, name: event.metadata.name ?? '', count: 1, lastAt: now, writing: true, dirty: false };
     this.#remember(seriesKey, series);
     try {
-      await this.#client.create(EVENT, event);
+      await this.#client.create(EVENT, event, { background: true });
     } catch (err) {
       this.#series.delete(seriesKey);
       throw err;
@@ -204,7 +204,7 @@ export class EventRecorder {
         series.dirty = false;
         const patch = { series: { count: series.count, lastObservedTime: rfc3339Micro(series.lastAt) } };
         try {
-          await this.#client.mergePatch(EVENT, series.namespace, series.name, patch);
+          await this.#client.mergePatch(EVENT, series.namespace, series.name, patch, { background: true });
         } catch (err) {
           if (!isNotFound(err)) throw err;
           // The Event expired (TTL) or was deleted: start a new one.

@@ -68,3 +68,4 @@ export {
   type ResourceType,
 } from './resources.ts';
 export { LeaderElector, type LeaderElectionOptions, type LeaseObject, type LeaseSpec } from './lease.ts';
+export { newerObject } from './freshness.ts';

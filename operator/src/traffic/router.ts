@@ -6,6 +6,8 @@
 // JSON types: the kube layer (operator/src/kube) satisfies it, tests can fake it, and nothing here
 // imports @kubernetes/client-node (DESIGN §4 layering).
 
+import { newerObject } from '../kube/freshness.ts';
+
 // ---------------------------------------------------------------------------------------------
 // Kubernetes access
 
@@ -28,6 +30,7 @@ export interface ResourceType {
 export interface ObjectMeta {
   name?: string;
   namespace?: string;
+  uid?: string;
   resourceVersion?: string;
   generation?: number;
   labels?: Record<string, string>;
@@ -80,6 +83,8 @@ export class CachedRouteClient implements RouteClient {
   readonly #client: RouteClient;
   readonly #plural: string;
   readonly #cache: ObjectCache;
+  /** Our own last write per route, until the watch has caught up with it. */
+  readonly #written = new Map<string, KubeObject>();
 
   constructor(client: RouteClient, plural: string, cache: ObjectCache) {
     this.#client = client;
@@ -89,8 +94,14 @@ export class CachedRouteClient implements RouteClient {
 
   async get(resource: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined> {
     if (resource.plural === this.#plural && this.#cache.hasSynced) {
+      const key = `${namespace}/${name}`;
       const hit = this.#cache.get(namespace, name);
-      if (hit) return structuredClone(hit);
+      // The watch can lag our own write by a few ms; a router that compared against the older copy
+      // would skip a write it needs (a rollback right after a step: "already 0" while the API says 10).
+      const mine = this.#written.get(key);
+      const newest = newerObject(hit, mine);
+      if (mine && newest !== mine) this.#written.delete(key);
+      if (newest) return structuredClone(newest);
     }
     return this.#client.get(resource, namespace, name);
   }
@@ -99,8 +110,10 @@ export class CachedRouteClient implements RouteClient {
     return this.#client.get(resource, namespace, name);
   }
 
-  apply(resource: ResourceType, obj: KubeObject, options: ApplyOptions): Promise<KubeObject> {
-    return this.#client.apply(resource, obj, options);
+  async apply(resource: ResourceType, obj: KubeObject, options: ApplyOptions): Promise<KubeObject> {
+    const result = await this.#client.apply(resource, obj, options);
+    if (resource.plural === this.#plural) this.#written.set(`${result.metadata.namespace ?? ''}/${result.metadata.name ?? ''}`, result);
+    return result;
   }
 }
 

@@ -34,4 +34,21 @@ describe('CachedRouteClient', () => {
     const c = new CachedRouteClient(api, 'httproutes', { hasSynced: false, get: () => obj('listings', 'cached') });
     expect((await c.get(ROUTE, 'ns', 'listings'))?.metadata.resourceVersion).toBe('live');
   });
+
+  it('reads our own write until the watch has caught up with it (a stale cache must not skip a write)', async () => {
+    const api = live();
+    let cached = obj('listings', '100');
+    const c = new CachedRouteClient(api, 'httproutes', { hasSynced: true, get: () => cached });
+    // A step writes weight 10 (revision 105); the watch has not delivered it yet.
+    const written = await c.apply(ROUTE, { ...obj('listings', '105'), spec: { w: 10 } }, { fieldManager: 'cutover', force: true });
+    expect(written.metadata.resourceVersion).toBe('105');
+    const read = await c.get(ROUTE, 'ns', 'listings');
+    expect(read?.metadata.resourceVersion).toBe('105');
+    expect(read?.spec).toEqual({ w: 10 });
+    // Once the cache is as new (or newer: someone else wrote after us), the cache wins again.
+    cached = obj('listings', '107');
+    expect((await c.get(ROUTE, 'ns', 'listings'))?.metadata.resourceVersion).toBe('107');
+    expect(api.gets).toEqual([]);
+  });
 });
+

@@ -13,16 +13,16 @@ import {
   type EventRecorder, type KubeClient, type KubeObject,
 } from '../../kube/index.ts';
 import type { Store } from '../shared/store.ts';
-import { newerObject } from '../shared/freshness.ts';
-import { Controller, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
-import { setCondition, statusChanged } from '../../runtime/conditions.ts';
+import { KindController, stalledStatus } from '../shared/kind.ts';
+import { matchAlert, RollbackRequests } from '../shared/rollbacks.ts';
+import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import type { ShadowRunObject } from '../shadowrun/controller.ts';
 import type { TrafficShiftObject } from '../trafficshift/controller.ts';
 import {
   CLEANUP_FINALIZER, childName, isTerminal, planMigrationSlice, triggersDue,
-  type ChildKind, type Effect, type ObservedShadowRun, type ObservedTrafficShift, type SliceObservation, type SpecProblem, type TriggerSample,
+  type ChildKind, type Effect, type ObservedShadowRun, type ObservedTrafficShift, type SliceObservation, type TriggerSample,
 } from './plan.ts';
 import { SliceMetrics } from './metrics.ts';
 
@@ -55,22 +55,14 @@ const SLICE_LABEL = 'cutover.dev/migration-slice';
 export class MigrationSliceController {
   readonly controller: Controller;
   readonly #d: MigrationSliceControllerDeps;
-  readonly #written = new Map<string, MigrationSliceObject>();
-  readonly #rollbackRequests = new Map<string, { trigger: RollbackTrigger; reason: string; alert?: string; done: Array<(ok: boolean) => void> }>();
+  readonly #kind: KindController<MigrationSliceObject>;
+  readonly #rollbacks: RollbackRequests;
 
   constructor(deps: MigrationSliceControllerDeps) {
     this.#d = deps;
-    this.controller = new Controller({
-      name: MIGRATIONSLICE_CONTROLLER,
-      concurrency: deps.concurrency ?? 4,
-      logger: deps.logger,
-      reconcile: (key, ctx) => this.reconcile(key, ctx),
-    });
-    deps.informer.addHandler({
-      onAdd: (o) => this.controller.enqueue(keyOf(o)),
-      onUpdate: (a, b) => { if (a.metadata.resourceVersion !== b.metadata.resourceVersion) this.controller.enqueue(keyOf(b)); },
-      onDelete: (o) => { this.#written.delete(keyOf(o)); this.#d.metrics.forget(o.metadata.namespace ?? '', o.metadata.name ?? ''); },
-    });
+    this.#kind = new KindController({ name: MIGRATIONSLICE_CONTROLLER, type: MIGRATION_SLICE, deps, reconcile: (key, ctx) => this.reconcile(key, ctx) });
+    this.controller = this.#kind.controller;
+    this.#rollbacks = new RollbackRequests((key) => this.controller.enqueueUrgent(key));
     // A child's change wakes its slice up.
     const owner = (o: KubeObject) => {
       const ref = o.metadata.ownerReferences?.find((r) => r.controller && r.kind === MIGRATION_SLICE.kind);
@@ -88,38 +80,25 @@ export class MigrationSliceController {
 
   /** Live slices whose spec.shift.rollback.alerts match these labels. */
   matchAlert(labels: Record<string, string>): string[] {
-    const keys: string[] = [];
-    for (const s of this.#d.informer.list()) {
-      if (isTerminal(s.status?.phase) || s.metadata.deletionTimestamp) continue;
-      const alerts = s.spec?.shift?.rollback?.alerts ?? [];
-      if (alerts.some((a) => Object.entries(a.matchLabels).every(([k, v]) => labels[k] === v))) keys.push(keyOf(s));
-    }
-    return keys;
+    return matchAlert(this.#d.informer.list(), labels, (s) => (isTerminal(s.status?.phase) || s.metadata.deletionTimestamp ? undefined : s.spec?.shift?.rollback?.alerts));
   }
 
-  /** Rolls the slice back (its TrafficShift first, route at stable); resolves true when done. */
+  /** Rolls the slice back (route by its TrafficShift, then flag, then workers); resolves true when done. */
   requestRollback(key: string, trigger: RollbackTrigger, reason: string, alert?: string): Promise<boolean> {
-    return new Promise((resolve) => {
-      const existing = this.#rollbackRequests.get(key);
-      if (existing) { existing.done.push(resolve); return; }
-      this.#rollbackRequests.set(key, { trigger, reason, ...(alert ? { alert } : {}), done: [resolve] });
-      this.controller.enqueueUrgent(key);
-    });
+    return this.#rollbacks.request(key, trigger, reason, alert);
   }
 
   has(key: string): boolean { return this.current(key) !== undefined; }
 
   current(key: string): MigrationSliceObject | undefined {
-    const [ns, name] = splitKey(key);
-    return newerObject(this.#d.informer.get(ns, name), this.#written.get(key));
+    return this.#kind.current(key);
   }
 
   // --- reconcile --------------------------------------------------------------------------------
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const d = this.#d;
-    const request = this.#rollbackRequests.get(key);
-    const settle = (ok: boolean) => { if (request) { this.#rollbackRequests.delete(key); for (const f of request.done) f(ok); } };
+    const { request, settle } = this.#rollbacks.take(key);
     const obj = this.current(key);
     if (!obj) { settle(false); return; }
     const now = d.clock.now();
@@ -134,9 +113,9 @@ export class MigrationSliceController {
     const parsed = MigrationSliceSpecSchema.safeParse(obj.spec);
     if (!parsed.success) {
       settle(false);
-      if (deleting) { await this.#patchFinalizers(obj, false); return; }
+      if (deleting) { await this.#kind.patchFinalizer(obj, CLEANUP_FINALIZER, false); return; }
       const issue = parsed.error.issues[0]!;
-      await this.#writeStatus(obj, stalled(status, generation, now, { field: ['spec', ...issue.path.map(String)].join('.'), message: issue.message, reason: Reason.InvalidSpec }), ctx);
+      await this.#kind.writeStatus(obj, stalledStatus(status, generation, now, { field: ['spec', ...issue.path.map(String)].join('.'), message: issue.message, reason: Reason.InvalidSpec }), ctx.logger);
       return;
     }
     const spec = parsed.data;
@@ -144,7 +123,7 @@ export class MigrationSliceController {
 
     // ---- observe ------------------------------------------------------------------------------
     const o: SliceObservation = { now, generation, name, spec, status, annotations: obj.metadata.annotations ?? {}, deleting, hasFinalizer, problems: [] };
-    if (request && !isTerminal(status.phase) && !deleting) o.rollbackRequest = { trigger: request.trigger, reason: request.reason, alert: request.alert };
+    if (request && !isTerminal(status.phase) && !deleting) o.rollbackRequest = request;
     o.shadowRun = await this.#observeChild(obj, 'ShadowRun', status.children?.shadowRun !== undefined) as ObservedShadowRun | undefined;
     const needsRecords = (spec.workers?.length ?? 0) > 0 && !isTerminal(status.phase);
     o.trafficShift = await this.#observeChild(obj, 'TrafficShift', status.children?.trafficShift !== undefined, needsRecords) as ObservedTrafficShift | undefined;
@@ -236,8 +215,8 @@ export class MigrationSliceController {
     const ns = ref.namespace;
     const name = obj.metadata.name ?? '';
     switch (e.type) {
-      case 'addFinalizer': return this.#patchFinalizers(obj, true);
-      case 'removeFinalizer': await this.#patchFinalizers(obj, false); return obj;
+      case 'addFinalizer': return this.#kind.patchFinalizer(obj, CLEANUP_FINALIZER, true);
+      case 'removeFinalizer': await this.#kind.patchFinalizer(obj, CLEANUP_FINALIZER, false); return obj;
       case 'createChild': {
         const child = e.kind === 'ShadowRun' ? shadowRunFor(obj, spec) : trafficShiftFor(obj, spec);
         try {
@@ -280,33 +259,11 @@ export class MigrationSliceController {
         await d.client.mergePatch(DEPLOYMENT, ns, e.deployment, { spec: { replicas: e.replicas } }, { subresource: 'scale' });
         return obj;
       case 'event':
-        d.events.record({ regarding: obj, type: e.eventType, reason: e.reason, action: e.reason, note: e.note });
-        ctx.logger.info({ reason: e.reason, note: e.note }, 'event');
+        this.#kind.event(obj, e, ctx.logger);
         return obj;
       case 'writeStatus':
-        return this.#writeStatus(obj, next, ctx);
+        return this.#kind.writeStatus(obj, next, ctx.logger);
     }
-  }
-
-  async #patchFinalizers(obj: MigrationSliceObject, add: boolean): Promise<MigrationSliceObject> {
-    const current = obj.metadata.finalizers ?? [];
-    const finalizers = add ? [...current.filter((f) => f !== CLEANUP_FINALIZER), CLEANUP_FINALIZER] : current.filter((f) => f !== CLEANUP_FINALIZER);
-    // resourceVersion makes the patch conditional: a concurrent change → 409 → retried with a fresh read.
-    const updated = await this.#d.client.mergePatch<MigrationSliceObject>(MIGRATION_SLICE, obj.metadata.namespace, obj.metadata.name ?? '', { metadata: { finalizers, resourceVersion: obj.metadata.resourceVersion } });
-    if (add) this.#written.set(keyOf(obj), updated);
-    return updated;
-  }
-
-  async #writeStatus(obj: MigrationSliceObject, next: MigrationSliceStatus, ctx: ReconcileContext): Promise<MigrationSliceObject> {
-    if (!statusChanged(obj.status ?? {}, next)) return obj;
-    const updated = await this.#d.client.apply<MigrationSliceObject>(MIGRATION_SLICE, {
-      apiVersion: 'cutover.dev/v1alpha1', kind: 'MigrationSlice',
-      metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
-      status: next,
-    } as KubeObject, { subresource: 'status', force: true });
-    this.#written.set(keyOf(obj), updated);
-    ctx.logger.debug({ phase: next.phase, resourceVersion: updated.metadata.resourceVersion }, 'status written');
-    return updated;
   }
 }
 
@@ -373,18 +330,3 @@ async function tolerateMissingRoute(f: () => Promise<void>): Promise<void> {
   try { await f(); } catch (err) { if (!(err instanceof RouteProblemError)) throw err; }
 }
 
-function stalled(status: MigrationSliceStatus, generation: number, now: number, p: SpecProblem): MigrationSliceStatus {
-  const msg = `${p.field}: ${p.message}`;
-  let conditions = setCondition(status.conditions, { type: ConditionType.Stalled, status: 'True', reason: p.reason, message: msg, observedGeneration: generation }, now);
-  conditions = setCondition(conditions, { type: ConditionType.Ready, status: 'False', reason: p.reason, message: msg, observedGeneration: generation }, now);
-  return { ...status, observedGeneration: generation, phase: status.phase ?? 'Pending', conditions };
-}
-
-export function keyOf(o: KubeObject): string {
-  return `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
-}
-
-function splitKey(key: string): [string, string] {
-  const i = key.indexOf('/');
-  return [key.slice(0, i), key.slice(i + 1)];
-}

@@ -24,7 +24,6 @@
 // here writes a spec: the flag is one ConfigMap key by server-side apply, workers go through the
 // scale subresource.
 import { parseDuration } from '../../api/duration.ts';
-import { ActionValues, type Action } from '../../api/common.ts';
 import { ConditionType, Reason } from '../../api/conditions.ts';
 import {
   MAX_HISTORY,
@@ -35,16 +34,13 @@ import {
 } from '../../api/migrationslice.ts';
 import type { ShadowRunPhase, Verdict } from '../../api/shadowrun.ts';
 import type { RollbackStatus, RollbackTrigger, TrafficShiftPhase, WorkerStatus } from '../../api/trafficshift.ts';
-import { removeCondition, setCondition } from '../../runtime/conditions.ts';
-import { rfc3339 } from '../../runtime/clock.ts';
+import { PlannerBase, STALLED_RETRY_MS, ms, pendingActions, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
 import { workerRestoreEffects } from '../trafficshift/plan.ts';
 
-export const CLEANUP_FINALIZER = 'cutover.dev/cleanup';
+export { CLEANUP_FINALIZER } from '../shared/planner.ts';
 export const TRIGGER_POLL_MS = 2000;
 /** Trigger values are written to status at most this often while nothing changes (API load). */
 export const TRIGGER_STATUS_REFRESH_MS = 30_000;
-
-export interface SpecProblem { field: string; message: string; reason: string }
 
 interface ChildBase {
   name: string;
@@ -104,18 +100,13 @@ export type Effect =
   | { type: 'removeMirror' }
   | { type: 'setFlag'; value: 'true' | 'false' }
   | { type: 'scale'; deployment: string; replicas: number }
-  | { type: 'writeStatus' }
-  | { type: 'event'; eventType: 'Normal' | 'Warning'; reason: string; note: string };
+  | StatusWrite
+  | EventEffect;
 
-export interface Plan {
-  status: MigrationSliceStatus;
-  effects: Effect[];
-  requeueAfterMs?: number | undefined;
-}
+export type Plan = PlanOf<MigrationSliceStatus, Effect>;
 
 const TERMINAL: ReadonlySet<MigrationSlicePhase> = new Set(['Completed', 'RolledBack', 'Failed']);
 const LIVE_SHIFT: ReadonlySet<TrafficShiftPhase> = new Set(['Pending', 'Progressing', 'Paused']);
-const STALLED_RETRY_MS = 5000;
 const CHILD_WAIT_MS = 500;
 
 export function isTerminal(phase: MigrationSlicePhase | undefined): boolean {
@@ -124,8 +115,6 @@ export function isTerminal(phase: MigrationSlicePhase | undefined): boolean {
 
 export const childName = (slice: string, kind: ChildKind): string => `${slice}-${kind === 'ShadowRun' ? 'shadow' : 'shift'}`;
 
-const ms = (t: string | undefined): number | undefined => (t === undefined ? undefined : Date.parse(t));
-
 /** Whether the startWhen triggers should be measured now. */
 export function triggersDue(spec: MigrationSliceSpec, status: MigrationSliceStatus, generation: number): boolean {
   if (!spec.startWhen?.length) return false;
@@ -133,38 +122,17 @@ export function triggersDue(spec: MigrationSliceSpec, status: MigrationSliceStat
   return status.phase === 'Pending' && !status.triggeredAt;
 }
 
-export function pendingActions(annotations: Record<string, string>, status: MigrationSliceStatus): Array<{ action: Action; id: string }> {
-  const out: Array<{ action: Action; id: string }> = [];
-  for (const action of ActionValues) {
-    const id = annotations[`cutover.dev/${action.toLowerCase()}`];
-    if (id === undefined || id === '') continue;
-    if (status.acknowledgedActions?.find((a) => a.action === action)?.id !== id) out.push({ action, id });
-  }
-  return out;
-}
-
 export function planMigrationSlice(o: SliceObservation): Plan {
   return new Planner(o).run();
 }
 
-class Planner {
-  readonly o: SliceObservation;
-  st: MigrationSliceStatus;
-  readonly effects: Effect[] = [];
+class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect> {
   /** Events go after every other effect (after the status write). */
   readonly events: Effect[] = [];
-  requeue: number | undefined;
-  readonly nowText: string;
   /** Stalled on the slice itself (a run-time problem, a child it cannot own). */
   stalled: { reason: string; message: string } | undefined;
   /** A child's Stalled condition, surfaced on the slice. */
   childStalled: { reason: string; message: string } | undefined;
-
-  constructor(o: SliceObservation) {
-    this.o = o;
-    this.st = structuredClone(o.status ?? {});
-    this.nowText = rfc3339(o.now);
-  }
 
   run(): Plan {
     const o = this.o;
@@ -526,12 +494,6 @@ class Planner {
     this.requeue = STALLED_RETRY_MS;
   }
 
-  ack(action: Action, id: string): void {
-    const list = (this.st.acknowledgedActions ?? []).filter((a) => a.action !== action);
-    list.push({ action, id, at: this.nowText });
-    this.st.acknowledgedActions = list;
-  }
-
   // --- conditions and the single status write -----------------------------------------------
 
   finish(before: MigrationSlicePhase | undefined): Plan {
@@ -539,40 +501,30 @@ class Planner {
     this.st.observedGeneration = o.generation;
     const phase = this.st.phase ?? 'Pending';
     const why = isTerminal(phase) ? undefined : this.stalled ?? this.childStalled;
-    this.st.conditions = why
-      ? setCondition(this.st.conditions, { type: ConditionType.Stalled, status: 'True', reason: why.reason, message: why.message, observedGeneration: o.generation }, o.now)
-      : removeCondition(this.st.conditions, ConditionType.Stalled);
-    const stalled = this.st.conditions?.find((c) => c.type === ConditionType.Stalled && c.status === 'True');
+    if (why) this.setCondition(ConditionType.Stalled, 'True', why.reason, why.message);
+    else this.removeCondition(ConditionType.Stalled);
+    const stalled = this.stalledCondition();
     const msg = this.st.message ?? phase;
-    const set = (type: string, status: 'True' | 'False', reason: string, message: string) => {
-      this.st.conditions = setCondition(this.st.conditions, { type, status, reason, message, observedGeneration: o.generation }, o.now);
-    };
     const last = this.st.history?.at(-1);
     switch (phase) {
       case 'Completed':
-        set(ConditionType.Ready, 'True', Reason.Completed, msg);
-        this.st.conditions = removeCondition(removeCondition(this.st.conditions, ConditionType.Progressing), ConditionType.Degraded);
+        this.markReady(Reason.Completed, msg);
         break;
       case 'RolledBack':
       case 'Failed':
-        set(ConditionType.Ready, 'False', phase === 'RolledBack' ? Reason.RolledBack : Reason.Failed, msg);
-        set(ConditionType.Degraded, 'True', last?.phase === phase && /^[A-Za-z]+$/.test(last.reason) ? last.reason : phase, msg);
-        this.st.conditions = removeCondition(this.st.conditions, ConditionType.Progressing);
+        this.markDegraded(phase === 'RolledBack' ? Reason.RolledBack : Reason.Failed, last?.phase === phase && /^[A-Za-z]+$/.test(last.reason) ? last.reason : phase, msg);
         break;
       default: {
         const reason = phase === 'Pending' ? ((o.spec.startWhen?.length ?? 0) > 0 && !this.st.triggeredAt ? Reason.WaitingForTrigger : Reason.Initializing)
           : phase === 'Shadowing' ? Reason.Shadowing : phase === 'Stabilizing' ? Reason.Stabilizing : Reason.Shifting;
-        set(ConditionType.Ready, 'False', stalled ? stalled.reason : reason, stalled ? stalled.message : msg);
-        if (stalled) this.st.conditions = removeCondition(this.st.conditions, ConditionType.Progressing);
-        else set(ConditionType.Progressing, 'True', reason, msg);
-        this.st.conditions = removeCondition(this.st.conditions, ConditionType.Degraded);
+        this.markInProgress(reason, msg, stalled);
+        this.removeCondition(ConditionType.Degraded);
       }
     }
-    if (!this.effects.some((e) => e.type === 'writeStatus')) this.effects.push({ type: 'writeStatus' });
-    if (stalled && !o.status.conditions?.some((c) => c.type === ConditionType.Stalled && c.status === 'True' && c.message === stalled.message)) {
-      this.events.push({ type: 'event', eventType: 'Warning', reason: stalled.reason, note: stalled.message });
-    }
+    this.ensureStatusWrite();
+    const stallEvent = this.stallEvent(stalled);
+    if (stallEvent) this.events.push(stallEvent);
     void before;
-    return { status: this.st, effects: [...this.effects, ...this.events], requeueAfterMs: this.requeue === undefined || !Number.isFinite(this.requeue) ? undefined : Math.max(10, Math.ceil(this.requeue)) };
+    return { status: this.st, effects: [...this.effects, ...this.events], requeueAfterMs: this.requeueAfterMs() };
   }
 }

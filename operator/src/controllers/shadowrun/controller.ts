@@ -1,18 +1,17 @@
 // ShadowRun reconciler: observe → plan (pure, ./plan.ts) → apply → status.
 import { ShadowRunSpecSchema, type ShadowRun, type ShadowRunSpec, type ShadowRunStatus } from '../../api/shadowrun.ts';
-import { ConditionType, Reason } from '../../api/conditions.ts';
+import { Reason } from '../../api/conditions.ts';
 import { evaluateMetric, type MetricResult } from '../../analysis/evaluate.ts';
 import type { PrometheusProvider } from '../../analysis/prometheus.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
 import { RouteProblemError, type TrafficRef, type TrafficRouter } from '../../traffic/router.ts';
 import { SHADOW_RUN, type KubeClient, type KubeObject, type EventRecorder } from '../../kube/index.ts';
 import type { Store } from '../shared/store.ts';
-import { newerObject } from '../shared/freshness.ts';
-import { Controller, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
-import { setCondition, statusChanged } from '../../runtime/conditions.ts';
+import { KindController, stalledStatus } from '../shared/kind.ts';
+import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/logger.ts';
-import { CLEANUP_FINALIZER, analysisDue, isTerminal, planShadowRun, type Effect, type ShadowObservation, type SpecProblem } from './plan.ts';
+import { CLEANUP_FINALIZER, analysisDue, isTerminal, planShadowRun, type Effect, type ShadowObservation } from './plan.ts';
 import { ShadowMetrics } from './metrics.ts';
 
 export type ShadowRunObject = KubeObject & Omit<ShadowRun, 'metadata'> & { metadata: KubeObject['metadata'] };
@@ -45,29 +44,19 @@ export function shadowRef(namespace: string, spec: Pick<ShadowRunSpec, 'route' |
 export class ShadowRunController {
   readonly controller: Controller;
   readonly #d: ShadowRunControllerDeps;
-  readonly #written = new Map<string, ShadowRunObject>();
+  readonly #kind: KindController<ShadowRunObject>;
 
   constructor(deps: ShadowRunControllerDeps) {
     this.#d = deps;
-    this.controller = new Controller({
-      name: SHADOWRUN_CONTROLLER,
-      concurrency: deps.concurrency ?? 4,
-      logger: deps.logger,
-      reconcile: (key, ctx) => this.reconcile(key, ctx),
-    });
-    deps.informer.addHandler({
-      onAdd: (o) => this.controller.enqueue(keyOf(o)),
-      onUpdate: (a, b) => { if (a.metadata.resourceVersion !== b.metadata.resourceVersion) this.controller.enqueue(keyOf(b)); },
-      onDelete: (o) => { this.#written.delete(keyOf(o)); this.#d.metrics.forget(o.metadata.namespace ?? '', o.metadata.name ?? ''); },
-    });
+    this.#kind = new KindController({ name: SHADOWRUN_CONTROLLER, type: SHADOW_RUN, deps, reconcile: (key, ctx) => this.reconcile(key, ctx) });
+    this.controller = this.#kind.controller;
   }
 
   start(): void { this.controller.start(); }
   async stop(): Promise<void> { await this.controller.stop(); }
 
   current(key: string): ShadowRunObject | undefined {
-    const [ns, name] = splitKey(key);
-    return newerObject(this.#d.informer.get(ns, name), this.#written.get(key));
+    return this.#kind.current(key);
   }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {
@@ -83,10 +72,10 @@ export class ShadowRunController {
 
     const parsed = ShadowRunSpecSchema.safeParse(obj.spec);
     if (!parsed.success) {
-      if (deleting) { await this.#removeFinalizer(obj); return; }
+      if (deleting) { await this.#kind.patchFinalizer(obj, CLEANUP_FINALIZER, false); return; }
       const issue = parsed.error.issues[0]!;
       const field = ['spec', ...issue.path.map(String)].join('.');
-      await this.#writeStatus(obj, stalled(status, generation, now, { field, message: issue.message, reason: Reason.InvalidSpec }), ctx);
+      await this.#kind.writeStatus(obj, stalledStatus(status, generation, now, { field, message: issue.message, reason: Reason.InvalidSpec }), ctx.logger);
       return;
     }
     const spec = parsed.data;
@@ -161,15 +150,10 @@ export class ShadowRunController {
   async #apply(e: Effect, obj: ShadowRunObject, ref: TrafficRef, spec: ShadowRunSpec, next: ShadowRunStatus, ctx: ReconcileContext): Promise<ShadowRunObject> {
     const d = this.#d;
     switch (e.type) {
-      case 'addFinalizer': {
-        const finalizers = [...(obj.metadata.finalizers ?? []), CLEANUP_FINALIZER];
-        // resourceVersion makes the patch conditional: a concurrent change → 409 → retried.
-        const updated = await d.client.mergePatch<ShadowRunObject>(SHADOW_RUN, ref.namespace, obj.metadata.name ?? '', { metadata: { finalizers, resourceVersion: obj.metadata.resourceVersion } });
-        this.#written.set(keyOf(obj), updated);
-        return updated;
-      }
+      case 'addFinalizer':
+        return this.#kind.patchFinalizer(obj, CLEANUP_FINALIZER, true);
       case 'removeFinalizer':
-        await this.#removeFinalizer(obj);
+        await this.#kind.patchFinalizer(obj, CLEANUP_FINALIZER, false);
         return obj;
       case 'setMirror':
         await d.router.setMirror(ref, { service: spec.shadow.service, port: spec.shadow.port, percent: e.percent });
@@ -186,44 +170,10 @@ export class ShadowRunController {
         }
         return obj;
       case 'event':
-        d.events.record({ regarding: obj, type: e.eventType, reason: e.reason, action: e.reason, note: e.note });
-        ctx.logger.info({ reason: e.reason, note: e.note }, 'event');
+        this.#kind.event(obj, e, ctx.logger);
         return obj;
       case 'writeStatus':
-        return this.#writeStatus(obj, next, ctx);
+        return this.#kind.writeStatus(obj, next, ctx.logger);
     }
   }
-
-  async #removeFinalizer(obj: ShadowRunObject): Promise<void> {
-    const finalizers = (obj.metadata.finalizers ?? []).filter((f) => f !== CLEANUP_FINALIZER);
-    await this.#d.client.mergePatch(SHADOW_RUN, obj.metadata.namespace, obj.metadata.name ?? '', { metadata: { finalizers, resourceVersion: obj.metadata.resourceVersion } });
-  }
-
-  async #writeStatus(obj: ShadowRunObject, next: ShadowRunStatus, ctx: ReconcileContext): Promise<ShadowRunObject> {
-    if (!statusChanged(obj.status ?? {}, next)) return obj;
-    const updated = await this.#d.client.apply<ShadowRunObject>(SHADOW_RUN, {
-      apiVersion: 'cutover.dev/v1alpha1', kind: 'ShadowRun',
-      metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
-      status: next,
-    } as KubeObject, { subresource: 'status', force: true });
-    this.#written.set(keyOf(obj), updated);
-    ctx.logger.debug({ phase: next.phase, resourceVersion: updated.metadata.resourceVersion }, 'status written');
-    return updated;
-  }
-}
-
-function stalled(status: ShadowRunStatus, generation: number, now: number, p: SpecProblem): ShadowRunStatus {
-  const msg = `${p.field}: ${p.message}`;
-  let conditions = setCondition(status.conditions, { type: ConditionType.Stalled, status: 'True', reason: p.reason, message: msg, observedGeneration: generation }, now);
-  conditions = setCondition(conditions, { type: ConditionType.Ready, status: 'False', reason: p.reason, message: msg, observedGeneration: generation }, now);
-  return { ...status, observedGeneration: generation, phase: status.phase ?? 'Pending', conditions };
-}
-
-export function keyOf(o: KubeObject): string {
-  return `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
-}
-
-function splitKey(key: string): [string, string] {
-  const i = key.indexOf('/');
-  return [key.slice(0, i), key.slice(i + 1)];
 }

@@ -7,17 +7,15 @@
 // first, then status and the Event. A terminal run whose status does not yet record the removal
 // removes it again (idempotent), so a crash between the two finishes on restart.
 import { parseDuration } from '../../api/duration.ts';
-import { ActionValues, type Action } from '../../api/common.ts';
 import { ConditionType, Reason } from '../../api/conditions.ts';
 import type { ShadowResult, ShadowRunPhase, ShadowRunSpec, ShadowRunStatus, Verdict } from '../../api/shadowrun.ts';
 import { judge, type MetricResult } from '../../analysis/evaluate.ts';
-import { removeCondition, setCondition } from '../../runtime/conditions.ts';
+import { removeCondition } from '../../runtime/conditions.ts';
 import { rfc3339 } from '../../runtime/clock.ts';
+import { PlannerBase, ms, pendingActions, thresholdParts, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
 
 /** The finalizer that lets a deletion remove the mirror first. */
-export const CLEANUP_FINALIZER = 'cutover.dev/cleanup';
-
-export interface SpecProblem { field: string; message: string; reason: string }
+export { CLEANUP_FINALIZER } from '../shared/planner.ts';
 
 export interface ShadowMirror { service: string; port: number; percent: number }
 
@@ -44,23 +42,16 @@ export type Effect =
   | { type: 'removeFinalizer' }
   | { type: 'setMirror'; percent: number }
   | { type: 'removeMirror' }
-  | { type: 'writeStatus' }
-  | { type: 'event'; eventType: 'Normal' | 'Warning'; reason: string; note: string };
+  | StatusWrite
+  | EventEffect;
 
-export interface Plan {
-  status: ShadowRunStatus;
-  effects: Effect[];
-  requeueAfterMs?: number | undefined;
-}
+export type Plan = PlanOf<ShadowRunStatus, Effect>;
 
 const TERMINAL: ReadonlySet<ShadowRunPhase> = new Set(['Passed', 'Failed', 'Cancelled']);
-const STALLED_RETRY_MS = 5000;
 
 export function isTerminal(phase: ShadowRunPhase | undefined): boolean {
   return phase !== undefined && TERMINAL.has(phase);
 }
-
-const ms = (t: string | undefined): number | undefined => (t === undefined ? undefined : Date.parse(t));
 
 /** Whether an analysis run is due now (the controller queries Prometheus only then). */
 export function analysisDue(spec: ShadowRunSpec, status: ShadowRunStatus, now: number): boolean {
@@ -70,33 +61,11 @@ export function analysisDue(spec: ShadowRunSpec, status: ShadowRunStatus, now: n
   return last === undefined || now - last >= parseDuration(spec.analysis.interval);
 }
 
-export function pendingActions(annotations: Record<string, string>, status: ShadowRunStatus): Array<{ action: Action; id: string }> {
-  const out: Array<{ action: Action; id: string }> = [];
-  for (const action of ActionValues) {
-    const id = annotations[`cutover.dev/${action.toLowerCase()}`];
-    if (id === undefined || id === '') continue;
-    if (status.acknowledgedActions?.find((a) => a.action === action)?.id !== id) out.push({ action, id });
-  }
-  return out;
-}
-
 export function planShadowRun(o: ShadowObservation): Plan {
   return new Planner(o).run();
 }
 
-class Planner {
-  readonly o: ShadowObservation;
-  st: ShadowRunStatus;
-  readonly effects: Effect[] = [];
-  requeue: number | undefined;
-  readonly nowText: string;
-
-  constructor(o: ShadowObservation) {
-    this.o = o;
-    this.st = structuredClone(o.status ?? {});
-    this.nowText = rfc3339(o.now);
-  }
-
+class Planner extends PlannerBase<ShadowObservation, ShadowRunStatus, Effect> {
   run(): Plan {
     const o = this.o;
     const before = this.st.phase;
@@ -127,12 +96,10 @@ class Planner {
     for (const a of actions) this.ack(a.action, a.id);
 
     if (o.problems.length > 0) {
-      const p = o.problems[0]!;
-      this.st.conditions = setCondition(this.st.conditions, { type: ConditionType.Stalled, status: 'True', reason: p.reason, message: `${p.field}: ${p.message}`, observedGeneration: o.generation }, o.now);
-      this.requeue = STALLED_RETRY_MS;
+      this.stallOn(o.problems[0]!);
       return this.finish(before);
     }
-    this.st.conditions = removeCondition(this.st.conditions, ConditionType.Stalled);
+    this.removeCondition(ConditionType.Stalled);
 
     if (this.st.phase === 'Pending') this.start();
     else if (this.st.phase === 'Running') this.running();
@@ -235,10 +202,7 @@ class Planner {
 
   toResult(r: MetricResult): ShadowResult {
     const m = this.o.spec.analysis!.metrics.find((x) => x.name === r.name);
-    const parts: string[] = [];
-    if (m?.min !== undefined) parts.push(`>= ${m.min}`);
-    if (m?.max !== undefined) parts.push(`<= ${m.max}`);
-    if (m?.maxRatio !== undefined) parts.push(`ratio <= ${m.maxRatio}`);
+    const parts = thresholdParts(m);
     if (m?.maxDiffPoints !== undefined) parts.push(`diff <= ${m.maxDiffPoints} pp`);
     return {
       name: r.name, result: r.result, threshold: parts.join(', '), message: r.message, at: this.nowText,
@@ -260,53 +224,39 @@ class Planner {
     return Math.max(50, last + interval - this.o.now);
   }
 
-  ack(action: Action, id: string): void {
-    const list = (this.st.acknowledgedActions ?? []).filter((a) => a.action !== action);
-    list.push({ action, id, at: this.nowText });
-    this.st.acknowledgedActions = list;
-  }
-
   // --- conditions, events, the single status write --------------------------------------------
 
   finish(before: ShadowRunPhase | undefined): Plan {
     const o = this.o;
     this.st.observedGeneration = o.generation;
     const phase = this.st.phase ?? 'Pending';
-    const stalled = this.st.conditions?.find((c) => c.type === ConditionType.Stalled && c.status === 'True');
+    const stalled = this.stalledCondition();
     const msg = this.st.message ?? phase;
-    const set = (type: string, status: 'True' | 'False', reason: string, message: string) => {
-      this.st.conditions = setCondition(this.st.conditions, { type, status, reason, message, observedGeneration: o.generation }, o.now);
-    };
     switch (phase) {
       case 'Passed':
-        set(ConditionType.Ready, 'True', Reason.Passed, msg);
-        this.st.conditions = removeCondition(removeCondition(this.st.conditions, ConditionType.Progressing), ConditionType.Degraded);
+        this.markReady(Reason.Passed, msg);
         break;
       case 'Failed':
       case 'Cancelled': {
         const reason = phase === 'Failed' ? (this.st.verdict === 'Inconclusive' ? Reason.AnalysisInconclusive : Reason.AnalysisFailed) : Reason.Cancelled;
-        set(ConditionType.Ready, 'False', phase === 'Failed' ? Reason.Failed : Reason.Cancelled, msg);
-        set(ConditionType.Degraded, 'True', reason, msg);
-        this.st.conditions = removeCondition(this.st.conditions, ConditionType.Progressing);
+        this.markDegraded(phase === 'Failed' ? Reason.Failed : Reason.Cancelled, reason, msg);
         break;
       }
       default: {
-        const reason = phase === 'Running' ? Reason.Shadowing : Reason.Initializing;
-        set(ConditionType.Ready, 'False', stalled ? stalled.reason : reason, stalled ? stalled.message : msg);
-        if (stalled) this.st.conditions = removeCondition(this.st.conditions, ConditionType.Progressing);
-        else set(ConditionType.Progressing, 'True', reason, msg);
+        this.markInProgress(phase === 'Running' ? Reason.Shadowing : Reason.Initializing, msg, stalled);
         const inconclusive = (this.st.analysis?.consecutiveInconclusive ?? 0) >= (o.spec.analysis?.inconclusiveLimit ?? Infinity);
         const failing = (this.st.analysis?.consecutiveFailures ?? 0) > 0;
-        if (phase === 'Running' && (inconclusive || failing)) set(ConditionType.Degraded, 'True', failing ? Reason.AnalysisFailed : Reason.AnalysisInconclusive, msg);
-        else this.st.conditions = removeCondition(this.st.conditions, ConditionType.Degraded);
+        if (phase === 'Running' && (inconclusive || failing)) this.setCondition(ConditionType.Degraded, 'True', failing ? Reason.AnalysisFailed : Reason.AnalysisInconclusive, msg);
+        else this.removeCondition(ConditionType.Degraded);
       }
     }
-    if (!this.effects.some((e) => e.type === 'writeStatus')) this.effects.push({ type: 'writeStatus' });
-    if (stalled && !o.status.conditions?.some((c) => c.type === ConditionType.Stalled && c.status === 'True' && c.message === stalled.message)) {
-      this.effects.push({ type: 'event', eventType: 'Warning', reason: stalled.reason, note: stalled.message });
+    this.ensureStatusWrite();
+    const stallEvent = this.stallEvent(stalled);
+    if (stallEvent) {
+      this.effects.push(stallEvent);
     } else if (before !== this.st.phase && this.st.phase !== undefined && !this.effects.some((e) => e.type === 'event')) {
       this.effects.push({ type: 'event', eventType: 'Normal', reason: 'PhaseChanged', note: `${before ?? 'new'} → ${this.st.phase}: ${msg}` });
     }
-    return { status: this.st, effects: this.effects, requeueAfterMs: this.requeue === undefined || !Number.isFinite(this.requeue) ? undefined : Math.max(10, Math.ceil(this.requeue)) };
+    return { status: this.st, effects: this.effects, requeueAfterMs: this.requeueAfterMs() };
   }
 }

@@ -1,20 +1,20 @@
 // TrafficShift reconciler: observe → plan (pure, ./plan.ts) → apply → status.
 import { createHash } from 'node:crypto';
 import { TrafficShiftSpecSchema, type TrafficShift, type TrafficShiftStatus, type RollbackTrigger } from '../../api/trafficshift.ts';
-import { ConditionType, Reason } from '../../api/conditions.ts';
+import { Reason } from '../../api/conditions.ts';
 import { evaluateMetric, type MetricResult } from '../../analysis/evaluate.ts';
 import type { PrometheusProvider } from '../../analysis/prometheus.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
 import { RouteProblemError, type TrafficRef, type TrafficRouter } from '../../traffic/router.ts';
 import { DEPLOYMENT, MIGRATION_SLICE, TRAFFIC_SHIFT, type KubeClient, type KubeObject, type EventRecorder } from '../../kube/index.ts';
 import type { Store } from '../shared/store.ts';
-import { Controller, type ReconcileContext, type ReconcileResult } from '../../runtime/controller.ts';
-import { setCondition } from '../../runtime/conditions.ts';
+import { KindController, keyOf, stalledStatus } from '../shared/kind.ts';
+import { matchAlert, RollbackRequests } from '../shared/rollbacks.ts';
+import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/logger.ts';
-import { analysisDue, isTerminal, memoOf, planTrafficShift, statusPersistence, withMemo, type AnalysisMemo, type Effect, type ObservedDeployment, type ShiftObservation, type SpecProblem } from './plan.ts';
+import { analysisDue, isTerminal, memoOf, planTrafficShift, statusPersistence, withMemo, type AnalysisMemo, type Effect, type ObservedDeployment, type ShiftObservation } from './plan.ts';
 import { ShiftMetrics } from './metrics.ts';
-import { newerObject } from '../shared/freshness.ts';
 import type { PhaseChange } from '../../notify/change.ts';
 
 export type TrafficShiftObject = KubeObject & Omit<TrafficShift, 'metadata'> & { metadata: KubeObject['metadata'] };
@@ -39,28 +39,23 @@ export const TRAFFICSHIFT_CONTROLLER = 'trafficshift';
 export class TrafficShiftController {
   readonly controller: Controller;
   readonly #d: TrafficShiftControllerDeps;
-  /** The objects this controller wrote last, so a reconcile never plans on an older cached copy. */
-  readonly #written = new Map<string, TrafficShiftObject>();
-  /** Rollbacks requested out of band (alert hooks), consumed by the next reconcile of the key. */
+  readonly #kind: KindController<TrafficShiftObject>;
   /** The StepStarted Event this process knows is in the API, per key (see #ensureStepEvent). */
   readonly #announced = new Map<string, string>();
   /** Analysis bookkeeping not yet in status (see AnalysisMemo in ./plan.ts), per key. */
   readonly #memo = new Map<string, AnalysisMemo>();
-  readonly #rollbackRequests = new Map<string, { trigger: RollbackTrigger; reason: string; alert?: string; done: Array<(ok: boolean) => void> }>();
+  /** Rollbacks requested out of band (alert hooks), consumed by the next reconcile of the key. */
+  readonly #rollbacks: RollbackRequests;
 
   constructor(deps: TrafficShiftControllerDeps) {
     this.#d = deps;
-    this.controller = new Controller({
-      name: TRAFFICSHIFT_CONTROLLER,
-      concurrency: deps.concurrency ?? 4,
-      logger: deps.logger,
-      reconcile: (key, ctx) => this.reconcile(key, ctx),
+    this.#kind = new KindController({
+      name: TRAFFICSHIFT_CONTROLLER, type: TRAFFIC_SHIFT, deps, reconcile: (key, ctx) => this.reconcile(key, ctx),
+      forget: (key) => { this.#memo.delete(key); this.#announced.delete(key); },
     });
-    deps.informer.addHandler({
-      onAdd: (o) => this.controller.enqueue(keyOf(o)),
-      onUpdate: (a, b) => { if (a.metadata.resourceVersion !== b.metadata.resourceVersion) this.controller.enqueue(keyOf(b)); },
-      onDelete: (o) => { this.#written.delete(keyOf(o)); this.#memo.delete(keyOf(o)); this.#announced.delete(keyOf(o)); this.#d.metrics.forget(o.metadata.namespace ?? '', o.metadata.name ?? ''); },
-    });
+    this.controller = this.#kind.controller;
+    // Ahead of the routine reconciles (analysis ticks of every other shift) already queued.
+    this.#rollbacks = new RollbackRequests((key) => this.controller.enqueueUrgent(key));
   }
 
   /**
@@ -90,13 +85,7 @@ export class TrafficShiftController {
 
   /** TrafficShifts whose spec.rollback.alerts match these labels and that can still roll back. */
   matchAlert(labels: Record<string, string>): string[] {
-    const keys: string[] = [];
-    for (const ts of this.#d.informer.list()) {
-      const alerts = ts.spec?.rollback?.alerts ?? [];
-      if (isTerminal(ts.status?.phase)) continue;
-      if (alerts.some((a) => Object.entries(a.matchLabels).every(([k, v]) => labels[k] === v))) keys.push(keyOf(ts));
-    }
-    return keys;
+    return matchAlert(this.#d.informer.list(), labels, (ts) => (isTerminal(ts.status?.phase) ? undefined : ts.spec?.rollback?.alerts));
   }
 
   /**
@@ -105,26 +94,18 @@ export class TrafficShiftController {
    * roll back.
    */
   requestRollback(key: string, trigger: RollbackTrigger, reason: string, alert?: string): Promise<boolean> {
-    return new Promise((resolve) => {
-      const existing = this.#rollbackRequests.get(key);
-      if (existing) { existing.done.push(resolve); return; }
-      this.#rollbackRequests.set(key, { trigger, reason, ...(alert ? { alert } : {}), done: [resolve] });
-      // Ahead of the routine reconciles (analysis ticks of every other shift) already queued.
-      this.controller.enqueueUrgent(key);
-    });
+    return this.#rollbacks.request(key, trigger, reason, alert);
   }
 
   has(key: string): boolean { return this.current(key) !== undefined; }
 
   current(key: string): TrafficShiftObject | undefined {
-    const [ns, name] = splitKey(key);
-    return newerObject(this.#d.informer.get(ns, name), this.#written.get(key));
+    return this.#kind.current(key);
   }
 
   async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const d = this.#d;
-    const request = this.#rollbackRequests.get(key);
-    const settle = (ok: boolean) => { if (request) { this.#rollbackRequests.delete(key); for (const f of request.done) f(ok); } };
+    const { request, settle } = this.#rollbacks.take(key);
     const obj = this.current(key);
     if (!obj || obj.metadata.deletionTimestamp) { settle(false); return; }
     const now = d.clock.now();
@@ -136,7 +117,7 @@ export class TrafficShiftController {
       // Admission should have refused it; a CRD installed without its schema or an older version may not.
       const issue = parsed.error.issues[0]!;
       const field = ['spec', ...issue.path.map(String)].join('.');
-      await this.#writeStatus(obj, stalled(status, generation, now, { field, message: issue.message, reason: Reason.InvalidSpec }), ctx);
+      await this.#writeStatus(obj, stalledStatus(status, generation, now, { field, message: issue.message, reason: Reason.InvalidSpec }), ctx);
       settle(false);
       return;
     }
@@ -152,7 +133,7 @@ export class TrafficShiftController {
     const o: ShiftObservation = { now, generation, spec, status, annotations: obj.metadata.annotations ?? {}, problems: [], deployments: {} };
     const slice = obj.metadata.ownerReferences?.find((r) => r.controller && r.kind === MIGRATION_SLICE.kind && r.apiVersion.startsWith(`${MIGRATION_SLICE.group}/`));
     if (slice) o.ownerSlice = slice.name;
-    if (request && !isTerminal(status.phase)) o.rollbackRequest = { trigger: request.trigger, reason: request.reason, ...(request.alert ? { alert: request.alert } : {}) };
+    if (request && !isTerminal(status.phase)) o.rollbackRequest = request;
     const freshStart = status.observedGeneration !== generation || status.phase === undefined || status.phase === 'Pending';
     const live = !isTerminal(status.phase) || freshStart || hasPending(o.annotations, status);
     if (live && !o.rollbackRequest) {
@@ -261,10 +242,10 @@ export class TrafficShiftController {
           const key = keyOf(obj);
           void d.events.ensure({ regarding: obj, type: e.eventType, reason: e.reason, action: e.reason, note: e.note, name })
             .then((ok) => { if (ok) this.#announced.set(key, name); });
+          ctx.logger.info({ reason: e.reason, note: e.note }, 'event');
         } else {
-          d.events.record({ regarding: obj, type: e.eventType, reason: e.reason, action: e.reason, note: e.note });
+          this.#kind.event(obj, e, ctx.logger);
         }
-        ctx.logger.info({ reason: e.reason, note: e.note }, 'event');
         return obj;
       }
       case 'writeStatus':
@@ -302,23 +283,10 @@ export class TrafficShiftController {
       if (memo) this.#memo.set(key, memo);
       return obj;
     }
-    const updated = await this.#d.client.apply<TrafficShiftObject>(TRAFFIC_SHIFT, {
-      apiVersion: 'cutover.dev/v1alpha1', kind: 'TrafficShift',
-      metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
-      status: next,
-    } as KubeObject, { subresource: 'status', force: true });
-    this.#written.set(key, updated);
+    const updated = await this.#kind.applyStatus(obj, next, ctx.logger);
     this.#memo.delete(key);
-    ctx.logger.debug({ phase: next.phase, resourceVersion: updated.metadata.resourceVersion }, 'status written');
     return updated;
   }
-}
-
-function stalled(status: TrafficShiftStatus, generation: number, now: number, p: SpecProblem): TrafficShiftStatus {
-  const msg = `${p.field}: ${p.message}`;
-  let conditions = setCondition(status.conditions, { type: ConditionType.Stalled, status: 'True', reason: p.reason, message: msg, observedGeneration: generation }, now);
-  conditions = setCondition(conditions, { type: ConditionType.Ready, status: 'False', reason: p.reason, message: msg, observedGeneration: generation }, now);
-  return { ...status, observedGeneration: generation, phase: status.phase ?? 'Pending', conditions };
 }
 
 function phaseChange(obj: TrafficShiftObject, spec: ShiftObservation['spec'], from: TrafficShiftStatus['phase'], st: TrafficShiftStatus, now: number): PhaseChange {
@@ -346,13 +314,4 @@ export function stepEventName(obj: KubeObject, st: TrafficShiftStatus): string |
   if (st.currentStep === undefined || !st.startedAt) return undefined;
   const run = createHash('sha256').update(`${obj.metadata.uid ?? ''}/${st.startedAt}`).digest('hex').slice(0, 10);
   return `${(obj.metadata.name ?? 'shift').slice(0, 200)}.step${st.currentStep + 1}.${run}`;
-}
-
-export function keyOf(o: KubeObject): string {
-  return `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
-}
-
-function splitKey(key: string): [string, string] {
-  const i = key.indexOf('/');
-  return [key.slice(0, i), key.slice(i + 1)];
 }

@@ -9,7 +9,7 @@
 // between the route and the workers, so the slice turns its flag off and then restores the workers
 // from this shift's worker records (see migrationslice/plan.ts).
 import { parseDuration } from '../../api/duration.ts';
-import { ActionValues, type Action, type MetricResult as StatusMetricResult } from '../../api/common.ts';
+import type { MetricResult as StatusMetricResult } from '../../api/common.ts';
 import { ConditionType, Reason } from '../../api/conditions.ts';
 import type {
   PauseReason,
@@ -20,11 +20,9 @@ import type {
   WorkerStatus,
 } from '../../api/trafficshift.ts';
 import { judge, type MetricResult } from '../../analysis/evaluate.ts';
-import { setCondition, removeCondition, statusChanged } from '../../runtime/conditions.ts';
+import { statusChanged } from '../../runtime/conditions.ts';
 import { rfc3339Milli } from '../../runtime/clock.ts';
-
-/** A problem that needs the user: the spec field to fix and what is wrong. Nothing is changed. */
-export interface SpecProblem { field: string; message: string; reason: string }
+import { PlannerBase, ms, pendingActions, thresholdParts, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
 
 export interface ObservedDeployment { name: string; exists: boolean; replicas: number; readyReplicas: number }
 
@@ -55,25 +53,17 @@ export interface ShiftObservation {
 export type Effect =
   | { type: 'setWeights'; canary: number }
   | { type: 'scale'; deployment: string; replicas: number }
-  | { type: 'writeStatus' }
-  | { type: 'event'; eventType: 'Normal' | 'Warning'; reason: string; note: string };
+  | StatusWrite
+  | EventEffect;
 
-export interface Plan {
-  status: TrafficShiftStatus;
-  effects: Effect[];
-  /** When to look again (ms from now); undefined: only on change. */
-  requeueAfterMs?: number | undefined;
-}
+export type Plan = PlanOf<TrafficShiftStatus, Effect>;
 
 const TERMINAL: ReadonlySet<TrafficShiftPhase> = new Set(['Completed', 'RolledBack', 'Failed']);
 const WORKER_POLL_MS = 1000;
-const STALLED_RETRY_MS = 5000;
 
 export function isTerminal(phase: TrafficShiftPhase | undefined): boolean {
   return phase !== undefined && TERMINAL.has(phase);
 }
-
-const ms = (t: string | undefined): number | undefined => (t === undefined ? undefined : Date.parse(t));
 
 /** Whether an analysis run is due now (the controller queries Prometheus only then). */
 export function analysisDue(spec: TrafficShiftSpec, status: TrafficShiftStatus, now: number): boolean {
@@ -82,18 +72,6 @@ export function analysisDue(spec: TrafficShiftSpec, status: TrafficShiftStatus, 
   if (phase !== 'Progressing' && !(phase === 'Paused' && status.pauseReason === 'Inconclusive')) return false;
   const last = ms(status.lastAnalysisAt);
   return last === undefined || now - last >= parseDuration(spec.analysis.interval);
-}
-
-/** Pending actions: an annotation whose value differs from the acknowledged id for that action. */
-export function pendingActions(annotations: Record<string, string>, status: TrafficShiftStatus): Array<{ action: Action; id: string }> {
-  const out: Array<{ action: Action; id: string }> = [];
-  for (const action of ActionValues) {
-    const id = annotations[`cutover.dev/${action.toLowerCase()}`];
-    if (id === undefined || id === '') continue;
-    const acked = status.acknowledgedActions?.find((a) => a.action === action);
-    if (acked?.id !== id) out.push({ action, id });
-  }
-  return out;
 }
 
 /**
@@ -148,18 +126,10 @@ export function planTrafficShift(o: ShiftObservation): Plan {
   return new Planner(o).run();
 }
 
-class Planner {
-  readonly o: ShiftObservation;
-  st: TrafficShiftStatus;
-  readonly effects: Effect[] = [];
-  requeue: number | undefined;
-  readonly nowText: string;
-
+class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> {
   constructor(o: ShiftObservation) {
-    this.o = o;
-    this.st = structuredClone(o.status ?? {});
     // Millisecond precision: step starts and analysis runs are a schedule (DESIGN §6: drift ≤ 1 s).
-    this.nowText = rfc3339Milli(o.now);
+    super(o, rfc3339Milli(o.now));
   }
 
   run(): Plan {
@@ -206,12 +176,10 @@ class Planner {
 
     if (o.problems.length > 0) {
       // Stalled: the user must act; nothing is changed in the cluster.
-      const p = o.problems[0]!;
-      this.st.conditions = setCondition(this.st.conditions, { type: ConditionType.Stalled, status: 'True', reason: p.reason, message: `${p.field}: ${p.message}`, observedGeneration: o.generation }, o.now);
-      this.requeue = STALLED_RETRY_MS;
+      this.stallOn(o.problems[0]!);
       return this.finish(before);
     }
-    this.st.conditions = removeCondition(this.st.conditions, ConditionType.Stalled);
+    this.removeCondition(ConditionType.Stalled);
 
     for (const a of actions) {
       if (a.action === 'Promote') { this.ack(a.action, a.id); this.complete('promoted by request'); return this.finish(before); }
@@ -233,7 +201,7 @@ class Planner {
   restart(reason: string): void {
     const keep = { acknowledgedActions: this.st.acknowledgedActions, conditions: this.st.conditions };
     this.st = { observedGeneration: this.o.generation, phase: 'Pending', message: reason, ...keep };
-    this.st.conditions = removeCondition(this.st.conditions, ConditionType.Stalled);
+    this.removeCondition(ConditionType.Stalled);
   }
 
   pending(): void {
@@ -453,12 +421,8 @@ class Planner {
 
   toStatusResult(r: MetricResult): StatusMetricResult {
     const m = this.o.spec.analysis!.metrics.find((x) => x.name === r.name);
-    const parts: string[] = [];
-    if (m?.min !== undefined) parts.push(`>= ${m.min}`);
-    if (m?.max !== undefined) parts.push(`<= ${m.max}`);
-    if (m?.maxRatio !== undefined) parts.push(`ratio <= ${m.maxRatio}`);
     return {
-      name: r.name, result: r.result, threshold: parts.join(', '), message: r.message, at: this.nowText,
+      name: r.name, result: r.result, threshold: thresholdParts(m).join(', '), message: r.message, at: this.nowText,
       ...(r.value !== undefined && Number.isFinite(r.value) ? { value: r.value } : {}),
       ...(r.baseline !== undefined && Number.isFinite(r.baseline) ? { baseline: r.baseline } : {}),
     };
@@ -498,46 +462,33 @@ class Planner {
     return true;
   }
 
-  ack(action: Action, id: string): void {
-    const list = (this.st.acknowledgedActions ?? []).filter((a) => a.action !== action);
-    list.push({ action, id, at: this.nowText });
-    this.st.acknowledgedActions = list;
-  }
-
   // --- conditions, events, the single status write --------------------------------------------
 
   finish(before: TrafficShiftPhase | undefined): Plan {
     const o = this.o;
     this.st.observedGeneration = o.generation;
     const phase = this.st.phase ?? 'Pending';
-    const stalled = this.st.conditions?.find((c) => c.type === ConditionType.Stalled && c.status === 'True');
+    const stalled = this.stalledCondition();
     const msg = this.st.message ?? phase;
-    const set = (type: string, status: 'True' | 'False', reason: string, message: string) => {
-      this.st.conditions = setCondition(this.st.conditions, { type, status, reason, message, observedGeneration: o.generation }, o.now);
-    };
     const progressingReason = phase === 'Pending' ? (this.st.workersReady === false ? Reason.WaitingForWorkers : Reason.Initializing) : phase === 'Paused' ? Reason.StepPaused : Reason.StepInProgress;
     switch (phase) {
       case 'Completed':
-        set(ConditionType.Ready, 'True', Reason.Completed, msg);
-        this.st.conditions = removeCondition(removeCondition(this.st.conditions, ConditionType.Progressing), ConditionType.Degraded);
+        this.markReady(Reason.Completed, msg);
         break;
       case 'RolledBack':
       case 'Failed':
-        set(ConditionType.Ready, 'False', phase === 'RolledBack' ? Reason.RolledBack : Reason.Failed, msg);
-        set(ConditionType.Degraded, 'True', phase === 'RolledBack' ? rollbackReason(this.st.rollback?.trigger) : Reason.Failed, msg);
-        this.st.conditions = removeCondition(this.st.conditions, ConditionType.Progressing);
+        this.markDegraded(phase === 'RolledBack' ? Reason.RolledBack : Reason.Failed, phase === 'RolledBack' ? rollbackReason(this.st.rollback?.trigger) : Reason.Failed, msg);
         break;
       default:
-        set(ConditionType.Ready, 'False', stalled ? stalled.reason : progressingReason, stalled ? stalled.message : msg);
-        if (stalled) this.st.conditions = removeCondition(this.st.conditions, ConditionType.Progressing);
-        else set(ConditionType.Progressing, 'True', progressingReason, msg);
-        if (phase === 'Paused' && this.st.pauseReason !== 'Manual') set(ConditionType.Degraded, 'True', this.st.pauseReason === 'Inconclusive' ? Reason.AnalysisInconclusive : Reason.AnalysisFailed, msg);
-        else this.st.conditions = removeCondition(this.st.conditions, ConditionType.Degraded);
+        this.markInProgress(progressingReason, msg, stalled);
+        if (phase === 'Paused' && this.st.pauseReason !== 'Manual') this.setCondition(ConditionType.Degraded, 'True', this.st.pauseReason === 'Inconclusive' ? Reason.AnalysisInconclusive : Reason.AnalysisFailed, msg);
+        else this.removeCondition(ConditionType.Degraded);
     }
     // The status write: exactly once, where the transition placed it, or at the end; Events after it.
-    if (!this.effects.some((e) => e.type === 'writeStatus')) this.effects.push({ type: 'writeStatus' });
-    if (stalled && !this.o.status.conditions?.some((c) => c.type === ConditionType.Stalled && c.status === 'True' && c.message === stalled.message)) {
-      this.effects.push({ type: 'event', eventType: 'Warning', reason: stalled.reason, note: stalled.message });
+    this.ensureStatusWrite();
+    const stallEvent = this.stallEvent(stalled);
+    if (stallEvent) {
+      this.effects.push(stallEvent);
     } else if (before !== this.st.phase && this.st.phase !== undefined && !this.effects.some((e) => e.type === 'event' && ['RolledBack', 'Completed', 'Paused', 'Resumed', 'StepStarted'].includes(e.reason))) {
       this.effects.push({ type: 'event', eventType: 'Normal', reason: 'PhaseChanged', note: `${before ?? 'new'} → ${this.st.phase}: ${msg}` });
     }
@@ -548,7 +499,7 @@ class Planner {
       seen.add('w');
       return true;
     });
-    return { status: this.st, effects, requeueAfterMs: this.requeue === undefined || !Number.isFinite(this.requeue) ? undefined : Math.max(10, Math.ceil(this.requeue)) };
+    return { status: this.st, effects, requeueAfterMs: this.requeueAfterMs() };
   }
 }
 

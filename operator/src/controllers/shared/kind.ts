@@ -1,0 +1,121 @@
+// What the three reconcilers share around their planners: the work queue fed by their kind's
+// informer; the copy of each object the controller itself wrote last (an informer can lag behind
+// that write by a few ms, and planning on the older copy could repeat a step, see freshness.ts);
+// the status write (server-side apply of the status subresource, field manager `cutover`: the
+// operator never writes a spec, DESIGN §2); the finalizer patch; and the Stalled status of a spec
+// the schema refuses.
+import { ConditionType } from '../../api/conditions.ts';
+import { apiVersionOf, type EventRecorder, type KubeClient, type KubeObject, type ResourceType } from '../../kube/index.ts';
+import { Controller, type Reconciler } from '../../runtime/controller.ts';
+import { setCondition, statusChanged, type Condition } from '../../runtime/conditions.ts';
+import type { Logger } from '../../runtime/logger.ts';
+import { newerObject } from './freshness.ts';
+import type { EventEffect, SpecProblem } from './planner.ts';
+import type { Store } from './store.ts';
+
+export function keyOf(o: KubeObject): string {
+  return `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
+}
+
+export function splitKey(key: string): [string, string] {
+  const i = key.indexOf('/');
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
+/** What a kind's controller is given (its deps): the client, its informer, logger and metrics. */
+export interface KindDeps<T extends KubeObject> {
+  client: KubeClient;
+  informer: Store<T>;
+  logger: Logger;
+  events: EventRecorder;
+  /** Per-object series, forgotten when the object is deleted. */
+  metrics: { forget(namespace: string, name: string): void };
+  concurrency?: number | undefined;
+}
+
+export interface KindControllerOptions<T extends KubeObject> {
+  /** The controller's name (metrics label, log field). */
+  name: string;
+  type: ResourceType;
+  deps: KindDeps<T>;
+  reconcile: Reconciler;
+  /** More to forget when an object is deleted (in-memory bookkeeping). */
+  forget?: ((key: string) => void) | undefined;
+}
+
+/** The objects of one kind as its controller sees them, and the controller's writes to them. */
+export class KindController<T extends KubeObject> {
+  readonly controller: Controller;
+  readonly #o: KindControllerOptions<T>;
+  /** The objects this controller wrote last, so a reconcile never plans on an older cached copy. */
+  readonly #written = new Map<string, T>();
+
+  constructor(o: KindControllerOptions<T>) {
+    this.#o = o;
+    const { deps } = o;
+    this.controller = new Controller({ name: o.name, concurrency: deps.concurrency ?? 4, logger: deps.logger, reconcile: o.reconcile });
+    deps.informer.addHandler({
+      onAdd: (obj) => this.controller.enqueue(keyOf(obj)),
+      onUpdate: (a, b) => { if (a.metadata.resourceVersion !== b.metadata.resourceVersion) this.controller.enqueue(keyOf(b)); },
+      onDelete: (obj) => {
+        const key = keyOf(obj);
+        this.#written.delete(key);
+        o.forget?.(key);
+        deps.metrics.forget(obj.metadata.namespace ?? '', obj.metadata.name ?? '');
+      },
+    });
+  }
+
+  /** The newer of the informer's copy and the one this controller wrote last; undefined: gone. */
+  current(key: string): T | undefined {
+    const [ns, name] = splitKey(key);
+    return newerObject(this.#o.deps.informer.get(ns, name), this.#written.get(key));
+  }
+
+  /** Server-side apply of `status` to the status subresource; the answer is the newest copy. */
+  async applyStatus(obj: T, status: { phase?: string | undefined }, logger: Logger): Promise<T> {
+    const { type } = this.#o;
+    const updated = await this.#o.deps.client.apply<T>(type, {
+      apiVersion: apiVersionOf(type), kind: type.kind,
+      metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
+      status,
+    } as KubeObject, { subresource: 'status', force: true });
+    this.#written.set(keyOf(obj), updated);
+    logger.debug({ phase: status.phase, resourceVersion: updated.metadata.resourceVersion }, 'status written');
+    return updated;
+  }
+
+  /** Writes `next` only when it differs from the object's status. */
+  async writeStatus(obj: T, next: { phase?: string | undefined }, logger: Logger): Promise<T> {
+    if (!statusChanged(obj.status ?? {}, next)) return obj;
+    return this.applyStatus(obj, next, logger);
+  }
+
+  /** A planned Event about `obj` (recorded in the background: an Event never holds a reconcile up). */
+  event(obj: T, e: EventEffect, logger: Logger): void {
+    this.#o.deps.events.record({ regarding: obj, type: e.eventType, reason: e.reason, action: e.reason, note: e.note });
+    logger.info({ reason: e.reason, note: e.note }, 'event');
+  }
+
+  /**
+   * Adds or removes `finalizer`. The resourceVersion makes the patch conditional: a concurrent
+   * change answers 409 and the reconcile is retried on a fresh read.
+   */
+  async patchFinalizer(obj: T, finalizer: string, add: boolean): Promise<T> {
+    const current = obj.metadata.finalizers ?? [];
+    const finalizers = add ? [...current.filter((f) => f !== finalizer), finalizer] : current.filter((f) => f !== finalizer);
+    const updated = await this.#o.deps.client.mergePatch<T>(this.#o.type, obj.metadata.namespace, obj.metadata.name ?? '', { metadata: { finalizers, resourceVersion: obj.metadata.resourceVersion } });
+    if (add) this.#written.set(keyOf(obj), updated);
+    return updated;
+  }
+}
+
+/** A spec the schema refuses (a CRD installed without its schema): Stalled and Ready=False name the field. */
+export function stalledStatus<S extends { observedGeneration?: number | undefined; phase?: string | undefined; conditions?: Condition[] | undefined }>(
+  status: S, generation: number, now: number, p: SpecProblem,
+): S {
+  const msg = `${p.field}: ${p.message}`;
+  let conditions = setCondition(status.conditions, { type: ConditionType.Stalled, status: 'True', reason: p.reason, message: msg, observedGeneration: generation }, now);
+  conditions = setCondition(conditions, { type: ConditionType.Ready, status: 'False', reason: p.reason, message: msg, observedGeneration: generation }, now);
+  return { ...status, observedGeneration: generation, phase: status.phase ?? 'Pending', conditions };
+}

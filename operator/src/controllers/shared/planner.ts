@@ -1,0 +1,140 @@
+// What the three pure planners (trafficshift/, shadowrun/, migrationslice/plan.ts) share: the status
+// being planned (a copy of the observed one), the ordered effects, the requeue delay, manual actions
+// and their acknowledgement, and the kstatus condition summaries. Each planner's phases stay in its
+// own plan.ts. No I/O, no clock: like the planners, everything comes from the observation.
+import { ActionValues, type AcknowledgedAction, type Action } from '../../api/common.ts';
+import { ConditionType } from '../../api/conditions.ts';
+import { rfc3339 } from '../../runtime/clock.ts';
+import { removeCondition, setCondition, type Condition } from '../../runtime/conditions.ts';
+
+/** A problem that needs the user: the spec field to fix and what is wrong. Nothing is changed. */
+export interface SpecProblem { field: string; message: string; reason: string }
+
+/** How long a Stalled resource waits before it is looked at again. */
+export const STALLED_RETRY_MS = 5000;
+
+/** The finalizer that lets a deletion undo what the operator changed (mirror, route, flag). */
+export const CLEANUP_FINALIZER = 'cutover.dev/cleanup';
+
+export const ms = (t: string | undefined): number | undefined => (t === undefined ? undefined : Date.parse(t));
+
+export interface PendingAction { action: Action; id: string }
+
+/**
+ * Manual actions (DESIGN §2: annotations, never spec edits): an annotation `cutover.dev/<action>`
+ * whose value differs from the id acknowledged for that action in status.
+ */
+export function pendingActions(annotations: Record<string, string>, status: { acknowledgedActions?: AcknowledgedAction[] | undefined }): PendingAction[] {
+  const out: PendingAction[] = [];
+  for (const action of ActionValues) {
+    const id = annotations[`cutover.dev/${action.toLowerCase()}`];
+    if (id === undefined || id === '') continue;
+    if (status.acknowledgedActions?.find((a) => a.action === action)?.id !== id) out.push({ action, id });
+  }
+  return out;
+}
+
+/** The threshold of a metric as status shows it (`>= min`, `<= max`, `ratio <= maxRatio`). */
+export function thresholdParts(m: { min?: number | undefined; max?: number | undefined; maxRatio?: number | undefined } | undefined): string[] {
+  const parts: string[] = [];
+  if (m?.min !== undefined) parts.push(`>= ${m.min}`);
+  if (m?.max !== undefined) parts.push(`<= ${m.max}`);
+  if (m?.maxRatio !== undefined) parts.push(`ratio <= ${m.maxRatio}`);
+  return parts;
+}
+
+/** The effects every planner has: its one status write, and Events (after it). */
+export type StatusWrite = { type: 'writeStatus' };
+export type EventEffect = { type: 'event'; eventType: 'Normal' | 'Warning'; reason: string; note: string };
+
+/** A planner's answer: the next status and the effects to apply, in order. */
+export interface PlanOf<S, E> {
+  status: S;
+  effects: E[];
+  /** When to look again (ms from now); undefined: only on change. */
+  requeueAfterMs?: number | undefined;
+}
+
+export interface Observed<S> { now: number; generation: number; status: S }
+interface SharedStatus { acknowledgedActions?: AcknowledgedAction[] | undefined; conditions?: Condition[] | undefined }
+
+export abstract class PlannerBase<O extends Observed<S>, S extends SharedStatus, E extends { type: string }> {
+  readonly o: O;
+  /** The next status, planned on a copy of the observed one. */
+  st: S;
+  /** In the order they are applied. */
+  readonly effects: E[] = [];
+  /** When to look again (ms from now); undefined: only on change. */
+  requeue: number | undefined;
+  readonly nowText: string;
+
+  /** `nowText`: how this kind writes times (default RFC 3339 in seconds). */
+  constructor(o: O, nowText = rfc3339(o.now)) {
+    this.o = o;
+    this.st = structuredClone(o.status ?? {}) as S;
+    this.nowText = nowText;
+  }
+
+  /** Records `id` as handled for `action`, so the annotation is never acted on again. */
+  ack(action: Action, id: string): void {
+    const list = (this.st.acknowledgedActions ?? []).filter((a) => a.action !== action);
+    list.push({ action, id, at: this.nowText });
+    this.st.acknowledgedActions = list;
+  }
+
+  /** A run-time problem: Stalled=True naming the field; looked at again after STALLED_RETRY_MS. */
+  stallOn(p: SpecProblem): void {
+    this.setCondition(ConditionType.Stalled, 'True', p.reason, `${p.field}: ${p.message}`);
+    this.requeue = STALLED_RETRY_MS;
+  }
+
+  setCondition(type: string, status: 'True' | 'False', reason: string, message: string): void {
+    this.st.conditions = setCondition(this.st.conditions, { type, status, reason, message, observedGeneration: this.o.generation }, this.o.now);
+  }
+
+  removeCondition(type: string): void {
+    this.st.conditions = removeCondition(this.st.conditions, type);
+  }
+
+  stalledCondition(): Condition | undefined {
+    return this.st.conditions?.find((c) => c.type === ConditionType.Stalled && c.status === 'True');
+  }
+
+  /** Done: Ready=True; Progressing and Degraded go. */
+  markReady(reason: string, message: string): void {
+    this.setCondition(ConditionType.Ready, 'True', reason, message);
+    this.removeCondition(ConditionType.Progressing);
+    this.removeCondition(ConditionType.Degraded);
+  }
+
+  /** Failed, rolled back or cancelled: Ready=False, Degraded=True; Progressing goes. */
+  markDegraded(readyReason: string, degradedReason: string, message: string): void {
+    this.setCondition(ConditionType.Ready, 'False', readyReason, message);
+    this.setCondition(ConditionType.Degraded, 'True', degradedReason, message);
+    this.removeCondition(ConditionType.Progressing);
+  }
+
+  /** Still working: Ready=False (the Stalled reason when stalled), Progressing=True unless stalled. */
+  markInProgress(reason: string, message: string, stalled: Condition | undefined): void {
+    this.setCondition(ConditionType.Ready, 'False', stalled ? stalled.reason : reason, stalled ? stalled.message : message);
+    if (stalled) this.removeCondition(ConditionType.Progressing);
+    else this.setCondition(ConditionType.Progressing, 'True', reason, message);
+  }
+
+  /** The Warning Event of a Stalled condition the observed status did not have yet (once per message). */
+  stallEvent(stalled: Condition | undefined): EventEffect | undefined {
+    if (!stalled || this.o.status.conditions?.some((c) => c.type === ConditionType.Stalled && c.status === 'True' && c.message === stalled.message)) return undefined;
+    return { type: 'event', eventType: 'Warning', reason: stalled.reason, note: stalled.message };
+  }
+
+  /** The one status write of a plan, at the end unless a transition already placed it. */
+  ensureStatusWrite(): void {
+    // Every planner's Effect union has { type: 'writeStatus' }.
+    if (!this.effects.some((e) => e.type === 'writeStatus')) this.effects.push({ type: 'writeStatus' } as E);
+  }
+
+  /** `requeue` as a plan's requeueAfterMs: whole ms, at least 10; undefined when unset or infinite. */
+  requeueAfterMs(): number | undefined {
+    return this.requeue === undefined || !Number.isFinite(this.requeue) ? undefined : Math.max(10, Math.ceil(this.requeue));
+  }
+}

@@ -1,12 +1,13 @@
 // A thin, typed client for the Kubernetes API. Configuration and authentication come from
-// client-node's KubeConfig (kubeconfig file, context, in-cluster service account, exec plugins);
+// client-node's kubeconfig parts (./kubeconfig.ts: kubeconfig file, context, in-cluster service
+// account, exec plugins, token files; other auth providers through the full KubeConfig);
 // the HTTP is done here with node:https over one keep-alive agent, so that every request carries
 // our user agent and metrics and watches stream without extra layers.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfigFile } from './kubeconfig.ts';
 import { counter, histogram, registry as defaultRegistry, type Registry } from '../runtime/metrics.ts';
 import { KubeApiError } from './errors.ts';
 import { apiVersionOf, type KubeObject, type ResourceType } from './resources.ts';
@@ -153,7 +154,7 @@ export class KubeClient {
   readonly defaultNamespace: string;
   readonly userAgent: string;
   readonly fieldManager: string;
-  readonly #kc: KubeConfig;
+  readonly #kc: KubeConfigFile;
   readonly #base: URL;
   readonly #agent: http.Agent;
   readonly #watchAgent: http.Agent;
@@ -165,7 +166,7 @@ export class KubeClient {
   #auth: Auth | undefined;
   #authPending: Promise<Auth> | undefined;
 
-  private constructor(kc: KubeConfig, defaultNamespace: string, opts: KubeClientOptions) {
+  private constructor(kc: KubeConfigFile, defaultNamespace: string, opts: KubeClientOptions) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error(`kubeconfig context "${kc.getCurrentContext()}" has no cluster`);
     this.#kc = kc;
@@ -214,7 +215,7 @@ export class KubeClient {
 
   /** Builds a client from a kubeconfig file, a context, or the in-cluster service account. */
   static load(opts: KubeClientOptions = {}): KubeClient {
-    const kc = new KubeConfig();
+    const kc = new KubeConfigFile();
     let namespace: string | undefined;
     if (opts.inCluster) {
       kc.loadFromCluster();
@@ -548,18 +549,7 @@ export class KubeClient {
   }
 
   async #readAuthentication(): Promise<Auth> {
-    const user = this.#kc.getCurrentUser();
-    const headers: Record<string, string> = {};
-    let basic: string | undefined;
-    if (this.#base.protocol === 'https:' || this.#kc.getCurrentCluster()?.skipTLSVerify) {
-      const opts: https.RequestOptions = {};
-      await this.#kc.applyToHTTPSOptions(opts);
-      for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) headers[k] = String(v);
-      basic = typeof opts.auth === 'string' ? opts.auth : undefined;
-    } else if (user?.token) {
-      // client-node refuses plain http without skipTLSVerify; a token still works (local proxies).
-      headers.Authorization = `Bearer ${user.token}`;
-    }
+    const { headers, basic } = await this.#kc.credentials();
     return { headers, basic, at: performance.now() };
   }
 }

@@ -144,7 +144,7 @@ function analysisBlock(spec: Rec, s: Rec, now: number): string[] {
   if (!spec.analysis) return ['Analysis:  none (steps only wait)'];
   const st = rec(s.analysis);
   const out = [
-    `Analysis:  every ${str(a.interval) ?? '?'}; failures ${num(st.consecutiveFailures) ?? 0}/${num(a.failureLimit) ?? '?'} consecutive, inconclusive ${num(st.consecutiveInconclusive) ?? 0}/${num(a.inconclusiveLimit) ?? '?'} (then ${str(a.onInconclusive) ?? 'Pause'})${str(s.lastAnalysisAt) ? `; last run ${age(str(s.lastAnalysisAt), now)} ago` : ''}`,
+    `Analysis:  every ${str(a.interval) ?? '?'}; failures ${num(st.consecutiveFailures) ?? 0}/${num(a.failureLimit) ?? '?'} consecutive, inconclusive ${num(st.consecutiveInconclusive) ?? 0}/${num(a.inconclusiveLimit) ?? '?'} (then ${str(a.onInconclusive) ?? 'Pause'})${str(s.lastAnalysisAt) ? `; last recorded run ${age(str(s.lastAnalysisAt), now)} ago` : ''}`,
   ];
   const results = arr(st.lastResults);
   const metrics = arr(a.metrics);

@@ -57,7 +57,7 @@ describe('status of a TrafficShift', () => {
     expect(text).toContain('HTTPRoute listings rule 0: stable monolith:8080 → canary listings-api:8080');
   });
   it('shows each metric against its threshold, with the ratio for relative checks', () => {
-    expect(text).toContain('failures 1/2 consecutive, inconclusive 0/3 (then Pause); last run 10s ago');
+    expect(text).toContain('failures 1/2 consecutive, inconclusive 0/3 (then Pause); last recorded run 10s ago');
     expect(text).toMatch(/error-rate\s+0\.02\s+-\s+-\s+<= 0\.01\s+Fail\s+error-rate 0\.02 > 0\.01/);
     expect(text).toMatch(/p95-vs-legacy\s+0\.22\s+0\.2\s+1\.1\s+ratio <= 1\.1\s+Pass/);
   });

@@ -42,6 +42,8 @@ export class TrafficShiftController {
   readonly #kind: KindController<TrafficShiftObject>;
   /** The StepStarted Event this process knows is in the API, per key (see #ensureStepEvent). */
   readonly #announced = new Map<string, string>();
+  /** Step Event names being written now (a reconcile meanwhile does not write them again). */
+  readonly #ensuring = new Set<string>();
   /** Analysis bookkeeping not yet in status (see AnalysisMemo in ./plan.ts), per key. */
   readonly #memo = new Map<string, AnalysisMemo>();
   /** Rollbacks requested out of band (alert hooks), consumed by the next reconcile of the key. */
@@ -165,7 +167,7 @@ export class TrafficShiftController {
 
     // The current step's Event, if an earlier process may have died before writing it; before the
     // plan, which may move on to the next step at once.
-    if (live && !o.rollbackRequest) await this.#ensureStepEvent(obj, obj.status ?? {}, spec.steps.length, ctx);
+    if (live && !o.rollbackRequest) this.#ensureStepEvent(obj, obj.status ?? {}, spec.steps.length, ctx);
 
     // ---- plan -----------------------------------------------------------------------------------
     const plan = planTrafficShift(o);
@@ -240,8 +242,9 @@ export class TrafficShiftController {
         if (name) {
           // Exactly once per step of a run, even across a crash (see #ensureStepEvent).
           const key = keyOf(obj);
+          this.#ensuring.add(name);
           void d.events.ensure({ regarding: obj, type: e.eventType, reason: e.reason, action: e.reason, note: e.note, name })
-            .then((ok) => { if (ok) this.#announced.set(key, name); });
+            .then((ok) => { this.#ensuring.delete(name); if (ok) this.#announced.set(key, name); });
           ctx.logger.info({ reason: e.reason, note: e.note }, 'event');
         } else {
           this.#kind.event(obj, e, ctx.logger);
@@ -259,17 +262,22 @@ export class TrafficShiftController {
    * shift after a start writes it under its deterministic name; if the first write had landed the
    * API answers AlreadyExists and nothing changes, so every step has exactly one StepStarted.
    */
-  async #ensureStepEvent(obj: TrafficShiftObject, st: TrafficShiftStatus, steps: number, ctx: ReconcileContext): Promise<void> {
+  #ensureStepEvent(obj: TrafficShiftObject, st: TrafficShiftStatus, steps: number, ctx: ReconcileContext): void {
     if (st.phase !== 'Progressing' && st.phase !== 'Paused') return;
     const name = stepEventName(obj, st);
     const key = keyOf(obj);
-    if (!name || this.#announced.get(key) === name) return;
+    if (!name || this.#announced.get(key) === name || this.#ensuring.has(name)) return;
     const i = st.currentStep ?? 0;
     const note = `step ${i + 1}/${steps}: canary weight ${st.currentWeight ?? 0}% (recorded after an operator restart)`;
-    if (await this.#d.events.ensure({ regarding: obj, type: 'Normal', reason: 'StepStarted', action: 'StepStarted', note, name })) {
-      this.#announced.set(key, name);
+    // In the background: after a restart every live shift asks once, and a reconcile (a rollback
+    // above all) must not wait for it.
+    this.#ensuring.add(name);
+    void this.#d.events.ensure({ regarding: obj, type: 'Normal', reason: 'StepStarted', action: 'StepStarted', note, name }).then((ok) => {
+      this.#ensuring.delete(name);
+      if (!ok) return;
+      if (this.#announced.get(key) === undefined || this.#announced.get(key) === name) this.#announced.set(key, name);
       ctx.logger.debug({ step: i, name }, 'step event ensured');
-    }
+    });
   }
 
   async #writeStatus(obj: TrafficShiftObject, next: TrafficShiftStatus, ctx: ReconcileContext): Promise<TrafficShiftObject> {

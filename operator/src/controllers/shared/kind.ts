@@ -2,8 +2,8 @@
 // informer; the copy of each object the controller itself wrote last (an informer can lag behind
 // that write by a few ms, and planning on the older copy could repeat a step, see freshness.ts);
 // the status write (server-side apply of the status subresource, field manager `cutover`: the
-// operator never writes a spec, DESIGN §2); the finalizer patch; and the Stalled status of a spec
-// the schema refuses.
+// operator never writes a spec, DESIGN §2); the finalizer patch; planned Events; and the Stalled
+// status of a spec the schema refuses.
 import { ConditionType } from '../../api/conditions.ts';
 import { apiVersionOf, type EventRecorder, type KubeClient, type KubeObject, type ResourceType } from '../../kube/index.ts';
 import { Controller, type Reconciler } from '../../runtime/controller.ts';
@@ -22,7 +22,7 @@ export function splitKey(key: string): [string, string] {
   return [key.slice(0, i), key.slice(i + 1)];
 }
 
-/** What a kind's controller is given (its deps): the client, its informer, logger and metrics. */
+/** What a kind's controller is given (its deps): the client, its informer, logger, Events, metrics. */
 export interface KindDeps<T extends KubeObject> {
   client: KubeClient;
   informer: Store<T>;

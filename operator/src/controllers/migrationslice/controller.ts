@@ -4,20 +4,17 @@
 import { MigrationSliceSpecSchema, type MigrationSlice, type MigrationSliceSpec, type MigrationSliceStatus } from '../../api/migrationslice.ts';
 import type { RollbackStatus, RollbackTrigger, WorkerStatus } from '../../api/trafficshift.ts';
 import { ConditionType, Reason } from '../../api/conditions.ts';
-import type { PrometheusProvider } from '../../analysis/prometheus.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
-import { RouteProblemError, type TrafficRef, type TrafficRouter } from '../../traffic/router.ts';
+import { RouteProblemError, type TrafficRef } from '../../traffic/router.ts';
 import {
   CONFIG_MAP, DEPLOYMENT, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT,
   controllerReference, isAlreadyExists,
-  type EventRecorder, type KubeClient, type KubeObject,
+  type KubeObject,
 } from '../../kube/index.ts';
 import type { Store } from '../shared/store.ts';
-import { KindController, stalledStatus } from '../shared/kind.ts';
+import { KindController, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
 import { matchAlert, RollbackRequests } from '../shared/rollbacks.ts';
 import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
-import type { Clock } from '../../runtime/clock.ts';
-import type { Logger } from '../../runtime/logger.ts';
 import type { ShadowRunObject } from '../shadowrun/controller.ts';
 import type { TrafficShiftObject } from '../trafficshift/controller.ts';
 import {
@@ -33,20 +30,11 @@ export interface ShiftRollbacks {
   requestRollback(key: string, trigger: RollbackTrigger, reason: string, alert?: string): Promise<boolean>;
 }
 
-export interface MigrationSliceControllerDeps {
-  client: KubeClient;
-  informer: Store<MigrationSliceObject>;
+export interface MigrationSliceControllerDeps extends ControllerDeps<MigrationSliceObject> {
   shadowRuns: Store<ShadowRunObject>;
   trafficShifts: Store<TrafficShiftObject>;
   shifts: ShiftRollbacks;
-  router: TrafficRouter;
-  prometheus: PrometheusProvider;
-  defaultPrometheusUrl: string;
-  events: EventRecorder;
-  clock: Clock;
-  logger: Logger;
   metrics: SliceMetrics;
-  concurrency?: number;
 }
 
 export const MIGRATIONSLICE_CONTROLLER = 'migrationslice';

@@ -2,31 +2,18 @@
 import { ShadowRunSpecSchema, type ShadowRun, type ShadowRunSpec, type ShadowRunStatus } from '../../api/shadowrun.ts';
 import { Reason } from '../../api/conditions.ts';
 import { evaluateMetric, type MetricResult } from '../../analysis/evaluate.ts';
-import type { PrometheusProvider } from '../../analysis/prometheus.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
-import { RouteProblemError, type TrafficRef, type TrafficRouter } from '../../traffic/router.ts';
-import { SHADOW_RUN, type KubeClient, type KubeObject, type EventRecorder } from '../../kube/index.ts';
-import type { Store } from '../shared/store.ts';
-import { KindController, stalledStatus } from '../shared/kind.ts';
+import { RouteProblemError, type TrafficRef } from '../../traffic/router.ts';
+import { SHADOW_RUN, type KubeObject } from '../../kube/index.ts';
+import { KindController, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
 import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
-import type { Clock } from '../../runtime/clock.ts';
-import type { Logger } from '../../runtime/logger.ts';
 import { CLEANUP_FINALIZER, analysisDue, isTerminal, planShadowRun, type Effect, type ShadowObservation } from './plan.ts';
 import { ShadowMetrics } from './metrics.ts';
 
 export type ShadowRunObject = KubeObject & Omit<ShadowRun, 'metadata'> & { metadata: KubeObject['metadata'] };
 
-export interface ShadowRunControllerDeps {
-  client: KubeClient;
-  informer: Store<ShadowRunObject>;
-  router: TrafficRouter;
-  prometheus: PrometheusProvider;
-  defaultPrometheusUrl: string;
-  events: EventRecorder;
-  clock: Clock;
-  logger: Logger;
+export interface ShadowRunControllerDeps extends ControllerDeps<ShadowRunObject> {
   metrics: ShadowMetrics;
-  concurrency?: number;
 }
 
 export const SHADOWRUN_CONTROLLER = 'shadowrun';

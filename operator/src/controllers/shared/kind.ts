@@ -4,14 +4,17 @@
 // the status write (server-side apply of the status subresource, field manager `cutover`: the
 // operator never writes a spec, DESIGN §2); the finalizer patch; planned Events; and the Stalled
 // status of a spec the schema refuses.
+import type { PrometheusProvider } from '../../analysis/prometheus.ts';
 import { ConditionType } from '../../api/conditions.ts';
 import { apiVersionOf, type EventRecorder, type KubeClient, type KubeObject, type ResourceType } from '../../kube/index.ts';
+import type { Clock } from '../../runtime/clock.ts';
 import { Controller, type Reconciler } from '../../runtime/controller.ts';
 import { setCondition, statusChanged, type Condition } from '../../runtime/conditions.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { newerObject } from './freshness.ts';
 import type { EventEffect, SpecProblem } from './planner.ts';
 import type { Store } from './store.ts';
+import type { TrafficRouter } from '../../traffic/router.ts';
 
 export function keyOf(o: KubeObject): string {
   return `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
@@ -31,6 +34,14 @@ export interface KindDeps<T extends KubeObject> {
   /** Per-object series, forgotten when the object is deleted. */
   metrics: { forget(namespace: string, name: string): void };
   concurrency?: number | undefined;
+}
+
+/** What each of the three controllers is given: KindDeps, the routers, Prometheus and a clock. */
+export interface ControllerDeps<T extends KubeObject> extends KindDeps<T> {
+  router: TrafficRouter;
+  prometheus: PrometheusProvider;
+  defaultPrometheusUrl: string;
+  clock: Clock;
 }
 
 export interface KindControllerOptions<T extends KubeObject> {

@@ -3,33 +3,21 @@ import { createHash } from 'node:crypto';
 import { TrafficShiftSpecSchema, type TrafficShift, type TrafficShiftStatus, type RollbackTrigger } from '../../api/trafficshift.ts';
 import { Reason } from '../../api/conditions.ts';
 import { evaluateMetric, type MetricResult } from '../../analysis/evaluate.ts';
-import type { PrometheusProvider } from '../../analysis/prometheus.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
-import { RouteProblemError, type TrafficRef, type TrafficRouter } from '../../traffic/router.ts';
-import { DEPLOYMENT, MIGRATION_SLICE, TRAFFIC_SHIFT, type KubeClient, type KubeObject, type EventRecorder } from '../../kube/index.ts';
+import { RouteProblemError, type TrafficRef } from '../../traffic/router.ts';
+import { DEPLOYMENT, MIGRATION_SLICE, TRAFFIC_SHIFT, type KubeObject } from '../../kube/index.ts';
 import type { Store } from '../shared/store.ts';
-import { KindController, keyOf, stalledStatus } from '../shared/kind.ts';
+import { KindController, keyOf, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
 import { matchAlert, RollbackRequests } from '../shared/rollbacks.ts';
 import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
-import type { Clock } from '../../runtime/clock.ts';
-import type { Logger } from '../../runtime/logger.ts';
 import { analysisDue, isTerminal, memoOf, planTrafficShift, statusPersistence, withMemo, type AnalysisMemo, type Effect, type ObservedDeployment, type ShiftObservation } from './plan.ts';
 import { ShiftMetrics } from './metrics.ts';
 import type { PhaseChange } from '../../notify/change.ts';
 
 export type TrafficShiftObject = KubeObject & Omit<TrafficShift, 'metadata'> & { metadata: KubeObject['metadata'] };
 
-export interface TrafficShiftControllerDeps {
-  client: KubeClient;
-  informer: Store<TrafficShiftObject>;
-  router: TrafficRouter;
-  prometheus: PrometheusProvider;
-  defaultPrometheusUrl: string;
-  events: EventRecorder;
-  clock: Clock;
-  logger: Logger;
+export interface TrafficShiftControllerDeps extends ControllerDeps<TrafficShiftObject> {
   metrics: ShiftMetrics;
-  concurrency?: number;
   /** Told of every phase change after its status write; must return at once (notify/notifier.ts). */
   notifier?: { phaseChanged(change: PhaseChange): void };
 }

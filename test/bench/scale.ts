@@ -235,7 +235,7 @@ export async function scaleBench(info: TestbedInfo, opts: { shifts?: number } = 
         idleQueriesPerSecond: idle.promSent, idleDeduplicatedPerSecond: idle.promDedup, steppingQueriesPerSecond: stepping.promSent, steppingDeduplicatedPerSecond: stepping.promDedup,
         deduplicatedShare: Math.round(((idle.promDedup + stepping.promDedup) / Math.max(1e-9, idle.promDedup + stepping.promDedup + idle.promSent + stepping.promSent)) * 1000) / 1000,
       },
-      stepDriftMs: { observed: dist(observed), status: dist(statusDrift), acrossRestart: dist(across), note: 'observed = status with the next step seen by a WATCH − (previous stepStartedAt + pause); status = next stepStartedAt − (previous stepStartedAt + pause), 1 s resolution (RFC 3339 seconds)' },
+      stepDriftMs: { observed: dist(observed), status: dist(statusDrift), acrossRestart: dist(across), note: 'observed = status with the next step seen by a WATCH − (previous stepStartedAt + pause); status = next stepStartedAt − (previous stepStartedAt + pause), both from status (millisecond precision)' },
       restart: {
         killedAt: new Date(killedAt).toISOString(), inFlight: live, readyAfterMs: Math.round(readyAt - killedAt), allReconciledAfterMs: Math.round(reconciledAt - killedAt),
         repeatedSteps, skippedSteps, repeatedFromWatch, skippedFromWatch, completed: phases.Completed ?? 0, otherPhases: phases,

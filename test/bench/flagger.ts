@@ -87,11 +87,11 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: nu
 
 /** Builds Flagger once (cached); bounded so that the bench stays bounded. */
 export async function ensureFlagger(timeoutMs = 20 * 60_000): Promise<string> {
-  if (existsSync(join(FLAGGER_DIR, '.complete'))) return join(FLAGGER_DIR, 'flagger');
+  if (existsSync(join(FLAGGER_DIR, '.complete-loopback'))) return join(FLAGGER_DIR, 'flagger');
   log(`flagger: building ${FLAGGER_VERSION} with go install (cached in ${FLAGGER_DIR}; at most ${Math.round(timeoutMs / 60_000)} min)`);
   const t0 = Date.now();
   const r = await run('bash', [join(REPO_ROOT, 'test', 'testbed', 'build', 'build.sh'), 'flagger'], timeoutMs);
-  if (r.code !== 0 || !existsSync(join(FLAGGER_DIR, '.complete'))) {
+  if (r.code !== 0 || !existsSync(join(FLAGGER_DIR, '.complete-loopback'))) {
     const tail = r.stderr.trim().split('\n').slice(-3).join(' | ');
     throw new Error(`go install github.com/fluxcd/flagger/cmd/flagger@${FLAGGER_VERSION} did not finish (exit ${r.code} after ${Math.round((Date.now() - t0) / 1000)} s): ${tail}`);
   }
@@ -205,7 +205,7 @@ async function startFlagger(info: TestbedInfo, bin: string, ns: string, name: st
   const logDir = join(REPO_ROOT, 'test', 'results', 'logs');
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `flagger-${name}-${Date.now()}.log`);
-  // -port is all Flagger offers: pkg/server/server.go listens on ":" + port (every interface).
+  // -port is all Flagger offers; build.sh patches pkg/server/server.go to listen on 127.0.0.1.
   const args = [
     `-kubeconfig=${info.kubeconfig}`, '-mesh-provider=gatewayapi:v1', `-metrics-server=${info.prometheusUrl}`, `-namespace=${ns}`,
     `-port=${port}`, '-log-level=info', '-control-loop-interval=10s', '-enable-leader-election=false',
@@ -557,7 +557,7 @@ export async function flaggerBench(info: TestbedInfo, opts: { runs?: number; set
 
   const allErrors = [...timing.flatMap((t) => t.errors), ...('error' in memory ? [] : memory.errors)];
   const notes = [
-    `**Flagger side by side** (${version}, \`go install github.com/fluxcd/flagger/cmd/flagger@${FLAGGER_VERSION}\`): Flagger runs as a local process with the testbed's admin kubeconfig, \`${flaggerArgs.join(' ')}\` (Flagger has no listen-address flag: pkg/server/server.go listens on ":" + port), CRDs from the module's artifacts/flagger/crd.yaml (server-side apply).`,
+    `**Flagger side by side** (${version}, built like \`go install github.com/fluxcd/flagger/cmd/flagger@${FLAGGER_VERSION}\` from the module source, with its metrics server's listen address changed to 127.0.0.1): Flagger runs as a local process with the testbed's admin kubeconfig, \`${flaggerArgs.join(' ')}\` (Flagger has no listen-address flag; the build patches pkg/server/server.go's \`":" + port\` to \`"127.0.0.1:" + port\`), CRDs from the module's artifacts/flagger/crd.yaml (server-side apply).`,
     `*Fault → stable*: per run, a Deployment (KWOK pods) and a Canary (Gateway API provider; HTTPRoute hostname per run) for Flagger, a TrafficShift over a bench HTTPRoute for Cutover; a real backend process for stable and canary behind the testbed gateway (Flagger's \`-primary\`/\`-canary\` Services get a bench EndpointSlice to the backend, FQDN 127.0.0.1.localhost; the controller's slices carry KWOK pod IPs, which the gateway never dials), ${RPS} requests/s of load through the gateway. Both tools check the same query on the gateway's \`http_requests_total\` (error ratio of the canary Service over [10s], max ${MAX_ERROR_RATIO}; a Flagger MetricTemplate on the same Prometheus). When the tool has moved the first step (canary weight ${FIRST_WEIGHT}% seen by a WATCH on the HTTPRoute) the canary backend starts failing ${ERROR_RATE * 100}% of requests; measured from the moment the backend confirmed the new error rate to the WATCH event with the canary back at weight 0. ${runs} runs per setting, all in parallel (one Flagger process, one Cutover process).`,
     `*Settings*: ${timing.map((t) => `${t.tool === 'flagger' ? 'Flagger' : 'Cutover'} ${t.setting}: ${t.spec} → effective ${t.effective.intervalSeconds}s × ${t.effective.failureLimit} (${t.source})`).join('; ')}. Flagger's \`-control-loop-interval\` stays at its default 10s: it only sets how often Canaries are (un)scheduled (pkg/controller/controller.go, scheduleCanaries); the analysis ticks at analysis.interval. Flagger counts a failed check on one tick and rolls back on the next tick that finds failedChecks ≥ threshold (pkg/controller/scheduler.go, advanceCanary), so with the fault right after a step its time is ≈ (threshold + 1) × interval.`,
     'error' in memory ? '' : `*Memory*: a fresh process per tool, ${memory.cutovers} objects in one namespace, analysis every 10 s on a query that always passes. Cutover: ${memory.cutovers} TrafficShifts (own HTTPRoutes, steps 10%/100% with 30 min pauses), Progressing after ${memory.cutover.progressingAfterS} s. Flagger: ${memory.cutovers} Deployments + Canaries (stepWeight 1, maxWeight 50), Initialized after ${memory.flagger.initializedAfterS} s, then a new revision on every Deployment, Progressing with weight > 0 after ${memory.flagger.progressingAfterS} s. RSS from /proc/<pid>/status every 2 s over 30 s, 12 s after the state was reached; ratio = Flagger Progressing / Cutover Progressing (medians).`,

@@ -102,14 +102,23 @@ build_helm() {
 }
 
 # Flagger, for the side-by-side benchmark (test/bench): the binary plus its CRDs from the module.
+# Built from the module's source (`go mod download`, as `go install …@v1.44.0` would) with ONE
+# line changed: its metrics/health server listens on `":" + port` (every interface, no flag to
+# change it), and servers on this testbed listen on 127.0.0.1 only. Nothing else is touched.
 build_flagger() {
   local out="$CACHE/bin/flagger-$FLAGGER_VERSION"
-  if [ -f "$out/.complete" ]; then echo "$out"; return; fi
+  if [ -f "$out/.complete-loopback" ]; then echo "$out"; return; fi
   mkdir -p "$out"
-  with_progress "flagger $FLAGGER_VERSION" env GOBIN="$out" GOFLAGS= go install -trimpath -ldflags "-s -w" "github.com/fluxcd/flagger/cmd/flagger@$FLAGGER_VERSION"
   local dir; dir=$(GOFLAGS= go mod download -json "github.com/fluxcd/flagger@$FLAGGER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  local src="$CACHE/src/flagger-$FLAGGER_VERSION"
+  rm -rf "$src" && mkdir -p "$(dirname "$src")" && cp -r "$dir" "$src" && chmod -R u+w "$src"
+  sed -i 's|Addr:         ":" + port,|Addr:         "127.0.0.1:" + port,|' "$src/pkg/server/server.go"
+  if ! grep -q '"127.0.0.1:" + port' "$src/pkg/server/server.go"; then
+    log "FAILED: flagger $FLAGGER_VERSION: pkg/server/server.go no longer has the listen line this script patches"; return 1
+  fi
+  with_progress "flagger $FLAGGER_VERSION" bash -c "cd '$src' && go build -trimpath -ldflags '-s -w' -o '$out/flagger' ./cmd/flagger"
   cp "$dir/artifacts/flagger/crd.yaml" "$out/crd.yaml" && chmod u+w "$out/crd.yaml"
-  touch "$out/.complete"
+  touch "$out/.complete-loopback"
   echo "$out"
 }
 

@@ -32,9 +32,9 @@ export interface BenchResults {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { only: { type: 'string' }, 'shifts': { type: 'string' }, 'flagger-runs': { type: 'string' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { only: { type: 'string' }, 'shifts': { type: 'string' }, 'flagger-runs': { type: 'string' }, 'flagger-settings': { type: 'string' }, help: { type: 'boolean' } } });
   if (values.help) {
-    console.log('usage: npm run bench [-- --only alert,breach,scale,flagger] [--shifts 1000] [--flagger-runs 3]');
+    console.log('usage: npm run bench [-- --only alert,breach,scale,flagger] [--shifts 1000] [--flagger-runs 3] [--flagger-settings fastest,defaults,tutorial|none]');
     return;
   }
   const parts = (values.only ? values.only.split(',').map((s) => s.trim()) : [...PARTS]) as Part[];
@@ -71,7 +71,8 @@ async function main(): Promise<void> {
     await run('alert', () => alertBench(tb.info));
     await run('breach', () => breachBench(tb.info));
     await run('scale', () => scaleBench(tb.info, { shifts: values.shifts ? Number(values.shifts) : 1000 }));
-    await run('flagger', () => flaggerBench(tb.info, values['flagger-runs'] ? { runs: Number(values['flagger-runs']) } : {}));
+    const settings = values['flagger-settings'] === undefined ? undefined : values['flagger-settings'] === 'none' ? [] : values['flagger-settings'].split(',').map((x) => x.trim());
+    await run('flagger', () => flaggerBench(tb.info, { ...(values['flagger-runs'] ? { runs: Number(values['flagger-runs']) } : {}), ...(settings ? { settings } : {}) }));
   } finally {
     results.finishedAt = new Date().toISOString();
     save();

@@ -10,6 +10,7 @@ import type { Store } from '../shared/store.ts';
 import { KindController, keyOf, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
 import { matchAlert, RollbackRequests } from '../shared/rollbacks.ts';
 import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
+import { BucketRateLimiter } from '../../runtime/ratelimit.ts';
 import { analysisDue, isTerminal, memoOf, planTrafficShift, statusPersistence, withMemo, type AnalysisMemo, type Effect, type ObservedDeployment, type ShiftObservation } from './plan.ts';
 import { ShiftMetrics } from './metrics.ts';
 import type { PhaseChange } from '../../notify/change.ts';
@@ -30,6 +31,9 @@ export class TrafficShiftController {
   readonly #kind: KindController<TrafficShiftObject>;
   /** The StepStarted Event this process knows is in the API, per key (see #ensureStepEvent). */
   readonly #announced = new Map<string, string>();
+  /** Paces the StepStarted checks of the first reconciles after a start (see #ensureStepEvent). */
+  readonly #recoveryPace = new BucketRateLimiter(50, 50);
+  #stopped = false;
   /** `namespace/route` → keys of the TrafficShifts that name the route (see watchRoutes). */
   readonly #routeUsers = new Map<string, Set<string>>();
   /** Step Event names being written now (a reconcile meanwhile does not write them again). */
@@ -89,8 +93,8 @@ export class TrafficShiftController {
     });
   }
 
-  start(): void { this.controller.start(); }
-  async stop(): Promise<void> { await this.controller.stop(); }
+  start(): void { this.#stopped = false; this.controller.start(); }
+  async stop(): Promise<void> { this.#stopped = true; await this.controller.stop(); }
 
   /** TrafficShifts whose spec.rollback.alerts match these labels and that can still roll back. */
   matchAlert(labels: Record<string, string>): string[] {
@@ -278,13 +282,20 @@ export class TrafficShiftController {
     const note = `step ${i + 1}/${steps}: canary weight ${st.currentWeight ?? 0}% (recorded after an operator restart)`;
     // In the background: after a restart every live shift asks once, and a reconcile (a rollback
     // above all) must not wait for it.
+    // Paced (50/s): a restart with 1,000 live shifts would otherwise send 1,000 writes to the API
+    // server at the moment it is busiest, re-listing and answering the reconciles that matter.
     this.#ensuring.add(name);
-    void this.#d.events.ensure({ regarding: obj, type: 'Normal', reason: 'StepStarted', action: 'StepStarted', note, name }).then((ok) => {
-      this.#ensuring.delete(name);
-      if (!ok) return;
-      if (this.#announced.get(key) === undefined || this.#announced.get(key) === name) this.#announced.set(key, name);
-      ctx.logger.debug({ step: i, name }, 'step event ensured');
-    });
+    const ensure = () => {
+      if (this.#stopped) { this.#ensuring.delete(name); return; }
+      void this.#d.events.ensure({ regarding: obj, type: 'Normal', reason: 'StepStarted', action: 'StepStarted', note, name }).then((ok) => {
+        this.#ensuring.delete(name);
+        if (!ok) return;
+        if (this.#announced.get(key) === undefined || this.#announced.get(key) === name) this.#announced.set(key, name);
+        ctx.logger.debug({ step: i, name }, 'step event ensured');
+      });
+    };
+    const delay = this.#recoveryPace.when(name);
+    if (delay <= 0) ensure(); else setTimeout(ensure, delay).unref();
   }
 
   async #writeStatus(obj: TrafficShiftObject, next: TrafficShiftStatus, ctx: ReconcileContext): Promise<TrafficShiftObject> {

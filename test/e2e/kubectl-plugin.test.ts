@@ -82,7 +82,8 @@ describe('kubectl cutover', () => {
   });
 
   it('status: steps, weight, analysis against thresholds, conditions, events', async () => {
-    await eventually('an analysis result', async () => ((await a.shift<ShiftObject>('listings-read')).status?.analysis?.lastResults?.length ?? 0) > 0, 30_000);
+    // The first run can be Inconclusive (the gateway's series not scraped yet); wait for a passing one.
+    await eventually('a passing analysis result', async () => (await a.shift<ShiftObject>('listings-read')).status?.analysis?.lastResults?.[0]?.result === 'Pass', 30_000);
     const r = await cutover(['status', 'listings-read', '-n', a.ns]);
     expect(r.code).toBe(0);
     const out = r.stdout;

@@ -178,12 +178,9 @@ function watchRollback(s: Scenario, worker: string) {
 }
 
 /**
- * Watches of different kinds deliver independently: an event can arrive a few ms after the next
- * kind's, even though it was committed first. Arrival times are compared within this much.
+ * Route ≤ flag ≤ workers, by commit order (resourceVersion). Arrival times are only reported:
+ * watches of different kinds deliver independently, and wall-clock gaps belong in the bench.
  */
-const DELIVERY_SKEW_MS = 50;
-
-/** Route ≤ flag ≤ workers: strictly by commit order (resourceVersion), and by arrival time. */
 function expectRollbackOrder(o: { route?: Change<unknown>; flag?: Change<unknown>; workers?: Change<unknown> }): string {
   const { route, flag, workers } = o;
   expect(route, 'route back at stable (watch)').toBeDefined();
@@ -192,7 +189,6 @@ function expectRollbackOrder(o: { route?: Change<unknown>; flag?: Change<unknown
   const t0 = route!.at;
   const shown = `route +0 ms (rv ${route!.rv}), flag +${flag!.at - t0} ms (rv ${flag!.rv}), workers +${workers!.at - t0} ms (rv ${workers!.rv})`;
   expect(route!.rv < flag!.rv && flag!.rv < workers!.rv, `commit order: ${shown}`).toBe(true);
-  expect(route!.at <= flag!.at + DELIVERY_SKEW_MS && flag!.at <= workers!.at + DELIVERY_SKEW_MS, `arrival order: ${shown}`).toBe(true);
   return shown;
 }
 

@@ -115,8 +115,7 @@ export class HookServer {
       // Refusals are counted in cutover_hook_requests_total{code}; logging each at info would let a
       // flood of bad requests cost the operator more than answering them does.
       else this.#o.logger.debug({ status, reason: message, path: url.pathname, caller: req.socket.remoteAddress }, 'hook refused');
-      // After a 413 the rest of the body is not read: do not keep the connection for another request.
-      if (status === 413 && !res.headersSent) res.setHeader('connection', 'close');
+      if (status === 413 && !(await this.#drain(req)) && !res.headersSent) { res.setHeader('connection', 'close'); lingerOnClose(req); }
       if (!res.headersSent) sendJson(res, status, { error: message });
       else res.end();
     } finally {
@@ -223,10 +222,56 @@ export class HookServer {
     if (len > (this.#o.maxBodyBytes ?? 1 << 20)) { req.resume(); throw new HttpError(413, 'body too large'); }
   }
 
+  /**
+   * Reads and drops the rest of a refused body before the 413 is sent. Answering while the client
+   * is still sending, then closing (HTTP/1.0 or `Connection: close` callers, and every refusal past
+   * the bounds below), closes a socket with unread data: the kernel sends a TCP reset, and the
+   * reset discards the 413 at the client before it is read (it sees EPIPE/ECONNRESET, no answer).
+   * Like nginx's lingering close, bounded: at most 8 × the limit and 5 s. Returns whether the body
+   * was read to its end; when not, the answer closes the connection.
+   */
+  #drain(req: IncomingMessage): Promise<boolean> {
+    if (req.complete) return Promise.resolve(true);
+    const cap = 8 * (this.#o.maxBodyBytes ?? 1 << 20);
+    if (Number(req.headers['content-length'] ?? 0) > cap) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      let dropped = 0;
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        req.off('data', onData); req.off('end', onEnd); req.off('close', onClose); req.off('error', onClose);
+        resolve(ok);
+      };
+      const onData = (c: Buffer): void => { dropped += c.length; if (dropped > cap) done(false); };
+      const onEnd = (): void => done(true);
+      const onClose = (): void => done(req.complete);
+      const timer = setTimeout(() => done(false), 5000);
+      req.on('data', onData); req.once('end', onEnd); req.once('close', onClose); req.once('error', onClose);
+      req.resume();
+    });
+  }
+
   #expire(map: Map<string, number>, ttlMs: number): void {
     const cutoff = this.#now() - ttlMs;
     for (const [k, at] of map) if (at < cutoff) map.delete(k); else break;
   }
+}
+
+/**
+ * Makes the close after this response a lingering one: Node closes a `Connection: close` socket as
+ * soon as the answer is written (destroySoon), and closing with the client's data still arriving
+ * sends a TCP reset that loses the answer at the client. Instead the write side is shut (FIN, the
+ * answer is delivered), what still arrives is read and dropped, and the socket is destroyed when the
+ * client closes or after 2 s.
+ */
+function lingerOnClose(req: IncomingMessage): void {
+  const socket = req.socket;
+  socket.destroySoon = () => {
+    if (socket.writable) socket.end();
+    socket.resume();
+    const timer = setTimeout(() => socket.destroy(), 2000);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  };
 }
 
 /**

@@ -4,7 +4,7 @@
 /** The loose shape the renderer reads: any of the three kinds, possibly partial. */
 export interface CutoverObject {
   kind?: string;
-  metadata: { name?: string; namespace?: string; generation?: number; creationTimestamp?: string; annotations?: Record<string, string> };
+  metadata: { name?: string; namespace?: string; generation?: number; creationTimestamp?: string; annotations?: Record<string, string>; ownerReferences?: Array<{ kind?: string; name?: string; controller?: boolean }> };
   spec?: Record<string, unknown>;
   status?: Record<string, unknown>;
 }
@@ -158,6 +158,19 @@ function analysisBlock(spec: Rec, s: Rec, now: number): string[] {
   return out;
 }
 
+/** A part of a rollback: the status field that records it done, or who else does it. */
+type RollbackPart = [label: string, how: { field: string } | { by: string }];
+
+/** The rollback record: trigger, reason, and each part in the order it is done (DESIGN §2). */
+function rollbackBlock(rb: Rec, now: number, parts: RollbackPart[]): string[] {
+  if (!str(rb.trigger)) return [];
+  const done = parts.map(([label, how]) => `${label} ${'by' in how ? `restored by ${how.by}` : str(rb[how.field]) ? 'restored' : 'not yet restored'}`);
+  return [
+    `Rollback:  ${str(rb.trigger)} ${age(str(rb.at), now)} ago — ${str(rb.reason)}${num(rb.fromWeight) !== undefined ? ` (from ${num(rb.fromWeight)}%, step ${(num(rb.fromStep) ?? 0) + 1})` : ''}`,
+    `           ${done.join(', ')}${str(rb.completedAt) ? '; complete' : ''}`,
+  ];
+}
+
 function trafficShiftStatus(o: CutoverObject, now: number): string[] {
   const spec = rec(o.spec);
   const s = rec(o.status);
@@ -184,11 +197,12 @@ function trafficShiftStatus(o: CutoverObject, now: number): string[] {
     out.push(`  ${mark} ${String(i + 1).padStart(2)}  ${String(num(step.weight) ?? '?').padStart(3)}%  pause ${str(step.pause) ?? '-'}${detail}`);
   });
   out.push(...analysisBlock(spec, s, now));
-  const rb = rec(s.rollback);
-  if (s.rollback) {
-    out.push(`Rollback:  ${str(rb.trigger)} ${age(str(rb.at), now)} ago — ${str(rb.reason)}${num(rb.fromWeight) !== undefined ? ` (from ${num(rb.fromWeight)}%, step ${(num(rb.fromStep) ?? 0) + 1})` : ''}`);
-    out.push(`           route restored ${str(rb.routeRestoredAt) ? 'yes' : 'no'}, workers restored ${str(rb.workersRestoredAt) ? 'yes' : 'no'}${str(rb.completedAt) ? ', complete' : ''}`);
-  }
+  // A MigrationSlice's shift restores only the route; its slice does the flag and the workers.
+  const slice = (o.metadata.ownerReferences ?? []).find((r) => r.kind === 'MigrationSlice' && r.controller);
+  out.push(...rollbackBlock(rec(s.rollback), now, [
+    ['route', { field: 'routeRestoredAt' }],
+    ['workers', slice ? { by: `MigrationSlice ${slice.name ?? '?'}` } : { field: 'workersRestoredAt' }],
+  ]));
   const alerts = arr(rec(spec.rollback).alerts);
   if (alerts.length) out.push(`Alerts:    roll back at once on ${alerts.map((a) => `{${Object.entries(rec(a.matchLabels)).map(([k, v]) => `${k}=${String(v)}`).join(',')}}`).join(' or ')}`);
   const workers = arr(s.workers);
@@ -224,6 +238,11 @@ function migrationSliceStatus(o: CutoverObject, now: number): string[] {
   if (s.featureFlag) out.push(`Flag:      ${flag.enabled === true ? 'on' : 'off'} since ${age(str(flag.at), now)} ago`);
   const triggers = arr(s.triggers);
   if (triggers.length) out.push('Triggers:', ...triggers.map((t) => `  ${str(t.name)}: ${t.met === true ? 'met' : 'not met'} (value ${fmt(t.value)})${str(t.message) ? ` — ${str(t.message)}` : ''}`));
+  out.push(...rollbackBlock(rec(s.rollback), now, [
+    ['route', { field: 'routeRestoredAt' }],
+    ...(spec.featureFlag ? [['flag', { field: 'featureFlagRestoredAt' }] as RollbackPart] : []),
+    ['workers', { field: 'workersRestoredAt' }],
+  ]));
   out.push(`Rollback plan: ${(str(spec.rollbackPlan) ?? '-').trim().split('\n').join('\n               ')}`);
   const history = arr(s.history);
   if (history.length) out.push('History:', ...table(['PHASE', 'AGE', 'REASON', 'MESSAGE'], history.map((h) => [str(h.phase) ?? '', age(str(h.at), now), str(h.reason) ?? '', str(h.message) ?? ''])).map((l) => `  ${l}`));

@@ -72,6 +72,12 @@ describe('status of a TrafficShift', () => {
     const rb = statusText({ ...shift, status: { phase: 'RolledBack', currentStep: 2, currentWeight: 0, rollback: { trigger: 'Alert', reason: 'alert ListingsApiErrors firing', at: ago(5), fromWeight: 100, fromStep: 2, routeRestoredAt: ago(5), completedAt: ago(5) } } }, [], NOW).join('\n');
     expect(rb).toContain('Rollback:  Alert 5s ago — alert ListingsApiErrors firing (from 100%, step 3)');
     expect(rb).toContain('  ✗  3  100%');
+    expect(rb).toContain('           route restored, workers not yet restored; complete');
+  });
+  it('a rolled-back shift of a MigrationSlice says the slice restores its workers', () => {
+    const child = { ...shift, metadata: { ...shift.metadata, ownerReferences: [{ kind: 'MigrationSlice', name: 'listings-slice', controller: true }] } };
+    const rb = statusText({ ...child, status: { phase: 'RolledBack', currentStep: 0, currentWeight: 0, rollback: { trigger: 'Analysis', reason: 'error-rate 0.2 > 0.05', at: ago(5), routeRestoredAt: ago(5), completedAt: ago(5) } } }, [], NOW).join('\n');
+    expect(rb).toContain('route restored, workers restored by MigrationSlice listings-slice; complete');
   });
 });
 
@@ -82,6 +88,14 @@ describe('status of a MigrationSlice', () => {
     expect(text).toContain('Shift:     s-shift Progressing at 10%');
     expect(text).toContain('Rollback plan: flip the flag\n               scale v1 up');
     expect(text).toMatch(/Shifting\s+50s\s+ShiftStarted\s+weight 10/);
+  });
+  it('a rolled-back slice shows its rollback part by part: route, flag, workers', () => {
+    const base = { kind: 'MigrationSlice', metadata: { name: 's', namespace: 'shop' }, spec: { owner: 'team-a', rollbackPlan: 'x', featureFlag: { configMap: 'flags', key: 'reads' } } };
+    const midway = statusText({ ...base, status: { phase: 'RolledBack', rollback: { trigger: 'Alert', reason: 'alert ApiErrors firing', at: ago(3), routeRestoredAt: ago(3), featureFlagRestoredAt: ago(2) } } }, [], NOW).join('\n');
+    expect(midway).toContain('Rollback:  Alert 3s ago — alert ApiErrors firing');
+    expect(midway).toContain('           route restored, flag restored, workers not yet restored');
+    const noFlag = statusText({ ...base, spec: { ...base.spec, featureFlag: undefined }, status: { phase: 'RolledBack', rollback: { trigger: 'Manual', reason: 'abort', at: ago(3), routeRestoredAt: ago(3), workersRestoredAt: ago(2), completedAt: ago(2) } } }, [], NOW).join('\n');
+    expect(noFlag).toContain('           route restored, workers restored; complete');
   });
 });
 

@@ -24,7 +24,7 @@ export const FeatureFlagSchema = z
     configMap: resourceName().describe('ConfigMap in the same namespace.'),
     key: z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/, { message: 'must be a valid ConfigMap key' }),
   })
-  .describe('Set to "true" when traffic starts moving, back to its previous value on rollback.');
+  .describe('Set to "true" when traffic starts moving and to "false" on rollback (feature off); the value it had before is kept in status.featureFlag.previousValue.');
 export type FeatureFlag = z.infer<typeof FeatureFlagSchema>;
 
 export const ShadowStageSchema = z.strictObject({

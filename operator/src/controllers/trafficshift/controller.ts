@@ -251,11 +251,7 @@ export class TrafficShiftController {
       case 'event': {
         const name = e.reason === 'StepStarted' ? stepEventName(obj, next) : undefined;
         if (name) {
-          // Exactly once per step of a run, even across a crash (see #ensureStepEvent).
-          const key = keyOf(obj);
-          this.#ensuring.add(name);
-          void d.events.ensure({ regarding: obj, type: e.eventType, reason: e.reason, action: e.reason, note: e.note, name })
-            .then((ok) => { this.#ensuring.delete(name); if (ok) this.#announced.set(key, name); });
+          this.#writeStepEvent(obj, name, e.note, false);
           ctx.logger.info({ reason: e.reason, note: e.note }, 'event');
         } else {
           this.#kind.event(obj, e, ctx.logger);
@@ -284,18 +280,29 @@ export class TrafficShiftController {
     // above all) must not wait for it.
     // Paced (50/s): a restart with 1,000 live shifts would otherwise send 1,000 writes to the API
     // server at the moment it is busiest, re-listing and answering the reconciles that matter.
+    this.#writeStepEvent(obj, name, note, true);
+    ctx.logger.debug({ step: i, name }, 'step event re-ensured after a start');
+  }
+
+  /**
+   * Writes a StepStarted Event under its deterministic name (exactly once per step of a run: if it
+   * is already in the API the write answers AlreadyExists and changes nothing), in the background.
+   * `paced`: a recovery write after a start, at most 50/s; it must not mark the key announced if a
+   * newer step's Event was announced meanwhile.
+   */
+  #writeStepEvent(obj: TrafficShiftObject, name: string, note: string, paced: boolean): void {
+    const key = keyOf(obj);
     this.#ensuring.add(name);
-    const ensure = () => {
+    const write = (): void => {
       if (this.#stopped) { this.#ensuring.delete(name); return; }
       void this.#d.events.ensure({ regarding: obj, type: 'Normal', reason: 'StepStarted', action: 'StepStarted', note, name }).then((ok) => {
         this.#ensuring.delete(name);
-        if (!ok) return;
-        if (this.#announced.get(key) === undefined || this.#announced.get(key) === name) this.#announced.set(key, name);
-        ctx.logger.debug({ step: i, name }, 'step event ensured');
+        const announced = this.#announced.get(key);
+        if (ok && (!paced || announced === undefined || announced === name)) this.#announced.set(key, name);
       });
     };
-    const delay = this.#recoveryPace.when(name);
-    if (delay <= 0) ensure(); else setTimeout(ensure, delay).unref();
+    const delay = paced ? this.#recoveryPace.when(name) : 0;
+    if (delay <= 0) write(); else setTimeout(write, delay).unref();
   }
 
   async #writeStatus(obj: TrafficShiftObject, next: TrafficShiftStatus, ctx: ReconcileContext): Promise<TrafficShiftObject> {

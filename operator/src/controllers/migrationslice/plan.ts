@@ -154,12 +154,23 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       this.terminal();
       return this.finish(before);
     }
+    const abort = actions.find((a) => a.action === 'Abort');
+    const child = o.trafficShift;
+    if ((o.rollbackRequest || abort) && child?.ownedByUs && child.phase === 'Completed' && (this.st.phase === 'Shifting' || this.st.phase === 'Stabilizing')) {
+      // The shift completed before this slice saw it: the cutover is done, and a rollback or abort
+      // that arrives now is too late (a TrafficShift cannot roll back after its last step's pause;
+      // a slice rolled back here would say RolledBack with all traffic on the target).
+      for (const a of actions) this.ack(a.action, a.id);
+      const what = o.rollbackRequest ? `rollback (${o.rollbackRequest.trigger}: ${o.rollbackRequest.reason})` : `abort ${abort!.id}`;
+      this.events.push({ type: 'event', eventType: 'Warning', reason: 'RollbackTooLate', note: `${what} arrived after TrafficShift ${child.name} completed; traffic stays on ${o.spec.target.service}`.slice(0, 1024) });
+      this.shifting();
+      return this.finish(before);
+    }
     if (o.rollbackRequest) {
       for (const a of actions) this.ack(a.action, a.id);
       this.rollback(o.rollbackRequest.trigger, o.rollbackRequest.reason, o.rollbackRequest.alert);
       return this.finish(before);
     }
-    const abort = actions.find((a) => a.action === 'Abort');
     if (abort) {
       for (const a of actions) this.ack(a.action, a.id);
       this.rollback('Manual', `aborted by request ${abort.id}`);

@@ -102,8 +102,7 @@ export class EventRecorder {
       this.#logger.warn({ err, reason: input.reason }, 'could not write Event; dropped');
       return;
     }
-    this.#inFlight.add(write);
-    void write.finally(() => this.#inFlight.delete(write));
+    this.#track(write);
   }
 
   /**
@@ -115,10 +114,15 @@ export class EventRecorder {
       this.#logger.warn({ err, reason: input.reason, regarding: describe(input.regarding) }, 'could not write Event; will retry');
       return false;
     });
-    const tracked = write.then(() => {});
-    this.#inFlight.add(tracked);
-    void tracked.finally(() => this.#inFlight.delete(tracked));
+    this.#track(write);
     return write;
+  }
+
+  /** Counts a write in flight until it settles (see flush). */
+  #track(write: Promise<unknown>): void {
+    const settled = write.then(() => {}, () => {});
+    this.#inFlight.add(settled);
+    void settled.finally(() => this.#inFlight.delete(settled));
   }
 
   normal(regarding: EventInput['regarding'], reason: string, action: string, note?: string): void {

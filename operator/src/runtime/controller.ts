@@ -161,6 +161,11 @@ export class Controller {
     for (let i = 0; i < this.concurrency; i++) this.#workers.push(this.#worker());
   }
 
+  /** True once stop() was called (a stopped controller does not start again). */
+  get stopped(): boolean {
+    return this.#abort.signal.aborted;
+  }
+
   /** Stops taking keys, aborts the signal given to running reconciles, and waits for them. */
   async stop(): Promise<void> {
     this.#abort.abort(new Error(`controller ${this.name} stopping`));

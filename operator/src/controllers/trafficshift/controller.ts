@@ -33,7 +33,6 @@ export class TrafficShiftController {
   readonly #announced = new Map<string, string>();
   /** Paces the StepStarted checks of the first reconciles after a start (see #ensureStepEvent). */
   readonly #recoveryPace = new BucketRateLimiter(50, 50);
-  #stopped = false;
   /** `namespace/route` → keys of the TrafficShifts that name the route (see watchRoutes). */
   readonly #routeUsers = new Map<string, Set<string>>();
   /** Step Event names being written now (a reconcile meanwhile does not write them again). */
@@ -93,8 +92,8 @@ export class TrafficShiftController {
     });
   }
 
-  start(): void { this.#stopped = false; this.controller.start(); }
-  async stop(): Promise<void> { this.#stopped = true; await this.controller.stop(); }
+  start(): void { this.controller.start(); }
+  async stop(): Promise<void> { await this.controller.stop(); }
 
   /** TrafficShifts whose spec.rollback.alerts match these labels and that can still roll back. */
   matchAlert(labels: Record<string, string>): string[] {
@@ -294,7 +293,7 @@ export class TrafficShiftController {
     const key = keyOf(obj);
     this.#ensuring.add(name);
     const write = (): void => {
-      if (this.#stopped) { this.#ensuring.delete(name); return; }
+      if (this.controller.stopped) { this.#ensuring.delete(name); return; }
       void this.#d.events.ensure({ regarding: obj, type: 'Normal', reason: 'StepStarted', action: 'StepStarted', note, name }).then((ok) => {
         this.#ensuring.delete(name);
         const announced = this.#announced.get(key);

@@ -17,7 +17,7 @@ let operator: OperatorProcess;
 const scenarios: Scenario[] = [];
 // The operator under test watches only this file's namespaces, so other operators running against
 // the same testbed (a developer's, another suite's, a benchmark's) never act on them.
-const NS: Record<string, string> = Object.fromEntries(['ms-shadowfail', 'ms-breach', 'ms-trigger', 'ms-delshadow', 'ms-alert'].map((p) => [p, uniqueName(p)]));
+const NS: Record<string, string> = Object.fromEntries(['ms-shadowfail', 'ms-breach', 'ms-trigger', 'ms-delshadow', 'ms-alert', 'ms-childdel'].map((p) => [p, uniqueName(p)]));
 
 beforeAll(async () => {
   operator = await startOperator(testbed(), { name: 'migrationslice', namespaces: Object.values(NS), env: { CUTOVER_ALERTMANAGER_TOKEN: TOKEN } });
@@ -42,7 +42,7 @@ interface SliceObject {
     phase?: string; message?: string; currentWeight?: number;
     featureFlag?: { enabled: boolean; previousValue?: string };
     rollback?: { trigger: string; reason: string; routeRestoredAt?: string; featureFlagRestoredAt?: string; workersRestoredAt?: string; completedAt?: string };
-    children?: { shadowRun?: { name: string; phase?: string; verdict?: string }; trafficShift?: { name: string; phase?: string; currentWeight?: number } };
+    children?: { shadowRun?: { name: string; phase?: string; verdict?: string }; trafficShift?: { name: string; phase?: string; currentWeight?: number; workers?: Array<{ deployment: string; previousReplicas?: number }> } };
     history?: Array<{ phase: string; at: string; reason: string; message?: string }>;
     triggers?: Array<{ name: string; value?: number; met: boolean }>;
     conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
@@ -315,6 +315,34 @@ describe('MigrationSlice end to end', () => {
     expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
     expect(await flagValue(s)).toBe('false');
     await eventually('children garbage-collected', async () => !(await exists('trafficshift', s.ns, 'listings-shift')), 30_000);
+  });
+
+  it('its TrafficShift deleted mid-shift: the slice sets the route back, the flag off and the workers back from its own copy of their records', async () => {
+    const s = await scenario({ prefix: 'ms-childdel' });
+    await flagsConfigMap(s);
+    await applyWorkers(s.ns);
+    const replicas = async (d: string) => (await getJson<{ spec: { replicas: number } }>(['get', 'deployment', d, '-n', s.ns])).spec.replicas;
+    await kubectlOk(['apply', '--server-side', '-f', '-'], sliceYaml(s, 'listings', {
+      steps: [[10, '120s'], [100, '120s']],
+      extra: `  workers:
+    - deployment: score-worker
+      replicas: 2`,
+    }));
+    await eventually('canary at 10%, worker scaled', async () => (await s.routeWeights())[s.canary] === 10 && await replicas('score-worker') === 2, 60_000);
+    const copied = await eventually('worker records copied into the slice', async () => (await slice(s, 'listings')).status?.children?.trafficShift?.workers, 10_000);
+    expect(copied).toEqual([{ deployment: 'score-worker', previousReplicas: 0 }]);
+    const watch = watchRollback(s, 'score-worker');
+    await kubectlOk(['delete', 'trafficshift', 'listings-shift', '-n', s.ns, '--wait=true', '--timeout=30s']);
+    const done = await waitSlice(s, 'listings', ['RolledBack', 'Failed', 'Completed'], 30_000);
+    await eventually('worker back to 0', async () => await replicas('score-worker') === 0, 10_000);
+    await sleep(300);
+    watch.stop();
+    expect(done.status?.phase).toBe('RolledBack');
+    expect(done.status?.history?.at(-1)?.reason).toBe('ChildDeleted');
+    expect(done.status?.rollback).toMatchObject({ routeRestoredAt: expect.any(String), featureFlagRestoredAt: expect.any(String), workersRestoredAt: expect.any(String), completedAt: expect.any(String) });
+    expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
+    expect(await flagValue(s)).toBe('false');
+    console.log(`ms-childdel rollback (TrafficShift deleted): ${expectRollbackOrder(watch.rolledBack(0))}`);
   });
 
   it('deleting a slice while it shadows removes the mirror filter', async () => {

@@ -17,7 +17,7 @@ import { ConditionsSchema } from './conditions.ts';
 import { API_VERSION } from './group.ts';
 import { HTTP_URL, dnsLabel, duration, resourceName, timestamp, withRules } from './k8s-schema.ts';
 import { ParitySchema, ShadowRunPhaseValues, VerdictValues } from './shadowrun.ts';
-import { RollbackStatusSchema, TrafficShiftPhaseValues } from './trafficshift.ts';
+import { RollbackStatusSchema, TrafficShiftPhaseValues, WorkerStatusSchema } from './trafficshift.ts';
 
 export const FeatureFlagSchema = z
   .strictObject({
@@ -137,6 +137,8 @@ export const ChildrenStatusSchema = z.object({
       phase: z.enum(TrafficShiftPhaseValues).optional(),
       currentStep: z.int().min(0).optional(),
       currentWeight: z.int().min(0).max(100).optional(),
+      workers: z.array(WorkerStatusSchema.pick({ deployment: true, previousReplicas: true })).max(64).optional()
+        .describe('Replicas of the workers before the TrafficShift scaled them, copied from its status: a rollback restores them even if the TrafficShift is gone.'),
     })
     .optional(),
 });

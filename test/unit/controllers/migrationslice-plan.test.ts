@@ -131,10 +131,22 @@ describe('planMigrationSlice', () => {
       inOrder(types(p.effects), false);
     });
 
-    it('a child deleted mid-shift: the slice sets the route back itself, then the flag (no records left for the workers)', () => {
+    it("the slice keeps a copy of the child's worker records in status.children", () => {
+      const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: live }));
+      expect(p.status.children?.trafficShift?.workers).toEqual([{ deployment: 'score-worker', previousReplicas: 0 }]);
+    });
+
+    it('a child deleted mid-shift: the slice sets the route back itself, then the flag, then the workers from its copy', () => {
+      const seen = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: live })).status;
+      const p = planMigrationSlice(obs({ spec: withWorkers, status: { ...seen, currentWeight: 10 } }));
+      expect(types(p.effects)).toEqual(['restoreRoute', 'flag:false', 'scale:score-worker=0', 'status', 'event:RolledBack']);
+      inOrder(types(p.effects), false);
+      expect(p.status.rollback).toMatchObject({ trigger: 'Manual', fromWeight: 10, routeRestoredAt: iso(T0), featureFlagRestoredAt: iso(T0), workersRestoredAt: iso(T0) });
+    });
+
+    it('a child deleted before it recorded any worker: route and flag, nothing to scale', () => {
       const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting({ currentWeight: 10 }) }));
       expect(types(p.effects)).toEqual(['restoreRoute', 'flag:false', 'status', 'event:RolledBack']);
-      expect(p.status.rollback).toMatchObject({ trigger: 'Manual', fromWeight: 10, routeRestoredAt: iso(T0), featureFlagRestoredAt: iso(T0) });
       expect(p.status.rollback?.workersRestoredAt).toBeUndefined();
     });
 

@@ -324,6 +324,10 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       return;
     }
     if (!child.ownedByUs) { this.childConflict('TrafficShift', child.name); return; }
+    // The worker records are kept here too: a rollback restores them even if the child is deleted.
+    const fromChild: WorkerStatus[] = [];
+    for (const w of child.workers ?? []) if (w.previousReplicas !== undefined) fromChild.push({ deployment: w.deployment, previousReplicas: w.previousReplicas });
+    const recorded = fromChild.length > 0 ? fromChild : this.st.children?.trafficShift?.workers ?? [];
     this.st.children = {
       ...this.st.children,
       trafficShift: {
@@ -331,6 +335,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
         ...(child.phase ? { phase: child.phase } : {}),
         ...(child.currentStep !== undefined ? { currentStep: child.currentStep } : {}),
         ...(child.currentWeight !== undefined ? { currentWeight: child.currentWeight } : {}),
+        ...(recorded.length > 0 ? { workers: recorded } : {}),
       },
     };
     if (child.currentWeight !== undefined) this.st.currentWeight = child.currentWeight;
@@ -487,11 +492,13 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
   /**
    * The child's worker records, when the slice is the one to restore them: the child is ours, it is
    * rolling back or rolled back (not Completed), and it did not restore them itself (a shift rolled
-   * back by an operator version before `ownerSlice`).
+   * back by an operator version before `ownerSlice`); or the child is gone and the slice kept a copy.
    */
   restorableWorkers(): WorkerStatus[] {
     const ts = this.o.trafficShift;
-    if (!ts?.ownedByUs || ts.phase === 'Completed' || ts.rollback?.workersRestoredAt) return [];
+    // The child is gone (deleted mid-shift): the copy of its records in this slice's status.
+    if (!ts) return this.st.children?.trafficShift?.workers ?? [];
+    if (!ts.ownedByUs || ts.phase === 'Completed' || ts.rollback?.workersRestoredAt) return [];
     return ts.workers ?? [];
   }
 

@@ -101,6 +101,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     client, informer: slices.store, shadowRuns: runs.store, trafficShifts: shifts.store, shifts: trafficShifts,
     router, prometheus, defaultPrometheusUrl: cfg.prometheusUrl,
     events, clock: realClock, logger: log.child({ controller: 'migrationslice' }), metrics: new SliceMetrics(registry), concurrency: cfg.concurrency,
+    notifier,
   });
   const allInformers: Array<{ start(): void; stop(): Promise<void>; synced: Promise<void> }> = [...shifts.all, ...runs.all, ...slices.all];
   trafficShifts.watchRoutes(routes.store);

@@ -30,8 +30,8 @@ interface DeploymentPayload { cutover?: { uid?: string; run?: string } }
 export function deploymentState(c: PhaseChange): DeploymentState | undefined {
   if (isSuccess(c.to)) return 'success';
   if (isFailure(c.to)) return 'failure';
-  // Started (Pending → Progressing), paused, resumed: the deployment is in progress.
-  if (c.to === 'Progressing' || c.to === 'Paused' || c.to === 'Running' || c.to === 'Shifting') return 'in_progress';
+  // Started (Pending → Progressing), paused, resumed; a slice shadowing, shifting, stabilizing.
+  if (['Progressing', 'Paused', 'Running', 'Shadowing', 'Shifting', 'Stabilizing'].includes(c.to)) return 'in_progress';
   return undefined;
 }
 

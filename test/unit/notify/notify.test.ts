@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { PhaseChange } from '../../../operator/src/notify/change.ts';
 import { Notifier, type SecretReader } from '../../../operator/src/notify/notifier.ts';
 import { deliverWebhook, webhookBody } from '../../../operator/src/notify/webhook.ts';
-import { description } from '../../../operator/src/notify/github.ts';
+import { deploymentState, description } from '../../../operator/src/notify/github.ts';
 import { silentLogger } from '../../../operator/src/runtime/logger.ts';
 import { Registry } from '../../../operator/src/runtime/metrics.ts';
 
@@ -156,6 +156,12 @@ describe('GitHub deployments', () => {
     n.phaseChanged(change({ name: 'other', notify: { github: { ...github, tokenSecret: { name: 'bad', key: 'token' } } } }));
     await n.flush();
     expect(await registry.metrics()).toContain('cutover_notifications_total{channel="github",result="error"} 2');
+  });
+
+  it('a MigrationSlice run: in_progress while shadowing, shifting and stabilizing; success on Completed; failure on Failed or RolledBack', () => {
+    const state = (to: string) => deploymentState(change({ kind: 'MigrationSlice', to }));
+    expect(['Pending', 'Shadowing', 'Shifting', 'Stabilizing', 'Completed', 'Failed', 'RolledBack'].map(state))
+      .toEqual([undefined, 'in_progress', 'in_progress', 'in_progress', 'success', 'failure', 'failure']);
   });
 
   it('descriptions fit GitHub\'s 140 characters', () => {

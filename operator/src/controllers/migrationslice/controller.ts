@@ -22,6 +22,7 @@ import {
   type ChildKind, type Effect, type ObservedShadowRun, type ObservedTrafficShift, type SliceObservation, type TriggerSample,
 } from './plan.ts';
 import { SliceMetrics } from './metrics.ts';
+import type { PhaseChange } from '../../notify/change.ts';
 
 export type MigrationSliceObject = KubeObject & Omit<MigrationSlice, 'metadata'> & { metadata: KubeObject['metadata'] };
 
@@ -35,6 +36,12 @@ export interface MigrationSliceControllerDeps extends ControllerDeps<MigrationSl
   trafficShifts: Store<TrafficShiftObject>;
   shifts: ShiftRollbacks;
   metrics: SliceMetrics;
+  /**
+   * Told of every phase change of a slice with spec.notify, after its status write; must return at
+   * once (notify/notifier.ts). The slice notifies for itself: its TrafficShift is created without
+   * notify, so one slice run is one GitHub Deployment.
+   */
+  notifier?: { phaseChanged(change: PhaseChange): void };
 }
 
 export const MIGRATIONSLICE_CONTROLLER = 'migrationslice';
@@ -143,6 +150,9 @@ export class MigrationSliceController {
     if (!deleting) {
       d.metrics.observe(namespace, name, plan.status);
       if (plan.status.phase === 'RolledBack' && status.phase !== 'RolledBack') d.metrics.rollback(namespace, name, plan.status.rollback?.trigger ?? o.rollbackRequest?.trigger ?? 'Metric');
+      if (plan.status.phase !== status.phase && plan.status.phase !== undefined && spec.notify && d.notifier) {
+        d.notifier.phaseChanged(slicePhaseChange(written, spec, status.phase, plan.status, now));
+      }
     }
     return plan.requeueAfterMs !== undefined ? { requeueAfter: plan.requeueAfterMs } : undefined;
   }
@@ -309,8 +319,20 @@ export function trafficShiftFor(slice: MigrationSliceObject, spec: MigrationSlic
       ...(workers?.length ? { workers } : {}),
       rollback: sh.rollback,
       ...(sh.progressDeadline ? { progressDeadline: sh.progressDeadline } : {}),
-      ...(spec.notify ? { notify: spec.notify } : {}),
     },
+  };
+}
+
+function slicePhaseChange(obj: MigrationSliceObject, spec: MigrationSliceSpec, from: MigrationSliceStatus['phase'], st: MigrationSliceStatus, now: number): PhaseChange {
+  const retry = st.acknowledgedActions?.find((a) => a.action === 'Retry')?.id;
+  const ts = st.children?.trafficShift;
+  return {
+    kind: 'MigrationSlice', namespace: obj.metadata.namespace ?? '', name: obj.metadata.name ?? '', uid: obj.metadata.uid ?? '',
+    run: `g${st.observedGeneration ?? obj.metadata.generation ?? 1}${retry ? `-retry-${retry}` : ''}`,
+    from, to: st.phase ?? 'Pending', message: st.message ?? '',
+    ...(ts ? { weight: st.currentWeight ?? ts.currentWeight, step: ts.currentStep, steps: spec.shift.steps.length } : {}),
+    rollback: st.phase === 'RolledBack' && st.rollback ? { trigger: st.rollback.trigger, reason: st.rollback.reason } : undefined,
+    at: new Date(now).toISOString(), notify: spec.notify!,
   };
 }
 

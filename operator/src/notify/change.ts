@@ -26,6 +26,35 @@ export interface PhaseChange {
   notify: Notify;
 }
 
+/** What a phase change reads from a resource's status (TrafficShift and MigrationSlice alike). */
+export interface PhaseStatus {
+  phase?: string | undefined;
+  message?: string | undefined;
+  observedGeneration?: number | undefined;
+  acknowledgedActions?: Array<{ action: string; id: string }> | undefined;
+  rollback?: { trigger: string; reason: string } | undefined;
+}
+
+/**
+ * The change from `from` to `st.phase` of one resource. Its run is the spec generation, plus the
+ * retry request id once a retry was acknowledged (a GitHub Deployment per run).
+ */
+export function phaseChangeOf(
+  kind: PhaseChange['kind'],
+  meta: { namespace?: string | undefined; name?: string | undefined; uid?: string | undefined; generation?: number | undefined },
+  from: string | undefined, st: PhaseStatus, now: number, notify: Notify,
+  progress: Pick<PhaseChange, 'weight' | 'step' | 'steps'> = {},
+): PhaseChange {
+  const retry = st.acknowledgedActions?.find((a) => a.action === 'Retry')?.id;
+  return {
+    kind, namespace: meta.namespace ?? '', name: meta.name ?? '', uid: meta.uid ?? '',
+    run: `g${st.observedGeneration ?? meta.generation ?? 1}${retry ? `-retry-${retry}` : ''}`,
+    from, to: st.phase ?? 'Pending', message: st.message ?? '', ...progress,
+    rollback: st.phase === 'RolledBack' && st.rollback ? { trigger: st.rollback.trigger, reason: st.rollback.reason } : undefined,
+    at: new Date(now).toISOString(), notify,
+  };
+}
+
 /** `TrafficShift shop/listings-read` */
 export function subject(c: PhaseChange): string {
   return `${c.kind} ${c.namespace}/${c.name}`;

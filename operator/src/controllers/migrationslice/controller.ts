@@ -22,7 +22,7 @@ import {
   type ChildKind, type Effect, type ObservedShadowRun, type ObservedTrafficShift, type SliceObservation, type TriggerSample,
 } from './plan.ts';
 import { SliceMetrics } from './metrics.ts';
-import type { PhaseChange } from '../../notify/change.ts';
+import { phaseChangeOf, type PhaseChange } from '../../notify/change.ts';
 
 export type MigrationSliceObject = KubeObject & Omit<MigrationSlice, 'metadata'> & { metadata: KubeObject['metadata'] };
 
@@ -151,7 +151,9 @@ export class MigrationSliceController {
       d.metrics.observe(namespace, name, plan.status);
       if (plan.status.phase === 'RolledBack' && status.phase !== 'RolledBack') d.metrics.rollback(namespace, name, plan.status.rollback?.trigger ?? o.rollbackRequest?.trigger ?? 'Metric');
       if (plan.status.phase !== status.phase && plan.status.phase !== undefined && spec.notify && d.notifier) {
-        d.notifier.phaseChanged(slicePhaseChange(written, spec, status.phase, plan.status, now));
+        const ts = plan.status.children?.trafficShift;
+        d.notifier.phaseChanged(phaseChangeOf('MigrationSlice', written.metadata, status.phase, plan.status, now, spec.notify,
+          ts ? { weight: plan.status.currentWeight ?? ts.currentWeight, step: ts.currentStep, steps: spec.shift.steps.length } : {}));
       }
     }
     return plan.requeueAfterMs !== undefined ? { requeueAfter: plan.requeueAfterMs } : undefined;
@@ -320,19 +322,6 @@ export function trafficShiftFor(slice: MigrationSliceObject, spec: MigrationSlic
       rollback: sh.rollback,
       ...(sh.progressDeadline ? { progressDeadline: sh.progressDeadline } : {}),
     },
-  };
-}
-
-function slicePhaseChange(obj: MigrationSliceObject, spec: MigrationSliceSpec, from: MigrationSliceStatus['phase'], st: MigrationSliceStatus, now: number): PhaseChange {
-  const retry = st.acknowledgedActions?.find((a) => a.action === 'Retry')?.id;
-  const ts = st.children?.trafficShift;
-  return {
-    kind: 'MigrationSlice', namespace: obj.metadata.namespace ?? '', name: obj.metadata.name ?? '', uid: obj.metadata.uid ?? '',
-    run: `g${st.observedGeneration ?? obj.metadata.generation ?? 1}${retry ? `-retry-${retry}` : ''}`,
-    from, to: st.phase ?? 'Pending', message: st.message ?? '',
-    ...(ts ? { weight: st.currentWeight ?? ts.currentWeight, step: ts.currentStep, steps: spec.shift.steps.length } : {}),
-    rollback: st.phase === 'RolledBack' && st.rollback ? { trigger: st.rollback.trigger, reason: st.rollback.reason } : undefined,
-    at: new Date(now).toISOString(), notify: spec.notify!,
   };
 }
 

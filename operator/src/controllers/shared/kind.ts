@@ -1,17 +1,16 @@
 // What the three reconcilers share around their planners: the work queue fed by their kind's
 // informer; the copy of each object the controller itself wrote last (an informer can lag behind
-// that write by a few ms, and planning on the older copy could repeat a step, see freshness.ts);
+// that write by a few ms, and planning on the older copy could repeat a step, see kube/freshness.ts);
 // the status write (server-side apply of the status subresource, field manager `cutover`: the
 // operator never writes a spec, DESIGN §2); the finalizer patch; planned Events; and the Stalled
 // status of a spec the schema refuses.
 import type { PrometheusProvider } from '../../analysis/prometheus.ts';
 import { ConditionType } from '../../api/conditions.ts';
-import { apiVersionOf, type EventRecorder, type KubeClient, type KubeObject, type ResourceType } from '../../kube/index.ts';
+import { apiVersionOf, newerObject, type EventRecorder, type KubeClient, type KubeObject, type ResourceType } from '../../kube/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import { Controller, type Reconciler } from '../../runtime/controller.ts';
 import { setCondition, statusChanged, type Condition } from '../../runtime/conditions.ts';
 import type { Logger } from '../../runtime/logger.ts';
-import { newerObject } from './freshness.ts';
 import type { EventEffect, SpecProblem } from './planner.ts';
 import type { Store } from './store.ts';
 import type { TrafficRouter } from '../../traffic/router.ts';

@@ -13,7 +13,7 @@ import type { Controller, ReconcileContext, ReconcileResult } from '../../runtim
 import { BucketRateLimiter } from '../../runtime/ratelimit.ts';
 import { analysisDue, isTerminal, memoOf, planTrafficShift, statusPersistence, withMemo, type AnalysisMemo, type Effect, type ObservedDeployment, type ShiftObservation } from './plan.ts';
 import { ShiftMetrics } from './metrics.ts';
-import type { PhaseChange } from '../../notify/change.ts';
+import { phaseChangeOf, type PhaseChange } from '../../notify/change.ts';
 
 export type TrafficShiftObject = KubeObject & Omit<TrafficShift, 'metadata'> & { metadata: KubeObject['metadata'] };
 
@@ -191,7 +191,7 @@ export class TrafficShiftController {
     d.metrics.observe(written.metadata.namespace ?? '', written.metadata.name ?? '', plan.status, o.analysis, spec);
     if (plan.status.phase === 'RolledBack' && status.phase !== 'RolledBack') d.metrics.rollback(ref.namespace, obj.metadata.name ?? '', plan.status.rollback?.trigger ?? 'Metric');
     if (plan.status.phase !== status.phase && plan.status.phase !== undefined && spec.notify && d.notifier) {
-      d.notifier.phaseChanged(phaseChange(written, spec, status.phase, plan.status, now));
+      d.notifier.phaseChanged(phaseChangeOf('TrafficShift', written.metadata, status.phase, plan.status, now, spec.notify, { weight: plan.status.currentWeight, step: plan.status.currentStep, steps: spec.steps.length }));
     }
     settle(Boolean(o.rollbackRequest) && plan.status.phase === 'RolledBack');
     return plan.requeueAfterMs !== undefined ? { requeueAfter: plan.requeueAfterMs } : undefined;
@@ -319,18 +319,6 @@ export class TrafficShiftController {
     this.#memo.delete(key);
     return updated;
   }
-}
-
-function phaseChange(obj: TrafficShiftObject, spec: ShiftObservation['spec'], from: TrafficShiftStatus['phase'], st: TrafficShiftStatus, now: number): PhaseChange {
-  const retry = st.acknowledgedActions?.find((a) => a.action === 'Retry')?.id;
-  return {
-    kind: 'TrafficShift', namespace: obj.metadata.namespace ?? '', name: obj.metadata.name ?? '', uid: obj.metadata.uid ?? '',
-    run: `g${st.observedGeneration ?? obj.metadata.generation ?? 1}${retry ? `-retry-${retry}` : ''}`,
-    from, to: st.phase ?? 'Pending', message: st.message ?? '',
-    weight: st.currentWeight, step: st.currentStep, steps: spec.steps.length,
-    rollback: st.phase === 'RolledBack' && st.rollback ? { trigger: st.rollback.trigger, reason: st.rollback.reason } : undefined,
-    at: new Date(now).toISOString(), notify: spec.notify!,
-  };
 }
 
 function hasPending(annotations: Record<string, string>, status: TrafficShiftStatus): boolean {

@@ -5,9 +5,10 @@
 // operator needs none of it. The rarer auth providers (OIDC, Azure, GCP) load the full KubeConfig
 // on first use, so every kubeconfig client-node accepts still works.
 //
-// Semantics follow client-node's KubeConfig (and so kubectl's): KUBECONFIG lists files merged in
-// order (the first file's current-context, duplicate names refused), then ~/.kube/config, then
-// the in-cluster service account; relative certificate paths are relative to their kubeconfig.
+// Semantics follow client-node's KubeConfig: KUBECONFIG lists files merged in order (a later
+// file's current-context replaces an earlier one, where kubectl keeps the first; duplicate names
+// are refused), then ~/.kube/config, then the in-cluster service account; relative certificate
+// paths are relative to their kubeconfig.
 import { accessSync, existsSync, readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';

@@ -98,7 +98,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     events, clock: realClock, logger: log.child({ controller: 'shadowrun' }), metrics: new ShadowMetrics(registry), concurrency: cfg.concurrency,
   });
   const migrationSlices = new MigrationSliceController({
-    client, informer: slices.store, shadowRuns: runs.store, trafficShifts: shifts.store, shifts: trafficShifts,
+    client, informer: slices.store, shadowRuns: runs.store, trafficShifts: shifts.store,
     router, prometheus, defaultPrometheusUrl: cfg.prometheusUrl,
     events, clock: realClock, logger: log.child({ controller: 'migrationslice' }), metrics: new SliceMetrics(registry), concurrency: cfg.concurrency,
     notifier,

@@ -364,14 +364,35 @@ export const ActionAnnotation: Readonly<Record<Action, string>> = {
 };
 
 /**
+ * A rollback requested out of band — by the Alertmanager or the signed hook, or by a MigrationSlice
+ * of its TrafficShift — recorded on the object before the request is answered, so that it survives
+ * a crash or a leader failover (DESIGN §2: progress lives in the API, not in memory). The value is
+ * JSON: `{"id": "...", "trigger": "Alert" | "Webhook" | "Manual", "reason": "...", "alert": "..."}`;
+ * acknowledged in status.acknowledgedActions as action `Rollback` with its id.
+ */
+export const ROLLBACK_REQUEST_ANNOTATION = 'cutover.dev/rollback-request';
+export const RollbackRequestTriggerValues = ['Alert', 'Webhook', 'Manual'] as const;
+export const RollbackRequestSchema = z.object({
+  id: z.string().min(1).max(256),
+  trigger: z.enum(RollbackRequestTriggerValues),
+  reason: z.string().max(4096),
+  alert: z.string().max(1024).optional(),
+});
+export type RollbackRequest = z.infer<typeof RollbackRequestSchema>;
+
+/** Actions acknowledged in status: the manual ones, and `Rollback` (ROLLBACK_REQUEST_ANNOTATION). */
+export const AcknowledgedActionValues = [...ActionValues, 'Rollback'] as const;
+export type AcknowledgedActionName = (typeof AcknowledgedActionValues)[number];
+
+/**
  * Last request id handled per action. An annotation whose value equals the acknowledged id was
  * already handled, so a restart never runs an action twice.
  */
 export const AcknowledgedActionSchema = z.object({
-  action: z.enum(ActionValues),
+  action: z.enum(AcknowledgedActionValues),
   id: z.string().max(256),
   at: timestamp(),
 });
 export type AcknowledgedAction = z.infer<typeof AcknowledgedActionSchema>;
 
-export const AcknowledgedActionsSchema = listMap(AcknowledgedActionSchema, 'action', ActionValues.length);
+export const AcknowledgedActionsSchema = listMap(AcknowledgedActionSchema, 'action', AcknowledgedActionValues.length);

@@ -75,6 +75,10 @@ export const Reason = {
   WebhookRollback: 'WebhookRollback',
   DeadlineExceeded: 'DeadlineExceeded',
   PausedInconclusive: 'PausedInconclusive',
+  // a cutover.dev/rollback-request annotation that is not a valid request (Warning Event; ignored)
+  InvalidRollbackRequest: 'InvalidRollbackRequest',
+  // a MigrationSlice asked its TrafficShift to roll back and waits for the route at stable
+  WaitingForChildRollback: 'WaitingForChildRollback',
   // stalled: the user must act; nothing is changed in the cluster
   InvalidSpec: 'InvalidSpec',
   RouteNotFound: 'RouteNotFound',

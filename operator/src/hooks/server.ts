@@ -4,18 +4,31 @@
 // generic hook), size-limited (413), rate-limited per caller (429) and idempotent: an alert that is
 // repeated, or a signed request replayed, changes nothing more. An unauthenticated call gets 401 and
 // changes nothing.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+//
+// A 2xx is a promise kept across crashes and failovers. Every rollback a hook asks for goes two ways
+// at once: in memory to this process's reconcile (the fast path, milliseconds), and recorded on the
+// object (the cutover.dev/rollback-request annotation), which any replica acts on after a restart or
+// a failover. 200: rolled back. 202: not finished within the answer deadline, but recorded. 503: not
+// finished and not recorded (the API server did not take the record): the sender retries (Alertmanager
+// does on a 5xx), and the retry is not refused as a repeat or a replay.
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RollbackTrigger } from '../api/trafficshift.ts';
+import type { RollbackRequest as RecordedRollback } from '../api/common.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { counter, registry as defaultRegistry, type Registry } from '../runtime/metrics.ts';
 
 export interface RollbackTarget {
   /** Keys (`namespace/name`) of live resources whose alert matchers match these labels. */
   matchAlert(labels: Record<string, string>): string[];
-  /** Rolls `key` back now; resolves true when it was rolled back. */
-  requestRollback(key: string, trigger: RollbackTrigger, reason: string, alert?: string): Promise<boolean>;
+  /**
+   * Rolls `key` back now (in memory, this process); resolves true when it was rolled back. `id` is
+   * the id of the record `recordRollback` writes, so the reconcile acknowledges both at once.
+   */
+  requestRollback(key: string, trigger: RollbackTrigger, reason: string, alert?: string, id?: string): Promise<boolean>;
+  /** Records the request on the object (durable); rejects when the API server did not take it. */
+  recordRollback(key: string, request: RecordedRollback): Promise<void>;
   /** Whether `key` names a resource this target manages. */
   has(key: string): boolean;
 }
@@ -41,11 +54,13 @@ export interface HookServerOptions {
   /** Accepted clock skew of signed requests, seconds. Default 300. */
   maxSkewSeconds?: number;
   /**
-   * Longest wait for a rollback before answering 202 (it still happens: the request stays queued
-   * on the resource's key and its reconcile retries with backoff). Default 10 s — below
-   * Alertmanager's webhook timeout, so it does not re-send while we are still working.
+   * Longest wait for a rollback before answering 202 (it still happens: the request is recorded on
+   * the object and stays queued on the resource's key; its reconcile retries with backoff). Default
+   * 10 s — below Alertmanager's webhook timeout, so it does not re-send while we are still working.
    */
   rollbackWaitMs?: number;
+  /** After rollbackWaitMs, how much longer to wait for the records of unfinished rollbacks before a 503. Default 5 s. */
+  recordWaitMs?: number;
   now?: () => number;
 }
 
@@ -53,6 +68,17 @@ interface AlertmanagerPayload {
   version?: string;
   status?: string;
   alerts?: Array<{ status?: string; labels?: Record<string, string>; fingerprint?: string; startsAt?: string }>;
+}
+
+/** One rollback a hook asked for: its outcome in memory and its record on the object. */
+interface Rollback {
+  key: string;
+  rolledBack: boolean;
+  recorded: boolean;
+  done: Promise<void>;
+  record: Promise<void>;
+  /** Forgets the request as seen (alert or signature), so a retry after a 503 acts again. */
+  forget: () => void;
 }
 
 class HttpError extends Error {
@@ -136,30 +162,58 @@ export class HookServer {
     const payload = parseJson(body) as AlertmanagerPayload;
     if (!payload || typeof payload !== 'object' || !Array.isArray(payload.alerts)) throw new HttpError(400, 'not an Alertmanager webhook payload: alerts[] missing');
     this.#expire(this.#seenAlerts, 24 * 3600_000);
-    const rolledBack: string[] = [];
-    const requested: string[] = [];
-    const work: Array<Promise<void>> = [];
+    const rollbacks: Rollback[] = [];
     for (const alert of payload.alerts) {
       if ((alert.status ?? payload.status) !== 'firing') continue; // resolved alerts change nothing
       const labels = alert.labels ?? {};
       const name = labels.alertname ?? 'alert';
       for (const target of this.#o.targets) {
         for (const key of target.matchAlert(labels)) {
-          const id = `${key}|${alert.fingerprint ?? JSON.stringify(labels)}|${alert.startsAt ?? ''}`;
-          if (this.#seenAlerts.has(id)) continue;
-          this.#seenAlerts.set(id, this.#now());
-          requested.push(key);
-          work.push(target.requestRollback(key, 'Alert', `alert ${name} firing`, name).then((ok) => { if (ok) rolledBack.push(key); }));
+          const seen = `${key}|${alert.fingerprint ?? JSON.stringify(labels)}|${alert.startsAt ?? ''}`;
+          if (this.#seenAlerts.has(seen)) continue;
+          this.#seenAlerts.set(seen, this.#now());
+          // The same alert firing (fingerprint and start) gives the same id on every replica and resend.
+          const id = `alert-${createHash('sha256').update(seen).digest('hex').slice(0, 16)}`;
+          rollbacks.push(this.#start(target, key, { id, trigger: 'Alert', reason: `alert ${name} firing`, alert: name }, () => this.#seenAlerts.delete(seen)));
         }
       }
     }
+    const requested = rollbacks.map((r) => r.key);
     if (requested.length > 0) this.#o.logger.info({ receivedAt: new Date(receivedAt).toISOString(), requested }, 'alertmanager hook: rollback requested');
-    const finished = await this.#within(Promise.all(work));
-    const pending = requested.filter((k) => !rolledBack.includes(k));
+    const answer = await this.#settle(rollbacks);
     // One info line per hook that acted; deliveries that matched nothing are debug (a noisy
     // Alertmanager, or a flood, must not cost more than answering).
-    this.#o.logger[requested.length > 0 ? 'info' : 'debug']({ receivedAt: new Date(receivedAt).toISOString(), tookMs: this.#now() - receivedAt, rolledBack, pending: finished ? [] : pending, alerts: payload.alerts.length }, 'alertmanager hook');
-    sendJson(res, finished ? 200 : 202, finished ? { rolledBack } : { rolledBack, pending });
+    this.#o.logger[requested.length > 0 ? 'info' : 'debug']({ receivedAt: new Date(receivedAt).toISOString(), tookMs: this.#now() - receivedAt, status: answer.status, ...answer.body, alerts: payload.alerts.length }, 'alertmanager hook');
+    sendJson(res, answer.status, answer.body);
+  }
+
+  /** Starts one rollback both ways: in memory (fast) and recorded on the object (durable). */
+  #start(target: RollbackTarget, key: string, request: RecordedRollback, forget: () => void): Rollback {
+    const r: Rollback = { key, rolledBack: false, recorded: false, forget, done: Promise.resolve(), record: Promise.resolve() };
+    r.done = target.requestRollback(key, request.trigger, request.reason, request.alert, request.id).then((ok) => { r.rolledBack = ok; });
+    r.record = target.recordRollback(key, request).then(
+      () => { r.recorded = true; },
+      (err: unknown) => { this.#o.logger.warn({ key, id: request.id, err: err instanceof Error ? err.message : String(err) }, 'rollback request not recorded on the object'); },
+    );
+    return r;
+  }
+
+  /**
+   * The answer for a set of rollbacks: 200 when all finished within rollbackWaitMs; else 202 when
+   * every unfinished one is recorded on its object (within recordWaitMs more); else 503, and the
+   * unrecorded ones are forgotten as seen, so the sender's retry acts again.
+   */
+  async #settle(rollbacks: Rollback[]): Promise<{ status: number; body: Record<string, unknown> }> {
+    const finished = await this.#within(Promise.all(rollbacks.map((r) => r.done)), this.#o.rollbackWaitMs ?? 10_000);
+    const rolledBack = rollbacks.filter((r) => r.rolledBack).map((r) => r.key);
+    if (finished) return { status: 200, body: { rolledBack } };
+    const unfinished = rollbacks.filter((r) => !r.rolledBack);
+    await this.#within(Promise.all(unfinished.map((r) => r.record)), this.#o.recordWaitMs ?? 5000);
+    const unrecorded = unfinished.filter((r) => !r.recorded);
+    const pending = unfinished.map((r) => r.key);
+    if (unrecorded.length === 0) return { status: 202, body: { rolledBack, pending } };
+    for (const r of unrecorded) r.forget();
+    return { status: 503, body: { error: `rollback of ${unrecorded.map((r) => r.key).join(', ')} neither finished nor recorded; retry`, rolledBack, pending } };
   }
 
   async #rollback(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -184,16 +238,15 @@ export class HookServer {
     if (!target) throw new HttpError(404, `no cutover resource ${key}`);
     const reason = typeof msg.reason === 'string' && msg.reason ? msg.reason.slice(0, 1024) : 'rollback requested by signed webhook';
     this.#o.logger.info({ receivedAt: new Date(receivedAt).toISOString(), key }, 'rollback hook: rollback requested');
-    let ok = false;
-    const finished = await this.#within(target.requestRollback(key, 'Webhook', reason).then((r) => { ok = r; }));
-    if (!finished) return sendJson(res, 202, { rolledBack: [], pending: [key] });
-    sendJson(res, 200, { rolledBack: ok ? [key] : [] });
+    const id = `webhook-${expected.slice(0, 16)}`;
+    const answer = await this.#settle([this.#start(target, key, { id, trigger: 'Webhook', reason }, () => this.#seenSignatures.delete(expected))]);
+    sendJson(res, answer.status, answer.body);
   }
 
-  /** Resolves true when `work` settled within rollbackWaitMs, false when it is still running. */
-  async #within(work: Promise<unknown>): Promise<boolean> {
+  /** Resolves true when `work` settled within `ms`, false when it is still running. */
+  async #within(work: Promise<unknown>, ms: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), this.#o.rollbackWaitMs ?? 10_000); });
+    const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
     try {
       return await Promise.race([work.then(() => true), timeout]);
     } finally {

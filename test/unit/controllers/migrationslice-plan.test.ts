@@ -39,7 +39,7 @@ const types = (effects: Effect[]) => effects.map((e) => {
     case 'createChild': case 'deleteChild': return `${e.type}:${e.kind}`;
     case 'abortChild': return `abort:${e.kind}`;
     case 'setFlag': return `flag:${e.value}`;
-    case 'rollbackShift': return `rollbackShift:${e.trigger}`;
+    case 'requestChildRollback': return `requestChildRollback:${e.request.trigger}`;
     case 'scale': return `scale:${e.deployment}=${e.replicas}`;
     case 'event': return `event:${e.reason}`;
     case 'writeStatus': return 'status';
@@ -61,7 +61,11 @@ describe('planMigrationSlice', () => {
     { name: 'shift at its last step: Stabilizing', o: { status: shifting(), trafficShift: ts('Progressing', { currentStep: 1, currentWeight: 100 }) }, phase: 'Stabilizing', effects: ['status', 'event:Stabilizing'] },
     { name: 'shift completed: Completed', o: { status: shifting({ phase: 'Stabilizing' }), trafficShift: ts('Completed', { currentStep: 1, currentWeight: 100 }) }, phase: 'Completed', effects: ['status', 'event:Completed'] },
     { name: 'shift rolled back: RolledBack, flag back to false', o: { status: shifting(), trafficShift: ts('RolledBack', { currentWeight: 0, rollbackReason: 'Metric: error-rate 0.2 > 0.05' }) }, phase: 'RolledBack', effects: ['flag:false', 'status', 'event:RolledBack'] },
-    { name: 'alert: the child shift rolls back first, then the flag', o: { status: shifting(), trafficShift: ts('Progressing', { currentWeight: 10 }), rollbackRequest: { trigger: 'Alert', reason: 'alert ListingsErrors firing' } }, phase: 'RolledBack', effects: ['rollbackShift:Alert', 'flag:false', 'status', 'event:RolledBack'] },
+    { name: 'alert: the child shift is asked to roll back first (through the API); the slice waits, status untouched', o: { status: shifting(), trafficShift: ts('Progressing', { currentWeight: 10 }), rollbackRequest: { trigger: 'Alert', reason: 'alert ListingsErrors firing', id: 'alert-1' } }, phase: 'Shifting', effects: ['requestChildRollback:Alert'] },
+    { name: 'alert: the child already holds the request: the slice only waits', o: { status: shifting(), trafficShift: ts('Progressing', { currentWeight: 10, rollbackRequestId: 'slice-alert-1' }), rollbackRequest: { trigger: 'Alert', reason: 'alert ListingsErrors firing', id: 'alert-1' } }, phase: 'Shifting', effects: [] },
+    { name: 'alert: once the child rolled back, the flag', o: { status: shifting(), trafficShift: ts('RolledBack', { currentWeight: 0, rollbackRequestId: 'slice-alert-1', rollback: { trigger: 'Alert', routeRestoredAt: iso(T0 - 100) } }), rollbackRequest: { trigger: 'Alert', reason: 'alert ListingsErrors firing', id: 'alert-1' } }, phase: 'RolledBack', effects: ['flag:false', 'status', 'event:RolledBack'] },
+    { name: 'a rollback recorded on the slice (another replica answered the hook): same as in memory', o: { status: shifting(), trafficShift: ts('Progressing', { currentWeight: 10 }), annotations: { 'cutover.dev/rollback-request': '{"id":"alert-9","trigger":"Alert","reason":"alert X firing","alert":"X"}' } }, phase: 'Shifting', effects: ['requestChildRollback:Alert'] },
+    { name: 'a recorded rollback request that is not JSON: acknowledged with a Warning, nothing rolled back', o: { status: shifting(), trafficShift: ts('Progressing', { currentWeight: 10 }), annotations: { 'cutover.dev/rollback-request': 'now please' } }, phase: 'Shifting', effects: ['status', 'event:InvalidRollbackRequest'] },
     { name: 'alert after the shift completed, before the slice saw it: Completed, nothing rolled back, a Warning', o: { status: shifting({ phase: 'Stabilizing' }), trafficShift: ts('Completed', { currentStep: 1, currentWeight: 100 }), rollbackRequest: { trigger: 'Alert', reason: 'alert ListingsErrors firing' } }, phase: 'Completed', effects: ['status', 'event:RollbackTooLate', 'event:Completed'] },
     { name: 'abort after the shift completed, before the slice saw it: Completed, acknowledged, nothing rolled back', o: { status: shifting(), trafficShift: ts('Completed', { currentStep: 1, currentWeight: 100 }), annotations: { 'cutover.dev/abort': 'a2' } }, phase: 'Completed', effects: ['status', 'event:RollbackTooLate', 'event:Completed'] },
     { name: 'abort while shadowing: ShadowRun aborted, RolledBack', o: { status: shadowing, shadowRun: sr('Running'), annotations: { 'cutover.dev/abort': 'a1' } }, phase: 'RolledBack', effects: ['abort:ShadowRun', 'status', 'event:RolledBack'] },
@@ -69,7 +73,8 @@ describe('planMigrationSlice', () => {
     { name: 'leftover child of an earlier run: deleted before anything starts', o: { status: st('Pending'), shadowRun: sr('Failed') }, phase: 'Pending', effects: ['deleteChild:ShadowRun', 'status'] },
     { name: 'child owned by someone else: Stalled ChildConflict', o: { status: st('Pending'), trafficShift: ts('Progressing', { ownedByUs: false }) }, phase: 'Pending', effects: ['status', 'event:ChildConflict'] },
     { name: 'missing ConfigMap: Stalled, nothing created', o: { problems: [{ field: 'spec.featureFlag.configMap', message: 'ConfigMap shop/flags not found', reason: 'ConfigMapNotFound' }] }, phase: 'Pending', effects: ['status', 'event:Pending', 'event:ConfigMapNotFound'] },
-    { name: 'deleted while shifting: shift rolled back, route at stable, mirror removed, flag off, children deleted, finalizer last', o: { status: shifting(), trafficShift: ts('Progressing', { currentWeight: 10 }), shadowRun: sr('Passed'), deleting: true }, phase: 'Shifting', effects: ['rollbackShift:Manual', 'restoreRoute', 'removeMirror', 'flag:false', 'deleteChild:TrafficShift', 'deleteChild:ShadowRun', 'event:Deleted', 'removeFinalizer'] },
+    { name: 'deleted while shifting: the shift is asked to roll back first; nothing else yet', o: { status: shifting(), trafficShift: ts('Progressing', { currentWeight: 10 }), shadowRun: sr('Passed'), deleting: true }, phase: 'Shifting', effects: ['requestChildRollback:Manual'] },
+    { name: 'deleted while shifting, the shift rolled back: route at stable, mirror removed, flag off, children deleted, finalizer last', o: { status: shifting(), trafficShift: ts('RolledBack', { currentWeight: 0, rollbackRequestId: 'slice-deleted' }), shadowRun: sr('Passed'), deleting: true }, phase: 'Shifting', effects: ['restoreRoute', 'removeMirror', 'flag:false', 'deleteChild:TrafficShift', 'deleteChild:ShadowRun', 'event:Deleted', 'removeFinalizer'] },
     { name: 'deleted after completion: only the finalizer', o: { status: shifting({ phase: 'Completed' }), trafficShift: ts('Completed'), deleting: true }, phase: 'Completed', effects: ['removeFinalizer'] },
   ];
   for (const c of cases) {
@@ -85,7 +90,7 @@ describe('planMigrationSlice', () => {
     const records = [{ deployment: 'score-worker', previousReplicas: 0, readyReplicas: 2 }];
     const live = ts('Progressing', { currentStep: 0, currentWeight: 10, workers: records });
     const rolledBack = (trigger: 'Metric' | 'Alert' | 'Deadline') => ts('RolledBack', { currentWeight: 0, rollbackReason: `${trigger}: x`, rollback: { trigger, fromWeight: 10, routeRestoredAt: iso(T0 - 200) }, workers: records });
-    const route = new Set(['rollbackShift:Metric', 'rollbackShift:Alert', 'rollbackShift:Manual', 'restoreRoute']);
+    const route = new Set(['restoreRoute']);
     /** Route (here, or already done by the child) before the flag, the flag before the workers, then status, then Events. */
     const inOrder = (effects: string[], routeByChild: boolean) => {
       const at = (f: (t: string) => boolean) => effects.findIndex(f);
@@ -112,11 +117,19 @@ describe('planMigrationSlice', () => {
       expect(p.status.rollback?.trigger).toBe('Deadline');
     });
 
-    it('an alert through the slice: the child rolls the route back first (awaited), then flag, then workers', () => {
-      const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: live, rollbackRequest: { trigger: 'Alert', reason: 'alert ListingsErrors firing', alert: 'ListingsErrors' } }));
-      expect(types(p.effects)).toEqual(['rollbackShift:Alert', 'flag:false', 'scale:score-worker=0', 'status', 'event:RolledBack']);
-      inOrder(types(p.effects), false);
-      expect(p.status.rollback).toMatchObject({ trigger: 'Alert', alert: 'ListingsErrors', fromWeight: 10, routeRestoredAt: iso(T0), featureFlagRestoredAt: iso(T0), workersRestoredAt: iso(T0), completedAt: iso(T0) });
+    it('an alert through the slice: the child rolls the route back first (asked through the API, not awaited), then flag, then workers', () => {
+      const request = { trigger: 'Alert' as const, reason: 'alert ListingsErrors firing', alert: 'ListingsErrors', id: 'alert-7' };
+      const ask = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: live, rollbackRequest: request }));
+      expect(types(ask.effects)).toEqual(['requestChildRollback:Alert']);
+      expect(ask.effects[0]).toEqual({ type: 'requestChildRollback', request: { id: 'slice-alert-7', trigger: 'Alert', reason: 'alert ListingsErrors firing', alert: 'ListingsErrors' } });
+      expect(ask.waitingForChild).toBe(true);
+      expect(ask.status).toEqual(shifting());
+      const child = ts('RolledBack', { currentWeight: 0, rollbackRequestId: 'slice-alert-7', rollback: { trigger: 'Alert', fromWeight: 10, routeRestoredAt: iso(T0 + 50) }, workers: records });
+      const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: child, rollbackRequest: request, now: T0 + 100 }));
+      expect(types(p.effects)).toEqual(['flag:false', 'scale:score-worker=0', 'status', 'event:RolledBack']);
+      inOrder(types(p.effects), true);
+      expect(p.status.rollback).toMatchObject({ trigger: 'Alert', alert: 'ListingsErrors', routeRestoredAt: iso(T0 + 50), featureFlagRestoredAt: iso(T0 + 100), workersRestoredAt: iso(T0 + 100), completedAt: iso(T0 + 100) });
+      expect(p.status.acknowledgedActions).toContainEqual({ action: 'Rollback', id: 'alert-7', at: iso(T0 + 100) });
     });
 
     it('an alert that reached the child first: the route is already back; flag, then workers', () => {
@@ -126,9 +139,13 @@ describe('planMigrationSlice', () => {
     });
 
     it('kubectl cutover abort on the slice: route, flag, workers', () => {
-      const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: live, annotations: { 'cutover.dev/abort': 'a1' } }));
-      expect(types(p.effects)).toEqual(['rollbackShift:Manual', 'flag:false', 'scale:score-worker=0', 'status', 'event:RolledBack']);
-      inOrder(types(p.effects), false);
+      const ask = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: live, annotations: { 'cutover.dev/abort': 'a1' } }));
+      expect(types(ask.effects)).toEqual(['requestChildRollback:Manual']);
+      expect(ask.status.acknowledgedActions).toBeUndefined(); // acknowledged when done, not when asked
+      const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: rolledBack('Metric'), annotations: { 'cutover.dev/abort': 'a1' } }));
+      expect(types(p.effects)).toEqual(['flag:false', 'scale:score-worker=0', 'status', 'event:RolledBack']);
+      inOrder(types(p.effects), true);
+      expect(p.status.rollback?.trigger).toBe('Manual');
     });
 
     it("the slice keeps a copy of the child's worker records in status.children", () => {
@@ -168,8 +185,10 @@ describe('planMigrationSlice', () => {
     });
 
     it('deleted mid-shift: route, mirror, flag, workers, then the children and the finalizer', () => {
-      const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: live, shadowRun: sr('Passed'), deleting: true }));
-      expect(types(p.effects)).toEqual(['rollbackShift:Manual', 'restoreRoute', 'removeMirror', 'flag:false', 'scale:score-worker=0', 'deleteChild:TrafficShift', 'deleteChild:ShadowRun', 'event:Deleted', 'removeFinalizer']);
+      const ask = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: live, shadowRun: sr('Passed'), deleting: true }));
+      expect(types(ask.effects)).toEqual(['requestChildRollback:Manual']);
+      const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: rolledBack('Metric'), shadowRun: sr('Passed'), deleting: true }));
+      expect(types(p.effects)).toEqual(['restoreRoute', 'removeMirror', 'flag:false', 'scale:score-worker=0', 'deleteChild:TrafficShift', 'deleteChild:ShadowRun', 'event:Deleted', 'removeFinalizer']);
     });
 
     it('deleting a slice that has rolled back does not scale the workers again', () => {

@@ -214,6 +214,48 @@ describe('planTrafficShift', () => {
     expect(types(p.effects)[0]).toBe('weights:0');
   });
 
+  describe('a rollback recorded on the object (cutover.dev/rollback-request: a hook before its answer, or the owner slice)', () => {
+    const recorded = (id: string, trigger = 'Alert') => ({ 'cutover.dev/rollback-request': JSON.stringify({ id, trigger, reason: 'alert HighErrorRate firing', alert: 'HighErrorRate' }) });
+
+    it('rolls back like a request in hand, route first, and acknowledges its id', () => {
+      const p = planTrafficShift(obs({ status: progressing(1, 50, 5000), routeCanaryWeight: 50, annotations: recorded('alert-1') }));
+      expect(p.status.phase).toBe('RolledBack');
+      expect(p.status.rollback).toMatchObject({ trigger: 'Alert', alert: 'HighErrorRate', fromWeight: 50 });
+      expect(types(p.effects)[0]).toBe('weights:0');
+      expect(p.status.acknowledgedActions).toContainEqual({ action: 'Rollback', id: 'alert-1', at: iso(T0) });
+      // Acknowledged: the next reconcile (a restart too) does nothing more.
+      const again = planTrafficShift(obs({ status: p.status, annotations: recorded('alert-1'), now: T0 + 1000 }));
+      expect(types(again.effects)).toEqual(['status']);
+      expect(again.status.rollback).toEqual(p.status.rollback);
+    });
+
+    it('a request in hand carries the id of its record: the record arriving later is already acknowledged', () => {
+      const p = planTrafficShift(obs({ status: progressing(1, 50, 5000), rollbackRequest: { trigger: 'Webhook', reason: 'pager', id: 'webhook-9' } }));
+      expect(p.status.acknowledgedActions).toContainEqual({ action: 'Rollback', id: 'webhook-9', at: iso(T0) });
+      const later = planTrafficShift(obs({ status: p.status, annotations: recorded('webhook-9', 'Webhook'), now: T0 + 500 }));
+      expect(types(later.effects)).toEqual(['status']);
+    });
+
+    it('a request recorded after the run ended is acknowledged and does not roll back the retried run', () => {
+      const done = planTrafficShift(obs({ status: progressing(2, 100, 59_000), routeCanaryWeight: 100, analysis: pass, now: T0 + 2000 })).status;
+      expect(done.phase).toBe('Completed');
+      const late = planTrafficShift(obs({ status: done, annotations: recorded('alert-late'), now: T0 + 3000 }));
+      expect(late.status.phase).toBe('Completed');
+      expect(types(late.effects).some((t) => t.startsWith('weights'))).toBe(false);
+      const retried = planTrafficShift(obs({ status: { ...late.status, phase: 'RolledBack' }, routeCanaryWeight: 0, annotations: { ...recorded('alert-late'), 'cutover.dev/retry': 'r1' }, now: T0 + 4000 }));
+      expect(retried.status.phase).toBe('Progressing');
+    });
+
+    it('a value that is not a request: a Warning Event, acknowledged, nothing rolled back', () => {
+      const p = planTrafficShift(obs({ status: progressing(1, 50, 5000), routeCanaryWeight: 50, annotations: { 'cutover.dev/rollback-request': '{"trigger":"Sometime"}' } }));
+      expect(p.status.phase).toBe('Progressing');
+      expect(types(p.effects)).toContain('event:InvalidRollbackRequest');
+      expect(p.effects.find((e) => e.type === 'event' && e.reason === 'InvalidRollbackRequest')).toMatchObject({ eventType: 'Warning', note: expect.stringMatching(/cutover.dev\/rollback-request ignored: id: .*trigger/) });
+      const again = planTrafficShift(obs({ status: p.status, routeCanaryWeight: 50, annotations: { 'cutover.dev/rollback-request': '{"trigger":"Sometime"}' }, now: T0 + 100 }));
+      expect(types(again.effects)).not.toContain('event:InvalidRollbackRequest');
+    });
+  });
+
   it('a missing route sets Stalled naming the field and changes nothing', () => {
     const p = planTrafficShift(obs({ problems: [{ field: 'spec.route.httpRoute.name', message: 'HTTPRoute shop/listings not found', reason: 'RouteNotFound' }] }));
     expect(types(p.effects)).toEqual(['status', 'event:RouteNotFound']);

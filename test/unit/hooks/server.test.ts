@@ -5,6 +5,7 @@ import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HookServer, type HookServerOptions, type RollbackTarget } from '../../../operator/src/hooks/server.ts';
 import type { RollbackTrigger } from '../../../operator/src/api/trafficshift.ts';
+import type { RollbackRequest } from '../../../operator/src/api/common.ts';
 import { silentLogger } from '../../../operator/src/runtime/logger.ts';
 import { Registry } from '../../../operator/src/runtime/metrics.ts';
 
@@ -14,16 +15,27 @@ const SECRET = 'hmac-secret-abcdef';
 class FakeTarget implements RollbackTarget {
   readonly keys: Array<{ key: string; labels: Record<string, string> }>;
   readonly calls: Array<{ key: string; trigger: RollbackTrigger; reason: string; alert?: string | undefined }> = [];
+  /** The requests recorded on objects (the annotation writes), in order. */
+  readonly records: Array<{ key: string; request: RollbackRequest }> = [];
+  /** Ids handed over with the in-memory requests. */
+  readonly ids: Array<string | undefined> = [];
   /** When set, requestRollback waits for this before resolving. */
   gate: Promise<void> | undefined;
+  /** When set, recordRollback fails with it (the API server refused the write). */
+  recordError: Error | undefined;
   constructor(keys: Array<{ key: string; labels: Record<string, string> }>) { this.keys = keys; }
   matchAlert(labels: Record<string, string>): string[] {
     return this.keys.filter((k) => Object.entries(k.labels).every(([n, v]) => labels[n] === v)).map((k) => k.key);
   }
-  async requestRollback(key: string, trigger: RollbackTrigger, reason: string, alert?: string): Promise<boolean> {
+  async requestRollback(key: string, trigger: RollbackTrigger, reason: string, alert?: string, id?: string): Promise<boolean> {
     this.calls.push({ key, trigger, reason, alert });
+    this.ids.push(id);
     if (this.gate) await this.gate;
     return true;
+  }
+  async recordRollback(key: string, request: RollbackRequest): Promise<void> {
+    if (this.recordError) throw this.recordError;
+    this.records.push({ key, request });
   }
   has(key: string): boolean { return this.keys.some((k) => k.key === key); }
 }
@@ -186,6 +198,38 @@ describe('POST /hooks/alertmanager', () => {
     expect(r.status).toBe(202);
     expect(r.json).toEqual({ rolledBack: [], pending: ['shop/listings-read'] });
     expect(t.calls).toHaveLength(1);
+    // A 202 is a promise: the request is recorded on the object, with the id the reconcile acknowledges.
+    expect(t.records).toEqual([{ key: 'shop/listings-read', request: { id: expect.stringMatching(/^alert-[0-9a-f]{16}$/), trigger: 'Alert', reason: 'alert A firing', alert: 'A' } }]);
+    expect(t.ids).toEqual([t.records[0]!.request.id]);
+  });
+
+  it('the same alert gets the same record id on every delivery and replica (fingerprint and start)', async () => {
+    const a = shopTarget();
+    const b = shopTarget();
+    const payload = alertPayload([{ labels: { alertname: 'A', service: 'listings-api' }, fingerprint: 'f1', startsAt: '2026-03-01T00:00:00Z' }]);
+    await post((await start(a)).port, '/hooks/alertmanager', payload, auth);
+    await server!.close();
+    await post((await start(b)).port, '/hooks/alertmanager', payload, auth);
+    expect(a.records[0]!.request.id).toBe(b.records[0]!.request.id);
+  });
+
+  it('503 when the rollback neither finished nor could be recorded; the resend then acts again', async () => {
+    const t = shopTarget();
+    let release!: () => void;
+    t.gate = new Promise<void>((r) => { release = r; });
+    t.recordError = new Error('etcdserver: request timed out');
+    const { port } = await start(t, { rollbackWaitMs: 50, recordWaitMs: 50 });
+    const payload = alertPayload([{ labels: { alertname: 'A', service: 'listings-api' } }]);
+    const r = await post(port, '/hooks/alertmanager', payload, auth);
+    expect(r.status).toBe(503);
+    expect(r.json).toMatchObject({ error: expect.stringContaining('shop/listings-read'), pending: ['shop/listings-read'] });
+    // Alertmanager resends after a 5xx: not dropped as a repeat of an alert already acted on.
+    t.recordError = undefined;
+    release();
+    const again = await post(port, '/hooks/alertmanager', payload, auth);
+    expect(again.status).toBe(200);
+    expect(t.calls).toHaveLength(2);
+    expect(t.records).toHaveLength(1);
   });
 });
 
@@ -200,6 +244,23 @@ describe('POST /hooks/rollback (HMAC-signed)', () => {
     expect(r.status).toBe(200);
     expect(r.json).toEqual({ rolledBack: ['shop/listings-read'] });
     expect(t.calls).toEqual([{ key: 'shop/listings-read', trigger: 'Webhook', reason: 'pager: checkout errors', alert: undefined }]);
+  });
+
+  it('slow and not recorded: 503, and the same signed request retried is not refused as a replay', async () => {
+    const t = shopTarget();
+    let release!: () => void;
+    t.gate = new Promise<void>((r) => { release = r; });
+    t.recordError = new Error('connection refused');
+    const { port } = await start(t, { now: () => now, rollbackWaitMs: 50, recordWaitMs: 50 });
+    const headers = sign(body, now / 1000);
+    expect((await post(port, '/hooks/rollback', body, headers)).status).toBe(503);
+    t.recordError = undefined;
+    const slow = await post(port, '/hooks/rollback', body, headers);
+    expect(slow.status).toBe(202);
+    expect(t.records).toEqual([{ key: 'shop/listings-read', request: { id: expect.stringMatching(/^webhook-[0-9a-f]{16}$/), trigger: 'Webhook', reason: 'pager: checkout errors' } }]);
+    release();
+    // Now it was acted on and answered 2xx: the same signature again is a replay.
+    expect((await post(port, '/hooks/rollback', body, headers)).status).toBe(409);
   });
 
   it('a replayed request gets 409 and changes nothing more', async () => {

@@ -3,6 +3,7 @@
 // ownerReference to the slice; their controllers do the traffic work.
 import { MigrationSliceSpecSchema, type MigrationSlice, type MigrationSliceSpec, type MigrationSliceStatus } from '../../api/migrationslice.ts';
 import type { RollbackStatus, RollbackTrigger, WorkerStatus } from '../../api/trafficshift.ts';
+import { ROLLBACK_REQUEST_ANNOTATION, type RollbackRequest as RecordedRollback } from '../../api/common.ts';
 import { ConditionType, Reason } from '../../api/conditions.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
 import { RouteProblemError, type TrafficRef } from '../../traffic/router.ts';
@@ -12,8 +13,8 @@ import {
   type KubeObject,
 } from '../../kube/index.ts';
 import type { Store } from '../shared/store.ts';
-import { KindController, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
-import { matchAlert, RollbackRequests } from '../shared/rollbacks.ts';
+import { KindController, keyOf, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
+import { matchAlert, recordRollbackRequest, rollbackRequestChanged, RollbackRequests } from '../shared/rollbacks.ts';
 import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
 import type { ShadowRunObject } from '../shadowrun/controller.ts';
 import type { TrafficShiftObject } from '../trafficshift/controller.ts';
@@ -26,15 +27,9 @@ import { phaseChangeOf, type PhaseChange } from '../../notify/change.ts';
 
 export type MigrationSliceObject = KubeObject & Omit<MigrationSlice, 'metadata'> & { metadata: KubeObject['metadata'] };
 
-/** What the slice needs from the TrafficShift controller: an immediate, awaited rollback. */
-export interface ShiftRollbacks {
-  requestRollback(key: string, trigger: RollbackTrigger, reason: string, alert?: string): Promise<boolean>;
-}
-
 export interface MigrationSliceControllerDeps extends ControllerDeps<MigrationSliceObject> {
   shadowRuns: Store<ShadowRunObject>;
   trafficShifts: Store<TrafficShiftObject>;
-  shifts: ShiftRollbacks;
   metrics: SliceMetrics;
   /**
    * Told of every phase change of a slice with spec.notify, after its status write; must return at
@@ -66,6 +61,8 @@ export class MigrationSliceController {
     for (const store of [deps.shadowRuns, deps.trafficShifts] as Array<Store<KubeObject>>) {
       store.addHandler({ onAdd: owner, onUpdate: (_a, b) => owner(b), onDelete: owner });
     }
+    // A rollback recorded on the slice (by a hook of another replica) is as urgent as one in memory.
+    deps.informer.addHandler({ onUpdate: (a, b) => { if (rollbackRequestChanged(a, b)) this.controller.enqueueUrgent(keyOf(b)); } });
   }
 
   start(): void { this.controller.start(); }
@@ -79,8 +76,13 @@ export class MigrationSliceController {
   }
 
   /** Rolls the slice back (route by its TrafficShift, then flag, then workers); resolves true when done. */
-  requestRollback(key: string, trigger: RollbackTrigger, reason: string, alert?: string): Promise<boolean> {
-    return this.#rollbacks.request(key, trigger, reason, alert);
+  requestRollback(key: string, trigger: RollbackTrigger, reason: string, alert?: string, id?: string): Promise<boolean> {
+    return this.#rollbacks.request(key, trigger, reason, alert, id);
+  }
+
+  /** Records a rollback request on the MigrationSlice (durable: survives a crash or a failover). */
+  recordRollback(key: string, request: RecordedRollback): Promise<void> {
+    return recordRollbackRequest(this.#d.client, MIGRATION_SLICE, key, request);
   }
 
   has(key: string): boolean { return this.current(key) !== undefined; }
@@ -142,11 +144,10 @@ export class MigrationSliceController {
 
     // ---- apply --------------------------------------------------------------------------------------
     let written = obj;
-    try {
-      for (const e of plan.effects) written = await this.#apply(e, written, ref, spec, plan.status, ctx);
-    } finally {
-      settle(Boolean(o.rollbackRequest) && plan.status.phase === 'RolledBack');
-    }
+    for (const e of plan.effects) written = await this.#apply(e, written, ref, spec, plan.status, ctx);
+    // A request in hand is answered when the slice's rollback is done (its status written); while
+    // the child rolls back, or after a failed effect (thrown above), it waits for a later reconcile.
+    if (!plan.waitingForChild) settle(Boolean(o.rollbackRequest) && plan.status.phase === 'RolledBack');
     if (!deleting) {
       d.metrics.observe(namespace, name, plan.status);
       if (plan.status.phase === 'RolledBack' && status.phase !== 'RolledBack') d.metrics.rollback(namespace, name, plan.status.rollback?.trigger ?? o.rollbackRequest?.trigger ?? 'Metric');
@@ -197,6 +198,7 @@ export class MigrationSliceController {
         },
       } : {}),
       ...(st.workers ? { workers: st.workers } : {}),
+      ...(childRequestId(child) ? { rollbackRequestId: childRequestId(child) } : {}),
     };
   }
 
@@ -234,11 +236,10 @@ export class MigrationSliceController {
       case 'abortChild':
         await d.client.mergePatch(e.kind === 'ShadowRun' ? SHADOW_RUN : TRAFFIC_SHIFT, ns, childName(name, e.kind), { metadata: { annotations: { 'cutover.dev/abort': e.id } } });
         return obj;
-      case 'rollbackShift': {
-        const ok = await d.shifts.requestRollback(`${ns}/${childName(name, 'TrafficShift')}`, e.trigger, e.reason, e.alert);
-        ctx.logger.info({ trigger: e.trigger, rolledBack: ok }, 'child TrafficShift rolled back');
+      case 'requestChildRollback':
+        await recordRollbackRequest(d.client, TRAFFIC_SHIFT, `${ns}/${childName(name, 'TrafficShift')}`, e.request);
+        ctx.logger.info({ trigger: e.request.trigger, id: e.request.id }, 'child TrafficShift asked to roll back');
         return obj;
-      }
       case 'restoreRoute':
         await tolerateMissingRoute(() => d.router.setWeights(ref, { stable: 100, canary: 0 }));
         ctx.logger.info({ stable: spec.legacy.service }, 'route at stable 100%');
@@ -329,3 +330,15 @@ async function tolerateMissingRoute(f: () => Promise<void>): Promise<void> {
   try { await f(); } catch (err) { if (!(err instanceof RouteProblemError)) throw err; }
 }
 
+
+/** The id of the rollback request recorded on a child, if its annotation holds one. */
+function childRequestId(child: KubeObject): string | undefined {
+  const raw = child.metadata.annotations?.[ROLLBACK_REQUEST_ANNOTATION];
+  if (!raw) return undefined;
+  try {
+    const id = (JSON.parse(raw) as { id?: unknown }).id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}

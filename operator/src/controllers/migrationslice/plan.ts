@@ -34,7 +34,8 @@ import {
 } from '../../api/migrationslice.ts';
 import type { ShadowRunPhase, Verdict } from '../../api/shadowrun.ts';
 import type { RollbackStatus, RollbackTrigger, TrafficShiftPhase, WorkerStatus } from '../../api/trafficshift.ts';
-import { PlannerBase, STALLED_RETRY_MS, ms, pendingActions, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
+import type { RollbackRequest as RecordedRollback } from '../../api/common.ts';
+import { PlannerBase, STALLED_RETRY_MS, ms, pendingActions, pendingRollbackRequest, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
 import { workerRestoreEffects } from '../trafficshift/plan.ts';
 
 export { CLEANUP_FINALIZER } from '../shared/planner.ts';
@@ -61,6 +62,8 @@ export interface ObservedTrafficShift extends ChildBase {
   rollback?: Pick<RollbackStatus, 'trigger' | 'fromWeight' | 'routeRestoredAt' | 'workersRestoredAt'> | undefined;
   /** The child's worker records (replicas before it scaled them): what a rollback restores. */
   workers?: WorkerStatus[] | undefined;
+  /** The id of the rollback request recorded on the child (its cutover.dev/rollback-request), if any. */
+  rollbackRequestId?: string | undefined;
 }
 
 export interface TriggerSample { name: string; value?: number | undefined; message: string }
@@ -82,8 +85,8 @@ export interface SliceObservation {
   triggers?: TriggerSample[] | undefined;
   /** Current value of the feature flag key (undefined: key or ConfigMap absent). */
   flagValue?: string | undefined;
-  /** A rollback requested out of band (alert hook, signed webhook). */
-  rollbackRequest?: { trigger: RollbackTrigger; reason: string; alert?: string | undefined } | undefined;
+  /** A rollback requested out of band and handed over in memory by this process's hook (fast path). */
+  rollbackRequest?: { trigger: RollbackTrigger; reason: string; alert?: string | undefined; id?: string | undefined } | undefined;
 }
 
 export type ChildKind = 'ShadowRun' | 'TrafficShift';
@@ -94,8 +97,11 @@ export type Effect =
   | { type: 'createChild'; kind: ChildKind }
   | { type: 'deleteChild'; kind: ChildKind }
   | { type: 'abortChild'; kind: ChildKind; id: string }
-  /** Rolls the child TrafficShift back through its controller and waits for the route at stable. */
-  | { type: 'rollbackShift'; trigger: RollbackTrigger; reason: string; alert?: string | undefined }
+  /**
+   * Asks the child TrafficShift to roll back, through the API (its cutover.dev/rollback-request
+   * annotation); the slice looks again when the child's status changes, never awaiting its controller.
+   */
+  | { type: 'requestChildRollback'; request: RecordedRollback }
   | { type: 'restoreRoute' }
   | { type: 'removeMirror' }
   | { type: 'setFlag'; value: 'true' | 'false' }
@@ -103,7 +109,13 @@ export type Effect =
   | StatusWrite
   | EventEffect;
 
-export type Plan = PlanOf<MigrationSliceStatus, Effect>;
+export type Plan = PlanOf<MigrationSliceStatus, Effect> & {
+  /**
+   * The plan only asked the child TrafficShift to roll back (or waits for it to): the status is left
+   * as it was, and a rollback request in hand stays pending until a later reconcile finishes it.
+   */
+  waitingForChild?: boolean;
+};
 
 const TERMINAL: ReadonlySet<MigrationSlicePhase> = new Set(['Completed', 'RolledBack', 'Failed']);
 const LIVE_SHIFT: ReadonlySet<TrafficShiftPhase> = new Set(['Pending', 'Progressing', 'Paused']);
@@ -143,6 +155,15 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       this.restart(before === undefined ? 'Created' : 'SpecChanged', before === undefined ? 'slice created' : `spec changed (generation ${o.generation})`);
     }
 
+    // As in trafficshift/plan.ts: a recorded request that cannot be used, or that finds the run over,
+    // is acknowledged and changes nothing (before a retry, so it does not roll back the next run).
+    let recorded = pendingRollbackRequest(o.annotations, this.st);
+    if (recorded && (recorded.invalid !== undefined || isTerminal(this.st.phase))) {
+      this.ack('Rollback', recorded.id);
+      if (recorded.invalid !== undefined) this.events.push({ type: 'event', eventType: 'Warning', reason: Reason.InvalidRollbackRequest, note: recorded.invalid.slice(0, 1024) });
+      recorded = undefined;
+    }
+
     const actions = pendingActions(o.annotations, this.st);
     const retry = actions.find((a) => a.action === 'Retry');
     if (retry) {
@@ -156,24 +177,29 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     }
     const abort = actions.find((a) => a.action === 'Abort');
     const child = o.trafficShift;
-    if ((o.rollbackRequest || abort) && child?.ownedByUs && child.phase === 'Completed' && (this.st.phase === 'Shifting' || this.st.phase === 'Stabilizing')) {
+    const request = o.rollbackRequest ?? recorded;
+    const requestId = recorded?.id ?? request?.id;
+    if ((request || abort) && child?.ownedByUs && child.phase === 'Completed' && (this.st.phase === 'Shifting' || this.st.phase === 'Stabilizing')) {
       // The shift completed before this slice saw it: the cutover is done, and a rollback or abort
       // that arrives now is too late (a TrafficShift cannot roll back after its last step's pause;
       // a slice rolled back here would say RolledBack with all traffic on the target).
       for (const a of actions) this.ack(a.action, a.id);
-      const what = o.rollbackRequest ? `rollback (${o.rollbackRequest.trigger}: ${o.rollbackRequest.reason})` : `abort ${abort!.id}`;
+      if (requestId) this.ack('Rollback', requestId);
+      const what = request ? `rollback (${request.trigger}: ${request.reason})` : `abort ${abort!.id}`;
       this.events.push({ type: 'event', eventType: 'Warning', reason: 'RollbackTooLate', note: `${what} arrived after TrafficShift ${child.name} completed; traffic stays on ${o.spec.target.service}`.slice(0, 1024) });
       this.shifting();
       return this.finish(before);
     }
-    if (o.rollbackRequest) {
+    if (request) {
+      // The child's request carries the slice's request id: asked once, however many reconciles wait.
+      if (!this.rollback(request.trigger, request.reason, request.alert, `slice-${requestId ?? `${request.trigger}-${this.nowText}`}`)) return this.waitForChild();
       for (const a of actions) this.ack(a.action, a.id);
-      this.rollback(o.rollbackRequest.trigger, o.rollbackRequest.reason, o.rollbackRequest.alert);
+      if (requestId) this.ack('Rollback', requestId);
       return this.finish(before);
     }
     if (abort) {
+      if (!this.rollback('Manual', `aborted by request ${abort.id}`, undefined, `slice-abort-${abort.id}`)) return this.waitForChild();
       for (const a of actions) this.ack(a.action, a.id);
-      this.rollback('Manual', `aborted by request ${abort.id}`);
       return this.finish(before);
     }
     for (const a of actions) this.ack(a.action, a.id);
@@ -390,7 +416,11 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       const shifted = this.st.children?.trafficShift !== undefined || ts !== undefined;
       // Route, flag, workers (DESIGN §2); the children go last: the shift's status holds the worker
       // records, and until the finalizer is removed a restart does all of it again.
-      if (ts?.ownedByUs && ts.phase !== undefined && LIVE_SHIFT.has(ts.phase)) this.effects.push({ type: 'rollbackShift', trigger: 'Manual', reason: 'MigrationSlice deleted before completion' });
+      if (ts?.ownedByUs && ts.phase !== undefined && LIVE_SHIFT.has(ts.phase)) {
+        // The child rolls its route back first (and records it); the rest follows when it has.
+        this.askChildToRollBack({ id: 'slice-deleted', trigger: 'Manual', reason: 'MigrationSlice deleted before completion' });
+        return this.waitForChild();
+      }
       if (shifted) this.effects.push({ type: 'restoreRoute' });
       if (this.o.spec.shadow) this.effects.push({ type: 'removeMirror' });
       if (this.o.spec.featureFlag && this.st.featureFlag?.enabled) this.effects.push({ type: 'setFlag', value: 'false' });
@@ -417,18 +447,33 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     this.events.push({ type: 'event', eventType: warning ? 'Warning' : 'Normal', reason: phase, note: message });
   }
 
+  /** The plan of a reconcile that only asks the child TrafficShift to roll back, or waits for it. */
+  waitForChild(): Plan {
+    this.requeue = CHILD_WAIT_MS;
+    return { status: this.o.status, effects: this.effects.filter((e) => e.type === 'requestChildRollback'), requeueAfterMs: this.requeueAfterMs(), waitingForChild: true };
+  }
+
+  /** Records the rollback request on the child TrafficShift, unless it already holds this one. */
+  askChildToRollBack(request: RecordedRollback): void {
+    if (this.o.trafficShift?.rollbackRequestId === request.id) return;
+    this.effects.push({ type: 'requestChildRollback', request });
+  }
+
   /**
-   * Alert, webhook or manual abort of the slice: the TrafficShift child sets the route back to stable
-   * (awaited), then the slice turns the flag off and restores the workers, then status and Events.
+   * Alert, webhook or manual abort of the slice. While its TrafficShift child is live, the slice asks
+   * it to roll back (through the API) and returns false: the child sets the route back to stable and
+   * records it; the slice looks again when the child's status changes. Then (true) the slice turns
+   * the flag off and restores the workers, then status and Events.
    */
-  rollback(trigger: RollbackTrigger, reason: string, alert?: string): void {
+  rollback(trigger: RollbackTrigger, reason: string, alert: string | undefined, childRequestId: string): boolean {
     const ts = this.o.trafficShift;
     const sr = this.o.shadowRun;
     const effects: Effect[] = [];
     let routed = false;
     if (ts?.ownedByUs && ts.phase !== undefined && LIVE_SHIFT.has(ts.phase)) {
-      effects.push({ type: 'rollbackShift', trigger, reason, ...(alert ? { alert } : {}) });
-      routed = true;
+      const childTrigger = trigger === 'Alert' || trigger === 'Webhook' ? trigger : 'Manual';
+      this.askChildToRollBack({ id: childRequestId, trigger: childTrigger, reason, ...(alert ? { alert } : {}) });
+      return false;
     } else if (this.st.children?.trafficShift && !ts) {
       effects.push({ type: 'restoreRoute' });
       routed = true;
@@ -447,6 +492,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     this.finishRollback();
     this.effects.push({ type: 'writeStatus' });
     this.transition('RolledBack', trigger === 'Alert' ? Reason.AlertFired : trigger === 'Manual' ? Reason.ManualRollback : trigger === 'Webhook' ? Reason.WebhookRollback : Reason.RolledBack, `rolled back (${trigger}): ${reason}`);
+    return true;
   }
 
   /**

@@ -2,7 +2,7 @@
 // being planned (a copy of the observed one), the ordered effects, the requeue delay, manual actions
 // and their acknowledgement, and the kstatus condition summaries. Each planner's phases stay in its
 // own plan.ts. No I/O, no clock: like the planners, everything comes from the observation.
-import { ActionValues, type AcknowledgedAction, type Action } from '../../api/common.ts';
+import { ActionValues, ROLLBACK_REQUEST_ANNOTATION, RollbackRequestSchema, type AcknowledgedAction, type AcknowledgedActionName, type Action, type RollbackRequest } from '../../api/common.ts';
 import { ConditionType } from '../../api/conditions.ts';
 import { rfc3339 } from '../../runtime/clock.ts';
 import { removeCondition, setCondition, type Condition } from '../../runtime/conditions.ts';
@@ -32,6 +32,35 @@ export function pendingActions(annotations: Record<string, string>, status: { ac
     if (status.acknowledgedActions?.find((a) => a.action === action)?.id !== id) out.push({ action, id });
   }
   return out;
+}
+
+/**
+ * A rollback request to act on: recorded on the object (ROLLBACK_REQUEST_ANNOTATION, durable) or
+ * handed over in memory by this process's hook (the fast path; it carries the id of the record its
+ * hook writes, so whichever arrives second is already acknowledged).
+ */
+export interface RollbackRequestSeen extends RollbackRequest {
+  /** A request read from the annotation that cannot be used: the reason; it is acknowledged, not acted on. */
+  invalid?: string;
+}
+
+/**
+ * The recorded rollback request not yet acknowledged in status, if any. A value that is not a valid
+ * request comes back with `invalid` (and an id derived from the value), to be acknowledged with a
+ * Warning Event instead of rolling anything back.
+ */
+export function pendingRollbackRequest(annotations: Record<string, string>, status: { acknowledgedActions?: AcknowledgedAction[] | undefined }): RollbackRequestSeen | undefined {
+  const raw = annotations[ROLLBACK_REQUEST_ANNOTATION];
+  if (raw === undefined || raw === '') return undefined;
+  const acked = status.acknowledgedActions?.find((a) => a.action === 'Rollback')?.id;
+  let parsed: unknown;
+  try { parsed = JSON.parse(raw); } catch { parsed = undefined; }
+  const r = RollbackRequestSchema.safeParse(parsed);
+  if (r.success) return acked === r.data.id ? undefined : r.data;
+  const id = `invalid-${raw.length}-${raw.slice(0, 200)}`;
+  if (acked === id) return undefined;
+  const why = parsed === undefined ? 'not JSON' : r.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ');
+  return { id, trigger: 'Manual', reason: '', invalid: `annotation ${ROLLBACK_REQUEST_ANNOTATION} ignored: ${why} (expected {"id": "...", "trigger": "Alert|Webhook|Manual", "reason": "..."})` };
 }
 
 /** The threshold of a metric as status shows it (`>= min`, `<= max`, `ratio <= maxRatio`). */
@@ -76,7 +105,7 @@ export abstract class PlannerBase<O extends Observed<S>, S extends SharedStatus,
   }
 
   /** Records `id` as handled for `action`, so the annotation is never acted on again. */
-  ack(action: Action, id: string): void {
+  ack(action: AcknowledgedActionName, id: string): void {
     const list = (this.st.acknowledgedActions ?? []).filter((a) => a.action !== action);
     list.push({ action, id, at: this.nowText });
     this.st.acknowledgedActions = list;

@@ -8,7 +8,9 @@ import { RouteProblemError, type TrafficRef } from '../../traffic/router.ts';
 import { DEPLOYMENT, MIGRATION_SLICE, TRAFFIC_SHIFT, type KubeObject } from '../../kube/index.ts';
 import type { Store } from '../shared/store.ts';
 import { KindController, keyOf, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
-import { matchAlert, RollbackRequests } from '../shared/rollbacks.ts';
+import { matchAlert, recordRollbackRequest, rollbackRequestChanged, RollbackRequests } from '../shared/rollbacks.ts';
+import { pendingRollbackRequest } from '../shared/planner.ts';
+import type { RollbackRequest as RecordedRollback } from '../../api/common.ts';
 import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
 import { BucketRateLimiter } from '../../runtime/ratelimit.ts';
 import { analysisDue, isTerminal, memoOf, planTrafficShift, statusPersistence, withMemo, type AnalysisMemo, type Effect, type ObservedDeployment, type ShiftObservation } from './plan.ts';
@@ -51,6 +53,9 @@ export class TrafficShiftController {
     this.controller = this.#kind.controller;
     // Ahead of the routine reconciles (analysis ticks of every other shift) already queued.
     this.#rollbacks = new RollbackRequests((key) => this.controller.enqueueUrgent(key));
+    // A rollback recorded on the object (by a hook of another replica, or by the owner slice) is
+    // as urgent as one handed over in memory.
+    deps.informer.addHandler({ onUpdate: (a, b) => { if (rollbackRequestChanged(a, b)) this.controller.enqueueUrgent(keyOf(b)); } });
   }
 
   /**
@@ -105,8 +110,13 @@ export class TrafficShiftController {
    * the same key). Resolves true when the route is back at stable, false when there was nothing to
    * roll back.
    */
-  requestRollback(key: string, trigger: RollbackTrigger, reason: string, alert?: string): Promise<boolean> {
-    return this.#rollbacks.request(key, trigger, reason, alert);
+  requestRollback(key: string, trigger: RollbackTrigger, reason: string, alert?: string, id?: string): Promise<boolean> {
+    return this.#rollbacks.request(key, trigger, reason, alert, id);
+  }
+
+  /** Records a rollback request on the TrafficShift (durable: survives a crash or a failover). */
+  recordRollback(key: string, request: RecordedRollback): Promise<void> {
+    return recordRollbackRequest(this.#d.client, TRAFFIC_SHIFT, key, request);
   }
 
   has(key: string): boolean { return this.current(key) !== undefined; }
@@ -146,9 +156,12 @@ export class TrafficShiftController {
     const slice = obj.metadata.ownerReferences?.find((r) => r.controller && r.kind === MIGRATION_SLICE.kind && r.apiVersion.startsWith(`${MIGRATION_SLICE.group}/`));
     if (slice) o.ownerSlice = slice.name;
     if (request && !isTerminal(status.phase)) o.rollbackRequest = request;
+    // A rollback to do now (in hand, or recorded on the object): nothing else is observed first (route first, fast).
+    const recorded = pendingRollbackRequest(o.annotations, status);
+    const rollingBack = Boolean(o.rollbackRequest) || (recorded !== undefined && recorded.invalid === undefined && !isTerminal(status.phase));
     const freshStart = status.observedGeneration !== generation || status.phase === undefined || status.phase === 'Pending';
     const live = !isTerminal(status.phase) || freshStart || hasPending(o.annotations, status);
-    if (live && !o.rollbackRequest) {
+    if (live && !rollingBack) {
       if (freshStart) {
         const problem = await d.router.verify(ref);
         if (problem) o.problems.push({ ...problem, reason: problem.field.startsWith('spec.route') ? Reason.RouteNotFound : Reason.ServiceNotFound });
@@ -177,7 +190,7 @@ export class TrafficShiftController {
 
     // The current step's Event, if an earlier process may have died before writing it; before the
     // plan, which may move on to the next step at once.
-    if (live && !o.rollbackRequest) this.#ensureStepEvent(obj, obj.status ?? {}, spec.steps.length, ctx);
+    if (live && !rollingBack) this.#ensureStepEvent(obj, obj.status ?? {}, spec.steps.length, ctx);
 
     // ---- plan -----------------------------------------------------------------------------------
     const plan = planTrafficShift(o);

@@ -22,7 +22,7 @@ import type {
 import { judge, type MetricResult } from '../../analysis/evaluate.ts';
 import { statusChanged } from '../../runtime/conditions.ts';
 import { rfc3339Milli } from '../../runtime/clock.ts';
-import { PlannerBase, ms, pendingActions, thresholdParts, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
+import { PlannerBase, ms, pendingActions, pendingRollbackRequest, thresholdParts, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
 
 export interface ObservedDeployment { name: string; exists: boolean; replicas: number; readyReplicas: number }
 
@@ -41,8 +41,11 @@ export interface ShiftObservation {
   deployments: Record<string, ObservedDeployment>;
   /** Results of an analysis run made for this reconcile (only when one was due). */
   analysis?: MetricResult[] | undefined;
-  /** An immediate rollback requested out of band (alert hook, signed webhook). */
-  rollbackRequest?: { trigger: RollbackTrigger; reason: string; alert?: string } | undefined;
+  /**
+   * An immediate rollback requested out of band and handed over in memory by this process's hook
+   * (the fast path); `id` is the id of the record the hook writes on the object.
+   */
+  rollbackRequest?: { trigger: RollbackTrigger; reason: string; alert?: string | undefined; id?: string | undefined } | undefined;
   /**
    * The MigrationSlice that owns this shift (its controller ownerReference), if any. On rollback
    * such a shift leaves the workers to the slice, which restores them after its feature flag.
@@ -147,6 +150,16 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
       }
     }
 
+    // A recorded rollback request that cannot be used, or that finds the run already over (it came
+    // after the completion or a rollback, or it was the record of the rollback already done), is
+    // acknowledged and changes nothing — before a retry, so it does not roll back the next run.
+    let recorded = pendingRollbackRequest(o.annotations, this.st);
+    if (recorded && (recorded.invalid !== undefined || isTerminal(this.st.phase))) {
+      this.ack('Rollback', recorded.id);
+      if (recorded.invalid !== undefined) this.effects.push({ type: 'event', eventType: 'Warning', reason: Reason.InvalidRollbackRequest, note: recorded.invalid.slice(0, 1024) });
+      recorded = undefined;
+    }
+
     const actions = pendingActions(o.annotations, this.st);
     const retry = actions.find((a) => a.action === 'Retry');
     if (retry) {
@@ -161,9 +174,13 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     }
 
     // Out-of-band and manual rollbacks win over everything else, in any live phase.
-    if (o.rollbackRequest) {
-      this.rollback(o.rollbackRequest.trigger, o.rollbackRequest.reason, o.rollbackRequest.alert);
+    const request = o.rollbackRequest ?? recorded;
+    if (request) {
+      this.rollback(request.trigger, request.reason, request.alert);
       for (const a of actions) this.ack(a.action, a.id);
+      // The record's id (what the annotation holds) or, without one yet, the id its hook is writing.
+      const id = recorded?.id ?? request.id;
+      if (id) this.ack('Rollback', id);
       return this.finish(before);
     }
     const abort = actions.find((a) => a.action === 'Abort');

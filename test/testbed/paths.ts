@@ -44,6 +44,8 @@ export const binaries = {
   kubeControllerManager: join(binDirs.kubernetes, 'kube-controller-manager'),
   kubeScheduler: join(binDirs.kubernetes, 'kube-scheduler'),
   kubectl: join(binDirs.kubernetes, 'kubectl'),
+  kubelet: join(binDirs.kubernetes, 'kubelet'),
+  kubeProxy: join(binDirs.kubernetes, 'kube-proxy'),
   etcd: join(binDirs.etcd, 'etcd'),
   kwok: join(binDirs.kwok, 'kwok'),
   helm: join(binDirs.helm, 'helm'),
@@ -61,8 +63,33 @@ const SYSTEM_BINARIES = {
 } as const;
 export type SystemBinary = keyof typeof SYSTEM_BINARIES;
 
+/** The real node's Debian binaries (install-system.sh real-node). Looked up like SYSTEM_BINARIES, no overrides. */
+const REAL_NODE_BINARIES = {
+  containerd: { names: ['containerd'], pkg: 'containerd' },
+  ctr: { names: ['ctr'], pkg: 'containerd' },
+  runc: { names: ['runc'], pkg: 'runc' },
+  iptables: { names: ['iptables'], pkg: 'iptables' },
+  ip6tables: { names: ['ip6tables'], pkg: 'iptables' },
+  iptablesSave: { names: ['iptables-save'], pkg: 'iptables' },
+  ip6tablesSave: { names: ['ip6tables-save'], pkg: 'iptables' },
+  conntrack: { names: ['conntrack'], pkg: 'conntrack' },
+  busybox: { names: ['busybox'], pkg: 'busybox-static' },
+} as const;
+export type RealNodeBinary = keyof typeof REAL_NODE_BINARIES;
+/** Where Debian's containernetworking-plugins puts the CNI plugins, and the ones the real node uses. */
+export const CNI_BIN_DIR = '/usr/lib/cni';
+const CNI_PLUGINS = ['bridge', 'host-local', 'loopback'];
+
 function executable(path: string): boolean {
   try { accessSync(path, constants.X_OK); return statSync(path).isFile(); } catch { return false; }
+}
+
+/** The first of `names` on PATH, /usr/bin, /usr/sbin, /bin, or undefined (and where it looked). */
+function findOnPath(names: readonly string[]): { path?: string; looked: string[] } {
+  const dirs = [...new Set([...(process.env.PATH ?? '').split(delimiter).filter((d) => isAbsolute(d)), '/usr/bin', '/usr/sbin', '/bin'])];
+  const looked = names.map((n) => `${n} on PATH, /usr/bin, /usr/sbin`);
+  for (const n of names) for (const d of dirs) if (executable(join(d, n))) return { path: join(d, n), looked };
+  return { looked };
 }
 
 /** Where a system binary is now (its override, else the first of its names on PATH, /usr/bin, /usr/sbin), or undefined. */
@@ -70,10 +97,29 @@ function findSystemBinary(which: SystemBinary): { path?: string; looked: string[
   const b = SYSTEM_BINARIES[which];
   const override = process.env[b.env];
   if (override) return executable(override) ? { path: override, looked: [override] } : { looked: [`${override} (${b.env})`] };
-  const dirs = [...new Set([...(process.env.PATH ?? '').split(delimiter).filter((d) => isAbsolute(d)), '/usr/bin', '/usr/sbin'])];
-  const looked = b.names.map((n) => `${n} on PATH, /usr/bin, /usr/sbin`);
-  for (const n of b.names) for (const d of dirs) if (executable(join(d, n))) return { path: join(d, n), looked };
-  return { looked };
+  return findOnPath(b.names);
+}
+
+function missingRealNodeBinaries(): RealNodeBinary[] {
+  return (Object.keys(REAL_NODE_BINARIES) as RealNodeBinary[]).filter((b) => !findOnPath(REAL_NODE_BINARIES[b].names).path);
+}
+
+/**
+ * The real node's binaries: the Debian ones, the CNI plugins and kubelet. Checked when `up` starts the
+ * real node (after `ensureBinaries({ realNode: true })`); a missing one is a MissingBinaryError.
+ */
+export function resolveRealNodeBinaries(): Record<RealNodeBinary, string> & { kubelet: string; cniBinDir: string } {
+  const out: Partial<Record<RealNodeBinary, string>> = {};
+  for (const [name, b] of Object.entries(REAL_NODE_BINARIES) as Array<[RealNodeBinary, (typeof REAL_NODE_BINARIES)[RealNodeBinary]]>) {
+    const found = findOnPath(b.names);
+    if (!found.path) throw new MissingBinaryError(name, found.looked, `install the Debian package ${b.pkg} (apt-get install ${b.pkg}; test/testbed/build/install-system.sh real-node does it as root)`);
+    out[name] = found.path;
+  }
+  for (const p of CNI_PLUGINS) {
+    if (!executable(join(CNI_BIN_DIR, p))) throw new MissingBinaryError(`CNI plugin ${p}`, [join(CNI_BIN_DIR, p)], 'install the Debian package containernetworking-plugins (test/testbed/build/install-system.sh real-node does it as root)');
+  }
+  if (!executable(binaries.kubelet)) throw new MissingBinaryError('kubelet', [binaries.kubelet], `build it with: bash test/testbed/build/build.sh kubernetes (npm run testbed -- up runs it; CUTOVER_CACHE_DIR=${CACHE_DIR})`);
+  return { ...(out as Record<RealNodeBinary, string>), kubelet: binaries.kubelet, cniBinDir: CNI_BIN_DIR };
 }
 
 /** The path of a system binary; a MissingBinaryError that says how to install it when it is not there. */
@@ -91,6 +137,9 @@ export function systemBinary(which: SystemBinary): string {
 export function resolveBinaries(): typeof binaries & Record<SystemBinary, string> {
   const goBinaries: Record<string, string> = { ...binaries };
   delete goBinaries.helm; // built on demand by the chart tests, not started by `up`
+  // The node binaries are checked by resolveRealNodeBinaries, only when the real node starts.
+  delete goBinaries.kubelet;
+  delete goBinaries.kubeProxy;
   for (const [name, path] of Object.entries(goBinaries)) {
     if (!executable(path)) throw new MissingBinaryError(name, [path], `build it with: bash test/testbed/build/build.sh all (npm run testbed -- up runs it; CUTOVER_CACHE_DIR=${CACHE_DIR})`);
   }
@@ -121,12 +170,21 @@ function versionEnv(): Record<string, string> {
   };
 }
 
-/** Builds (once, cached) and installs whatever the testbed needs that is missing. Seconds when warm. */
-export async function ensureBinaries(what: Array<'kubernetes' | 'etcd' | 'kwok' | 'gateway-api' | 'helm'> = ['gateway-api', 'etcd', 'kwok', 'kubernetes']): Promise<void> {
+/**
+ * Builds (once, cached) and installs whatever the testbed needs that is missing. Seconds when warm.
+ * With `realNode`, also the real node's packages (install-system.sh skips them, with one line, when
+ * not root) and kubelet (the kubernetes build's second marker, .complete-node).
+ */
+export async function ensureBinaries(
+  what: Array<'kubernetes' | 'etcd' | 'kwok' | 'gateway-api' | 'helm'> = ['gateway-api', 'etcd', 'kwok', 'kubernetes'],
+  opts: { realNode?: boolean } = {},
+): Promise<void> {
   const missing = (Object.keys(SYSTEM_BINARIES) as SystemBinary[]).filter((b) => !findSystemBinary(b).path && !process.env[SYSTEM_BINARIES[b].env]);
-  if (missing.length > 0) await runScript(INSTALL_SCRIPT, []);
+  const nodeMissing = opts.realNode === true && (missingRealNodeBinaries().length > 0 || CNI_PLUGINS.some((p) => !executable(join(CNI_BIN_DIR, p))));
+  if (missing.length > 0 || nodeMissing) await runScript(INSTALL_SCRIPT, [missing.length > 0 && nodeMissing ? 'all' : nodeMissing ? 'real-node' : 'base']);
   for (const w of what) {
     const dir = w === 'gateway-api' ? binDirs.gatewayApi : binDirs[w];
-    if (!existsSync(join(dir, '.complete'))) await runScript(BUILD_SCRIPT, [w]);
+    const complete = existsSync(join(dir, '.complete')) && (w !== 'kubernetes' || existsSync(join(dir, '.complete-node')));
+    if (!complete) await runScript(BUILD_SCRIPT, [w]);
   }
 }

@@ -20,7 +20,9 @@ function tempDir(): string {
 
 function testbedCli(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(REPO_ROOT, 'test', 'testbed', 'cli.ts'), ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, maxBuffer: 16 << 20, timeout: 240_000 },
+    // Without a real node: the run's shared testbed holds the machine's one (realnode.ts), and these
+    // starts are about the other binaries.
+    execFile(process.execPath, [join(REPO_ROOT, 'test', 'testbed', 'cli.ts'), ...args], { cwd: REPO_ROOT, env: { ...process.env, CUTOVER_REAL_NODE: '0', ...env }, maxBuffer: 16 << 20, timeout: 240_000 },
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
   });
 }

@@ -118,7 +118,8 @@ describe('testbed lifecycle', () => {
     const prev = process.env.TESTBED_DIR;
     process.env.TESTBED_DIR = '.testbed-lifecycle-test';
     try {
-      const tb = await startTestbed({ reuse: false });
+      // Without a real node: the run's shared testbed holds the machine's one (realnode.ts).
+      const tb = await startTestbed({ reuse: false, realNode: false });
       const { readState } = await import('../testbed/testbed.ts');
       const state = readState(tb.info.dir)!;
       const pids = state.processes.map((p) => p.pid);

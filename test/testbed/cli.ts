@@ -50,6 +50,7 @@ async function main(): Promise<void> {
   prometheus      ${i.prometheusUrl}
   alertmanager    ${i.alertmanagerUrl}
   gateway         ${i.gatewayUrl}   (metrics ${i.gatewayMetricsUrl})
+  real node       ${i.realNode.available ? `${i.realNode.name} on ${i.realNode.ip} (containerd ${i.realNode.containerdSocket})` : `none: ${i.realNode.reason}`}
   kubeconfig      ${i.kubeconfig}
   use it:         source ${i.dir}/env && kubectl get nodes`);
       return;

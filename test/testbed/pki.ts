@@ -60,3 +60,18 @@ export function kubeconfigYaml(server: string, caCert: string, token: string, us
     '',
   ].join('\n');
 }
+
+/**
+ * A client certificate signed by the testbed CA (created once): `cn` is the user name, `org` the
+ * group, as the API server and the kubelet read them (e.g. system:node:NAME / system:nodes).
+ */
+export function ensureClientCert(pki: Pki, name: string, cn: string, org: string): { cert: string; key: string } {
+  const cert = join(pki.dir, `${name}.crt`);
+  const key = join(pki.dir, `${name}.key`);
+  if (!existsSync(cert)) {
+    writeFileSync(join(pki.dir, `${name}.ext`), 'extendedKeyUsage=clientAuth\n');
+    openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/O=${org}/CN=${cn}`], pki.dir);
+    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '3650', '-extfile', `${name}.ext`], pki.dir);
+  }
+  return { cert, key };
+}

@@ -1,11 +1,14 @@
-// The testbed: a real Kubernetes control plane, KWOK nodes, Prometheus, Alertmanager and a Gateway API
-// data plane, all on 127.0.0.1, started and stopped by the project. Used by the tests, the demo and the benchmarks.
+// The testbed: a real Kubernetes control plane, a real node (containerd + kubelet, realnode.ts) for pods
+// that must run, KWOK nodes for scale, Prometheus, Alertmanager and a Gateway API data plane, on
+// 127.0.0.1 (the kubelet on its bridge, 10.88.0.1), started and stopped by the project. Used by the
+// tests, the demo and the benchmarks.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT, binDirs, binaries, ensureBinaries, resolveBinaries, testbedDir } from './paths.ts';
-import { ensurePki, kubeconfigYaml } from './pki.ts';
+import { ensureClientCert, ensurePki, kubeconfigYaml } from './pki.ts';
+import { acquireLock, realNodeBlocker, realNodePaths, releaseLock, startRealNode, stopRealNode, REAL_NODE_NAME, type RealNodeStatus } from './realnode.ts';
 import { freePort, isAlive, killPid, probe, sleep, startDetached, waitReady, type Started } from './procs.ts';
 
 const execFileP = promisify(execFile);
@@ -26,6 +29,8 @@ export interface TestbedInfo {
   adminToken: string;
   promDir: string;
   alertmanagerConfig: string;
+  /** The real node (label cutover.dev/node=real, taint cutover.dev/real-node=true:NoSchedule), or why there is none. */
+  realNode: RealNodeStatus;
 }
 
 export interface TestbedState {
@@ -64,6 +69,8 @@ export function testbedEnv(info: TestbedInfo): Record<string, string> {
 
 export async function isHealthy(state: TestbedState): Promise<boolean> {
   if (!state.processes.every((p) => isAlive(p.pid))) return false;
+  // A state from before the real node existed: restarted, so that info.realNode is there.
+  if (state.info.realNode === undefined) return false;
   const r = await probe(`${state.info.apiServerUrl}/readyz`, { ca: readFileSync(state.info.caCert), token: state.info.adminToken });
   return r.status === 200;
 }
@@ -75,7 +82,14 @@ export async function kubectl(info: TestbedInfo, args: string[], input?: string)
   return stdout;
 }
 
-export interface StartOptions { reuse?: boolean }
+export interface StartOptions {
+  reuse?: boolean;
+  /**
+   * Start the real node (default: yes, unless CUTOVER_REAL_NODE=0). Without it the testbed has KWOK
+   * nodes only, and `info.realNode` says why; tests that need real pods fail with that reason.
+   */
+  realNode?: boolean;
+}
 
 export interface Testbed { info: TestbedInfo; reused: boolean; stop(): Promise<void> }
 
@@ -93,7 +107,9 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
   }
   if (existing) await stopTestbed(dir);
   const t0 = Date.now();
-  await ensureBinaries();
+  const noRealNode = opts.realNode === false ? 'the testbed was started without its real node (realNode: false)' : realNodeBlocker();
+  if (noRealNode) say(`no real node: ${noRealNode}`);
+  await ensureBinaries(undefined, { realNode: !noRealNode });
   // Every binary resolved and checked now, after the install and the build: a missing one stops
   // `up` here, with its name and how to get it, before anything is started.
   const bin = resolveBinaries();
@@ -106,6 +122,17 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
   const log = (n: string) => join(dir, 'logs', `${n}.log`);
   const track = (s: Started) => { processes.push(s); return s; };
   try {
+    // The machine's one real node: taken before anything starts, so a second testbed fails here,
+    // with one line naming the holder. A holder that crashed left its host changes: undone now.
+    if (!noRealNode) {
+      mkdirSync(join(dir, 'realnode'), { recursive: true });
+      const lock = await acquireLock(dir, log('real-node-lock'));
+      track(lock.holder);
+      if (lock.previous && lock.previous.dir !== dir && existsSync(realNodePaths(lock.previous.dir).hostBefore)) {
+        say(`undoing the host changes of a real node that did not stop (${lock.previous.dir})`);
+        await stopRealNode(lock.previous.dir, []);
+      }
+    }
     const ports = await Promise.all(Array.from({ length: 9 }, () => freePort()));
     const [etcdClient, etcdPeer, apiPort, cmPort, schedPort, promPort, amPort, gwPort, gwMetricsPort] = ports as [number, number, number, number, number, number, number, number, number];
 
@@ -123,12 +150,17 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
     say(`etcd ready on 127.0.0.1:${etcdClient}`);
 
     const apiServerUrl = `https://127.0.0.1:${apiPort}`;
+    const kubeletClient = ensureClientCert(pki, 'apiserver-kubelet-client', 'kube-apiserver-kubelet-client', 'system:masters');
     const apiserver = track(startDetached('kube-apiserver', bin.kubeApiserver, [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
       '--bind-address=127.0.0.1', `--secure-port=${apiPort}`, '--advertise-address=127.0.0.1',
       `--tls-cert-file=${pki.serverCert}`, `--tls-private-key-file=${pki.serverKey}`,
       `--client-ca-file=${pki.caCert}`, `--token-auth-file=${pki.tokenFile}`,
-      '--authorization-mode=RBAC',
+      // Node: the kubelet's own credentials (system:node:NAME) reach just what its pods need.
+      '--authorization-mode=Node,RBAC',
+      // kubectl logs/exec/port-forward: the API server calls the kubelet at its node IP, as a client the kubelet's CA knows.
+      `--kubelet-client-certificate=${kubeletClient.cert}`, `--kubelet-client-key=${kubeletClient.key}`,
+      '--kubelet-preferred-address-types=InternalIP',
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${pki.saPub}`, `--service-account-signing-key-file=${pki.saKey}`,
       '--service-cluster-ip-range=10.96.0.0/16', '--allow-privileged=true',
@@ -164,9 +196,13 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
       adminToken: pki.adminToken,
       promDir: join(dir, 'prometheus'),
       alertmanagerConfig: join(dir, 'alertmanager', 'alertmanager.yml'),
+      realNode: noRealNode ? { available: false, reason: noRealNode } : { available: false, reason: 'the real node is starting' },
     };
     state.info = info;
     writeState(state);
+    // containerd, the images and the kubelet, alongside the rest of the start-up.
+    const realNode = noRealNode ? undefined : startRealNode(dir, pki, apiServerUrl, log, track).then((r) => { writeState(state); return r; });
+    realNode?.catch(() => {});
 
     // CRDs: the Gateway API's experimental channel (it has the mirror's percent) and the project's own.
     const gwDir = join(binDirs.gatewayApi, 'experimental');
@@ -217,6 +253,11 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
       waitReady('kube-controller-manager', `https://127.0.0.1:${cmPort}/healthz`, cm.pid, cm.log, 60_000, { insecure: true }),
       waitReady('kube-scheduler', `https://127.0.0.1:${schedPort}/healthz`, sched.pid, sched.log, 60_000, { insecure: true }),
     ]);
+    if (realNode) {
+      const r = await realNode;
+      await r.ready;
+      info.realNode = r.info;
+    }
     await waitNodesReady(info, kwok);
     writeEnvFile(info);
     say(`up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -250,9 +291,10 @@ async function waitNodesReady(info: TestbedInfo, kwok: Started): Promise<void> {
   for (;;) {
     const out = await kubectl(info, ['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}']).catch(() => '');
     const ready = out.split('\n').filter((l) => l.trim() === 'True').length;
-    if (ready >= KWOK_NODES) return;
+    const realReady = !info.realNode.available || (await kubectl(info, ['get', 'node', REAL_NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']).catch(() => '')) === 'True';
+    if (ready >= KWOK_NODES + (info.realNode.available ? 1 : 0) && realReady) return;
     if (!isAlive(kwok.pid)) throw new Error(`kwok exited; see ${kwok.log}`);
-    if (Date.now() > deadline) throw new Error(`KWOK nodes not Ready after 60 s (${ready}/${KWOK_NODES}); see ${kwok.log}`);
+    if (Date.now() > deadline) throw new Error(`nodes not Ready after 60 s (${ready} of ${KWOK_NODES} KWOK${info.realNode.available ? ` and ${REAL_NODE_NAME}: ${realReady ? 'Ready' : `not Ready, see ${join(info.dir, 'logs', 'kubelet.log')}`}` : ''}); see ${kwok.log}`);
     await sleep(250);
   }
 }
@@ -315,15 +357,24 @@ function writeEnvFile(info: TestbedInfo): void {
 /** Stops everything the testbed started, by pid, and removes its temporary data. */
 export async function stopTestbed(dir = testbedDir()): Promise<void> {
   const state = readState(dir);
-  if (!state) return;
+  if (!state) {
+    // A start that crashed before it wrote its state may still have changed the host.
+    await stopRealNode(dir, []);
+    return;
+  }
   const pids = [...state.backends.map((b) => b.pid), ...[...state.processes].reverse().map((p) => p.pid)];
-  // The data plane and monitoring first, then the control plane, etcd last.
+  // The real node first (its pods, the kubelet, containerd, and its host changes undone), then the
+  // data plane and monitoring, then the control plane, etcd, and the real node's lock last.
+  let realNodeError: unknown;
+  try { await stopRealNode(dir, state.processes); } catch (err) { realNodeError = err; }
   for (const pid of pids) await killPid(pid);
+  await releaseLock(state.processes);
   for (const d of state.tmpDirs) rmSync(d, { recursive: true, force: true });
   rmSync(statePath(dir), { force: true });
   rmSync(join(dir, 'env'), { force: true });
   rmSync(join(dir, 'kubeconfig'), { force: true });
   rmSync(join(dir, 'prometheus', 'targets'), { recursive: true, force: true });
+  if (realNodeError) throw realNodeError;
 }
 
 /** Writes a Prometheus rule file into the testbed and reloads Prometheus. */
@@ -372,4 +423,41 @@ export async function startComponent(info: TestbedInfo, name: string, readyUrl?:
   state.processes = state.processes.map((x) => (x === p ? next : x));
   writeState(state);
   if (readyUrl) await waitReady(name, readyUrl, next.pid, next.log, 60_000);
+}
+
+/**
+ * The real node of a running testbed, or an error with the reason there is none (not root,
+ * CUTOVER_REAL_NODE=0, …). Tests that need real pods call it first: they fail with that reason.
+ */
+export function requireRealNode(info: TestbedInfo): Extract<RealNodeStatus, { available: true }> {
+  if (!info.realNode.available) throw new Error(`this test needs the testbed's real node, and there is none: ${info.realNode.reason}`);
+  return info.realNode;
+}
+
+/** Stops the real node of a running testbed (kubelet, containerd, pods) and undoes its host changes; the rest keeps running. */
+export async function stopTestbedRealNode(info: TestbedInfo): Promise<void> {
+  const state = readState(info.dir);
+  if (!state) throw new Error(`no testbed in ${info.dir}`);
+  await stopRealNode(info.dir, state.processes);
+  state.processes = state.processes.filter((p) => p.name !== 'kubelet' && p.name !== 'containerd');
+  writeState(state);
+}
+
+/** Starts the real node of a running testbed again (after stopTestbedRealNode, or a crash of it) and waits until it is Ready. */
+export async function startTestbedRealNode(info: TestbedInfo): Promise<void> {
+  const state = readState(info.dir);
+  if (!state) throw new Error(`no testbed in ${info.dir}`);
+  requireRealNode(info);
+  state.processes = state.processes.filter((p) => p.name !== 'kubelet' && p.name !== 'containerd');
+  const pki = ensurePki(join(info.dir, 'pki'));
+  const r = await startRealNode(info.dir, pki, info.apiServerUrl, (n) => join(info.dir, 'logs', `${n}.log`), (s) => { state.processes.push(s); return s; });
+  writeState(state);
+  await r.ready;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ready = await kubectl(info, ['get', 'node', REAL_NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']).catch(() => '');
+    if (ready === 'True') return;
+    if (Date.now() > deadline) throw new Error(`${REAL_NODE_NAME} not Ready 60 s after its restart; see ${join(info.dir, 'logs', 'kubelet.log')}`);
+    await sleep(250);
+  }
 }

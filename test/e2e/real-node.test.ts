@@ -1,0 +1,96 @@
+// Real pods: the testbed's real node (containerd + kubelet) runs the project's own operator image,
+// built from the Dockerfile's content without a registry. A pod lands there only when it selects the
+// node and tolerates its taint; everything else keeps landing on KWOK nodes.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
+import { REPO_ROOT } from '../testbed/paths.ts';
+import { OPERATOR_IMAGE, POD_SUBNET, REAL_NODE_LABEL, REAL_NODE_TAINT } from '../testbed/realnode.ts';
+import { requireRealNode } from '../testbed/testbed.ts';
+
+const ns = uniqueName('real');
+const NODE_VERSION = execFileSync(join(REPO_ROOT, 'node_modules', 'node', 'bin', 'node'), ['--version']).toString().trim();
+
+interface Pod { spec: { nodeName?: string }; status: { podIP?: string; phase?: string; conditions?: Array<{ type: string; status: string }> } }
+
+/** A pod that runs on the real node: selects its label, tolerates its taint, uses the local image. */
+function realPod(name: string, script: string): string {
+  return `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: ${ns}, labels: {app: ${name}}}
+spec:
+  nodeSelector: {${REAL_NODE_LABEL.key}: "${REAL_NODE_LABEL.value}"}
+  tolerations: [{key: ${REAL_NODE_TAINT.key}, operator: Equal, value: "${REAL_NODE_TAINT.value}", effect: ${REAL_NODE_TAINT.effect}}]
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: app
+      image: ${OPERATOR_IMAGE}
+      imagePullPolicy: Never
+      command: [node, -e, ${JSON.stringify(script)}]
+      readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+`;
+}
+
+const SERVER = `require('http').createServer((req, res) => res.end(req.url === '/healthz' ? process.version : 'hello')).listen(8080, () => console.log('serving on 8080 as uid ' + process.getuid()))`;
+
+beforeAll(async () => {
+  requireRealNode(testbed());
+  await kubectlOk(['create', 'namespace', ns]);
+});
+
+afterAll(async () => {
+  await kubectl(['delete', 'namespace', ns, '--wait=false']);
+});
+
+describe('the real node', () => {
+  it('runs the operator image: the pod is Ready on the real node and answers from its pod IP on the host', async () => {
+    const node = requireRealNode(testbed());
+    await kubectlOk(['apply', '-f', '-'], realPod('hello', SERVER));
+    const pod = await eventually('pod hello Ready', async () => {
+      const p = await getJson<Pod>(['get', 'pod', 'hello', '-n', ns]);
+      return p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
+    }, 120_000);
+    expect(pod.spec.nodeName).toBe(node.name);
+    const [net] = POD_SUBNET.split('.0/');
+    expect(pod.status.podIP?.startsWith(`${net!.replace(/\.0$/, '')}.`)).toBe(true);
+    const res = await fetch(`http://${pod.status.podIP}:8080/healthz`);
+    expect(res.status).toBe(200);
+    // The node binary of the `node` npm package, as the image ships it.
+    expect(await res.text()).toBe(NODE_VERSION);
+  });
+
+  it('kubectl logs and exec reach the container through the kubelet', async () => {
+    // The Dockerfile's USER (65532) applies: the image config came from it.
+    const logs = await eventually('a log line', async () => {
+      const r = await kubectl(['logs', 'hello', '-n', ns]);
+      return r.code === 0 && r.stdout.includes('serving') ? r.stdout : undefined;
+    }, 30_000);
+    expect(logs.trim()).toBe('serving on 8080 as uid 65532');
+    const version = await kubectlOk(['exec', 'hello', '-n', ns, '--', 'node', '--version']);
+    expect(version.trim()).toBe(NODE_VERSION);
+  });
+
+  it('a pod that does not tolerate the taint is scheduled onto a KWOK node, never the real one', async () => {
+    const node = requireRealNode(testbed());
+    await kubectlOk(['apply', '-f', '-'], `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: fake, namespace: ${ns}}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: fake}}
+  template:
+    metadata: {labels: {app: fake}}
+    spec:
+      containers: [{name: app, image: example.invalid/fake:1}]
+`);
+    const pods = await eventually('4 scheduled pods', async () => {
+      const l = await getJson<{ items: Pod[] }>(['get', 'pods', '-n', ns, '-l', 'app=fake']);
+      return l.items.length === 4 && l.items.every((p) => p.spec.nodeName) ? l.items : undefined;
+    }, 60_000);
+    for (const p of pods) {
+      expect(p.spec.nodeName).not.toBe(node.name);
+      expect(p.spec.nodeName).toMatch(/^kwok-node-/);
+    }
+  });
+});

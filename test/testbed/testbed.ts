@@ -257,6 +257,7 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
       const r = await realNode;
       await r.ready;
       info.realNode = r.info;
+      writeState(state);
     }
     await waitNodesReady(info, kwok);
     writeEnvFile(info);

@@ -48,9 +48,12 @@ describe('the real node and the host', () => {
     // While it runs, the host differs (so this comparison can fail): the bridge, the KUBE-* chains, /kubepods, sysctls.
     const during = hostStateDiff(before, hostState());
     expect(during).toEqual(expect.arrayContaining([expect.stringMatching(/^link added: cutover0$/), expect.stringMatching(/^cgroup added: .*\/kubepods$/), expect.stringMatching(/KUBE-FIREWALL/)]));
-    await stopTestbedRealNode(info);
-    expect(hostStateDiff(before, hostState())).toEqual([]);
-    await startTestbedRealNode(info);
+    try {
+      await stopTestbedRealNode(info);
+      expect(hostStateDiff(before, hostState()).join('\n')).toBe('');
+    } finally {
+      await startTestbedRealNode(info);
+    }
   });
 
   it('after a crash (kubelet and containerd killed, pods left running), the cleanup of the next start puts the host back', async () => {
@@ -62,10 +65,13 @@ describe('the real node and the host', () => {
       process.kill(p.pid, 'SIGKILL');
       await eventually(`${name} gone`, async () => (isAlive(p.pid) ? undefined : true), 10_000);
     }
-    // What the next `up` runs first, knowing nothing but the directory.
-    await stopRealNode(info.dir, []);
-    expect(hostStateDiff(before, hostState())).toEqual([]);
-    await startTestbedRealNode(info);
+    try {
+      // What the next `up` runs first, knowing nothing but the directory.
+      await stopRealNode(info.dir, []);
+      expect(hostStateDiff(before, hostState()).join('\n')).toBe('');
+    } finally {
+      await startTestbedRealNode(info);
+    }
     await runPodOnRealNode('p3');
   });
 });

@@ -408,43 +408,9 @@ function tryRun(cmd: string, args: string[]): boolean {
   try { execFileSync(cmd, args, { stdio: 'ignore' }); return true; } catch { return false; }
 }
 
-/**
- * Stops the real node of the testbed in `dir` and undoes what it changed on the host, back to
- * realnode/host-before.json: containers and shims, the kubelet and containerd, mounts under the
- * directory, the bridge, iptables chains and rules, cgroups, sysctls, /run/containerd,
- * /var/log/containers. Safe to run after a crash (it finds processes by their paths) and twice.
- */
-export async function stopRealNode(dir: string, processes: Started[]): Promise<void> {
-  const p = realNodePaths(dir);
-  if (!existsSync(p.hostBefore)) return;
-  const before = JSON.parse(readFileSync(p.hostBefore, 'utf8')) as HostState;
-  const kubelet = processes.find((x) => x.name === 'kubelet');
-  const containerd = processes.find((x) => x.name === 'containerd');
-  // The kubelet first, so that it does not restart what is stopped next.
-  if (kubelet) await killPid(kubelet.pid);
-  for (const pid of procsWhere((c) => c.includes(`--root-dir=${p.kubeletRoot}`))) await killPid(pid);
-
-  // Containers and sandboxes through containerd while it runs: tasks killed and deleted, so the
-  // shims exit and remove their sockets; then the containers' records, so nothing is restored later.
-  let ctrBin: string | undefined;
-  try { ctrBin = resolveRealNodeBinaries().ctr; } catch { /* not installed: nothing ran */ }
-  if (ctrBin && containerd && isAlive(containerd.pid)) {
-    const tasks = (await ctr(p.containerdSocket, ctrBin, ['tasks', 'ls', '-q']).catch(() => '')).split('\n').filter(Boolean);
-    await Promise.all(tasks.map((t) => ctr(p.containerdSocket, ctrBin!, ['tasks', 'kill', '-a', '-s', 'SIGKILL', t]).catch(() => '')));
-    await Promise.all(tasks.map((t) => ctr(p.containerdSocket, ctrBin!, ['tasks', 'rm', '-f', t]).catch(() => '')));
-    const containers = (await ctr(p.containerdSocket, ctrBin, ['containers', 'ls', '-q']).catch(() => '')).split('\n').filter(Boolean);
-    if (containers.length > 0) await ctr(p.containerdSocket, ctrBin, ['containers', 'rm', ...containers]).catch(() => '');
-  }
-  // Whatever is still running in the pods' cgroups (after a crash of containerd), then the shims.
-  for (let i = 0; i < 3; i++) {
-    const left = cgroupProcs('kubepods');
-    if (left.length === 0) break;
-    for (const pid of left) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-    await sleep(200);
-  }
-  if (containerd) await killPid(containerd.pid);
-  for (const pid of procsWhere((c) => c.includes(p.containerdSocket) || c.includes(p.containerdConfig))) await killPid(pid, 2000);
-
+/** One pass of undoing the host changes, back to `before` (processes already stopped). */
+function undoHost(before: HostState, p: ReturnType<typeof realNodePaths>): void {
+  for (const pid of cgroupProcs('kubepods')) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
   // Mounts under the real node's directory (kubelet root-dir bind, volumes, rootfs overlays, netns,
   // shm), deepest first.
   for (let i = 0; i < 5; i++) {
@@ -487,6 +453,55 @@ export async function stopRealNode(dir: string, processes: Started[]): Promise<v
   else {
     for (const f of readdirSync('/var/log/containers')) if (!before.varLogContainers.includes(f)) rmSync(join('/var/log/containers', f), { force: true });
   }
+}
+
+/**
+ * Stops the real node of the testbed in `dir` and undoes what it changed on the host, back to
+ * realnode/host-before.json: containers and shims, the kubelet and containerd, mounts under the
+ * directory, the bridge, iptables chains and rules, cgroups, sysctls, /run/containerd,
+ * /var/log/containers. Safe to run after a crash (it finds processes by their paths) and twice.
+ */
+export async function stopRealNode(dir: string, processes: Started[]): Promise<void> {
+  const p = realNodePaths(dir);
+  if (!existsSync(p.hostBefore)) return;
+  const before = JSON.parse(readFileSync(p.hostBefore, 'utf8')) as HostState;
+  const kubelet = processes.find((x) => x.name === 'kubelet');
+  const containerd = processes.find((x) => x.name === 'containerd');
+  // The kubelet first, so that it does not restart what is stopped next.
+  if (kubelet) await killPid(kubelet.pid);
+  for (const pid of procsWhere((c) => c.includes(`--root-dir=${p.kubeletRoot}`))) await killPid(pid);
+
+  // Containers and sandboxes through containerd while it runs: tasks killed and deleted, so the
+  // shims exit and remove their sockets; then the containers' records, so nothing is restored later.
+  let ctrBin: string | undefined;
+  try { ctrBin = resolveRealNodeBinaries().ctr; } catch { /* not installed: nothing ran */ }
+  if (ctrBin && containerd && isAlive(containerd.pid)) {
+    const tasks = (await ctr(p.containerdSocket, ctrBin, ['tasks', 'ls', '-q']).catch(() => '')).split('\n').filter(Boolean);
+    await Promise.all(tasks.map((t) => ctr(p.containerdSocket, ctrBin!, ['tasks', 'kill', '-a', '-s', 'SIGKILL', t]).catch(() => '')));
+    await Promise.all(tasks.map((t) => ctr(p.containerdSocket, ctrBin!, ['tasks', 'rm', '-f', t]).catch(() => '')));
+    const containers = (await ctr(p.containerdSocket, ctrBin, ['containers', 'ls', '-q']).catch(() => '')).split('\n').filter(Boolean);
+    if (containers.length > 0) await ctr(p.containerdSocket, ctrBin, ['containers', 'rm', ...containers]).catch(() => '');
+  }
+  // Whatever is still running in the pods' cgroups (after a crash of containerd), then the shims.
+  for (let i = 0; i < 3; i++) {
+    const left = cgroupProcs('kubepods');
+    if (left.length === 0) break;
+    for (const pid of left) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    await sleep(200);
+  }
+  if (containerd) await killPid(containerd.pid);
+  for (const pid of procsWhere((c) => c.includes(p.containerdSocket) || c.includes(p.containerdConfig))) await killPid(pid, 2000);
+
+  // Undone in passes until the host is as before: a killed process leaves its cgroup only once it
+  // is reaped, a network namespace (and its veth) goes asynchronously.
+  let left: string[] = [];
+  for (let pass = 0; pass < 20; pass++) {
+    undoHost(before, p);
+    left = hostStateDiff(before, hostState());
+    if (left.length === 0) break;
+    await sleep(250);
+  }
+  if (left.length > 0) process.stderr.write(`[testbed] the real node's host changes are not all undone:\n  ${left.join('\n  ')}\n`);
   // containerd's state (task bundles, fifos) and the kubelet's root go; its root (images) stays for the next up.
   rmSync(p.containerdState, { recursive: true, force: true });
   rmSync(p.kubeletRoot, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 // Certificates and credentials for the local control plane, made with openssl (Debian ships it).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface Pki { dir: string; caCert: string; caKey: string; serverCert: string; serverKey: string; saKey: string; saPub: string; tokenFile: string; adminToken: string }
@@ -21,8 +21,11 @@ export function ensurePki(dir: string): Pki {
   if (!existsSync(pki.caCert)) {
     openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', '/CN=cutover-testbed-ca'], dir);
   }
-  if (!existsSync(pki.serverCert)) {
-    writeFileSync(p('apiserver.ext'), 'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\nextendedKeyUsage=serverAuth\n');
+  // 10.88.0.1: the real node's pods reach the API server there (realnode.ts). A certificate made
+  // before that address was added is made again.
+  const serverExt = 'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,IP:10.88.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\nextendedKeyUsage=serverAuth\n';
+  if (!existsSync(pki.serverCert) || !existsSync(p('apiserver.ext')) || readFileSync(p('apiserver.ext'), 'utf8') !== serverExt) {
+    writeFileSync(p('apiserver.ext'), serverExt);
     openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'apiserver.key', '-out', 'apiserver.csr', '-subj', '/CN=kube-apiserver'], dir);
     openssl(['x509', '-req', '-in', 'apiserver.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'apiserver.crt', '-days', '3650', '-extfile', 'apiserver.ext'], dir);
   }

@@ -35,6 +35,12 @@ export interface RealNodeInfo {
   containerdSocket: string;
   kubeletPort: number;
   images: { pause: string; operator: string };
+  /**
+   * Where pods reach the API server: the node IP, forwarded to the API server on 127.0.0.1. Without
+   * kube-proxy the `kubernetes` Service's ClusterIP routes nowhere, so an in-cluster client gets
+   * KUBERNETES_SERVICE_HOST/PORT set to this (the certificate names 10.88.0.1).
+   */
+  apiServer: { host: string; port: number };
 }
 export interface RealNodeUnavailable { available: false; reason: string }
 export type RealNodeStatus = RealNodeInfo | RealNodeUnavailable;
@@ -298,6 +304,9 @@ async function importImage(p: ReturnType<typeof realNodePaths>, ctrBin: string, 
   writeFileSync(marker, img.configDigest);
 }
 
+/** The processes of the real node (the lock is the testbed's). */
+export const REAL_NODE_PROCESSES = ['containerd', 'kubelet', 'apiserver-pod-proxy'];
+
 export interface RealNodeStart { processes: Started[]; info: RealNodeInfo; ready: Promise<void> }
 
 function run(cmd: string, args: string[]): void {
@@ -308,7 +317,7 @@ function run(cmd: string, args: string[]): void {
  * Starts containerd (now) and, once `kubeconfigReady` resolves, the kubelet. The host state is
  * recorded first, in realnode/host-before.json, for `stopRealNode` to restore.
  */
-export async function startRealNode(dir: string, pki: Pki, apiServerUrl: string, log: (n: string) => string, track: (s: Started) => Started): Promise<RealNodeStart> {
+export async function startRealNode(dir: string, pki: Pki, apiServerUrl: string, log: (n: string) => string, track: (s: Started) => Started, reusePorts = false): Promise<RealNodeStart> {
   const bin = resolveRealNodeBinaries();
   const p = realNodePaths(dir);
   // A leftover of this directory's last run (a crash) is undone before the new "before" is taken.
@@ -347,7 +356,14 @@ users: [{name: kubelet, user: {client-certificate: ${cert.cert}, client-key: ${c
 contexts: [{name: testbed, context: {cluster: testbed, user: kubelet}}]
 current-context: testbed
 `, { mode: 0o600 });
-  const [port, healthzPort] = [await freePort(), await freePort()];
+  // A restart of the node (reusePorts) keeps its ports: the info that tests were given stays true.
+  const portsFile = join(p.root, 'ports.json');
+  const [port, healthzPort, proxyPort] = reusePorts && existsSync(portsFile)
+    ? JSON.parse(readFileSync(portsFile, 'utf8')) as [number, number, number]
+    : [await freePort(), await freePort(), await freePort()];
+  writeFileSync(portsFile, JSON.stringify([port, healthzPort, proxyPort]));
+  const apiPort = Number(new URL(apiServerUrl).port);
+  const proxy = track(startDetached('apiserver-pod-proxy', process.execPath, [join(import.meta.dirname, 'tcp-forward.ts'), `${NODE_IP}:${proxyPort}`, `127.0.0.1:${apiPort}`], log('apiserver-pod-proxy')));
   writeFileSync(p.kubeletConfig, kubeletConfig(p, pki, port, healthzPort));
   const kubelet = track(startDetached('kubelet', bin.kubelet, [
     `--config=${p.kubeletConfig}`, `--kubeconfig=${p.kubeletKubeconfig}`, `--root-dir=${p.kubeletRoot}`,
@@ -357,15 +373,16 @@ current-context: testbed
   const ready = (async () => {
     const until = Date.now() + 60_000;
     for (;;) {
-      if ((await probe(`http://127.0.0.1:${healthzPort}/healthz`)).status === 200) return;
+      if ((await probe(`http://127.0.0.1:${healthzPort}/healthz`)).status === 200 && (await probe(`https://${NODE_IP}:${proxyPort}/readyz`, { insecure: true })).status !== 0) return;
+      if (!isAlive(proxy.pid)) throw new Error(`the API server forwarder for pods exited; see ${proxy.log}`);
       if (!isAlive(kubelet.pid)) throw new Error(`kubelet exited before it was ready; see ${kubelet.log}`);
       if (Date.now() > until) throw new Error(`kubelet not healthy after 60 s; see ${kubelet.log}`);
       await sleep(100);
     }
   })();
   return {
-    processes: [containerd, kubelet],
-    info: { available: true, name: REAL_NODE_NAME, ip: NODE_IP, containerdSocket: p.containerdSocket, kubeletPort: port, images: { pause: PAUSE_IMAGE, operator: OPERATOR_IMAGE } },
+    processes: [containerd, kubelet, proxy],
+    info: { available: true, name: REAL_NODE_NAME, ip: NODE_IP, containerdSocket: p.containerdSocket, kubeletPort: port, images: { pause: PAUSE_IMAGE, operator: OPERATOR_IMAGE }, apiServer: { host: NODE_IP, port: proxyPort } },
     ready,
   };
 }
@@ -490,6 +507,8 @@ export async function stopRealNode(dir: string, processes: Started[]): Promise<v
     await sleep(200);
   }
   if (containerd) await killPid(containerd.pid);
+  const proxy = processes.find((x) => x.name === 'apiserver-pod-proxy');
+  if (proxy) await killPid(proxy.pid);
   for (const pid of procsWhere((c) => c.includes(p.containerdSocket) || c.includes(p.containerdConfig))) await killPid(pid, 2000);
 
   // Undone in passes until the host is as before: a killed process leaves its cgroup only once it

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT, binDirs, binaries, ensureBinaries, resolveBinaries, testbedDir } from './paths.ts';
 import { ensureClientCert, ensurePki, kubeconfigYaml } from './pki.ts';
-import { acquireLock, realNodeBlocker, realNodePaths, releaseLock, startRealNode, stopRealNode, REAL_NODE_NAME, type RealNodeStatus } from './realnode.ts';
+import { acquireLock, realNodeBlocker, REAL_NODE_PROCESSES, realNodePaths, releaseLock, startRealNode, stopRealNode, REAL_NODE_NAME, type RealNodeStatus } from './realnode.ts';
 import { freePort, isAlive, killPid, probe, sleep, startDetached, waitReady, type Started } from './procs.ts';
 
 const execFileP = promisify(execFile);
@@ -440,7 +440,7 @@ export async function stopTestbedRealNode(info: TestbedInfo): Promise<void> {
   const state = readState(info.dir);
   if (!state) throw new Error(`no testbed in ${info.dir}`);
   await stopRealNode(info.dir, state.processes);
-  state.processes = state.processes.filter((p) => p.name !== 'kubelet' && p.name !== 'containerd');
+  state.processes = state.processes.filter((p) => !REAL_NODE_PROCESSES.includes(p.name));
   writeState(state);
 }
 
@@ -449,9 +449,12 @@ export async function startTestbedRealNode(info: TestbedInfo): Promise<void> {
   const state = readState(info.dir);
   if (!state) throw new Error(`no testbed in ${info.dir}`);
   requireRealNode(info);
-  state.processes = state.processes.filter((p) => p.name !== 'kubelet' && p.name !== 'containerd');
+  state.processes = state.processes.filter((p) => !REAL_NODE_PROCESSES.includes(p.name));
   const pki = ensurePki(join(info.dir, 'pki'));
-  const r = await startRealNode(info.dir, pki, info.apiServerUrl, (n) => join(info.dir, 'logs', `${n}.log`), (s) => { state.processes.push(s); return s; });
+  const r = await startRealNode(info.dir, pki, info.apiServerUrl, (n) => join(info.dir, 'logs', `${n}.log`), (s) => { state.processes.push(s); return s; }, true);
+  // Same node, new ports (kubelet, the API server forwarder): the state and the caller's info follow.
+  state.info.realNode = r.info;
+  info.realNode = r.info;
   writeState(state);
   await r.ready;
   const deadline = Date.now() + 60_000;

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
-import { binaries, ensureBinaries, REPO_ROOT, VERSIONS } from '../testbed/paths.ts';
+import { binaries, ensureBinaries, REPO_ROOT } from '../testbed/paths.ts';
 import { OPERATOR_IMAGE, REAL_NODE_LABEL, REAL_NODE_TAINT } from '../testbed/realnode.ts';
 import { requireRealNode } from '../testbed/testbed.ts';
 
@@ -39,7 +39,7 @@ describe('the chart on the real node', () => {
   it('helm install: 2 replicas Ready by the chart probes, one holds the Lease, /readyz answers from the pods', async () => {
     const node = requireRealNode(testbed());
     const [repository, tag] = OPERATOR_IMAGE.split(/:(?=[^:]+$)/);
-    const r = await helm(['install', release, CHART, '-n', ns, '--create-namespace', '--kube-version', VERSIONS.kubernetes,
+    const r = await helm(['install', release, CHART, '-n', ns, '--create-namespace',
       '--set', `image.repository=${repository}`, '--set', `image.tag=${tag}`, '--set', 'image.pullPolicy=Never',
       '--set', `nodeSelector.${REAL_NODE_LABEL.key.replace(/\./g, '\\.')}=${REAL_NODE_LABEL.value}`,
       '--set', `tolerations[0].key=${REAL_NODE_TAINT.key}`, '--set', 'tolerations[0].operator=Equal',

@@ -264,8 +264,14 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
     say(`up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return { info, reused: false, stop: () => stopTestbed(dir) };
   } catch (err) {
-    writeState(state);
-    await stopTestbed(dir).catch(() => {});
+    if (state.info) {
+      writeState(state);
+      await stopTestbed(dir).catch(() => {});
+    } else {
+      // Failed before the API server was up (the real-node lock, etcd): no state to stop from.
+      for (const p of [...processes].reverse()) await killPid(p.pid);
+      for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
+    }
     throw err;
   }
 }

@@ -509,6 +509,8 @@ export async function stopRealNode(dir: string, processes: Started[]): Promise<v
   if (containerd) await killPid(containerd.pid);
   const proxy = processes.find((x) => x.name === 'apiserver-pod-proxy');
   if (proxy) await killPid(proxy.pid);
+  // After a crash: the forwarder found by its arguments (one real node per machine: it is ours).
+  for (const pid of procsWhere((c) => c.includes('tcp-forward.ts') && c.includes(` ${NODE_IP}:`))) await killPid(pid);
   for (const pid of procsWhere((c) => c.includes(p.containerdSocket) || c.includes(p.containerdConfig))) await killPid(pid, 2000);
 
   // Undone in passes until the host is as before: a killed process leaves its cgroup only once it

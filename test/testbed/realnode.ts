@@ -299,8 +299,7 @@ async function importImage(p: ReturnType<typeof realNodePaths>, ctrBin: string, 
     const listed = await ctr(p.containerdSocket, ctrBin, ['images', 'ls', '-q', `name==${img.ref}`]).catch(() => '');
     if (listed.trim() === img.ref) return;
   }
-  await ctr(p.containerdSocket, ctrBin, ['images', 'import', '--no-unpack=false', img.archive]).catch(async () =>
-    ctr(p.containerdSocket, ctrBin, ['images', 'import', img.archive]));
+  await ctr(p.containerdSocket, ctrBin, ['images', 'import', img.archive]);
   writeFileSync(marker, img.configDigest);
 }
 

@@ -215,10 +215,10 @@ describe('kstatus (sigs.k8s.io/cli-utils status.Compute)', () => {
       const ts = await s.shift<ShiftObject>('web');
       return ts.status?.phase === 'Progressing' && ts.status.currentWeight === 10 ? ts : undefined;
     }, 60_000);
-    expect(cond(at10, 'Reconciling')).toMatchObject({ status: 'True', reason: 'StepInProgress' });
     // `standard`: kstatus' generic rules alone (Reconciling, Stalled, observedGeneration), without
     // the Ready fallback; before Reconciling was set they called a shift at 10% Current.
     expect(await kstatus(at10)).toMatchObject({ status: 'InProgress', standard: 'InProgress' });
+    expect(cond(at10, 'Reconciling')).toMatchObject({ status: 'True', reason: 'StepInProgress' });
     const done = await waitPhase(s, 'web', ['Completed', 'RolledBack', 'Failed'], 120_000);
     await load.stop();
     expect(done.status?.phase).toBe('Completed');

@@ -106,10 +106,13 @@ subjects: [{kind: ServiceAccount, name: cutover-noscale, namespace: ${s.ns}}]
     expect(cond(failed, 'Reconciling')).toBeUndefined();
     expect((await kstatus(failed)).status).toBe('Failed');
 
-    // Retried with backoff, several times more: still one Event, and nothing scaled or shifted.
+    // Retried with backoff, several times more: still one Event, no status write (the retries do
+    // not flip the conditions back and forth), and nothing scaled or shifted.
     const errors = await reconcileErrors(op);
     await eventually('four more failed reconciles', async () => (await reconcileErrors(op)) >= errors + 4, 120_000, 100);
-    expect(cond(await s.shift<ShiftObject>('score'), 'Ready')).toMatchObject({ reason: 'Forbidden', message: ready.message });
+    const later = await s.shift<ShiftObject & { metadata: { resourceVersion: string } }>('score');
+    expect(later.metadata.resourceVersion).toBe((failed as ShiftObject & { metadata: { resourceVersion: string } }).metadata.resourceVersion);
+    expect(cond(later, 'Ready')).toMatchObject({ reason: 'Forbidden', message: ready.message });
     const events = await warnings(s.ns, 'score', 'Forbidden');
     expect(events).toHaveLength(1);
     expect(events[0]!.note).toBe(ready.message);

@@ -1,6 +1,7 @@
 // Conditions follow the Kubernetes/kstatus convention (metav1.Condition): `Ready` summarises,
-// `Progressing`, `Degraded` and `Stalled` explain. Reasons are PascalCase constants, kept here so
-// that controllers, the kubectl plugin and tests agree on the spelling.
+// `Progressing` (with kstatus' `Reconciling`), `Degraded` and `Stalled` explain. Reasons are
+// PascalCase constants, kept here so that controllers, the kubectl plugin and tests agree on the
+// spelling.
 import * as z from 'zod';
 import { listMap, timestamp } from './k8s-schema.ts';
 
@@ -37,6 +38,8 @@ export const ConditionType = {
   Progressing: 'Progressing',
   Degraded: 'Degraded',
   Stalled: 'Stalled',
+  /** kstatus: True exactly while Progressing is True, so kstatus readers (Flux) see InProgress. */
+  Reconciling: 'Reconciling',
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -90,6 +93,13 @@ export const Reason = {
   RouterNotSupported: 'RouterNotSupported',
   ChildFailed: 'ChildFailed',
   ChildConflict: 'ChildConflict',
+  // a failure of a reconcile (controllers/shared/failure.ts): Ready=False, and Stalled=True when
+  // only the user can fix it (a 403 from RBAC, a 422 from validation or an admission policy)
+  Forbidden: 'Forbidden',
+  RouteWriteRejected: 'RouteWriteRejected',
+  WriteRejected: 'WriteRejected',
+  RouteVerificationFailed: 'RouteVerificationFailed',
+  FeatureFlagWriteFailed: 'FeatureFlagWriteFailed',
   // generic
   ReconcileError: 'ReconcileError',
   WaitingForRetry: 'WaitingForRetry',

@@ -83,7 +83,8 @@ export const Reason = {
   DeploymentNotFound: 'DeploymentNotFound',
   ConfigMapNotFound: 'ConfigMapNotFound',
   SecretNotFound: 'SecretNotFound',
-  RouterNotSupported: 'RouterNotSupported',
+  /** The route's gateway does not say it can mirror (GatewayClass status.supportedFeatures). */
+  MirrorNotSupported: 'MirrorNotSupported',
   ChildFailed: 'ChildFailed',
   ChildConflict: 'ChildConflict',
   // generic

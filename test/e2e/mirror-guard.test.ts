@@ -147,7 +147,7 @@ describe('mirror guard: a ShadowRun adds no mirror on a gateway that does not sa
     await expectRefused(ns, gatewayClass, route, 'HTTPRouteRequestMirror');
   });
 
-  it('percent < 100 on a class with RequestMirror but not PercentageMirror : Stalled naming HTTPRouteRequestPercentageMirror', async () => {
+  it('percent < 100 on a class with RequestMirror but not PercentageMirror: Stalled naming HTTPRouteRequestPercentageMirror', async () => {
     const { ns, gatewayClass, route } = await setup('no-percent', { features: [...CORE, { name: 'HTTPRouteRequestMirror' }] });
     await kubectlOk(['apply', '--server-side', '-f', '-'], shadowRun(ns, 20));
     await expectRefused(ns, gatewayClass, route, 'HTTPRouteRequestPercentageMirror');

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, getJson, kubectl, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, ERROR_RATE_QUERY, recordWeights, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
+import { TESTBED_PARENT_REFS } from '../testbed/dataplane/gateway-class.ts';
 
 const NS: Record<string, string> = Object.fromEntries(['go-full', 'go-mirror', 'go-reapply', 'go-rb', 'go-slice'].map((p) => [p, uniqueName(p)]));
 let operator: OperatorProcess;
@@ -57,6 +58,7 @@ function gitRoute(s: Scenario, extraFilter = ''): string {
 kind: HTTPRoute
 metadata: {name: listings, namespace: ${s.ns}}
 spec:
+  parentRefs: ${TESTBED_PARENT_REFS}
   hostnames: [${s.host}]
   rules:
     - matches: [{path: {type: PathPrefix, value: /}}]
@@ -95,7 +97,7 @@ describe('what the operator owns', () => {
     const r = owned(route, 'cutover');
     expect(r.top).toEqual(['f:spec']);
     expect(r.spec).toEqual(['f:rules']); // the atomic list: weights live in it, nothing else of the route
-    expect(owned(route, 'gitops').spec).toEqual(['f:hostnames']);
+    expect(owned(route, 'gitops').spec).toEqual(['f:hostnames', 'f:parentRefs']);
     // The user's match and filter went through every write.
     const rule = (route.spec.rules as Array<{ filters?: unknown[]; matches?: unknown[] }>)[0]!;
     expect(rule.filters).toEqual([{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-team', value: 'listings' }] } }]);
@@ -124,7 +126,7 @@ spec:
       return filters.some((f) => f.type === 'RequestMirror') ? route : undefined;
     }, 60_000, 200);
     expect(owned(mirrored, 'cutover').spec).toEqual(['f:rules']);
-    expect(owned(mirrored, 'gitops').spec).toEqual(['f:hostnames']);
+    expect(owned(mirrored, 'gitops').spec).toEqual(['f:hostnames', 'f:parentRefs']);
     const wait = await kubectl(['wait', '--for=condition=Ready', 'shadowrun/listings-shadow', '-n', s.ns, '--timeout=90s']);
     expect(wait.code, wait.stderr).toBe(0);
     const sr = await getJson<{ status: { phase: string } }>(['get', 'shadowrun', 'listings-shadow', '-n', s.ns]);

@@ -90,7 +90,8 @@ export const Reason = {
   DeploymentNotFound: 'DeploymentNotFound',
   ConfigMapNotFound: 'ConfigMapNotFound',
   SecretNotFound: 'SecretNotFound',
-  RouterNotSupported: 'RouterNotSupported',
+  /** The route's gateway does not say it can mirror (GatewayClass status.supportedFeatures). */
+  MirrorNotSupported: 'MirrorNotSupported',
   ChildFailed: 'ChildFailed',
   ChildConflict: 'ChildConflict',
   // a failure of a reconcile (controllers/shared/failure.ts): Ready=False, and Stalled=True when

@@ -34,6 +34,7 @@ export interface ObjectMeta {
   resourceVersion?: string;
   generation?: number;
   labels?: Record<string, string>;
+  annotations?: Record<string, string>;
   managedFields?: unknown[];
 }
 
@@ -213,6 +214,12 @@ export interface TrafficRouter {
   getMirror(ref: TrafficRef): Promise<MirrorTarget | null>;
   /** Adds/updates (or with null removes) the mirror the router manages. Idempotent. */
   setMirror(ref: TrafficRef, mirror: MirrorTarget | null): Promise<void>;
+  /**
+   * Whether the data plane behind the route can carry out a mirror of `percent`% of the requests.
+   * Returns the problem (for `Stalled`, reason MirrorNotSupported) or null. Read-only; called
+   * before a mirror is added, so that nothing is written to a route whose gateway cannot mirror.
+   */
+  mirrorSupport(ref: TrafficRef, percent: number): Promise<RouteProblem | null>;
   /** Removes what the router added for this ref that is not a plain weight (the mirror). */
   removeManaged(ref: TrafficRef): Promise<void>;
 }

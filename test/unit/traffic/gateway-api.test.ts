@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { GatewayApiRouter, HTTP_ROUTE, rulesManagers } from '../../../operator/src/traffic/gateway-api.ts';
+import { ASSUME_MIRROR_SUPPORT, GATEWAY, GATEWAY_CLASS, GatewayApiRouter, HTTP_ROUTE, rulesManagers, supportedFeatures } from '../../../operator/src/traffic/gateway-api.ts';
 import {
   RouteVerificationError,
   type ApplyOptions,
@@ -111,8 +111,6 @@ describe('GatewayApiRouter.verify', () => {
       { field: 'spec.route.httpRoute.name', message: 'HTTPRoute shop/listings not found' }],
     ['rule index out of range', () => {}, { ...ref, route: { httpRoute: { name: 'listings', ruleIndex: 2 } } },
       { field: 'spec.route.httpRoute.ruleIndex', message: 'HTTPRoute shop/listings has 2 rules; index 2 does not exist' }],
-    ['no httpRoute in the ref', () => {}, { ...ref, route: { ingress: { name: 'x' } } },
-      { field: 'spec.route.httpRoute', message: 'the Gateway API router needs spec.route.httpRoute' }],
     ['rule does not route to stable', () => {}, { ...ref, stable: { service: 'legacy', port: 8080 } },
       { field: 'spec.stable.service', message: 'HTTPRoute shop/listings rule 0 has no backendRef to Service legacy (it routes to monolith)' }],
     ['field names follow the resource (ShadowRun primary)', () => {}, { ...ref, stable: { service: 'legacy', port: 8080, field: 'spec.primary' } },
@@ -221,6 +219,78 @@ describe('GatewayApiRouter mirror', () => {
     await router.removeManaged(ref);
     await router.removeManaged(ref);
     expect(cluster.applies).toHaveLength(2);
+  });
+});
+
+describe('GatewayApiRouter.mirrorSupport (GatewayClass status.supportedFeatures)', () => {
+  const CORE = ['Gateway', 'HTTPRoute'];
+  function gateway(features: unknown, annotations?: Record<string, string>, name = 'public', namespace = 'shop', className = 'eg'): void {
+    cluster.put(GATEWAY, { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name, namespace }, spec: { gatewayClassName: className } });
+    cluster.put(GATEWAY_CLASS, {
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: className, namespace: '', ...(annotations ? { annotations } : {}) },
+      spec: { controllerName: 'example.com/gw' }, ...(features === undefined ? {} : { status: { supportedFeatures: features } }),
+    });
+  }
+  const names = (list: string[]) => list.map((name) => ({ name }));
+
+  it('passes when the class lists RequestMirror (and PercentageMirror for percent < 100), v1.4 objects or older strings', async () => {
+    gateway(names([...CORE, 'HTTPRouteRequestMirror', 'HTTPRouteRequestPercentageMirror']));
+    expect(await router.mirrorSupport(ref, 20)).toBeNull();
+    gateway([...CORE, 'HTTPRouteRequestMirror', 'HTTPRouteRequestPercentageMirror']);
+    expect(await router.mirrorSupport(ref, 20)).toBeNull();
+    gateway(names([...CORE, 'HTTPRouteRequestMirror']));
+    expect(await router.mirrorSupport(ref, 100)).toBeNull();
+    expect(cluster.applies).toEqual([]);
+  });
+
+  it.each<[string, () => void, number, { field: string; message: string }]>([
+    ['no RequestMirror', () => gateway(names(CORE)), 100,
+      { field: 'spec.route.httpRoute.name', message: 'GatewayClass eg (of Gateway shop/public) does not list HTTPRouteRequestMirror in status.supportedFeatures: no mirror is added' }],
+    ['RequestMirror without PercentageMirror, percent < 100', () => gateway(names([...CORE, 'HTTPRouteRequestMirror'])), 20,
+      { field: 'spec.percent', message: 'GatewayClass eg (of Gateway shop/public) does not list HTTPRouteRequestPercentageMirror in status.supportedFeatures (it can mirror all requests: percent 100 needs only RequestMirror): no mirror is added' }],
+    ['neither, percent < 100', () => gateway([]), 5,
+      { field: 'spec.route.httpRoute.name', message: 'GatewayClass eg (of Gateway shop/public) does not list HTTPRouteRequestMirror and HTTPRouteRequestPercentageMirror in status.supportedFeatures: no mirror is added' }],
+    ['no list published', () => gateway(undefined), 100,
+      { field: 'spec.route.httpRoute.name', message: `GatewayClass eg (of Gateway shop/public) publishes no status.supportedFeatures, so whether it supports HTTPRouteRequestMirror is unknown and no mirror is added; if it does, annotate the GatewayClass ${ASSUME_MIRROR_SUPPORT}=true` }],
+    ['the opt-in does not override a published list', () => gateway(names(CORE), { [ASSUME_MIRROR_SUPPORT]: 'true' }), 100,
+      { field: 'spec.route.httpRoute.name', message: 'GatewayClass eg (of Gateway shop/public) does not list HTTPRouteRequestMirror in status.supportedFeatures: no mirror is added' }],
+    ['Gateway missing', () => {}, 100,
+      { field: 'spec.route.httpRoute.name', message: "HTTPRoute shop/listings's parent Gateway shop/public not found: cannot check that it supports RequestMirror, so no mirror is added" }],
+    ['GatewayClass missing', () => { gateway(names(CORE)); cluster.objects.delete('gatewayclasses//eg'); }, 100,
+      { field: 'spec.route.httpRoute.name', message: 'GatewayClass eg of Gateway shop/public not found: cannot check that it supports RequestMirror, so no mirror is added' }],
+    ['no parentRefs', () => cluster.put(HTTP_ROUTE, { ...route([userRule0]), spec: { rules: [userRule0] } }), 100,
+      { field: 'spec.route.httpRoute.name', message: 'HTTPRoute shop/listings has no parentRefs: no Gateway to ask whether it supports RequestMirror, so no mirror is added' }],
+    ['a parent that is not a Gateway (GAMMA mesh)', () => cluster.put(HTTP_ROUTE, { ...route([userRule0]), spec: { parentRefs: [{ group: '', kind: 'Service', name: 'listings' }], rules: [userRule0] } }), 100,
+      { field: 'spec.route.httpRoute.name', message: 'HTTPRoute shop/listings has a parent Service listings (group core), not a Gateway: its supported features cannot be read, so no mirror is added' }],
+  ])('%s → the problem, nothing written', async (_case, arrange, percent, problem) => {
+    arrange();
+    expect(await router.mirrorSupport(ref, percent)).toEqual(problem);
+    expect(cluster.applies).toEqual([]);
+  });
+
+  it('the opt-in annotation covers a class that publishes no list', async () => {
+    gateway(undefined, { [ASSUME_MIRROR_SUPPORT]: 'true' });
+    expect(await router.mirrorSupport(ref, 20)).toBeNull();
+    gateway(undefined, { [ASSUME_MIRROR_SUPPORT]: 'false' });
+    expect(await router.mirrorSupport(ref, 20)).not.toBeNull();
+  });
+
+  it('checks every parent: a second Gateway in another namespace whose class cannot mirror stops it', async () => {
+    gateway(names([...CORE, 'HTTPRouteRequestMirror']));
+    gateway(names(CORE), undefined, 'internal', 'infra', 'traefik');
+    cluster.put(HTTP_ROUTE, { ...route([userRule0]), spec: { parentRefs: [{ name: 'public' }, { name: 'internal', namespace: 'infra' }], rules: [userRule0] } });
+    expect(await router.mirrorSupport(ref, 100)).toEqual({
+      field: 'spec.route.httpRoute.name',
+      message: 'GatewayClass traefik (of Gateway infra/internal) does not list HTTPRouteRequestMirror in status.supportedFeatures: no mirror is added',
+    });
+  });
+
+  it('supportedFeatures reads both shapes and tells "no list" from an empty one', () => {
+    const cls = (status: unknown) => ({ metadata: { name: 'x' }, ...(status === undefined ? {} : { status }) });
+    expect(supportedFeatures(cls(undefined))).toBeUndefined();
+    expect(supportedFeatures(cls({ conditions: [] }))).toBeUndefined();
+    expect(supportedFeatures(cls({ supportedFeatures: [] }))).toEqual([]);
+    expect(supportedFeatures(cls({ supportedFeatures: [{ name: 'A' }, 'B'] }))).toEqual(['A', 'B']);
   });
 });
 

@@ -58,7 +58,6 @@ import {
   type JsonValue,
   type KubeObject,
   type MirrorTarget,
-  type ResourceType,
   type RouteClient,
   type RouteProblem,
   type TrafficRef,

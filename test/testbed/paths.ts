@@ -1,8 +1,8 @@
 // Where the testbed keeps its binaries (a cache shared by every checkout) and its state (per checkout).
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -28,6 +28,17 @@ export const binDirs = {
   helm: join(CACHE_DIR, 'bin', `helm-${VERSIONS.helm}`),
 };
 
+/** A binary the testbed needs is not there: which one, where it was looked for, and how to get it. */
+export class MissingBinaryError extends Error {
+  readonly binary: string;
+  constructor(binary: string, looked: string[], how: string) {
+    super(`${binary} not found (looked for ${looked.join(', ')}): ${how}`);
+    this.name = 'MissingBinaryError';
+    this.binary = binary;
+  }
+}
+
+/** The Go binaries built into the cache (build.sh). Paths only: `resolveBinaries` checks them. */
 export const binaries = {
   kubeApiserver: join(binDirs.kubernetes, 'kube-apiserver'),
   kubeControllerManager: join(binDirs.kubernetes, 'kube-controller-manager'),
@@ -36,9 +47,55 @@ export const binaries = {
   etcd: join(binDirs.etcd, 'etcd'),
   kwok: join(binDirs.kwok, 'kwok'),
   helm: join(binDirs.helm, 'helm'),
-  prometheus: '/usr/bin/prometheus',
-  alertmanager: existsSync('/usr/bin/prometheus-alertmanager') ? '/usr/bin/prometheus-alertmanager' : '/usr/bin/alertmanager',
 };
+
+/**
+ * The Debian packages' binaries (install-system.sh installs them when missing). Resolved when asked,
+ * never when this module loads: on a fresh machine they appear only after `ensureBinaries` ran.
+ * `CUTOVER_PROMETHEUS_BIN` / `CUTOVER_ALERTMANAGER_BIN` name a binary explicitly (then nothing is installed).
+ */
+const SYSTEM_BINARIES = {
+  prometheus: { env: 'CUTOVER_PROMETHEUS_BIN', names: ['prometheus'], pkg: 'prometheus' },
+  // Debian names it prometheus-alertmanager; upstream and other distributions alertmanager.
+  alertmanager: { env: 'CUTOVER_ALERTMANAGER_BIN', names: ['prometheus-alertmanager', 'alertmanager'], pkg: 'prometheus-alertmanager' },
+} as const;
+export type SystemBinary = keyof typeof SYSTEM_BINARIES;
+
+function executable(path: string): boolean {
+  try { accessSync(path, constants.X_OK); return statSync(path).isFile(); } catch { return false; }
+}
+
+/** Where a system binary is now (its override, else the first of its names on PATH, /usr/bin, /usr/sbin), or undefined. */
+function findSystemBinary(which: SystemBinary): { path?: string; looked: string[] } {
+  const b = SYSTEM_BINARIES[which];
+  const override = process.env[b.env];
+  if (override) return executable(override) ? { path: override, looked: [override] } : { looked: [`${override} (${b.env})`] };
+  const dirs = [...new Set([...(process.env.PATH ?? '').split(delimiter).filter((d) => isAbsolute(d)), '/usr/bin', '/usr/sbin'])];
+  const looked = b.names.map((n) => `${n} on PATH, /usr/bin, /usr/sbin`);
+  for (const n of b.names) for (const d of dirs) if (executable(join(d, n))) return { path: join(d, n), looked };
+  return { looked };
+}
+
+/** The path of a system binary; a MissingBinaryError that says how to install it when it is not there. */
+export function systemBinary(which: SystemBinary): string {
+  const found = findSystemBinary(which);
+  if (found.path) return found.path;
+  const b = SYSTEM_BINARIES[which];
+  const how = process.env[b.env]
+    ? `${b.env} names a file that is not an executable; unset it or point it at the ${which} binary`
+    : `install the Debian package ${b.pkg} (apt-get install ${b.pkg}; test/testbed/build/install-system.sh does it, and npm run testbed -- up runs that script)`;
+  throw new MissingBinaryError(which, found.looked, how);
+}
+
+/** Every binary the testbed starts, checked to exist and be executable: call after `ensureBinaries`. */
+export function resolveBinaries(): typeof binaries & Record<SystemBinary, string> {
+  const goBinaries: Record<string, string> = { ...binaries };
+  delete goBinaries.helm; // built on demand by the chart tests, not started by `up`
+  for (const [name, path] of Object.entries(goBinaries)) {
+    if (!executable(path)) throw new MissingBinaryError(name, [path], `build it with: bash test/testbed/build/build.sh all (npm run testbed -- up runs it; CUTOVER_CACHE_DIR=${CACHE_DIR})`);
+  }
+  return { ...binaries, prometheus: systemBinary('prometheus'), alertmanager: systemBinary('alertmanager') };
+}
 
 const BUILD_SCRIPT = join(REPO_ROOT, 'test', 'testbed', 'build', 'build.sh');
 const INSTALL_SCRIPT = join(REPO_ROOT, 'test', 'testbed', 'build', 'install-system.sh');
@@ -66,7 +123,8 @@ function versionEnv(): Record<string, string> {
 
 /** Builds (once, cached) and installs whatever the testbed needs that is missing. Seconds when warm. */
 export async function ensureBinaries(what: Array<'kubernetes' | 'etcd' | 'kwok' | 'gateway-api' | 'helm'> = ['gateway-api', 'etcd', 'kwok', 'kubernetes']): Promise<void> {
-  if (!existsSync(binaries.prometheus) || !existsSync(binaries.alertmanager)) await runScript(INSTALL_SCRIPT, []);
+  const missing = (Object.keys(SYSTEM_BINARIES) as SystemBinary[]).filter((b) => !findSystemBinary(b).path && !process.env[SYSTEM_BINARIES[b].env]);
+  if (missing.length > 0) await runScript(INSTALL_SCRIPT, []);
   for (const w of what) {
     const dir = w === 'gateway-api' ? binDirs.gatewayApi : binDirs[w];
     if (!existsSync(join(dir, '.complete'))) await runScript(BUILD_SCRIPT, [w]);

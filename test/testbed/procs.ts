@@ -1,6 +1,6 @@
 // Process plumbing for the testbed: free loopback ports, detached children with log files, readiness, kill by pid.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
@@ -25,9 +25,16 @@ export interface Started { pid: number; name: string; log: string; cmd?: string;
  * `npm run testbed -- up` can exit while the cluster keeps running. `down` kills it by pid.
  */
 export function startDetached(name: string, cmd: string, args: string[], log: string, env: NodeJS.ProcessEnv = process.env, cwd?: string): Started {
+  // Checked before spawning: a missing binary is a clear error here, not an 'error' event later.
+  try { accessSync(cmd, constants.X_OK); } catch (err) {
+    throw new Error(`cannot start ${name}: ${cmd} is not an executable file (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+  }
   const fd = openSync(log, 'a');
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env, cwd });
   closeSync(fd);
+  // A spawn failure (ENOENT, EACCES) is emitted as 'error' after this returns; unhandled, it would
+  // crash the caller before it can stop what it already started. waitReady sees the pid gone.
+  child.on('error', () => {});
   if (child.pid === undefined) throw new Error(`could not start ${name} (${cmd})`);
   child.unref();
   return { pid: child.pid, name, log, cmd, args, cwd };

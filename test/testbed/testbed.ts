@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT, binDirs, binaries, ensureBinaries, testbedDir } from './paths.ts';
+import { REPO_ROOT, binDirs, binaries, ensureBinaries, resolveBinaries, testbedDir } from './paths.ts';
 import { ensurePki, kubeconfigYaml } from './pki.ts';
 import { freePort, isAlive, killPid, probe, sleep, startDetached, waitReady, type Started } from './procs.ts';
 
@@ -94,6 +94,9 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
   if (existing) await stopTestbed(dir);
   const t0 = Date.now();
   await ensureBinaries();
+  // Every binary resolved and checked now, after the install and the build: a missing one stops
+  // `up` here, with its name and how to get it, before anything is started.
+  const bin = resolveBinaries();
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const pki = ensurePki(join(dir, 'pki'));
   const shm = existsSync('/dev/shm') ? '/dev/shm' : dir;
@@ -109,7 +112,7 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
     // etcd, its data in memory-backed storage: the testbed is disposable and fsync is the slow part.
     const etcdData = mkdtempSync(join(shm, 'cutover-etcd-'));
     tmpDirs.push(etcdData);
-    const etcd = track(startDetached('etcd', binaries.etcd, [
+    const etcd = track(startDetached('etcd', bin.etcd, [
       '--name', 'testbed', '--data-dir', etcdData, '--unsafe-no-fsync',
       '--listen-client-urls', `http://127.0.0.1:${etcdClient}`, '--advertise-client-urls', `http://127.0.0.1:${etcdClient}`,
       '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
@@ -120,7 +123,7 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
     say(`etcd ready on 127.0.0.1:${etcdClient}`);
 
     const apiServerUrl = `https://127.0.0.1:${apiPort}`;
-    const apiserver = track(startDetached('kube-apiserver', binaries.kubeApiserver, [
+    const apiserver = track(startDetached('kube-apiserver', bin.kubeApiserver, [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
       '--bind-address=127.0.0.1', `--secure-port=${apiPort}`, '--advertise-address=127.0.0.1',
       `--tls-cert-file=${pki.serverCert}`, `--tls-private-key-file=${pki.serverKey}`,
@@ -140,13 +143,13 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, kubeconfigYaml(apiServerUrl, pki.caCert, pki.adminToken), { mode: 0o600 });
     const common = [`--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`, '--bind-address=127.0.0.1', '--leader-elect=false', '-v=1'];
-    const cm = track(startDetached('kube-controller-manager', binaries.kubeControllerManager, [
+    const cm = track(startDetached('kube-controller-manager', bin.kubeControllerManager, [
       ...common, `--secure-port=${cmPort}`, `--cert-dir=${join(dir, 'pki', 'cm-certs')}`,
       `--service-account-private-key-file=${pki.saKey}`, `--root-ca-file=${pki.caCert}`,
       `--cluster-signing-cert-file=${pki.caCert}`, `--cluster-signing-key-file=${pki.caKey}`,
       '--kube-api-qps=200', '--kube-api-burst=400', '--controllers=*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle',
     ], log('kube-controller-manager')));
-    const sched = track(startDetached('kube-scheduler', binaries.kubeScheduler, [
+    const sched = track(startDetached('kube-scheduler', bin.kubeScheduler, [
       ...common, `--secure-port=${schedPort}`, `--cert-dir=${join(dir, 'pki', 'scheduler-certs')}`,
     ], log('kube-scheduler')));
 
@@ -174,7 +177,7 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
     // KWOK: fake nodes that get pods scheduled, Ready, completed and deleted.
     const stages = ['node/fast/node-initialize.yaml', 'node/heartbeat/node-heartbeat.yaml', 'pod/general/pod-create.yaml',
       'pod/general/pod-ready.yaml', 'pod/general/pod-complete.yaml', 'pod/general/pod-delete.yaml'];
-    const kwok = track(startDetached('kwok', binaries.kwok, [
+    const kwok = track(startDetached('kwok', bin.kwok, [
       `--kubeconfig=${kubeconfig}`, '--manage-all-nodes=false', '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
       '--cidr=10.244.0.0/16', '--node-ip=10.0.0.1',
       ...stages.map((s) => `--config=${join(binDirs.kwok, 'stages', s)}`),
@@ -190,12 +193,12 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
     writeFileSync(join(info.promDir, 'prometheus.yml'), prometheusConfig(info.promDir, amPort, gwMetricsPort));
     mkdirSync(join(dir, 'alertmanager'), { recursive: true });
     writeFileSync(info.alertmanagerConfig, defaultAlertmanagerConfig());
-    const prom = track(startDetached('prometheus', binaries.prometheus, [
+    const prom = track(startDetached('prometheus', bin.prometheus, [
       `--config.file=${join(info.promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${promData}`,
       `--web.listen-address=127.0.0.1:${promPort}`, '--web.enable-lifecycle', '--web.enable-admin-api',
       '--storage.tsdb.retention.time=1d', '--log.level=warn',
     ], log('prometheus')));
-    const am = track(startDetached('alertmanager', binaries.alertmanager, [
+    const am = track(startDetached('alertmanager', bin.alertmanager, [
       `--config.file=${info.alertmanagerConfig}`, `--storage.path=${amData}`,
       `--web.listen-address=127.0.0.1:${amPort}`, '--cluster.listen-address=', '--log.level=warn',
     ], log('alertmanager')));

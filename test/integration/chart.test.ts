@@ -88,6 +88,8 @@ describe('helm chart charts/cutover', () => {
       containers: Array<{ args: string[]; securityContext: Record<string, unknown>; livenessProbe: { httpGet: { path: string } }; readinessProbe: { httpGet: { path: string } }; resources: { requests: object; limits: object }; env: Array<{ name: string }> }> } } } };
     expect(deploy.spec.replicas).toBe(2);
     const c = deploy.spec.template.spec.containers[0]!;
+    // No `command`: the image's ENTRYPOINT runs, with the operator's Node flags (packaging/node-flags.test.ts).
+    expect(c).not.toHaveProperty('command');
     expect(c.args).toContain('--leader-elect=true');
     expect(c.args).toContain(`--leader-election-namespace=${ns}`);
     expect(c.args).toEqual(expect.arrayContaining(['--leader-election-lease-duration=15s', '--leader-election-renew-deadline=10s', '--leader-election-retry-period=2s']));

@@ -48,12 +48,12 @@ import {
   type RuleBackends,
   type RuleChange,
 } from './httproute-rule.ts';
+import { FIELD_MANAGER } from '../api/group.ts';
+import { isConflict } from '../kube/errors.ts';
+import { HTTP_ROUTE, SERVICE } from '../kube/resources.ts';
 import {
-  FIELD_MANAGER,
-  isConflict,
   RouteProblemError,
   RouteVerificationError,
-  SERVICE,
   type JsonObject,
   type JsonValue,
   type KubeObject,
@@ -66,13 +66,8 @@ import {
   type TrafficWeights,
 } from './router.ts';
 
-export const HTTP_ROUTE: ResourceType = {
-  group: 'gateway.networking.k8s.io',
-  version: 'v1',
-  plural: 'httproutes',
-  kind: 'HTTPRoute',
-  namespaced: true,
-};
+// The kube layer's resource type, re-exported for the router's callers.
+export { HTTP_ROUTE };
 
 export const GATEWAY: ResourceType = {
   group: 'gateway.networking.k8s.io',

@@ -57,7 +57,7 @@ export interface ApplyOptions {
  * - `apply` is a server-side apply (PATCH, `application/apply-patch+yaml`) of `obj` with the given
  *   field manager and force flag, resolving with the object the server returned. When `obj`
  *   carries `metadata.resourceVersion` the server uses it as a precondition; a stale one must
- *   reject with an error whose `code` (or `statusCode`) is 409 (see isConflict).
+ *   reject with the kube layer's KubeApiError, code 409 (kube/errors.ts isConflict).
  */
 export interface RouteClient {
   get(resource: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined>;
@@ -117,17 +117,6 @@ export class CachedRouteClient implements RouteClient {
     return result;
   }
 }
-
-/** True for a 409 from the API server (stale resourceVersion, or an SSA conflict without force). */
-export function isConflict(err: unknown): boolean {
-  if (err === null || typeof err !== 'object') return false;
-  const e = err as { statusCode?: unknown; code?: unknown; status?: unknown; body?: { code?: unknown } };
-  return e.statusCode === 409 || e.code === 409 || e.status === 409 || e.body?.code === 409;
-}
-
-export const FIELD_MANAGER = 'cutover';
-
-export const SERVICE: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true };
 
 // ---------------------------------------------------------------------------------------------
 // The router interface

@@ -1,4 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { KubeApiError } from '../../../operator/src/kube/errors.ts';
+import { SERVICE } from '../../../operator/src/kube/resources.ts';
 import { ASSUME_MIRROR_SUPPORT, GATEWAY, GATEWAY_CLASS, GatewayApiRouter, HTTP_ROUTE, rulesManagers, supportedFeatures } from '../../../operator/src/traffic/gateway-api.ts';
 import {
   RouteVerificationError,
@@ -12,6 +14,7 @@ import {
 
 // A fake API server for the two calls a router makes. `apply` behaves like SSA on an atomic
 // `spec.rules`: the applied list replaces the live one; metadata.resourceVersion is a precondition.
+// It fails the way the kube layer does: a KubeApiError with the API server's code and reason.
 class FakeCluster implements RouteClient {
   objects = new Map<string, KubeObject>();
   applies: { obj: KubeObject; options: ApplyOptions }[] = [];
@@ -42,9 +45,9 @@ class FakeCluster implements RouteClient {
     this.beforeApply = null;
     const key = this.key(HTTP_ROUTE, obj.metadata.namespace ?? '', obj.metadata.name ?? '');
     const live = this.objects.get(key);
-    if (!live) throw Object.assign(new Error('not found'), { statusCode: 404 });
+    if (!live) throw new KubeApiError({ code: 404, reason: 'NotFound', message: `httproutes "${obj.metadata.name ?? ''}" not found` });
     if (obj.metadata.resourceVersion && obj.metadata.resourceVersion !== live.metadata.resourceVersion) {
-      throw Object.assign(new Error('the object has been modified'), { statusCode: 409 });
+      throw conflict();
     }
     if (this.dropWrites) return structuredClone(live);
     const spec = { ...(live.spec as JsonObject), rules: (obj.spec as JsonObject).rules ?? [] };
@@ -62,7 +65,10 @@ class FakeCluster implements RouteClient {
   }
 }
 
-const SERVICE: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true };
+function conflict(): KubeApiError {
+  return new KubeApiError({ code: 409, reason: 'Conflict', message: 'the object has been modified; please apply your changes to the latest version and try again' });
+}
+
 const service = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop' } });
 
 const stableRef = (weight?: number) => ({ group: '', kind: 'Service', name: 'monolith', port: 8080, ...(weight === undefined ? {} : { weight }) });
@@ -167,11 +173,23 @@ describe('GatewayApiRouter.setWeights', () => {
   });
 
   it('gives up after the configured attempts on repeated conflicts', async () => {
+    let applies = 0;
     const flaky: RouteClient = {
       get: (r, ns, n) => cluster.get(r, ns, n),
-      apply: async () => { throw Object.assign(new Error('conflict'), { statusCode: 409 }); },
+      apply: async () => { applies++; throw conflict(); },
     };
-    await expect(new GatewayApiRouter(flaky, { attempts: 2 }).setWeights(ref, { stable: 50, canary: 50 })).rejects.toThrow('conflict');
+    await expect(new GatewayApiRouter(flaky, { attempts: 2 }).setWeights(ref, { stable: 50, canary: 50 })).rejects.toThrow(KubeApiError);
+    expect(applies).toBe(2);
+  });
+
+  it('does not retry an error other than a conflict', async () => {
+    let applies = 0;
+    const forbidden: RouteClient = {
+      get: (r, ns, n) => cluster.get(r, ns, n),
+      apply: async () => { applies++; throw new KubeApiError({ code: 403, reason: 'Forbidden', message: 'httproutes is forbidden' }); },
+    };
+    await expect(new GatewayApiRouter(forbidden, { attempts: 3 }).setWeights(ref, { stable: 50, canary: 50 })).rejects.toThrow('httproutes is forbidden');
+    expect(applies).toBe(1);
   });
 
   it('reports a write that did not stick', async () => {

@@ -1,5 +1,5 @@
 // /readyz under hook abuse: while both hooks are flooded with refused requests (no or wrong
-// credentials, malformed JSON, oversized bodies, bad signatures; 40 in flight), /readyz is probed
+// credentials, malformed JSON, oversized bodies, bad signatures; 200/s, at most 40 in flight), /readyz is probed
 // every 25 ms next to a control — a bare node:http server in its own process, probed the same way
 // at the same moments. A probe during which the control itself was slow (≥ 50 ms: the machine
 // stalled, not the operator) is reported but not counted. The e2e suite (resilience-hooks) checks
@@ -12,6 +12,8 @@ import { dist, log, percentile, sleep, startOperator, type Dist } from './lib.ts
 
 export interface ReadyzResult {
   seconds: number;
+  /** Hook requests sent per second (paced; at most 40 in flight). */
+  rate: number;
   /** Hook requests sent during the run, by status code (0: no answer). */
   hookCodes: Record<number, number>;
   probes: number;
@@ -25,6 +27,8 @@ export interface ReadyzResult {
 
 const TOKEN = 'bench-readyz-token';
 const SECRET = 'bench-readyz-hmac';
+/** Hook requests per second (the hooks allow 20/s per caller: most of these are refused 429). */
+const RATE = 200;
 
 /** One GET; resolves its time in ms, or Infinity when it was not answered 200. */
 function timedGet(url: string): Promise<number> {
@@ -84,20 +88,24 @@ export async function readyzBench(info: TestbedInfo, opts: { seconds?: number } 
         return post(`${op.url}/hooks/rollback`, { 'x-cutover-timestamp': String(ts), 'x-cutover-signature': `sha256=${createHmac('sha256', 'wrong').update(`${ts}.${body}`).digest('hex')}` }, body);
       },
     ];
+    // Paced, as an abusive client would be (not as fast as this process can send): RATE requests/s,
+    // at most 40 in flight; one in KINDS.length is a 2 MiB upload.
     const hookCodes: Record<number, number> = {};
-    let n = 0;
-    await Promise.all(Array.from({ length: 40 }, async () => {
-      while (performance.now() < end) {
-        const code = await kinds[n++ % kinds.length]!();
-        hookCodes[code] = (hookCodes[code] ?? 0) + 1;
+    const inFlight = new Set<Promise<void>>();
+    for (let n = 0; performance.now() < end; n++) {
+      if (inFlight.size < 40) {
+        const p: Promise<void> = kinds[n % kinds.length]!().then((code) => { hookCodes[code] = (hookCodes[code] ?? 0) + 1; inFlight.delete(p); });
+        inFlight.add(p);
       }
-    }));
+      await sleep(1000 / RATE);
+    }
+    await Promise.all(inFlight);
     await prober;
     const fair = probes.filter((p) => p.control < 50 && Number.isFinite(p.ms)).map((p) => p.ms);
     const failed = probes.filter((p) => !Number.isFinite(p.ms)).length;
     const readyzMs = { ...dist(fair), p95: Math.round(percentile(fair, 95) * 10) / 10 };
     log(`/readyz: ${probes.length} probes, ${fair.length} fair, p50 ${readyzMs.p50} ms, p95 ${readyzMs.p95} ms, max ${readyzMs.max} ms, ${failed} unanswered; hooks ${JSON.stringify(hookCodes)}`);
-    return { seconds, hookCodes, probes: probes.length, fair: fair.length, readyzMs, failed };
+    return { seconds, rate: RATE, hookCodes, probes: probes.length, fair: fair.length, readyzMs, failed };
   } finally {
     control.kill('SIGKILL');
     await op.stop();

@@ -11,6 +11,7 @@ import { ensureKstatus, kstatus } from '../helpers/kstatus.ts';
 import { impersonatingKubeconfig, startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
 import { applyWorkers, deploymentReplicas, workersYaml } from '../helpers/workers.ts';
+import { freezeRoutes } from '../helpers/admission.ts';
 
 const NS: Record<string, string> = Object.fromEntries(['fail-rbac', 'fail-vap', 'fail-kstatus'].map((p) => [p, uniqueName(p)]));
 const operators: OperatorProcess[] = [];
@@ -145,36 +146,10 @@ subjects: [{kind: ServiceAccount, name: cutover-noscale, namespace: ${s.ns}}]
 
   it('a route write an admission policy rejects: Ready=False RouteWriteRejected, Stalled=True, one Warning Event; once lifted, the shift proceeds', async () => {
     const s = await scenario('fail-vap');
-    // A change freeze: no update to a route labelled frozen, in this namespace (a real API-server
-    // ValidatingAdmissionPolicy; its default reason, Invalid, answers 422).
-    const name = `${s.ns}-freeze`;
-    await kubectlOk(['apply', '--server-side', '--field-manager=failures-test', '-f', '-'], `apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: {name: ${name}}
-spec:
-  failurePolicy: Fail
-  matchConstraints:
-    resourceRules:
-      - {apiGroups: [gateway.networking.k8s.io], apiVersions: ["*"], operations: [UPDATE], resources: [httproutes]}
-  validations:
-    - expression: "!has(oldObject.metadata.labels) || !('cutover.test/frozen' in oldObject.metadata.labels)"
-      message: HTTPRoute is frozen (change freeze)
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: {name: ${name}}
-spec:
-  policyName: ${name}
-  validationActions: [Deny]
-  matchResources:
-    namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ${s.ns}}}
-`);
-    cleanups.push(['delete', 'validatingadmissionpolicy,validatingadmissionpolicybinding', name, '--ignore-not-found']);
-    await kubectlOk(['label', 'httproute', 'listings', '-n', s.ns, 'cutover.test/frozen=true']);
-    await eventually('the policy refuses route updates', async () => {
-      const r = await kubectl(['annotate', 'httproute', 'listings', '-n', s.ns, 'probe=1', '--overwrite', '--dry-run=server']);
-      return r.code !== 0 && r.stderr.includes('frozen');
-    }, 60_000);
+    // A change freeze on the namespace's routes (a real API-server ValidatingAdmissionPolicy; its
+    // default reason, Invalid, answers 422).
+    const freeze = await freezeRoutes(s.ns, 'HTTPRoute is frozen (change freeze)');
+    cleanups.push(['delete', 'validatingadmissionpolicy,validatingadmissionpolicybinding', freeze.name, '--ignore-not-found']);
 
     const op = await operator('fail-vap', s.ns);
     const load = s.startLoad(40);
@@ -197,7 +172,7 @@ spec:
     expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
 
     // The freeze is lifted: the retry writes the route and the shift completes.
-    await kubectlOk(['delete', 'validatingadmissionpolicybinding', name]);
+    await freeze.lift();
     const done = await waitPhase(s, 'web', ['Completed', 'RolledBack', 'Failed'], 240_000);
     await load.stop();
     expect(done.status?.phase).toBe('Completed');

@@ -122,14 +122,19 @@ export class GatewayApiRouter implements TrafficRouter {
     this.#attempts = Math.max(1, options.attempts ?? 3);
   }
 
-  async verify(ref: TrafficRef): Promise<RouteProblem | null> {
-    let loaded: LoadedRule;
+  /** The route and its rule, or the problem (missing route or rule) that a user must fix. */
+  async #loadOrProblem(ref: TrafficRef): Promise<LoadedRule | RouteProblem> {
     try {
-      loaded = await this.#load(ref);
+      return await this.#load(ref);
     } catch (err) {
       if (err instanceof RouteProblemError) return err.problem;
       throw err;
     }
+  }
+
+  async verify(ref: TrafficRef): Promise<RouteProblem | null> {
+    const loaded = await this.#loadOrProblem(ref);
+    if (!('rule' in loaded)) return loaded;
     const { rule, index } = loaded;
     const where = `HTTPRoute ${ref.namespace}/${routeName(ref)} rule ${index}`;
     const refs = backendRefs(rule);
@@ -200,13 +205,8 @@ export class GatewayApiRouter implements TrafficRouter {
    * primary down for the users. Read-only.
    */
   async mirrorSupport(ref: TrafficRef, percent: number): Promise<RouteProblem | null> {
-    let loaded: LoadedRule;
-    try {
-      loaded = await this.#load(ref);
-    } catch (err) {
-      if (err instanceof RouteProblemError) return err.problem;
-      throw err;
-    }
+    const loaded = await this.#loadOrProblem(ref);
+    if (!('rule' in loaded)) return loaded;
     const routeText = `HTTPRoute ${ref.namespace}/${routeName(ref)}`;
     const field = 'spec.route.httpRoute.name';
     const routeSpec = loaded.route.spec;

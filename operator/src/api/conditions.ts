@@ -80,8 +80,6 @@ export const Reason = {
   PausedInconclusive: 'PausedInconclusive',
   // a cutover.dev/rollback-request annotation that is not a valid request (Warning Event; ignored)
   InvalidRollbackRequest: 'InvalidRollbackRequest',
-  // a MigrationSlice asked its TrafficShift to roll back and waits for the route at stable
-  WaitingForChildRollback: 'WaitingForChildRollback',
   // stalled: the user must act; nothing is changed in the cluster
   InvalidSpec: 'InvalidSpec',
   RouteNotFound: 'RouteNotFound',
@@ -103,6 +101,5 @@ export const Reason = {
   FeatureFlagWriteFailed: 'FeatureFlagWriteFailed',
   // generic
   ReconcileError: 'ReconcileError',
-  WaitingForRetry: 'WaitingForRetry',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

@@ -26,9 +26,30 @@ const ConfigSchema = z.object({
   webhookSecret: z.string().optional(),
   concurrency: z.coerce.number().int().min(1).max(256).default(16),
   githubApiUrl: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL').default('https://api.github.com'),
-}).refine((c) => c.renewDeadlineMs < c.leaseDurationMs, { path: ['renewDeadlineMs'], message: '--leader-election-renew-deadline must be shorter than --leader-election-lease-duration' })
-  .refine((c) => c.retryPeriodMs < c.renewDeadlineMs, { path: ['retryPeriodMs'], message: '--leader-election-retry-period must be shorter than --leader-election-renew-deadline' });
+}).refine((c) => c.renewDeadlineMs < c.leaseDurationMs, { path: ['renewDeadlineMs'], message: 'must be shorter than --leader-election-lease-duration' })
+  .refine((c) => c.retryPeriodMs < c.renewDeadlineMs, { path: ['retryPeriodMs'], message: 'must be shorter than --leader-election-renew-deadline' });
 export type OperatorConfig = z.infer<typeof ConfigSchema>;
+
+/** What the user sets for each field: errors name these, never the internal field names. */
+const SETTING: Readonly<Record<keyof OperatorConfig, string>> = {
+  kubeconfig: '--kubeconfig (KUBECONFIG)',
+  namespaces: '--namespaces (WATCH_NAMESPACES)',
+  prometheusUrl: '--prometheus-url (CUTOVER_PROMETHEUS_URL)',
+  logLevel: '--log-level (LOG_LEVEL)',
+  host: '--host (HOST)',
+  port: '--port (PORT)',
+  leaderElect: '--leader-elect (LEADER_ELECT)',
+  leaderElectionNamespace: '--leader-election-namespace (POD_NAMESPACE)',
+  leaderElectionId: '--leader-election-id',
+  leaseDurationMs: '--leader-election-lease-duration (LEADER_ELECTION_LEASE_DURATION)',
+  renewDeadlineMs: '--leader-election-renew-deadline (LEADER_ELECTION_RENEW_DEADLINE)',
+  retryPeriodMs: '--leader-election-retry-period (LEADER_ELECTION_RETRY_PERIOD)',
+  identity: 'POD_NAME',
+  alertmanagerToken: 'CUTOVER_ALERTMANAGER_TOKEN',
+  webhookSecret: 'CUTOVER_WEBHOOK_HMAC_SECRET',
+  concurrency: '--concurrency (CUTOVER_CONCURRENCY)',
+  githubApiUrl: '--github-api-url (CUTOVER_GITHUB_API_URL)',
+};
 
 export const USAGE = `usage: cutover [flags]   (each flag also reads the environment variable named)
   --kubeconfig PATH                 KUBECONFIG; default ~/.kube/config, then in-cluster
@@ -85,7 +106,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
   });
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;
-    throw new Error(`invalid configuration: ${i.path.join('.')}: ${i.message}\n${USAGE}`);
+    const field = i.path[0];
+    const setting = typeof field === 'string' && field in SETTING ? SETTING[field as keyof OperatorConfig] : i.path.join('.');
+    throw new Error(`invalid configuration: ${setting}: ${i.message}\n${USAGE}`);
   }
   return parsed.data;
 }

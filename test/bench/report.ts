@@ -17,6 +17,9 @@ export function renderTable(r: BenchResults): string {
   const b = r.breach && !('error' in r.breach) ? r.breach : undefined;
   if (r.breach && 'error' in r.breach) rows.push(['breach → rollback', `failed: ${r.breach.error}`, '', '']);
   if (b) rows.push([`breach → rollback (interval ${b.analysisInterval}, failureLimit ${b.failureLimit}, ${b.runs} runs)`, `p50 ${ms(b.breachToRollbackMs.p50)} · p99 ${ms(b.breachToRollbackMs.p99)} (n=${b.breachToRollbackMs.n})`, '≤ 7 s (interval + 2 s)', ok(b.breachToRollbackMs.n > 0 && b.breachToRollbackMs.p99 <= 7000)]);
+  const y = r.readyz && !('error' in r.readyz) ? r.readyz : undefined;
+  if (r.readyz && 'error' in r.readyz) rows.push(['/readyz under hook abuse', `failed: ${r.readyz.error}`, 'p95 ≤ 100 ms', '']);
+  if (y) rows.push([`/readyz under hook abuse (${y.rate} refused hook requests/s, ≤ 40 in flight, ${y.seconds} s; ${y.fair} of ${y.probes} probes with a responsive control, ${y.failed} unanswered)`, `p50 ${ms(y.readyzMs.p50)} · p95 ${ms(y.readyzMs.p95)} · max ${ms(y.readyzMs.max)}`, 'p95 ≤ 100 ms', ok(y.failed === 0 && y.readyzMs.n > 0 && y.readyzMs.p95 <= 100)]);
   const s = r.scale && !('error' in r.scale) ? r.scale : undefined;
   if (r.scale && 'error' in r.scale) rows.push(['scale', `failed: ${r.scale.error}`, '', '']);
   if (s) {

@@ -1,4 +1,4 @@
-// npm run bench [-- --only alert,breach,scale,flagger] [--keep-testbed]
+// npm run bench [-- --only alert,breach,readyz,scale,flagger] [--keep-testbed]
 // Runs the benchmarks of DESIGN §6 on the testbed (starts it, or reuses a running one), writes
 // test/bench/results/<date>.json and prints a markdown table. Measures and reports; never fails on
 // a missed target (machines are noisy) — the table says which targets were met.
@@ -11,12 +11,13 @@ import { REPO_ROOT } from '../testbed/paths.ts';
 import { startTestbed } from '../testbed/testbed.ts';
 import { alertBench, type AlertResult } from './alert.ts';
 import { breachBench, type BreachResult } from './breach.ts';
+import { readyzBench, type ReadyzResult } from './readyz.ts';
 import { scaleBench, type ScaleResult } from './scale.ts';
 import { flaggerBench, type FlaggerResult } from './flagger.ts';
 import { log } from './lib.ts';
 import { renderTable } from './report.ts';
 
-const PARTS = ['alert', 'breach', 'scale', 'flagger'] as const;
+const PARTS = ['alert', 'breach', 'readyz', 'scale', 'flagger'] as const;
 type Part = (typeof PARTS)[number];
 
 export interface BenchResults {
@@ -27,6 +28,7 @@ export interface BenchResults {
   parts: Part[];
   alert?: AlertResult | { error: string };
   breach?: BreachResult | { error: string };
+  readyz?: ReadyzResult | { error: string };
   scale?: ScaleResult | { error: string };
   flagger?: FlaggerResult | { error: string };
 }
@@ -34,7 +36,7 @@ export interface BenchResults {
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { only: { type: 'string' }, 'shifts': { type: 'string' }, 'flagger-runs': { type: 'string' }, 'flagger-settings': { type: 'string' }, help: { type: 'boolean' } } });
   if (values.help) {
-    console.log('usage: npm run bench [-- --only alert,breach,scale,flagger] [--shifts 1000] [--flagger-runs 3] [--flagger-settings fastest,defaults,tutorial|none]');
+    console.log('usage: npm run bench [-- --only alert,breach,readyz,scale,flagger] [--shifts 1000] [--flagger-runs 3] [--flagger-settings fastest,defaults,tutorial|none]');
     return;
   }
   const parts = (values.only ? values.only.split(',').map((s) => s.trim()) : [...PARTS]) as Part[];
@@ -70,6 +72,7 @@ async function main(): Promise<void> {
     };
     await run('alert', () => alertBench(tb.info));
     await run('breach', () => breachBench(tb.info));
+    await run('readyz', () => readyzBench(tb.info));
     await run('scale', () => scaleBench(tb.info, { shifts: values.shifts ? Number(values.shifts) : 1000 }));
     const settings = values['flagger-settings'] === undefined ? undefined : values['flagger-settings'] === 'none' ? [] : values['flagger-settings'].split(',').map((x) => x.trim());
     await run('flagger', () => flaggerBench(tb.info, { ...(values['flagger-runs'] ? { runs: Number(values['flagger-runs']) } : {}), ...(settings ? { settings } : {}) }));

@@ -11,17 +11,18 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { eventually, getJson, kubectl, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
+import { freezeRoutes, type RouteFreeze } from '../helpers/admission.ts';
 import { isAlive } from '../testbed/procs.ts';
 
 const TOKEN = 'durable-rollback-token-0123456789';
 const GRACE_MS = 30_000; // charts/cutover values: terminationGracePeriodSeconds
 const scenarios: Scenario[] = [];
 const operators: OperatorProcess[] = [];
-const policies: string[] = [];
+const freezes: RouteFreeze[] = [];
 
 afterAll(async () => {
   for (const op of operators) await op.stop();
-  for (const p of policies) await unfreeze(p);
+  for (const f of freezes) await f.remove();
   for (const s of scenarios) await s.cleanup();
 });
 
@@ -37,49 +38,6 @@ function leaderArgs(leaseNs: string, id: string): string[] {
 async function leaseHolder(ns: string, id: string): Promise<string | undefined> {
   const r = await kubectl(['get', 'lease', id, '-n', ns, '-o', 'jsonpath={.spec.holderIdentity}']);
   return r.code === 0 && r.stdout ? r.stdout : undefined;
-}
-
-/** Refuses every update of the HTTPRoutes in `ns` (the API server's ValidatingAdmissionPolicy). */
-async function freeze(ns: string): Promise<string> {
-  const name = `freeze-routes-${ns}`;
-  policies.push(name);
-  await kubectlOk(['apply', '--server-side', '-f', '-'], `apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: {name: ${name}}
-spec:
-  failurePolicy: Fail
-  matchConstraints:
-    resourceRules:
-      - {apiGroups: [gateway.networking.k8s.io], apiVersions: ['*'], operations: [UPDATE], resources: [httproutes]}
-  validations:
-    - {expression: 'false', message: 'HTTPRoutes frozen by the durable-rollback test'}
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: {name: ${name}}
-spec:
-  policyName: ${name}
-  validationActions: [Deny]
-  matchResources:
-    namespaceSelector:
-      matchLabels: {kubernetes.io/metadata.name: ${ns}}
-`);
-  // In force once the API server's policy cache has it: a route update is refused.
-  await eventually(`updates of HTTPRoutes in ${ns} refused`, async () => {
-    const r = await kubectl(['annotate', 'httproute', 'listings', '-n', ns, `test/probe=${Date.now()}`, '--overwrite']);
-    return r.code !== 0 && r.stderr.includes('frozen by the durable-rollback test');
-  }, 30_000, 250);
-  return name;
-}
-
-async function unfreeze(name: string): Promise<void> {
-  await kubectl(['delete', 'validatingadmissionpolicybinding', name, '--ignore-not-found']);
-  await kubectl(['delete', 'validatingadmissionpolicy', name, '--ignore-not-found']);
-}
-
-async function unfreezeAndWait(name: string, ns: string): Promise<void> {
-  await unfreeze(name);
-  await eventually(`updates of HTTPRoutes in ${ns} accepted again`, async () => (await kubectl(['annotate', 'httproute', 'listings', '-n', ns, `test/probe=${Date.now()}`, '--overwrite'])).code === 0, 30_000, 250);
 }
 
 function alert(op: OperatorProcess, service: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -134,7 +92,8 @@ describe('an acknowledged rollback survives the operator', () => {
     await kubectlOk(['apply', '-f', '-'], shiftYaml(s, 'listings'));
     await progressingAt50(s, 'listings');
 
-    const policy = await freeze(s.ns);
+    const freeze = await freezeRoutes(s.ns);
+    freezes.push(freeze);
     const answer = await alert(op, s.canary);
     expect(answer).toEqual({ status: 202, body: { rolledBack: [], pending: [`${s.ns}/listings`] } });
     // 202 means recorded on the object, where every operator process can read it.
@@ -143,7 +102,7 @@ describe('an acknowledged rollback survives the operator', () => {
     expect((await s.shift('listings')).status?.phase).toBe('Progressing');
     expect((await s.routeWeights())[s.canary]).toBe(50);
 
-    await unfreezeAndWait(policy, s.ns);
+    await freeze.lift();
     await op.restart();
     const ts = await rolledBack(s, 'listings', 'Alert');
     expect(ts.status?.rollback?.reason).toBe('alert NewBackendErrors firing');
@@ -159,12 +118,13 @@ describe('an acknowledged rollback survives the operator', () => {
     await kubectlOk(['apply', '-f', '-'], shiftYaml(s, 'listings'));
     await progressingAt50(s, 'listings');
 
-    const policy = await freeze(s.ns);
+    const freeze = await freezeRoutes(s.ns);
+    freezes.push(freeze);
     expect((await alert(b, s.canary)).status).toBe(503); // the standby: Alertmanager retries elsewhere
     const answer = await alert(a, s.canary);
     expect(answer.status).toBe(202);
     await a.kill9();
-    await unfreezeAndWait(policy, s.ns);
+    await freeze.lift();
     await eventually('durable-b holds the Lease', async () => (await leaseHolder(s.ns, lease)) === 'durable-b', 30_000);
     await rolledBack(s, 'listings', 'Alert');
   });
@@ -194,7 +154,8 @@ spec:
 `);
     await progressingAt50(s, 'listings-shift');
 
-    const policy = await freeze(s.ns);
+    const freeze = await freezeRoutes(s.ns);
+    freezes.push(freeze);
     await kubectlOk(['annotate', 'migrationslice', 'listings', '-n', s.ns, 'cutover.dev/abort=abort-1', '--overwrite']);
     // The slice asks its TrafficShift through the API; the shift cannot write the route yet.
     await eventually('the slice asked its TrafficShift to roll back', async () => (await recordedRequest('trafficshift', s.ns, 'listings-shift'))?.trigger === 'Manual', 30_000);
@@ -206,7 +167,7 @@ spec:
     const exitedAfterMs = Date.now() - termAt;
     console.log(`leader exited ${exitedAfterMs} ms after SIGTERM during a slice rollback`);
 
-    await unfreezeAndWait(policy, s.ns);
+    await freeze.lift();
     await eventually('durable-slice-b holds the Lease', async () => (await leaseHolder(s.ns, lease)) === 'durable-slice-b', 30_000);
     const slice = await eventually('the slice RolledBack', async () => {
       const o = await getJson<{ status?: { phase?: string; rollback?: { trigger?: string; routeRestoredAt?: string } } }>(['get', 'migrationslice', 'listings', '-n', s.ns]);

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, getJson, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
+import { eventually, eventuallyEqual, getJson, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, recordWeights, shiftYaml, waitPhase, type Scenario } from '../helpers/scenario.ts';
 
@@ -135,16 +135,15 @@ describe('leader election: failover between two operator processes', () => {
     const lastRenewByA = Date.parse(lease.seen.filter((l) => l.holderIdentity === 'failover-a').at(-1)!.renewTime!);
     const acquiredByB = Date.parse(lease.seen.find((l) => l.holderIdentity === 'failover-b')!.acquireTime!);
     const takeoverMs = takeoverAt - killedAt;
-    const afterExpiryMs = acquiredByB - (lastRenewByA + LEASE_MS);
+    const afterExpiryMs = acquiredByB - (lastRenewByA + LEASE_MS); // reported, not asserted
     console.log(`SIGKILL → standby holds the Lease: ${takeoverMs} ms; the Lease expired ${LEASE_MS} ms after the last renewal and was taken ${afterExpiryMs} ms after that (retry ${RETRY_MS} ms)`);
     // client-go's rule: a candidate takes the Lease once it has not changed for a lease duration, on
-    // its own clock since it last saw it change. So it is taken one lease duration after the last
-    // renewal, plus at most the lag before the standby saw that renewal and the wait for its next
-    // try (each up to a jittered retry period, 1.2 × retry).
+    // its own clock since it last saw it change: never before the killed leader's lease expired (two
+    // leaders), and within the next lease duration (the contract: the standby takes over). The two
+    // stamps are the Lease's own (renewTime, acquireTime), not the test's clock.
     expect(acquiredByB - lastRenewByA).toBeGreaterThanOrEqual(LEASE_MS);
-    expect(afterExpiryMs).toBeLessThanOrEqual(2.4 * RETRY_MS + 200);
-    expect(takeoverMs).toBeLessThanOrEqual(LEASE_MS + 2.4 * RETRY_MS + 500);
-    expect(await eventually('b reports itself leader', async () => (await isLeaderMetric(b)) === 1, 5000, 100)).toBe(true);
+    expect(acquiredByB - lastRenewByA).toBeLessThan(2 * LEASE_MS);
+    await eventuallyEqual('failover-b reports itself leader (cutover_leader_is_leader)', () => isLeaderMetric(b), 1, 5000, 100);
 
     const done = await waitPhase(s, 'listings-read', ['Completed', 'RolledBack', 'Failed'], 120_000);
     await rec.stop();
@@ -176,18 +175,22 @@ describe('leader election: failover between two operator processes', () => {
     await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '5s'], [50, '8s'], [100, '5s']], interval: '1s' }));
     await eventually('step 2 (weight 50)', async () => (await s.shift('listings-read')).status?.currentWeight === 50, 90_000, 100);
     await sleep(1500);
+    const lease = watchLease();
+    await eventually('the Lease watch saw failover-b renew', async () => lease.seen.some((l) => l.holderIdentity === 'failover-b'), 10_000, 50);
     const termAt = Date.now();
     const stopped = b.stop(); // SIGTERM, SIGKILL only after 10 s
     const takeoverAt = await takenOverBy('failover-a', LEASE_MS + 10_000);
     await stopped;
-    const takeoverMs = takeoverAt - termAt;
-    console.log(`SIGTERM → standby holds the Lease: ${takeoverMs} ms (lease ${LEASE_MS} ms, retry ${RETRY_MS} ms)`);
-    // Released, not expired: well under the lease duration.
-    expect(takeoverMs).toBeLessThan(LEASE_MS / 2);
-    const log = b.logText();
-    const order = ['shutting down: finishing in-flight reconciles', 'released the lease', '"msg":"stopped"'].map((m) => log.lastIndexOf(m));
-    expect(order.every((i) => i >= 0), `log of the stopped leader lacks a shutdown step: ${order.join(',')}`).toBe(true);
-    expect(nonDecreasing(order)).toBe(true);
+    await eventually('the Lease watch saw failover-a take over', async () => lease.seen.some((l) => l.holderIdentity === 'failover-a'), 10_000, 50);
+    await lease.stop();
+    console.log(`SIGTERM → standby holds the Lease: ${takeoverAt - termAt} ms (lease ${LEASE_MS} ms, retry ${RETRY_MS} ms)`);
+    // Released, not expired: the standby acquired the Lease before failover-b's last renewal was a
+    // lease duration old, which it does only for a Lease with no holder (the Lease's own stamps).
+    const lastRenewByB = Date.parse(lease.seen.filter((l) => l.holderIdentity === 'failover-b').at(-1)!.renewTime!);
+    const acquiredByA = Date.parse(lease.seen.find((l) => l.holderIdentity === 'failover-a')!.acquireTime!);
+    expect(acquiredByA - lastRenewByB).toBeLessThan(LEASE_MS);
+    // It finished its in-flight work and exited by itself (0), not by the SIGKILL after 10 s.
+    expect(b.exitStatus()).toEqual({ code: 0, signal: null });
 
     const done = await waitPhase(s, 'listings-read', ['Completed', 'RolledBack', 'Failed'], 120_000);
     await rec.stop();

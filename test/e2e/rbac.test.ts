@@ -2,14 +2,15 @@
 // `helm template`, only its ServiceAccount and (Cluster)Roles/bindings are applied, and the operator
 // runs as a process whose kubeconfig impersonates that ServiceAccount (`as:` in the kubeconfig).
 //   - sufficient: it completes a TrafficShift with workers (deployments/scale), with leader election on
-//     its own Lease, in cluster-wide mode and in namespaced mode (rbac.namespaced=true);
+//     its own Lease, and a ShadowRun (the mirror check reads the route's Gateway and GatewayClass),
+//     in cluster-wide mode and in namespaced mode (rbac.namespaced=true);
 //   - least: the same identity is refused a Secret in another namespace and any write to a
 //     Deployment other than through the scale subresource.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getJson, kubectl, kubectlOk, testbed, uniqueName, type KubectlResult } from '../helpers/cluster.ts';
+import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName, type KubectlResult } from '../helpers/cluster.ts';
 import { impersonatingKubeconfig, startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, shiftYaml, waitPhase, type Scenario } from '../helpers/scenario.ts';
 import { applyWorkers, deploymentReplicas, workersYaml } from '../helpers/workers.ts';
@@ -80,8 +81,7 @@ async function shiftWithWorkers(s: Scenario, kubeconfig: string, sa: string, lea
   await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'score', { steps: [[10, '3s'], [50, '3s'], [100, '3s']], extra: workersYaml }));
   const done = await waitPhase(s, 'score', ['Completed', 'RolledBack', 'Failed'], 180_000);
   await load.stop();
-  const log = op.logText();
-  expect(done.status?.phase, `operator log tail:\n${log.slice(-4000)}`).toBe('Completed');
+  expect(done.status?.phase, `operator log tail:\n${op.logText().slice(-4000)}`).toBe('Completed');
   expect(await s.routeWeights()).toEqual({ [s.stable]: 0, [s.canary]: 100 });
   expect(await deploymentReplicas(s.ns, 'score-worker')).toEqual({ spec: 3, ready: 3 });
   expect((await deploymentReplicas(s.ns, 'monolith-worker')).spec).toBe(0);
@@ -90,6 +90,24 @@ async function shiftWithWorkers(s: Scenario, kubeconfig: string, sa: string, lea
   expect(events.items.filter((e) => e.regarding.name === 'score').map((e) => e.reason)).toContain('StepStarted');
   const lease = await getJson<{ spec: { holderIdentity?: string } }>(['get', 'lease', 'cutover-leader', '-n', leaseNs]);
   expect(lease.spec.holderIdentity).toBeTruthy();
+  // A ShadowRun too: before the mirror, the operator reads the route's Gateway and its GatewayClass
+  // (cluster-wide get, the chart's -gateways ClusterRole); without that grant it would stall.
+  await kubectlOk(['apply', '--server-side', '-f', '-'], `apiVersion: cutover.dev/v1alpha1
+kind: ShadowRun
+metadata: {name: shadow, namespace: ${s.ns}}
+spec:
+  route: {httpRoute: {name: listings}}
+  primary: {service: ${s.stable}, port: 8080}
+  shadow: {service: ${s.canary}, port: 8080}
+  percent: 50
+  duration: 2s
+`);
+  const run = await eventually(`ShadowRun ${s.ns}/shadow ends`, async () => {
+    const r = await getJson<{ status?: { phase?: string; conditions?: Array<{ type: string; status: string; reason: string; message: string }> } }>(['get', 'shadowrun', 'shadow', '-n', s.ns]);
+    return ['Passed', 'Failed', 'Cancelled'].includes(r.status?.phase ?? '') ? r : undefined;
+  }, 60_000, 250);
+  expect(run.status?.phase, JSON.stringify(run.status?.conditions)).toBe('Passed');
+  const log = op.logText();
   // Nothing in the log says forbidden: every call it made was granted.
   expect(log).not.toMatch(/forbidden/i);
   expect(sa).toMatch(/^system:serviceaccount:/);
@@ -101,7 +119,7 @@ describe('chart RBAC is sufficient and least (the operator as the chart ServiceA
     releases.push({ release: cw.release, ns: cwNs });
     await kubectlOk(['create', 'namespace', cwNs]);
     const objs = await installRbac(cw.release, cwNs);
-    expect(objs.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ServiceAccount']);
+    expect(objs.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ServiceAccount']);
     const who = await kubectlAs(cwKubeconfig, ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}']);
     expect(who.stdout).toBe(cwSa);
     const s = await createScenario({ prefix: 'rbac-app', ns: cw.app });
@@ -145,6 +163,13 @@ describe('chart RBAC is sufficient and least (the operator as the chart ServiceA
     expect(scale.code, scale.stderr).toBe(0);
     expect((await deploymentReplicas(cw.app, 'score-worker')).spec).toBe(4);
 
+    // Gateways and GatewayClasses: read one by name (the mirror check), never list, never write.
+    expect((await kubectlAs(cwKubeconfig, ['get', 'gatewayclass', 'cutover-testbed', '-o', 'name'])).stdout.trim()).toBe('gatewayclass.gateway.networking.k8s.io/cutover-testbed');
+    expect(refused(await kubectlAs(cwKubeconfig, ['get', 'gatewayclasses']))).toBe(true);
+    expect(refused(await kubectlAs(cwKubeconfig, ['get', 'gateways', '-A']))).toBe(true);
+    expect(refused(await kubectlAs(cwKubeconfig, ['annotate', 'gatewayclass', 'cutover-testbed', 'cutover.dev/assume-mirror-support=true']))).toBe(true);
+    expect(refused(await kubectlAs(cwKubeconfig, ['delete', 'gateway', 'testbed', '-n', 'cutover-testbed', '--wait=false']))).toBe(true);
+
     // Nor Pods, nor RBAC objects.
     expect(refused(await kubectlAs(cwKubeconfig, ['get', 'pods', '-n', cw.app]))).toBe(true);
     expect(refused(await kubectlAs(cwKubeconfig, ['get', 'rolebindings', '-n', cw.app]))).toBe(true);
@@ -156,7 +181,8 @@ describe('chart RBAC is sufficient and least (the operator as the chart ServiceA
     const s = await createScenario({ prefix: 'rbacns-app', ns: nsm.app });
     scenarios.push(s);
     const objs = await installRbac(nsm.release, nsmNs, ['rbac.namespaced=true', `watchNamespaces={${nsm.app}}`]);
-    expect(objs.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
+    // Cluster-wide only the gateway reads (GatewayClasses are cluster-scoped).
+    expect(objs.filter((o) => o.kind.startsWith('Cluster')).map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([`ClusterRole/${nsm.release}-cutover-gateways`, `ClusterRoleBinding/${nsm.release}-cutover-gateways`]);
     expect(objs.filter((o) => o.kind === 'Role').map((o) => o.metadata.namespace).sort()).toEqual([nsm.app, nsmNs].sort());
     const kubeconfig = impersonatingKubeconfig(info(), nsmSa, join(info().dir, 'kubeconfigs', `${nsm.release}.yaml`));
     // No grant outside the watched namespace.

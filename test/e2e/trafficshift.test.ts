@@ -2,11 +2,11 @@
 // splitting real requests, the real Prometheus scraping it.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, getJson, kubectl, kubectlOk, promQuery, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
+import { eventually, eventuallyEqual, getJson, kubectl, kubectlOk, promQuery, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, ERROR_RATE_QUERY, P95_QUERY, recordWeights, render, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
 import { runLoad } from '../testbed/dataplane/load.ts';
-import { applyWorkers, workersYaml } from '../helpers/workers.ts';
+import { applyWorkers, workerReplicas, workersYaml } from '../helpers/workers.ts';
 import { startComponent, stopComponent } from '../testbed/testbed.ts';
 
 let operator: OperatorProcess;
@@ -212,11 +212,8 @@ describe('TrafficShift end to end', () => {
     await load.stop();
     expect(done.status?.phase).toBe('Completed');
     expect(workerReadyAtFirstWeight).toBe(3);
-    const legacy = await eventually('legacy worker scaled to 0', async () => {
-      const d = await getJson<{ spec: { replicas: number } }>(['get', 'deployment', 'monolith-worker', '-n', s.ns]);
-      return d.spec.replicas === 0 ? d : undefined;
-    }, 30_000);
-    expect(legacy.spec.replicas).toBe(0);
+    // The wait is the check: it fails naming the replicas last seen.
+    await eventuallyEqual('legacy worker scaled to 0, the extracted one kept at 3', () => workerReplicas(s.ns), { 'monolith-worker': 0, 'score-worker': 3 }, 30_000);
   });
 
   it('workers: both restored on rollback', async () => {
@@ -227,13 +224,8 @@ describe('TrafficShift end to end', () => {
     const done = await waitPhase(s, 'score', ['Completed', 'RolledBack', 'Failed']);
     await load.stop();
     expect(done.status?.phase).toBe('RolledBack');
-    const worker = await eventually('worker restored to 0 replicas', async () => {
-      const d = await getJson<{ spec: { replicas: number } }>(['get', 'deployment', 'score-worker', '-n', s.ns]);
-      return d.spec.replicas === 0 ? d : undefined;
-    }, 30_000);
-    expect(worker.spec.replicas).toBe(0);
-    const legacy = await getJson<{ spec: { replicas: number } }>(['get', 'deployment', 'monolith-worker', '-n', s.ns]);
-    expect(legacy.spec.replicas).toBe(2);
+    // The wait is the check: both restored (extracted worker to 0, legacy to its 2), or it fails naming the replicas last seen.
+    await eventuallyEqual('workers restored', () => workerReplicas(s.ns), { 'monolith-worker': 2, 'score-worker': 0 }, 30_000);
   });
 
   it('a TrafficShift naming a missing HTTPRoute: Stalled naming spec.route.httpRoute.name, nothing changed', async () => {

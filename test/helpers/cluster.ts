@@ -1,5 +1,6 @@
 // Small helpers for tests that talk to the testbed through the real kubectl.
 import { execFile } from 'node:child_process';
+import { isDeepStrictEqual } from 'node:util';
 import { inject } from 'vitest';
 import type { TestbedInfo } from '../testbed/testbed.ts';
 
@@ -45,6 +46,29 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
       if (v) return v;
     } catch (err) { last = err; }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+/**
+ * Polls `read` until its value deep-equals `expected`. The wait is the assertion: on timeout the
+ * error says what was expected and what was last seen (or the last error).
+ */
+export async function eventuallyEqual<T>(what: string, read: () => Promise<T>, expected: T, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let seen: { value: T } | undefined;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await read();
+      if (isDeepStrictEqual(value, expected)) return value;
+      seen = { value };
+      lastError = undefined;
+    } catch (err) { lastError = err; }
+    if (Date.now() > deadline) {
+      const last = lastError !== undefined ? `the last read failed: ${String(lastError)}` : `last seen ${seen ? JSON.stringify(seen.value) : 'nothing'}`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: expected ${JSON.stringify(expected)}, ${last}`);
+    }
     await sleep(everyMs);
   }
 }

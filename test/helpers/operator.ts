@@ -17,6 +17,21 @@ export interface OperatorProcess {
   /** Starts a new process with the same flags (and port). */
   restart(): Promise<void>;
   logText(): string;
+  /** How the current process ended; undefined while it runs. A clean shutdown is `{ code: 0, signal: null }`. */
+  exitStatus(): ExitStatus | undefined;
+}
+
+export interface ExitStatus { code: number | null; signal: NodeJS.Signals | null }
+
+/**
+ * Which process answers: its pid, and the start time it reports itself (`process_start_time_seconds`
+ * on /metrics). A crash makes it unanswerable (the fetch throws); any restart changes it.
+ */
+export async function processIdentity(op: OperatorProcess): Promise<{ pid: number; startTimeSeconds: number }> {
+  const text = await (await fetch(`${op.url}/metrics`)).text();
+  const m = /^process_start_time_seconds (\S+)$/m.exec(text);
+  if (!m) throw new Error(`${op.url}/metrics has no process_start_time_seconds`);
+  return { pid: op.pid, startTimeSeconds: Number(m[1]) };
 }
 
 /**
@@ -43,9 +58,12 @@ export async function startOperator(info: TestbedInfo, opts: OperatorOptions = {
     '--host', '127.0.0.1', '--port', String(port), '--log-level', 'debug',
     ...(opts.namespaces?.length ? ['--namespaces', opts.namespaces.join(',')] : []), ...(opts.extraArgs ?? [])];
   let child: ChildProcess;
+  let exit: ExitStatus | undefined;
   const launch = async () => {
     const fd = openSync(log, 'a');
+    exit = undefined;
     child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...opts.env }, cwd: REPO_ROOT });
+    child.once('exit', (code, signal) => { exit = { code, signal }; });
     closeSync(fd);
     await waitReady('operator', `http://127.0.0.1:${port}/readyz`, child.pid!, log, 60_000);
   };
@@ -61,6 +79,7 @@ export async function startOperator(info: TestbedInfo, opts: OperatorOptions = {
     async stop() { await killPid(child.pid!, 10_000); },
     async restart() { await launch(); },
     logText() { return readFileSync(log, 'utf8'); },
+    exitStatus() { return exit; },
   };
   return handle;
 }

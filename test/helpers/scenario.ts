@@ -3,6 +3,7 @@
 import { request } from 'node:http';
 import { runLoad, type LoadSummary } from '../testbed/dataplane/load.ts';
 import { startBackendProcess, stopBackendProcess, setBackend } from '../testbed/backends.ts';
+import { TESTBED_PARENT_REFS } from '../testbed/dataplane/gateway-class.ts';
 import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName, sleep } from './cluster.ts';
 
 export interface ScenarioOptions {
@@ -68,6 +69,7 @@ export async function createScenario(opts: ScenarioOptions): Promise<Scenario> {
 kind: HTTPRoute
 metadata: {name: listings, namespace: ${ns}}
 spec:
+  parentRefs: ${TESTBED_PARENT_REFS}
   hostnames: [${host}]
   rules:
 ${rules}

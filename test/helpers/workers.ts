@@ -34,3 +34,9 @@ export async function deploymentReplicas(ns: string, name: string): Promise<{ sp
   const d = await getJson<{ spec: { replicas: number }; status?: { readyReplicas?: number } }>(['get', 'deployment', name, '-n', ns]);
   return { spec: d.spec.replicas, ready: d.status?.readyReplicas ?? 0 };
 }
+
+/** `spec.replicas` of the two worker Deployments, by name: what a user reads with `kubectl get deploy`. */
+export async function workerReplicas(ns: string): Promise<Record<'score-worker' | 'monolith-worker', number>> {
+  const [score, monolith] = await Promise.all([deploymentReplicas(ns, 'score-worker'), deploymentReplicas(ns, 'monolith-worker')]);
+  return { 'score-worker': score.spec, 'monolith-worker': monolith.spec };
+}

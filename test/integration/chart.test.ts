@@ -32,6 +32,15 @@ interface Rule { apiGroups: string[]; resources: string[]; verbs: string[]; reso
 const objects = (yaml: string) => (loadAll(yaml) as Array<K8sObject | null>).filter((o): o is K8sObject => o !== null);
 const find = (objs: K8sObject[], kind: string) => objs.filter((o) => o.kind === kind);
 
+/** The one gateway rule: get on gateways and gatewayclasses, bound to the chart's ServiceAccount. */
+function expectGatewayReadOnly(objs: K8sObject[], rel: string): void {
+  const role = find(objs, 'ClusterRole').find((r) => r.metadata.name === `${rel}-cutover-gateways`) as unknown as { rules: Rule[] } | undefined;
+  expect(role?.rules).toEqual([{ apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways', 'gatewayclasses'], verbs: ['get'] }]);
+  const binding = find(objs, 'ClusterRoleBinding').find((r) => r.metadata.name === `${rel}-cutover-gateways`) as unknown as { roleRef: { name: string }; subjects: Array<{ name: string }> } | undefined;
+  expect(binding?.roleRef.name).toBe(`${rel}-cutover-gateways`);
+  expect(binding?.subjects.map((x) => x.name)).toEqual([`${rel}-cutover`]);
+}
+
 const release = uniqueName('chart');
 const ns = `${release}-system`;
 const nsRelease = uniqueName('chartns');
@@ -73,12 +82,14 @@ describe('helm chart charts/cutover', () => {
 
   it('renders the default values: hardened Deployment with leader election, cluster-wide RBAC, no write on deployments', async () => {
     const objs = objects(await render(release, ns));
-    expect(objs.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Secret', 'Service', 'ServiceAccount']);
+    expect(objs.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Secret', 'Service', 'ServiceAccount']);
     const deploy = find(objs, 'Deployment')[0] as unknown as { spec: { replicas: number; template: { spec: {
       securityContext: Record<string, unknown>;
       containers: Array<{ args: string[]; securityContext: Record<string, unknown>; livenessProbe: { httpGet: { path: string } }; readinessProbe: { httpGet: { path: string } }; resources: { requests: object; limits: object }; env: Array<{ name: string }> }> } } } };
     expect(deploy.spec.replicas).toBe(2);
     const c = deploy.spec.template.spec.containers[0]!;
+    // No `command`: the image's ENTRYPOINT runs, with the operator's Node flags (packaging/node-flags.test.ts).
+    expect(c).not.toHaveProperty('command');
     expect(c.args).toContain('--leader-elect=true');
     expect(c.args).toContain(`--leader-election-namespace=${ns}`);
     expect(c.args).toEqual(expect.arrayContaining(['--leader-election-lease-duration=15s', '--leader-election-renew-deadline=10s', '--leader-election-retry-period=2s']));
@@ -91,22 +102,25 @@ describe('helm chart charts/cutover', () => {
     expect(c.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
     expect(deploy.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
 
-    const rules = (find(objs, 'ClusterRole')[0] as unknown as { rules: Rule[] }).rules;
+    const rules = (find(objs, 'ClusterRole').find((r) => r.metadata.name === `${release}-cutover`) as unknown as { rules: Rule[] }).rules;
     const grants = (group: string, resource: string) => rules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs);
     expect(grants('apps', 'deployments').sort()).toEqual(['get', 'list', 'watch']);
     expect(grants('apps', 'deployments/scale').sort()).toEqual(['get', 'patch', 'update']);
     expect(grants('', 'secrets')).toEqual([]);
     expect(grants('cutover.dev', 'migrationslices').sort()).toEqual(['get', 'list', 'patch', 'watch']); // patch: its finalizer only
     expect(rules.flatMap((r) => r.verbs)).not.toContain('*');
+    expect(grants('networking.k8s.io', 'ingresses')).toEqual([]); // no Ingress router exists
+    expectGatewayReadOnly(objs, release);
     const self = find(objs, 'Role')[0] as unknown as { metadata: { namespace: string }; rules: Rule[] };
     expect(self.metadata.namespace).toBe(ns);
     expect(self.rules.find((r) => r.resources.includes('secrets'))?.verbs).toEqual(['get']);
   });
 
-  it('renders namespaced mode: a Role per watched namespace, no cluster-wide grant, --namespaces passed', async () => {
+  it('renders namespaced mode: a Role per watched namespace, cluster-wide only get on Gateways and GatewayClasses, --namespaces passed', async () => {
     const objs = objects(await render(nsRelease, nsNamespace, ['rbac.namespaced=true', `watchNamespaces={${watched.join(',')}}`]));
-    expect(find(objs, 'ClusterRole')).toEqual([]);
-    expect(find(objs, 'ClusterRoleBinding')).toEqual([]);
+    expect(find(objs, 'ClusterRole').map((r) => r.metadata.name)).toEqual([`${nsRelease}-cutover-gateways`]);
+    expect(find(objs, 'ClusterRoleBinding').map((r) => r.metadata.name)).toEqual([`${nsRelease}-cutover-gateways`]);
+    expectGatewayReadOnly(objs, nsRelease);
     expect(find(objs, 'Role').map((r) => r.metadata.namespace).sort()).toEqual([nsNamespace, ...watched].sort());
     expect(find(objs, 'RoleBinding').map((r) => r.metadata.namespace).sort()).toEqual([nsNamespace, ...watched].sort());
     const deploy = find(objs, 'Deployment')[0] as unknown as { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } };
@@ -152,6 +166,13 @@ describe('helm chart charts/cutover', () => {
       [['update', 'leases.coordination.k8s.io/cutover-leader', '-n', ns], 'yes'],
       [['update', 'leases.coordination.k8s.io/someone-else', '-n', ns], 'no'],
       [['get', 'pods', '-n', 'default'], 'no'],
+      // The mirror check: read the route's Gateway and its GatewayClass, nothing more.
+      [['get', 'gateways.gateway.networking.k8s.io', '-n', 'default'], 'yes'],
+      [['get', 'gatewayclasses.gateway.networking.k8s.io'], 'yes'],
+      [['list', 'gateways.gateway.networking.k8s.io', '-A'], 'no'],
+      [['patch', 'gateways.gateway.networking.k8s.io', '-n', 'default'], 'no'],
+      [['patch', 'gatewayclasses.gateway.networking.k8s.io'], 'no'],
+      [['get', 'ingresses.networking.k8s.io', '-n', 'default'], 'no'],
     ];
     const got = await Promise.all(table.map(async ([args]) => [args.join(' '), await can(args)]));
     expect(Object.fromEntries(got)).toEqual(Object.fromEntries(table.map(([args, want]) => [args.join(' '), want])));
@@ -170,6 +191,9 @@ describe('helm chart charts/cutover', () => {
     expect(await can(['list', 'trafficshifts.cutover.dev', '-n', 'default'])).toBe('no');
     expect(await can(['list', 'trafficshifts.cutover.dev', '-A'])).toBe('no');
     expect(await can(['get', 'secrets', '-n', watched[0]!])).toBe('no');
+    expect(await can(['get', 'gatewayclasses.gateway.networking.k8s.io'])).toBe('yes');
+    expect(await can(['get', 'gateways.gateway.networking.k8s.io', '-n', 'default'])).toBe('yes');
+    expect(await can(['list', 'gateways.gateway.networking.k8s.io', '-n', 'default'])).toBe('no');
   });
 
   it('values.schema.json refuses a bad value with a message naming it', async () => {

@@ -57,6 +57,7 @@ describe('CRD admission rejects invalid resources, naming the field', () => {
     const result = await apply(c.manifest);
     expect(result.code, `expected a rejection, kubectl said:\n${result.stdout}${result.stderr}`).not.toBe(0);
     expect(result.stderr, `the error should name ${c.field}`).toContain(c.field);
+    if (c.message) expect(result.stderr, 'the error should say what is supported').toContain(c.message);
     // Rejected at admission: nothing was stored.
     const get = await kubectl(['get', c.kind.toLowerCase(), (c.manifest.metadata as { name: string }).name, '-n', namespace, '--ignore-not-found', '-o', 'name']);
     expect(get.stdout.trim()).toBe('');

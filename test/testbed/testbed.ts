@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { REPO_ROOT, binDirs, binaries, ensureBinaries, resolveBinaries, testbedDir } from './paths.ts';
 import { ensureClientCert, ensurePki, kubeconfigYaml } from './pki.ts';
 import { acquireLock, realNodeBlocker, REAL_NODE_PROCESSES, realNodePaths, releaseLock, startRealNode, stopRealNode, REAL_NODE_NAME, type RealNodeStatus } from './realnode.ts';
+import { GATEWAY_CLASS_NAME, gatewayClassStatus, gatewayManifests } from './dataplane/gateway-class.ts';
 import { freePort, isAlive, killPid, probe, sleep, startDetached, waitReady, type Started } from './procs.ts';
 
 const execFileP = promisify(execFile);
@@ -103,6 +104,7 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
   if (existing && opts.reuse !== false && (await isHealthy(existing))) {
     say(`reusing the running testbed in ${dir}`);
     await applyProjectCrds(existing.info);
+    await ensureGatewayClass(existing.info);
     return { info: existing.info, reused: true, stop: async () => {} };
   }
   if (existing) await stopTestbed(dir);
@@ -209,6 +211,7 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
     const gwCrds = readdirSync(gwDir).filter((f) => /^gateway\.networking\..*\.yaml$/.test(f)).flatMap((f) => ['-f', join(gwDir, f)]);
     await kubectl(info, ['apply', '--server-side', '--force-conflicts', ...gwCrds]);
     await applyProjectCrds(info);
+    await ensureGatewayClass(info);
 
     // KWOK: fake nodes that get pods scheduled, Ready, completed and deleted.
     const stages = ['node/fast/node-initialize.yaml', 'node/heartbeat/node-heartbeat.yaml', 'pod/general/pod-create.yaml',
@@ -274,6 +277,16 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
     }
     throw err;
   }
+}
+
+/**
+ * The testbed gateway's GatewayClass (with its supported features in status, as its controller
+ * would publish them) and Gateway; idempotent, so a reused testbed gets them too.
+ */
+export async function ensureGatewayClass(info: TestbedInfo): Promise<void> {
+  await kubectl(info, ['apply', '--server-side', '--field-manager=testbed', '--force-conflicts', '-f', '-'], gatewayManifests());
+  const generation = Number(await kubectl(info, ['get', 'gatewayclass', GATEWAY_CLASS_NAME, '-o', 'jsonpath={.metadata.generation}'])) || 1;
+  await kubectl(info, ['patch', 'gatewayclass', GATEWAY_CLASS_NAME, '--subresource=status', '--type=merge', '-p', JSON.stringify(gatewayClassStatus(generation))]);
 }
 
 /** Applies the project's CRDs (crds/*.yaml) and waits until they are established. */

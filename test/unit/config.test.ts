@@ -16,9 +16,13 @@ describe('loadConfig leader election', () => {
   });
 
   it('refuses a bad duration or timings out of order, naming the flag', () => {
-    expect(() => loadConfig(['--leader-election-lease-duration=15'], {})).toThrow(/leaseDurationMs: must be a duration such as 30s/);
-    expect(() => loadConfig(['--leader-election-retry-period=0s'], {})).toThrow(/retryPeriodMs: must be more than 0/);
-    expect(() => loadConfig(['--leader-election-lease-duration=10s'], {})).toThrow(/renew-deadline must be shorter than --leader-election-lease-duration/);
-    expect(() => loadConfig(['--leader-election-retry-period=10s'], {})).toThrow(/retry-period must be shorter than --leader-election-renew-deadline/);
+    // The message names what the user set (the flag and its variable), never the internal field.
+    const lease = /--leader-election-lease-duration \(LEADER_ELECTION_LEASE_DURATION\): must be a duration such as 30s/;
+    expect(() => loadConfig(['--leader-election-lease-duration=15'], {})).toThrow(lease);
+    expect(() => loadConfig([], { LEADER_ELECTION_LEASE_DURATION: '15' })).toThrow(lease);
+    expect(() => loadConfig(['--leader-election-retry-period=0s'], {})).toThrow(/--leader-election-retry-period \(LEADER_ELECTION_RETRY_PERIOD\): must be more than 0/);
+    expect(() => loadConfig(['--leader-election-lease-duration=10s'], {})).toThrow(/--leader-election-renew-deadline \(LEADER_ELECTION_RENEW_DEADLINE\): must be shorter than --leader-election-lease-duration/);
+    expect(() => loadConfig(['--leader-election-retry-period=10s'], {})).toThrow(/--leader-election-retry-period \(LEADER_ELECTION_RETRY_PERIOD\): must be shorter than --leader-election-renew-deadline/);
+    expect(() => loadConfig(['--port=70000'], {})).toThrow(/invalid configuration: --port \(PORT\): /);
   });
 });

@@ -62,19 +62,40 @@ export type VirtualServiceRef = z.infer<typeof VirtualServiceRefSchema>;
 export const RouterKinds = ['httpRoute', 'ingress', 'virtualService'] as const;
 export type RouterKind = (typeof RouterKinds)[number];
 
+/** The routers this version implements (operator/src/traffic): the Gateway API one only. */
+export const SUPPORTED_ROUTERS_MESSAGE = 'only spec.route.httpRoute (Gateway API) is supported in this version';
+
+// `ingress` and `virtualService` stay in the schema (their shape is settled, see DESIGN §1) but are
+// refused at admission until a router implements them: a resource naming them would otherwise be
+// accepted and stall at run time. The CEL rules say which router is supported.
 export const RouteSchema = withRules(
   z
     .strictObject({
-      httpRoute: HTTPRouteRefSchema.optional().describe('Gateway API HTTPRoute (first-class).'),
-      ingress: IngressRefSchema.optional().describe('NGINX-style canary Ingress.'),
-      virtualService: VirtualServiceRefSchema.optional().describe('Istio VirtualService.'),
+      httpRoute: HTTPRouteRefSchema.optional().describe('Gateway API HTTPRoute.'),
+      ingress: IngressRefSchema.optional().describe('NGINX-style canary Ingress. Not supported in this version: refused at admission.'),
+      virtualService: VirtualServiceRefSchema.optional().describe('Istio VirtualService. Not supported in this version: refused at admission.'),
     })
-    .describe('The router whose weights (and mirror) are managed. Exactly one must be set.'),
+    .describe(`The router whose weights (and mirror) are managed; ${SUPPORTED_ROUTERS_MESSAGE}.`),
   [
     {
-      cel: '[has(self.httpRoute), has(self.ingress), has(self.virtualService)].exists_one(x, x)',
-      message: 'exactly one of httpRoute, ingress or virtualService must be set',
-      check: (r) => RouterKinds.filter((k) => r[k] !== undefined).length === 1,
+      cel: '!has(self.ingress)',
+      message: `no Ingress router exists yet; ${SUPPORTED_ROUTERS_MESSAGE}`,
+      fieldPath: '.ingress',
+      reason: 'FieldValueForbidden',
+      check: (r) => r.ingress === undefined,
+    },
+    {
+      cel: '!has(self.virtualService)',
+      message: `no Istio VirtualService router exists yet; ${SUPPORTED_ROUTERS_MESSAGE}`,
+      fieldPath: '.virtualService',
+      reason: 'FieldValueForbidden',
+      check: (r) => r.virtualService === undefined,
+    },
+    {
+      cel: 'has(self.httpRoute)',
+      message: `httpRoute must be set: ${SUPPORTED_ROUTERS_MESSAGE}`,
+      reason: 'FieldValueRequired',
+      check: (r) => r.httpRoute !== undefined,
     },
   ],
 );

@@ -1,6 +1,7 @@
 // Conditions follow the Kubernetes/kstatus convention (metav1.Condition): `Ready` summarises,
-// `Progressing`, `Degraded` and `Stalled` explain. Reasons are PascalCase constants, kept here so
-// that controllers, the kubectl plugin and tests agree on the spelling.
+// `Progressing` (with kstatus' `Reconciling`), `Degraded` and `Stalled` explain. Reasons are
+// PascalCase constants, kept here so that controllers, the kubectl plugin and tests agree on the
+// spelling.
 import * as z from 'zod';
 import { listMap, timestamp } from './k8s-schema.ts';
 
@@ -37,6 +38,8 @@ export const ConditionType = {
   Progressing: 'Progressing',
   Degraded: 'Degraded',
   Stalled: 'Stalled',
+  /** kstatus: True exactly while Progressing is True, so kstatus readers (Flux) see InProgress. */
+  Reconciling: 'Reconciling',
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -77,8 +80,6 @@ export const Reason = {
   PausedInconclusive: 'PausedInconclusive',
   // a cutover.dev/rollback-request annotation that is not a valid request (Warning Event; ignored)
   InvalidRollbackRequest: 'InvalidRollbackRequest',
-  // a MigrationSlice asked its TrafficShift to roll back and waits for the route at stable
-  WaitingForChildRollback: 'WaitingForChildRollback',
   // stalled: the user must act; nothing is changed in the cluster
   InvalidSpec: 'InvalidSpec',
   RouteNotFound: 'RouteNotFound',
@@ -87,11 +88,18 @@ export const Reason = {
   DeploymentNotFound: 'DeploymentNotFound',
   ConfigMapNotFound: 'ConfigMapNotFound',
   SecretNotFound: 'SecretNotFound',
-  RouterNotSupported: 'RouterNotSupported',
+  /** The route's gateway does not say it can mirror (GatewayClass status.supportedFeatures). */
+  MirrorNotSupported: 'MirrorNotSupported',
   ChildFailed: 'ChildFailed',
   ChildConflict: 'ChildConflict',
+  // a failure of a reconcile (controllers/shared/failure.ts): Ready=False, and Stalled=True when
+  // only the user can fix it (a 403 from RBAC, a 422 from validation or an admission policy)
+  Forbidden: 'Forbidden',
+  RouteWriteRejected: 'RouteWriteRejected',
+  WriteRejected: 'WriteRejected',
+  RouteVerificationFailed: 'RouteVerificationFailed',
+  FeatureFlagWriteFailed: 'FeatureFlagWriteFailed',
   // generic
   ReconcileError: 'ReconcileError',
-  WaitingForRetry: 'WaitingForRetry',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

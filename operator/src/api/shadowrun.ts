@@ -11,7 +11,7 @@ import {
 } from './common.ts';
 import { ConditionsSchema } from './conditions.ts';
 import { API_VERSION } from './group.ts';
-import { duration, timestamp, withRules } from './k8s-schema.ts';
+import { duration, timestamp, withRules, type Rule } from './k8s-schema.ts';
 
 export const ParitySchema = z
   .strictObject({
@@ -28,8 +28,20 @@ export const ParitySchema = z
       .optional()
       .describe('JSON paths ignored in response bodies, e.g. $.requestId.'),
   })
-  .describe("Compare the shadow's responses with the primary's.");
+  .describe("Compare the shadow's responses with the primary's. Not implemented in this version: refused at admission.");
 export type Parity = z.infer<typeof ParitySchema>;
+
+/**
+ * Parity comparison is specified (ParitySchema) but no code compares responses yet: a `parity` that
+ * were admitted would be ignored and a run could pass without the comparison its author asked for.
+ * Until it is implemented the CRDs refuse the field (ShadowRun spec.parity, a MigrationSlice's
+ * spec.shadow.parity).
+ */
+export const PARITY_NOT_IMPLEMENTED = 'parity comparison is not implemented yet: remove parity (a run would pass without comparing responses); judge the shadow with analysis metrics instead';
+
+export function refuseParity<T extends { parity?: Parity | undefined }>(): Rule<T> {
+  return { cel: '!has(self.parity)', message: PARITY_NOT_IMPLEMENTED, fieldPath: '.parity', reason: 'FieldValueForbidden', check: (v) => v.parity === undefined };
+}
 
 export const ShadowRunSpecSchema = withRules(
   z.strictObject({
@@ -48,6 +60,7 @@ export const ShadowRunSpecSchema = withRules(
       fieldPath: '.shadow',
       check: (s) => s.primary.service !== s.shadow.service || s.primary.port !== s.shadow.port,
     },
+    refuseParity(),
   ],
 );
 export type ShadowRunSpec = z.infer<typeof ShadowRunSpecSchema>;

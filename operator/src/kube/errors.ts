@@ -174,3 +174,42 @@ export function retryAfterMs(err: unknown): number | undefined {
   const s = apiError(err)?.retryAfterSeconds;
   return s === undefined ? undefined : s * 1000;
 }
+
+/** What a request did, in words: `verb`, the resource (plural), name, subresource, namespace. */
+export interface RequestTarget {
+  /** `get`, `list`, `create`, `update`, `patch`, `apply`, `delete`, `watch`. */
+  verb: string;
+  resource: string;
+  name: string | undefined;
+  subresource: string | undefined;
+  namespace: string | undefined;
+}
+
+const VERBS: Record<string, string> = { GET: 'get', LIST: 'list', POST: 'create', PUT: 'update', PATCH: 'patch', APPLY: 'apply', DELETE: 'delete', WATCH: 'watch' };
+
+/** Parses a KubeApiError's `request` (`PATCH /apis/apps/v1/namespaces/a/deployments/b/scale`). */
+export function requestTarget(request: string | undefined): RequestTarget | undefined {
+  const m = /^([A-Z]+) \/(?:api\/[^/]+|apis\/[^/]+\/[^/]+)(?:\/namespaces\/([^/?]+))?\/([^/?]+)(?:\/([^/?]+))?(?:\/([^/?]+))?/.exec(request ?? '');
+  if (!m) return undefined;
+  const dec = (s: string | undefined) => (s === undefined ? undefined : decodeURIComponent(s));
+  return { verb: VERBS[m[1]!] ?? m[1]!.toLowerCase(), namespace: dec(m[2]), resource: m[3]!, name: dec(m[4]), subresource: m[5] };
+}
+
+/**
+ * The request in words for a message: `scale deployments/score-worker in shop`, `apply httproutes/web
+ * in shop`, `apply the status of trafficshifts/checkout in shop`.
+ */
+export function describeRequest(request: string | undefined): string | undefined {
+  const t = requestTarget(request);
+  if (!t) return undefined;
+  const object = t.name === undefined ? t.resource : `${t.resource}/${t.name}`;
+  const where = t.namespace === undefined ? '' : ` in ${t.namespace}`;
+  if (t.subresource === 'scale' && (t.verb === 'patch' || t.verb === 'update' || t.verb === 'apply')) return `scale ${object}${where}`;
+  if (t.subresource) return `${t.verb} the ${t.subresource} of ${object}${where}`;
+  return `${t.verb} ${object}${where}`;
+}
+
+/** The API server's own message, without the `request: ` prefix KubeApiError adds. */
+export function apiMessage(err: KubeApiError): string {
+  return err.request && err.message.startsWith(`${err.request}: `) ? err.message.slice(err.request.length + 2) : err.message;
+}

@@ -28,6 +28,10 @@ export {
   isUnauthorized,
   isTransient,
   retryAfterMs,
+  requestTarget,
+  describeRequest,
+  apiMessage,
+  type RequestTarget,
   type StatusDetails,
 } from './errors.ts';
 export { Informer, type InformerHandlers, type InformerOptions } from './informer.ts';

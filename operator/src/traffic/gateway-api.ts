@@ -48,12 +48,12 @@ import {
   type RuleBackends,
   type RuleChange,
 } from './httproute-rule.ts';
+import { FIELD_MANAGER } from '../api/group.ts';
+import { isConflict } from '../kube/errors.ts';
+import { HTTP_ROUTE, SERVICE } from '../kube/resources.ts';
 import {
-  FIELD_MANAGER,
-  isConflict,
   RouteProblemError,
   RouteVerificationError,
-  SERVICE,
   type JsonObject,
   type JsonValue,
   type KubeObject,
@@ -66,13 +66,39 @@ import {
   type TrafficWeights,
 } from './router.ts';
 
-export const HTTP_ROUTE: ResourceType = {
+// The kube layer's resource type, re-exported for the router's callers.
+export { HTTP_ROUTE };
+
+export const GATEWAY: ResourceType = {
   group: 'gateway.networking.k8s.io',
   version: 'v1',
-  plural: 'httproutes',
-  kind: 'HTTPRoute',
+  plural: 'gateways',
+  kind: 'Gateway',
   namespaced: true,
 };
+
+export const GATEWAY_CLASS: ResourceType = {
+  group: 'gateway.networking.k8s.io',
+  version: 'v1',
+  plural: 'gatewayclasses',
+  kind: 'GatewayClass',
+  namespaced: false,
+};
+
+/** Gateway API feature names (sigs.k8s.io/gateway-api pkg/features, v1.4.1) a mirror needs. */
+export const Feature = {
+  RequestMirror: 'HTTPRouteRequestMirror',
+  /** `requestMirror.percent` / `fraction`: mirroring a share of the requests, not all of them. */
+  PercentageMirror: 'HTTPRouteRequestPercentageMirror',
+} as const;
+
+/**
+ * GatewayClass annotation for implementations that mirror but publish no
+ * `status.supportedFeatures`: set to "true" by someone who knows the gateway mirrors (including
+ * percentage mirrors when `percent` < 100). It is read only when the class publishes no list: a
+ * published list is the implementation's own statement and wins.
+ */
+export const ASSUME_MIRROR_SUPPORT = 'cutover.dev/assume-mirror-support';
 
 export interface GatewayApiRouterOptions {
   /** Attempts when the route changes between our read and our apply (409). Default 3. */
@@ -96,14 +122,19 @@ export class GatewayApiRouter implements TrafficRouter {
     this.#attempts = Math.max(1, options.attempts ?? 3);
   }
 
-  async verify(ref: TrafficRef): Promise<RouteProblem | null> {
-    let loaded: LoadedRule;
+  /** The route and its rule, or the problem (missing route or rule) that a user must fix. */
+  async #loadOrProblem(ref: TrafficRef): Promise<LoadedRule | RouteProblem> {
     try {
-      loaded = await this.#load(ref);
+      return await this.#load(ref);
     } catch (err) {
       if (err instanceof RouteProblemError) return err.problem;
       throw err;
     }
+  }
+
+  async verify(ref: TrafficRef): Promise<RouteProblem | null> {
+    const loaded = await this.#loadOrProblem(ref);
+    if (!('rule' in loaded)) return loaded;
     const { rule, index } = loaded;
     const where = `HTTPRoute ${ref.namespace}/${routeName(ref)} rule ${index}`;
     const refs = backendRefs(rule);
@@ -163,6 +194,60 @@ export class GatewayApiRouter implements TrafficRouter {
     });
   }
 
+  /**
+   * Whether every parent Gateway of the route can mirror `percent`% of the requests, as its
+   * GatewayClass says in `status.supportedFeatures`: `HTTPRouteRequestMirror`, and
+   * `HTTPRouteRequestPercentageMirror` when percent < 100. Fail closed: a route without a parent
+   * Gateway, a parent that is not a Gateway, a Gateway or GatewayClass that cannot be read, or a
+   * class that publishes no list (unless annotated ASSUME_MIRROR_SUPPORT) is a problem. Why: some
+   * implementations accept a RequestMirror filter they cannot carry out and fail the whole rule
+   * (Traefik answers 500 for every request of the rule), so a mirror on such a gateway takes the
+   * primary down for the users. Read-only.
+   */
+  async mirrorSupport(ref: TrafficRef, percent: number): Promise<RouteProblem | null> {
+    const loaded = await this.#loadOrProblem(ref);
+    if (!('rule' in loaded)) return loaded;
+    const routeText = `HTTPRoute ${ref.namespace}/${routeName(ref)}`;
+    const field = 'spec.route.httpRoute.name';
+    const routeSpec = loaded.route.spec;
+    const parents = isObject(routeSpec) && Array.isArray(routeSpec.parentRefs) ? routeSpec.parentRefs.filter(isObject) : [];
+    if (parents.length === 0) {
+      return { field, message: `${routeText} has no parentRefs: no Gateway to ask whether it supports RequestMirror, so no mirror is added` };
+    }
+    const needed: string[] = [Feature.RequestMirror, ...(percent < 100 ? [Feature.PercentageMirror] : [])];
+    for (const parent of parents) {
+      const group = typeof parent.group === 'string' ? parent.group : HTTP_ROUTE.group;
+      const kind = typeof parent.kind === 'string' ? parent.kind : 'Gateway';
+      const name = typeof parent.name === 'string' ? parent.name : '';
+      const namespace = typeof parent.namespace === 'string' ? parent.namespace : ref.namespace;
+      if (group !== GATEWAY.group || kind !== 'Gateway') {
+        return { field, message: `${routeText} has a parent ${kind} ${name} (group ${group || 'core'}), not a Gateway: its supported features cannot be read, so no mirror is added` };
+      }
+      const gateway = await this.#client.get(GATEWAY, namespace, name);
+      if (!gateway) return { field, message: `${routeText}'s parent Gateway ${namespace}/${name} not found: cannot check that it supports RequestMirror, so no mirror is added` };
+      const className = isObject(gateway.spec) && typeof gateway.spec.gatewayClassName === 'string' ? gateway.spec.gatewayClassName : '';
+      const gatewayClass = className ? await this.#client.get(GATEWAY_CLASS, '', className) : undefined;
+      if (!gatewayClass) return { field, message: `GatewayClass ${className || '(none)'} of Gateway ${namespace}/${name} not found: cannot check that it supports RequestMirror, so no mirror is added` };
+      const features = supportedFeatures(gatewayClass);
+      if (features === undefined) {
+        if (gatewayClass.metadata.annotations?.[ASSUME_MIRROR_SUPPORT] === 'true') continue;
+        return {
+          field,
+          message: `GatewayClass ${className} (of Gateway ${namespace}/${name}) publishes no status.supportedFeatures, so whether it supports ${needed.join(' and ')} is unknown and no mirror is added; if it does, annotate the GatewayClass ${ASSUME_MIRROR_SUPPORT}=true`,
+        };
+      }
+      const missing = needed.filter((f) => !features.includes(f));
+      if (missing.length > 0) {
+        const percentNote = missing.includes(Feature.PercentageMirror) && !missing.includes(Feature.RequestMirror) ? ' (it can mirror all requests: percent 100 needs only RequestMirror)' : '';
+        return {
+          field: missing.includes(Feature.RequestMirror) ? field : 'spec.percent',
+          message: `GatewayClass ${className} (of Gateway ${namespace}/${name}) does not list ${missing.join(' and ')} in status.supportedFeatures${percentNote}: no mirror is added`,
+        };
+      }
+    }
+    return null;
+  }
+
   async removeManaged(ref: TrafficRef): Promise<void> {
     await this.setMirror(ref, null);
   }
@@ -170,7 +255,8 @@ export class GatewayApiRouter implements TrafficRouter {
   /** Reads the route and the managed rule; throws RouteProblemError naming the field. */
   async #load(ref: TrafficRef, latest = false): Promise<LoadedRule> {
     const spec = ref.route.httpRoute;
-    if (!spec) throw new RouteProblemError({ field: 'spec.route.httpRoute', message: 'the Gateway API router needs spec.route.httpRoute' });
+    // The CRDs admit only spec.route.httpRoute (api/common.ts RouteSchema); a spec without it never parses.
+    if (!spec) throw new Error('a route without spec.route.httpRoute reached the Gateway API router');
     const route = latest && this.#client.getLatest
       ? await this.#client.getLatest(HTTP_ROUTE, ref.namespace, spec.name)
       : await this.#client.get(HTTP_ROUTE, ref.namespace, spec.name);
@@ -253,6 +339,17 @@ function backendsOf(ref: TrafficRef): RuleBackends {
     stable: { service: ref.stable.service, port: ref.stable.port },
     canary: { service: ref.canary.service, port: ref.canary.port },
   };
+}
+
+/**
+ * A GatewayClass's `status.supportedFeatures` as names, or undefined when it publishes none.
+ * Gateway API v1.4 lists objects `{name}`; v1.1–v1.3 listed plain strings: both are read.
+ */
+export function supportedFeatures(gatewayClass: KubeObject): string[] | undefined {
+  const status = gatewayClass.status;
+  const list = isObject(status) ? status.supportedFeatures : undefined;
+  if (!Array.isArray(list)) return undefined;
+  return list.flatMap((f) => (typeof f === 'string' ? [f] : isObject(f) && typeof f.name === 'string' ? [f.name] : []));
 }
 
 function routeName(ref: TrafficRef): string {

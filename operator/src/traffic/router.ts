@@ -34,6 +34,7 @@ export interface ObjectMeta {
   resourceVersion?: string;
   generation?: number;
   labels?: Record<string, string>;
+  annotations?: Record<string, string>;
   managedFields?: unknown[];
 }
 
@@ -56,7 +57,7 @@ export interface ApplyOptions {
  * - `apply` is a server-side apply (PATCH, `application/apply-patch+yaml`) of `obj` with the given
  *   field manager and force flag, resolving with the object the server returned. When `obj`
  *   carries `metadata.resourceVersion` the server uses it as a precondition; a stale one must
- *   reject with an error whose `code` (or `statusCode`) is 409 (see isConflict).
+ *   reject with the kube layer's KubeApiError, code 409 (kube/errors.ts isConflict).
  */
 export interface RouteClient {
   get(resource: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined>;
@@ -116,17 +117,6 @@ export class CachedRouteClient implements RouteClient {
     return result;
   }
 }
-
-/** True for a 409 from the API server (stale resourceVersion, or an SSA conflict without force). */
-export function isConflict(err: unknown): boolean {
-  if (err === null || typeof err !== 'object') return false;
-  const e = err as { statusCode?: unknown; code?: unknown; status?: unknown; body?: { code?: unknown } };
-  return e.statusCode === 409 || e.code === 409 || e.status === 409 || e.body?.code === 409;
-}
-
-export const FIELD_MANAGER = 'cutover';
-
-export const SERVICE: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true };
 
 // ---------------------------------------------------------------------------------------------
 // The router interface
@@ -213,6 +203,12 @@ export interface TrafficRouter {
   getMirror(ref: TrafficRef): Promise<MirrorTarget | null>;
   /** Adds/updates (or with null removes) the mirror the router manages. Idempotent. */
   setMirror(ref: TrafficRef, mirror: MirrorTarget | null): Promise<void>;
+  /**
+   * Whether the data plane behind the route can carry out a mirror of `percent`% of the requests.
+   * Returns the problem (for `Stalled`, reason MirrorNotSupported) or null. Read-only; called
+   * before a mirror is added, so that nothing is written to a route whose gateway cannot mirror.
+   */
+  mirrorSupport(ref: TrafficRef, percent: number): Promise<RouteProblem | null>;
   /** Removes what the router added for this ref that is not a plain weight (the mirror). */
   removeManaged(ref: TrafficRef): Promise<void>;
 }

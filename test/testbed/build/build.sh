@@ -6,8 +6,9 @@
 #   kwok                                                              (sigs.k8s.io/kwok)
 #   helm                                                              (helm.sh/helm/v3)
 #   flagger (benchmark only)                                          (github.com/fluxcd/flagger)
+#   kstatus (tests only: test/testbed/kstatus/main.go)                (sigs.k8s.io/cli-utils)
 # and downloads the modules whose files the testbed reads (Gateway API CRDs, KWOK stages).
-# Usage: build.sh [all|kubernetes|etcd|kwok|helm|gateway-api|flagger]   Prints one line per binary with its path.
+# Usage: build.sh [all|kubernetes|etcd|kwok|helm|gateway-api|flagger|kstatus]   Prints one line per binary with its path.
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-v1.36.4}
@@ -16,6 +17,7 @@ KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
 GATEWAY_API_VERSION=${GATEWAY_API_VERSION:-v1.4.1}
 FLAGGER_VERSION=${FLAGGER_VERSION:-v1.44.0}
+CLI_UTILS_VERSION=${CLI_UTILS_VERSION:-v0.37.2}
 
 CACHE=${CUTOVER_CACHE_DIR:-$HOME/.cache/cutover}
 export GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build" GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
@@ -131,6 +133,23 @@ build_flagger() {
   echo "$out"
 }
 
+# kstatus as Flux and kpt compute it, for the tests (test/helpers/kstatus.ts): a small program that
+# imports sigs.k8s.io/cli-utils/pkg/kstatus/status. Keyed by the cli-utils version and the
+# program's hash, so an edit of main.go builds anew.
+build_kstatus() {
+  local main; main="$(cd "$(dirname "${BASH_SOURCE[0]}")/../kstatus" && pwd)/main.go"
+  local sum; sum=$(sha256sum "$main" | cut -c1-12)
+  local out="$CACHE/bin/kstatus-$CLI_UTILS_VERSION-$sum"
+  if [ -f "$out/.complete" ]; then echo "$out"; return; fi
+  local w="$CACHE/src/kstatus-$CLI_UTILS_VERSION-$sum"
+  mkdir -p "$w" "$out"
+  cp "$main" "$w/main.go"
+  printf 'module cutover.dev/testbed/kstatus\n\ngo 1.26.0\n\nrequire sigs.k8s.io/cli-utils %s\n' "$CLI_UTILS_VERSION" > "$w/go.mod"
+  (cd "$w" && with_progress "kstatus (sigs.k8s.io/cli-utils $CLI_UTILS_VERSION)" go build -trimpath -ldflags "-s -w" -o "$out/kstatus" .)
+  touch "$out/.complete"
+  echo "$out"
+}
+
 fetch_gateway_api() {
   local out="$CACHE/bin/gateway-api-$GATEWAY_API_VERSION"
   if [ -f "$out/.complete" ]; then echo "$out"; return; fi
@@ -155,7 +174,8 @@ case "$what" in
   kwok) build_kwok ;;
   helm) build_helm ;;
   flagger) build_flagger ;;
+  kstatus) build_kstatus ;;
   gateway-api) fetch_gateway_api ;;
   all) fetch_gateway_api; build_etcd; build_kwok; build_kubernetes ;;
-  *) echo "usage: $0 [all|kubernetes|etcd|kwok|helm|gateway-api|flagger]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|kubernetes|etcd|kwok|helm|gateway-api|flagger|kstatus]" >&2; exit 2 ;;
 esac

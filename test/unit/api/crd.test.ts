@@ -109,7 +109,7 @@ describe('generated CRDs', () => {
     const steps = at(ts, 'spec.steps');
     expect(at(ts, 'spec.steps.[].weight')).toMatchObject({ type: 'integer', minimum: 0, maximum: 100 });
     expect(JSON.stringify(steps['x-kubernetes-validations'])).toContain('isSorted');
-    expect(JSON.stringify(at(ts, 'spec.route')['x-kubernetes-validations'])).toContain('exists_one');
+    expect(JSON.stringify(at(ts, 'spec.route')['x-kubernetes-validations'])).toContain('!has(self.ingress)');
     expect(at(ts, 'spec.steps.[].pause').pattern).toBeTypeOf('string');
     expect(at(ts, 'spec.analysis.failureLimit')).toMatchObject({ minimum: 1 });
     expect(at(ts, 'spec.analysis.onInconclusive')).toMatchObject({ default: 'Pause', enum: ['Pause', 'Rollback'] });

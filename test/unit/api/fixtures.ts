@@ -13,6 +13,8 @@ export interface InvalidCase {
   manifest: Obj;
   /** The field both the API server and the zod parser must name, e.g. `spec.steps[1].weight`. */
   field: string;
+  /** Text both must say, when the case is about a clear message (refused promises). */
+  message?: string;
 }
 
 function meta(name: string): Obj {
@@ -75,7 +77,7 @@ export function minimalTrafficShift(name = 'orders-v2'): Obj {
     kind: 'TrafficShift',
     metadata: meta(name),
     spec: {
-      route: { ingress: { name: 'orders' } },
+      route: { httpRoute: { name: 'orders' } },
       stable: { service: 'orders-v1', port: 80 },
       canary: { service: 'orders-v2', port: 80 },
       steps: [{ weight: 100, pause: '0s' }],
@@ -109,7 +111,6 @@ export function validShadowRun(name = 'search-shadow'): Obj {
           { name: 'p95', prometheus: { query: 'histogram_quantile(0.95, rate(x[5m]))' }, max: 0.5 },
         ],
       },
-      parity: { maxMismatchRatio: 0.01, ignoreHeaders: ['date'], ignoreJsonPaths: ['$.requestId'] },
     },
   };
 }
@@ -153,7 +154,7 @@ export function minimalMigrationSlice(name = 'dispute-processor'): Obj {
       rollbackPlan: 'Route back to v1.',
       legacy: { service: 'api-v1', port: 80 },
       target: { service: 'api-v2', port: 80 },
-      route: { virtualService: { name: 'api', route: 'http-primary' } },
+      route: { httpRoute: { name: 'api' } },
       shift: { steps: [{ weight: 10, pause: '5m' }, { weight: 100, pause: '5m' }] },
     },
   };
@@ -162,7 +163,7 @@ export function minimalMigrationSlice(name = 'dispute-processor'): Obj {
 export const validManifests: ReadonlyArray<{ name: string; manifest: Obj }> = [
   { name: 'TrafficShift, every field (DESIGN §1)', manifest: validTrafficShift() },
   { name: 'TrafficShift, minimal', manifest: minimalTrafficShift() },
-  { name: 'ShadowRun, with parity', manifest: validShadowRun() },
+  { name: 'ShadowRun', manifest: validShadowRun() },
   { name: 'MigrationSlice, seed 003 extraction', manifest: validMigrationSlice() },
   { name: 'MigrationSlice, minimal', manifest: minimalMigrationSlice() },
 ];
@@ -173,16 +174,21 @@ function invalid(
   name: string,
   field: string,
   mutate: (spec: Loose) => void,
+  message?: string,
 ): InvalidCase {
   const manifest = base() as Loose;
   manifest.metadata.name = `bad-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}`.slice(0, 63).replace(/-$/, '');
   mutate(manifest.spec);
-  return { name, kind, manifest, field };
+  return { name, kind, manifest, field, ...(message !== undefined ? { message } : {}) };
 }
 
-const ts = (name: string, field: string, mutate: (spec: Loose) => void) => invalid('TrafficShift', validTrafficShift, name, field, mutate);
-const sr = (name: string, field: string, mutate: (spec: Loose) => void) => invalid('ShadowRun', validShadowRun, name, field, mutate);
-const ms = (name: string, field: string, mutate: (spec: Loose) => void) => invalid('MigrationSlice', validMigrationSlice, name, field, mutate);
+const ts = (name: string, field: string, mutate: (spec: Loose) => void, message?: string) => invalid('TrafficShift', validTrafficShift, name, field, mutate, message);
+const sr = (name: string, field: string, mutate: (spec: Loose) => void, message?: string) => invalid('ShadowRun', validShadowRun, name, field, mutate, message);
+const ms = (name: string, field: string, mutate: (spec: Loose) => void, message?: string) => invalid('MigrationSlice', validMigrationSlice, name, field, mutate, message);
+
+const ONLY_HTTPROUTE = 'only spec.route.httpRoute (Gateway API) is supported in this version';
+const NO_PARITY = 'parity comparison is not implemented yet';
+const PARITY = { maxMismatchRatio: 0.01, ignoreHeaders: ['date'], ignoreJsonPaths: ['$.requestId'] };
 
 export const invalidTrafficShifts: readonly InvalidCase[] = [
   ts('weight above 100', 'spec.steps[1].weight', (s) => (s.steps[1].weight = 150)),
@@ -192,6 +198,8 @@ export const invalidTrafficShifts: readonly InvalidCase[] = [
   ts('no steps', 'spec.steps', (s) => (s.steps = [])),
   ts('no router', 'spec.route', (s) => (s.route = {})),
   ts('two routers', 'spec.route', (s) => (s.route = { httpRoute: { name: 'a' }, ingress: { name: 'a' } })),
+  ts('ingress router (not implemented)', 'spec.route.ingress', (s) => (s.route = { ingress: { name: 'orders' } }), ONLY_HTTPROUTE),
+  ts('virtualService router (not implemented)', 'spec.route.virtualService', (s) => (s.route = { virtualService: { name: 'api', route: 'http-primary' } }), ONLY_HTTPROUTE),
   ts('pause not a duration', 'spec.steps[0].pause', (s) => (s.steps[0].pause = '5 minutes')),
   ts('pause in days', 'spec.steps[2].pause', (s) => (s.steps[2].pause = '3d')),
   ts('interval without unit', 'spec.analysis.interval', (s) => (s.analysis.interval = '30')),
@@ -237,5 +245,8 @@ export const invalidShadowRunsAndSlices: readonly InvalidCase[] = [
   sr('no router', 'spec.route', (s) => (s.route = {})),
   sr('maxDiffPoints without baselineQuery', 'spec.analysis.metrics[0].prometheus.baselineQuery', (s) => delete s.analysis.metrics[0].prometheus.baselineQuery),
   sr('shadow equals primary', 'spec.shadow', (s) => (s.shadow = { service: 'monolith', port: 8080 })),
-  sr('parity ratio above 1', 'spec.parity.maxMismatchRatio', (s) => (s.parity.maxMismatchRatio = 2)),
+  sr('parity (not implemented)', 'spec.parity', (s) => (s.parity = PARITY), NO_PARITY),
+  sr('ingress router (not implemented)', 'spec.route.ingress', (s) => (s.route = { ingress: { name: 'search' } }), ONLY_HTTPROUTE),
+  ms('shadow stage parity (not implemented)', 'spec.shadow.parity', (s) => (s.shadow.parity = PARITY), NO_PARITY),
+  ms('virtualService router (not implemented)', 'spec.route.virtualService', (s) => (s.route = { virtualService: { name: 'api', route: 'http-primary' } }), ONLY_HTTPROUTE),
 ];

@@ -32,6 +32,7 @@ describe('invalid manifests are rejected with the field named', () => {
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.issues.some((i) => names(i, c.field)), `expected an issue on ${c.field}, got:\n${result.message}`).toBe(true);
+    if (c.message) expect(result.message).toContain(c.message);
   });
 
   it('has at least 15 TrafficShift cases and 10 ShadowRun/MigrationSlice cases', () => {
@@ -84,7 +85,7 @@ describe('friendly errors', () => {
 
   it('parses a bare spec with paths rooted at spec', () => {
     const result = parseTrafficShiftSpec({ route: {}, stable: { service: 'a', port: 1 }, canary: { service: 'b', port: 1 }, steps: [{ weight: 1, pause: '1s' }] });
-    expect(result.ok ? [] : result.issues).toEqual([{ path: 'spec.route', message: 'exactly one of httpRoute, ingress or virtualService must be set' }]);
+    expect(result.ok ? [] : result.issues).toEqual([{ path: 'spec.route', message: 'httpRoute must be set: only spec.route.httpRoute (Gateway API) is supported in this version' }]);
   });
 
   it('assert helpers throw a ValidationError listing every issue', () => {

@@ -44,6 +44,8 @@ describe('planTrafficShift', () => {
     expect(types(p.effects)).toEqual(['status', 'weights:10', 'event:StepStarted']);
     expect(cond(p.status, 'Ready')?.status).toBe('False');
     expect(cond(p.status, 'Progressing')?.status).toBe('True');
+    // kstatus: Reconciling=True with Progressing, so a kstatus reader does not call 10% Current.
+    expect(cond(p.status, 'Reconciling')).toMatchObject({ status: 'True', reason: 'StepInProgress' });
   });
 
   it('scales workers and waits for them Ready before the first weight change', () => {
@@ -261,14 +263,17 @@ describe('planTrafficShift', () => {
     expect(types(p.effects)).toEqual(['status', 'event:RouteNotFound']);
     expect(cond(p.status, 'Stalled')).toMatchObject({ status: 'True', reason: 'RouteNotFound', message: 'spec.route.httpRoute.name: HTTPRoute shop/listings not found' });
     expect(cond(p.status, 'Ready')?.status).toBe('False');
+    expect(cond(p.status, 'Reconciling')).toBeUndefined();
     const fixed = planTrafficShift(obs({ status: p.status, routeCanaryWeight: 0 }));
     expect(cond(fixed.status, 'Stalled')).toBeUndefined();
     expect(fixed.status.phase).toBe('Progressing');
+    expect(cond(fixed.status, 'Reconciling')?.status).toBe('True');
   });
 
   it('promote skips the remaining steps; pause and resume stop the step timer', () => {
     const promoted = planTrafficShift(obs({ status: progressing(0, 10, 5000), routeCanaryWeight: 10, annotations: { 'cutover.dev/promote': '1' } }));
     expect(promoted.status.phase).toBe('Completed');
+    expect(cond(promoted.status, 'Reconciling')).toBeUndefined();
     expect(types(promoted.effects)).toEqual(['status', 'weights:100', 'event:Completed']);
     const paused = planTrafficShift(obs({ status: progressing(0, 10, 5000), routeCanaryWeight: 10, annotations: { 'cutover.dev/pause': 'a' } }));
     expect(paused.status.phase).toBe('Paused');

@@ -9,11 +9,14 @@ let api: FakeApiServer;
 let client: KubeClient;
 let stored: LeaseObject | undefined;
 let rv = 0;
+/** holderIdentity of each stored version of the Lease, consecutive repeats dropped. */
+let holders: string[] = [];
 const stops: AbortController[] = [];
 
 beforeEach(async () => {
   stored = undefined;
   rv = 0;
+  holders = [];
   api = new FakeApiServer();
   api.handler = (req, res) => {
     if (req.method === 'GET') return stored ? json(res, 200, stored) : json(res, 404, status(404, 'NotFound', 'lease not found'));
@@ -21,11 +24,13 @@ beforeEach(async () => {
     if (req.method === 'POST') {
       if (stored) return json(res, 409, status(409, 'AlreadyExists', 'exists'));
       stored = { ...body, metadata: { ...body.metadata, resourceVersion: String(++rv) } };
+      holders.push(stored.spec?.holderIdentity ?? '');
       return json(res, 201, stored);
     }
     if (req.method === 'PUT') {
       if (!stored || body.metadata.resourceVersion !== stored.metadata.resourceVersion) return json(res, 409, status(409, 'Conflict', 'modified'));
       stored = { ...body, metadata: { ...body.metadata, resourceVersion: String(++rv) } };
+      if (holders.at(-1) !== (stored.spec?.holderIdentity ?? '')) holders.push(stored.spec?.holderIdentity ?? '');
       return json(res, 200, stored);
     }
     json(res, 405, status(405, 'MethodNotAllowed', 'no'));
@@ -48,16 +53,14 @@ async function until(cond: () => boolean, ms = 5_000): Promise<void> {
   }
 }
 
-function candidate(identity: string, log: string[]) {
+function candidate(identity: string, log: string[], timings = { leaseDurationMs: 600, renewDeadlineMs: 400, retryPeriodMs: 50 }) {
   const stop = new AbortController();
   stops.push(stop);
   const elector = new LeaderElector(client, {
     namespace: 'cutover-system',
     name: 'cutover-operator',
     identity,
-    leaseDurationMs: 600,
-    renewDeadlineMs: 400,
-    retryPeriodMs: 50,
+    ...timings,
     onStartedLeading: () => void log.push(`${identity} leads`),
     onStoppedLeading: () => void log.push(`${identity} stopped`),
   });
@@ -67,20 +70,21 @@ function candidate(identity: string, log: string[]) {
 
 describe('LeaderElector', () => {
   it('elects exactly one leader and hands over at once when it stops', async () => {
+    // A 60 s lease: b can lead within until()'s 5 s only if a released the Lease, not if b waited it out.
+    const timings = { leaseDurationMs: 60_000, renewDeadlineMs: 40_000, retryPeriodMs: 50 };
     const log: string[] = [];
-    const a = candidate('a', log);
+    const a = candidate('a', log, timings);
     await until(() => a.elector.isLeader);
-    const b = candidate('b', log);
-    await new Promise((r) => setTimeout(r, 300));
+    const b = candidate('b', log, timings);
+    await until(() => b.elector.leader === 'a'); // b has read the Lease a holds
+    await new Promise((r) => setTimeout(r, 300)); // b's retries in the meantime do not take it
     expect(b.elector.isLeader).toBe(false);
-    expect(b.elector.leader).toBe('a');
     expect(stored?.spec?.holderIdentity).toBe('a');
 
-    const stoppedAt = Date.now();
     a.stop.abort();
     await a.done;
     await until(() => b.elector.isLeader);
-    expect(Date.now() - stoppedAt).toBeLessThan(600); // released, not waited out
+    expect(holders).toEqual(['a', '', 'b']); // released (holder cleared), then acquired
     expect(stored?.spec).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1 });
     expect(log).toEqual(['a leads', 'a stopped', 'b leads']);
   });

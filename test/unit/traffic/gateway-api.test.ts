@@ -1,5 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { GatewayApiRouter, HTTP_ROUTE, rulesManagers } from '../../../operator/src/traffic/gateway-api.ts';
+import { KubeApiError } from '../../../operator/src/kube/errors.ts';
+import { SERVICE } from '../../../operator/src/kube/resources.ts';
+import { ASSUME_MIRROR_SUPPORT, GATEWAY, GATEWAY_CLASS, GatewayApiRouter, HTTP_ROUTE, rulesManagers, supportedFeatures } from '../../../operator/src/traffic/gateway-api.ts';
 import {
   RouteVerificationError,
   type ApplyOptions,
@@ -12,6 +14,7 @@ import {
 
 // A fake API server for the two calls a router makes. `apply` behaves like SSA on an atomic
 // `spec.rules`: the applied list replaces the live one; metadata.resourceVersion is a precondition.
+// It fails the way the kube layer does: a KubeApiError with the API server's code and reason.
 class FakeCluster implements RouteClient {
   objects = new Map<string, KubeObject>();
   applies: { obj: KubeObject; options: ApplyOptions }[] = [];
@@ -42,9 +45,9 @@ class FakeCluster implements RouteClient {
     this.beforeApply = null;
     const key = this.key(HTTP_ROUTE, obj.metadata.namespace ?? '', obj.metadata.name ?? '');
     const live = this.objects.get(key);
-    if (!live) throw Object.assign(new Error('not found'), { statusCode: 404 });
+    if (!live) throw new KubeApiError({ code: 404, reason: 'NotFound', message: `httproutes "${obj.metadata.name ?? ''}" not found` });
     if (obj.metadata.resourceVersion && obj.metadata.resourceVersion !== live.metadata.resourceVersion) {
-      throw Object.assign(new Error('the object has been modified'), { statusCode: 409 });
+      throw conflict();
     }
     if (this.dropWrites) return structuredClone(live);
     const spec = { ...(live.spec as JsonObject), rules: (obj.spec as JsonObject).rules ?? [] };
@@ -62,7 +65,10 @@ class FakeCluster implements RouteClient {
   }
 }
 
-const SERVICE: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true };
+function conflict(): KubeApiError {
+  return new KubeApiError({ code: 409, reason: 'Conflict', message: 'the object has been modified; please apply your changes to the latest version and try again' });
+}
+
 const service = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop' } });
 
 const stableRef = (weight?: number) => ({ group: '', kind: 'Service', name: 'monolith', port: 8080, ...(weight === undefined ? {} : { weight }) });
@@ -111,8 +117,6 @@ describe('GatewayApiRouter.verify', () => {
       { field: 'spec.route.httpRoute.name', message: 'HTTPRoute shop/listings not found' }],
     ['rule index out of range', () => {}, { ...ref, route: { httpRoute: { name: 'listings', ruleIndex: 2 } } },
       { field: 'spec.route.httpRoute.ruleIndex', message: 'HTTPRoute shop/listings has 2 rules; index 2 does not exist' }],
-    ['no httpRoute in the ref', () => {}, { ...ref, route: { ingress: { name: 'x' } } },
-      { field: 'spec.route.httpRoute', message: 'the Gateway API router needs spec.route.httpRoute' }],
     ['rule does not route to stable', () => {}, { ...ref, stable: { service: 'legacy', port: 8080 } },
       { field: 'spec.stable.service', message: 'HTTPRoute shop/listings rule 0 has no backendRef to Service legacy (it routes to monolith)' }],
     ['field names follow the resource (ShadowRun primary)', () => {}, { ...ref, stable: { service: 'legacy', port: 8080, field: 'spec.primary' } },
@@ -169,11 +173,23 @@ describe('GatewayApiRouter.setWeights', () => {
   });
 
   it('gives up after the configured attempts on repeated conflicts', async () => {
+    let applies = 0;
     const flaky: RouteClient = {
       get: (r, ns, n) => cluster.get(r, ns, n),
-      apply: async () => { throw Object.assign(new Error('conflict'), { statusCode: 409 }); },
+      apply: async () => { applies++; throw conflict(); },
     };
-    await expect(new GatewayApiRouter(flaky, { attempts: 2 }).setWeights(ref, { stable: 50, canary: 50 })).rejects.toThrow('conflict');
+    await expect(new GatewayApiRouter(flaky, { attempts: 2 }).setWeights(ref, { stable: 50, canary: 50 })).rejects.toThrow(KubeApiError);
+    expect(applies).toBe(2);
+  });
+
+  it('does not retry an error other than a conflict', async () => {
+    let applies = 0;
+    const forbidden: RouteClient = {
+      get: (r, ns, n) => cluster.get(r, ns, n),
+      apply: async () => { applies++; throw new KubeApiError({ code: 403, reason: 'Forbidden', message: 'httproutes is forbidden' }); },
+    };
+    await expect(new GatewayApiRouter(forbidden, { attempts: 3 }).setWeights(ref, { stable: 50, canary: 50 })).rejects.toThrow('httproutes is forbidden');
+    expect(applies).toBe(1);
   });
 
   it('reports a write that did not stick', async () => {
@@ -221,6 +237,78 @@ describe('GatewayApiRouter mirror', () => {
     await router.removeManaged(ref);
     await router.removeManaged(ref);
     expect(cluster.applies).toHaveLength(2);
+  });
+});
+
+describe('GatewayApiRouter.mirrorSupport (GatewayClass status.supportedFeatures)', () => {
+  const CORE = ['Gateway', 'HTTPRoute'];
+  function gateway(features: unknown, annotations?: Record<string, string>, name = 'public', namespace = 'shop', className = 'eg'): void {
+    cluster.put(GATEWAY, { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name, namespace }, spec: { gatewayClassName: className } });
+    cluster.put(GATEWAY_CLASS, {
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: className, namespace: '', ...(annotations ? { annotations } : {}) },
+      spec: { controllerName: 'example.com/gw' }, ...(features === undefined ? {} : { status: { supportedFeatures: features } }),
+    });
+  }
+  const names = (list: string[]) => list.map((name) => ({ name }));
+
+  it('passes when the class lists RequestMirror (and PercentageMirror for percent < 100), v1.4 objects or older strings', async () => {
+    gateway(names([...CORE, 'HTTPRouteRequestMirror', 'HTTPRouteRequestPercentageMirror']));
+    expect(await router.mirrorSupport(ref, 20)).toBeNull();
+    gateway([...CORE, 'HTTPRouteRequestMirror', 'HTTPRouteRequestPercentageMirror']);
+    expect(await router.mirrorSupport(ref, 20)).toBeNull();
+    gateway(names([...CORE, 'HTTPRouteRequestMirror']));
+    expect(await router.mirrorSupport(ref, 100)).toBeNull();
+    expect(cluster.applies).toEqual([]);
+  });
+
+  it.each<[string, () => void, number, { field: string; message: string }]>([
+    ['no RequestMirror', () => gateway(names(CORE)), 100,
+      { field: 'spec.route.httpRoute.name', message: 'GatewayClass eg (of Gateway shop/public) does not list HTTPRouteRequestMirror in status.supportedFeatures: no mirror is added' }],
+    ['RequestMirror without PercentageMirror, percent < 100', () => gateway(names([...CORE, 'HTTPRouteRequestMirror'])), 20,
+      { field: 'spec.percent', message: 'GatewayClass eg (of Gateway shop/public) does not list HTTPRouteRequestPercentageMirror in status.supportedFeatures (it can mirror all requests: percent 100 needs only RequestMirror): no mirror is added' }],
+    ['neither, percent < 100', () => gateway([]), 5,
+      { field: 'spec.route.httpRoute.name', message: 'GatewayClass eg (of Gateway shop/public) does not list HTTPRouteRequestMirror and HTTPRouteRequestPercentageMirror in status.supportedFeatures: no mirror is added' }],
+    ['no list published', () => gateway(undefined), 100,
+      { field: 'spec.route.httpRoute.name', message: `GatewayClass eg (of Gateway shop/public) publishes no status.supportedFeatures, so whether it supports HTTPRouteRequestMirror is unknown and no mirror is added; if it does, annotate the GatewayClass ${ASSUME_MIRROR_SUPPORT}=true` }],
+    ['the opt-in does not override a published list', () => gateway(names(CORE), { [ASSUME_MIRROR_SUPPORT]: 'true' }), 100,
+      { field: 'spec.route.httpRoute.name', message: 'GatewayClass eg (of Gateway shop/public) does not list HTTPRouteRequestMirror in status.supportedFeatures: no mirror is added' }],
+    ['Gateway missing', () => {}, 100,
+      { field: 'spec.route.httpRoute.name', message: "HTTPRoute shop/listings's parent Gateway shop/public not found: cannot check that it supports RequestMirror, so no mirror is added" }],
+    ['GatewayClass missing', () => { gateway(names(CORE)); cluster.objects.delete('gatewayclasses//eg'); }, 100,
+      { field: 'spec.route.httpRoute.name', message: 'GatewayClass eg of Gateway shop/public not found: cannot check that it supports RequestMirror, so no mirror is added' }],
+    ['no parentRefs', () => cluster.put(HTTP_ROUTE, { ...route([userRule0]), spec: { rules: [userRule0] } }), 100,
+      { field: 'spec.route.httpRoute.name', message: 'HTTPRoute shop/listings has no parentRefs: no Gateway to ask whether it supports RequestMirror, so no mirror is added' }],
+    ['a parent that is not a Gateway (GAMMA mesh)', () => cluster.put(HTTP_ROUTE, { ...route([userRule0]), spec: { parentRefs: [{ group: '', kind: 'Service', name: 'listings' }], rules: [userRule0] } }), 100,
+      { field: 'spec.route.httpRoute.name', message: 'HTTPRoute shop/listings has a parent Service listings (group core), not a Gateway: its supported features cannot be read, so no mirror is added' }],
+  ])('%s → the problem, nothing written', async (_case, arrange, percent, problem) => {
+    arrange();
+    expect(await router.mirrorSupport(ref, percent)).toEqual(problem);
+    expect(cluster.applies).toEqual([]);
+  });
+
+  it('the opt-in annotation covers a class that publishes no list', async () => {
+    gateway(undefined, { [ASSUME_MIRROR_SUPPORT]: 'true' });
+    expect(await router.mirrorSupport(ref, 20)).toBeNull();
+    gateway(undefined, { [ASSUME_MIRROR_SUPPORT]: 'false' });
+    expect(await router.mirrorSupport(ref, 20)).not.toBeNull();
+  });
+
+  it('checks every parent: a second Gateway in another namespace whose class cannot mirror stops it', async () => {
+    gateway(names([...CORE, 'HTTPRouteRequestMirror']));
+    gateway(names(CORE), undefined, 'internal', 'infra', 'traefik');
+    cluster.put(HTTP_ROUTE, { ...route([userRule0]), spec: { parentRefs: [{ name: 'public' }, { name: 'internal', namespace: 'infra' }], rules: [userRule0] } });
+    expect(await router.mirrorSupport(ref, 100)).toEqual({
+      field: 'spec.route.httpRoute.name',
+      message: 'GatewayClass traefik (of Gateway infra/internal) does not list HTTPRouteRequestMirror in status.supportedFeatures: no mirror is added',
+    });
+  });
+
+  it('supportedFeatures reads both shapes and tells "no list" from an empty one', () => {
+    const cls = (status: unknown) => ({ metadata: { name: 'x' }, ...(status === undefined ? {} : { status }) });
+    expect(supportedFeatures(cls(undefined))).toBeUndefined();
+    expect(supportedFeatures(cls({ conditions: [] }))).toBeUndefined();
+    expect(supportedFeatures(cls({ supportedFeatures: [] }))).toEqual([]);
+    expect(supportedFeatures(cls({ supportedFeatures: [{ name: 'A' }, 'B'] }))).toEqual(['A', 'B']);
   });
 });
 

@@ -84,6 +84,14 @@ export class ShadowRunController {
         if (!deleting && !isTerminal(status.phase)) o.problems.push({ ...err.problem, reason: Reason.RouteNotFound });
       }
     }
+    // Before a mirror is added (the run starts, or the route lost or changed the mirror the status
+    // explains), the gateway must say it can carry it out: otherwise Stalled and nothing is written.
+    const m = o.routeMirror;
+    const mirrorWanted = !deleting && !isTerminal(status.phase) && (fresh || (m !== undefined && (m === null || m.percent !== spec.percent || m.port !== spec.shadow.port)));
+    if (o.problems.length === 0 && mirrorWanted) {
+      const problem = await d.router.mirrorSupport(ref, spec.percent);
+      if (problem) o.problems.push({ ...problem, reason: Reason.MirrorNotSupported });
+    }
     if (o.problems.length === 0 && !deleting && analysisDue(spec, status, now)) {
       o.analysis = await this.#analyse(ref, spec, obj, o, ctx.signal);
     }

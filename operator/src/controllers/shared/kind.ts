@@ -2,14 +2,15 @@
 // informer; the copy of each object the controller itself wrote last (an informer can lag behind
 // that write by a few ms, and planning on the older copy could repeat a step, see kube/freshness.ts);
 // the status write (server-side apply of the status subresource, field manager `cutover`: the
-// operator never writes a spec, DESIGN §2); the finalizer patch; planned Events; and the Stalled
-// status of a spec the schema refuses.
+// operator never writes a spec, DESIGN §2); the finalizer patch; planned Events; the Stalled
+// status of a spec the schema refuses; and what a user sees of a failed reconcile (./failure.ts).
 import type { PrometheusProvider } from '../../analysis/prometheus.ts';
 import { ConditionType } from '../../api/conditions.ts';
 import { apiVersionOf, newerObject, type EventRecorder, type KubeClient, type KubeObject, type ResourceType } from '../../kube/index.ts';
-import type { Clock } from '../../runtime/clock.ts';
-import { Controller, type Reconciler } from '../../runtime/controller.ts';
-import { setCondition, statusChanged, type Condition } from '../../runtime/conditions.ts';
+import { realClock, type Clock } from '../../runtime/clock.ts';
+import { Controller, type ReconcileContext, type ReconcileResult, type Reconciler } from '../../runtime/controller.ts';
+import { removeCondition, setCondition, statusChanged, type Condition } from '../../runtime/conditions.ts';
+import { activeFailure, failureOf, overlayFailure, showsFailure, withFailure, type ActiveFailure } from './failure.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import type { EventEffect, SpecProblem } from './planner.ts';
 import type { Store } from './store.ts';
@@ -33,6 +34,8 @@ export interface KindDeps<T extends KubeObject> {
   /** Per-object series, forgotten when the object is deleted. */
   metrics: { forget(namespace: string, name: string): void };
   concurrency?: number | undefined;
+  /** For the transition times of a failure's conditions; default the system clock. */
+  clock?: Clock | undefined;
 }
 
 /** What each of the three controllers is given: KindDeps, the routers, Prometheus and a clock. */
@@ -59,11 +62,16 @@ export class KindController<T extends KubeObject> {
   readonly #o: KindControllerOptions<T>;
   /** The objects this controller wrote last, so a reconcile never plans on an older cached copy. */
   readonly #written = new Map<string, T>();
+  /**
+   * Per key, while its reconcile runs: the failure its status showed at the start (from an earlier
+   * reconcile), and the status its planner asked for (see `planned`).
+   */
+  readonly #running = new Map<string, { failure: ActiveFailure | undefined; planned: object | undefined }>();
 
   constructor(o: KindControllerOptions<T>) {
     this.#o = o;
     const { deps } = o;
-    this.controller = new Controller({ name: o.name, concurrency: deps.concurrency ?? 4, logger: deps.logger, reconcile: o.reconcile });
+    this.controller = new Controller({ name: o.name, concurrency: deps.concurrency ?? 4, logger: deps.logger, reconcile: (key, ctx) => this.#reconcile(key, ctx) });
     deps.informer.addHandler({
       onAdd: (obj) => this.controller.enqueue(keyOf(obj)),
       onUpdate: (a, b) => { if (a.metadata.resourceVersion !== b.metadata.resourceVersion) this.controller.enqueue(keyOf(b)); },
@@ -74,6 +82,62 @@ export class KindController<T extends KubeObject> {
         deps.metrics.forget(obj.metadata.namespace ?? '', obj.metadata.name ?? '');
       },
     });
+  }
+
+  /**
+   * The kind's reconcile, and what a user sees when it throws (./failure.ts): Ready=False naming
+   * the failure, Stalled=True when only the user can fix it, and one Warning Event per distinct
+   * failure (not one per retry: none when the status already showed it). The error is rethrown, so
+   * the key is retried with backoff. Caught here, once, for every effect of every kind.
+   */
+  async #reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const start = this.current(key);
+    const run = { failure: activeFailure(start?.status as { conditions?: Condition[] } | undefined), planned: undefined as object | undefined };
+    this.#running.set(key, run);
+    let out: ReconcileResult | void;
+    try {
+      out = await this.#o.reconcile(key, ctx);
+    } catch (err) {
+      if (!ctx.signal.aborted) await this.#failed(key, start, err, ctx);
+      throw err;
+    } finally {
+      this.#running.delete(key);
+    }
+    // Recovered: the conditions as the planner computed them (the failure's were kept until now).
+    if (run.failure && run.planned) {
+      const obj = this.current(key);
+      if (obj && statusChanged(obj.status ?? {}, run.planned)) await this.applyStatus(obj, run.planned, ctx.logger);
+    }
+    return out;
+  }
+
+  async #failed(key: string, start: T | undefined, err: unknown, ctx: ReconcileContext): Promise<void> {
+    const f = failureOf(err);
+    const obj = this.current(key);
+    if (!f || !obj) return;
+    const status = (obj.status ?? {}) as { conditions?: Condition[] };
+    const next = withFailure(status, f, obj.metadata.generation ?? 1, (this.#o.deps.clock ?? realClock).now());
+    try {
+      if (statusChanged(status, next)) await this.applyStatus(obj, next as { phase?: string }, ctx.logger);
+    } catch (writeErr) {
+      ctx.logger.error({ err: writeErr, reason: f.reason }, 'the status of a failed reconcile could not be written');
+    }
+    if (!showsFailure(start?.status as { conditions?: Condition[] } | undefined, f)) {
+      this.event(obj, { type: 'event', eventType: 'Warning', reason: f.reason, note: f.message }, ctx.logger);
+    }
+  }
+
+  /**
+   * The status to write for a plan (each status write of a reconcile passes through here): while
+   * the object shows a failure of an earlier reconcile, with that failure's conditions (see
+   * overlayFailure in ./failure.ts); the planned status itself is written once the reconcile
+   * has succeeded.
+   */
+  planned<S extends object>(obj: T, next: S): S {
+    const run = this.#running.get(keyOf(obj));
+    if (!run?.failure) return next;
+    run.planned = next;
+    return overlayFailure(next as { conditions?: Condition[] }, run.failure) as S;
   }
 
   /** The newer of the informer's copy and the one this controller wrote last; undefined: gone. */
@@ -96,7 +160,8 @@ export class KindController<T extends KubeObject> {
   }
 
   /** Writes `next` only when it differs from the object's status. */
-  async writeStatus(obj: T, next: { phase?: string | undefined }, logger: Logger): Promise<T> {
+  async writeStatus(obj: T, planned: { phase?: string | undefined }, logger: Logger): Promise<T> {
+    const next = this.planned(obj, planned);
     if (!statusChanged(obj.status ?? {}, next)) return obj;
     return this.applyStatus(obj, next, logger);
   }
@@ -127,5 +192,7 @@ export function stalledStatus<S extends { observedGeneration?: number | undefine
   const msg = `${p.field}: ${p.message}`;
   let conditions = setCondition(status.conditions, { type: ConditionType.Stalled, status: 'True', reason: p.reason, message: msg, observedGeneration: generation }, now);
   conditions = setCondition(conditions, { type: ConditionType.Ready, status: 'False', reason: p.reason, message: msg, observedGeneration: generation }, now);
+  // kstatus reads Reconciling=True before Stalled: a stalled object is not reconciling.
+  conditions = removeCondition(removeCondition(conditions, ConditionType.Progressing), ConditionType.Reconciling);
   return { ...status, observedGeneration: generation, phase: status.phase ?? 'Pending', conditions };
 }

@@ -129,25 +129,38 @@ export abstract class PlannerBase<O extends Observed<S>, S extends SharedStatus,
     return this.st.conditions?.find((c) => c.type === ConditionType.Stalled && c.status === 'True');
   }
 
-  /** Done: Ready=True; Progressing and Degraded go. */
+  /** Done: Ready=True; Progressing (with Reconciling) and Degraded go. */
   markReady(reason: string, message: string): void {
     this.setCondition(ConditionType.Ready, 'True', reason, message);
-    this.removeCondition(ConditionType.Progressing);
+    this.notProgressing();
     this.removeCondition(ConditionType.Degraded);
   }
 
-  /** Failed, rolled back or cancelled: Ready=False, Degraded=True; Progressing goes. */
+  /** Failed, rolled back or cancelled: Ready=False, Degraded=True; Progressing (with Reconciling) goes. */
   markDegraded(readyReason: string, degradedReason: string, message: string): void {
     this.setCondition(ConditionType.Ready, 'False', readyReason, message);
     this.setCondition(ConditionType.Degraded, 'True', degradedReason, message);
-    this.removeCondition(ConditionType.Progressing);
+    this.notProgressing();
   }
 
-  /** Still working: Ready=False (the Stalled reason when stalled), Progressing=True unless stalled. */
+  /**
+   * Still working: Ready=False (the Stalled reason when stalled); unless stalled, Progressing=True
+   * and kstatus' Reconciling=True with the same reason (a kstatus reader, Flux, sees InProgress).
+   */
   markInProgress(reason: string, message: string, stalled: Condition | undefined): void {
     this.setCondition(ConditionType.Ready, 'False', stalled ? stalled.reason : reason, stalled ? stalled.message : message);
-    if (stalled) this.removeCondition(ConditionType.Progressing);
-    else this.setCondition(ConditionType.Progressing, 'True', reason, message);
+    if (stalled) {
+      this.notProgressing();
+    } else {
+      this.setCondition(ConditionType.Progressing, 'True', reason, message);
+      this.setCondition(ConditionType.Reconciling, 'True', reason, message);
+    }
+  }
+
+  /** Progressing and Reconciling go together: kstatus calls Reconciling=True InProgress, before Stalled. */
+  notProgressing(): void {
+    this.removeCondition(ConditionType.Progressing);
+    this.removeCondition(ConditionType.Reconciling);
   }
 
   /** The Warning Event of a Stalled condition the observed status did not have yet (once per message). */

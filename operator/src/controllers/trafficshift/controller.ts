@@ -317,8 +317,10 @@ export class TrafficShiftController {
     if (delay <= 0) write(); else setTimeout(write, delay).unref();
   }
 
-  async #writeStatus(obj: TrafficShiftObject, next: TrafficShiftStatus, ctx: ReconcileContext): Promise<TrafficShiftObject> {
+  async #writeStatus(obj: TrafficShiftObject, planned: TrafficShiftStatus, ctx: ReconcileContext): Promise<TrafficShiftObject> {
     const key = keyOf(obj);
+    // A failure of an earlier reconcile stays shown until this one succeeds (shared/kind.ts).
+    const next = this.#kind.planned(obj, planned);
     const how = statusPersistence(obj.status ?? {}, next);
     if (how === 'unchanged') return obj;
     if (how === 'memo') {

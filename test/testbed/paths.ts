@@ -108,7 +108,7 @@ function missingRealNodeBinaries(): RealNodeBinary[] {
  * The real node's binaries: the Debian ones, the CNI plugins and kubelet. Checked when `up` starts the
  * real node (after `ensureBinaries({ realNode: true })`); a missing one is a MissingBinaryError.
  */
-export function resolveRealNodeBinaries(): Record<RealNodeBinary, string> & { kubelet: string; cniBinDir: string } {
+export function resolveRealNodeBinaries(): Record<RealNodeBinary, string> & { kubelet: string; kubeProxy: string; cniBinDir: string } {
   const out: Partial<Record<RealNodeBinary, string>> = {};
   for (const [name, b] of Object.entries(REAL_NODE_BINARIES) as Array<[RealNodeBinary, (typeof REAL_NODE_BINARIES)[RealNodeBinary]]>) {
     const found = findOnPath(b.names);
@@ -119,7 +119,8 @@ export function resolveRealNodeBinaries(): Record<RealNodeBinary, string> & { ku
     if (!executable(join(CNI_BIN_DIR, p))) throw new MissingBinaryError(`CNI plugin ${p}`, [join(CNI_BIN_DIR, p)], 'install the Debian package containernetworking-plugins (test/testbed/build/install-system.sh real-node does it as root)');
   }
   if (!executable(binaries.kubelet)) throw new MissingBinaryError('kubelet', [binaries.kubelet], `build it with: bash test/testbed/build/build.sh kubernetes (npm run testbed -- up runs it; CUTOVER_CACHE_DIR=${CACHE_DIR})`);
-  return { ...(out as Record<RealNodeBinary, string>), kubelet: binaries.kubelet, cniBinDir: CNI_BIN_DIR };
+  if (!executable(binaries.kubeProxy)) throw new MissingBinaryError('kube-proxy', [binaries.kubeProxy], `build it with: bash test/testbed/build/build.sh kubernetes (npm run testbed -- up runs it; CUTOVER_CACHE_DIR=${CACHE_DIR})`);
+  return { ...(out as Record<RealNodeBinary, string>), kubelet: binaries.kubelet, kubeProxy: binaries.kubeProxy, cniBinDir: CNI_BIN_DIR };
 }
 
 /** The path of a system binary; a MissingBinaryError that says how to install it when it is not there. */

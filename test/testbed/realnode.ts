@@ -36,9 +36,9 @@ export interface RealNodeInfo {
   kubeletPort: number;
   images: { pause: string; operator: string };
   /**
-   * Where pods reach the API server: the node IP, forwarded to the API server on 127.0.0.1. Without
-   * kube-proxy the `kubernetes` Service's ClusterIP routes nowhere, so an in-cluster client gets
-   * KUBERNETES_SERVICE_HOST/PORT set to this (the certificate names 10.88.0.1).
+   * The `kubernetes` Service's endpoint: the node IP on the API server's own port, forwarded to the
+   * API server on 127.0.0.1. Pods use the Service (10.96.0.1:443, through kube-proxy) as in any
+   * cluster; the certificate names both addresses.
    */
   apiServer: { host: string; port: number };
 }
@@ -62,6 +62,8 @@ export function realNodePaths(dir: string) {
     kubeletRoot: join(r, 'kubelet'),
     kubeletConfig: join(r, 'kubelet-config.yaml'),
     kubeletKubeconfig: join(r, 'kubelet.kubeconfig'),
+    kubeProxyConfig: join(r, 'kube-proxy-config.yaml'),
+    kubeProxyKubeconfig: join(r, 'kube-proxy.kubeconfig'),
     podLogs: join(r, 'pod-logs'),
   };
 }
@@ -82,6 +84,9 @@ export function realNodeBlocker(): string | undefined {
 export const SYSCTLS = [
   'vm/overcommit_memory', 'vm/panic_on_oom', 'kernel/panic', 'kernel/panic_on_oops',
   'kernel/keys/root_maxkeys', 'kernel/keys/root_maxbytes', 'net/ipv4/ip_forward', 'net/ipv6/conf/all/forwarding',
+  // kube-proxy (iptables mode): localhost NodePorts and conntrack sizing. The configuration below
+  // asks for neither; recorded anyway, so a kube-proxy upgrade that starts writing them is undone.
+  'net/ipv4/conf/all/route_localnet', 'net/netfilter/nf_conntrack_max',
 ] as const;
 
 export interface HostState {
@@ -246,7 +251,9 @@ export function cniConflist(p: ReturnType<typeof realNodePaths>): string {
     name: 'cutover',
     plugins: [{
       type: 'bridge', bridge: BRIDGE, isGateway: true, ipMasq: false, hairpinMode: true,
-      ipam: { type: 'host-local', ranges: [[{ subnet: POD_SUBNET, gateway: NODE_IP }]], dataDir: p.cniIpam },
+      // A default route through the node: Service ClusterIPs (kube-proxy's rules on the host) are
+      // outside the pod subnet.
+      ipam: { type: 'host-local', ranges: [[{ subnet: POD_SUBNET, gateway: NODE_IP }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: p.cniIpam },
     }],
   }, null, 2);
 }
@@ -283,6 +290,29 @@ registerWithTaints:
 `;
 }
 
+/**
+ * kube-proxy in iptables mode: Service ClusterIPs work from pods and from the host (the gateway,
+ * Prometheus, Alertmanager reach a Service as a cluster client would). masqueradeAll: a pod talking
+ * to a Service backed by a pod on the same bridge gets its answer back through the host (no
+ * br_netfilter needed). Conntrack sysctls are left as they are (0 = do not touch); NodePorts only
+ * on the node IP, so route_localnet stays off.
+ */
+export function kubeProxyConfig(p: ReturnType<typeof realNodePaths>, healthzPort: number, metricsPort: number): string {
+  return `apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: ${p.kubeProxyKubeconfig}}
+hostnameOverride: ${REAL_NODE_NAME}
+mode: iptables
+clusterCIDR: ${POD_SUBNET}
+bindAddress: ${NODE_IP}
+healthzBindAddress: 127.0.0.1:${healthzPort}
+metricsBindAddress: 127.0.0.1:${metricsPort}
+nodePortAddresses: ["${NODE_IP}/32"]
+iptables: {masqueradeAll: true, syncPeriod: 30s, minSyncPeriod: 0s}
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+`;
+}
+
 // -------------------------------------------------------------------------------------------------
 // Start.
 
@@ -304,7 +334,7 @@ async function importImage(p: ReturnType<typeof realNodePaths>, ctrBin: string, 
 }
 
 /** The processes of the real node (the lock is the testbed's). */
-export const REAL_NODE_PROCESSES = ['containerd', 'kubelet', 'apiserver-pod-proxy'];
+export const REAL_NODE_PROCESSES = ['containerd', 'kubelet', 'kube-proxy', 'apiserver-pod-proxy'];
 
 export interface RealNodeStart { processes: Started[]; info: RealNodeInfo; ready: Promise<void> }
 
@@ -355,33 +385,50 @@ users: [{name: kubelet, user: {client-certificate: ${cert.cert}, client-key: ${c
 contexts: [{name: testbed, context: {cluster: testbed, user: kubelet}}]
 current-context: testbed
 `, { mode: 0o600 });
+  const proxyCert = ensureClientCert(pki, 'kube-proxy', 'system:kube-proxy', 'cutover:testbed');
+  writeFileSync(p.kubeProxyKubeconfig, `apiVersion: v1
+kind: Config
+clusters: [{name: testbed, cluster: {server: "${apiServerUrl}", certificate-authority: ${pki.caCert}}}]
+users: [{name: kube-proxy, user: {client-certificate: ${proxyCert.cert}, client-key: ${proxyCert.key}}}]
+contexts: [{name: testbed, context: {cluster: testbed, user: kube-proxy}}]
+current-context: testbed
+`, { mode: 0o600 });
   // A restart of the node (reusePorts) keeps its ports: the info that tests were given stays true.
   const portsFile = join(p.root, 'ports.json');
-  const [port, healthzPort, proxyPort] = reusePorts && existsSync(portsFile)
-    ? JSON.parse(readFileSync(portsFile, 'utf8')) as [number, number, number]
-    : [await freePort(), await freePort(), await freePort()];
-  writeFileSync(portsFile, JSON.stringify([port, healthzPort, proxyPort]));
+  const saved = reusePorts && existsSync(portsFile) ? JSON.parse(readFileSync(portsFile, 'utf8')) as number[] : [];
+  const [port, healthzPort, kpHealthzPort, kpMetricsPort] = saved.length === 4 ? saved as [number, number, number, number]
+    : [await freePort(), await freePort(), await freePort(), await freePort()];
+  writeFileSync(portsFile, JSON.stringify([port, healthzPort, kpHealthzPort, kpMetricsPort]));
+  // Pods reach the API server as in any cluster: the \`kubernetes\` Service (10.96.0.1:443), whose
+  // endpoint the API server publishes as its advertise address, 10.88.0.1, on its own port; there,
+  // on the bridge, a forwarder hands the connection to the API server on 127.0.0.1.
   const apiPort = Number(new URL(apiServerUrl).port);
-  const proxy = track(startDetached('apiserver-pod-proxy', process.execPath, [join(import.meta.dirname, 'tcp-forward.ts'), `${NODE_IP}:${proxyPort}`, `127.0.0.1:${apiPort}`], log('apiserver-pod-proxy')));
+  const proxy = track(startDetached('apiserver-pod-proxy', process.execPath, [join(import.meta.dirname, 'tcp-forward.ts'), `${NODE_IP}:${apiPort}`, `127.0.0.1:${apiPort}`], log('apiserver-pod-proxy')));
   writeFileSync(p.kubeletConfig, kubeletConfig(p, pki, port, healthzPort));
   const kubelet = track(startDetached('kubelet', bin.kubelet, [
     `--config=${p.kubeletConfig}`, `--kubeconfig=${p.kubeletKubeconfig}`, `--root-dir=${p.kubeletRoot}`,
     `--hostname-override=${REAL_NODE_NAME}`, `--node-ip=${NODE_IP}`,
     `--node-labels=${REAL_NODE_LABEL.key}=${REAL_NODE_LABEL.value}`, '-v=1',
   ], log('kubelet')));
+  writeFileSync(p.kubeProxyConfig, kubeProxyConfig(p, kpHealthzPort, kpMetricsPort));
+  const kubeProxy = track(startDetached('kube-proxy', bin.kubeProxy, [`--config=${p.kubeProxyConfig}`, '-v=1'], log('kube-proxy')));
   const ready = (async () => {
     const until = Date.now() + 60_000;
     for (;;) {
-      if ((await probe(`http://127.0.0.1:${healthzPort}/healthz`)).status === 200 && (await probe(`https://${NODE_IP}:${proxyPort}/readyz`, { insecure: true })).status !== 0) return;
+      // kube-proxy's /healthz is 200 once it has synced its rules after start (503 before).
+      if ((await probe(`http://127.0.0.1:${healthzPort}/healthz`)).status === 200
+        && (await probe(`http://127.0.0.1:${kpHealthzPort}/healthz`)).status === 200
+        && (await probe(`https://${NODE_IP}:${apiPort}/readyz`, { insecure: true })).status !== 0) return;
       if (!isAlive(proxy.pid)) throw new Error(`the API server forwarder for pods exited; see ${proxy.log}`);
       if (!isAlive(kubelet.pid)) throw new Error(`kubelet exited before it was ready; see ${kubelet.log}`);
-      if (Date.now() > until) throw new Error(`kubelet not healthy after 60 s; see ${kubelet.log}`);
+      if (!isAlive(kubeProxy.pid)) throw new Error(`kube-proxy exited before it was ready; see ${kubeProxy.log}`);
+      if (Date.now() > until) throw new Error(`kubelet or kube-proxy not healthy after 60 s; see ${kubelet.log} and ${kubeProxy.log}`);
       await sleep(100);
     }
   })();
   return {
-    processes: [containerd, kubelet, proxy],
-    info: { available: true, name: REAL_NODE_NAME, ip: NODE_IP, containerdSocket: p.containerdSocket, kubeletPort: port, images: { pause: PAUSE_IMAGE, operator: OPERATOR_IMAGE }, apiServer: { host: NODE_IP, port: proxyPort } },
+    processes: [containerd, kubelet, kubeProxy, proxy],
+    info: { available: true, name: REAL_NODE_NAME, ip: NODE_IP, containerdSocket: p.containerdSocket, kubeletPort: port, images: { pause: PAUSE_IMAGE, operator: OPERATOR_IMAGE }, apiServer: { host: NODE_IP, port: apiPort } },
     ready,
   };
 }
@@ -486,6 +533,10 @@ export async function stopRealNode(dir: string, processes: Started[]): Promise<v
   // The kubelet first, so that it does not restart what is stopped next.
   if (kubelet) await killPid(kubelet.pid);
   for (const pid of procsWhere((c) => c.includes(`--root-dir=${p.kubeletRoot}`))) await killPid(pid);
+  // kube-proxy before its chains are removed, so that it does not write them again.
+  const kubeProxy = processes.find((x) => x.name === 'kube-proxy');
+  if (kubeProxy) await killPid(kubeProxy.pid);
+  for (const pid of procsWhere((c) => c.includes(`--config=${p.kubeProxyConfig}`))) await killPid(pid);
 
   // Containers and sandboxes through containerd while it runs: tasks killed and deleted, so the
   // shims exit and remove their sockets; then the containers' records, so nothing is restored later.

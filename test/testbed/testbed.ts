@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT, binDirs, binaries, ensureBinaries, resolveBinaries, testbedDir } from './paths.ts';
 import { ensureClientCert, ensurePki, kubeconfigYaml } from './pki.ts';
-import { acquireLock, realNodeBlocker, REAL_NODE_PROCESSES, realNodePaths, releaseLock, startRealNode, stopRealNode, REAL_NODE_NAME, type RealNodeStatus } from './realnode.ts';
+import { acquireLock, NODE_IP, realNodeBlocker, REAL_NODE_PROCESSES, realNodePaths, releaseLock, startRealNode, stopRealNode, REAL_NODE_NAME, type RealNodeStatus } from './realnode.ts';
 import { GATEWAY_CLASS_NAME, gatewayClassStatus, gatewayManifests } from './dataplane/gateway-class.ts';
 import { freePort, isAlive, killPid, probe, sleep, startDetached, waitReady, type Started } from './procs.ts';
 
@@ -155,7 +155,10 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
     const kubeletClient = ensureClientCert(pki, 'apiserver-kubelet-client', 'kube-apiserver-kubelet-client', 'system:masters');
     const apiserver = track(startDetached('kube-apiserver', bin.kubeApiserver, [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      '--bind-address=127.0.0.1', `--secure-port=${apiPort}`, '--advertise-address=127.0.0.1',
+      // With the real node, the \`kubernetes\` Service's endpoint is the node IP (a forwarder there, on
+      // the same port, reaches this server on 127.0.0.1; realnode.ts), so in-cluster clients work
+      // unchanged. Without it, no pod runs, and 127.0.0.1 (refused by Endpoints validation) is not published.
+      '--bind-address=127.0.0.1', `--secure-port=${apiPort}`, `--advertise-address=${noRealNode ? '127.0.0.1' : NODE_IP}`,
       `--tls-cert-file=${pki.serverCert}`, `--tls-private-key-file=${pki.serverKey}`,
       `--client-ca-file=${pki.caCert}`, `--token-auth-file=${pki.tokenFile}`,
       // Node: the kubelet's own credentials (system:node:NAME) reach just what its pods need.
@@ -166,8 +169,7 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${pki.saPub}`, `--service-account-signing-key-file=${pki.saKey}`,
       '--service-cluster-ip-range=10.96.0.0/16', '--allow-privileged=true',
-      // The kubernetes Service's endpoints would be 127.0.0.1, which Endpoints validation refuses.
-      '--endpoint-reconciler-type=none',
+      `--endpoint-reconciler-type=${noRealNode ? 'none' : 'lease'}`,
       '--max-requests-inflight=800', '--max-mutating-requests-inflight=400',
       '--profiling=false', `--cert-dir=${join(dir, 'pki', 'apiserver-certs')}`, '-v=1',
     ], log('kube-apiserver')));

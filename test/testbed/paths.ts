@@ -1,6 +1,7 @@
 // Where the testbed keeps its binaries (a cache shared by every checkout) and its state (per checkout).
 import { execFile } from 'node:child_process';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +14,7 @@ export const VERSIONS = {
   kwok: process.env.KWOK_VERSION ?? 'v0.8.0',
   gatewayApi: process.env.GATEWAY_API_VERSION ?? 'v1.4.1',
   helm: process.env.HELM_VERSION ?? 'v3.22.0',
+  coredns: process.env.COREDNS_VERSION ?? 'v1.14.7',
 } as const;
 
 /** The state directory of this checkout's testbed (kubeconfig, env, logs, pids). */
@@ -27,6 +29,15 @@ export const binDirs = {
   gatewayApi: join(CACHE_DIR, 'bin', `gateway-api-${VERSIONS.gatewayApi}`),
   helm: join(CACHE_DIR, 'bin', `helm-${VERSIONS.helm}`),
 };
+
+/**
+ * The real node's CoreDNS, as build.sh keys it: the CoreDNS version and the hash of the program
+ * that picks its plugins (test/testbed/coredns/main.go), so an edit builds anew.
+ */
+export function coreDnsBinary(): string {
+  const sum = createHash('sha256').update(readFileSync(join(REPO_ROOT, 'test', 'testbed', 'coredns', 'main.go'))).digest('hex').slice(0, 12);
+  return join(CACHE_DIR, 'bin', `coredns-${VERSIONS.coredns}-${sum}`, 'coredns');
+}
 
 /** A binary the testbed needs is not there: which one, where it was looked for, and how to get it. */
 export class MissingBinaryError extends Error {
@@ -108,7 +119,7 @@ function missingRealNodeBinaries(): RealNodeBinary[] {
  * The real node's binaries: the Debian ones, the CNI plugins and kubelet. Checked when `up` starts the
  * real node (after `ensureBinaries({ realNode: true })`); a missing one is a MissingBinaryError.
  */
-export function resolveRealNodeBinaries(): Record<RealNodeBinary, string> & { kubelet: string; kubeProxy: string; cniBinDir: string } {
+export function resolveRealNodeBinaries(): Record<RealNodeBinary, string> & { kubelet: string; kubeProxy: string; coredns: string; cniBinDir: string } {
   const out: Partial<Record<RealNodeBinary, string>> = {};
   for (const [name, b] of Object.entries(REAL_NODE_BINARIES) as Array<[RealNodeBinary, (typeof REAL_NODE_BINARIES)[RealNodeBinary]]>) {
     const found = findOnPath(b.names);
@@ -119,8 +130,9 @@ export function resolveRealNodeBinaries(): Record<RealNodeBinary, string> & { ku
     if (!executable(join(CNI_BIN_DIR, p))) throw new MissingBinaryError(`CNI plugin ${p}`, [join(CNI_BIN_DIR, p)], 'install the Debian package containernetworking-plugins (test/testbed/build/install-system.sh real-node does it as root)');
   }
   if (!executable(binaries.kubelet)) throw new MissingBinaryError('kubelet', [binaries.kubelet], `build it with: bash test/testbed/build/build.sh kubernetes (npm run testbed -- up runs it; CUTOVER_CACHE_DIR=${CACHE_DIR})`);
+  if (!executable(coreDnsBinary())) throw new MissingBinaryError('coredns', [coreDnsBinary()], `build it with: bash test/testbed/build/build.sh coredns (npm run testbed -- up runs it; CUTOVER_CACHE_DIR=${CACHE_DIR})`);
   if (!executable(binaries.kubeProxy)) throw new MissingBinaryError('kube-proxy', [binaries.kubeProxy], `build it with: bash test/testbed/build/build.sh kubernetes (npm run testbed -- up runs it; CUTOVER_CACHE_DIR=${CACHE_DIR})`);
-  return { ...(out as Record<RealNodeBinary, string>), kubelet: binaries.kubelet, kubeProxy: binaries.kubeProxy, cniBinDir: CNI_BIN_DIR };
+  return { ...(out as Record<RealNodeBinary, string>), kubelet: binaries.kubelet, kubeProxy: binaries.kubeProxy, coredns: coreDnsBinary(), cniBinDir: CNI_BIN_DIR };
 }
 
 /** The path of a system binary; a MissingBinaryError that says how to install it when it is not there. */
@@ -167,6 +179,7 @@ function versionEnv(): Record<string, string> {
     KWOK_VERSION: VERSIONS.kwok,
     GATEWAY_API_VERSION: VERSIONS.gatewayApi,
     HELM_VERSION: VERSIONS.helm,
+    COREDNS_VERSION: VERSIONS.coredns,
     CUTOVER_CACHE_DIR: CACHE_DIR,
   };
 }
@@ -188,4 +201,5 @@ export async function ensureBinaries(
     const complete = existsSync(join(dir, '.complete')) && (w !== 'kubernetes' || existsSync(join(dir, '.complete-node')));
     if (!complete) await runScript(BUILD_SCRIPT, [w]);
   }
+  if (opts.realNode === true && !existsSync(join(dirname(coreDnsBinary()), '.complete'))) await runScript(BUILD_SCRIPT, ['coredns']);
 }

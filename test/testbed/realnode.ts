@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildImage, operatorImageSpec, pauseImageSpec, PAUSE_IMAGE, OPERATOR_IMAGE, type BuiltImage } from './images.ts';
 import { CACHE_DIR, resolveRealNodeBinaries } from './paths.ts';
+import { CLUSTER_DNS_IP, CLUSTER_DOMAIN, COREDNS_IMAGE, coreDnsImageSpec } from './cluster-services.ts';
 import { ensureClientCert, type Pki } from './pki.ts';
 import { freePort, isAlive, killPid, probe, sleep, startDetached, type Started } from './procs.ts';
 
@@ -34,7 +35,7 @@ export interface RealNodeInfo {
   ip: string;
   containerdSocket: string;
   kubeletPort: number;
-  images: { pause: string; operator: string };
+  images: { pause: string; operator: string; coredns: string };
   /**
    * The `kubernetes` Service's endpoint: the node IP on the API server's own port, forwarded to the
    * API server on 127.0.0.1. Pods use the Service (10.96.0.1:443, through kube-proxy) as in any
@@ -278,6 +279,9 @@ authentication:
 authorization: {mode: AlwaysAllow}
 podLogsDir: ${p.podLogs}
 resolvConf: ""
+# The cluster DNS (cluster-services.ts: CoreDNS behind kube-dns) in every pod's resolv.conf.
+clusterDNS: [${CLUSTER_DNS_IP}]
+clusterDomain: ${CLUSTER_DOMAIN}
 failSwapOn: false
 # Never evict for a full disk of the development machine, never delete the hand-imported images.
 evictionHard: {memory.available: "1%", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
@@ -346,7 +350,7 @@ function run(cmd: string, args: string[]): void {
  * Starts containerd (now) and, once `kubeconfigReady` resolves, the kubelet. The host state is
  * recorded first, in realnode/host-before.json, for `stopRealNode` to restore.
  */
-export async function startRealNode(dir: string, pki: Pki, apiServerUrl: string, log: (n: string) => string, track: (s: Started) => Started, reusePorts = false): Promise<RealNodeStart> {
+export async function startRealNode(dir: string, pki: Pki, apiServerUrl: string, log: (n: string) => string, track: (s: Started) => Started, reusePorts = false, forwardPorts: number[] = []): Promise<RealNodeStart> {
   const bin = resolveRealNodeBinaries();
   const p = realNodePaths(dir);
   // A leftover of this directory's last run (a crash) is undone before the new "before" is taken.
@@ -373,9 +377,8 @@ export async function startRealNode(dir: string, pki: Pki, apiServerUrl: string,
     if (Date.now() > deadline) throw new Error(`containerd not ready after 30 s; see ${containerd.log}`);
     await sleep(100);
   }
-  const [pause, operator] = await Promise.all([buildImage(pauseImageSpec(bin.busybox)), buildImage(operatorImageSpec())]);
-  await importImage(p, bin.ctr, pause);
-  await importImage(p, bin.ctr, operator);
+  const images = await Promise.all([buildImage(pauseImageSpec(bin.busybox)), buildImage(operatorImageSpec()), buildImage(coreDnsImageSpec(bin.coredns))]);
+  for (const img of images) await importImage(p, bin.ctr, img);
 
   const cert = ensureClientCert(pki, `kubelet-${REAL_NODE_NAME}`, `system:node:${REAL_NODE_NAME}`, 'system:nodes');
   writeFileSync(p.kubeletKubeconfig, `apiVersion: v1
@@ -403,7 +406,9 @@ current-context: testbed
   // endpoint the API server publishes as its advertise address, 10.88.0.1, on its own port; there,
   // on the bridge, a forwarder hands the connection to the API server on 127.0.0.1.
   const apiPort = Number(new URL(apiServerUrl).port);
-  const proxy = track(startDetached('apiserver-pod-proxy', process.execPath, [join(import.meta.dirname, 'tcp-forward.ts'), `${NODE_IP}:${apiPort}`, `127.0.0.1:${apiPort}`], log('apiserver-pod-proxy')));
+  // The same forwarder carries the other host servers pods use (Prometheus), port for port.
+  const pairs = [apiPort, ...forwardPorts].flatMap((port) => [`${NODE_IP}:${port}`, `127.0.0.1:${port}`]);
+  const proxy = track(startDetached('apiserver-pod-proxy', process.execPath, [join(import.meta.dirname, 'tcp-forward.ts'), ...pairs], log('apiserver-pod-proxy')));
   writeFileSync(p.kubeletConfig, kubeletConfig(p, pki, port, healthzPort));
   const kubelet = track(startDetached('kubelet', bin.kubelet, [
     `--config=${p.kubeletConfig}`, `--kubeconfig=${p.kubeletKubeconfig}`, `--root-dir=${p.kubeletRoot}`,
@@ -428,7 +433,7 @@ current-context: testbed
   })();
   return {
     processes: [containerd, kubelet, kubeProxy, proxy],
-    info: { available: true, name: REAL_NODE_NAME, ip: NODE_IP, containerdSocket: p.containerdSocket, kubeletPort: port, images: { pause: PAUSE_IMAGE, operator: OPERATOR_IMAGE }, apiServer: { host: NODE_IP, port: apiPort } },
+    info: { available: true, name: REAL_NODE_NAME, ip: NODE_IP, containerdSocket: p.containerdSocket, kubeletPort: port, images: { pause: PAUSE_IMAGE, operator: OPERATOR_IMAGE, coredns: COREDNS_IMAGE }, apiServer: { host: NODE_IP, port: apiPort } },
     ready,
   };
 }

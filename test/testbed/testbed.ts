@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT, binDirs, binaries, ensureBinaries, resolveBinaries, testbedDir } from './paths.ts';
 import { ensureClientCert, ensurePki, kubeconfigYaml } from './pki.ts';
-import { acquireLock, NODE_IP, realNodeBlocker, REAL_NODE_PROCESSES, realNodePaths, releaseLock, startRealNode, stopRealNode, REAL_NODE_NAME, type RealNodeStatus } from './realnode.ts';
+import { clusterServicesManifests } from './cluster-services.ts';
+import { acquireLock, NODE_IP, REAL_NODE_LABEL, REAL_NODE_TAINT, realNodeBlocker, REAL_NODE_PROCESSES, realNodePaths, releaseLock, startRealNode, stopRealNode, REAL_NODE_NAME, type RealNodeStatus } from './realnode.ts';
 import { GATEWAY_CLASS_NAME, gatewayClassStatus, gatewayManifests } from './dataplane/gateway-class.ts';
 import { freePort, isAlive, killPid, probe, sleep, startDetached, waitReady, type Started } from './procs.ts';
 
@@ -205,7 +206,7 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
     state.info = info;
     writeState(state);
     // containerd, the images and the kubelet, alongside the rest of the start-up.
-    const realNode = noRealNode ? undefined : startRealNode(dir, pki, apiServerUrl, log, track).then((r) => { writeState(state); return r; });
+    const realNode = noRealNode ? undefined : startRealNode(dir, pki, apiServerUrl, log, track, false, [promPort]).then((r) => { writeState(state); return r; });
     realNode?.catch(() => {});
 
     // CRDs: the Gateway API's experimental channel (it has the mirror's percent) and the project's own.
@@ -263,6 +264,7 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
       await r.ready;
       info.realNode = r.info;
       writeState(state);
+      await startClusterServices(info, promPort);
     }
     await waitNodesReady(info, kwok);
     writeEnvFile(info);
@@ -279,6 +281,13 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
     }
     throw err;
   }
+}
+
+/** CoreDNS and the monitoring/prometheus Service (cluster-services.ts), Ready before \`up\` returns. */
+async function startClusterServices(info: TestbedInfo, prometheusPort: number): Promise<void> {
+  await kubectl(info, ['apply', '--server-side', '--field-manager=testbed', '--force-conflicts', '-f', '-'],
+    clusterServicesManifests({ nodeIp: NODE_IP, prometheusPort, label: REAL_NODE_LABEL, taint: REAL_NODE_TAINT }));
+  await kubectl(info, ['rollout', 'status', '-n', 'kube-system', 'deployment/coredns', '--timeout=120s']);
 }
 
 /**
@@ -472,7 +481,7 @@ export async function startTestbedRealNode(info: TestbedInfo): Promise<void> {
   requireRealNode(info);
   state.processes = state.processes.filter((p) => !REAL_NODE_PROCESSES.includes(p.name));
   const pki = ensurePki(join(info.dir, 'pki'));
-  const r = await startRealNode(info.dir, pki, info.apiServerUrl, (n) => join(info.dir, 'logs', `${n}.log`), (s) => { state.processes.push(s); return s; }, true);
+  const r = await startRealNode(info.dir, pki, info.apiServerUrl, (n) => join(info.dir, 'logs', `${n}.log`), (s) => { state.processes.push(s); return s; }, true, [Number(new URL(info.prometheusUrl).port)]);
   // Same node, new ports (kubelet, the API server forwarder): the state and the caller's info follow.
   state.info.realNode = r.info;
   info.realNode = r.info;

@@ -7,8 +7,9 @@
 #   helm                                                              (helm.sh/helm/v3)
 #   flagger (benchmark only)                                          (github.com/fluxcd/flagger)
 #   kstatus (tests only: test/testbed/kstatus/main.go)                (sigs.k8s.io/cli-utils)
+#   coredns (the real node's cluster DNS: test/testbed/coredns/main.go) (github.com/coredns/coredns)
 # and downloads the modules whose files the testbed reads (Gateway API CRDs, KWOK stages).
-# Usage: build.sh [all|kubernetes|etcd|kwok|helm|gateway-api|flagger|kstatus]   Prints one line per binary with its path.
+# Usage: build.sh [all|kubernetes|etcd|kwok|helm|gateway-api|flagger|kstatus|coredns]   Prints one line per binary with its path.
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-v1.36.4}
@@ -18,6 +19,7 @@ HELM_VERSION=${HELM_VERSION:-v3.22.0}
 GATEWAY_API_VERSION=${GATEWAY_API_VERSION:-v1.4.1}
 FLAGGER_VERSION=${FLAGGER_VERSION:-v1.44.0}
 CLI_UTILS_VERSION=${CLI_UTILS_VERSION:-v0.37.2}
+COREDNS_VERSION=${COREDNS_VERSION:-v1.14.7}
 
 CACHE=${CUTOVER_CACHE_DIR:-$HOME/.cache/cutover}
 export GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build" GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
@@ -150,6 +152,22 @@ build_kstatus() {
   echo "$out"
 }
 
+# CoreDNS with only the plugins a cluster's default Corefile uses (test/testbed/coredns/main.go), so
+# no cloud-provider SDK is built. Keyed by the CoreDNS version and the program's hash, like kstatus.
+build_coredns() {
+  local main; main="$(cd "$(dirname "${BASH_SOURCE[0]}")/../coredns" && pwd)/main.go"
+  local sum; sum=$(sha256sum "$main" | cut -c1-12)
+  local out="$CACHE/bin/coredns-$COREDNS_VERSION-$sum"
+  if [ -f "$out/.complete" ]; then echo "$out"; return; fi
+  local w="$CACHE/src/coredns-$COREDNS_VERSION-$sum"
+  mkdir -p "$w" "$out"
+  cp "$main" "$w/main.go"
+  printf 'module cutover.dev/testbed/coredns\n\ngo 1.26.0\n\nrequire github.com/coredns/coredns %s\n' "$COREDNS_VERSION" > "$w/go.mod"
+  (cd "$w" && with_progress "coredns $COREDNS_VERSION" go build -trimpath -ldflags "-s -w" -o "$out/coredns" .)
+  touch "$out/.complete"
+  echo "$out"
+}
+
 fetch_gateway_api() {
   local out="$CACHE/bin/gateway-api-$GATEWAY_API_VERSION"
   if [ -f "$out/.complete" ]; then echo "$out"; return; fi
@@ -175,7 +193,8 @@ case "$what" in
   helm) build_helm ;;
   flagger) build_flagger ;;
   kstatus) build_kstatus ;;
+  coredns) build_coredns ;;
   gateway-api) fetch_gateway_api ;;
   all) fetch_gateway_api; build_etcd; build_kwok; build_kubernetes ;;
-  *) echo "usage: $0 [all|kubernetes|etcd|kwok|helm|gateway-api|flagger|kstatus]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|kubernetes|etcd|kwok|helm|gateway-api|flagger|kstatus|coredns]" >&2; exit 2 ;;
 esac

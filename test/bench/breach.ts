@@ -2,7 +2,7 @@
 // testbed gateway, real load, the real Prometheus. The breach is the first moment the shift's own
 // query (polled against Prometheus every 100 ms) is above the threshold; the rollback is the moment a
 // WATCH on the HTTPRoute delivers the canary at 0.
-import { startBackendProcess, stopBackendProcess } from '../testbed/backends.ts';
+import { startBackend, stopBackend } from '../testbed/backends.ts';
 import { runLoad } from '../testbed/dataplane/load.ts';
 import type { TestbedInfo } from '../testbed/testbed.ts';
 import {
@@ -46,8 +46,8 @@ export async function breachBench(info: TestbedInfo, opts: { runs?: number } = {
       const host = `listings.${ns}.test`;
       await apply(k, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
       await Promise.all([
-        startBackendProcess(info, { namespace: ns, service: 'monolith' }),
-        startBackendProcess(info, { namespace: ns, service: 'listings-api', errorRate: 0.2 }),
+        startBackend(info, { namespace: ns, service: 'monolith' }),
+        startBackend(info, { namespace: ns, service: 'listings-api', errorRate: 0.2 }),
       ]);
       await apply(k, httpRoute(ns, 'listings', 'monolith', 'listings-api', host));
       let stableAt: number | undefined;
@@ -83,7 +83,7 @@ export async function breachBench(info: TestbedInfo, opts: { runs?: number } = {
         ac.abort();
         await load.catch(() => {});
         w.stop();
-        await Promise.all([stopBackendProcess(info, ns, 'monolith', false), stopBackendProcess(info, ns, 'listings-api', false)]);
+        await Promise.all([stopBackend(info, ns, 'monolith', false), stopBackend(info, ns, 'listings-api', false)]);
       }
     }));
   } finally {

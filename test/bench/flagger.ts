@@ -22,7 +22,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { setBackend, startBackendProcess, stopBackendProcess } from '../testbed/backends.ts';
+import { setBackend, startBackend, stopBackend } from '../testbed/backends.ts';
 import { runLoad, type LoadSummary } from '../testbed/dataplane/load.ts';
 import { loopbackFqdn } from '../testbed/dataplane/routing.ts';
 import { binaries, CACHE_DIR, REPO_ROOT } from '../testbed/paths.ts';
@@ -274,7 +274,7 @@ async function flaggerRun(ctx: FlaggerCtx, s: FlaggerSetting, i: number): Promis
   let load: Promise<LoadSummary | undefined> | undefined;
   const backends = [`${name}-primary-be`, `${name}-canary-be`];
   try {
-    const [pb, cb] = await Promise.all(backends.map((b) => startBackendProcess(info, { namespace: ns, service: b })));
+    const [pb, cb] = await Promise.all(backends.map((b) => startBackend(info, { namespace: ns, service: b })));
     await applyAll(k, [loopbackSlice(ns, `${name}-primary`, pb!.port), loopbackSlice(ns, `${name}-canary`, cb!.port), deployment(ns, name)]);
     await apply(k, canary(ns, name, host, { interval: s.interval, threshold: s.threshold, stepWeight: FIRST_WEIGHT, maxWeight: 3 * FIRST_WEIGHT, template: 'error-rate', max: MAX_ERROR_RATIO }));
     const phase = () => ctx.canaries.get(name)?.status?.phase;
@@ -298,7 +298,7 @@ async function flaggerRun(ctx: FlaggerCtx, s: FlaggerSetting, i: number): Promis
   } finally {
     ac.abort();
     await load;
-    await Promise.all(backends.map((b) => stopBackendProcess(info, ns, b, false)));
+    await Promise.all(backends.map((b) => stopBackend(info, ns, b, false)));
   }
 }
 
@@ -313,8 +313,8 @@ async function cutoverRun(info: TestbedInfo, k: Kube, ns: string, s: CutoverSett
   try {
     await Promise.all([w.ready, ws.ready]);
     await Promise.all([
-      startBackendProcess(info, { namespace: ns, service: 'monolith' }),
-      startBackendProcess(info, { namespace: ns, service: 'listings-api' }),
+      startBackend(info, { namespace: ns, service: 'monolith' }),
+      startBackend(info, { namespace: ns, service: 'listings-api' }),
     ]);
     await apply(k, httpRoute(ns, 'listings', 'monolith', 'listings-api', host));
     load = runLoad({ url: info.gatewayUrl, host, path: '/', rps: RPS, durationMs: 30 * 60_000, signal: ac.signal, timeoutMs: 5000 }).catch(() => undefined);
@@ -343,7 +343,7 @@ async function cutoverRun(info: TestbedInfo, k: Kube, ns: string, s: CutoverSett
     await load;
     w.stop();
     ws.stop();
-    await Promise.all([stopBackendProcess(info, ns, 'monolith', false), stopBackendProcess(info, ns, 'listings-api', false)]);
+    await Promise.all([stopBackend(info, ns, 'monolith', false), stopBackend(info, ns, 'listings-api', false)]);
   }
 }
 

@@ -1,20 +1,33 @@
 // The chart, installed with helm as the README's install section says, running on the testbed's real
-// node: two operator replicas from the locally built image (the Dockerfile's content), under the
-// chart's ServiceAccount and RBAC; one holds the Lease; the chart's probes are the ones the kubelet
-// runs (both pods Ready); /readyz answers from each pod. The testbed-only values are where the image
-// comes from (no registry), the node placement, and where pods find the API server (10.88.0.1:
-// there is no kube-proxy, so the `kubernetes` Service's ClusterIP routes nowhere).
+// node — the proof that Cutover works as a user installs it:
+//   - two operator replicas from the locally built image (the Dockerfile's content) under the chart's
+//     ServiceAccount and RBAC; one holds the Lease; the chart's probes are the ones the kubelet runs;
+//     /readyz answers through the chart's Service;
+//   - a TrafficShift completes and another rolls back on a breach, driven only by the installed
+//     operator; the real Alertmanager calls the hook through the chart's Service with the token
+//     from the chart's Secret and rolls a shift back at 100%;
+//   - the leader's pod deleted mid-shift: the other replica takes over within the lease duration,
+//     no step repeated; `helm upgrade` with a changed value mid-shift: no step repeated or skipped;
+//     `helm uninstall` with a cutover in flight leaves the CRDs and the cutover where they are;
+//   - the namespaced install acts only in its namespaces; a missing RBAC rule shows as Ready=False
+//     Forbidden, Stalled, and a Warning Event.
+// The only testbed-specific values are where the image comes from (no registry: imported into the
+// node's containerd, pullPolicy Never) and the node placement (the real node's label and taint).
+// Pods reach the API server through the `kubernetes` Service and Prometheus at the chart's default
+// http://prometheus.monitoring:9090, through kube-proxy and the cluster DNS, as in any cluster.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
+import { eventually, getJson, kubectl, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
+import { createScenario, ERROR_RATE_QUERY, recordWeights, render, shiftYaml, waitPhase, type Scenario } from '../helpers/scenario.ts';
+import { TESTBED_PARENT_REFS } from '../testbed/dataplane/gateway-class.ts';
 import { binaries, ensureBinaries, REPO_ROOT } from '../testbed/paths.ts';
 import { OPERATOR_IMAGE, REAL_NODE_LABEL, REAL_NODE_TAINT } from '../testbed/realnode.ts';
-import { requireRealNode } from '../testbed/testbed.ts';
+import { requireRealNode, setAlertmanagerConfig, setPrometheusRules } from '../testbed/testbed.ts';
 
 const CHART = join(REPO_ROOT, 'charts', 'cutover');
-const release = uniqueName('cutover');
-const ns = `${release}-system`;
+// Short leader election so that a failover fits a test; values a user may set the same way.
+const LEASE_S = 8;
 
 function helm(args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -22,7 +35,76 @@ function helm(args: string[]): Promise<{ code: number; out: string }> {
   });
 }
 
-interface Pod { metadata: { name: string }; spec: { nodeName?: string; serviceAccountName?: string }; status: { podIP?: string; conditions?: Array<{ type: string; status: string }> } }
+/** The values the testbed needs beyond the README's: the local image and the real node's placement. */
+function testbedValues(): string[] {
+  const [repository, tag] = OPERATOR_IMAGE.split(/:(?=[^:]+$)/);
+  return [
+    '--set', `image.repository=${repository}`, '--set', `image.tag=${tag}`, '--set', 'image.pullPolicy=Never',
+    '--set', `nodeSelector.${REAL_NODE_LABEL.key.replace(/\./g, '\\.')}=${REAL_NODE_LABEL.value}`,
+    '--set', `tolerations[0].key=${REAL_NODE_TAINT.key}`, '--set', 'tolerations[0].operator=Equal',
+    '--set-string', `tolerations[0].value=${REAL_NODE_TAINT.value}`, '--set', `tolerations[0].effect=${REAL_NODE_TAINT.effect}`,
+    '--set', `leaderElection.leaseDuration=${LEASE_S}s`, '--set', 'leaderElection.renewDeadline=5s', '--set', 'leaderElection.retryPeriod=1s',
+  ];
+}
+
+interface Release { name: string; ns: string }
+
+/** `helm install` as the README says (prometheusUrl as there), then `kubectl rollout status`. */
+async function install(r: Release, extra: string[] = []): Promise<void> {
+  const out = await helm(['install', r.name, CHART, '-n', r.ns, '--create-namespace',
+    '--set', 'prometheusUrl=http://prometheus.monitoring:9090', ...testbedValues(), ...extra]);
+  expect(out.code, out.out).toBe(0);
+  await kubectlOk(['-n', r.ns, 'rollout', 'status', `deployment/${r.name}`, '--timeout=180s']);
+}
+
+async function uninstall(r: Release): Promise<void> {
+  await helm(['uninstall', r.name, '-n', r.ns, '--wait', '--timeout=120s']);
+  await kubectl(['delete', 'namespace', r.ns, '--wait=false', '--ignore-not-found']);
+}
+
+interface Pod {
+  metadata: { name: string; labels?: Record<string, string> };
+  spec: { nodeName?: string; serviceAccountName?: string; containers: Array<{ image: string; readinessProbe?: { httpGet?: { path: string } }; livenessProbe?: { httpGet?: { path: string } } }> };
+  status: { phase?: string; podIP?: string; conditions?: Array<{ type: string; status: string }> };
+}
+
+async function readyPods(r: Release): Promise<Pod[]> {
+  const l = await getJson<{ items: Pod[] }>(['get', 'pods', '-n', r.ns, '-l', `app.kubernetes.io/instance=${r.name}`]);
+  return l.items.filter((p) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+}
+
+async function leaseHolder(r: Release): Promise<string | undefined> {
+  const l = await getJson<{ spec: { holderIdentity?: string } }>(['get', 'lease', 'cutover-leader', '-n', r.ns]).catch(() => undefined);
+  return l?.spec.holderIdentity || undefined;
+}
+
+async function serviceUrl(r: Release): Promise<string> {
+  const svc = await getJson<{ spec: { clusterIP: string; ports: Array<{ name: string; port: number }> } }>(['get', 'service', r.name, '-n', r.ns]);
+  return `http://${svc.spec.clusterIP}:${svc.spec.ports.find((p) => p.name === 'http')!.port}`;
+}
+
+interface Ev { reason: string; type: string; note?: string; reportingInstance?: string; regarding: { name: string } }
+async function events(ns: string, name: string, reason?: string): Promise<Ev[]> {
+  const l = await getJson<{ items: Ev[] }>(['get', 'events.events.k8s.io', '-n', ns]);
+  return l.items.filter((e) => e.regarding.name === name && (reason === undefined || e.reason === reason));
+}
+
+/** One StepStarted Event per step, each from a pod of the release (no other operator acted). */
+async function expectEachStepOnce(s: Scenario, name: string, r: Release, steps: number): Promise<void> {
+  const started = await events(s.ns, name, 'StepStarted');
+  expect(started.map((e) => e.note).sort(), JSON.stringify(started.map((e) => [e.note, e.reportingInstance]))).toHaveLength(steps);
+  expect(new Set(started.map((e) => e.note)).size).toBe(steps);
+  for (const e of started) expect(e.reportingInstance ?? '').toMatch(new RegExp(`^${r.name}-`));
+}
+
+const nonDecreasing = (xs: number[]) => xs.every((x, i) => i === 0 || x >= xs[i - 1]!);
+
+const scenarios: Scenario[] = [];
+async function scenario(prefix: string): Promise<Scenario> {
+  const s = await createScenario({ prefix });
+  scenarios.push(s);
+  return s;
+}
 
 beforeAll(async () => {
   requireRealNode(testbed());
@@ -30,45 +112,244 @@ beforeAll(async () => {
 }, 900_000);
 
 afterAll(async () => {
-  await helm(['uninstall', release, '-n', ns, '--wait=false']);
-  await kubectl(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found']);
-  await kubectl(['delete', 'clusterrole,clusterrolebinding', '-l', `app.kubernetes.io/instance=${release}`, '--ignore-not-found']);
+  for (const s of scenarios) await s.cleanup();
 });
 
-describe('the chart on the real node', () => {
-  it('helm install: 2 replicas Ready by the chart probes, one holds the Lease, /readyz answers from the pods', async () => {
+describe('the chart installed cluster-wide on the real node', () => {
+  const r: Release = { name: uniqueName('cutover'), ns: '' };
+  r.ns = `${r.name}-system`;
+  const ruleFiles: string[] = [];
+
+  beforeAll(async () => { await install(r); }, 300_000);
+  afterAll(async () => {
+    for (const f of ruleFiles) await setPrometheusRules(testbed(), f, null);
+    await uninstall(r);
+    await kubectl(['delete', 'clusterrole,clusterrolebinding', '-l', `app.kubernetes.io/instance=${r.name}`, '--ignore-not-found']);
+  }, 180_000);
+
+  it('2 replicas Ready by the chart probes under its ServiceAccount, one holds the Lease, /readyz through the Service', async () => {
     const node = requireRealNode(testbed());
-    const [repository, tag] = OPERATOR_IMAGE.split(/:(?=[^:]+$)/);
-    const r = await helm(['install', release, CHART, '-n', ns, '--create-namespace',
-      '--set', `image.repository=${repository}`, '--set', `image.tag=${tag}`, '--set', 'image.pullPolicy=Never',
-      '--set', `nodeSelector.${REAL_NODE_LABEL.key.replace(/\./g, '\\.')}=${REAL_NODE_LABEL.value}`,
-      '--set', `tolerations[0].key=${REAL_NODE_TAINT.key}`, '--set', 'tolerations[0].operator=Equal',
-      '--set-string', `tolerations[0].value=${REAL_NODE_TAINT.value}`, '--set', `tolerations[0].effect=${REAL_NODE_TAINT.effect}`,
-      '--set', 'extraEnv[0].name=KUBERNETES_SERVICE_HOST', '--set', `extraEnv[0].value=${node.apiServer.host}`,
-      '--set', 'extraEnv[1].name=KUBERNETES_SERVICE_PORT', '--set-string', `extraEnv[1].value=${node.apiServer.port}`,
-      '--set', `prometheusUrl=http://${node.ip}:9`]);
-    expect(r.code, r.out).toBe(0);
-    const pods = await eventually('2 operator pods Ready', async () => {
-      const l = await getJson<{ items: Pod[] }>(['get', 'pods', '-n', ns, '-l', `app.kubernetes.io/instance=${release}`]);
-      const ready = l.items.filter((p) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-      return ready.length === 2 ? ready : undefined;
-    }, 180_000);
+    const pods = await eventually('2 operator pods Ready', async () => { const p = await readyPods(r); return p.length === 2 ? p : undefined; }, 180_000);
     for (const p of pods) {
       expect(p.spec.nodeName).toBe(node.name);
       // The chart's ServiceAccount: the full name is the release name when it contains "cutover".
-      expect(p.spec.serviceAccountName).toBe(release);
+      expect(p.spec.serviceAccountName).toBe(r.name);
+      expect(p.spec.containers[0]!.image).toBe(OPERATOR_IMAGE);
+      // The probes the kubelet ran to make the pods Ready are the chart's.
+      expect(p.spec.containers[0]!.readinessProbe?.httpGet?.path).toBe('/readyz');
+      expect(p.spec.containers[0]!.livenessProbe?.httpGet?.path).toBe('/healthz');
     }
-    const lease = await eventually('the Lease held by one of the pods', async () => {
-      const l = await getJson<{ spec: { holderIdentity?: string } }>(['get', 'lease', 'cutover-leader', '-n', ns]).catch(() => undefined);
-      return l?.spec.holderIdentity ? l.spec.holderIdentity : undefined;
-    }, 60_000);
-    expect(pods.map((p) => p.metadata.name)).toContain(lease);
-    for (const p of pods) {
-      const res = await fetch(`http://${p.status.podIP}:8080/readyz`);
-      expect(res.status).toBe(200);
-    }
-    const d = await getJson<{ status: { availableReplicas?: number } }>(['get', 'deployment', release, '-n', ns]);
+    const holder = await eventually('the Lease held by one of the pods', () => leaseHolder(r), 60_000);
+    expect(pods.map((p) => p.metadata.name)).toContain(holder);
+    // Through the chart's Service (its ClusterIP, kube-proxy), as a client in the cluster would.
+    const res = await fetch(`${await serviceUrl(r)}/readyz`);
+    expect(res.status).toBe(200);
+    const d = await getJson<{ status: { availableReplicas?: number } }>(['get', 'deployment', r.name, '-n', r.ns]);
     expect(d.status.availableReplicas).toBe(2);
-    await kubectlOk(['get', 'crd', 'trafficshifts.cutover.dev']);
+  });
+
+  it('a TrafficShift completes, driven only by the installed operator, each step once', async () => {
+    const s = await scenario('chart-ok');
+    const load = s.startLoad(30);
+    await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '3s'], [50, '3s'], [100, '3s']] }));
+    const done = await waitPhase(s, 'listings-read', ['Completed', 'RolledBack', 'Failed'], 180_000);
+    await load.stop();
+    expect(done.status?.phase).toBe('Completed');
+    expect(await s.routeWeights()).toEqual({ [s.stable]: 0, [s.canary]: 100 });
+    await expectEachStepOnce(s, 'listings-read', r, 3);
+  });
+
+  it('a breach of the error-rate threshold rolls a TrafficShift back', async () => {
+    const s = await scenario('chart-breach');
+    const load = s.startLoad(30);
+    await s.setCanary({ errorRate: 0.5 });
+    await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '20s'], [50, '20s'], [100, '20s']], failureLimit: 1 }));
+    const done = await waitPhase(s, 'listings-read', ['Completed', 'RolledBack', 'Failed'], 180_000);
+    await load.stop();
+    expect(done.status?.phase).toBe('RolledBack');
+    expect(done.status?.rollback?.trigger).toBe('Metric');
+    expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
+    expect((await events(s.ns, 'listings-read', 'RolledBack')).every((e) => (e.reportingInstance ?? '').startsWith(`${r.name}-`))).toBe(true);
+  });
+
+  it('the real Alertmanager calls the hook through the chart Service with the chart Secret token: rollback at 100%', async () => {
+    const s = await scenario('chart-alert');
+    const secret = await getJson<{ data: Record<string, string> }>(['get', 'secret', `${r.name}-hooks`, '-n', r.ns]);
+    const token = Buffer.from(secret.data['alertmanager-token']!, 'base64').toString('utf8');
+    expect(token.length).toBeGreaterThan(16);
+    const alert = `ChartCanaryErrors${s.ns.replace(/[^a-zA-Z0-9]/g, '')}`;
+    await setAlertmanagerConfig(testbed(), `route:
+  receiver: cutover
+  group_by: ['alertname', 'namespace']
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: cutover
+    webhook_configs:
+      - url: ${await serviceUrl(r)}/hooks/alertmanager
+        send_resolved: true
+        http_config:
+          authorization:
+            credentials: ${token}
+`);
+    const load = s.startLoad(30);
+    await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', {
+      // A lenient metric, so that only the alert can roll back (the trigger must be Alert).
+      steps: [[50, '2s'], [100, '5m']], interval: '2s',
+      metrics: `      - name: error-rate\n        prometheus:\n          query: '${ERROR_RATE_QUERY}'\n        max: 0.99`,
+      extra: `  rollback:\n    alerts:\n      - matchLabels: {namespace: ${s.ns}, service: ${s.canary}}`,
+    }));
+    await eventually('the shift at 100%', async () => (await s.shift('listings-read')).status?.currentWeight === 100, 120_000, 250);
+    // Errors begin only now: the alert fires while the shift pauses at 100%.
+    await s.setCanary({ errorRate: 0.6 });
+    const file = `chart-${s.ns}`;
+    ruleFiles.push(file);
+    await setPrometheusRules(testbed(), file, `groups:
+  - name: ${file}
+    interval: 1s
+    rules:
+      - alert: ${alert}
+        expr: ${JSON.stringify(`${render(ERROR_RATE_QUERY, { namespace: s.ns, 'canary.service': s.canary })} > 0.2`)}
+        labels: {namespace: ${s.ns}, service: ${s.canary}}
+`);
+    const done = await waitPhase(s, 'listings-read', ['RolledBack', 'Failed', 'Completed'], 120_000);
+    await load.stop();
+    expect(done.status?.phase).toBe('RolledBack');
+    expect(done.status?.rollback?.trigger).toBe('Alert');
+    expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
+  });
+
+  it('the leader pod deleted mid-shift: the other replica takes over within the lease duration, no step repeated', async () => {
+    const s = await scenario('chart-failover');
+    const load = s.startLoad(30);
+    const rec = recordWeights(s);
+    await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '3s'], [50, '20s'], [100, '3s']] }));
+    await eventually('step 2 (weight 50)', async () => (await s.shift('listings-read')).status?.currentWeight === 50, 120_000, 200);
+    const leader = (await leaseHolder(r))!;
+    const others = (await readyPods(r)).map((p) => p.metadata.name).filter((n) => n !== leader);
+    expect(others).toHaveLength(1);
+    const deletedAt = Date.now();
+    // As a user or a node drain would: a normal delete (SIGTERM, the grace period of the chart).
+    await kubectlOk(['delete', 'pod', leader, '-n', r.ns, '--wait=false']);
+    await eventually(`${others[0]} holds the Lease`, async () => (await leaseHolder(r)) === others[0], (LEASE_S + 10) * 1000, 100);
+    const takeoverMs = Date.now() - deletedAt;
+    console.log(`leader pod deleted → the other replica holds the Lease after ${takeoverMs} ms (lease ${LEASE_S} s)`);
+    expect(takeoverMs).toBeLessThanOrEqual(LEASE_S * 1000 + 2000);
+    const done = await waitPhase(s, 'listings-read', ['Completed', 'RolledBack', 'Failed'], 180_000);
+    await rec.stop();
+    await load.stop();
+    expect(done.status?.phase).toBe('Completed');
+    expect(nonDecreasing(rec.changes.map((c) => c.weight))).toBe(true);
+    await expectEachStepOnce(s, 'listings-read', r, 3);
+    // The Deployment replaced the deleted pod.
+    await eventually('2 replicas Ready again', async () => (await readyPods(r)).length === 2, 120_000);
+  });
+
+  it('helm upgrade with a changed value mid-shift: the pods roll, no step repeated or skipped', async () => {
+    const s = await scenario('chart-upgrade');
+    const load = s.startLoad(30);
+    const rec = recordWeights(s);
+    await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '3s'], [50, '20s'], [100, '3s']] }));
+    await eventually('step 2 (weight 50)', async () => (await s.shift('listings-read')).status?.currentWeight === 50, 120_000, 200);
+    const before = (await readyPods(r)).map((p) => p.metadata.name);
+    const up = await helm(['upgrade', r.name, CHART, '-n', r.ns, '--reuse-values', '--set', 'logLevel=debug']);
+    expect(up.code, up.out).toBe(0);
+    await kubectlOk(['-n', r.ns, 'rollout', 'status', `deployment/${r.name}`, '--timeout=180s']);
+    const done = await waitPhase(s, 'listings-read', ['Completed', 'RolledBack', 'Failed'], 180_000);
+    await rec.stop();
+    await load.stop();
+    expect(done.status?.phase).toBe('Completed');
+    expect(rec.changes.map((c) => c.weight)).toEqual([0, 10, 50, 100]);
+    await expectEachStepOnce(s, 'listings-read', r, 3);
+    const after = (await readyPods(r)).map((p) => p.metadata.name);
+    expect(after.filter((n) => before.includes(n))).toEqual([]);
+    const d = await getJson<{ spec: { template: { spec: { containers: Array<{ args?: string[] }> } } } }>(['get', 'deployment', r.name, '-n', r.ns]);
+    expect(d.spec.template.spec.containers[0]!.args).toContain('--log-level=debug');
+  });
+});
+
+describe('helm uninstall with a cutover in flight', () => {
+  const r: Release = { name: uniqueName('cutover'), ns: '' };
+  r.ns = `${r.name}-system`;
+  beforeAll(async () => { await install(r, ['--set', 'replicaCount=1']); }, 300_000);
+  afterAll(async () => {
+    await uninstall(r);
+    await kubectl(['delete', 'clusterrole,clusterrolebinding', '-l', `app.kubernetes.io/instance=${r.name}`, '--ignore-not-found']);
+  }, 180_000);
+
+  it('as the README says: the CRDs and the TrafficShift stay, the route stays where the shift left it', async () => {
+    const s = await scenario('chart-uninstall');
+    const load = s.startLoad(30);
+    await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '3s'], [50, '5m'], [100, '3s']] }));
+    await eventually('step 2 (weight 50)', async () => (await s.shift('listings-read')).status?.currentWeight === 50, 120_000, 200);
+    const out = await helm(['uninstall', r.name, '-n', r.ns, '--wait', '--timeout=120s']);
+    expect(out.code, out.out).toBe(0);
+    await load.stop();
+    await eventually('the operator pods gone', async () => (await getJson<{ items: unknown[] }>(['get', 'pods', '-n', r.ns, '-l', `app.kubernetes.io/instance=${r.name}`])).items.length === 0, 120_000);
+    await kubectlOk(['get', 'crd', 'trafficshifts.cutover.dev', 'shadowruns.cutover.dev', 'migrationslices.cutover.dev']);
+    const ts = await s.shift('listings-read');
+    expect(ts.status?.phase).toBe('Progressing');
+    expect(ts.status?.currentWeight).toBe(50);
+    expect(await s.routeWeights()).toEqual({ [s.stable]: 50, [s.canary]: 50 });
+  });
+});
+
+describe('the namespaced install', () => {
+  const r: Release = { name: uniqueName('cutover'), ns: '' };
+  r.ns = `${r.name}-system`;
+  const mine: Scenario[] = [];
+  beforeAll(async () => {
+    mine.push(await scenario('chart-ns-in'), await scenario('chart-ns-out'));
+    await install(r, ['--set', 'rbac.namespaced=true', '--set', `watchNamespaces={${mine[0]!.ns}}`, '--set', 'replicaCount=1']);
+  }, 300_000);
+  afterAll(async () => {
+    await uninstall(r);
+    await kubectl(['delete', 'clusterrole,clusterrolebinding', '-l', `app.kubernetes.io/instance=${r.name}`, '--ignore-not-found']);
+  }, 180_000);
+
+  it('acts only in its namespaces', async () => {
+    const [inside, outside] = mine as [Scenario, Scenario];
+    const loads = [inside.startLoad(30), outside.startLoad(30)];
+    await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(outside, 'listings-read', { steps: [[10, '2s'], [100, '2s']] }));
+    await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(inside, 'listings-read', { steps: [[10, '2s'], [100, '2s']] }));
+    const done = await waitPhase(inside, 'listings-read', ['Completed', 'RolledBack', 'Failed'], 180_000);
+    for (const l of loads) await l.stop();
+    expect(done.status?.phase).toBe('Completed');
+    // By then the outside shift, applied first, would have had a status from an operator that saw it.
+    expect((await outside.shift('listings-read')).status).toBeUndefined();
+    expect(await outside.routeWeights()).toEqual({ [outside.stable]: 100, [outside.canary]: 0 });
+    expect(await events(outside.ns, 'listings-read')).toEqual([]);
+  });
+
+  it('a missing RBAC rule (no patch on HTTPRoutes): Ready=False Forbidden, Stalled, one Warning Event; the route unchanged', async () => {
+    const s = mine[0]!;
+    const role = await getJson<{ rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> }>(['get', 'role', r.name, '-n', s.ns]);
+    const rules = role.rules.map((x) => (x.resources.includes('httproutes') ? { ...x, verbs: x.verbs.filter((v) => v !== 'patch') } : x));
+    await kubectlOk(['patch', 'role', r.name, '-n', s.ns, '--type=merge', '-p', JSON.stringify({ rules })]);
+    await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-write', { steps: [[10, '2s'], [100, '2s']] }).replace('httpRoute: {name: listings}', 'httpRoute: {name: listings-write}'));
+    await kubectlOk(['apply', '--server-side', '--field-manager=gitops', '-f', '-'], `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: listings-write, namespace: ${s.ns}}
+spec:
+  parentRefs: ${TESTBED_PARENT_REFS}
+  hostnames: [write.${s.ns}.test]
+  rules:
+    - backendRefs:
+        - {name: ${s.stable}, port: 8080, weight: 100}
+        - {name: ${s.canary}, port: 8080, weight: 0}
+`);
+    const ts = await eventually('Ready=False Forbidden', async () => {
+      const t = await s.shift('listings-write');
+      return t.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'False' && c.reason === 'Forbidden') ? t : undefined;
+    }, 120_000);
+    const cond = (type: string) => ts.status?.conditions?.find((c) => c.type === type);
+    expect(cond('Stalled')).toMatchObject({ status: 'True', reason: 'Forbidden' });
+    expect(cond('Ready')!.message).toMatch(/httproutes/);
+    await sleep(3000); // retries meanwhile: still one Event (it counts, it does not repeat)
+    const warnings = (await events(s.ns, 'listings-write', 'Forbidden')).filter((e) => e.type === 'Warning');
+    expect(warnings).toHaveLength(1);
+    const route = await getJson<{ spec: { rules: Array<{ backendRefs: Array<{ name: string; weight: number }> }> } }>(['get', 'httproute', 'listings-write', '-n', s.ns]);
+    expect(Object.fromEntries(route.spec.rules[0]!.backendRefs.map((b) => [b.name, b.weight]))).toEqual({ [s.stable]: 100, [s.canary]: 0 });
   });
 });

@@ -4,8 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { runLoad } from '../testbed/dataplane/load.ts';
-import { readState } from '../testbed/testbed.ts';
-import { startBackendProcess, stopBackendProcess } from '../testbed/backends.ts';
+import { backendRecord, startBackend, stopBackend } from '../testbed/backends.ts';
 
 let operator: OperatorProcess;
 const cleanups: Array<() => Promise<void>> = [];
@@ -50,11 +49,11 @@ async function runExample(name: string, o: { backends: Backend[]; host: string; 
   const ns = NS[name]?.shift();
   if (!ns) throw new Error(`no namespace left for example ${name}: add it to EXAMPLES`);
   await kubectlOk(['create', 'namespace', ns]);
-  await Promise.all(o.backends.map((b) => startBackendProcess(info, { namespace: ns, service: b.service, servicePort: b.port ?? 8080, errorRate: b.errorRate, latencyMs: b.latencyMs })));
+  await Promise.all(o.backends.map((b) => startBackend(info, { namespace: ns, service: b.service, servicePort: b.port ?? 8080, errorRate: b.errorRate, latencyMs: b.latencyMs })));
   const ac = new AbortController();
   cleanups.push(async () => {
     ac.abort();
-    await Promise.all(o.backends.map((b) => stopBackendProcess(info, ns, b.service, false)));
+    await Promise.all(o.backends.map((b) => stopBackend(info, ns, b.service, false)));
     await kubectl(['delete', 'migrationslices,shadowruns', '--all', '-n', ns, '--wait=true', '--timeout=30s']);
     await kubectl(['delete', 'namespace', ns, '--wait=false']);
   });
@@ -143,13 +142,13 @@ describe('examples reach the outcome their README promises', () => {
 
   it('score-worker-extraction (seed 003): Pending until the batch-duration trigger holds, then 10 → 50 → 100 with the worker scaled, Completed', async () => {
     const info = testbed();
-    let monolithPort = 0;
+    let monolithUrl = '';
     const ex = await runExample('score-worker-extraction', {
       backends: [{ service: 'monolith', latencyMs: LATENCY_MS }, { service: 'score-worker', latencyMs: LATENCY_MS }],
       host: 'internal.example.com', path: '/internal/score/trigger', method: 'POST',
       before: async (ns) => {
-        monolithPort = readState(info.dir)!.backends.find((b) => b.namespace === ns && b.service === 'monolith')!.port;
-        await setGauge(monolithPort, 1200); // 20 min: below the 30 min trigger
+        monolithUrl = backendRecord(info, ns, 'monolith').url;
+        await setGauge(monolithUrl, 1200); // 20 min: below the 30 min trigger
       },
     });
     const waiting = await eventually('slice waiting on its trigger with a value', async () => {
@@ -160,7 +159,7 @@ describe('examples reach the outcome their README promises', () => {
     expect(waiting.status?.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({ reason: 'WaitingForTrigger' });
     expect(waiting.status?.conditions?.find((c) => c.type === 'Progressing')?.message).toContain('score-batch-duration is 1200 (needs > 1800 for 2s)');
     expect((await weights(ex.ns, 'score-trigger'))['score-worker']).toBe(0);
-    await setGauge(monolithPort, 2400); // 40 min
+    await setGauge(monolithUrl, 2400); // 40 min
     const done = await waitSlice(ex.ns, 'score-worker-extraction', ['Completed', 'RolledBack', 'Failed']);
     await ex.load.stop();
     expect(done.status?.phase, JSON.stringify(done.status?.history)).toBe('Completed');
@@ -197,7 +196,7 @@ describe('examples reach the outcome their README promises', () => {
   });
 });
 
-async function setGauge(port: number, value: number): Promise<void> {
-  const r = await fetch(`http://127.0.0.1:${port}/__admin/gauge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'score_batch_duration_seconds', value }) });
+async function setGauge(backendUrl: string, value: number): Promise<void> {
+  const r = await fetch(`${backendUrl}/__admin/gauge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'score_batch_duration_seconds', value }) });
   if (!r.ok) throw new Error(`gauge: ${r.status} ${await r.text()}`);
 }

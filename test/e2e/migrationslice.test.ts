@@ -279,7 +279,7 @@ describe('MigrationSlice end to end', () => {
     await flagsConfigMap(s);
     const backend = readState(testbed().dir)?.backends.find((b) => b.namespace === s.ns && b.service === s.stable);
     const setGauge = async (value: number) => {
-      const r = await fetch(`http://127.0.0.1:${backend!.port}/__admin/gauge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'score_batch_duration_seconds', value }) });
+      const r = await fetch(`${backend!.url}/__admin/gauge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'score_batch_duration_seconds', value }) });
       expect(r.ok).toBe(true);
     };
     await setGauge(1200);

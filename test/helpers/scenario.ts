@@ -1,8 +1,8 @@
-// A cutover scenario on the testbed: a namespace, a legacy and a new backend (separate processes,
+// A cutover scenario on the testbed: a namespace, a legacy and a new backend (pods on the real node,
 // scraped by Prometheus, reached through the gateway), an HTTPRoute, background load.
 import { request } from 'node:http';
 import { runLoad, type LoadSummary } from '../testbed/dataplane/load.ts';
-import { startBackendProcess, stopBackendProcess, setBackend } from '../testbed/backends.ts';
+import { startBackend, stopBackend, setBackend } from '../testbed/backends.ts';
 import { TESTBED_PARENT_REFS } from '../testbed/dataplane/gateway-class.ts';
 import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName, sleep } from './cluster.ts';
 
@@ -59,8 +59,8 @@ export async function createScenario(opts: ScenarioOptions): Promise<Scenario> {
   const host = `listings.${ns}.test`;
   await kubectlOk(['create', 'namespace', ns]);
   await Promise.all([
-    startBackendProcess(info, { namespace: ns, service: stable, ...opts.stable }),
-    startBackendProcess(info, { namespace: ns, service: canary, ...opts.canary }),
+    startBackend(info, { namespace: ns, service: stable, ...opts.stable }),
+    startBackend(info, { namespace: ns, service: canary, ...opts.canary }),
   ]);
   const rules = opts.rulesYaml ?? `    - backendRefs:
         - {name: ${stable}, port: 8080, weight: 100}
@@ -96,7 +96,7 @@ ${rules}
     async cleanup() {
       for (const ac of loads) ac.abort();
       await sleep(50);
-      await Promise.all([stopBackendProcess(info, ns, stable, false), stopBackendProcess(info, ns, canary, false)]);
+      await Promise.all([stopBackend(info, ns, stable, false), stopBackend(info, ns, canary, false)]);
       await kubectl(['delete', 'namespace', ns, '--wait=false']);
     },
   };

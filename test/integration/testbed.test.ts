@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
-import { startBackendProcess, stopBackendProcess } from '../testbed/backends.ts';
+import { startBackend, stopBackend } from '../testbed/backends.ts';
 import { setAlertmanagerConfig, setPrometheusRules, startTestbed } from '../testbed/testbed.ts';
 import { isAlive } from '../testbed/procs.ts';
 
@@ -67,7 +67,7 @@ describe('testbed monitoring', () => {
   afterAll(async () => {
     receiver?.close();
     await setPrometheusRules(testbed(), `tb-${ns}`, null);
-    await stopBackendProcess(testbed(), ns, 'flaky');
+    await stopBackend(testbed(), ns, 'flaky');
   });
 
   it('fires a Prometheus alert on a backend error rate and Alertmanager delivers it to a receiver', async () => {
@@ -100,12 +100,12 @@ receivers:
         expr: sum(rate(backend_requests_total{namespace="${ns}",service="flaky",code=~"5.."}[10s])) / sum(rate(backend_requests_total{namespace="${ns}",service="flaky"}[10s])) > 0.2
         labels: {service: flaky}
 `);
-    const b = await startBackendProcess(info, { namespace: ns, service: 'flaky', errorRate: 0.5 });
+    const b = await startBackend(info, { namespace: ns, service: 'flaky', errorRate: 0.5 });
     // Traffic straight to the backend for 30 s at most, until the alert arrives.
     const deadline = Date.now() + 45_000;
     let delivered: (typeof received)[number] | undefined;
     while (!delivered && Date.now() < deadline) {
-      await Promise.all(Array.from({ length: 20 }, () => fetch(`http://127.0.0.1:${b.port}/x`).then((r) => r.arrayBuffer()).catch(() => undefined)));
+      await Promise.all(Array.from({ length: 20 }, () => fetch(`${b.url}/x`).then((r) => r.arrayBuffer()).catch(() => undefined)));
       delivered = received.find((p) => p.status === 'firing' && p.alerts.some((a) => a.labels.alertname === alertname));
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -1,56 +1,128 @@
-// Backends as separate processes, registered as a Service's endpoints and scraped by Prometheus.
-import { join } from 'node:path';
-import { REPO_ROOT } from './paths.ts';
-import { freePort, killPid, startDetached, waitReady } from './procs.ts';
-import { readState, setScrapeTarget, writeState, type BackendRecord, type TestbedInfo } from './testbed.ts';
-import { registerBackend, unregisterBackend } from './dataplane/registry.ts';
+// The testbed's backends (the legacy and the new service of a scenario) as pods on the real node: a
+// Deployment running test/testbed/dataplane/backend.ts from the test-backend image, behind a Service
+// with a selector. The EndpointSlice controller publishes the pod's IP, the gateway routes to it,
+// Prometheus scrapes it, and the tests steer it (error rate, latency) through its admin API at the pod
+// IP, which the host reaches on the node's bridge.
+import { kubectl, readState, requireRealNode, setScrapeTarget, writeState, type BackendRecord, type TestbedInfo } from './testbed.ts';
+import { BACKEND_IMAGE } from './images.ts';
+import { REAL_NODE_LABEL, REAL_NODE_TAINT } from './realnode.ts';
+import { sleep } from './procs.ts';
 
 export interface BackendOptions { namespace: string; service: string; servicePort?: number; errorRate?: number; latencyMs?: number }
 
+/** The port the backend listens on in its pod. */
+export const BACKEND_PORT = 8080;
+const MANAGED_BY = 'testbed.cutover.dev';
+
+/** The backend's Deployment and Service (applied server-side by the testbed's field manager). */
+export function backendManifests(o: BackendOptions): string {
+  // $(POD_IP): the kubelet expands it from the env below (the downward API), so the backend listens
+  // on its pod IP only.
+  const args = ['--name', o.service, '--listen', `$(POD_IP):${BACKEND_PORT}`];
+  if (o.errorRate !== undefined) args.push('--error-rate', String(o.errorRate));
+  if (o.latencyMs !== undefined) args.push('--latency-ms', String(o.latencyMs));
+  const labels = `{app.kubernetes.io/name: ${o.service}, app.kubernetes.io/managed-by: ${MANAGED_BY}}`;
+  return `apiVersion: v1
+kind: Namespace
+metadata: {name: ${o.namespace}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${o.service}, namespace: ${o.namespace}, labels: ${labels}}
+spec:
+  replicas: 1
+  # One pod per backend at any time: its counters are the backend's.
+  strategy: {type: Recreate}
+  selector: {matchLabels: {app.kubernetes.io/name: ${o.service}}}
+  template:
+    metadata: {labels: ${labels}}
+    spec:
+      nodeSelector: {${REAL_NODE_LABEL.key}: ${REAL_NODE_LABEL.value}}
+      tolerations: [{key: ${REAL_NODE_TAINT.key}, operator: Equal, value: "${REAL_NODE_TAINT.value}", effect: ${REAL_NODE_TAINT.effect}}]
+      terminationGracePeriodSeconds: 2
+      enableServiceLinks: false
+      automountServiceAccountToken: false
+      containers:
+      - name: backend
+        image: ${BACKEND_IMAGE}
+        imagePullPolicy: Never
+        args: ${JSON.stringify(args)}
+        env: [{name: POD_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]
+        ports: [{name: http, containerPort: ${BACKEND_PORT}}]
+        readinessProbe: {httpGet: {path: /__admin/config, port: ${BACKEND_PORT}}, periodSeconds: 1}
+        resources: {requests: {cpu: 10m, memory: 32Mi}, limits: {memory: 192Mi}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ${o.service}, namespace: ${o.namespace}, labels: ${labels}}
+spec:
+  selector: {app.kubernetes.io/name: ${o.service}}
+  ports: [{name: http, port: ${o.servicePort ?? 8080}, targetPort: http, protocol: TCP}]
+`;
+}
+
+interface PodList { items: Array<{ metadata: { name: string; deletionTimestamp?: string }; status: { podIP?: string; conditions?: Array<{ type: string; status: string }> } }> }
+interface SliceList { items: Array<{ endpoints?: Array<{ addresses: string[]; conditions?: { ready?: boolean } }> }> }
+
 /**
- * Starts a backend process serving as the endpoints of `namespace/service` (created if missing), port
- * `servicePort` (default 8080). Replaces a backend already running for the same Service.
+ * Starts (or replaces) the backend of `namespace/service` as a pod on the real node and waits until
+ * the Service's EndpointSlice lists it ready, so the gateway can route to it. Throws the real
+ * node's reason when the testbed has none.
  */
-export async function startBackendProcess(info: TestbedInfo, opts: BackendOptions): Promise<BackendRecord> {
-  const state = readState(info.dir);
-  if (!state) throw new Error('the testbed is not running: npm run testbed -- up');
-  const previous = state.backends.find((b) => b.namespace === opts.namespace && b.service === opts.service);
-  if (previous) await stopBackendProcess(info, opts.namespace, opts.service);
-  const port = await freePort();
-  const log = join(info.dir, 'logs', `backend-${opts.namespace}-${opts.service}.log`);
-  const args = [join(REPO_ROOT, 'test', 'testbed', 'dataplane', 'backend.ts'), '--name', opts.service, '--listen', `127.0.0.1:${port}`];
-  if (opts.errorRate !== undefined) args.push('--error-rate', String(opts.errorRate));
-  if (opts.latencyMs !== undefined) args.push('--latency-ms', String(opts.latencyMs));
-  const p = startDetached(`backend ${opts.namespace}/${opts.service}`, process.execPath, args, log, process.env, REPO_ROOT);
-  await waitReady(p.name, `http://127.0.0.1:${port}/__admin/config`, p.pid, log, 30_000);
-  await registerBackend(info.kubeconfig, { namespace: opts.namespace, service: opts.service, port: opts.servicePort ?? 8080, targetPort: port });
-  setScrapeTarget(info, `backend-${opts.namespace}-${opts.service}`, `127.0.0.1:${port}`, { namespace: opts.namespace, service: opts.service });
-  const rec: BackendRecord = { namespace: opts.namespace, service: opts.service, port, pid: p.pid, log };
-  const fresh = readState(info.dir) ?? state;
+export async function startBackend(info: TestbedInfo, opts: BackendOptions): Promise<BackendRecord> {
+  requireRealNode(info);
+  if (!readState(info.dir)) throw new Error('the testbed is not running: npm run testbed -- up');
+  await kubectl(info, ['apply', '--server-side', '--field-manager=testbed', '--force-conflicts', '-f', '-'], backendManifests(opts));
+  await kubectl(info, ['rollout', 'status', '-n', opts.namespace, `deployment/${opts.service}`, '--timeout=120s']);
+  const deadline = Date.now() + 60_000;
+  let podIP: string | undefined;
+  let pod = '';
+  for (;;) {
+    const pods = JSON.parse(await kubectl(info, ['get', 'pods', '-n', opts.namespace, '-l', `app.kubernetes.io/name=${opts.service}`, '-o', 'json'])) as PodList;
+    const ready = pods.items.filter((p) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    if (ready.length === 1 && ready[0]!.status.podIP) {
+      podIP = ready[0]!.status.podIP;
+      pod = ready[0]!.metadata.name;
+      const slices = JSON.parse(await kubectl(info, ['get', 'endpointslices', '-n', opts.namespace, '-l', `kubernetes.io/service-name=${opts.service}`, '-o', 'json'])) as SliceList;
+      const published = slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).map((e) => e.addresses[0]);
+      if (published.length === 1 && published[0] === podIP) break;
+    }
+    if (Date.now() > deadline) throw new Error(`backend ${opts.namespace}/${opts.service}: no single ready pod in its Service's EndpointSlice after 60 s`);
+    await sleep(100);
+  }
+  setScrapeTarget(info, `backend-${opts.namespace}-${opts.service}`, `${podIP}:${BACKEND_PORT}`, { namespace: opts.namespace, service: opts.service });
+  const rec: BackendRecord = { namespace: opts.namespace, service: opts.service, pod, address: podIP, port: BACKEND_PORT, url: `http://${podIP}:${BACKEND_PORT}` };
+  const fresh = readState(info.dir)!;
   fresh.backends = [...fresh.backends.filter((b) => !(b.namespace === opts.namespace && b.service === opts.service)), rec];
   writeState(fresh);
   return rec;
 }
 
-export async function stopBackendProcess(info: TestbedInfo, namespace: string, service: string, unregister = true): Promise<void> {
+/** Stops a backend: its Deployment (and with `unregister`, its Service) deleted, its scrape target removed. */
+export async function stopBackend(info: TestbedInfo, namespace: string, service: string, unregister = true): Promise<void> {
   const state = readState(info.dir);
   const rec = state?.backends.find((b) => b.namespace === namespace && b.service === service);
   if (!state || !rec) return;
-  await killPid(rec.pid);
   setScrapeTarget(info, `backend-${namespace}-${service}`, null);
-  if (unregister) await unregisterBackend(info.kubeconfig, { namespace, service }).catch(() => {});
-  // Read-modify-write with no await in between: backends started or stopped meanwhile (in parallel)
-  // keep their records.
+  await kubectl(info, ['delete', 'deployment', service, '-n', namespace, '--ignore-not-found', '--wait=false']).catch(() => '');
+  if (unregister) await kubectl(info, ['delete', 'service', service, '-n', namespace, '--ignore-not-found', '--wait=false']).catch(() => '');
+  // Read-modify-write with no await in between: backends started or stopped meanwhile keep their records.
   const fresh = readState(info.dir);
   if (!fresh) return;
-  fresh.backends = fresh.backends.filter((b) => !(b.namespace === namespace && b.service === service && b.pid === rec.pid));
+  fresh.backends = fresh.backends.filter((b) => !(b.namespace === namespace && b.service === service && b.pod === rec.pod));
   writeState(fresh);
 }
 
-/** Changes a running backend's error rate and latency. */
-export async function setBackend(info: TestbedInfo, namespace: string, service: string, cfg: { errorRate?: number; latencyMs?: number }): Promise<void> {
+/** The record of a running backend (its pod, and the URL the host reaches it at). */
+export function backendRecord(info: TestbedInfo, namespace: string, service: string): BackendRecord {
   const rec = readState(info.dir)?.backends.find((b) => b.namespace === namespace && b.service === service);
   if (!rec) throw new Error(`no backend running for ${namespace}/${service}`);
-  const res = await fetch(`http://127.0.0.1:${rec.port}/__admin/config`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(cfg) });
+  return rec;
+}
+
+/** Changes a running backend's error rate and latency (its admin API, at the pod IP). */
+export async function setBackend(info: TestbedInfo, namespace: string, service: string, cfg: { errorRate?: number; latencyMs?: number }): Promise<void> {
+  const rec = backendRecord(info, namespace, service);
+  const res = await fetch(`${rec.url}/__admin/config`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(cfg) });
   if (!res.ok) throw new Error(`backend ${namespace}/${service}: ${res.status} ${await res.text()}`);
 }

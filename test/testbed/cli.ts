@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { startTestbed, stopTestbed, readState, isHealthy, testbedEnv } from './testbed.ts';
 import { isAlive } from './procs.ts';
 import { testbedDir } from './paths.ts';
-import { setBackend, startBackendProcess } from './backends.ts';
+import { setBackend, startBackend } from './backends.ts';
 import { runLoad } from './dataplane/load.ts';
 
 const USAGE = `usage: npm run testbed -- <command>
@@ -65,18 +65,18 @@ async function main(): Promise<void> {
       if (!s) { console.log('testbed: not running'); return; }
       console.log(`testbed: ${(await isHealthy(s)) ? 'healthy' : 'UNHEALTHY'} (started ${s.startedAt})`);
       for (const p of s.processes) console.log(`  ${p.name.padEnd(24)} pid ${String(p.pid).padEnd(8)} ${isAlive(p.pid) ? 'running' : 'DEAD'}  ${p.log}`);
-      for (const b of s.backends) console.log(`  backend ${`${b.namespace}/${b.service}`.padEnd(16)} pid ${String(b.pid).padEnd(8)} ${isAlive(b.pid) ? 'running' : 'DEAD'}  127.0.0.1:${b.port}`);
+      for (const b of s.backends) console.log(`  backend ${`${b.namespace}/${b.service}`.padEnd(16)} pod ${b.pod}  ${b.url}`);
       for (const [k, v] of Object.entries(testbedEnv(s.info))) if (k !== 'PATH') console.log(`  ${k}=${v}`);
       return;
     }
     case 'backend': {
       const s = requireState();
       if (!values.namespace || !values.service) { console.error(USAGE); process.exit(2); }
-      const b = await startBackendProcess(s.info, {
+      const b = await startBackend(s.info, {
         namespace: values.namespace, service: values.service, servicePort: num(values.port),
         errorRate: num(values['error-rate']), latencyMs: num(values['latency-ms']),
       });
-      console.log(`backend ${b.namespace}/${b.service} on 127.0.0.1:${b.port} (pid ${b.pid})`);
+      console.log(`backend ${b.namespace}/${b.service}: pod ${b.pod} at ${b.url}`);
       return;
     }
     case 'backend-set': {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { REPO_ROOT, binaries } from './paths.ts';
 import { startTestbed, testbedEnv, type TestbedInfo } from './testbed.ts';
-import { startBackendProcess, stopBackendProcess } from './backends.ts';
+import { startBackend, stopBackend } from './backends.ts';
 import { runLoad } from './dataplane/load.ts';
 import { freePort, killPid, startDetached, waitReady } from './procs.ts';
 import { OPERATOR_NODE_FLAGS } from '../helpers/operator.ts';
@@ -74,8 +74,8 @@ async function main(): Promise<void> {
     await kubectl(info, ['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=60s']);
     await kubectl(info, ['create', 'namespace', NS]);
     say(`backends: monolith (healthy), listings-api (${faulty ? '20% errors' : 'healthy'})`);
-    await startBackendProcess(info, { namespace: NS, service: 'monolith', latencyMs: 5 });
-    await startBackendProcess(info, { namespace: NS, service: 'listings-api', latencyMs: 5, errorRate: faulty ? 0.2 : 0 });
+    await startBackend(info, { namespace: NS, service: 'monolith', latencyMs: 5 });
+    await startBackend(info, { namespace: NS, service: 'listings-api', latencyMs: 5, errorRate: faulty ? 0.2 : 0 });
     await kubectl(info, ['apply', '--server-side', '-f', join(REPO_ROOT, 'examples', 'quickstart', 'httproute.yaml')]);
 
     const port = await freePort();
@@ -118,8 +118,8 @@ async function main(): Promise<void> {
   } finally {
     load.abort();
     if (operatorPid) await killPid(operatorPid);
-    await stopBackendProcess(info, NS, 'monolith').catch(() => {});
-    await stopBackendProcess(info, NS, 'listings-api').catch(() => {});
+    await stopBackend(info, NS, 'monolith').catch(() => {});
+    await stopBackend(info, NS, 'listings-api').catch(() => {});
     await kubectl(info, ['delete', 'namespace', NS, '--wait=false']).catch(() => '');
     if (!tb.reused) { say('stopping the testbed'); await tb.stop(); }
   }

@@ -158,6 +158,8 @@ function binaryWithLibs(binary: string, at: string): RootfsEntry[] {
 
 export const PAUSE_IMAGE = 'localhost/cutover/pause:testbed';
 export const OPERATOR_IMAGE = 'localhost/cutover/operator:testbed';
+/** The testbed's backends (test/testbed/dataplane/backend.ts) as pods: backends.ts. */
+export const BACKEND_IMAGE = 'localhost/cutover/test-backend:testbed';
 
 /**
  * The sandbox ("pause") image: registry.k8s.io/pause cannot be pulled here, so a static busybox
@@ -345,5 +347,22 @@ export function operatorImageSpec(dockerfileText = readFileSync(join(REPO_ROOT, 
       ExposedPorts: Object.fromEntries(d.exposed.map((p) => [p.includes('/') ? p : `${p}/tcp`, {}])),
       Labels: d.labels,
     },
+  };
+}
+
+/**
+ * The test-backend image: the operator image's Node and production packages (prom-client is one),
+ * plus the backend program and its one helper, run as the same unprivileged user.
+ */
+export function backendImageSpec(operator: ImageSpec = operatorImageSpec()): ImageSpec {
+  const workdir = operator.config.WorkingDir ?? '/app';
+  const dataplane = join(REPO_ROOT, 'test', 'testbed', 'dataplane');
+  return {
+    ref: BACKEND_IMAGE,
+    rootfs: [
+      ...operator.rootfs.filter((e) => !(e.kind === 'tree' && e.path === join(workdir, 'operator').replace(/^\//, ''))),
+      ...['backend.ts', 'cli-util.ts'].map((f): RootfsEntry => ({ kind: 'file', path: join(workdir, 'test', 'testbed', 'dataplane', f).replace(/^\//, ''), from: join(dataplane, f) })),
+    ],
+    config: { ...operator.config, Entrypoint: ['node', 'test/testbed/dataplane/backend.ts'], Labels: {}, ExposedPorts: { '8080/tcp': {} } },
   };
 }

@@ -11,7 +11,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { buildImage, operatorImageSpec, pauseImageSpec, PAUSE_IMAGE, OPERATOR_IMAGE, type BuiltImage } from './images.ts';
+import { BACKEND_IMAGE, backendImageSpec, buildImage, operatorImageSpec, pauseImageSpec, PAUSE_IMAGE, OPERATOR_IMAGE, type BuiltImage } from './images.ts';
 import { CACHE_DIR, resolveRealNodeBinaries } from './paths.ts';
 import { CLUSTER_DNS_IP, CLUSTER_DOMAIN, COREDNS_IMAGE, coreDnsImageSpec } from './cluster-services.ts';
 import { ensureClientCert, type Pki } from './pki.ts';
@@ -35,7 +35,7 @@ export interface RealNodeInfo {
   ip: string;
   containerdSocket: string;
   kubeletPort: number;
-  images: { pause: string; operator: string; coredns: string };
+  images: { pause: string; operator: string; backend: string; coredns: string };
   /**
    * The `kubernetes` Service's endpoint: the node IP on the API server's own port, forwarded to the
    * API server on 127.0.0.1. Pods use the Service (10.96.0.1:443, through kube-proxy) as in any
@@ -337,6 +337,21 @@ async function importImage(p: ReturnType<typeof realNodePaths>, ctrBin: string, 
   writeFileSync(marker, img.configDigest);
 }
 
+/** Builds the node's images (each cached by its content) and imports those containerd does not have as built. */
+async function importImages(p: ReturnType<typeof realNodePaths>, bin: ReturnType<typeof resolveRealNodeBinaries>): Promise<void> {
+  const operator = operatorImageSpec();
+  const images = await Promise.all([buildImage(pauseImageSpec(bin.busybox)), buildImage(operator), buildImage(backendImageSpec(operator)), buildImage(coreDnsImageSpec(bin.coredns))]);
+  for (const img of images) await importImage(p, bin.ctr, img);
+}
+
+/**
+ * For a testbed that is reused: the images rebuilt from this checkout (the operator, the backend)
+ * and imported where they changed, so pods started from now on run the code as it is.
+ */
+export async function refreshRealNodeImages(dir: string): Promise<void> {
+  await importImages(realNodePaths(dir), resolveRealNodeBinaries());
+}
+
 /** The processes of the real node (the lock is the testbed's). */
 export const REAL_NODE_PROCESSES = ['containerd', 'kubelet', 'kube-proxy', 'apiserver-pod-proxy'];
 
@@ -377,8 +392,7 @@ export async function startRealNode(dir: string, pki: Pki, apiServerUrl: string,
     if (Date.now() > deadline) throw new Error(`containerd not ready after 30 s; see ${containerd.log}`);
     await sleep(100);
   }
-  const images = await Promise.all([buildImage(pauseImageSpec(bin.busybox)), buildImage(operatorImageSpec()), buildImage(coreDnsImageSpec(bin.coredns))]);
-  for (const img of images) await importImage(p, bin.ctr, img);
+  await importImages(p, bin);
 
   const cert = ensureClientCert(pki, `kubelet-${REAL_NODE_NAME}`, `system:node:${REAL_NODE_NAME}`, 'system:nodes');
   writeFileSync(p.kubeletKubeconfig, `apiVersion: v1
@@ -433,7 +447,7 @@ current-context: testbed
   })();
   return {
     processes: [containerd, kubelet, kubeProxy, proxy],
-    info: { available: true, name: REAL_NODE_NAME, ip: NODE_IP, containerdSocket: p.containerdSocket, kubeletPort: port, images: { pause: PAUSE_IMAGE, operator: OPERATOR_IMAGE, coredns: COREDNS_IMAGE }, apiServer: { host: NODE_IP, port: apiPort } },
+    info: { available: true, name: REAL_NODE_NAME, ip: NODE_IP, containerdSocket: p.containerdSocket, kubeletPort: port, images: { pause: PAUSE_IMAGE, operator: OPERATOR_IMAGE, backend: BACKEND_IMAGE, coredns: COREDNS_IMAGE }, apiServer: { host: NODE_IP, port: apiPort } },
     ready,
   };
 }

@@ -3,13 +3,13 @@
 // 127.0.0.1 (the kubelet on its bridge, 10.88.0.1), started and stopped by the project. Used by the
 // tests, the demo and the benchmarks.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT, binDirs, binaries, ensureBinaries, resolveBinaries, testbedDir } from './paths.ts';
 import { ensureClientCert, ensurePki, kubeconfigYaml } from './pki.ts';
 import { clusterServicesManifests } from './cluster-services.ts';
-import { acquireLock, NODE_IP, REAL_NODE_LABEL, REAL_NODE_TAINT, realNodeBlocker, REAL_NODE_PROCESSES, realNodePaths, releaseLock, startRealNode, stopRealNode, REAL_NODE_NAME, type RealNodeStatus } from './realnode.ts';
+import { acquireLock, NODE_IP, REAL_NODE_LABEL, REAL_NODE_TAINT, realNodeBlocker, refreshRealNodeImages, REAL_NODE_PROCESSES, realNodePaths, releaseLock, startRealNode, stopRealNode, REAL_NODE_NAME, type RealNodeStatus } from './realnode.ts';
 import { GATEWAY_CLASS_NAME, gatewayClassStatus, gatewayManifests } from './dataplane/gateway-class.ts';
 import { freePort, isAlive, killPid, probe, sleep, startDetached, waitReady, type Started } from './procs.ts';
 
@@ -43,7 +43,8 @@ export interface TestbedState {
   backends: BackendRecord[];
 }
 
-export interface BackendRecord { namespace: string; service: string; port: number; pid: number; log: string }
+/** A backend pod (backends.ts): where the host reaches it (the pod IP on the node's bridge). */
+export interface BackendRecord { namespace: string; service: string; pod: string; address: string; port: number; url: string }
 
 const statePath = (dir: string) => join(dir, 'state.json');
 
@@ -104,6 +105,7 @@ export async function startTestbed(opts: StartOptions = {}): Promise<Testbed> {
   const existing = readState(dir);
   if (existing && opts.reuse !== false && (await isHealthy(existing))) {
     say(`reusing the running testbed in ${dir}`);
+    if (existing.info.realNode.available) await refreshRealNodeImages(dir);
     await applyProjectCrds(existing.info);
     await ensureGatewayClass(existing.info);
     return { info: existing.info, reused: true, stop: async () => {} };
@@ -393,7 +395,7 @@ export async function stopTestbed(dir = testbedDir()): Promise<void> {
     await stopRealNode(dir, []);
     return;
   }
-  const pids = [...state.backends.map((b) => b.pid), ...[...state.processes].reverse().map((p) => p.pid)];
+  const pids = [...state.processes].reverse().map((p) => p.pid);
   // The real node first (its pods, the kubelet, containerd, and its host changes undone), then the
   // data plane and monitoring, then the control plane, etcd, and the real node's lock last.
   let realNodeError: unknown;
@@ -426,7 +428,11 @@ export function setScrapeTarget(info: TestbedInfo, name: string, target: string 
   const f = join(info.promDir, 'targets', `${name.replace(/[^a-zA-Z0-9_.-]/g, '_')}.json`);
   mkdirSync(join(info.promDir, 'targets'), { recursive: true });
   if (target === null) rmSync(f, { force: true });
-  else writeFileSync(f, JSON.stringify([{ targets: [target], labels: { testbed_target: name, ...labels } }]));
+  else {
+    // Written whole, then renamed: Prometheus' file discovery never reads half a file.
+    writeFileSync(`${f}.tmp`, JSON.stringify([{ targets: [target], labels: { testbed_target: name, ...labels } }]));
+    renameSync(`${f}.tmp`, f);
+  }
 }
 
 async function reload(url: string): Promise<void> {

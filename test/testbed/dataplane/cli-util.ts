@@ -58,7 +58,7 @@ export interface ListenAddress {
   port: number;
 }
 
-/** "127.0.0.1:8080", "127.0.0.1:0", ":0" or "8080". Only loopback hosts are accepted. */
+/** "127.0.0.1:8080", "127.0.0.1:0", ":0" or "8080". Only loopback hosts are accepted, and in a pod its own IP. */
 export function parseListen(value: string | undefined, fallback: ListenAddress = { host: '127.0.0.1', port: 0 }): ListenAddress {
   if (value === undefined || value === '') return fallback;
   let host = fallback.host;
@@ -71,7 +71,8 @@ export function parseListen(value: string | undefined, fallback: ListenAddress =
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid listen address ${JSON.stringify(value)}`);
-  if (!isLoopbackHost(host)) throw new Error(`refusing to listen on non-loopback host ${JSON.stringify(host)}`);
+  // In a pod (backends.ts), its own IP on the node's bridge, given by the downward API as POD_IP.
+  if (!isLoopbackHost(host) && !(process.env.POD_IP && host === process.env.POD_IP)) throw new Error(`refusing to listen on non-loopback host ${JSON.stringify(host)}`);
   return { host, port };
 }
 

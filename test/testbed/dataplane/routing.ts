@@ -414,9 +414,15 @@ export type Resolution =
   | { kind: 'no-port' };
 
 const IPV4_LOOPBACK = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+/**
+ * The real node's pod subnet (realnode.ts POD_SUBNET, 10.88.0.0/24): pods' IPs as the EndpointSlice
+ * controller publishes them, reached from the host on the node's bridge.
+ */
+const POD_IPV4 = /^10\.88\.0\.(\d{1,3})$/;
 
 /**
- * Maps an EndpointSlice address to a loopback address we may connect to, or null.
+ * Maps an EndpointSlice address to an address we may connect to, or null: a pod IP on the real
+ * node's bridge, or a loopback address.
  * The API server rejects loopback IPs in IPv4/IPv6 slices (ValidateNonSpecialIP), so the testbed
  * registers backends as addressType FQDN "<a.b.c.d>.localhost" (RFC 6761: *.localhost is loopback):
  * "127.0.0.2.localhost" → 127.0.0.2, any other "*.localhost" or "localhost" → 127.0.0.1.
@@ -424,7 +430,7 @@ const IPV4_LOOPBACK = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
  */
 export function loopbackTarget(addressType: string, address: string): string | null {
   const a = address.trim().toLowerCase();
-  if (addressType === 'IPv4') return IPV4_LOOPBACK.test(a) && validOctets(a) ? a : null;
+  if (addressType === 'IPv4') return (IPV4_LOOPBACK.test(a) || POD_IPV4.test(a)) && validOctets(a) ? a : null;
   if (addressType === 'IPv6') return a === '::1' || a === '0:0:0:0:0:0:0:1' ? '::1' : null;
   if (addressType === 'FQDN') {
     const name = a.endsWith('.') ? a.slice(0, -1) : a;

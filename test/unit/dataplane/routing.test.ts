@@ -206,6 +206,9 @@ describe('endpoint resolution', () => {
     expect(loopbackTarget('IPv4', '127.0.0.1')).toBe('127.0.0.1');
     expect(loopbackTarget('IPv4', '127.1.2.3')).toBe('127.1.2.3');
     expect(loopbackTarget('IPv4', '10.0.0.1')).toBeNull();
+    // The real node's pods (10.88.0.0/24), as the EndpointSlice controller publishes them.
+    expect(loopbackTarget('IPv4', '10.88.0.17')).toBe('10.88.0.17');
+    expect(loopbackTarget('IPv4', '10.88.1.17')).toBeNull();
     expect(loopbackTarget('IPv4', '127.0.0.300')).toBeNull();
     expect(loopbackTarget('IPv6', '::1')).toBe('::1');
     expect(loopbackTarget('IPv6', 'fe80::1')).toBeNull();

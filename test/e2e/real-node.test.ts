@@ -72,6 +72,40 @@ describe('the real node', () => {
     expect(version.trim()).toBe(NODE_VERSION);
   });
 
+  it('pods see a normal cluster: the API server through the kubernetes Service, Services by DNS name, Prometheus at the chart default; the host reaches ClusterIPs', async () => {
+    await kubectlOk(['apply', '-f', '-'], `apiVersion: v1
+kind: Service
+metadata: {name: greeter, namespace: ${ns}}
+spec: {selector: {app: hello}, ports: [{port: 80, targetPort: 8080}]}
+`);
+    const svc = await getJson<{ spec: { clusterIP: string } }>(['get', 'service', 'greeter', '-n', ns]);
+    expect(svc.spec.clusterIP).toMatch(/^10\.96\./);
+    // From the host, through kube-proxy's rules, as the gateway or Alertmanager would.
+    const fromHost = await eventually('the ClusterIP answers from the host', async () => {
+      const r = await fetch(`http://${svc.spec.clusterIP}/`).catch(() => undefined);
+      return r?.ok ? r.text() : undefined;
+    }, 30_000);
+    expect(fromHost).toBe('hello');
+    // From the pod: an in-cluster client as any library makes it (KUBERNETES_SERVICE_HOST/PORT, the
+    // ServiceAccount token and CA), a Service by its DNS name, and Prometheus at the chart's default URL.
+    const script = `
+const fs = require('fs'); const sa = '/var/run/secrets/kubernetes.io/serviceaccount/';
+const get = (mod, url, opts = {}) => new Promise((res) => mod.get(url, opts, (r) => { let b = ''; r.on('data', (d) => b += d); r.on('end', () => res(r.statusCode + ' ' + b.slice(0, 60).trim())); }).on('error', (e) => res('error ' + e.code)));
+(async () => {
+  const api = await new Promise((res) => {
+    const req = require('https').request('https://' + process.env.KUBERNETES_SERVICE_HOST + ':' + process.env.KUBERNETES_SERVICE_PORT + '/apis/authentication.k8s.io/v1/selfsubjectreviews', { method: 'POST', ca: fs.readFileSync(sa + 'ca.crt'), headers: { 'content-type': 'application/json', authorization: 'Bearer ' + fs.readFileSync(sa + 'token', 'utf8') } }, (r) => { let b = ''; r.on('data', (d) => b += d); r.on('end', () => res(JSON.parse(b).status.userInfo.username)); });
+    req.on('error', (e) => res('error ' + e.code));
+    req.end(JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }));
+  });
+  const dns = await get(require('http'), 'http://greeter.${ns}.svc.cluster.local/');
+  const short = await get(require('http'), 'http://greeter/');
+  const prom = await get(require('http'), 'http://prometheus.monitoring:9090/-/ready');
+  console.log(JSON.stringify({ host: process.env.KUBERNETES_SERVICE_HOST, api, dns, short, prom: prom.split(' ')[0] }));
+})();`;
+    const out = JSON.parse((await kubectlOk(['exec', 'hello', '-n', ns, '--', 'node', '-e', script])).trim()) as Record<string, string>;
+    expect(out).toEqual({ host: '10.96.0.1', api: `system:serviceaccount:${ns}:default`, dns: '200 hello', short: '200 hello', prom: '200' });
+  });
+
   it('a pod that does not tolerate the taint is scheduled onto a KWOK node, never the real one', async () => {
     const node = requireRealNode(testbed());
     await kubectlOk(['apply', '-f', '-'], `apiVersion: apps/v1

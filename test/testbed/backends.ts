@@ -13,6 +13,9 @@ export interface BackendOptions { namespace: string; service: string; servicePor
 /** The port the backend listens on in its pod. */
 export const BACKEND_PORT = 8080;
 const MANAGED_BY = 'testbed.cutover.dev';
+const BACKEND_LABEL = 'testbed.cutover.dev/backend';
+/** The backend's Deployment: "<service>-backend" (the Service keeps the name routes refer to). */
+export const backendDeployment = (service: string): string => `${service}-backend`;
 
 /** The backend's Deployment and Service (applied server-side by the testbed's field manager). */
 export function backendManifests(o: BackendOptions): string {
@@ -21,19 +24,21 @@ export function backendManifests(o: BackendOptions): string {
   const args = ['--name', o.service, '--listen', `$(POD_IP):${BACKEND_PORT}`];
   if (o.errorRate !== undefined) args.push('--error-rate', String(o.errorRate));
   if (o.latencyMs !== undefined) args.push('--latency-ms', String(o.latencyMs));
-  const labels = `{app.kubernetes.io/name: ${o.service}, app.kubernetes.io/managed-by: ${MANAGED_BY}}`;
+  // Named and labelled apart from the user's own objects: an example may ship a Deployment named like
+  // the Service (its worker), and its pods' labels are its own.
+  const labels = `{${BACKEND_LABEL}: ${o.service}, app.kubernetes.io/managed-by: ${MANAGED_BY}}`;
   return `apiVersion: v1
 kind: Namespace
 metadata: {name: ${o.namespace}}
 ---
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: ${o.service}, namespace: ${o.namespace}, labels: ${labels}}
+metadata: {name: ${backendDeployment(o.service)}, namespace: ${o.namespace}, labels: ${labels}}
 spec:
   replicas: 1
   # One pod per backend at any time: its counters are the backend's.
   strategy: {type: Recreate}
-  selector: {matchLabels: {app.kubernetes.io/name: ${o.service}}}
+  selector: {matchLabels: {${BACKEND_LABEL}: ${o.service}}}
   template:
     metadata: {labels: ${labels}}
     spec:
@@ -56,7 +61,7 @@ apiVersion: v1
 kind: Service
 metadata: {name: ${o.service}, namespace: ${o.namespace}, labels: ${labels}}
 spec:
-  selector: {app.kubernetes.io/name: ${o.service}}
+  selector: {${BACKEND_LABEL}: ${o.service}}
   ports: [{name: http, port: ${o.servicePort ?? 8080}, targetPort: http, protocol: TCP}]
 `;
 }
@@ -73,12 +78,12 @@ export async function startBackend(info: TestbedInfo, opts: BackendOptions): Pro
   requireRealNode(info);
   if (!readState(info.dir)) throw new Error('the testbed is not running: npm run testbed -- up');
   await kubectl(info, ['apply', '--server-side', '--field-manager=testbed', '--force-conflicts', '-f', '-'], backendManifests(opts));
-  await kubectl(info, ['rollout', 'status', '-n', opts.namespace, `deployment/${opts.service}`, '--timeout=120s']);
+  await kubectl(info, ['rollout', 'status', '-n', opts.namespace, `deployment/${backendDeployment(opts.service)}`, '--timeout=120s']);
   const deadline = Date.now() + 60_000;
   let podIP: string | undefined;
   let pod = '';
   for (;;) {
-    const pods = JSON.parse(await kubectl(info, ['get', 'pods', '-n', opts.namespace, '-l', `app.kubernetes.io/name=${opts.service}`, '-o', 'json'])) as PodList;
+    const pods = JSON.parse(await kubectl(info, ['get', 'pods', '-n', opts.namespace, '-l', `${BACKEND_LABEL}=${opts.service}`, '-o', 'json'])) as PodList;
     const ready = pods.items.filter((p) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
     if (ready.length === 1 && ready[0]!.status.podIP) {
       podIP = ready[0]!.status.podIP;
@@ -104,7 +109,7 @@ export async function stopBackend(info: TestbedInfo, namespace: string, service:
   const rec = state?.backends.find((b) => b.namespace === namespace && b.service === service);
   if (!state || !rec) return;
   setScrapeTarget(info, `backend-${namespace}-${service}`, null);
-  await kubectl(info, ['delete', 'deployment', service, '-n', namespace, '--ignore-not-found', '--wait=false']).catch(() => '');
+  await kubectl(info, ['delete', 'deployment', backendDeployment(service), '-n', namespace, '--ignore-not-found', '--wait=false']).catch(() => '');
   if (unregister) await kubectl(info, ['delete', 'service', service, '-n', namespace, '--ignore-not-found', '--wait=false']).catch(() => '');
   // Read-modify-write with no await in between: backends started or stopped meanwhile keep their records.
   const fresh = readState(info.dir);

@@ -5,7 +5,7 @@ import { evaluateMetric, type MetricResult } from '../../analysis/evaluate.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
 import { RouteProblemError, type TrafficRef } from '../../traffic/router.ts';
 import { SHADOW_RUN, type KubeObject } from '../../kube/index.ts';
-import { KindController, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
+import { KindController, invalidSpec, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
 import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
 import { CLEANUP_FINALIZER, analysisDue, isTerminal, planShadowRun, type Effect, type ShadowObservation } from './plan.ts';
 import { ShadowMetrics } from './metrics.ts';
@@ -60,9 +60,7 @@ export class ShadowRunController {
     const parsed = ShadowRunSpecSchema.safeParse(obj.spec);
     if (!parsed.success) {
       if (deleting) { await this.#kind.patchFinalizer(obj, CLEANUP_FINALIZER, false); return; }
-      const issue = parsed.error.issues[0]!;
-      const field = ['spec', ...issue.path.map(String)].join('.');
-      await this.#kind.writeStatus(obj, stalledStatus(status, generation, now, { field, message: issue.message, reason: Reason.InvalidSpec }), ctx.logger);
+      await this.#kind.writeStatus(obj, stalledStatus(status, generation, now, invalidSpec(parsed.error.issues[0]!)), ctx.logger);
       return;
     }
     const spec = parsed.data;

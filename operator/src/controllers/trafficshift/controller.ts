@@ -5,9 +5,9 @@ import { Reason } from '../../api/conditions.ts';
 import { evaluateMetric, type MetricResult } from '../../analysis/evaluate.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
 import { RouteProblemError, type TrafficRef } from '../../traffic/router.ts';
-import { DEPLOYMENT, MIGRATION_SLICE, TRAFFIC_SHIFT, type KubeObject } from '../../kube/index.ts';
+import { DEPLOYMENT, MIGRATION_SLICE, objectKey, TRAFFIC_SHIFT, type KubeObject } from '../../kube/index.ts';
 import type { Store } from '../shared/store.ts';
-import { KindController, keyOf, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
+import { KindController, invalidSpec, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
 import { matchAlert, recordRollbackRequest, rollbackRequestChanged, RollbackRequests } from '../shared/rollbacks.ts';
 import { pendingRollbackRequest } from '../shared/planner.ts';
 import type { RollbackRequest as RecordedRollback } from '../../api/common.ts';
@@ -55,7 +55,7 @@ export class TrafficShiftController {
     this.#rollbacks = new RollbackRequests((key) => this.controller.enqueueUrgent(key));
     // A rollback recorded on the object (by a hook of another replica, or by the owner slice) is
     // as urgent as one handed over in memory.
-    deps.informer.addHandler({ onUpdate: (a, b) => { if (rollbackRequestChanged(a, b)) this.controller.enqueueUrgent(keyOf(b)); } });
+    deps.informer.addHandler({ onUpdate: (a, b) => { if (rollbackRequestChanged(a, b)) this.controller.enqueueUrgent(objectKey(b)); } });
   }
 
   /**
@@ -67,7 +67,7 @@ export class TrafficShiftController {
    */
   watchRoutes(routes: Pick<Store<KubeObject>, 'addHandler'>): void {
     const enqueueUsers = (route: KubeObject) => {
-      for (const key of this.#routeUsers.get(`${route.metadata.namespace ?? ''}/${route.metadata.name ?? ''}`) ?? []) {
+      for (const key of this.#routeUsers.get(objectKey(route)) ?? []) {
         const ts = this.current(key);
         if (ts && !isTerminal(ts.status?.phase)) this.controller.enqueue(key);
       }
@@ -76,13 +76,13 @@ export class TrafficShiftController {
     // 1,000 routes: a scan of every shift per route event would be quadratic).
     const routeOf = (ts: TrafficShiftObject) => {
       const name = ts.spec?.route?.httpRoute?.name;
-      return name ? `${ts.metadata.namespace ?? ''}/${name}` : undefined;
+      return name ? objectKey({ metadata: { namespace: ts.metadata.namespace, name } }) : undefined;
     };
     const index = (ts: TrafficShiftObject, add: boolean) => {
       const r = routeOf(ts);
       if (!r) return;
       const users = this.#routeUsers.get(r) ?? new Set<string>();
-      if (add) users.add(keyOf(ts)); else users.delete(keyOf(ts));
+      if (add) users.add(objectKey(ts)); else users.delete(objectKey(ts));
       if (users.size > 0) this.#routeUsers.set(r, users); else this.#routeUsers.delete(r);
     };
     this.#d.informer.addHandler({
@@ -137,9 +137,7 @@ export class TrafficShiftController {
     const parsed = TrafficShiftSpecSchema.safeParse(obj.spec);
     if (!parsed.success) {
       // Admission should have refused it; a CRD installed without its schema or an older version may not.
-      const issue = parsed.error.issues[0]!;
-      const field = ['spec', ...issue.path.map(String)].join('.');
-      await this.#writeStatus(obj, stalledStatus(status, generation, now, { field, message: issue.message, reason: Reason.InvalidSpec }), ctx);
+      await this.#writeStatus(obj, stalledStatus(status, generation, now, invalidSpec(parsed.error.issues[0]!)), ctx);
       settle(false);
       return;
     }
@@ -284,7 +282,7 @@ export class TrafficShiftController {
   #ensureStepEvent(obj: TrafficShiftObject, st: TrafficShiftStatus, steps: number, ctx: ReconcileContext): void {
     if (st.phase !== 'Progressing' && st.phase !== 'Paused') return;
     const name = stepEventName(obj, st);
-    const key = keyOf(obj);
+    const key = objectKey(obj);
     if (!name || this.#announced.get(key) === name || this.#ensuring.has(name)) return;
     const i = st.currentStep ?? 0;
     const note = `step ${i + 1}/${steps}: canary weight ${st.currentWeight ?? 0}% (recorded after an operator restart)`;
@@ -303,7 +301,7 @@ export class TrafficShiftController {
    * newer step's Event was announced meanwhile.
    */
   #writeStepEvent(obj: TrafficShiftObject, name: string, note: string, paced: boolean): void {
-    const key = keyOf(obj);
+    const key = objectKey(obj);
     this.#ensuring.add(name);
     const write = (): void => {
       if (this.controller.stopped) { this.#ensuring.delete(name); return; }
@@ -318,7 +316,7 @@ export class TrafficShiftController {
   }
 
   async #writeStatus(obj: TrafficShiftObject, planned: TrafficShiftStatus, ctx: ReconcileContext): Promise<TrafficShiftObject> {
-    const key = keyOf(obj);
+    const key = objectKey(obj);
     // A failure of an earlier reconcile stays shown until this one succeeds (shared/kind.ts).
     const next = this.#kind.planned(obj, planned);
     const how = statusPersistence(obj.status ?? {}, next);

@@ -4,7 +4,8 @@
 // the status write (server-side apply of the status subresource, field manager `cutover`: the
 // operator never writes a spec, DESIGN §2); the finalizer patch; planned Events; the Stalled
 // status of a spec the schema refuses; and what a user sees of a failed reconcile (./failure.ts).
-import type { PrometheusProvider } from '../../analysis/prometheus.ts';
+import type { PrometheusQuerySpec } from '../../analysis/prometheus.ts';
+import type { MetricProvider } from '../../analysis/provider.ts';
 import { ConditionType, Reason } from '../../api/conditions.ts';
 import { formatPath } from '../../api/validate.ts';
 import { apiVersionOf, newerObject, objectKey, splitKey, type EventRecorder, type KubeClient, type KubeObject, type ResourceType } from '../../kube/index.ts';
@@ -33,7 +34,8 @@ export interface KindDeps<T extends KubeObject> {
 /** What each of the three controllers is given: KindDeps, the routers, Prometheus and a clock. */
 export interface ControllerDeps<T extends KubeObject> extends KindDeps<T> {
   router: TrafficRouter;
-  prometheus: PrometheusProvider;
+  /** The metric provider (analysis/prometheus.ts in the operator), by its interface. */
+  prometheus: MetricProvider<PrometheusQuerySpec>;
   defaultPrometheusUrl: string;
   clock: Clock;
 }

@@ -2,7 +2,8 @@
 import { createHash } from 'node:crypto';
 import { TrafficShiftSpecSchema, type TrafficShift, type TrafficShiftStatus, type RollbackTrigger } from '../../api/trafficshift.ts';
 import { Reason } from '../../api/conditions.ts';
-import { evaluateMetric, type MetricResult } from '../../analysis/evaluate.ts';
+import type { MetricResult } from '../../analysis/evaluate.ts';
+import { observeAnalysis } from '../shared/analysis.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
 import { RouteProblemError, type TrafficRef } from '../../traffic/router.ts';
 import { DEPLOYMENT, MIGRATION_SLICE, objectKey, TRAFFIC_SHIFT, type KubeObject } from '../../kube/index.ts';
@@ -222,29 +223,14 @@ export class TrafficShiftController {
     }
   }
 
-  async #analyse(ref: TrafficRef, spec: ShiftObservation['spec'], obj: TrafficShiftObject, o: ShiftObservation, signal: AbortSignal): Promise<MetricResult[]> {
+  #analyse(ref: TrafficRef, spec: ShiftObservation['spec'], obj: TrafficShiftObject, o: ShiftObservation, signal: AbortSignal): Promise<MetricResult[]> {
     const analysis = spec.analysis!;
     const vars: TemplateVars = {
       namespace: ref.namespace, name: obj.metadata.name ?? '',
       'stable.service': ref.stable.service, 'canary.service': ref.canary.service,
       interval: analysis.interval,
     } as TemplateVars;
-    const results = await Promise.all(analysis.metrics.map(async (m, i): Promise<MetricResult> => {
-      const field = `spec.analysis.metrics[${i}].prometheus`;
-      const address = m.prometheus.address ?? this.#d.defaultPrometheusUrl;
-      const [value, base] = await Promise.all([
-        this.#d.prometheus.query({ address, query: m.prometheus.query }, vars, signal),
-        m.prometheus.baselineQuery ? this.#d.prometheus.query({ address, query: m.prometheus.baselineQuery }, vars, signal) : Promise.resolve(undefined),
-      ]);
-      const r = evaluateMetric(m, { value, baseline: base });
-      if (r.queryRejected) {
-        const which = value.kind === 'rejected' ? 'query' : 'baselineQuery';
-        o.problems.push({ field: `${field}.${which}`, message: `Prometheus rejected the query: ${r.message}`, reason: Reason.QueryError });
-      }
-      return r;
-    }));
-    if (o.problems.length > 0) return [];
-    return results;
+    return observeAnalysis({ provider: this.#d.prometheus, defaultAddress: this.#d.defaultPrometheusUrl, metrics: analysis.metrics, vars, signal }, o.problems);
   }
 
   async #apply(e: Effect, obj: TrafficShiftObject, ref: TrafficRef, next: TrafficShiftStatus, ctx: ReconcileContext): Promise<TrafficShiftObject> {

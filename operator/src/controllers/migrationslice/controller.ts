@@ -236,7 +236,7 @@ export class MigrationSliceController {
         await d.client.mergePatch(e.kind === 'ShadowRun' ? SHADOW_RUN : TRAFFIC_SHIFT, ns, childName(name, e.kind), { metadata: { annotations: { 'cutover.dev/abort': e.id } } });
         return obj;
       case 'requestChildRollback':
-        await recordRollbackRequest(d.client, TRAFFIC_SHIFT, `${ns}/${childName(name, 'TrafficShift')}`, e.request);
+        await recordRollbackRequest(d.client, TRAFFIC_SHIFT, objectKey({ metadata: { namespace: ns, name: childName(name, 'TrafficShift') } }), e.request);
         ctx.logger.info({ trigger: e.request.trigger, id: e.request.id }, 'child TrafficShift asked to roll back');
         return obj;
       case 'restoreRoute':

@@ -24,7 +24,7 @@
 // here writes a spec: the flag is one ConfigMap key by server-side apply, workers go through the
 // scale subresource.
 import { parseDuration } from '../../api/duration.ts';
-import { ConditionType, Reason } from '../../api/conditions.ts';
+import { ConditionType, EventReason, Reason } from '../../api/conditions.ts';
 import {
   MAX_HISTORY,
   type MigrationSlicePhase,
@@ -152,7 +152,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     if (o.deleting) return this.deletion();
 
     if (this.st.observedGeneration !== o.generation && (this.st.phase === undefined || this.st.phase === 'Pending' || isTerminal(this.st.phase))) {
-      this.restart(before === undefined ? 'Created' : 'SpecChanged', before === undefined ? 'slice created' : `spec changed (generation ${o.generation})`);
+      this.restart(before === undefined ? Reason.Created : Reason.SpecChanged, before === undefined ? 'slice created' : `spec changed (generation ${o.generation})`);
     }
 
     // As in trafficshift/plan.ts: a recorded request that cannot be used, or that finds the run over,
@@ -168,7 +168,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     const retry = actions.find((a) => a.action === 'Retry');
     if (retry) {
       this.ack(retry.action, retry.id);
-      if (this.st.phase === 'RolledBack' || this.st.phase === 'Failed') this.restart('RetryRequested', `retry requested (${retry.id})`);
+      if (this.st.phase === 'RolledBack' || this.st.phase === 'Failed') this.restart(Reason.RetryRequested, `retry requested (${retry.id})`);
     }
     if (isTerminal(this.st.phase)) {
       for (const a of actions) this.ack(a.action, a.id);
@@ -186,7 +186,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       for (const a of actions) this.ack(a.action, a.id);
       if (requestId) this.ack('Rollback', requestId);
       const what = request ? `rollback (${request.trigger}: ${request.reason})` : `abort ${abort!.id}`;
-      this.events.push({ type: 'event', eventType: 'Warning', reason: 'RollbackTooLate', note: `${what} arrived after TrafficShift ${child.name} completed; traffic stays on ${o.spec.target.service}`.slice(0, 1024) });
+      this.events.push({ type: 'event', eventType: 'Warning', reason: EventReason.RollbackTooLate, note: `${what} arrived after TrafficShift ${child.name} completed; traffic stays on ${o.spec.target.service}`.slice(0, 1024) });
       this.shifting();
       return this.finish(before);
     }
@@ -245,7 +245,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       const met = this.checkTriggers();
       if (!met) { this.requeue = TRIGGER_POLL_MS; return; }
       this.st.triggeredAt = this.nowText;
-      this.events.push({ type: 'event', eventType: 'Normal', reason: 'Triggered', note: `startWhen trigger ${met} met` });
+      this.events.push({ type: 'event', eventType: 'Normal', reason: EventReason.Triggered, note: `startWhen trigger ${met} met` });
     }
     if (this.o.spec.shadow) this.startShadow();
     else this.startShift('no shadow stage');
@@ -303,7 +303,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     const name = childName(this.o.name, 'ShadowRun');
     this.st.startedAt ??= this.nowText;
     this.st.children = { ...this.st.children, shadowRun: { name } };
-    this.transition('Shadowing', 'ShadowStarted', `mirroring ${this.o.spec.shadow!.percent}% of requests to ${this.o.spec.target.service} for ${this.o.spec.shadow!.duration} (ShadowRun ${name})`);
+    this.transition('Shadowing', Reason.ShadowStarted, `mirroring ${this.o.spec.shadow!.percent}% of requests to ${this.o.spec.target.service} for ${this.o.spec.shadow!.duration} (ShadowRun ${name})`);
     this.effects.push({ type: 'writeStatus' }, { type: 'createChild', kind: 'ShadowRun' });
   }
 
@@ -312,7 +312,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     const known = this.st.children?.shadowRun;
     if (!child) {
       if (known?.phase === undefined) { this.effects.push({ type: 'createChild', kind: 'ShadowRun' }); return; }
-      this.fail('ChildDeleted', `ShadowRun ${known.name} was deleted before its verdict`);
+      this.fail(Reason.ChildDeleted, `ShadowRun ${known.name} was deleted before its verdict`);
       return;
     }
     if (!child.ownedByUs) { this.childConflict('ShadowRun', child.name); return; }
@@ -320,8 +320,8 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     this.childStalled = child.stalled ? { reason: child.stalled.reason, message: `ShadowRun ${child.name}: ${child.stalled.message}` } : undefined;
     switch (child.phase) {
       case 'Passed': this.startShift(`shadow passed: ${child.message ?? 'verdict Pass'}`); return;
-      case 'Failed': this.fail('ShadowFailed', `shadow stage failed, no user traffic moved: ${child.message ?? `verdict ${child.verdict ?? 'Fail'}`}`); return;
-      case 'Cancelled': this.fail('ShadowCancelled', `ShadowRun ${child.name} was cancelled: ${child.message ?? ''}`); return;
+      case 'Failed': this.fail(Reason.ShadowFailed, `shadow stage failed, no user traffic moved: ${child.message ?? `verdict ${child.verdict ?? 'Fail'}`}`); return;
+      case 'Cancelled': this.fail(Reason.ShadowCancelled, `ShadowRun ${child.name} was cancelled: ${child.message ?? ''}`); return;
       default: this.st.message = `shadowing: ShadowRun ${child.name} ${child.phase ?? 'Pending'}${child.message ? `: ${child.message}` : ''}`;
     }
   }
@@ -337,7 +337,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       effects.push({ type: 'setFlag', value: 'true' });
     }
     effects.push({ type: 'createChild', kind: 'TrafficShift' });
-    this.transition('Shifting', 'ShiftStarted', `${why}; shifting traffic to ${this.o.spec.target.service} (TrafficShift ${name})${flag ? `, feature flag ${flag.configMap}/${flag.key}=true` : ''}`);
+    this.transition('Shifting', Reason.ShiftStarted, `${why}; shifting traffic to ${this.o.spec.target.service} (TrafficShift ${name})${flag ? `, feature flag ${flag.configMap}/${flag.key}=true` : ''}`);
     this.effects.push(...effects);
   }
 
@@ -346,7 +346,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     const known = this.st.children?.trafficShift;
     if (!child) {
       if (known?.phase === undefined) { this.effects.push({ type: 'createChild', kind: 'TrafficShift' }); return; }
-      this.rolledBackByChild(`TrafficShift ${known.name} was deleted before completion`, 'ChildDeleted');
+      this.rolledBackByChild(`TrafficShift ${known.name} was deleted before completion`, Reason.ChildDeleted);
       return;
     }
     if (!child.ownedByUs) { this.childConflict('TrafficShift', child.name); return; }
@@ -375,7 +375,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
         this.terminal();
         return;
       case 'RolledBack': this.rolledBackByChild(child.rollbackReason ?? child.message ?? 'TrafficShift rolled back', Reason.RolledBack); return;
-      case 'Failed': this.fail('ShiftFailed', `TrafficShift ${child.name} failed: ${child.message ?? ''}`); return;
+      case 'Failed': this.fail(Reason.ShiftFailed, `TrafficShift ${child.name} failed: ${child.message ?? ''}`); return;
       default: {
         const last = steps.length - 1;
         const stabilizing = child.phase === 'Progressing' && child.currentStep === last && (child.currentWeight ?? 0) === steps[last]!.weight;
@@ -404,7 +404,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       const scale: Effect[] = [];
       for (const w of this.o.spec.workers ?? []) if (w.legacy) scale.push({ type: 'scale', deployment: w.legacy.deployment, replicas: w.legacy.replicas });
       this.effects.push({ type: 'writeStatus' }, ...scale);
-      this.events.push({ type: 'event', eventType: 'Normal', reason: 'LegacyRetired', note: `retireLegacyAfter ${this.o.spec.retireLegacyAfter} elapsed: ${scale.map((e) => e.type === 'scale' ? `${e.deployment}=${e.replicas}` : '').join(', ') || 'no legacy workers'}` });
+      this.events.push({ type: 'event', eventType: 'Normal', reason: EventReason.LegacyRetired, note: `retireLegacyAfter ${this.o.spec.retireLegacyAfter} elapsed: ${scale.map((e) => e.type === 'scale' ? `${e.deployment}=${e.replicas}` : '').join(', ') || 'no legacy workers'}` });
     }
   }
 
@@ -428,7 +428,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       if (!isTerminal(phase)) this.effects.push(...workerRestoreEffects(this.restorableWorkers()));
       if (ts?.ownedByUs) this.effects.push({ type: 'deleteChild', kind: 'TrafficShift' });
       if (this.o.shadowRun?.ownedByUs) this.effects.push({ type: 'deleteChild', kind: 'ShadowRun' });
-      if (shifted || this.o.spec.shadow) this.events.push({ type: 'event', eventType: 'Warning', reason: 'Deleted', note: `deleted in phase ${phase ?? 'Pending'}: route left at ${this.o.spec.legacy.service} 100%, mirror removed` });
+      if (shifted || this.o.spec.shadow) this.events.push({ type: 'event', eventType: 'Warning', reason: EventReason.Deleted, note: `deleted in phase ${phase ?? 'Pending'}: route left at ${this.o.spec.legacy.service} 100%, mirror removed` });
     }
     // The Event goes before the finalizer: once it is removed the object may be gone.
     return { status: this.st, effects: [...this.effects, ...this.events, { type: 'removeFinalizer' }] };

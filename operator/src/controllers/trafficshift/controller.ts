@@ -1,7 +1,7 @@
 // TrafficShift reconciler: observe → plan (pure, ./plan.ts) → apply → status.
 import { createHash } from 'node:crypto';
 import { TrafficShiftSpecSchema, type TrafficShift, type TrafficShiftStatus, type RollbackTrigger } from '../../api/trafficshift.ts';
-import { Reason } from '../../api/conditions.ts';
+import { EventReason, Reason } from '../../api/conditions.ts';
 import type { MetricResult } from '../../analysis/evaluate.ts';
 import { observeAnalysis } from '../shared/analysis.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
@@ -245,7 +245,7 @@ export class TrafficShiftController {
         ctx.logger.info({ deployment: e.deployment, replicas: e.replicas }, 'scaled');
         return obj;
       case 'event': {
-        const name = e.reason === 'StepStarted' ? stepEventName(obj, next) : undefined;
+        const name = e.reason === EventReason.StepStarted ? stepEventName(obj, next) : undefined;
         if (name) {
           this.#writeStepEvent(obj, name, e.note, false);
           ctx.logger.info({ reason: e.reason, note: e.note }, 'event');
@@ -291,7 +291,7 @@ export class TrafficShiftController {
     this.#ensuring.add(name);
     const write = (): void => {
       if (this.controller.stopped) { this.#ensuring.delete(name); return; }
-      void this.#d.events.ensure({ regarding: obj, type: 'Normal', reason: 'StepStarted', action: 'StepStarted', note, name }).then((ok) => {
+      void this.#d.events.ensure({ regarding: obj, type: 'Normal', reason: EventReason.StepStarted, action: EventReason.StepStarted, note, name }).then((ok) => {
         this.#ensuring.delete(name);
         const announced = this.#announced.get(key);
         if (ok && (!paced || announced === undefined || announced === name)) this.#announced.set(key, name);

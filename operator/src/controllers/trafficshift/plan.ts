@@ -10,7 +10,7 @@
 // from this shift's worker records (see migrationslice/plan.ts).
 import { parseDuration } from '../../api/duration.ts';
 import type { MetricResult as StatusMetricResult } from '../../api/common.ts';
-import { ConditionType, Reason } from '../../api/conditions.ts';
+import { ConditionType, EventReason, Reason } from '../../api/conditions.ts';
 import type {
   PauseReason,
   RollbackTrigger,
@@ -334,7 +334,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     this.st.analysis = { consecutiveFailures: 0, consecutiveInconclusive: 0, ...(this.st.analysis?.lastResults ? { lastResults: this.st.analysis.lastResults } : {}) };
     // Status first, then the route: no weight written that the status does not explain.
     this.effects.push({ type: 'writeStatus' }, { type: 'setWeights', canary: step.weight });
-    this.effects.push({ type: 'event', eventType: 'Normal', reason: 'StepStarted', note: `step ${i + 1}/${this.o.spec.steps.length}: canary weight ${step.weight}% (${why})` });
+    this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.StepStarted, note: `step ${i + 1}/${this.o.spec.steps.length}: canary weight ${step.weight}% (${why})` });
     this.requeue = Math.min(parseDuration(step.pause), this.o.spec.analysis ? parseDuration(this.o.spec.analysis.interval) : Infinity);
   }
 
@@ -349,7 +349,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     this.st.message = `completed: ${why}`;
     this.effects.push({ type: 'writeStatus' });
     if (wasWeight !== last.weight || this.o.routeCanaryWeight !== last.weight) this.effects.push({ type: 'setWeights', canary: last.weight });
-    this.effects.push({ type: 'event', eventType: 'Normal', reason: 'Completed', note: `completed at canary weight ${last.weight}%: ${why}` });
+    this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.Completed, note: `completed at canary weight ${last.weight}%: ${why}` });
     this.terminal();
   }
 
@@ -358,7 +358,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     this.st.pauseReason = reason;
     this.st.pausedAt = this.nowText;
     this.st.message = `paused: ${why}`;
-    this.effects.push({ type: 'event', eventType: reason === 'Manual' ? 'Normal' : 'Warning', reason: 'Paused', note: why });
+    this.effects.push({ type: 'event', eventType: reason === 'Manual' ? 'Normal' : 'Warning', reason: EventReason.Paused, note: why });
   }
 
   resume(why: string): void {
@@ -370,7 +370,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     delete this.st.pausedAt; delete this.st.pauseReason;
     this.st.lastProgressAt = this.nowText;
     this.st.message = `resumed: ${why}`;
-    this.effects.push({ type: 'event', eventType: 'Normal', reason: 'Resumed', note: why });
+    this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.Resumed, note: why });
   }
 
   rollback(trigger: RollbackTrigger, reason: string, alert?: string): void {
@@ -407,7 +407,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     rb.completedAt = this.nowText;
     effects.push({ type: 'writeStatus' });
     const left = slice && (this.st.workers?.length ?? 0) > 0 ? `; MigrationSlice ${slice} restores the workers after its feature flag` : '';
-    effects.push({ type: 'event', eventType: 'Warning', reason: 'RolledBack', note: `rolled back to stable (${rb.trigger}): ${rb.reason}${left}` });
+    effects.push({ type: 'event', eventType: 'Warning', reason: EventReason.RolledBack, note: `rolled back to stable (${rb.trigger}): ${rb.reason}${left}` });
     this.effects.push(...effects);
   }
 
@@ -506,8 +506,8 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     const stallEvent = this.stallEvent(stalled);
     if (stallEvent) {
       this.effects.push(stallEvent);
-    } else if (before !== this.st.phase && this.st.phase !== undefined && !this.effects.some((e) => e.type === 'event' && ['RolledBack', 'Completed', 'Paused', 'Resumed', 'StepStarted'].includes(e.reason))) {
-      this.effects.push({ type: 'event', eventType: 'Normal', reason: 'PhaseChanged', note: `${before ?? 'new'} → ${this.st.phase}: ${msg}` });
+    } else if (before !== this.st.phase && this.st.phase !== undefined && !this.effects.some((e) => e.type === 'event' && ([EventReason.RolledBack, EventReason.Completed, EventReason.Paused, EventReason.Resumed, EventReason.StepStarted] as string[]).includes(e.reason))) {
+      this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.PhaseChanged, note: `${before ?? 'new'} → ${this.st.phase}: ${msg}` });
     }
     const seen = new Set<string>();
     const effects = this.effects.filter((e) => {

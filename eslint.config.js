@@ -11,6 +11,8 @@ const clientNode = {
 // The planners: each controller's plan.ts, the files split out of it, and the base they share.
 const PLANNER_FILES = [
   'operator/src/controllers/*/plan.ts',
+  'operator/src/controllers/trafficshift/persistence.ts',
+  'operator/src/controllers/trafficshift/status.ts',
   'operator/src/controllers/shared/planner.ts',
 ];
 const PURE = 'A planner is pure (DESIGN §4: observe → plan → apply → status): no I/O, so no kube/, node:*, got or the Prometheus provider; the reconciler observes and applies.';

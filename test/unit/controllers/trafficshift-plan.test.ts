@@ -3,7 +3,8 @@
 // the way back).
 import { describe, expect, it } from 'vitest';
 import { TrafficShiftSpecSchema, type TrafficShiftStatus } from '../../../operator/src/api/trafficshift.ts';
-import { planTrafficShift, analysisDue, memoOf, statusPersistence, withMemo, type ShiftObservation, type Effect } from '../../../operator/src/controllers/trafficshift/plan.ts';
+import { planTrafficShift, analysisDue, type ShiftObservation, type Effect } from '../../../operator/src/controllers/trafficshift/plan.ts';
+import { memoOf, statusPersistence, withMemo } from '../../../operator/src/controllers/trafficshift/persistence.ts';
 import type { MetricResult } from '../../../operator/src/analysis/evaluate.ts';
 
 const T0 = Date.parse('2026-11-22T10:00:00Z');

@@ -14,7 +14,8 @@ import { pendingRollbackRequest } from '../shared/planner.ts';
 import type { RollbackRequest as RecordedRollback } from '../../api/common.ts';
 import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
 import { BucketRateLimiter } from '../../runtime/ratelimit.ts';
-import { analysisDue, isTerminal, memoOf, planTrafficShift, statusPersistence, withMemo, type AnalysisMemo, type Effect, type ObservedDeployment, type ShiftObservation } from './plan.ts';
+import { analysisDue, isTerminal, planTrafficShift, type Effect, type ObservedDeployment, type ShiftObservation } from './plan.ts';
+import { memoOf, statusPersistence, withMemo, type AnalysisMemo } from './persistence.ts';
 import { ShiftMetrics } from './metrics.ts';
 import { phaseChangeOf, type PhaseChange } from '../../notify/change.ts';
 
@@ -40,7 +41,7 @@ export class TrafficShiftController {
   readonly #routeUsers = new Map<string, Set<string>>();
   /** Step Event names being written now (a reconcile meanwhile does not write them again). */
   readonly #ensuring = new Set<string>();
-  /** Analysis bookkeeping not yet in status (see AnalysisMemo in ./plan.ts), per key. */
+  /** Analysis bookkeeping not yet in status (see AnalysisMemo in ./persistence.ts), per key. */
   readonly #memo = new Map<string, AnalysisMemo>();
   /** Rollbacks requested out of band (alert hooks), consumed by the next reconcile of the key. */
   readonly #rollbacks: RollbackRequests;

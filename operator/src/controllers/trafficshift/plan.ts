@@ -20,8 +20,8 @@ import type {
   WorkerStatus,
 } from '../../api/trafficshift.ts';
 import { judge, type MetricResult } from '../../analysis/evaluate.ts';
-import { statusChanged } from '../../runtime/conditions.ts';
 import { rfc3339Milli } from '../../runtime/clock.ts';
+import { setShiftConditions } from './status.ts';
 import { PlannerBase, ms, pendingActions, pendingRollbackRequest, thresholdParts, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
 
 export interface ObservedDeployment { name: string; exists: boolean; replicas: number; readyReplicas: number }
@@ -75,54 +75,6 @@ export function analysisDue(spec: TrafficShiftSpec, status: TrafficShiftStatus, 
   if (phase !== 'Progressing' && !(phase === 'Paused' && status.pauseReason === 'Inconclusive')) return false;
   const last = ms(status.lastAnalysisAt);
   return last === undefined || now - last >= parseDuration(spec.analysis.interval);
-}
-
-/**
- * The analysis bookkeeping that is kept in memory instead of status while nothing a user or a
- * restart needs has changed (DESIGN §6: idle API traffic ≤ 1 request/s at 1,000 shifts): when the
- * last run was, and the measured values. Written to status whenever a verdict, a counter, the phase
- * or the step changes. Losing it in a crash is safe: a step still needs a passing run after its
- * start (`passedThisStep`), so the restarted operator runs one instead of promoting on old data.
- */
-export interface AnalysisMemo {
-  observedGeneration: number | undefined;
-  stepStartedAt: string | undefined;
-  lastAnalysisAt: string;
-  lastResults: StatusMetricResult[];
-}
-
-/** The status with everything but the bookkeeping of `AnalysisMemo`: what must be persisted. */
-function durable(st: TrafficShiftStatus): TrafficShiftStatus {
-  const { lastAnalysisAt: _at, ...rest } = st;
-  if (!st.analysis) return rest;
-  const { lastResults, ...counters } = st.analysis;
-  return { ...rest, analysis: { ...counters, ...(lastResults ? { lastResults: lastResults.map((r) => ({ name: r.name, result: r.result, threshold: r.threshold }) as StatusMetricResult) } : {}) } };
-}
-
-/**
- * Decides how a planned status is kept: `unchanged`, `memo` (only the analysis bookkeeping moved;
- * keep it in memory) or `write`.
- */
-export function statusPersistence(persisted: TrafficShiftStatus, next: TrafficShiftStatus): 'unchanged' | 'memo' | 'write' {
-  if (jsonEqual(persisted, next)) return 'unchanged';
-  return jsonEqual(durable(persisted), durable(next)) ? 'memo' : 'write';
-}
-
-export function memoOf(st: TrafficShiftStatus): AnalysisMemo | undefined {
-  if (!st.lastAnalysisAt) return undefined;
-  return { observedGeneration: st.observedGeneration, stepStartedAt: st.stepStartedAt, lastAnalysisAt: st.lastAnalysisAt, lastResults: st.analysis?.lastResults ?? [] };
-}
-
-/** The persisted status with a newer in-memory memo laid over it (same generation and step only). */
-export function withMemo(persisted: TrafficShiftStatus, memo: AnalysisMemo | undefined): TrafficShiftStatus {
-  if (!memo || memo.observedGeneration !== persisted.observedGeneration || memo.stepStartedAt !== persisted.stepStartedAt) return persisted;
-  const at = ms(persisted.lastAnalysisAt);
-  if (at !== undefined && at >= (ms(memo.lastAnalysisAt) ?? 0)) return persisted;
-  return { ...persisted, lastAnalysisAt: memo.lastAnalysisAt, analysis: { consecutiveFailures: 0, consecutiveInconclusive: 0, ...persisted.analysis, lastResults: memo.lastResults } };
-}
-
-function jsonEqual(a: unknown, b: unknown): boolean {
-  return !statusChanged(a, b);
 }
 
 export function planTrafficShift(o: ShiftObservation): Plan {
@@ -487,20 +439,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     const phase = this.st.phase ?? 'Pending';
     const stalled = this.stalledCondition();
     const msg = this.st.message ?? phase;
-    const progressingReason = phase === 'Pending' ? (this.st.workersReady === false ? Reason.WaitingForWorkers : Reason.Initializing) : phase === 'Paused' ? Reason.StepPaused : Reason.StepInProgress;
-    switch (phase) {
-      case 'Completed':
-        this.markReady(Reason.Completed, msg);
-        break;
-      case 'RolledBack':
-      case 'Failed':
-        this.markDegraded(phase === 'RolledBack' ? Reason.RolledBack : Reason.Failed, phase === 'RolledBack' ? rollbackReason(this.st.rollback?.trigger) : Reason.Failed, msg);
-        break;
-      default:
-        this.markInProgress(progressingReason, msg, stalled);
-        if (phase === 'Paused' && this.st.pauseReason !== 'Manual') this.setCondition(ConditionType.Degraded, 'True', this.st.pauseReason === 'Inconclusive' ? Reason.AnalysisInconclusive : Reason.AnalysisFailed, msg);
-        else this.removeCondition(ConditionType.Degraded);
-    }
+    setShiftConditions(this, this.st, msg, stalled);
     // The status write: exactly once, where the transition placed it, or at the end; Events after it.
     this.ensureStatusWrite();
     const stallEvent = this.stallEvent(stalled);
@@ -532,14 +471,4 @@ export function workerRestoreEffects(workers: readonly WorkerStatus[] | undefine
     if (w.legacyDeployment && w.legacyPreviousReplicas !== undefined && w.legacyScaledAt) out.push({ type: 'scale', deployment: w.legacyDeployment, replicas: w.legacyPreviousReplicas });
   }
   return out;
-}
-
-function rollbackReason(trigger: RollbackTrigger | undefined): string {
-  switch (trigger) {
-    case 'Alert': return Reason.AlertFired;
-    case 'Manual': return Reason.ManualRollback;
-    case 'Webhook': return Reason.WebhookRollback;
-    case 'Deadline': return Reason.DeadlineExceeded;
-    default: return Reason.MetricThresholdBreached;
-  }
 }

@@ -13,6 +13,7 @@ const PLANNER_FILES = [
   'operator/src/controllers/*/plan.ts',
   'operator/src/controllers/trafficshift/persistence.ts',
   'operator/src/controllers/trafficshift/status.ts',
+  'operator/src/controllers/migrationslice/triggers.ts',
   'operator/src/controllers/shared/planner.ts',
 ];
 const PURE = 'A planner is pure (DESIGN §4: observe → plan → apply → status): no I/O, so no kube/, node:*, got or the Prometheus provider; the reconciler observes and applies.';

@@ -20,8 +20,9 @@ import type { ShadowRunObject } from '../shadowrun/controller.ts';
 import type { TrafficShiftObject } from '../trafficshift/controller.ts';
 import {
   CLEANUP_FINALIZER, childName, isTerminal, planMigrationSlice, triggersDue,
-  type ChildKind, type Effect, type ObservedShadowRun, type ObservedTrafficShift, type SliceObservation, type TriggerSample,
+  type ChildKind, type Effect, type ObservedShadowRun, type ObservedTrafficShift, type SliceObservation,
 } from './plan.ts';
+import type { TriggerSample } from './triggers.ts';
 import { SliceMetrics } from './metrics.ts';
 import { phaseChangeOf, type PhaseChange } from '../../notify/change.ts';
 

@@ -30,18 +30,15 @@ import {
   type MigrationSlicePhase,
   type MigrationSliceSpec,
   type MigrationSliceStatus,
-  type TriggerStatus,
 } from '../../api/migrationslice.ts';
 import type { ShadowRunPhase, Verdict } from '../../api/shadowrun.ts';
 import type { RollbackStatus, RollbackTrigger, TrafficShiftPhase, WorkerStatus } from '../../api/trafficshift.ts';
 import type { RollbackRequest as RecordedRollback } from '../../api/common.ts';
 import { PlannerBase, STALLED_RETRY_MS, ms, pendingActions, pendingRollbackRequest, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
 import { workerRestoreEffects } from '../trafficshift/plan.ts';
+import { checkTriggers, TRIGGER_POLL_MS, type TriggerSample } from './triggers.ts';
 
 export { CLEANUP_FINALIZER } from '../shared/planner.ts';
-export const TRIGGER_POLL_MS = 2000;
-/** Trigger values are written to status at most this often while nothing changes (API load). */
-export const TRIGGER_STATUS_REFRESH_MS = 30_000;
 
 interface ChildBase {
   name: string;
@@ -65,8 +62,6 @@ export interface ObservedTrafficShift extends ChildBase {
   /** The id of the rollback request recorded on the child (its cutover.dev/rollback-request), if any. */
   rollbackRequestId?: string | undefined;
 }
-
-export interface TriggerSample { name: string; value?: number | undefined; message: string }
 
 export interface SliceObservation {
   now: number;
@@ -251,52 +246,12 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     else this.startShift('no shadow stage');
   }
 
-  /** Folds the measured triggers into status; returns the name of a trigger that is met, if any. */
+  /** Folds the measured triggers into status (./triggers.ts); returns the name of a trigger that is met, if any. */
   checkTriggers(): string | undefined {
-    const samples = this.o.triggers;
-    const prev = this.st.triggers ?? [];
-    if (!samples) {
-      const held = prev.find((t) => t.met && this.heldLongEnough(t));
-      this.st.message = this.waitingMessage(prev);
-      return held?.name;
-    }
-    const next: TriggerStatus[] = [];
-    const fresh: TriggerStatus[] = [];
-    for (const t of this.o.spec.startWhen ?? []) {
-      const s = samples.find((x) => x.name === t.name);
-      const value = s?.value;
-      const met = value !== undefined && (t.above === undefined || value > t.above) && (t.below === undefined || value < t.below);
-      const old = prev.find((p) => p.name === t.name);
-      const since = met ? (old?.met && old.since ? old.since : this.nowText) : undefined;
-      const entry: TriggerStatus = { name: t.name, met, at: this.nowText, ...(value !== undefined ? { value } : {}), ...(since ? { since } : {}), message: s?.message ?? 'not measured' };
-      // Values alone are refreshed now and then, not at every poll (one status write per change).
-      const stale = !old || old.met !== met || (old.value === undefined) !== (value === undefined) || (ms(old.at) ?? 0) + TRIGGER_STATUS_REFRESH_MS <= this.o.now;
-      fresh.push(entry);
-      next.push(stale ? entry : old);
-    }
-    const held = fresh.find((t) => t.met && this.heldLongEnough(t));
-    // When a trigger fires, status shows the values that fired it.
-    this.st.triggers = held ? fresh : next;
-    this.st.message = this.waitingMessage(this.st.triggers);
-    return held?.name;
-  }
-
-  heldLongEnough(t: TriggerStatus): boolean {
-    const spec = this.o.spec.startWhen?.find((x) => x.name === t.name);
-    const need = spec?.for ? parseDuration(spec.for) : 0;
-    const since = ms(t.since);
-    return since !== undefined && this.o.now - since >= need;
-  }
-
-  waitingMessage(list: TriggerStatus[]): string {
-    const parts = (this.o.spec.startWhen ?? []).map((t) => {
-      const s = list.find((x) => x.name === t.name);
-      const want = [t.above !== undefined ? `> ${t.above}` : '', t.below !== undefined ? `< ${t.below}` : ''].filter(Boolean).join(' and ');
-      const now = s?.value !== undefined ? String(Number(s.value.toPrecision(4))) : 'no data';
-      const held = s?.met && t.for ? `, held since ${s.since} (needs ${t.for})` : '';
-      return `${t.name} is ${now} (needs ${want}${t.for ? ` for ${t.for}` : ''}${held})`;
-    });
-    return `waiting for a startWhen trigger: ${parts.join('; ')}`;
+    const c = checkTriggers(this.o.spec.startWhen ?? [], this.o.triggers, this.st.triggers ?? [], this.o.now, this.nowText);
+    if (c.triggers) this.st.triggers = c.triggers;
+    this.st.message = c.message;
+    return c.met;
   }
 
   startShadow(): void {

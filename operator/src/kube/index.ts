@@ -37,10 +37,12 @@ export {
 export { Informer, type InformerHandlers, type InformerOptions } from './informer.ts';
 export {
   EventRecorder,
+  OnceEvents,
   REPORTING_CONTROLLER,
   type EventInput,
   type EventObject,
   type EventRecorderOptions,
+  type OnceEventsOptions,
   type EventType,
 } from './events.ts';
 export {

@@ -6,14 +6,13 @@ import type { MetricResult } from '../../analysis/evaluate.ts';
 import { observeAnalysis } from '../shared/analysis.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
 import { RouteProblemError, type TrafficRef } from '../../traffic/router.ts';
-import { DEPLOYMENT, MIGRATION_SLICE, objectKey, TRAFFIC_SHIFT, type KubeObject } from '../../kube/index.ts';
+import { DEPLOYMENT, MIGRATION_SLICE, objectKey, OnceEvents, TRAFFIC_SHIFT, type KubeObject } from '../../kube/index.ts';
 import type { Store } from '../shared/store.ts';
 import { KindController, invalidSpec, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
 import { matchAlert, recordRollbackRequest, rollbackRequestChanged, RollbackRequests } from '../shared/rollbacks.ts';
 import { pendingRollbackRequest } from '../shared/planner.ts';
 import type { RollbackRequest as RecordedRollback } from '../../api/common.ts';
 import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
-import { BucketRateLimiter } from '../../runtime/ratelimit.ts';
 import { analysisDue, isTerminal, planTrafficShift, type Effect, type ObservedDeployment, type ShiftObservation } from './plan.ts';
 import { memoOf, statusPersistence, withMemo, type AnalysisMemo } from './persistence.ts';
 import { ShiftMetrics } from './metrics.ts';
@@ -33,14 +32,10 @@ export class TrafficShiftController {
   readonly controller: Controller;
   readonly #d: TrafficShiftControllerDeps;
   readonly #kind: KindController<TrafficShiftObject>;
-  /** The StepStarted Event this process knows is in the API, per key (see #ensureStepEvent). */
-  readonly #announced = new Map<string, string>();
-  /** Paces the StepStarted checks of the first reconciles after a start (see #ensureStepEvent). */
-  readonly #recoveryPace = new BucketRateLimiter(50, 50);
+  /** The StepStarted Event of each shift's current step, exactly once (see #ensureStepEvent). */
+  readonly #stepEvents: OnceEvents;
   /** `namespace/route` → keys of the TrafficShifts that name the route (see watchRoutes). */
   readonly #routeUsers = new Map<string, Set<string>>();
-  /** Step Event names being written now (a reconcile meanwhile does not write them again). */
-  readonly #ensuring = new Set<string>();
   /** Analysis bookkeeping not yet in status (see AnalysisMemo in ./persistence.ts), per key. */
   readonly #memo = new Map<string, AnalysisMemo>();
   /** Rollbacks requested out of band (alert hooks), consumed by the next reconcile of the key. */
@@ -50,9 +45,10 @@ export class TrafficShiftController {
     this.#d = deps;
     this.#kind = new KindController({
       name: TRAFFICSHIFT_CONTROLLER, type: TRAFFIC_SHIFT, deps, reconcile: (key, ctx) => this.reconcile(key, ctx),
-      forget: (key) => { this.#memo.delete(key); this.#announced.delete(key); },
+      forget: (key) => { this.#memo.delete(key); this.#stepEvents.forget(key); },
     });
     this.controller = this.#kind.controller;
+    this.#stepEvents = new OnceEvents(deps.events, { active: () => !this.controller.stopped });
     // Ahead of the routine reconciles (analysis ticks of every other shift) already queued.
     this.#rollbacks = new RollbackRequests((key) => this.controller.enqueueUrgent(key));
     // A rollback recorded on the object (by a hook of another replica, or by the owner slice) is
@@ -265,41 +261,23 @@ export class TrafficShiftController {
    * follow the status write, so a crash between the two loses one. The first reconcile of a live
    * shift after a start writes it under its deterministic name; if the first write had landed the
    * API answers AlreadyExists and nothing changes, so every step has exactly one StepStarted.
+   * In the background and paced (kube/events.ts OnceEvents): after a restart every live shift asks
+   * once, and a reconcile (a rollback above all) must not wait for it, nor the API server take
+   * 1,000 writes at the moment it is busiest.
    */
   #ensureStepEvent(obj: TrafficShiftObject, st: TrafficShiftStatus, steps: number, ctx: ReconcileContext): void {
     if (st.phase !== 'Progressing' && st.phase !== 'Paused') return;
     const name = stepEventName(obj, st);
-    const key = objectKey(obj);
-    if (!name || this.#announced.get(key) === name || this.#ensuring.has(name)) return;
+    if (!name || this.#stepEvents.known(objectKey(obj), name)) return;
     const i = st.currentStep ?? 0;
     const note = `step ${i + 1}/${steps}: canary weight ${st.currentWeight ?? 0}% (recorded after an operator restart)`;
-    // In the background: after a restart every live shift asks once, and a reconcile (a rollback
-    // above all) must not wait for it.
-    // Paced (50/s): a restart with 1,000 live shifts would otherwise send 1,000 writes to the API
-    // server at the moment it is busiest, re-listing and answering the reconciles that matter.
     this.#writeStepEvent(obj, name, note, true);
     ctx.logger.debug({ step: i, name }, 'step event re-ensured after a start');
   }
 
-  /**
-   * Writes a StepStarted Event under its deterministic name (exactly once per step of a run: if it
-   * is already in the API the write answers AlreadyExists and changes nothing), in the background.
-   * `paced`: a recovery write after a start, at most 50/s; it must not mark the key announced if a
-   * newer step's Event was announced meanwhile.
-   */
+  /** Writes a StepStarted Event under its deterministic name, once per step of a run (OnceEvents). */
   #writeStepEvent(obj: TrafficShiftObject, name: string, note: string, paced: boolean): void {
-    const key = objectKey(obj);
-    this.#ensuring.add(name);
-    const write = (): void => {
-      if (this.controller.stopped) { this.#ensuring.delete(name); return; }
-      void this.#d.events.ensure({ regarding: obj, type: 'Normal', reason: EventReason.StepStarted, action: EventReason.StepStarted, note, name }).then((ok) => {
-        this.#ensuring.delete(name);
-        const announced = this.#announced.get(key);
-        if (ok && (!paced || announced === undefined || announced === name)) this.#announced.set(key, name);
-      });
-    };
-    const delay = paced ? this.#recoveryPace.when(name) : 0;
-    if (delay <= 0) write(); else setTimeout(write, delay).unref();
+    this.#stepEvents.write(objectKey(obj), { regarding: obj, type: 'Normal', reason: EventReason.StepStarted, action: EventReason.StepStarted, note, name }, paced);
   }
 
   async #writeStatus(obj: TrafficShiftObject, planned: TrafficShiftStatus, ctx: ReconcileContext): Promise<TrafficShiftObject> {

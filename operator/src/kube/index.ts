@@ -1,7 +1,8 @@
 // The kube layer's public surface: the only way the operator talks to the Kubernetes API.
+export { USER_AGENT } from './transport.ts';
+export { type WatchEvent, type WatchEventType, type WatchOptions } from './watch.ts';
 export {
   KubeClient,
-  USER_AGENT,
   DEFAULT_FIELD_MANAGER,
   type KubeClientOptions,
   type GetOptions,
@@ -11,9 +12,6 @@ export {
   type ApplyOptions,
   type DeleteOptions,
   type JsonPatchOperation,
-  type WatchEvent,
-  type WatchEventType,
-  type WatchOptions,
 } from './client.ts';
 export {
   KubeApiError,

@@ -7,7 +7,8 @@
 //   minute) as dead and rebuilds it.
 import { silentLogger, type Logger } from '../runtime/logger.ts';
 import { isGone } from './errors.ts';
-import type { KubeClient, WatchEvent } from './client.ts';
+import type { KubeClient } from './client.ts';
+import type { WatchEvent } from './watch.ts';
 import { objectKey, type KubeObject, type ResourceType } from './resources.ts';
 
 export interface InformerHandlers<T extends KubeObject> {

@@ -5,6 +5,7 @@
 // the HTTP is ./transport.ts (node:https over bounded keep-alive pools, so that every request
 // carries our user agent and metrics) and watches stream through ./watch.ts without extra layers.
 import { readFileSync } from 'node:fs';
+import { FIELD_MANAGER } from '../api/group.ts';
 import { KubeConfigFile } from './kubeconfig.ts';
 import type { Registry } from '../runtime/metrics.ts';
 import { KubeApiError } from './errors.ts';
@@ -12,7 +13,6 @@ import { apiVersionOf, type KubeObject, type ResourceType } from './resources.ts
 import { Transport, type Query } from './transport.ts';
 import { watchStream, type WatchEvent, type WatchOptions } from './watch.ts';
 
-export const DEFAULT_FIELD_MANAGER = 'cutover';
 
 export interface KubeClientOptions {
   /** Path of a kubeconfig file; default $KUBECONFIG, then ~/.kube/config, then in-cluster. */
@@ -104,7 +104,7 @@ export class KubeClient {
     this.server = this.#t.server;
     this.userAgent = this.#t.userAgent;
     this.defaultNamespace = defaultNamespace;
-    this.fieldManager = opts.fieldManager ?? DEFAULT_FIELD_MANAGER;
+    this.fieldManager = opts.fieldManager ?? FIELD_MANAGER;
   }
 
   /** Builds a client from a kubeconfig file, a context, or the in-cluster service account. */

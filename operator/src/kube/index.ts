@@ -3,7 +3,6 @@ export { USER_AGENT } from './transport.ts';
 export { type WatchEvent, type WatchEventType, type WatchOptions } from './watch.ts';
 export {
   KubeClient,
-  DEFAULT_FIELD_MANAGER,
   type KubeClientOptions,
   type GetOptions,
   type ListOptions,

@@ -232,15 +232,7 @@ export class KubeClient {
     patch: unknown,
     opts: WriteOptions = {},
   ): Promise<T> {
-    return this.#t.json<T>({
-      method: 'PATCH',
-      verb: 'PATCH',
-      path: this.path(type, namespace, name, opts.subresource),
-      query: this.#writeQuery(opts),
-      body: patch,
-      contentType: 'application/merge-patch+json',
-      background: opts.background,
-    });
+    return this.#patch<T>(type, namespace, name, patch, 'application/merge-patch+json', opts);
   }
 
   /** JSON patch (RFC 6902); a `test` op makes the patch conditional. */
@@ -251,14 +243,7 @@ export class KubeClient {
     ops: readonly JsonPatchOperation[],
     opts: WriteOptions = {},
   ): Promise<T> {
-    return this.#t.json<T>({
-      method: 'PATCH',
-      verb: 'PATCH',
-      path: this.path(type, namespace, name, opts.subresource),
-      query: this.#writeQuery(opts),
-      body: ops,
-      contentType: 'application/json-patch+json',
-    });
+    return this.#patch<T>(type, namespace, name, ops, 'application/json-patch+json', opts);
   }
 
   /**
@@ -297,6 +282,18 @@ export class KubeClient {
     if (name !== undefined) p += `/${encodeURIComponent(name)}`;
     if (subresource) p += `/${subresource}`;
     return p;
+  }
+
+  #patch<T>(type: ResourceType, namespace: string | undefined, name: string, body: unknown, contentType: string, opts: WriteOptions): Promise<T> {
+    return this.#t.json<T>({
+      method: 'PATCH',
+      verb: 'PATCH',
+      path: this.path(type, namespace, name, opts.subresource),
+      query: this.#writeQuery(opts),
+      body,
+      contentType,
+      background: opts.background,
+    });
   }
 
   #namespaceOf(type: ResourceType, obj: KubeObject): string | undefined {

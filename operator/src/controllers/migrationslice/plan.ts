@@ -34,7 +34,7 @@ import {
 import type { ShadowRunPhase, Verdict } from '../../api/shadowrun.ts';
 import type { RollbackStatus, RollbackTrigger, TrafficShiftPhase, WorkerStatus } from '../../api/trafficshift.ts';
 import type { RollbackRequest as RecordedRollback } from '../../api/common.ts';
-import { PlannerBase, STALLED_RETRY_MS, ms, pendingActions, pendingRollbackRequest, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
+import { PlannerBase, STALLED_RETRY_MS, ms, pendingActions, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
 import { workerRestoreEffects } from '../trafficshift/plan.ts';
 import { checkTriggers, TRIGGER_POLL_MS, type TriggerSample } from './triggers.ts';
 
@@ -150,14 +150,10 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       this.restart(before === undefined ? Reason.Created : Reason.SpecChanged, before === undefined ? 'slice created' : `spec changed (generation ${o.generation})`);
     }
 
-    // As in trafficshift/plan.ts: a recorded request that cannot be used, or that finds the run over,
-    // is acknowledged and changes nothing (before a retry, so it does not roll back the next run).
-    let recorded = pendingRollbackRequest(o.annotations, this.st);
-    if (recorded && (recorded.invalid !== undefined || isTerminal(this.st.phase))) {
-      this.ack('Rollback', recorded.id);
-      if (recorded.invalid !== undefined) this.events.push({ type: 'event', eventType: 'Warning', reason: Reason.InvalidRollbackRequest, note: recorded.invalid.slice(0, 1024) });
-      recorded = undefined;
-    }
+    // A recorded request that cannot be used, or that finds the run over, changes nothing
+    // (shared/planner.ts recordedRollback; before a retry, so it does not roll back the next run).
+    const { recorded, warning } = this.recordedRollback(isTerminal(this.st.phase));
+    if (warning) this.events.push(warning);
 
     const actions = pendingActions(o.annotations, this.st);
     const retry = actions.find((a) => a.action === 'Retry');

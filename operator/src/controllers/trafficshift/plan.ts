@@ -10,7 +10,7 @@
 // from this shift's worker records (see migrationslice/plan.ts).
 import { parseDuration } from '../../api/duration.ts';
 import type { MetricResult as StatusMetricResult } from '../../api/common.ts';
-import { ConditionType, EventReason, Reason } from '../../api/conditions.ts';
+import { ConditionType, EventReason } from '../../api/conditions.ts';
 import type {
   PauseReason,
   RollbackTrigger,
@@ -22,7 +22,7 @@ import type {
 import { judge, type MetricResult } from '../../analysis/evaluate.ts';
 import { rfc3339Milli } from '../../runtime/clock.ts';
 import { setShiftConditions } from './status.ts';
-import { PlannerBase, ms, pendingActions, pendingRollbackRequest, thresholdParts, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
+import { PlannerBase, ms, pendingActions, thresholdParts, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
 
 export interface ObservedDeployment { name: string; exists: boolean; replicas: number; readyReplicas: number }
 
@@ -102,15 +102,10 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
       }
     }
 
-    // A recorded rollback request that cannot be used, or that finds the run already over (it came
-    // after the completion or a rollback, or it was the record of the rollback already done), is
-    // acknowledged and changes nothing — before a retry, so it does not roll back the next run.
-    let recorded = pendingRollbackRequest(o.annotations, this.st);
-    if (recorded && (recorded.invalid !== undefined || isTerminal(this.st.phase))) {
-      this.ack('Rollback', recorded.id);
-      if (recorded.invalid !== undefined) this.effects.push({ type: 'event', eventType: 'Warning', reason: Reason.InvalidRollbackRequest, note: recorded.invalid.slice(0, 1024) });
-      recorded = undefined;
-    }
+    // A recorded rollback request that cannot be used, or that finds the run already over, changes
+    // nothing (shared/planner.ts recordedRollback) — before a retry, so it does not roll back the next run.
+    const { recorded, warning } = this.recordedRollback(isTerminal(this.st.phase));
+    if (warning) this.effects.push(warning);
 
     const actions = pendingActions(o.annotations, this.st);
     const retry = actions.find((a) => a.action === 'Retry');

@@ -6,7 +6,7 @@
 //      │                            ▼                                   ▼
 //      └────────── alert/abort ──▶ Failed / RolledBack ◀────────────────┘
 //
-// The slice does not move traffic itself: its children do (a ShadowRun mirrors, a TrafficShift
+// The startWhen triggers are judged in ./triggers.ts. The slice does not move traffic itself: its children do (a ShadowRun mirrors, a TrafficShift
 // shifts, scales workers and rolls back). The slice orders them, flips the feature flag, keeps
 // the history, and undoes what it started when it is rolled back or deleted before completion.
 // Status is written before a child is created, so a restart adopts the child instead of creating

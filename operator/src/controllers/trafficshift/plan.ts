@@ -1,5 +1,7 @@
 // The TrafficShift decision: a pure function from what was observed to the next status and the
 // ordered list of effects to carry out. No I/O, no clock: everything arrives in `ShiftObservation`.
+// This file is the phase machine; the conditions of a phase are ./status.ts, and how a planned
+// status is kept (written, or only the analysis memo in memory) is ./persistence.ts.
 //
 // Crash safety (DESIGN §2): all progress lives in status. On the way forward the status is written
 // BEFORE the route, so no weight is ever written that the status does not explain; a restart

@@ -6,9 +6,10 @@
 //      │                            ▼                                   ▼
 //      └────────── alert/abort ──▶ Failed / RolledBack ◀────────────────┘
 //
-// The startWhen triggers are judged in ./triggers.ts. The slice does not move traffic itself: its children do (a ShadowRun mirrors, a TrafficShift
+// The slice does not move traffic itself: its children do (a ShadowRun mirrors, a TrafficShift
 // shifts, scales workers and rolls back). The slice orders them, flips the feature flag, keeps
 // the history, and undoes what it started when it is rolled back or deleted before completion.
+// Its startWhen triggers are judged in ./triggers.ts.
 // Status is written before a child is created, so a restart adopts the child instead of creating
 // a second one; a child the status does not know of is a leftover of an earlier run and is removed.
 //

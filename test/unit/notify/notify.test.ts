@@ -158,6 +158,36 @@ describe('GitHub deployments', () => {
     expect(await registry.metrics()).toContain('cutover_notifications_total{channel="github",result="error"} 2');
   });
 
+  it('retries a 5xx and a 429 with backoff; any other 4xx is final', async () => {
+    const gh = await recorder();
+    const state = fakeGitHub(gh);
+    const answer = gh.handler;
+    const failFirst = new Map<string, number>([['GET /repos/acme/shop/deployments', 502], ['GET /repos/acme/shop', 429]]);
+    gh.handler = (r, res) => {
+      const k = `${r.method} ${new URL(r.path, 'http://x').pathname}`;
+      const status = failFirst.get(k);
+      failFirst.delete(k);
+      if (status) json(res, status, { message: 'try again' });
+      else answer(r, res);
+    };
+    const registry = new Registry();
+    const n = new Notifier({ readSecret, logger: silentLogger, githubApiUrl: gh.url, registry });
+    n.phaseChanged(change({ notify: { github } }));
+    await n.flush();
+    expect(gh.requests.map((r) => `${r.method} ${new URL(r.path, 'http://x').pathname}`)).toEqual([
+      'GET /repos/acme/shop/deployments', 'GET /repos/acme/shop/deployments',
+      'GET /repos/acme/shop', 'GET /repos/acme/shop',
+      'POST /repos/acme/shop/deployments',
+      'POST /repos/acme/shop/deployments/100/statuses',
+    ]);
+    expect(state.deployments).toHaveLength(1);
+    gh.handler = (_r, res) => json(res, 422, { message: 'Validation Failed' });
+    n.phaseChanged(change({ run: 'g2', notify: { github } }));
+    await n.flush();
+    expect(gh.requests).toHaveLength(7);
+    expect(await registry.metrics()).toContain('cutover_notifications_total{channel="github",result="error"} 1');
+  });
+
   it('a MigrationSlice run: in_progress while shadowing, shifting and stabilizing; success on Completed; failure on Failed or RolledBack', () => {
     const state = (to: string) => deploymentState(change({ kind: 'MigrationSlice', to }));
     expect(['Pending', 'Shadowing', 'Shifting', 'Stabilizing', 'Completed', 'Failed', 'RolledBack'].map(state))

@@ -11,6 +11,7 @@
 // request: with hundreds of shifts analysing the same service every interval, Prometheus sees each
 // distinct query once per round.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import got, { RequestError, TimeoutError } from 'got';
 import { Counter, Histogram, register as defaultRegistry, type Registry } from 'prom-client';
 import { inconclusiveSample, rejectedSample, valueSample, type MetricProvider, type MetricSample } from './provider.ts';
@@ -251,10 +252,6 @@ function normaliseAddress(address: string): string | null {
   url.search = '';
   url.hash = '';
   return url.toString().replace(/\/*$/, '/');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {

@@ -5,14 +5,9 @@ import { MigrationSliceController, type MigrationSliceObject } from '../../../op
 import { SliceMetrics } from '../../../operator/src/controllers/migrationslice/metrics.ts';
 import type { ShadowRunObject } from '../../../operator/src/controllers/shadowrun/controller.ts';
 import type { TrafficShiftObject } from '../../../operator/src/controllers/trafficshift/controller.ts';
-import { CONFIG_MAP, HTTP_ROUTE, MIGRATION_SLICE, SERVICE, SHADOW_RUN, type EventRecorder, type KubeClient } from '../../../operator/src/kube/index.ts';
-import type { PrometheusProvider } from '../../../operator/src/analysis/prometheus.ts';
-import { valueSample } from '../../../operator/src/analysis/provider.ts';
-import { GatewayApiRouter } from '../../../operator/src/traffic/gateway-api.ts';
-import { FakeClock } from '../../../operator/src/runtime/clock.ts';
-import { silentLogger } from '../../../operator/src/runtime/logger.ts';
+import { CONFIG_MAP, HTTP_ROUTE, MIGRATION_SLICE, SERVICE, SHADOW_RUN } from '../../../operator/src/kube/index.ts';
 import { Registry } from '../../../operator/src/runtime/metrics.ts';
-import { FixedPrometheus, FixedStore, RecordingClient, RecordingEvents, reconcileContext } from './recording.ts';
+import { FixedStore, RecordingClient, reconcileContext, recordedDeps } from './recording.ts';
 
 const NS = 'shop';
 const T0 = Date.parse('2026-11-22T10:00:00Z');
@@ -35,17 +30,10 @@ describe('MigrationSlice reconcile → API calls', () => {
       },
     }) as unknown as MigrationSliceObject;
     const c = new MigrationSliceController({
-      client: api as unknown as KubeClient,
-      informer: new FixedStore([obj]),
+      ...recordedDeps(api, [obj], T0),
       shadowRuns: new FixedStore<ShadowRunObject>(),
       trafficShifts: new FixedStore<TrafficShiftObject>(),
-      logger: silentLogger,
-      events: new RecordingEvents(api.log) as unknown as EventRecorder,
       metrics: new SliceMetrics(new Registry()),
-      router: new GatewayApiRouter(api),
-      prometheus: new FixedPrometheus(valueSample(0)) as unknown as PrometheusProvider,
-      defaultPrometheusUrl: 'http://prometheus:9090',
-      clock: new FakeClock(T0),
     });
     await c.reconcile(`${NS}/listings`, reconcileContext(`${NS}/listings`));
     expect(api.log.lines).toEqual([

@@ -5,8 +5,11 @@
 // expected. Each recorder implements the part of the real class the controllers use (Pick), so a
 // change of those signatures fails to compile here.
 import type { PrometheusProvider } from '../../../operator/src/analysis/prometheus.ts';
-import type { MetricSample } from '../../../operator/src/analysis/provider.ts';
+import { valueSample, type MetricSample } from '../../../operator/src/analysis/provider.ts';
+import type { ControllerDeps } from '../../../operator/src/controllers/shared/kind.ts';
 import type { Store } from '../../../operator/src/controllers/shared/store.ts';
+import { GatewayApiRouter } from '../../../operator/src/traffic/gateway-api.ts';
+import { FakeClock } from '../../../operator/src/runtime/clock.ts';
 import { KubeApiError, type EventRecorder, type InformerHandlers, type KubeClient, type KubeObject, type ResourceType } from '../../../operator/src/kube/index.ts';
 import type { EventInput } from '../../../operator/src/kube/events.ts';
 import { silentLogger } from '../../../operator/src/runtime/logger.ts';
@@ -168,4 +171,22 @@ export class FixedStore<T extends KubeObject> implements Store<T> {
 
 export function reconcileContext(key: string): ReconcileContext {
   return { key, reconcileID: 'test', logger: silentLogger, retries: 0, signal: new AbortController().signal };
+}
+
+/**
+ * The deps every controller takes, over `api`: the recording client, Events into its log, the real
+ * Gateway API router over the same client (route reads and writes are API calls too), a Prometheus
+ * answering `sample`, and a clock stopped at `now`.
+ */
+export function recordedDeps<T extends KubeObject>(api: RecordingClient, objects: T[], now: number, sample: MetricSample = valueSample(0)): Omit<ControllerDeps<T>, 'metrics'> {
+  return {
+    client: api as unknown as KubeClient,
+    informer: new FixedStore(objects),
+    logger: silentLogger,
+    events: new RecordingEvents(api.log) as unknown as EventRecorder,
+    router: new GatewayApiRouter(api),
+    prometheus: new FixedPrometheus(sample) as unknown as PrometheusProvider,
+    defaultPrometheusUrl: 'http://prometheus:9090',
+    clock: new FakeClock(now),
+  };
 }

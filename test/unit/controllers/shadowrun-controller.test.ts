@@ -3,14 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { ShadowRunController, type ShadowRunObject } from '../../../operator/src/controllers/shadowrun/controller.ts';
 import { ShadowMetrics } from '../../../operator/src/controllers/shadowrun/metrics.ts';
-import { HTTP_ROUTE, SERVICE, SHADOW_RUN, type EventRecorder, type KubeClient } from '../../../operator/src/kube/index.ts';
-import type { PrometheusProvider } from '../../../operator/src/analysis/prometheus.ts';
-import { valueSample } from '../../../operator/src/analysis/provider.ts';
-import { GATEWAY, GATEWAY_CLASS, GatewayApiRouter } from '../../../operator/src/traffic/gateway-api.ts';
-import { FakeClock } from '../../../operator/src/runtime/clock.ts';
-import { silentLogger } from '../../../operator/src/runtime/logger.ts';
+import { HTTP_ROUTE, SERVICE, SHADOW_RUN } from '../../../operator/src/kube/index.ts';
+import { GATEWAY, GATEWAY_CLASS } from '../../../operator/src/traffic/gateway-api.ts';
 import { Registry } from '../../../operator/src/runtime/metrics.ts';
-import { FixedPrometheus, FixedStore, RecordingClient, RecordingEvents, reconcileContext } from './recording.ts';
+import { RecordingClient, reconcileContext, recordedDeps } from './recording.ts';
 
 const NS = 'shop';
 const T0 = Date.parse('2026-11-22T10:00:00Z');
@@ -35,17 +31,7 @@ describe('ShadowRun reconcile → API calls', () => {
       metadata: { name: 'search-shadow', namespace: NS },
       spec: { route: { httpRoute: { name: 'search' } }, primary: { service: 'monolith', port: 8080 }, shadow: { service: 'search-api', port: 8080 }, percent: 50, duration: '1h' },
     }) as unknown as ShadowRunObject;
-    const c = new ShadowRunController({
-      client: api as unknown as KubeClient,
-      informer: new FixedStore([obj]),
-      logger: silentLogger,
-      events: new RecordingEvents(api.log) as unknown as EventRecorder,
-      metrics: new ShadowMetrics(new Registry()),
-      router: new GatewayApiRouter(api),
-      prometheus: new FixedPrometheus(valueSample(0)) as unknown as PrometheusProvider,
-      defaultPrometheusUrl: 'http://prometheus:9090',
-      clock: new FakeClock(T0),
-    });
+    const c = new ShadowRunController({ ...recordedDeps(api, [obj], T0), metrics: new ShadowMetrics(new Registry()) });
     await c.reconcile(`${NS}/search-shadow`, reconcileContext(`${NS}/search-shadow`));
     expect(api.log.lines).toEqual([
       // observe: verify (the route's rule, both Services), the mirror it has now, and whether the

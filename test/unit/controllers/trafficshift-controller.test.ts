@@ -3,17 +3,15 @@
 import { describe, expect, it } from 'vitest';
 import { TrafficShiftController, type TrafficShiftObject } from '../../../operator/src/controllers/trafficshift/controller.ts';
 import { ShiftMetrics } from '../../../operator/src/controllers/trafficshift/metrics.ts';
-import { DEPLOYMENT, HTTP_ROUTE, SERVICE, TRAFFIC_SHIFT, type EventRecorder, type KubeClient } from '../../../operator/src/kube/index.ts';
-import type { PrometheusProvider } from '../../../operator/src/analysis/prometheus.ts';
+import { DEPLOYMENT, HTTP_ROUTE, SERVICE, TRAFFIC_SHIFT } from '../../../operator/src/kube/index.ts';
 import { valueSample } from '../../../operator/src/analysis/provider.ts';
-import { GatewayApiRouter } from '../../../operator/src/traffic/gateway-api.ts';
-import { FakeClock } from '../../../operator/src/runtime/clock.ts';
-import { silentLogger } from '../../../operator/src/runtime/logger.ts';
 import { Registry } from '../../../operator/src/runtime/metrics.ts';
-import { FixedPrometheus, FixedStore, RecordingClient, RecordingEvents, reconcileContext } from './recording.ts';
+import { RecordingClient, reconcileContext, recordedDeps } from './recording.ts';
 
 const NS = 'shop';
 const T0 = Date.parse('2026-11-22T10:00:00Z');
+/** A new shift's observation: verify (the route's rule, then both Services), then the weights the route has now. */
+const VERIFY_AND_READ = ['get httproutes shop/listings', 'get services shop/monolith', 'get services shop/listings-api', 'get httproutes shop/listings'];
 
 /** The route, its two Services and the workers' Deployment as the API server holds them. */
 function cluster(): RecordingClient {
@@ -40,31 +38,20 @@ function shift(api: RecordingClient, spec: Record<string, unknown>): TrafficShif
   }) as unknown as TrafficShiftObject;
 }
 
-function controller(api: RecordingClient, obj: TrafficShiftObject): TrafficShiftController {
-  return new TrafficShiftController({
-    client: api as unknown as KubeClient,
-    informer: new FixedStore([obj]),
-    logger: silentLogger,
-    events: new RecordingEvents(api.log) as unknown as EventRecorder,
-    metrics: new ShiftMetrics(new Registry()),
-    router: new GatewayApiRouter(api),
-    prometheus: new FixedPrometheus(valueSample(0.001)) as unknown as PrometheusProvider,
-    defaultPrometheusUrl: 'http://prometheus:9090',
-    clock: new FakeClock(T0),
-  });
+/** One reconcile of a new shift with `spec` (over the defaults) in `cluster()`; the client holds its calls. */
+async function reconcileNew(spec: Record<string, unknown>): Promise<RecordingClient> {
+  const api = cluster();
+  const obj = shift(api, spec);
+  const c = new TrafficShiftController({ ...recordedDeps(api, [obj], T0, valueSample(0.001)), metrics: new ShiftMetrics(new Registry()) });
+  await c.reconcile(`${NS}/listings-read`, reconcileContext(`${NS}/listings-read`));
+  return api;
 }
 
 describe('TrafficShift reconcile → API calls', () => {
   it('a new shift: route and Services checked, status written, then the weight, then StepStarted', async () => {
-    const api = cluster();
-    const obj = shift(api, {});
-    await controller(api, obj).reconcile(`${NS}/listings-read`, reconcileContext(`${NS}/listings-read`));
+    const api = await reconcileNew({});
     expect(api.log.lines).toEqual([
-      // observe: verify (the route's rule, then both Services), then the weights it has now
-      'get httproutes shop/listings',
-      'get services shop/monolith',
-      'get services shop/listings-api',
-      'get httproutes shop/listings',
+      ...VERIFY_AND_READ,
       // apply, in the plan's order: status before the weight on the way forward
       'apply trafficshifts/status shop/listings-read',
       'get httproutes shop/listings',
@@ -77,14 +64,9 @@ describe('TrafficShift reconcile → API calls', () => {
   });
 
   it('a new shift with a worker: the Deployment read, status written, then the worker scaled; no weight yet', async () => {
-    const api = cluster();
-    const obj = shift(api, { workers: [{ deployment: 'listings-worker', replicas: 3 }] });
-    await controller(api, obj).reconcile(`${NS}/listings-read`, reconcileContext(`${NS}/listings-read`));
+    const api = await reconcileNew({ workers: [{ deployment: 'listings-worker', replicas: 3 }] });
     expect(api.log.lines).toEqual([
-      'get httproutes shop/listings',
-      'get services shop/monolith',
-      'get services shop/listings-api',
-      'get httproutes shop/listings',
+      ...VERIFY_AND_READ,
       'get deployments shop/listings-worker',
       'apply trafficshifts/status shop/listings-read',
       'patch deployments/scale shop/listings-worker',

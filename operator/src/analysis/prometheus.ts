@@ -11,6 +11,7 @@
 // request: with hundreds of shifts analysing the same service every interval, Prometheus sees each
 // distinct query once per round.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import got, { RequestError, TimeoutError } from 'got';
 import { counter, histogram, registry as defaultRegistry, type Counter, type Histogram, type Registry } from '../runtime/metrics.ts';
 import { inconclusiveSample, rejectedSample, valueSample, type MetricProvider, type MetricSample } from './provider.ts';
@@ -245,10 +246,6 @@ function normaliseAddress(address: string): string | null {
   url.search = '';
   url.hash = '';
   return url.toString().replace(/\/*$/, '/');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {

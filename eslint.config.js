@@ -1,5 +1,23 @@
-// Layering (DESIGN §4): only operator/src/kube/** talks to the Kubernetes API library.
+// Layering (DESIGN §4): only operator/src/kube/** talks to the Kubernetes API library, and a
+// controller's planner (observe → plan → apply → status) is pure: it imports nothing that does I/O.
 import tseslint from 'typescript-eslint';
+
+const CLIENT_NODE = 'Only operator/src/kube/** may import @kubernetes/client-node (DESIGN §4).';
+const clientNode = {
+  paths: [{ name: '@kubernetes/client-node', message: CLIENT_NODE }],
+  patterns: [{ group: ['@kubernetes/client-node/*'], message: CLIENT_NODE }],
+};
+
+// The planners: each controller's plan.ts, the files split out of it, and the base they share.
+const PLANNER_FILES = [
+  'operator/src/controllers/*/plan.ts',
+  'operator/src/controllers/trafficshift/persistence.ts',
+  'operator/src/controllers/trafficshift/status.ts',
+  'operator/src/controllers/migrationslice/triggers.ts',
+  'operator/src/controllers/shared/planner.ts',
+];
+const PURE = 'A planner is pure (DESIGN §4: observe → plan → apply → status): no I/O, so no kube/, node:*, got or the Prometheus provider; the reconciler observes and applies.';
+const IO_BUILTINS = ['fs', 'fs/promises', 'http', 'https', 'http2', 'net', 'tls', 'dgram', 'dns', 'child_process', 'worker_threads', 'timers', 'timers/promises'];
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.testbed*/**', 'crds/**', 'charts/**', 'test/results/**'] },
@@ -15,9 +33,25 @@ export default tseslint.config(
     files: ['operator/src/**/*.ts'],
     ignores: ['operator/src/kube/**'],
     rules: {
+      'no-restricted-imports': ['error', clientNode],
+    },
+  },
+  {
+    files: PLANNER_FILES,
+    rules: {
+      // Replaces the rule above for these files, so it repeats the client-node restriction.
       'no-restricted-imports': ['error', {
-        paths: [{ name: '@kubernetes/client-node', message: 'Only operator/src/kube/** may import @kubernetes/client-node (DESIGN §4).' }],
-        patterns: [{ group: ['@kubernetes/client-node/*'], message: 'Only operator/src/kube/** may import @kubernetes/client-node (DESIGN §4).' }],
+        paths: [
+          ...clientNode.paths,
+          { name: 'got', message: PURE },
+          ...IO_BUILTINS.map((name) => ({ name, message: PURE })),
+        ],
+        patterns: [
+          ...clientNode.patterns,
+          { group: ['node:*'], message: PURE },
+          { group: ['**/kube/*', '**/kube'], message: PURE },
+          { group: ['**/analysis/prometheus.ts', '**/analysis/prometheus'], message: PURE },
+        ],
       }],
     },
   },

@@ -1,4 +1,5 @@
 // The operator process: configuration, the Kubernetes client, informers, controllers, the HTTP server.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, type OperatorConfig } from './config.ts';
 import { createLogger, type Logger } from './runtime/logger.ts';
 import { gauge, registry } from './runtime/metrics.ts';
@@ -41,7 +42,7 @@ async function untilAnswered<T>(request: () => Promise<T>, log: Logger): Promise
       const budget = notReady ? 30_000 : noAnswer ? 3_000 : 0;
       if (Date.now() - start >= budget) throw err;
       log.info({ attempt, err: (err as Error).message }, 'API server not ready yet; retrying');
-      await new Promise((r) => setTimeout(r, Math.min(2000, 200 * attempt)));
+      await sleep(Math.min(2000, 200 * attempt));
     }
   }
 }
@@ -164,7 +165,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     await electionDone;
     await Promise.all([...allInformers, ...routes.all].map((i) => i.stop()));
     await events.flush().catch(() => {});
-    await Promise.race([notifier.flush(), new Promise((r) => setTimeout(r, 5000))]); // notifications in flight, briefly
+    await Promise.race([notifier.flush(), sleep(5000)]); // notifications in flight, briefly
     await server.close();
     client.close();
     log.info('stopped');

@@ -90,7 +90,7 @@ const replicas = async (ns: string, d: string) => {
 const phases = (s: SliceObject) => (s.status?.history ?? []).map((h) => h.phase);
 
 describe('examples reach the outcome their README promises', () => {
-  it('listings-read-slice (seed 000): shadow parity, then 10 → 50 → 100 on the read rule, flag on, Completed', async () => {
+  it('listings-read-slice (the backend migration playbook): shadow parity, then 10 → 50 → 100 on the read rule, flag on, Completed', async () => {
     const ex = await runExample('listings-read-slice', {
       backends: [{ service: 'monolith', latencyMs: LATENCY_MS }, { service: 'listings-api', latencyMs: LATENCY_MS }],
       host: 'listings.example.com', path: '/v1/listings',
@@ -108,7 +108,7 @@ describe('examples reach the outcome their README promises', () => {
     for (const r of sr.status.results) { expect(r.primary).toBeTypeOf('number'); expect(r.shadow).toBeTypeOf('number'); }
   });
 
-  it('cohortlens-v2 (seed 001): shadow mode (5xx < 0.1%, consistent p95), then cutover to v2, Completed', async () => {
+  it('cohortlens-v2 (the CohortLens v2 migration): shadow mode (5xx < 0.1%, consistent p95), then cutover to v2, Completed', async () => {
     const ex = await runExample('cohortlens-v2', {
       backends: [{ service: 'cohortlens-v1', port: 8000, latencyMs: LATENCY_MS }, { service: 'cohortlens-v2', port: 8001, latencyMs: LATENCY_MS }],
       host: 'api.cohortlens.example.com',
@@ -121,7 +121,7 @@ describe('examples reach the outcome their README promises', () => {
     expect(await flag(ex.ns, 'cohortlens-flags', 'v2_enabled')).toBe('true');
   });
 
-  it('zemo-api-and-workers (seed 002): workers Ready before traffic, p95 ≤ 110% of the monolith, legacy job runner retired after completion', async () => {
+  it('zemo-api-and-workers (Zemo\'s migration and rollback plan): workers Ready before traffic, p95 ≤ 110% of the monolith, legacy job runner retired after completion', async () => {
     const ex = await runExample('zemo-api-and-workers', {
       backends: [{ service: 'zemo-monolith', latencyMs: LATENCY_MS }, { service: 'zemo-api', port: 3000, latencyMs: LATENCY_MS }],
       host: 'zemo.example.com',
@@ -140,7 +140,7 @@ describe('examples reach the outcome their README promises', () => {
     expect(await flag(ex.ns, 'zemo-flags', 'clients-use-new-api')).toBe('true');
   });
 
-  it('score-worker-extraction (seed 003): Pending until the batch-duration trigger holds, then 10 → 50 → 100 with the worker scaled, Completed', async () => {
+  it('score-worker-extraction (the monolith → distributed migration guide): Pending until the batch-duration trigger holds, then 10 → 50 → 100 with the worker scaled, Completed', async () => {
     const info = testbed();
     let monolithUrl = '';
     const ex = await runExample('score-worker-extraction', {
@@ -170,7 +170,7 @@ describe('examples reach the outcome their README promises', () => {
     expect(await flag(ex.ns, 'feature-flags', 'score-events-to-worker')).toBe('true');
   });
 
-  it('flask-to-postgres (seed 004): healthy → Completed; new service at 10% 5xx → RolledBack, flag back to "false"', async () => {
+  it('flask-to-postgres (the Flask marketplace\'s migration plan): healthy → Completed; new service at 10% 5xx → RolledBack, flag back to "false"', async () => {
     // One after the other: both use the same hostname.
     const ok = await runExample('flask-to-postgres', {
       backends: [{ service: 'flask-sqlite', port: 8000 }, { service: 'flask-postgres', port: 8000 }],

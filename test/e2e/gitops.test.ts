@@ -13,7 +13,7 @@ import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, ERROR_RATE_QUERY, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
 import { TESTBED_PARENT_REFS } from '../testbed/dataplane/gateway-class.ts';
 
-const NS: Record<string, string> = Object.fromEntries(['go-full', 'go-mirror', 'go-reapply', 'go-rb', 'go-slice'].map((p) => [p, uniqueName(p)]));
+const NS: Record<string, string> = Object.fromEntries(['go-full', 'go-mirror', 'go-noforce', 'go-force', 'go-reapply', 'go-rb', 'go-slice'].map((p) => [p, uniqueName(p)]));
 let operator: OperatorProcess;
 const scenarios: Scenario[] = [];
 const LENIENT = `      - name: error-rate
@@ -139,21 +139,23 @@ spec:
 });
 
 describe('re-applying from Git during a shift', () => {
-  let s: Scenario;
-  let started: ShiftObject & { status: { stepStartedAt?: string } };
-  const manifest = () => shiftYaml(s, 'listings-read', { steps: [[10, '10m'], [50, '10m']], metrics: LENIENT });
+  type Started = ShiftObject & { status: { stepStartedAt?: string } };
+  const manifest = (s: Scenario) => shiftYaml(s, 'listings-read', { steps: [[10, '10m'], [50, '10m']], metrics: LENIENT });
 
-  beforeAll(async () => {
-    s = await scenario('go-reapply', userRule('monolith', 'listings-api'));
-    await kubectlOk(['apply', '--server-side', '--field-manager=gitops', '-f', '-'], manifest());
-    started = await eventually('first step', async () => {
-      const ts = await s.shift<ShiftObject & { status: { stepStartedAt?: string } }>('listings-read');
+  /** Each case on a shift of its own (its namespace, route and backends), applied from "Git" and at its first step. */
+  async function shiftAtFirstStep(prefix: string): Promise<{ s: Scenario; started: Started }> {
+    const s = await scenario(prefix, userRule('monolith', 'listings-api'));
+    await kubectlOk(['apply', '--server-side', '--field-manager=gitops', '-f', '-'], manifest(s));
+    const started = await eventually('first step', async () => {
+      const ts = await s.shift<Started>('listings-read');
       return ts.status?.currentWeight === 10 ? ts : undefined;
     }, 60_000);
     expect(await s.routeWeights()).toEqual({ [s.stable]: 90, [s.canary]: 10 });
-  });
+    return { s, started };
+  }
 
   it('the route without force: SSA refuses with a conflict on .spec.rules owned by "cutover"; the weights stay', async () => {
+    const { s } = await shiftAtFirstStep('go-noforce');
     const r = await kubectl(['apply', '--server-side', '--field-manager=gitops', '-f', '-'], gitRoute(s));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/conflict with "cutover"/);
@@ -162,6 +164,7 @@ describe('re-applying from Git during a shift', () => {
   });
 
   it('the route with force (Argo CD / Flux server-side sync): Git\'s rules land, the operator re-asserts its weights and keeps Git\'s change', async () => {
+    const { s, started } = await shiftAtFirstStep('go-force');
     const t0 = Date.now();
     // Git changed the rule's filter too: that change must survive the re-assertion.
     const applied = JSON.parse(await kubectlOk(['apply', '--server-side', '--field-manager=gitops', '--force-conflicts', '--show-managed-fields', '-o', 'json', '-f', '-'], gitRoute(s, ', {name: x-release, value: "2"}'))) as Obj;
@@ -180,18 +183,19 @@ describe('re-applying from Git during a shift', () => {
     const rule = (route.spec.rules as Array<{ filters?: Array<{ requestHeaderModifier?: { set: unknown[] } }> }>)[0]!;
     expect(rule.filters?.[0]?.requestHeaderModifier?.set).toEqual([{ name: 'x-team', value: 'listings' }, { name: 'x-release', value: '2' }]);
     // Not restarted: same step, same step start.
-    const ts = await s.shift<ShiftObject & { status: { stepStartedAt?: string } }>('listings-read');
+    const ts = await s.shift<Started>('listings-read');
     expect(ts.status?.phase).toBe('Progressing');
     expect(ts.status?.currentStep).toBe(0);
     expect(ts.status.stepStartedAt).toBe(started.status.stepStartedAt);
   });
 
   it('re-applying the unchanged TrafficShift (same or another field manager) does not restart it', async () => {
+    const { s, started } = await shiftAtFirstStep('go-reapply');
     for (const manager of ['gitops', 'argocd-controller']) {
-      await kubectlOk(['apply', '--server-side', `--field-manager=${manager}`, '--force-conflicts', '-f', '-'], manifest());
+      await kubectlOk(['apply', '--server-side', `--field-manager=${manager}`, '--force-conflicts', '-f', '-'], manifest(s));
     }
     await sleep(1000);
-    const ts = await s.shift<ShiftObject & { status: { stepStartedAt?: string } }>('listings-read');
+    const ts = await s.shift<Started>('listings-read');
     expect(ts.metadata.generation).toBe(1);
     expect(ts.status?.phase).toBe('Progressing');
     expect(ts.status?.currentStep).toBe(0);

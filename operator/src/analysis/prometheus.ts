@@ -11,8 +11,9 @@
 // request: with hundreds of shifts analysing the same service every interval, Prometheus sees each
 // distinct query once per round.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import got, { RequestError, TimeoutError } from 'got';
-import { Counter, Histogram, register as defaultRegistry, type Registry } from 'prom-client';
+import { counter, histogram, registry as defaultRegistry, type Counter, type Histogram, type Registry } from '../runtime/metrics.ts';
 import { inconclusiveSample, rejectedSample, valueSample, type MetricProvider, type MetricSample } from './provider.ts';
 import { renderTemplate, TemplateError, type TemplateVars } from './template.ts';
 
@@ -33,7 +34,7 @@ export interface PrometheusProviderOptions {
   retries?: number;
   /** Delay before the first retry, doubled for each further one. Default 100 ms. */
   retryDelayMs?: number;
-  /** Where the provider's metrics are registered. Default: prom-client's global registry. */
+  /** Where the provider's metrics are registered. Default: the process registry (runtime/metrics.ts). */
   registry?: Registry;
 }
 
@@ -47,29 +48,23 @@ interface ProviderMetrics {
   duration: Histogram<'result'>;
 }
 
-const metricsByRegistry = new WeakMap<Registry, ProviderMetrics>();
-
-// Several providers (tests, or one per config reload) may share a registry; prom-client refuses to
-// register a name twice, so the metrics are created once per registry.
+// Several providers (tests, or one per config reload) may share a registry: the metrics are
+// get-or-create (runtime/metrics.ts).
 function providerMetrics(registry: Registry): ProviderMetrics {
-  const known = metricsByRegistry.get(registry);
-  if (known) return known;
-  const metrics: ProviderMetrics = {
-    deduplicated: new Counter({
+  return {
+    deduplicated: counter({
       name: DEDUPLICATED_METRIC,
       help: 'Prometheus queries answered by an identical query already in flight (no extra request sent).',
-      registers: [registry],
+      registry,
     }),
-    duration: new Histogram({
+    duration: histogram({
       name: DURATION_METRIC,
       help: 'Duration of Prometheus instant queries, retries included, by result (value, inconclusive, rejected).',
       labelNames: ['result'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
+      registry,
     }),
   };
-  metricsByRegistry.set(registry, metrics);
-  return metrics;
 }
 
 /** The JSON envelope of the Prometheus HTTP API. */
@@ -251,10 +246,6 @@ function normaliseAddress(address: string): string | null {
   url.search = '';
   url.hash = '';
   return url.toString().replace(/\/*$/, '/');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {

@@ -92,6 +92,16 @@ export const Reason = {
   MirrorNotSupported: 'MirrorNotSupported',
   ChildFailed: 'ChildFailed',
   ChildConflict: 'ChildConflict',
+  // a MigrationSlice's history (status.history[].reason; the last one names Degraded)
+  Created: 'Created',
+  SpecChanged: 'SpecChanged',
+  RetryRequested: 'RetryRequested',
+  ShadowStarted: 'ShadowStarted',
+  ShiftStarted: 'ShiftStarted',
+  ShadowFailed: 'ShadowFailed',
+  ShadowCancelled: 'ShadowCancelled',
+  ShiftFailed: 'ShiftFailed',
+  ChildDeleted: 'ChildDeleted',
   // a failure of a reconcile (controllers/shared/failure.ts): Ready=False, and Stalled=True when
   // only the user can fix it (a 403 from RBAC, a 422 from validation or an admission policy)
   Forbidden: 'Forbidden',
@@ -103,3 +113,24 @@ export const Reason = {
   ReconcileError: 'ReconcileError',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
+
+/**
+ * Event reasons (events.k8s.io `reason`, also its `action`) the planners write. Besides these, an
+ * Event names a phase it entered (ShadowRun, MigrationSlice: the phase is the reason), and a
+ * failure or a stall its condition reason (Reason above).
+ */
+export const EventReason = {
+  StepStarted: 'StepStarted',
+  Paused: 'Paused',
+  Resumed: 'Resumed',
+  Completed: 'Completed',
+  RolledBack: 'RolledBack',
+  PhaseChanged: 'PhaseChanged',
+  MirrorStarted: 'MirrorStarted',
+  MirrorRemoved: 'MirrorRemoved',
+  Triggered: 'Triggered',
+  RollbackTooLate: 'RollbackTooLate',
+  LegacyRetired: 'LegacyRetired',
+  Deleted: 'Deleted',
+} as const;
+export type EventReason = (typeof EventReason)[keyof typeof EventReason];

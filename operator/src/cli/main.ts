@@ -3,9 +3,10 @@
 // Manual actions are annotations (`cutover.dev/<action>: <request id>`), never spec edits, so a
 // GitOps tool never sees a diff in what it manages; the command then waits until the operator
 // acknowledges the request id in `status.acknowledgedActions` and prints what happened.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { ActionAnnotation, type Action } from '../api/common.ts';
-import { KubeClient, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT, isNotFound, resourceType, type KubeObject, type ResourceType } from '../kube/index.ts';
+import { KubeClient, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT, isGone, isNotFound, resourceType, type KubeObject, type ResourceType } from '../kube/index.ts';
 import { getTable, shortKind, statusText, type CutoverObject, type EventLine } from './render.ts';
 
 export const USAGE = `kubectl cutover — progressive cutovers (TrafficShift, ShadowRun, MigrationSlice)
@@ -173,10 +174,7 @@ async function status(client: KubeClient, kinds: ResourceType[], namespace: stri
   let last = obj.metadata && (obj as KubeObject).metadata.resourceVersion;
   const signal = io.signal ?? new AbortController().signal;
   while (!signal.aborted) {
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 1000);
-      signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-    });
+    await sleep(1000, undefined, { signal }).catch(() => {}); // Ctrl-C cuts the wait short
     if (signal.aborted) break;
     const now = await client.get(type, namespace, name);
     if (!now) { io.out(`${type.kind} ${namespace}/${name} was deleted`); return 0; }
@@ -212,22 +210,38 @@ async function act(client: KubeClient, kinds: ResourceType[], namespace: string,
   await client.mergePatch(type, namespace, name, { metadata: { annotations: { [annotation]: id } } }, { fieldManager: 'kubectl-cutover' });
   const what = `${shortKind(type.kind)}.cutover.dev/${name}`;
   if (!opts.wait) { io.out(`${what} ${action.toLowerCase()} requested (${annotation}=${id})`); return 0; }
-  const deadline = io.now() + opts.timeoutMs;
-  for (;;) {
-    const cur = await client.get(type, namespace, name);
-    if (!cur) throw new Error(`${type.kind} ${namespace}/${name} was deleted`);
-    const st = (cur as CutoverObject).status as { phase?: string; message?: string; acknowledgedActions?: Array<{ action: string; id: string }>; rollback?: { trigger?: string; reason?: string } } | undefined;
-    if (st?.acknowledgedActions?.some((a) => a.action === action && a.id === id)) {
-      const detail = st.phase === 'RolledBack' && st.rollback ? `rolled back (${st.rollback.trigger}): ${st.rollback.reason}` : st.message ?? '';
-      io.out(`${what} ${action.toLowerCase()} acknowledged: ${st.phase ?? 'Pending'}${detail ? ` — ${detail}` : ''}`);
-      return 0;
+  // Wait for the acknowledgement on a watch of this one object, from the version the patch wrote: every
+  // later change arrives as it happens. A stream the server ends, or one too old to resume (410), starts
+  // again from a fresh read.
+  type Acked = KubeObject & { status?: { phase?: string; message?: string; acknowledgedActions?: Array<{ action: string; id: string }>; rollback?: { trigger?: string; reason?: string } } };
+  const acknowledged = (cur: Acked): boolean => {
+    const st = cur.status;
+    if (!st?.acknowledgedActions?.some((a) => a.action === action && a.id === id)) return false;
+    const detail = st.phase === 'RolledBack' && st.rollback ? `rolled back (${st.rollback.trigger}): ${st.rollback.reason}` : st.message ?? '';
+    io.out(`${what} ${action.toLowerCase()} acknowledged: ${st.phase ?? 'Pending'}${detail ? ` — ${detail}` : ''}`);
+    return true;
+  };
+  const deleted = () => new Error(`${type.kind} ${namespace}/${name} was deleted`);
+  const signal = AbortSignal.timeout(opts.timeoutMs);
+  try {
+    for (;;) {
+      const cur = await client.get<Acked>(type, namespace, name);
+      if (!cur) throw deleted();
+      if (acknowledged(cur)) return 0;
+      try {
+        for await (const ev of client.watch<Acked>(type, { namespace, fieldSelector: `metadata.name=${name}`, resourceVersion: cur.metadata.resourceVersion, signal })) {
+          if (ev.type === 'DELETED') throw deleted();
+          if (ev.type !== 'BOOKMARK' && acknowledged(ev.object)) return 0;
+        }
+      } catch (err) {
+        if (!isGone(err)) throw err;
+      }
     }
-    if (io.now() > deadline) {
-      io.err(`error: ${what}: the operator did not acknowledge ${annotation}=${id} within ${opts.timeoutMs / 1000}s (is it running and watching ${namespace}?). The request stays in place and is handled when the operator gets to it.`);
-      return 1;
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  } catch (err) {
+    if (!signal.aborted) throw err;
   }
+  io.err(`error: ${what}: the operator did not acknowledge ${annotation}=${id} within ${opts.timeoutMs / 1000}s (is it running and watching ${namespace}?). The request stays in place and is handled when the operator gets to it.`);
+  return 1;
 }
 
 function defaultIO(): CliIO {

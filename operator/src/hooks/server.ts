@@ -18,6 +18,7 @@ import type { RollbackTrigger } from '../api/trafficshift.ts';
 import type { RollbackRequest as RecordedRollback } from '../api/common.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { counter, registry as defaultRegistry, type Registry } from '../runtime/metrics.ts';
+import { BucketRateLimiter } from '../runtime/ratelimit.ts';
 
 export interface RollbackTarget {
   /** Keys (`namespace/name`) of live resources whose alert matchers match these labels. */
@@ -90,7 +91,8 @@ export class HookServer {
   readonly #o: HookServerOptions;
   readonly #server: Server;
   readonly #requests;
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  /** Per caller (remote address): a token bucket of rateLimit. */
+  readonly #buckets = new Map<string, BucketRateLimiter>();
   readonly #seenSignatures = new Map<string, number>();
   /** Alerts already acted on (fingerprint+startsAt), so a repeated delivery is a no-op. */
   readonly #seenAlerts = new Map<string, number>();
@@ -260,17 +262,13 @@ export class HookServer {
     if (this.#o.acting && !this.#o.acting()) { req.resume(); throw new HttpError(503, 'standby replica: the leader acts on hooks; retry'); }
     const caller = req.socket.remoteAddress ?? 'unknown';
     const { perSecond, burst } = this.#o.rateLimit ?? { perSecond: 20, burst: 40 };
-    const now = this.#now();
     if (this.#buckets.size > 10_000) {
       // Forget callers whose bucket is full again (idle for burst/perSecond seconds).
-      for (const [k, v] of this.#buckets) if (now - v.at > (burst / perSecond) * 1000) this.#buckets.delete(k);
+      for (const [k, b] of this.#buckets) if (b.full()) this.#buckets.delete(k);
     }
-    const b = this.#buckets.get(caller) ?? { tokens: burst, at: now };
-    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * perSecond);
-    b.at = now;
-    this.#buckets.set(caller, b);
-    if (b.tokens < 1) { req.resume(); throw new HttpError(429, 'rate limit exceeded'); }
-    b.tokens -= 1;
+    let bucket = this.#buckets.get(caller);
+    if (!bucket) this.#buckets.set(caller, bucket = new BucketRateLimiter(perSecond, burst, { now: this.#now }));
+    if (!bucket.allow()) { req.resume(); throw new HttpError(429, 'rate limit exceeded'); }
     const len = Number(req.headers['content-length'] ?? 0);
     if (len > (this.#o.maxBodyBytes ?? 1 << 20)) { req.resume(); throw new HttpError(413, 'body too large'); }
   }

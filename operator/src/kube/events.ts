@@ -4,6 +4,7 @@
 // `seriesWindowMs` update the first Event's `series.count` instead of creating new ones.
 import { hostname } from 'node:os';
 import { realClock, rfc3339Micro, type Clock } from '../runtime/clock.ts';
+import { BucketRateLimiter } from '../runtime/ratelimit.ts';
 import { silentLogger, type Logger } from '../runtime/logger.ts';
 import type { KubeClient } from './client.ts';
 import { isAlreadyExists, isNotFound } from './errors.ts';
@@ -230,6 +231,69 @@ export class EventRecorder {
       if (oldest === undefined) break;
       this.#series.delete(oldest);
     }
+  }
+}
+
+export interface OnceEventsOptions {
+  /** Paced writes per second (recovery after a start); default 50, burst the same. */
+  pacedPerSecond?: number;
+  /** False once the owner stopped: a paced write that comes due after that is not sent. */
+  active?: () => boolean;
+}
+
+/**
+ * Exactly-once named Events (EventRecorder.ensure) for one announced occurrence per object at a
+ * time, such as the StepStarted Event of a TrafficShift's current step. Events follow the status
+ * write, so a crash between the two loses one; after a start the owner asks again for each live
+ * object (`paced`), and the Event's deterministic name makes a second write find the first (409
+ * AlreadyExists). Remembers, per key, the name this process knows is in the API, so the recovery
+ * check costs one write per object, not one per reconcile. Writes run in the background.
+ */
+export class OnceEvents {
+  readonly #recorder: EventRecorder;
+  readonly #active: () => boolean;
+  /** The Event this process knows is in the API, per key. */
+  readonly #announced = new Map<string, string>();
+  /** Names being written now (an ask meanwhile does not write them again). */
+  readonly #writing = new Set<string>();
+  /** Paces the recovery writes: a restart with 1,000 live objects must not send 1,000 writes at once. */
+  readonly #pace: BucketRateLimiter;
+
+  constructor(recorder: EventRecorder, opts: OnceEventsOptions = {}) {
+    this.#recorder = recorder;
+    this.#active = opts.active ?? (() => true);
+    const perSecond = opts.pacedPerSecond ?? 50;
+    this.#pace = new BucketRateLimiter(perSecond, perSecond);
+  }
+
+  /** Whether `name` is known to be written for `key`, or is being written now. */
+  known(key: string, name: string): boolean {
+    return this.#announced.get(key) === name || this.#writing.has(name);
+  }
+
+  /**
+   * Writes `input` under its name in the background and, once it is in the API, remembers it as
+   * `key`'s. `paced`: a recovery write (see OnceEventsOptions), which never replaces a newer name
+   * announced for the key meanwhile.
+   */
+  write(key: string, input: EventInput & { name: string }, paced: boolean): void {
+    const { name } = input;
+    this.#writing.add(name);
+    const write = (): void => {
+      if (!this.#active()) { this.#writing.delete(name); return; }
+      void this.#recorder.ensure(input).then((ok) => {
+        this.#writing.delete(name);
+        const announced = this.#announced.get(key);
+        if (ok && (!paced || announced === undefined || announced === name)) this.#announced.set(key, name);
+      });
+    };
+    const delay = paced ? this.#pace.when(name) : 0;
+    if (delay <= 0) write(); else setTimeout(write, delay).unref();
+  }
+
+  /** Forgets `key` (its object was deleted). */
+  forget(key: string): void {
+    this.#announced.delete(key);
   }
 }
 

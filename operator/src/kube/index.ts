@@ -1,8 +1,8 @@
 // The kube layer's public surface: the only way the operator talks to the Kubernetes API.
+export { USER_AGENT } from './transport.ts';
+export { type WatchEvent, type WatchEventType, type WatchOptions } from './watch.ts';
 export {
   KubeClient,
-  USER_AGENT,
-  DEFAULT_FIELD_MANAGER,
   type KubeClientOptions,
   type GetOptions,
   type ListOptions,
@@ -11,9 +11,6 @@ export {
   type ApplyOptions,
   type DeleteOptions,
   type JsonPatchOperation,
-  type WatchEvent,
-  type WatchEventType,
-  type WatchOptions,
 } from './client.ts';
 export {
   KubeApiError,
@@ -37,10 +34,12 @@ export {
 export { Informer, type InformerHandlers, type InformerOptions } from './informer.ts';
 export {
   EventRecorder,
+  OnceEvents,
   REPORTING_CONTROLLER,
   type EventInput,
   type EventObject,
   type EventRecorderOptions,
+  type OnceEventsOptions,
   type EventType,
 } from './events.ts';
 export {

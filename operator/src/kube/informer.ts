@@ -5,9 +5,11 @@
 // - restarts with jittered exponential backoff on other errors;
 // - treats a stream silent for `inactivityTimeoutMs` (default 70 s; bookmarks arrive about every
 //   minute) as dead and rebuilds it.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger, type Logger } from '../runtime/logger.ts';
 import { isGone } from './errors.ts';
-import type { KubeClient, WatchEvent } from './client.ts';
+import type { KubeClient } from './client.ts';
+import type { WatchEvent } from './watch.ts';
 import { objectKey, type KubeObject, type ResourceType } from './resources.ts';
 
 export interface InformerHandlers<T extends KubeObject> {
@@ -179,7 +181,8 @@ export class Informer<T extends KubeObject = KubeObject> {
         this.#failures++;
         const delay = this.#backoff();
         this.#logger.warn({ err, failures: this.#failures, retryInMs: Math.round(delay) }, 'list/watch failed; retrying');
-        await sleep(delay, this.#stop.signal);
+        // Stopping cuts the wait short (the abort rejects; the loop then sees it is no longer running).
+        await sleep(delay, undefined, { signal: this.#stop.signal }).catch(() => {});
       }
     }
   }
@@ -300,17 +303,4 @@ export class Informer<T extends KubeObject = KubeObject> {
       this.#logger.error({ err }, 'informer handler threw');
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

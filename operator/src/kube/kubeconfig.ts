@@ -94,7 +94,7 @@ export class KubeConfigFile {
     // The token file is re-read every minute (projected tokens rotate), as client-go does.
     this.users = [{ name: 'inClusterUser', authProvider: { name: 'tokenFile', config: { tokenFile: `${dir}/token` } } }];
     let namespace: string | undefined;
-    if (existsSync(`${dir}/namespace`)) namespace = readFileSync(`${dir}/namespace`, 'utf8');
+    if (existsSync(`${dir}/namespace`)) namespace = readFileSync(`${dir}/namespace`, 'utf8').trim() || undefined;
     this.contexts = [{ name: 'inClusterContext', cluster: 'inCluster', user: 'inClusterUser', ...(namespace !== undefined ? { namespace } : {}) }];
     this.currentContext = 'inClusterContext';
   }

@@ -3,6 +3,7 @@
 // for `leaseDurationMs` (measured on their own clock since they last saw it change, so clock skew
 // between replicas does not matter). Writes use optimistic concurrency (resourceVersion), so two
 // candidates can never both win a round.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { realClock, rfc3339Micro, type Clock } from '../runtime/clock.ts';
 import { silentLogger, type Logger } from '../runtime/logger.ts';
 import type { KubeClient } from './client.ts';
@@ -114,7 +115,8 @@ export class LeaderElector {
   async #acquire(signal: AbortSignal): Promise<boolean> {
     while (!signal.aborted) {
       if (await this.#tryAcquireOrRenew()) return true;
-      await sleep(this.#retryMs * (1 + Math.random() * 0.2), signal);
+      // Stopping cuts the wait short (the abort rejects; the loop checks the signal).
+      await sleep(this.#retryMs * (1 + Math.random() * 0.2), undefined, { signal }).catch(() => {});
     }
     return false;
   }
@@ -122,7 +124,7 @@ export class LeaderElector {
   async #renewLoop(signal: AbortSignal): Promise<void> {
     let lastRenew = this.#clock.now();
     while (!signal.aborted) {
-      await sleep(this.#retryMs, signal);
+      await sleep(this.#retryMs, undefined, { signal }).catch(() => {});
       if (signal.aborted) return;
       if (await this.#tryAcquireOrRenew()) {
         lastRenew = this.#clock.now();
@@ -203,17 +205,4 @@ export class LeaderElector {
 
 function sameRecord(a: LeaseSpec, b: LeaseSpec | undefined): boolean {
   return !!b && a.holderIdentity === b.holderIdentity && a.renewTime === b.renewTime && a.leaseDurationSeconds === b.leaseDurationSeconds;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -1,5 +1,6 @@
 // Plain descriptions of Kubernetes objects and resource types. Nothing here comes from
 // @kubernetes/client-node: the rest of the operator sees only these shapes.
+import { GROUP, Kind, Plural, VERSION } from '../api/group.ts';
 
 /** Where a kind lives in the API. */
 export interface ResourceType {
@@ -80,10 +81,10 @@ export function resourceType(
   return Object.freeze({ group, version, plural, kind, namespaced });
 }
 
-// The operator's own kinds.
-export const TRAFFIC_SHIFT = resourceType('cutover.dev', 'v1alpha1', 'trafficshifts', 'TrafficShift');
-export const SHADOW_RUN = resourceType('cutover.dev', 'v1alpha1', 'shadowruns', 'ShadowRun');
-export const MIGRATION_SLICE = resourceType('cutover.dev', 'v1alpha1', 'migrationslices', 'MigrationSlice');
+// The operator's own kinds (names from the API contract, api/group.ts).
+export const TRAFFIC_SHIFT = resourceType(GROUP, VERSION, Plural.TrafficShift, Kind.TrafficShift);
+export const SHADOW_RUN = resourceType(GROUP, VERSION, Plural.ShadowRun, Kind.ShadowRun);
+export const MIGRATION_SLICE = resourceType(GROUP, VERSION, Plural.MigrationSlice, Kind.MigrationSlice);
 
 // What the operator reads and writes.
 export const HTTP_ROUTE = resourceType('gateway.networking.k8s.io', 'v1', 'httproutes', 'HTTPRoute');

@@ -6,6 +6,11 @@
 // The Deployment of a run is found again after an operator restart: it carries the resource's uid
 // and run id in its payload, and is looked up among the environment's recent `deploy:cutover`
 // Deployments. GitHub Enterprise and tests set the API base URL (operator flag --github-api-url).
+//
+// Retries are Octokit's @octokit/plugin-retry: 5xx, 429 and network errors with backoff; any other
+// 4xx is GitHub refusing the request, final. (Not @octokit/plugin-throttling: it spaces writes 1 s
+// apart for bulk clients; a phase change makes at most three writes, and notifications stay prompt.)
+import { retry } from '@octokit/plugin-retry';
 import { Octokit } from '@octokit/rest';
 import type { Logger } from '../runtime/logger.ts';
 import { isFailure, isSuccess, subject, summary, type PhaseChange } from './change.ts';
@@ -13,15 +18,19 @@ import { isFailure, isSuccess, subject, summary, type PhaseChange } from './chan
 export const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
 export const DEPLOYMENT_TASK = 'deploy:cutover';
 
+const GitHub = Octokit.plugin(retry);
+type GitHub = InstanceType<typeof GitHub>;
+/** Every 4xx but 429 is final. Network errors reach plugin-retry as status 500 (@octokit/request). */
+const DO_NOT_RETRY = Array.from({ length: 100 }, (_, i) => 400 + i).filter((s) => s !== 429);
+
 type DeploymentState = 'in_progress' | 'success' | 'failure';
 
 export interface GitHubReporterOptions {
   baseUrl?: string;
   logger: Logger;
   userAgent?: string;
-  /** Attempts per API call on 5xx and network errors; default 3. */
+  /** Attempts per API call on 5xx, 429 and network errors; default 3. */
   attempts?: number;
-  sleep?: (ms: number) => Promise<void>;
 }
 
 interface DeploymentPayload { cutover?: { uid?: string; run?: string } }
@@ -57,8 +66,11 @@ export class GitHubReporter {
     if (!gh) return;
     const state = deploymentState(c);
     if (!state) return;
-    const octokit = new Octokit({
+    const attempts = Math.max(1, this.#o.attempts ?? 3);
+    const octokit = new GitHub({
       auth: token,
+      // Backoff (retryCount + 1)² × 500 ms: 0.5 s, then 2 s.
+      retry: { retries: attempts - 1, retryAfterBaseValue: 500, doNotRetry: DO_NOT_RETRY },
       baseUrl: (this.#o.baseUrl ?? DEFAULT_GITHUB_API_URL).replace(/\/+$/, ''),
       userAgent: this.#o.userAgent ?? 'cutover',
       log: {
@@ -70,36 +82,36 @@ export class GitHubReporter {
     const owner = gh.owner;
     const repo = gh.repo;
     const id = await this.#deploymentFor(octokit, c, owner, repo);
-    await this.#call(() => octokit.rest.repos.createDeploymentStatus({
+    await octokit.rest.repos.createDeploymentStatus({
       owner, repo, deployment_id: id, state, description: description(c), environment: gh.environment, auto_inactive: state === 'success',
-    }));
+    });
     this.#o.logger.info({ key: `${c.namespace}/${c.name}`, repo: `${owner}/${repo}`, deployment: id, state }, 'github deployment status');
     if (c.to === 'RolledBack' && gh.openIssueOnRollback) {
-      const issue = await this.#call(() => octokit.rest.issues.create({ owner, repo, title: issueTitle(c), body: issueBody(c, gh.environment, id) }));
+      const issue = await octokit.rest.issues.create({ owner, repo, title: issueTitle(c), body: issueBody(c, gh.environment, id) });
       this.#o.logger.info({ key: `${c.namespace}/${c.name}`, repo: `${owner}/${repo}`, issue: issue.data.number }, 'github issue opened');
     }
   }
 
-  async #deploymentFor(octokit: Octokit, c: PhaseChange, owner: string, repo: string): Promise<number> {
+  async #deploymentFor(octokit: GitHub, c: PhaseChange, owner: string, repo: string): Promise<number> {
     const gh = c.notify.github!;
     const runKey = `${owner}/${repo}|${c.uid}|${c.run}`;
     const known = this.#deployments.get(runKey);
     if (known !== undefined) return known;
     // After a restart: the run's deployment may already exist.
-    const recent = await this.#call(() => octokit.rest.repos.listDeployments({ owner, repo, environment: gh.environment, task: DEPLOYMENT_TASK, per_page: 50 }));
+    const recent = await octokit.rest.repos.listDeployments({ owner, repo, environment: gh.environment, task: DEPLOYMENT_TASK, per_page: 50 });
     const found = recent.data.find((d) => {
       const p = (typeof d.payload === 'string' ? safeParse(d.payload) : d.payload) as DeploymentPayload | undefined;
       return p?.cutover?.uid === c.uid && p.cutover.run === c.run;
     });
     if (found) { this.#deployments.set(runKey, found.id); return found.id; }
     const ref = gh.ref ?? await this.#defaultBranch(octokit, owner, repo);
-    const created = await this.#call(() => octokit.rest.repos.createDeployment({
+    const created = await octokit.rest.repos.createDeployment({
       owner, repo, ref, environment: gh.environment, task: DEPLOYMENT_TASK,
       // A cutover is not a build of `ref`: no merge of the default branch, no commit status checks.
       auto_merge: false, required_contexts: [],
       description: `${subject(c)}`.slice(0, 140),
       payload: { cutover: { kind: c.kind, namespace: c.namespace, name: c.name, uid: c.uid, run: c.run } },
-    }));
+    });
     const data = created.data as { id?: number; message?: string };
     if (typeof data.id !== 'number') throw new Error(`GitHub did not create the deployment: ${data.message ?? 'no id in the answer'}`);
     this.#deployments.set(runKey, data.id);
@@ -107,29 +119,13 @@ export class GitHubReporter {
     return data.id;
   }
 
-  async #defaultBranch(octokit: Octokit, owner: string, repo: string): Promise<string> {
+  async #defaultBranch(octokit: GitHub, owner: string, repo: string): Promise<string> {
     const k = `${owner}/${repo}`;
     const cached = this.#defaultBranches.get(k);
     if (cached) return cached;
-    const r = await this.#call(() => octokit.rest.repos.get({ owner, repo }));
+    const r = await octokit.rest.repos.get({ owner, repo });
     this.#defaultBranches.set(k, r.data.default_branch);
     return r.data.default_branch;
-  }
-
-  /** Retries 5xx, 429 and network errors with backoff; other errors are final. */
-  async #call<T>(fn: () => Promise<T>): Promise<T> {
-    const attempts = Math.max(1, this.#o.attempts ?? 3);
-    const sleep = this.#o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        const status = (err as { status?: number }).status;
-        const retriable = status === undefined || status >= 500 || status === 429;
-        if (!retriable || attempt >= attempts) throw err;
-        await sleep(500 * 2 ** (attempt - 1));
-      }
-    }
   }
 }
 

@@ -33,8 +33,8 @@ export interface NotifierOptions {
   /** Most changes waiting or in flight; default 1000. */
   maxQueued?: number;
   registry?: Registry;
-  /** Test hook: GitHub call options (retries, sleep). */
-  github?: { attempts?: number; sleep?: (ms: number) => Promise<void> };
+  /** Test hook: GitHub call options (attempts). */
+  github?: { attempts?: number };
 }
 
 export class Notifier {
@@ -47,7 +47,7 @@ export class Notifier {
 
   constructor(opts: NotifierOptions) {
     this.#o = opts;
-    this.#github = new GitHubReporter({ baseUrl: opts.githubApiUrl, logger: opts.logger, attempts: opts.github?.attempts, sleep: opts.github?.sleep });
+    this.#github = new GitHubReporter({ baseUrl: opts.githubApiUrl, logger: opts.logger, attempts: opts.github?.attempts });
     this.#sent = counter({ name: 'cutover_notifications_total', help: 'Notifications of phase changes, by channel and result.', labelNames: ['channel', 'result'] as const, registry: opts.registry ?? defaultRegistry });
   }
 

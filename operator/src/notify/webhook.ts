@@ -3,9 +3,11 @@
 // the same way the operator's own /hooks/rollback expects: HMAC-SHA256 over `${timestamp}.${body}`
 // in `X-Cutover-Signature: sha256=<hex>`, with `X-Cutover-Timestamp` (Unix seconds).
 //
-// Delivery retries with exponential backoff on network errors, timeouts, 408, 429 and 5xx; any
-// other 4xx is the receiver refusing the message and is not retried.
+// Delivery retries with exponential backoff on network errors, timeouts, 408, 429 and 5xx, waiting
+// as a Retry-After says (at most maxDelayMs); any other 4xx is the receiver refusing the message and
+// is not retried.
 import { createHmac } from 'node:crypto';
+import got, { RequestError } from 'got';
 import { isFailure, isSuccess, summary, type PhaseChange } from './change.ts';
 
 export interface WebhookBody {
@@ -47,43 +49,57 @@ export interface DeliveryOptions {
   attempts?: number;
   /** First backoff; doubled each time, with ±20% jitter, at most maxDelayMs. Default 500 ms. */
   baseDelayMs?: number;
+  /** Longest wait between attempts, also for a longer Retry-After; default 30 s. */
   maxDelayMs?: number;
   /** Per-attempt timeout; default 5 s. */
   timeoutMs?: number;
   userAgent?: string;
   now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface DeliveryResult { ok: boolean; attempts: number; status?: number; error?: string }
 
-/** POSTs `payload` to `url`, retrying as described above. Never throws: the result says how it went. */
+/** Retried answers: 408, 429 and every 5xx. */
+const RETRY_STATUS = [408, 429, ...Array.from({ length: 100 }, (_, i) => 500 + i)];
+/** Retried errors: got's network errors and timeouts, an unreachable host, and a redirect (never followed: a
+ * signed body goes only where it was configured to). */
+const RETRY_ERRORS = ['ETIMEDOUT', 'ECONNRESET', 'EADDRINUSE', 'ECONNREFUSED', 'EPIPE', 'ENOTFOUND', 'ENETUNREACH', 'EAI_AGAIN', 'EHOSTUNREACH', 'ERR_TOO_MANY_REDIRECTS'];
+
+/** POSTs `payload` to `url`, retrying as described above (got's retry). Never throws: the result says how it went. */
 export async function deliverWebhook(url: string, payload: unknown, secret: string | undefined, opts: DeliveryOptions = {}): Promise<DeliveryResult> {
   const attempts = Math.max(1, opts.attempts ?? 5);
   const now = opts.now ?? Date.now;
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const baseDelayMs = opts.baseDelayMs ?? 500;
+  const maxDelayMs = opts.maxDelayMs ?? 30_000;
   const body = JSON.stringify(payload);
-  let last: DeliveryResult = { ok: false, attempts: 0 };
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    let retryAfterMs: number | undefined;
-    try {
-      // Signed per attempt: a retry carries a fresh timestamp, so receivers with a replay window accept it.
-      const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': opts.userAgent ?? 'cutover', ...(secret ? signatureHeaders(secret, body, now()) : {}) };
-      const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(opts.timeoutMs ?? 5000), redirect: 'error' });
-      await res.arrayBuffer().catch(() => undefined);
-      last = { ok: res.ok, attempts: attempt, status: res.status };
-      if (res.ok) return last;
-      if (res.status < 500 && res.status !== 408 && res.status !== 429) return { ...last, error: `refused with HTTP ${res.status}` };
-      const ra = Number(res.headers.get('retry-after'));
-      if (Number.isFinite(ra) && ra > 0) retryAfterMs = ra * 1000;
-      last.error = `HTTP ${res.status}`;
-    } catch (err) {
-      last = { ok: false, attempts: attempt, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
-    }
-    if (attempt < attempts) {
-      const base = Math.min(opts.maxDelayMs ?? 30_000, (opts.baseDelayMs ?? 500) * 2 ** (attempt - 1));
-      await sleep(retryAfterMs !== undefined ? Math.min(retryAfterMs, opts.maxDelayMs ?? 30_000) : base * (0.8 + Math.random() * 0.4));
-    }
+  try {
+    const res = await got.post(url, {
+      body,
+      headers: { 'content-type': 'application/json', 'user-agent': opts.userAgent ?? 'cutover' },
+      timeout: { request: opts.timeoutMs ?? 5000 },
+      maxRedirects: 0,
+      throwHttpErrors: false,
+      retry: {
+        limit: attempts - 1,
+        methods: ['POST'],
+        statusCodes: RETRY_STATUS,
+        errorCodes: RETRY_ERRORS,
+        // A Retry-After is honoured up to maxDelayMs, never a reason to give up (got's default cancels past it).
+        maxRetryAfter: Number.POSITIVE_INFINITY,
+        calculateDelay: ({ attemptCount, retryAfter }) => retryAfter !== undefined && retryAfter > 0
+          ? Math.min(retryAfter, maxDelayMs)
+          : Math.min(maxDelayMs, baseDelayMs * 2 ** (attemptCount - 1)) * (0.8 + Math.random() * 0.4),
+      },
+      hooks: {
+        // Signed per attempt: a retry carries a fresh timestamp, so receivers with a replay window accept it.
+        beforeRequest: [(o) => { if (secret) Object.assign(o.headers, signatureHeaders(secret, body, now())); }],
+      },
+    });
+    const result = { ok: res.statusCode >= 200 && res.statusCode < 300, attempts: res.retryCount + 1, status: res.statusCode };
+    if (result.ok) return result;
+    return { ...result, error: RETRY_STATUS.includes(res.statusCode) ? `HTTP ${res.statusCode}` : `refused with HTTP ${res.statusCode}` };
+  } catch (err) {
+    const attempt = err instanceof RequestError ? (err.request?.retryCount ?? 0) + 1 : 1;
+    return { ok: false, attempts: attempt, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
   }
-  return last;
 }

@@ -1,19 +1,11 @@
 // kstatus conditions over plain objects. Pure functions: they return new arrays and never mutate,
 // so the planner can compute the next status and the reconciler can compare it with the old one.
+import type { Condition, ConditionStatus } from '../api/conditions.ts';
 import { rfc3339 } from './clock.ts';
 
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
-
-export interface Condition {
-  type: string;
-  status: ConditionStatus;
-  observedGeneration?: number;
-  /** RFC 3339; changes only when `status` changes. */
-  lastTransitionTime: string;
-  /** PascalCase, machine readable. */
-  reason: string;
-  message: string;
-}
+// One Condition type: the status schema's (api/conditions.ts, metav1.Condition), so what the
+// planners compute is what the CRD admits.
+export type { Condition, ConditionStatus };
 
 /** What a caller states about a condition; the transition time is worked out by `setCondition`. */
 export interface ConditionInput {

@@ -1,5 +1,6 @@
-// One prom-client Registry for the process. Helpers are get-or-create so that a module which
-// creates its metrics twice (tests, two controllers) reuses the first instance instead of throwing.
+// One prom-client Registry for the process (prom-client's global `register` is not used). Helpers
+// are get-or-create so that a module which creates its metrics twice (tests, two controllers)
+// reuses the first instance instead of throwing.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, exponentialBuckets } from 'prom-client';
 
 export { Registry } from 'prom-client';
@@ -25,37 +26,52 @@ export interface GaugeSpec<L extends string> extends MetricSpec<L> {
   collect?: (this: Gauge<L>) => void | Promise<void>;
 }
 
+/**
+ * The metric `name` in `reg`, created by `create` the first time: prom-client refuses to register a
+ * name twice, and a module may build its metrics more than once (tests, two controllers, one
+ * provider per config reload). The one get-or-create of the operator; `counter`, `gauge` and
+ * `histogram` below are its typed forms.
+ */
+function getOrCreate<M>(reg: Registry, name: string, create: (registers: Registry[]) => M): M {
+  return (reg.getSingleMetric(name) as M | undefined) ?? create([reg]);
+}
+
 export function counter<L extends string = string>(spec: MetricSpec<L>): Counter<L> {
-  const reg = spec.registry ?? registry;
-  const existing = reg.getSingleMetric(spec.name);
-  if (existing) return existing as Counter<L>;
-  return new Counter<L>({ name: spec.name, help: spec.help, labelNames: spec.labelNames ?? [], registers: [reg] });
+  return getOrCreate(spec.registry ?? registry, spec.name, (registers) =>
+    new Counter<L>({ name: spec.name, help: spec.help, labelNames: spec.labelNames ?? [], registers }));
 }
 
 export function gauge<L extends string = string>(spec: GaugeSpec<L>): Gauge<L> {
-  const reg = spec.registry ?? registry;
-  const existing = reg.getSingleMetric(spec.name);
-  if (existing) return existing as Gauge<L>;
-  return new Gauge<L>({
+  return getOrCreate(spec.registry ?? registry, spec.name, (registers) => new Gauge<L>({
     name: spec.name,
     help: spec.help,
     labelNames: spec.labelNames ?? [],
-    registers: [reg],
+    registers,
     ...(spec.collect ? { collect: spec.collect } : {}),
-  });
+  }));
 }
 
 export function histogram<L extends string = string>(spec: HistogramSpec<L>): Histogram<L> {
-  const reg = spec.registry ?? registry;
-  const existing = reg.getSingleMetric(spec.name);
-  if (existing) return existing as Histogram<L>;
-  return new Histogram<L>({
+  return getOrCreate(spec.registry ?? registry, spec.name, (registers) => new Histogram<L>({
     name: spec.name,
     help: spec.help,
     labelNames: spec.labelNames ?? [],
     buckets: spec.buckets ?? DEFAULT_DURATION_BUCKETS,
-    registers: [reg],
-  });
+    registers,
+  }));
+}
+
+/**
+ * State a module keeps once per registry next to its metrics (e.g. the live work queues a gauge's
+ * `collect` reads): `create` runs the first time a registry is asked for.
+ */
+export function perRegistry<T>(create: (reg: Registry) => T): (reg: Registry) => T {
+  const known = new WeakMap<Registry, T>();
+  return (reg) => {
+    let value = known.get(reg);
+    if (value === undefined) known.set(reg, (value = create(reg)));
+    return value;
+  };
 }
 
 /** Seconds, 1 ms … 60 s. */

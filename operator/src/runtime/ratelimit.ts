@@ -44,7 +44,8 @@ export class ItemExponentialFailureRateLimiter implements RateLimiter {
 
 /**
  * A global token bucket (qps, burst) over all keys, like golang.org/x/time/rate's Reserve: a
- * request always gets a slot, and the answer is how long until that slot comes.
+ * request always gets a slot, and the answer is how long until that slot comes. `allow` is the
+ * refusing form (rate's Allow), for callers that turn a request away instead of delaying it.
  */
 export class BucketRateLimiter implements RateLimiter {
   readonly qps: number;
@@ -63,12 +64,30 @@ export class BucketRateLimiter implements RateLimiter {
   }
 
   when(_key: string): number {
+    this.#refill();
+    this.#tokens -= 1;
+    return this.#tokens >= 0 ? 0 : (-this.#tokens / this.qps) * 1000;
+  }
+
+  /** Takes a token when one is there (x/time/rate's Allow): true; else false, and nothing is taken. */
+  allow(): boolean {
+    this.#refill();
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  /** Whether the bucket has filled up again (idle for burst/qps seconds). */
+  full(): boolean {
+    this.#refill();
+    return this.#tokens >= this.burst;
+  }
+
+  #refill(): void {
     const now = this.#clock.now();
     const elapsed = Math.max(0, now - this.#last);
     this.#last = now;
     this.#tokens = Math.min(this.burst, this.#tokens + (elapsed / 1000) * this.qps);
-    this.#tokens -= 1;
-    return this.#tokens >= 0 ? 0 : (-this.#tokens / this.qps) * 1000;
   }
 
   forget(_key: string): void {}

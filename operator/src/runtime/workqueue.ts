@@ -6,7 +6,7 @@
 //   time without polling;
 // - `addRateLimited` retries with per-key exponential backoff under a global token bucket.
 import type { Clock } from './clock.ts';
-import { counter, gauge, histogram, registry as defaultRegistry, WORKQUEUE_DURATION_BUCKETS } from './metrics.ts';
+import { counter, gauge, histogram, perRegistry, registry as defaultRegistry, WORKQUEUE_DURATION_BUCKETS } from './metrics.ts';
 import type { Counter, Gauge, Histogram, Registry } from './metrics.ts';
 import { defaultControllerRateLimiter, type RateLimiter } from './ratelimit.ts';
 
@@ -36,13 +36,10 @@ interface QueueMetrics {
   queues: Set<WorkQueue>;
 }
 
-const metricsByRegistry = new WeakMap<Registry, QueueMetrics>();
-
-function queueMetrics(reg: Registry): QueueMetrics {
-  const existing = metricsByRegistry.get(reg);
-  if (existing) return existing;
+// Once per registry: the gauges' collect() reads the queues registered with it.
+const queueMetrics = perRegistry((reg: Registry): QueueMetrics => {
   const queues = new Set<WorkQueue>();
-  const m: QueueMetrics = {
+  return {
     queues,
     depth: gauge({ name: 'workqueue_depth', help: 'Current depth of workqueue', labelNames: ['name'], registry: reg }),
     adds: counter({ name: 'workqueue_adds_total', help: 'Total number of adds handled by workqueue', labelNames: ['name'], registry: reg }),
@@ -80,9 +77,7 @@ function queueMetrics(reg: Registry): QueueMetrics {
       },
     }),
   };
-  metricsByRegistry.set(reg, m);
-  return m;
-}
+});
 
 interface Delayed {
   readyAt: number;

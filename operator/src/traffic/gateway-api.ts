@@ -50,15 +50,13 @@ import {
 } from './httproute-rule.ts';
 import { FIELD_MANAGER } from '../api/group.ts';
 import { isConflict } from '../kube/errors.ts';
-import { HTTP_ROUTE, SERVICE } from '../kube/resources.ts';
+import { HTTP_ROUTE, resourceType, SERVICE, type KubeObject } from '../kube/resources.ts';
 import {
   RouteProblemError,
   RouteVerificationError,
   type JsonObject,
   type JsonValue,
-  type KubeObject,
   type MirrorTarget,
-  type ResourceType,
   type RouteClient,
   type RouteProblem,
   type TrafficRef,
@@ -66,24 +64,8 @@ import {
   type TrafficWeights,
 } from './router.ts';
 
-// The kube layer's resource type, re-exported for the router's callers.
-export { HTTP_ROUTE };
-
-export const GATEWAY: ResourceType = {
-  group: 'gateway.networking.k8s.io',
-  version: 'v1',
-  plural: 'gateways',
-  kind: 'Gateway',
-  namespaced: true,
-};
-
-export const GATEWAY_CLASS: ResourceType = {
-  group: 'gateway.networking.k8s.io',
-  version: 'v1',
-  plural: 'gatewayclasses',
-  kind: 'GatewayClass',
-  namespaced: false,
-};
+export const GATEWAY = resourceType('gateway.networking.k8s.io', 'v1', 'gateways', 'Gateway');
+export const GATEWAY_CLASS = resourceType('gateway.networking.k8s.io', 'v1', 'gatewayclasses', 'GatewayClass', false);
 
 /** Gateway API feature names (sigs.k8s.io/gateway-api pkg/features, v1.4.1) a mirror needs. */
 export const Feature = {

@@ -2,11 +2,13 @@
 // (SetWeight, SetMirrorRoute, VerifyWeight, RemoveManagedRoutes) and Flagger's Router
 // (GetRoutes/SetRoutes). One implementation per route kind; controllers depend on this file only.
 //
-// Routers talk to Kubernetes through RouteClient below, a deliberately small interface with plain
-// JSON types: the kube layer (operator/src/kube) satisfies it, tests can fake it, and nothing here
-// imports @kubernetes/client-node (DESIGN §4 layering).
+// Routers talk to Kubernetes through RouteClient below, a deliberately small interface over the
+// kube layer's own plain types (kube/resources.ts): operator/src/kube's KubeClient satisfies it,
+// tests can fake it, and nothing here imports @kubernetes/client-node (DESIGN §4 layering).
 
 import { newerObject } from '../kube/freshness.ts';
+import { objectKey, type KubeObject, type ResourceType } from '../kube/resources.ts';
+import type { ApplyOptions } from '../kube/index.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Kubernetes access
@@ -14,42 +16,6 @@ import { newerObject } from '../kube/freshness.ts';
 export type JsonPrimitive = string | number | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
-
-/** A resource type, enough for both the dynamic client (apiVersion/kind) and REST paths (plural). */
-export interface ResourceType {
-  /** API group; '' for the core group. */
-  group: string;
-  version: string;
-  /** Lower-case plural, e.g. `httproutes`. */
-  plural: string;
-  kind: string;
-  namespaced: boolean;
-}
-
-/** The metadata a router reads or sends. */
-export interface ObjectMeta {
-  name?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  managedFields?: unknown[];
-}
-
-/** Any Kubernetes object as plain JSON; routers narrow `spec` themselves. */
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: ObjectMeta;
-  [field: string]: unknown;
-}
-
-export interface ApplyOptions {
-  fieldManager: string;
-  force: boolean;
-}
 
 /**
  * The calls a router needs; operator/src/kube's KubeClient satisfies it as is. Contract:
@@ -95,7 +61,7 @@ export class CachedRouteClient implements RouteClient {
 
   async get(resource: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined> {
     if (resource.plural === this.#plural && this.#cache.hasSynced) {
-      const key = `${namespace}/${name}`;
+      const key = objectKey({ metadata: { namespace, name } });
       const hit = this.#cache.get(namespace, name);
       // The watch can lag our own write by a few ms; a router that compared against the older copy
       // would skip a write it needs (a rollback right after a step: "already 0" while the API says 10).
@@ -113,7 +79,7 @@ export class CachedRouteClient implements RouteClient {
 
   async apply(resource: ResourceType, obj: KubeObject, options: ApplyOptions): Promise<KubeObject> {
     const result = await this.#client.apply(resource, obj, options);
-    if (resource.plural === this.#plural) this.#written.set(`${result.metadata.namespace ?? ''}/${result.metadata.name ?? ''}`, result);
+    if (resource.plural === this.#plural) this.#written.set(objectKey(result), result);
     return result;
   }
 }

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dump, load } from 'js-yaml';
-import { KubeClient, USER_AGENT } from '../../../operator/src/kube/client.ts';
+import { KubeClient } from '../../../operator/src/kube/client.ts';
+import { USER_AGENT } from '../../../operator/src/kube/transport.ts';
 import {
   isAlreadyExists,
   isConflict,

@@ -164,7 +164,7 @@ export const validManifests: ReadonlyArray<{ name: string; manifest: Obj }> = [
   { name: 'TrafficShift, every field (DESIGN §1)', manifest: validTrafficShift() },
   { name: 'TrafficShift, minimal', manifest: minimalTrafficShift() },
   { name: 'ShadowRun', manifest: validShadowRun() },
-  { name: 'MigrationSlice, seed 003 extraction', manifest: validMigrationSlice() },
+  { name: 'MigrationSlice, the score worker extraction', manifest: validMigrationSlice() },
   { name: 'MigrationSlice, minimal', manifest: minimalMigrationSlice() },
 ];
 

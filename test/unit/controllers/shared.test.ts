@@ -3,6 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { pendingActions, thresholdParts } from '../../../operator/src/controllers/shared/planner.ts';
 import { matchAlert, RollbackRequests } from '../../../operator/src/controllers/shared/rollbacks.ts';
+import { invalidSpec } from '../../../operator/src/controllers/shared/kind.ts';
+import { TrafficShiftSpecSchema } from '../../../operator/src/api/trafficshift.ts';
+import { parseTrafficShift } from '../../../operator/src/api/validate.ts';
 
 describe('pendingActions', () => {
   it('an annotation is pending until its id is acknowledged; empty ids are ignored', () => {
@@ -57,5 +60,20 @@ describe('matchAlert', () => {
     const objects = [obj('a', [{ service: 'listings-api' }]), obj('b', [{ service: 'listings-api', team: 'x' }]), obj('c')];
     const keys = matchAlert(objects, { alertname: 'Errors', service: 'listings-api' }, (o) => o.alerts?.map((matchLabels) => ({ matchLabels })));
     expect(keys).toEqual(['shop/a']);
+  });
+});
+
+describe('invalidSpec', () => {
+  it('names the field as admission does (spec.steps[1].weight), with reason InvalidSpec', () => {
+    const spec = {
+      stable: { service: 'legacy', port: 80 }, canary: { service: 'next', port: 80 },
+      route: { httpRoute: { name: 'r' } }, steps: [{ weight: 10, pause: '1m' }, { weight: 150, pause: '1m' }],
+    };
+    const parsed = TrafficShiftSpecSchema.safeParse(spec);
+    expect(parsed.success).toBe(false);
+    const p = invalidSpec(parsed.error!.issues[0]!);
+    expect(p).toMatchObject({ field: 'spec.steps[1].weight', reason: 'InvalidSpec' });
+    const admitted = parseTrafficShift({ apiVersion: 'cutover.dev/v1alpha1', kind: 'TrafficShift', metadata: { name: 'x', namespace: 'ns' }, spec });
+    expect(admitted.ok ? [] : admitted.issues.map((i) => i.path)).toContain(p.field);
   });
 });

@@ -1,9 +1,11 @@
-// The TrafficShift decision, table-tested: each case gives what was observed and checks the next
-// status and the exact effects, in order (status before weights on the way forward; route first on
-// the way back).
+// The TrafficShift decision, table-tested: each row is one reconcile — what was observed — and checks
+// the exact effects, in order (status before weights on the way forward; route first on the way
+// back), and the part of the next status it is about. Sequences of reconciles (a counter that must
+// be consecutive, an action acknowledged once) follow the table, one story each.
 import { describe, expect, it } from 'vitest';
 import { TrafficShiftSpecSchema, type TrafficShiftStatus } from '../../../operator/src/api/trafficshift.ts';
-import { planTrafficShift, analysisDue, memoOf, statusPersistence, withMemo, type ShiftObservation, type Effect } from '../../../operator/src/controllers/trafficshift/plan.ts';
+import { planTrafficShift, analysisDue, type ShiftObservation, type Effect } from '../../../operator/src/controllers/trafficshift/plan.ts';
+import { memoOf, statusPersistence, withMemo } from '../../../operator/src/controllers/trafficshift/persistence.ts';
 import type { MetricResult } from '../../../operator/src/analysis/evaluate.ts';
 
 const T0 = Date.parse('2026-11-22T10:00:00Z');
@@ -35,132 +37,234 @@ const progressing = (step: number, weight: number, startedAgoMs: number, extra: 
 const types = (effects: Effect[]) => effects.map((e) => (e.type === 'setWeights' ? `weights:${e.canary}` : e.type === 'scale' ? `scale:${e.deployment}=${e.replicas}` : e.type === 'event' ? `event:${e.reason}` : 'status'));
 const cond = (s: TrafficShiftStatus, type: string) => s.conditions?.find((c) => c.type === type);
 
-describe('planTrafficShift', () => {
-  it('a new shift without workers starts step 1: status first, then the weight', () => {
-    const p = planTrafficShift(obs({ routeCanaryWeight: 0 }));
-    expect(p.status.phase).toBe('Progressing');
-    expect(p.status.currentStep).toBe(0);
-    expect(p.status.currentWeight).toBe(10);
-    expect(types(p.effects)).toEqual(['status', 'weights:10', 'event:StepStarted']);
-    expect(cond(p.status, 'Ready')?.status).toBe('False');
-    expect(cond(p.status, 'Progressing')?.status).toBe('True');
-    // kstatus: Reconciling=True with Progressing, so a kstatus reader does not call 10% Current.
-    expect(cond(p.status, 'Reconciling')).toMatchObject({ status: 'True', reason: 'StepInProgress' });
-  });
+const workerSpec = spec({ workers: [{ deployment: 'score-worker', replicas: 3 }] });
+const withLegacy = spec({ workers: [{ deployment: 'score-worker', replicas: 3, legacy: { deployment: 'monolith-worker', replicas: 0 } }] });
+const scoreWorker = (replicas: number, readyReplicas: number) => ({ 'score-worker': { name: 'score-worker', exists: true, replicas, readyReplicas } });
+const monolithWorker = { 'monolith-worker': { name: 'monolith-worker', exists: true, replicas: 2, readyReplicas: 2 } };
+/** A step-1 shift with a worker scaled up from 1, one failure already counted. */
+const oneFailureWithWorker = progressing(0, 10, 5000, { workers: [{ deployment: 'score-worker', previousReplicas: 1 }], analysis: { consecutiveFailures: 1, consecutiveInconclusive: 0 } });
+const recorded = (id: string, trigger = 'Alert') => ({ 'cutover.dev/rollback-request': JSON.stringify({ id, trigger, reason: 'alert HighErrorRate firing', alert: 'HighErrorRate' }) });
+const rolledBack: TrafficShiftStatus = { observedGeneration: 1, phase: 'RolledBack', currentWeight: 0, rollback: { trigger: 'Metric', reason: 'x', at: iso(T0), routeRestoredAt: iso(T0), workersRestoredAt: iso(T0), completedAt: iso(T0) } };
+const sliceRestoresWorkers = {
+  effects: ['weights:0', 'status', 'event:RolledBack'],
+  // The slice restores the workers after its flag: the route only here, and the records stay in status.
+  status: { rollback: { routeRestoredAt: expect.any(String), completedAt: expect.any(String) }, workers: [{ deployment: 'score-worker', previousReplicas: 1 }] },
+  absent: ['rollback.workersRestoredAt'],
+  event: { note: expect.stringMatching(/MigrationSlice listings restores the workers after its feature flag$/) },
+};
 
-  it('scales workers and waits for them Ready before the first weight change', () => {
-    const s = spec({ workers: [{ deployment: 'score-worker', replicas: 3 }] });
-    const p = planTrafficShift(obs({ spec: s, deployments: { 'score-worker': { name: 'score-worker', exists: true, replicas: 0, readyReplicas: 0 } } }));
-    expect(p.status.phase).toBe('Pending');
-    expect(types(p.effects)).toEqual(['status', 'scale:score-worker=3', 'event:PhaseChanged']);
-    expect(p.status.workers?.[0]?.previousReplicas).toBe(0);
-    expect(p.requeueAfterMs).toBe(1000);
-    const p2 = planTrafficShift(obs({ spec: s, status: p.status, deployments: { 'score-worker': { name: 'score-worker', exists: true, replicas: 3, readyReplicas: 2 } } }));
+interface Row {
+  name: string;
+  /** What the reconcile observed (over `obs()`'s defaults). */
+  o: Partial<ShiftObservation>;
+  /** The effects, exactly and in order. */
+  effects: string[];
+  /** Part of the next status (toMatchObject). */
+  status?: Record<string, unknown>;
+  /** Paths (a.b) that the next status must not have. */
+  absent?: string[];
+  /** Conditions by type (toMatchObject); undefined: the condition is absent. */
+  conditions?: Record<string, Record<string, unknown> | undefined>;
+  requeueAfterMs?: number;
+  /** The first Event effect (toMatchObject). */
+  event?: Record<string, unknown>;
+}
+
+const rows: Row[] = [
+  {
+    name: 'a new shift without workers starts step 1: status first, then the weight',
+    o: { routeCanaryWeight: 0 },
+    effects: ['status', 'weights:10', 'event:StepStarted'],
+    status: { phase: 'Progressing', currentStep: 0, currentWeight: 10 },
+    // kstatus: Reconciling=True with Progressing, so a kstatus reader does not call 10% Current.
+    conditions: { Ready: { status: 'False' }, Progressing: { status: 'True' }, Reconciling: { status: 'True', reason: 'StepInProgress' } },
+  },
+  {
+    name: 'a new shift with workers scales them first and waits (requeue 1 s), no weight yet',
+    o: { spec: workerSpec, deployments: scoreWorker(0, 0) },
+    effects: ['status', 'scale:score-worker=3', 'event:PhaseChanged'],
+    status: { phase: 'Pending', workers: [{ deployment: 'score-worker', previousReplicas: 0 }] },
+    requeueAfterMs: 1000,
+  },
+  {
+    name: 'holds the step until its pause ends, and wakes at the earlier of step end and next analysis',
+    o: { status: progressing(0, 10, 20_000, { lastAnalysisAt: iso(T0 - 4000) }), routeCanaryWeight: 10 },
+    effects: ['status'],
+    status: { currentStep: 0 },
+    requeueAfterMs: 6000,
+  },
+  {
+    name: 'advances when the pause ended and the last analysis in this step passed',
+    o: { status: progressing(0, 10, 61_000, { lastAnalysisAt: iso(T0 - 1000) }), routeCanaryWeight: 10, analysis: pass },
+    effects: ['status', 'weights:50', 'event:StepStarted'],
+    status: { currentStep: 1, currentWeight: 50, stepStartedAt: iso(T0) },
+  },
+  {
+    name: 'never promotes on missing data: an inconclusive run at the end of the pause keeps the step',
+    o: { status: progressing(0, 10, 61_000, { lastAnalysisAt: iso(T0 - 10_000) }), routeCanaryWeight: 10, analysis: noData },
+    effects: ['status'],
+    status: { currentStep: 0, currentWeight: 10, analysis: { consecutiveInconclusive: 1 } },
+  },
+  {
+    name: 'a standalone shift rolls back route → workers → status → Event',
+    o: { spec: workerSpec, status: oneFailureWithWorker, routeCanaryWeight: 10, analysis: fail, deployments: scoreWorker(3, 3) },
+    effects: ['weights:0', 'scale:score-worker=1', 'status', 'event:RolledBack'],
+    status: { phase: 'RolledBack', rollback: { workersRestoredAt: expect.any(String) } },
+  },
+  {
+    name: 'a rollback leaves the legacy worker as it is (it is scaled only after completion)',
+    o: { spec: withLegacy, status: oneFailureWithWorker, routeCanaryWeight: 10, analysis: fail, deployments: { ...scoreWorker(3, 3), ...monolithWorker } },
+    effects: ['weights:0', 'scale:score-worker=1', 'status', 'event:RolledBack'],
+  },
+  { name: 'owned by a MigrationSlice, a failing analysis restores only the route', o: { spec: workerSpec, status: oneFailureWithWorker, routeCanaryWeight: 10, deployments: scoreWorker(3, 3), ownerSlice: 'listings', analysis: fail }, ...sliceRestoresWorkers },
+  { name: 'owned by a MigrationSlice, an alert restores only the route', o: { spec: workerSpec, status: oneFailureWithWorker, routeCanaryWeight: 10, deployments: scoreWorker(3, 3), ownerSlice: 'listings', rollbackRequest: { trigger: 'Alert', reason: 'alert ListingsErrors firing', alert: 'ListingsErrors' } }, ...sliceRestoresWorkers },
+  { name: 'owned by a MigrationSlice, an abort restores only the route', o: { spec: workerSpec, status: oneFailureWithWorker, routeCanaryWeight: 10, deployments: scoreWorker(3, 3), ownerSlice: 'listings', annotations: { 'cutover.dev/abort': 'a1' } }, ...sliceRestoresWorkers },
+  {
+    name: 'owned by a MigrationSlice, the progress deadline restores only the route',
+    o: {
+      spec: spec({ workers: [{ deployment: 'score-worker', replicas: 3 }], progressDeadline: '1m' }),
+      status: { observedGeneration: 1, phase: 'Pending', workers: [{ deployment: 'score-worker', previousReplicas: 1 }], workersReady: false, lastProgressAt: iso(T0 - 120_000) },
+      deployments: scoreWorker(3, 0), ownerSlice: 'listings',
+    },
+    effects: ['weights:0', 'status', 'event:RolledBack'],
+    status: { phase: 'RolledBack', rollback: { trigger: 'Deadline' } },
+  },
+  {
+    name: 'completes after the last step and only then scales the legacy worker',
+    o: { spec: withLegacy, status: progressing(2, 100, 61_000, { lastAnalysisAt: iso(T0 - 1000), workers: [{ deployment: 'score-worker', previousReplicas: 0 }] }), routeCanaryWeight: 100, analysis: pass, deployments: { ...scoreWorker(3, 3), ...monolithWorker } },
+    effects: ['status', 'event:Completed', 'scale:monolith-worker=0'],
+    status: { phase: 'Completed', workers: [{ legacyDeployment: 'monolith-worker', legacyPreviousReplicas: 2 }] },
+    conditions: { Ready: { status: 'True', reason: 'Completed' } },
+  },
+  {
+    name: 'after a restart re-applies the weight the status names, without moving the step',
+    o: { status: progressing(1, 50, 5000), routeCanaryWeight: 10 },
+    effects: ['weights:50', 'status'],
+    status: { currentStep: 1, currentWeight: 50 },
+  },
+  {
+    name: 'stays RolledBack for the same generation',
+    o: { status: rolledBack, routeCanaryWeight: 0 },
+    effects: ['status'],
+    status: { phase: 'RolledBack' },
+  },
+  {
+    name: 'a new generation of a RolledBack shift starts fresh',
+    o: { status: rolledBack, generation: 2, routeCanaryWeight: 0 },
+    effects: ['status', 'weights:10', 'event:StepStarted'],
+    status: { phase: 'Progressing' },
+    absent: ['rollback'],
+  },
+  {
+    name: 'abort rolls back with trigger Manual',
+    o: { status: progressing(2, 100, 5000), routeCanaryWeight: 100, annotations: { 'cutover.dev/abort': 'req-1' } },
+    effects: ['weights:0', 'status', 'event:RolledBack'],
+    status: { phase: 'RolledBack', rollback: { trigger: 'Manual' } },
+  },
+  {
+    name: 'an alert rolls back even at 100% during the last pause',
+    o: { status: progressing(2, 100, 5000), routeCanaryWeight: 100, rollbackRequest: { trigger: 'Alert', reason: 'alert HighErrorRate firing', alert: 'HighErrorRate' } },
+    effects: ['weights:0', 'status', 'event:RolledBack'],
+    status: { phase: 'RolledBack', rollback: { trigger: 'Alert', alert: 'HighErrorRate', fromWeight: 100 } },
+  },
+  {
+    name: 'a rollback recorded on the object rolls back like a request in hand, route first, and acknowledges its id',
+    o: { status: progressing(1, 50, 5000), routeCanaryWeight: 50, annotations: recorded('alert-1') },
+    effects: ['weights:0', 'status', 'event:RolledBack'],
+    status: { phase: 'RolledBack', rollback: { trigger: 'Alert', alert: 'HighErrorRate', fromWeight: 50 }, acknowledgedActions: [{ action: 'Rollback', id: 'alert-1', at: iso(T0) }] },
+  },
+  {
+    name: 'a recorded value that is not a request: a Warning Event, acknowledged, nothing rolled back',
+    o: { status: progressing(1, 50, 5000), routeCanaryWeight: 50, annotations: { 'cutover.dev/rollback-request': '{"trigger":"Sometime"}' } },
+    effects: ['event:InvalidRollbackRequest', 'status'],
+    status: { phase: 'Progressing' },
+    event: { eventType: 'Warning', reason: 'InvalidRollbackRequest', note: expect.stringMatching(/cutover.dev\/rollback-request ignored: id: .*trigger/) },
+  },
+  {
+    name: 'a missing route sets Stalled naming the field and changes nothing',
+    o: { problems: [{ field: 'spec.route.httpRoute.name', message: 'HTTPRoute shop/listings not found', reason: 'RouteNotFound' }] },
+    effects: ['status', 'event:RouteNotFound'],
+    conditions: {
+      Stalled: { status: 'True', reason: 'RouteNotFound', message: 'spec.route.httpRoute.name: HTTPRoute shop/listings not found' },
+      Ready: { status: 'False' },
+      Reconciling: undefined,
+    },
+  },
+  {
+    name: 'promote skips the remaining steps: the last weight, Completed',
+    o: { status: progressing(0, 10, 5000), routeCanaryWeight: 10, annotations: { 'cutover.dev/promote': '1' } },
+    effects: ['status', 'weights:100', 'event:Completed'],
+    status: { phase: 'Completed' },
+    conditions: { Reconciling: undefined },
+  },
+  {
+    name: 'pause holds the step at its weight',
+    o: { status: progressing(0, 10, 5000), routeCanaryWeight: 10, annotations: { 'cutover.dev/pause': 'a' } },
+    effects: ['event:Paused', 'status'],
+    status: { phase: 'Paused', pauseReason: 'Manual', currentWeight: 10 },
+  },
+  {
+    name: 'with automatic rollback off, a failing analysis pauses instead',
+    o: { spec: spec({ rollback: { automatic: false } }), status: progressing(0, 10, 5000, { analysis: { consecutiveFailures: 1, consecutiveInconclusive: 0 } }), routeCanaryWeight: 10, analysis: fail },
+    effects: ['event:Paused', 'status'],
+    status: { phase: 'Paused', pauseReason: 'AnalysisFailed', currentWeight: 10 },
+  },
+];
+
+describe('planTrafficShift: one reconcile', () => {
+  it.each(rows)('$name', (row) => {
+    const p = planTrafficShift(obs(row.o));
+    expect(types(p.effects)).toEqual(row.effects);
+    if (row.status) expect(p.status).toMatchObject(row.status);
+    for (const path of row.absent ?? []) expect(path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], p.status), path).toBeUndefined();
+    for (const [type, want] of Object.entries(row.conditions ?? {})) {
+      if (want === undefined) expect(cond(p.status, type)).toBeUndefined();
+      else expect(cond(p.status, type)).toMatchObject(want);
+    }
+    if ('requeueAfterMs' in row) expect(p.requeueAfterMs).toBe(row.requeueAfterMs);
+    if (row.event) expect(p.effects.find((e) => e.type === 'event')).toMatchObject(row.event);
+  });
+});
+
+describe('planTrafficShift: sequences of reconciles', () => {
+  it('workers: 2/3 Ready holds the weight at 0; 3/3 Ready starts step 1', () => {
+    const p = planTrafficShift(obs({ spec: workerSpec, deployments: scoreWorker(0, 0) }));
+    const p2 = planTrafficShift(obs({ spec: workerSpec, status: p.status, deployments: scoreWorker(3, 2) }));
     expect(types(p2.effects).filter((t) => t.startsWith('weights'))).toEqual([]);
-    const p3 = planTrafficShift(obs({ spec: s, status: p2.status, deployments: { 'score-worker': { name: 'score-worker', exists: true, replicas: 3, readyReplicas: 3 } } }));
+    const p3 = planTrafficShift(obs({ spec: workerSpec, status: p2.status, deployments: scoreWorker(3, 3) }));
     expect(p3.status.phase).toBe('Progressing');
     expect(types(p3.effects)).toEqual(['status', 'weights:10', 'event:StepStarted']);
   });
 
-  it('holds the step until its pause ends, and wakes at the earlier of step end and next analysis', () => {
-    const p = planTrafficShift(obs({ status: progressing(0, 10, 20_000, { lastAnalysisAt: iso(T0 - 4000) }), routeCanaryWeight: 10 }));
-    expect(p.status.currentStep).toBe(0);
-    expect(types(p.effects)).toEqual(['status']);
-    expect(p.requeueAfterMs).toBe(6000);
-  });
-
-  it('advances when the pause ended and the last analysis in this step passed', () => {
-    const st = progressing(0, 10, 61_000, { lastAnalysisAt: iso(T0 - 1000) });
-    const p = planTrafficShift(obs({ status: st, routeCanaryWeight: 10, analysis: pass }));
-    expect(p.status.currentStep).toBe(1);
-    expect(p.status.currentWeight).toBe(50);
-    expect(p.status.stepStartedAt).toBe(iso(T0));
-    expect(types(p.effects)).toEqual(['status', 'weights:50', 'event:StepStarted']);
-  });
-
-  it('never promotes on missing data: an inconclusive run at the end of the pause keeps the step', () => {
-    const st = progressing(0, 10, 61_000, { lastAnalysisAt: iso(T0 - 10_000) });
-    const p = planTrafficShift(obs({ status: st, routeCanaryWeight: 10, analysis: noData }));
-    expect(p.status.currentStep).toBe(0);
-    expect(p.status.analysis?.consecutiveInconclusive).toBe(1);
-    expect(types(p.effects)).not.toContain('weights:50');
-  });
-
-  it('rolls back after failureLimit CONSECUTIVE failures: route first, then status, then the Event', () => {
+  it('rolls back after failureLimit CONSECUTIVE failures: a pass in between starts the count again', () => {
     const first = planTrafficShift(obs({ status: progressing(1, 50, 5000), routeCanaryWeight: 50, analysis: fail }));
-    expect(first.status.phase).toBe('Progressing');
-    expect(first.status.analysis?.consecutiveFailures).toBe(1);
+    expect(first.status).toMatchObject({ phase: 'Progressing', analysis: { consecutiveFailures: 1 } });
     const passed = planTrafficShift(obs({ status: first.status, routeCanaryWeight: 50, analysis: pass, now: T0 + 10_000 }));
     expect(passed.status.analysis?.consecutiveFailures).toBe(0);
     const f1 = planTrafficShift(obs({ status: passed.status, routeCanaryWeight: 50, analysis: fail, now: T0 + 20_000 }));
+    expect(f1.status.phase).toBe('Progressing');
     const f2 = planTrafficShift(obs({ status: f1.status, routeCanaryWeight: 50, analysis: fail, now: T0 + 30_000 }));
-    expect(f2.status.phase).toBe('RolledBack');
-    expect(f2.status.rollback).toMatchObject({ trigger: 'Metric', reason: 'error-rate 0.2 > 0.01', fromStep: 1, fromWeight: 50 });
-    expect(f2.status.currentWeight).toBe(0);
     expect(types(f2.effects)).toEqual(['weights:0', 'status', 'event:RolledBack']);
+    expect(f2.status).toMatchObject({ phase: 'RolledBack', currentWeight: 0, rollback: { trigger: 'Metric', reason: 'error-rate 0.2 > 0.01', fromStep: 1, fromWeight: 50 } });
     expect(cond(f2.status, 'Degraded')).toMatchObject({ status: 'True', reason: 'MetricThresholdBreached' });
     expect(cond(f2.status, 'Ready')?.status).toBe('False');
   });
 
-  it('restores the workers on rollback, after the route', () => {
-    const s = spec({ workers: [{ deployment: 'score-worker', replicas: 3, legacy: { deployment: 'monolith-worker', replicas: 0 } }] });
-    const st = progressing(0, 10, 5000, { workers: [{ deployment: 'score-worker', previousReplicas: 1 }], analysis: { consecutiveFailures: 1, consecutiveInconclusive: 0 } });
-    const p = planTrafficShift(obs({ spec: s, status: st, routeCanaryWeight: 10, analysis: fail, deployments: {
-      'score-worker': { name: 'score-worker', exists: true, replicas: 3, readyReplicas: 3 },
-      'monolith-worker': { name: 'monolith-worker', exists: true, replicas: 2, readyReplicas: 2 },
-    } }));
-    expect(types(p.effects)).toEqual(['weights:0', 'scale:score-worker=1', 'status', 'event:RolledBack']);
+  it('a finished rollback (the deadline of a slice-owned shift) is not repeated', () => {
+    const stuck: TrafficShiftStatus = { observedGeneration: 1, phase: 'Pending', workers: [{ deployment: 'score-worker', previousReplicas: 1 }], workersReady: false, lastProgressAt: iso(T0 - 120_000) };
+    const p = planTrafficShift(obs({ spec: spec({ workers: [{ deployment: 'score-worker', replicas: 3 }], progressDeadline: '1m' }), status: stuck, deployments: scoreWorker(3, 0), ownerSlice: 'listings' }));
+    const again = planTrafficShift(obs({ spec: workerSpec, status: p.status, deployments: scoreWorker(3, 3), ownerSlice: 'listings', now: T0 + 1000 }));
+    expect(types(again.effects)).toEqual(['status']);
   });
 
-  describe('rollback of a shift owned by a MigrationSlice (route → flag → workers, DESIGN §2)', () => {
-    const s = spec({ workers: [{ deployment: 'score-worker', replicas: 3 }] });
-    const st = progressing(0, 10, 5000, { workers: [{ deployment: 'score-worker', previousReplicas: 1 }], analysis: { consecutiveFailures: 1, consecutiveInconclusive: 0 } });
-    const deployments = { 'score-worker': { name: 'score-worker', exists: true, replicas: 3, readyReplicas: 3 } };
-
-    it('restores only the route: the slice turns its flag off and then restores the workers', () => {
-      for (const o of [
-        { analysis: fail },
-        { rollbackRequest: { trigger: 'Alert' as const, reason: 'alert ListingsErrors firing', alert: 'ListingsErrors' } },
-        { annotations: { 'cutover.dev/abort': 'a1' } },
-      ]) {
-        const p = planTrafficShift(obs({ spec: s, status: st, routeCanaryWeight: 10, deployments, ownerSlice: 'listings', ...o }));
-        expect(types(p.effects)).toEqual(['weights:0', 'status', 'event:RolledBack']);
-        expect(p.status.rollback?.routeRestoredAt).toBeDefined();
-        expect(p.status.rollback?.workersRestoredAt).toBeUndefined();
-        expect(p.status.rollback?.completedAt).toBeDefined();
-        // The records the slice restores from stay in status.
-        expect(p.status.workers).toEqual([{ deployment: 'score-worker', previousReplicas: 1 }]);
-        const ev = p.effects.find((e) => e.type === 'event');
-        expect(ev?.type === 'event' && ev.note).toMatch(/MigrationSlice listings restores the workers after its feature flag$/);
-      }
-    });
-
-    it('deadline: the same, and a finished rollback is not repeated', () => {
-      const stuck: TrafficShiftStatus = { observedGeneration: 1, phase: 'Pending', workers: [{ deployment: 'score-worker', previousReplicas: 1 }], workersReady: false, lastProgressAt: iso(T0 - 120_000) };
-      const p = planTrafficShift(obs({ spec: spec({ workers: [{ deployment: 'score-worker', replicas: 3 }], progressDeadline: '1m' }), status: stuck, deployments: { 'score-worker': { name: 'score-worker', exists: true, replicas: 3, readyReplicas: 0 } }, ownerSlice: 'listings' }));
-      expect(p.status.rollback?.trigger).toBe('Deadline');
-      expect(types(p.effects)).toEqual(['weights:0', 'status', 'event:RolledBack']);
-      const again = planTrafficShift(obs({ spec: s, status: p.status, deployments, ownerSlice: 'listings', now: T0 + 1000 }));
-      expect(types(again.effects)).toEqual(['status']);
-    });
-
-    it('a standalone shift keeps route → workers → status → Event', () => {
-      const p = planTrafficShift(obs({ spec: s, status: st, routeCanaryWeight: 10, analysis: fail, deployments }));
-      expect(types(p.effects)).toEqual(['weights:0', 'scale:score-worker=1', 'status', 'event:RolledBack']);
-      expect(p.status.rollback?.workersRestoredAt).toBeDefined();
-    });
-  });
-
-  it('pauses after inconclusiveLimit inconclusive runs and resumes on conclusive data', () => {
+  it('pauses after inconclusiveLimit inconclusive runs and resumes on conclusive data, counting the paused time out', () => {
     const a = planTrafficShift(obs({ status: progressing(0, 10, 5000), routeCanaryWeight: 10, analysis: noData }));
     const b = planTrafficShift(obs({ status: a.status, routeCanaryWeight: 10, analysis: noData, now: T0 + 10_000 }));
-    expect(b.status.phase).toBe('Paused');
-    expect(b.status.pauseReason).toBe('Inconclusive');
+    expect(b.status).toMatchObject({ phase: 'Paused', pauseReason: 'Inconclusive' });
     expect(cond(b.status, 'Degraded')?.reason).toBe('AnalysisInconclusive');
     expect(analysisDue(spec(), b.status, T0 + 20_000)).toBe(true);
     const c = planTrafficShift(obs({ status: b.status, routeCanaryWeight: 10, analysis: pass, now: T0 + 20_000 }));
-    expect(c.status.phase).toBe('Progressing');
-    expect(c.status.currentStep).toBe(0);
+    expect(c.status).toMatchObject({ phase: 'Progressing', currentStep: 0 });
     // The resuming run is counted once, not twice.
     expect(c.status.analysis).toMatchObject({ consecutiveFailures: 0, consecutiveInconclusive: 0 });
     expect(c.status.lastAnalysisAt).toBe(new Date(T0 + 20_000).toISOString().replace(/\.\d{3}Z$/, 'Z'));
@@ -168,127 +272,58 @@ describe('planTrafficShift', () => {
     expect(Date.parse(c.status.stepStartedAt!)).toBe(T0 - 5000 + 10_000);
   });
 
-  it('completes after the last step and only then scales the legacy worker', () => {
-    const s = spec({ workers: [{ deployment: 'score-worker', replicas: 3, legacy: { deployment: 'monolith-worker', replicas: 0 } }] });
-    const st = progressing(2, 100, 61_000, { lastAnalysisAt: iso(T0 - 1000), workers: [{ deployment: 'score-worker', previousReplicas: 0 }] });
-    const p = planTrafficShift(obs({ spec: s, status: st, routeCanaryWeight: 100, analysis: pass, deployments: {
-      'score-worker': { name: 'score-worker', exists: true, replicas: 3, readyReplicas: 3 },
-      'monolith-worker': { name: 'monolith-worker', exists: true, replicas: 2, readyReplicas: 2 },
-    } }));
-    expect(p.status.phase).toBe('Completed');
-    expect(types(p.effects)).toEqual(['status', 'event:Completed', 'scale:monolith-worker=0']);
-    expect(p.status.workers?.[0]).toMatchObject({ legacyDeployment: 'monolith-worker', legacyPreviousReplicas: 2 });
-    expect(cond(p.status, 'Ready')).toMatchObject({ status: 'True', reason: 'Completed' });
-  });
-
-  it('after a restart re-applies the weight the status names, without moving the step', () => {
-    const p = planTrafficShift(obs({ status: progressing(1, 50, 5000), routeCanaryWeight: 10 }));
-    expect(p.status.currentStep).toBe(1);
-    expect(types(p.effects)).toEqual(['weights:50', 'status']);
-  });
-
-  it('stays RolledBack for the same generation and starts fresh on a new one', () => {
-    const rolled: TrafficShiftStatus = { observedGeneration: 1, phase: 'RolledBack', currentWeight: 0, rollback: { trigger: 'Metric', reason: 'x', at: iso(T0), routeRestoredAt: iso(T0), workersRestoredAt: iso(T0), completedAt: iso(T0) } };
-    const same = planTrafficShift(obs({ status: rolled, routeCanaryWeight: 0 }));
-    expect(same.status.phase).toBe('RolledBack');
-    expect(types(same.effects)).toEqual(['status']);
-    const next = planTrafficShift(obs({ status: rolled, generation: 2, routeCanaryWeight: 0 }));
-    expect(next.status.phase).toBe('Progressing');
-    expect(next.status.rollback).toBeUndefined();
-    expect(types(next.effects)).toEqual(['status', 'weights:10', 'event:StepStarted']);
-  });
-
-  it('abort rolls back with trigger Manual once; the acknowledged annotation does nothing more', () => {
+  it('abort is acted on once: the acknowledged annotation does nothing more, and retry starts a new run', () => {
     const p = planTrafficShift(obs({ status: progressing(2, 100, 5000), routeCanaryWeight: 100, annotations: { 'cutover.dev/abort': 'req-1' } }));
-    expect(p.status.phase).toBe('RolledBack');
-    expect(p.status.rollback?.trigger).toBe('Manual');
-    expect(types(p.effects)).toEqual(['weights:0', 'status', 'event:RolledBack']);
     const again = planTrafficShift(obs({ status: p.status, routeCanaryWeight: 0, annotations: { 'cutover.dev/abort': 'req-1' } }));
     expect(types(again.effects)).toEqual(['status']);
     const retry = planTrafficShift(obs({ status: p.status, routeCanaryWeight: 0, annotations: { 'cutover.dev/abort': 'req-1', 'cutover.dev/retry': 'r1' } }));
     expect(retry.status.phase).toBe('Progressing');
   });
 
-  it('an alert rolls back even at 100% during the last pause', () => {
-    const p = planTrafficShift(obs({ status: progressing(2, 100, 5000), routeCanaryWeight: 100, rollbackRequest: { trigger: 'Alert', reason: 'alert HighErrorRate firing', alert: 'HighErrorRate' } }));
-    expect(p.status.phase).toBe('RolledBack');
-    expect(p.status.rollback).toMatchObject({ trigger: 'Alert', alert: 'HighErrorRate', fromWeight: 100 });
-    expect(types(p.effects)[0]).toBe('weights:0');
+  it('a recorded rollback, once acknowledged, does nothing more (after a restart too)', () => {
+    const p = planTrafficShift(obs({ status: progressing(1, 50, 5000), routeCanaryWeight: 50, annotations: recorded('alert-1') }));
+    const again = planTrafficShift(obs({ status: p.status, annotations: recorded('alert-1'), now: T0 + 1000 }));
+    expect(types(again.effects)).toEqual(['status']);
+    expect(again.status.rollback).toEqual(p.status.rollback);
   });
 
-  describe('a rollback recorded on the object (cutover.dev/rollback-request: a hook before its answer, or the owner slice)', () => {
-    const recorded = (id: string, trigger = 'Alert') => ({ 'cutover.dev/rollback-request': JSON.stringify({ id, trigger, reason: 'alert HighErrorRate firing', alert: 'HighErrorRate' }) });
-
-    it('rolls back like a request in hand, route first, and acknowledges its id', () => {
-      const p = planTrafficShift(obs({ status: progressing(1, 50, 5000), routeCanaryWeight: 50, annotations: recorded('alert-1') }));
-      expect(p.status.phase).toBe('RolledBack');
-      expect(p.status.rollback).toMatchObject({ trigger: 'Alert', alert: 'HighErrorRate', fromWeight: 50 });
-      expect(types(p.effects)[0]).toBe('weights:0');
-      expect(p.status.acknowledgedActions).toContainEqual({ action: 'Rollback', id: 'alert-1', at: iso(T0) });
-      // Acknowledged: the next reconcile (a restart too) does nothing more.
-      const again = planTrafficShift(obs({ status: p.status, annotations: recorded('alert-1'), now: T0 + 1000 }));
-      expect(types(again.effects)).toEqual(['status']);
-      expect(again.status.rollback).toEqual(p.status.rollback);
-    });
-
-    it('a request in hand carries the id of its record: the record arriving later is already acknowledged', () => {
-      const p = planTrafficShift(obs({ status: progressing(1, 50, 5000), rollbackRequest: { trigger: 'Webhook', reason: 'pager', id: 'webhook-9' } }));
-      expect(p.status.acknowledgedActions).toContainEqual({ action: 'Rollback', id: 'webhook-9', at: iso(T0) });
-      const later = planTrafficShift(obs({ status: p.status, annotations: recorded('webhook-9', 'Webhook'), now: T0 + 500 }));
-      expect(types(later.effects)).toEqual(['status']);
-    });
-
-    it('a request recorded after the run ended is acknowledged and does not roll back the retried run', () => {
-      const done = planTrafficShift(obs({ status: progressing(2, 100, 59_000), routeCanaryWeight: 100, analysis: pass, now: T0 + 2000 })).status;
-      expect(done.phase).toBe('Completed');
-      const late = planTrafficShift(obs({ status: done, annotations: recorded('alert-late'), now: T0 + 3000 }));
-      expect(late.status.phase).toBe('Completed');
-      expect(types(late.effects).some((t) => t.startsWith('weights'))).toBe(false);
-      const retried = planTrafficShift(obs({ status: { ...late.status, phase: 'RolledBack' }, routeCanaryWeight: 0, annotations: { ...recorded('alert-late'), 'cutover.dev/retry': 'r1' }, now: T0 + 4000 }));
-      expect(retried.status.phase).toBe('Progressing');
-    });
-
-    it('a value that is not a request: a Warning Event, acknowledged, nothing rolled back', () => {
-      const p = planTrafficShift(obs({ status: progressing(1, 50, 5000), routeCanaryWeight: 50, annotations: { 'cutover.dev/rollback-request': '{"trigger":"Sometime"}' } }));
-      expect(p.status.phase).toBe('Progressing');
-      expect(types(p.effects)).toContain('event:InvalidRollbackRequest');
-      expect(p.effects.find((e) => e.type === 'event' && e.reason === 'InvalidRollbackRequest')).toMatchObject({ eventType: 'Warning', note: expect.stringMatching(/cutover.dev\/rollback-request ignored: id: .*trigger/) });
-      const again = planTrafficShift(obs({ status: p.status, routeCanaryWeight: 50, annotations: { 'cutover.dev/rollback-request': '{"trigger":"Sometime"}' }, now: T0 + 100 }));
-      expect(types(again.effects)).not.toContain('event:InvalidRollbackRequest');
-    });
+  it('a request in hand carries the id of its record: the record arriving later is already acknowledged', () => {
+    const p = planTrafficShift(obs({ status: progressing(1, 50, 5000), rollbackRequest: { trigger: 'Webhook', reason: 'pager', id: 'webhook-9' } }));
+    expect(p.status.acknowledgedActions).toContainEqual({ action: 'Rollback', id: 'webhook-9', at: iso(T0) });
+    const later = planTrafficShift(obs({ status: p.status, annotations: recorded('webhook-9', 'Webhook'), now: T0 + 500 }));
+    expect(types(later.effects)).toEqual(['status']);
   });
 
-  it('a missing route sets Stalled naming the field and changes nothing', () => {
+  it('a request recorded after the run ended is acknowledged and does not roll back the retried run', () => {
+    const done = planTrafficShift(obs({ status: progressing(2, 100, 59_000), routeCanaryWeight: 100, analysis: pass, now: T0 + 2000 })).status;
+    expect(done.phase).toBe('Completed');
+    const late = planTrafficShift(obs({ status: done, annotations: recorded('alert-late'), now: T0 + 3000 }));
+    expect(late.status.phase).toBe('Completed');
+    expect(types(late.effects).some((t) => t.startsWith('weights'))).toBe(false);
+    const retried = planTrafficShift(obs({ status: { ...late.status, phase: 'RolledBack' }, routeCanaryWeight: 0, annotations: { ...recorded('alert-late'), 'cutover.dev/retry': 'r1' }, now: T0 + 4000 }));
+    expect(retried.status.phase).toBe('Progressing');
+  });
+
+  it('an invalid recorded value is warned about once', () => {
+    const annotations = { 'cutover.dev/rollback-request': '{"trigger":"Sometime"}' };
+    const p = planTrafficShift(obs({ status: progressing(1, 50, 5000), routeCanaryWeight: 50, annotations }));
+    const again = planTrafficShift(obs({ status: p.status, routeCanaryWeight: 50, annotations, now: T0 + 100 }));
+    expect(types(again.effects)).not.toContain('event:InvalidRollbackRequest');
+  });
+
+  it('a Stalled shift whose route appears starts: Stalled cleared, Progressing, Reconciling', () => {
     const p = planTrafficShift(obs({ problems: [{ field: 'spec.route.httpRoute.name', message: 'HTTPRoute shop/listings not found', reason: 'RouteNotFound' }] }));
-    expect(types(p.effects)).toEqual(['status', 'event:RouteNotFound']);
-    expect(cond(p.status, 'Stalled')).toMatchObject({ status: 'True', reason: 'RouteNotFound', message: 'spec.route.httpRoute.name: HTTPRoute shop/listings not found' });
-    expect(cond(p.status, 'Ready')?.status).toBe('False');
-    expect(cond(p.status, 'Reconciling')).toBeUndefined();
     const fixed = planTrafficShift(obs({ status: p.status, routeCanaryWeight: 0 }));
     expect(cond(fixed.status, 'Stalled')).toBeUndefined();
     expect(fixed.status.phase).toBe('Progressing');
     expect(cond(fixed.status, 'Reconciling')?.status).toBe('True');
   });
 
-  it('promote skips the remaining steps; pause and resume stop the step timer', () => {
-    const promoted = planTrafficShift(obs({ status: progressing(0, 10, 5000), routeCanaryWeight: 10, annotations: { 'cutover.dev/promote': '1' } }));
-    expect(promoted.status.phase).toBe('Completed');
-    expect(cond(promoted.status, 'Reconciling')).toBeUndefined();
-    expect(types(promoted.effects)).toEqual(['status', 'weights:100', 'event:Completed']);
+  it('resume continues a paused step; the paused time does not count towards its pause', () => {
     const paused = planTrafficShift(obs({ status: progressing(0, 10, 5000), routeCanaryWeight: 10, annotations: { 'cutover.dev/pause': 'a' } }));
-    expect(paused.status.phase).toBe('Paused');
-    expect(paused.status.pauseReason).toBe('Manual');
     const resumed = planTrafficShift(obs({ status: paused.status, routeCanaryWeight: 10, now: T0 + 30_000, annotations: { 'cutover.dev/pause': 'a', 'cutover.dev/resume': 'b' } }));
     expect(resumed.status.phase).toBe('Progressing');
     expect(Date.parse(resumed.status.stepStartedAt!)).toBe(T0 - 5000 + 30_000);
-  });
-
-  it('with automatic rollback off, a failing analysis pauses instead', () => {
-    const s = spec({ rollback: { automatic: false } });
-    const p = planTrafficShift(obs({ spec: s, status: progressing(0, 10, 5000, { analysis: { consecutiveFailures: 1, consecutiveInconclusive: 0 } }), routeCanaryWeight: 10, analysis: fail }));
-    expect(p.status.phase).toBe('Paused');
-    expect(p.status.pauseReason).toBe('AnalysisFailed');
-    expect(types(p.effects)).not.toContain('weights:0');
   });
 });
 

@@ -1,5 +1,9 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KubeClient, USER_AGENT } from '../../../operator/src/kube/client.ts';
+import { KubeClient } from '../../../operator/src/kube/client.ts';
+import { USER_AGENT } from '../../../operator/src/kube/transport.ts';
 import { isConflict, isGone, isInvalid, isTooManyRequests, isTransient, KubeApiError } from '../../../operator/src/kube/errors.ts';
 import { CONFIG_MAP, DEPLOYMENT, NAMESPACE, TRAFFIC_SHIFT } from '../../../operator/src/kube/resources.ts';
 import { Registry } from '../../../operator/src/runtime/metrics.ts';
@@ -117,7 +121,7 @@ describe('KubeClient', () => {
     api.handler = (req, res) => {
       if (req.path.endsWith('/conflict')) json(res, 409, status(409, 'Conflict', 'the object has been modified'));
       else if (req.path.endsWith('/invalid')) json(res, 422, status(422, 'Invalid', 'bad', { causes: [{ field: 'data' }] }));
-      else json(res, 429, status(429, 'TooManyRequests', 'slow down'), { 'Retry-After': '2' });
+      else json(res, 429, status(429, 'TooManyRequests', 'slow down'), { 'Retry-After': '0' });
     };
     const conflict = await client.mergePatch(CONFIG_MAP, 'n', 'conflict', {}).catch((e: unknown) => e);
     const invalid = await client.mergePatch(CONFIG_MAP, 'n', 'invalid', {}).catch((e: unknown) => e);
@@ -126,13 +130,78 @@ describe('KubeClient', () => {
     expect(isConflict(conflict)).toBe(true);
     expect(isInvalid(invalid)).toBe(true);
     expect(isTooManyRequests(throttled)).toBe(true);
-    expect((throttled as KubeApiError).retryAfterSeconds).toBe(2);
+    expect((throttled as KubeApiError).retryAfterSeconds).toBe(0);
+    // Throttled requests are sent again after their Retry-After, ten attempts in all (client-go's).
+    expect(api.requests.filter((r) => r.path.endsWith('/busy'))).toHaveLength(10);
     await api.stop();
     const refused = await client.get(CONFIG_MAP, 'n', 'x').catch((e: unknown) => e);
     expect(refused).toMatchObject({ code: 0, reason: 'ConnectionError' });
     expect(isTransient(refused)).toBe(true);
     api = new FakeApiServer(); // afterEach stops it
     await api.start();
+  });
+
+  it('a 429 is sent again after its Retry-After, and the answer after it is the result', async () => {
+    let n = 0;
+    api.handler = (_req, res) => {
+      n++;
+      if (n === 1) json(res, 429, status(429, 'TooManyRequests', 'slow down'), { 'Retry-After': '1' });
+      else json(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'busy', namespace: 'n' } });
+    };
+    const started = performance.now();
+    const cm = await client.get(CONFIG_MAP, 'n', 'busy');
+    expect(cm?.metadata.name).toBe('busy');
+    expect(api.requests).toHaveLength(2);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(990);
+  });
+
+  it('a 429 without Retry-After is not retried here (the caller backs off)', async () => {
+    api.handler = (_req, res) => json(res, 429, status(429, 'TooManyRequests', 'slow down'));
+    const throttled = await client.get(CONFIG_MAP, 'n', 'busy').catch((e: unknown) => e);
+    expect(isTooManyRequests(throttled)).toBe(true);
+    expect(api.requests).toHaveLength(1);
+  });
+
+  it('the wait for a Retry-After ends when the request is aborted', async () => {
+    api.handler = (_req, res) => json(res, 429, status(429, 'TooManyRequests', 'slow down'), { 'Retry-After': '600' });
+    const abort = new AbortController();
+    const stream = client.watch(CONFIG_MAP, { namespace: 'n', signal: abort.signal });
+    const next = stream.next().catch((e: unknown) => e);
+    while (api.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    abort.abort();
+    expect(await next).toMatchObject({ name: 'AbortError' });
+    expect(api.requests).toHaveLength(1);
+  });
+
+  it("honours the cluster's proxy-url: requests tunnel through the proxy (CONNECT)", async () => {
+    const tunnels: string[] = [];
+    const sockets = new Set<Socket>();
+    const proxy: Server = createServer((_req, res) => { res.statusCode = 405; res.end(); });
+    proxy.on('connect', (req, client: Socket) => {
+      tunnels.push(req.url ?? '');
+      const [host, port] = (req.url ?? '').split(':');
+      const upstream = connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      for (const s of [client, upstream]) { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => {}); }
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const kubeconfig = `${api.kubeconfig}-proxied`;
+      writeFileSync(kubeconfig, readFileSync(api.kubeconfig, 'utf8').replace(`server: "${api.url}"`, `server: "${api.url}", proxy-url: "${proxyUrl}"`));
+      const proxied = KubeClient.load({ kubeconfig, registry: new Registry() });
+      api.handler = (_req, res) => json(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'n' } });
+      expect((await proxied.get(CONFIG_MAP, 'n', 'x'))?.metadata.name).toBe('x');
+      proxied.close();
+      expect(tunnels).toEqual([new URL(api.url).host]);
+      expect(api.requests).toHaveLength(1);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
   });
 
   it('watch streams events with bookmarks requested and throws an ERROR event as KubeApiError', async () => {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../../operator/src/kube/client.ts';
-import { EventRecorder, type EventObject } from '../../../operator/src/kube/events.ts';
+import { EventRecorder, OnceEvents, type EventObject } from '../../../operator/src/kube/events.ts';
 import { FakeClock } from '../../../operator/src/runtime/clock.ts';
 import { Registry } from '../../../operator/src/runtime/metrics.ts';
 import { FakeApiServer, json, status } from './fake-apiserver.ts';
@@ -115,5 +115,57 @@ describe('EventRecorder', () => {
     api.handler = (_req, res) => json(res, 403, status(403, 'Forbidden', 'events is forbidden'));
     const recorder = new EventRecorder(client);
     await expect(recorder.ensure({ regarding: shift, type: 'Normal', reason: 'StepStarted', action: 'StepStarted', name: 'x.step1.abc' })).resolves.toBe(false);
+  });
+});
+
+describe('OnceEvents', () => {
+  const step = (n: number) => ({ regarding: shift, type: 'Normal' as const, reason: 'StepStarted', action: 'StepStarted', note: `step ${n}/3`, name: `listings-read.step${n}.abc` });
+  const created = () => api.requests.filter((r) => r.method === 'POST').map((r) => (JSON.parse(r.body) as EventObject).metadata.name);
+
+  beforeEach(() => {
+    api.handler = (req, res) => json(res, 201, JSON.parse(req.body) as unknown);
+  });
+
+  it('knows a name while it is written and once it is in the API; forget drops the key', async () => {
+    const recorder = new EventRecorder(client);
+    const once = new OnceEvents(recorder);
+    expect(once.known('shop/listings-read', step(1).name)).toBe(false);
+    once.write('shop/listings-read', step(1), false);
+    expect(once.known('shop/listings-read', step(1).name)).toBe(true);
+    await recorder.flush();
+    expect(once.known('shop/listings-read', step(1).name)).toBe(true);
+    expect(created()).toEqual([step(1).name]);
+    once.forget('shop/listings-read');
+    expect(once.known('shop/listings-read', step(1).name)).toBe(false);
+  });
+
+  it('a paced recovery write never replaces a newer step announced meanwhile', async () => {
+    const recorder = new EventRecorder(client);
+    const once = new OnceEvents(recorder);
+    once.write('shop/listings-read', step(2), false);
+    await recorder.flush();
+    once.write('shop/listings-read', step(1), true);
+    await recorder.flush();
+    expect(created()).toEqual([step(2).name, step(1).name]);
+    expect(once.known('shop/listings-read', step(2).name)).toBe(true);
+    expect(once.known('shop/listings-read', step(1).name)).toBe(false);
+  });
+
+  it('a write that could not be sent is not known, so the next reconcile asks again', async () => {
+    api.handler = (_req, res) => json(res, 403, status(403, 'Forbidden', 'events is forbidden'));
+    const recorder = new EventRecorder(client);
+    const once = new OnceEvents(recorder);
+    once.write('shop/listings-read', step(1), true);
+    await recorder.flush();
+    expect(once.known('shop/listings-read', step(1).name)).toBe(false);
+  });
+
+  it('sends nothing once its owner stopped', async () => {
+    const recorder = new EventRecorder(client);
+    const once = new OnceEvents(recorder, { active: () => false });
+    once.write('shop/listings-read', step(1), true);
+    await recorder.flush();
+    expect(api.requests).toEqual([]);
+    expect(once.known('shop/listings-read', step(1).name)).toBe(false);
   });
 });

@@ -62,12 +62,12 @@ describe('KubeConfigFile', () => {
     expect(() => new KubeConfigFile().loadFromDefault({ KUBECONFIG: [join(dir, 'a'), join(dir, 'dup')].join(delimiter) })).toThrow(/Duplicate cluster: c1/);
   });
 
-  it('in cluster: the service account token, CA and namespace; IPv6 hosts in brackets', async () => {
+  it('in cluster: the service account token, CA and namespace (trimmed); IPv6 hosts in brackets', async () => {
     const sa = join(dir, SERVICE_ACCOUNT_DIR);
     mkdirSync(sa, { recursive: true });
     writeFileSync(join(sa, 'token'), 'sa-token');
     writeFileSync(join(sa, 'ca.crt'), 'x');
-    writeFileSync(join(sa, 'namespace'), 'cutover-system');
+    writeFileSync(join(sa, 'namespace'), 'cutover-system\n');
     const kc = new KubeConfigFile();
     kc.loadFromCluster(dir, { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' });
     expect(kc.getCurrentCluster()).toMatchObject({ server: 'https://[fd00::1]:443', caFile: join(sa, 'ca.crt') });

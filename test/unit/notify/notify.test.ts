@@ -84,7 +84,6 @@ const recorders: Recorder[] = [];
 afterEach(async () => { for (const r of recorders.splice(0)) await r.stop(); });
 async function recorder(): Promise<Recorder> { const r = await new Recorder().start(); recorders.push(r); return r; }
 
-const noSleep = async () => {};
 
 describe('GitHub deployments', () => {
   const github = { owner: 'acme', repo: 'shop', environment: 'production', tokenSecret: { name: 'gh', key: 'token' }, openIssueOnRollback: true };
@@ -158,6 +157,36 @@ describe('GitHub deployments', () => {
     expect(await registry.metrics()).toContain('cutover_notifications_total{channel="github",result="error"} 2');
   });
 
+  it('retries a 5xx and a 429 with backoff; any other 4xx is final', async () => {
+    const gh = await recorder();
+    const state = fakeGitHub(gh);
+    const answer = gh.handler;
+    const failFirst = new Map<string, number>([['GET /repos/acme/shop/deployments', 502], ['GET /repos/acme/shop', 429]]);
+    gh.handler = (r, res) => {
+      const k = `${r.method} ${new URL(r.path, 'http://x').pathname}`;
+      const status = failFirst.get(k);
+      failFirst.delete(k);
+      if (status) json(res, status, { message: 'try again' });
+      else answer(r, res);
+    };
+    const registry = new Registry();
+    const n = new Notifier({ readSecret, logger: silentLogger, githubApiUrl: gh.url, registry });
+    n.phaseChanged(change({ notify: { github } }));
+    await n.flush();
+    expect(gh.requests.map((r) => `${r.method} ${new URL(r.path, 'http://x').pathname}`)).toEqual([
+      'GET /repos/acme/shop/deployments', 'GET /repos/acme/shop/deployments',
+      'GET /repos/acme/shop', 'GET /repos/acme/shop',
+      'POST /repos/acme/shop/deployments',
+      'POST /repos/acme/shop/deployments/100/statuses',
+    ]);
+    expect(state.deployments).toHaveLength(1);
+    gh.handler = (_r, res) => json(res, 422, { message: 'Validation Failed' });
+    n.phaseChanged(change({ run: 'g2', notify: { github } }));
+    await n.flush();
+    expect(gh.requests).toHaveLength(7);
+    expect(await registry.metrics()).toContain('cutover_notifications_total{channel="github",result="error"} 1');
+  });
+
   it('a MigrationSlice run: in_progress while shadowing, shifting and stabilizing; success on Completed; failure on Failed or RolledBack', () => {
     const state = (to: string) => deploymentState(change({ kind: 'MigrationSlice', to }));
     expect(['Pending', 'Shadowing', 'Shifting', 'Stabilizing', 'Completed', 'Failed', 'RolledBack'].map(state))
@@ -195,19 +224,43 @@ describe('outbound webhooks', () => {
     expect(hook.requests).toHaveLength(0);
   });
 
-  it('retries 5xx and 429 with backoff, then succeeds; a 4xx refusal is not retried', async () => {
+  it('retries 5xx and 429 with backoff, then succeeds', async () => {
     const hook = await recorder();
-    let n = 0;
-    hook.handler = (_r, res) => { n++; json(res, n === 1 ? 503 : n === 2 ? 429 : 200, {}); };
-    const sleeps: number[] = [];
-    const r = await deliverWebhook(hook.url, { text: 'x' }, undefined, { baseDelayMs: 100, sleep: async (ms) => { sleeps.push(ms); } });
+    const at: number[] = [];
+    hook.handler = (_r, res) => { at.push(performance.now()); json(res, at.length === 1 ? 503 : at.length === 2 ? 429 : 200, {}); };
+    const r = await deliverWebhook(hook.url, { text: 'x' }, undefined, { baseDelayMs: 100 });
     expect(r).toMatchObject({ ok: true, attempts: 3, status: 200 });
-    expect(sleeps).toHaveLength(2);
-    expect(sleeps[0]).toBeGreaterThanOrEqual(80);
-    expect(sleeps[1]).toBeGreaterThanOrEqual(160);
+    // 100 ms then 200 ms, each ±20%; a timer may fire up to 1 ms early by performance.now().
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(79);
+    expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(159);
+  });
+
+  it('a 4xx refusal is not retried', async () => {
+    const hook = await recorder();
     hook.handler = (_r, res) => json(res, 400, {});
-    const refused = await deliverWebhook(hook.url, { text: 'x' }, undefined, { sleep: noSleep });
-    expect(refused).toMatchObject({ ok: false, attempts: 1, status: 400 });
+    const refused = await deliverWebhook(hook.url, { text: 'x' }, undefined);
+    expect(refused).toMatchObject({ ok: false, attempts: 1, status: 400, error: 'refused with HTTP 400' });
+    expect(hook.requests).toHaveLength(1);
+  });
+
+  it('waits as a Retry-After says, at most maxDelayMs; a retry is signed afresh', async () => {
+    const hook = await recorder();
+    const at: number[] = [];
+    hook.handler = (_r, res) => {
+      at.push(performance.now());
+      if (at.length > 1) return json(res, 200, {});
+      res.writeHead(503, { 'retry-after': '120' });
+      res.end();
+    };
+    let clock = 1_700_000_000_000;
+    const r = await deliverWebhook(hook.url, { text: 'x' }, 'hook-secret', { baseDelayMs: 1, maxDelayMs: 300, now: () => (clock += 5000) });
+    expect(r).toMatchObject({ ok: true, attempts: 2 });
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(299); // the backoff alone would be about 1 ms
+    const [first, second] = hook.requests.map((q) => q.headers['x-cutover-timestamp']);
+    expect(Number(second) - Number(first)).toBe(5);
+    for (const q of hook.requests) {
+      expect(q.headers['x-cutover-signature']).toBe(`sha256=${createHmac('sha256', 'hook-secret').update(`${String(q.headers['x-cutover-timestamp'])}.${q.body}`).digest('hex')}`);
+    }
   });
 
   it('gives up after the attempts when the receiver is down (connection refused)', async () => {
@@ -215,7 +268,7 @@ describe('outbound webhooks', () => {
     const url = hook.url;
     await hook.stop();
     recorders.pop();
-    const r = await deliverWebhook(url, { text: 'x' }, undefined, { attempts: 3, sleep: noSleep });
+    const r = await deliverWebhook(url, { text: 'x' }, undefined, { attempts: 3, baseDelayMs: 1 });
     expect(r.ok).toBe(false);
     expect(r.attempts).toBe(3);
   });

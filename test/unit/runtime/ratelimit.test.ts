@@ -51,6 +51,17 @@ describe('BucketRateLimiter', () => {
     expect([l.when('c'), l.when('d')]).toEqual([0, 0]);
     expect(l.when('e')).toBeCloseTo(100);
   });
+
+  it('allow: takes a token when one is there; a refusal takes none, so the caller gets in again after 1/qps', () => {
+    const clock = new FakeClock(0);
+    const l = new BucketRateLimiter(10, 2, clock);
+    expect([l.allow(), l.allow(), l.allow(), l.allow()]).toEqual([true, true, false, false]);
+    expect(l.full()).toBe(false);
+    clock.advance(100);
+    expect([l.allow(), l.allow()]).toEqual([true, false]);
+    clock.advance(200);
+    expect(l.full()).toBe(true);
+  });
 });
 
 describe('MaxOfRateLimiter / defaultControllerRateLimiter', () => {

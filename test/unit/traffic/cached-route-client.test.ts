@@ -1,9 +1,7 @@
 // CachedRouteClient: routine reads from the watch cache, misses and retries from the API.
 import { describe, expect, it } from 'vitest';
-import { CachedRouteClient, type KubeObject, type ResourceType, type RouteClient } from '../../../operator/src/traffic/router.ts';
-
-const ROUTE: ResourceType = { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes', kind: 'HTTPRoute', namespaced: true };
-const SVC: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true };
+import { HTTP_ROUTE as ROUTE, SERVICE as SVC, type KubeObject } from '../../../operator/src/kube/resources.ts';
+import { CachedRouteClient, type RouteClient } from '../../../operator/src/traffic/router.ts';
 const obj = (name: string, rv: string): KubeObject => ({ apiVersion: 'v1', kind: 'X', metadata: { name, namespace: 'ns', resourceVersion: rv } });
 
 function live(): RouteClient & { gets: string[] } {

@@ -1,13 +1,11 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { KubeApiError } from '../../../operator/src/kube/errors.ts';
-import { SERVICE } from '../../../operator/src/kube/resources.ts';
-import { ASSUME_MIRROR_SUPPORT, GATEWAY, GATEWAY_CLASS, GatewayApiRouter, HTTP_ROUTE, rulesManagers, supportedFeatures } from '../../../operator/src/traffic/gateway-api.ts';
+import type { ApplyOptions } from '../../../operator/src/kube/index.ts';
+import { HTTP_ROUTE, SERVICE, type KubeObject, type ResourceType } from '../../../operator/src/kube/resources.ts';
+import { ASSUME_MIRROR_SUPPORT, GATEWAY, GATEWAY_CLASS, GatewayApiRouter, rulesManagers, supportedFeatures } from '../../../operator/src/traffic/gateway-api.ts';
 import {
   RouteVerificationError,
-  type ApplyOptions,
   type JsonObject,
-  type KubeObject,
-  type ResourceType,
   type RouteClient,
   type TrafficRef,
 } from '../../../operator/src/traffic/router.ts';

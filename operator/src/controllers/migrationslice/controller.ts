@@ -9,19 +9,20 @@ import type { TemplateVars } from '../../analysis/template.ts';
 import { RouteProblemError, type TrafficRef } from '../../traffic/router.ts';
 import {
   CONFIG_MAP, DEPLOYMENT, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT,
-  controllerReference, isAlreadyExists,
+  controllerReference, isAlreadyExists, objectKey,
   type KubeObject,
 } from '../../kube/index.ts';
 import type { Store } from '../shared/store.ts';
-import { KindController, keyOf, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
+import { KindController, invalidSpec, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
 import { matchAlert, recordRollbackRequest, rollbackRequestChanged, RollbackRequests } from '../shared/rollbacks.ts';
 import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
 import type { ShadowRunObject } from '../shadowrun/controller.ts';
 import type { TrafficShiftObject } from '../trafficshift/controller.ts';
 import {
   CLEANUP_FINALIZER, childName, isTerminal, planMigrationSlice, triggersDue,
-  type ChildKind, type Effect, type ObservedShadowRun, type ObservedTrafficShift, type SliceObservation, type TriggerSample,
+  type ChildKind, type Effect, type ObservedShadowRun, type ObservedTrafficShift, type SliceObservation,
 } from './plan.ts';
+import type { TriggerSample } from './triggers.ts';
 import { SliceMetrics } from './metrics.ts';
 import { phaseChangeOf, type PhaseChange } from '../../notify/change.ts';
 
@@ -56,13 +57,13 @@ export class MigrationSliceController {
     // A child's change wakes its slice up.
     const owner = (o: KubeObject) => {
       const ref = o.metadata.ownerReferences?.find((r) => r.controller && r.kind === MIGRATION_SLICE.kind);
-      if (ref) this.controller.enqueue(`${o.metadata.namespace ?? ''}/${ref.name}`);
+      if (ref) this.controller.enqueue(objectKey({ metadata: { namespace: o.metadata.namespace, name: ref.name } }));
     };
     for (const store of [deps.shadowRuns, deps.trafficShifts] as Array<Store<KubeObject>>) {
       store.addHandler({ onAdd: owner, onUpdate: (_a, b) => owner(b), onDelete: owner });
     }
     // A rollback recorded on the slice (by a hook of another replica) is as urgent as one in memory.
-    deps.informer.addHandler({ onUpdate: (a, b) => { if (rollbackRequestChanged(a, b)) this.controller.enqueueUrgent(keyOf(b)); } });
+    deps.informer.addHandler({ onUpdate: (a, b) => { if (rollbackRequestChanged(a, b)) this.controller.enqueueUrgent(objectKey(b)); } });
   }
 
   start(): void { this.controller.start(); }
@@ -111,8 +112,7 @@ export class MigrationSliceController {
     if (!parsed.success) {
       settle(false);
       if (deleting) { await this.#kind.patchFinalizer(obj, CLEANUP_FINALIZER, false); return; }
-      const issue = parsed.error.issues[0]!;
-      await this.#kind.writeStatus(obj, stalledStatus(status, generation, now, { field: ['spec', ...issue.path.map(String)].join('.'), message: issue.message, reason: Reason.InvalidSpec }), ctx.logger);
+      await this.#kind.writeStatus(obj, stalledStatus(status, generation, now, invalidSpec(parsed.error.issues[0]!)), ctx.logger);
       return;
     }
     const spec = parsed.data;
@@ -237,7 +237,7 @@ export class MigrationSliceController {
         await d.client.mergePatch(e.kind === 'ShadowRun' ? SHADOW_RUN : TRAFFIC_SHIFT, ns, childName(name, e.kind), { metadata: { annotations: { 'cutover.dev/abort': e.id } } });
         return obj;
       case 'requestChildRollback':
-        await recordRollbackRequest(d.client, TRAFFIC_SHIFT, `${ns}/${childName(name, 'TrafficShift')}`, e.request);
+        await recordRollbackRequest(d.client, TRAFFIC_SHIFT, objectKey({ metadata: { namespace: ns, name: childName(name, 'TrafficShift') } }), e.request);
         ctx.logger.info({ trigger: e.request.trigger, id: e.request.id }, 'child TrafficShift asked to roll back');
         return obj;
       case 'restoreRoute':

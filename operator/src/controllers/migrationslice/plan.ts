@@ -9,6 +9,7 @@
 // The slice does not move traffic itself: its children do (a ShadowRun mirrors, a TrafficShift
 // shifts, scales workers and rolls back). The slice orders them, flips the feature flag, keeps
 // the history, and undoes what it started when it is rolled back or deleted before completion.
+// Its startWhen triggers are judged in ./triggers.ts.
 // Status is written before a child is created, so a restart adopts the child instead of creating
 // a second one; a child the status does not know of is a leftover of an earlier run and is removed.
 //
@@ -24,24 +25,21 @@
 // here writes a spec: the flag is one ConfigMap key by server-side apply, workers go through the
 // scale subresource.
 import { parseDuration } from '../../api/duration.ts';
-import { ConditionType, Reason } from '../../api/conditions.ts';
+import { ConditionType, EventReason, Reason } from '../../api/conditions.ts';
 import {
   MAX_HISTORY,
   type MigrationSlicePhase,
   type MigrationSliceSpec,
   type MigrationSliceStatus,
-  type TriggerStatus,
 } from '../../api/migrationslice.ts';
 import type { ShadowRunPhase, Verdict } from '../../api/shadowrun.ts';
 import type { RollbackStatus, RollbackTrigger, TrafficShiftPhase, WorkerStatus } from '../../api/trafficshift.ts';
 import type { RollbackRequest as RecordedRollback } from '../../api/common.ts';
-import { PlannerBase, STALLED_RETRY_MS, ms, pendingActions, pendingRollbackRequest, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
+import { PlannerBase, STALLED_RETRY_MS, ms, pendingActions, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
 import { workerRestoreEffects } from '../trafficshift/plan.ts';
+import { checkTriggers, TRIGGER_POLL_MS, type TriggerSample } from './triggers.ts';
 
 export { CLEANUP_FINALIZER } from '../shared/planner.ts';
-export const TRIGGER_POLL_MS = 2000;
-/** Trigger values are written to status at most this often while nothing changes (API load). */
-export const TRIGGER_STATUS_REFRESH_MS = 30_000;
 
 interface ChildBase {
   name: string;
@@ -65,8 +63,6 @@ export interface ObservedTrafficShift extends ChildBase {
   /** The id of the rollback request recorded on the child (its cutover.dev/rollback-request), if any. */
   rollbackRequestId?: string | undefined;
 }
-
-export interface TriggerSample { name: string; value?: number | undefined; message: string }
 
 export interface SliceObservation {
   now: number;
@@ -152,23 +148,19 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     if (o.deleting) return this.deletion();
 
     if (this.st.observedGeneration !== o.generation && (this.st.phase === undefined || this.st.phase === 'Pending' || isTerminal(this.st.phase))) {
-      this.restart(before === undefined ? 'Created' : 'SpecChanged', before === undefined ? 'slice created' : `spec changed (generation ${o.generation})`);
+      this.restart(before === undefined ? Reason.Created : Reason.SpecChanged, before === undefined ? 'slice created' : `spec changed (generation ${o.generation})`);
     }
 
-    // As in trafficshift/plan.ts: a recorded request that cannot be used, or that finds the run over,
-    // is acknowledged and changes nothing (before a retry, so it does not roll back the next run).
-    let recorded = pendingRollbackRequest(o.annotations, this.st);
-    if (recorded && (recorded.invalid !== undefined || isTerminal(this.st.phase))) {
-      this.ack('Rollback', recorded.id);
-      if (recorded.invalid !== undefined) this.events.push({ type: 'event', eventType: 'Warning', reason: Reason.InvalidRollbackRequest, note: recorded.invalid.slice(0, 1024) });
-      recorded = undefined;
-    }
+    // A recorded request that cannot be used, or that finds the run over, changes nothing
+    // (shared/planner.ts recordedRollback; before a retry, so it does not roll back the next run).
+    const { recorded, warning } = this.recordedRollback(isTerminal(this.st.phase));
+    if (warning) this.events.push(warning);
 
     const actions = pendingActions(o.annotations, this.st);
     const retry = actions.find((a) => a.action === 'Retry');
     if (retry) {
       this.ack(retry.action, retry.id);
-      if (this.st.phase === 'RolledBack' || this.st.phase === 'Failed') this.restart('RetryRequested', `retry requested (${retry.id})`);
+      if (this.st.phase === 'RolledBack' || this.st.phase === 'Failed') this.restart(Reason.RetryRequested, `retry requested (${retry.id})`);
     }
     if (isTerminal(this.st.phase)) {
       for (const a of actions) this.ack(a.action, a.id);
@@ -186,7 +178,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       for (const a of actions) this.ack(a.action, a.id);
       if (requestId) this.ack('Rollback', requestId);
       const what = request ? `rollback (${request.trigger}: ${request.reason})` : `abort ${abort!.id}`;
-      this.events.push({ type: 'event', eventType: 'Warning', reason: 'RollbackTooLate', note: `${what} arrived after TrafficShift ${child.name} completed; traffic stays on ${o.spec.target.service}`.slice(0, 1024) });
+      this.events.push({ type: 'event', eventType: 'Warning', reason: EventReason.RollbackTooLate, note: `${what} arrived after TrafficShift ${child.name} completed; traffic stays on ${o.spec.target.service}`.slice(0, 1024) });
       this.shifting();
       return this.finish(before);
     }
@@ -245,65 +237,25 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       const met = this.checkTriggers();
       if (!met) { this.requeue = TRIGGER_POLL_MS; return; }
       this.st.triggeredAt = this.nowText;
-      this.events.push({ type: 'event', eventType: 'Normal', reason: 'Triggered', note: `startWhen trigger ${met} met` });
+      this.events.push({ type: 'event', eventType: 'Normal', reason: EventReason.Triggered, note: `startWhen trigger ${met} met` });
     }
     if (this.o.spec.shadow) this.startShadow();
     else this.startShift('no shadow stage');
   }
 
-  /** Folds the measured triggers into status; returns the name of a trigger that is met, if any. */
+  /** Folds the measured triggers into status (./triggers.ts); returns the name of a trigger that is met, if any. */
   checkTriggers(): string | undefined {
-    const samples = this.o.triggers;
-    const prev = this.st.triggers ?? [];
-    if (!samples) {
-      const held = prev.find((t) => t.met && this.heldLongEnough(t));
-      this.st.message = this.waitingMessage(prev);
-      return held?.name;
-    }
-    const next: TriggerStatus[] = [];
-    const fresh: TriggerStatus[] = [];
-    for (const t of this.o.spec.startWhen ?? []) {
-      const s = samples.find((x) => x.name === t.name);
-      const value = s?.value;
-      const met = value !== undefined && (t.above === undefined || value > t.above) && (t.below === undefined || value < t.below);
-      const old = prev.find((p) => p.name === t.name);
-      const since = met ? (old?.met && old.since ? old.since : this.nowText) : undefined;
-      const entry: TriggerStatus = { name: t.name, met, at: this.nowText, ...(value !== undefined ? { value } : {}), ...(since ? { since } : {}), message: s?.message ?? 'not measured' };
-      // Values alone are refreshed now and then, not at every poll (one status write per change).
-      const stale = !old || old.met !== met || (old.value === undefined) !== (value === undefined) || (ms(old.at) ?? 0) + TRIGGER_STATUS_REFRESH_MS <= this.o.now;
-      fresh.push(entry);
-      next.push(stale ? entry : old);
-    }
-    const held = fresh.find((t) => t.met && this.heldLongEnough(t));
-    // When a trigger fires, status shows the values that fired it.
-    this.st.triggers = held ? fresh : next;
-    this.st.message = this.waitingMessage(this.st.triggers);
-    return held?.name;
-  }
-
-  heldLongEnough(t: TriggerStatus): boolean {
-    const spec = this.o.spec.startWhen?.find((x) => x.name === t.name);
-    const need = spec?.for ? parseDuration(spec.for) : 0;
-    const since = ms(t.since);
-    return since !== undefined && this.o.now - since >= need;
-  }
-
-  waitingMessage(list: TriggerStatus[]): string {
-    const parts = (this.o.spec.startWhen ?? []).map((t) => {
-      const s = list.find((x) => x.name === t.name);
-      const want = [t.above !== undefined ? `> ${t.above}` : '', t.below !== undefined ? `< ${t.below}` : ''].filter(Boolean).join(' and ');
-      const now = s?.value !== undefined ? String(Number(s.value.toPrecision(4))) : 'no data';
-      const held = s?.met && t.for ? `, held since ${s.since} (needs ${t.for})` : '';
-      return `${t.name} is ${now} (needs ${want}${t.for ? ` for ${t.for}` : ''}${held})`;
-    });
-    return `waiting for a startWhen trigger: ${parts.join('; ')}`;
+    const c = checkTriggers(this.o.spec.startWhen ?? [], this.o.triggers, this.st.triggers ?? [], this.o.now, this.nowText);
+    if (c.triggers) this.st.triggers = c.triggers;
+    this.st.message = c.message;
+    return c.met;
   }
 
   startShadow(): void {
     const name = childName(this.o.name, 'ShadowRun');
     this.st.startedAt ??= this.nowText;
     this.st.children = { ...this.st.children, shadowRun: { name } };
-    this.transition('Shadowing', 'ShadowStarted', `mirroring ${this.o.spec.shadow!.percent}% of requests to ${this.o.spec.target.service} for ${this.o.spec.shadow!.duration} (ShadowRun ${name})`);
+    this.transition('Shadowing', Reason.ShadowStarted, `mirroring ${this.o.spec.shadow!.percent}% of requests to ${this.o.spec.target.service} for ${this.o.spec.shadow!.duration} (ShadowRun ${name})`);
     this.effects.push({ type: 'writeStatus' }, { type: 'createChild', kind: 'ShadowRun' });
   }
 
@@ -312,7 +264,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     const known = this.st.children?.shadowRun;
     if (!child) {
       if (known?.phase === undefined) { this.effects.push({ type: 'createChild', kind: 'ShadowRun' }); return; }
-      this.fail('ChildDeleted', `ShadowRun ${known.name} was deleted before its verdict`);
+      this.fail(Reason.ChildDeleted, `ShadowRun ${known.name} was deleted before its verdict`);
       return;
     }
     if (!child.ownedByUs) { this.childConflict('ShadowRun', child.name); return; }
@@ -320,8 +272,8 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     this.childStalled = child.stalled ? { reason: child.stalled.reason, message: `ShadowRun ${child.name}: ${child.stalled.message}` } : undefined;
     switch (child.phase) {
       case 'Passed': this.startShift(`shadow passed: ${child.message ?? 'verdict Pass'}`); return;
-      case 'Failed': this.fail('ShadowFailed', `shadow stage failed, no user traffic moved: ${child.message ?? `verdict ${child.verdict ?? 'Fail'}`}`); return;
-      case 'Cancelled': this.fail('ShadowCancelled', `ShadowRun ${child.name} was cancelled: ${child.message ?? ''}`); return;
+      case 'Failed': this.fail(Reason.ShadowFailed, `shadow stage failed, no user traffic moved: ${child.message ?? `verdict ${child.verdict ?? 'Fail'}`}`); return;
+      case 'Cancelled': this.fail(Reason.ShadowCancelled, `ShadowRun ${child.name} was cancelled: ${child.message ?? ''}`); return;
       default: this.st.message = `shadowing: ShadowRun ${child.name} ${child.phase ?? 'Pending'}${child.message ? `: ${child.message}` : ''}`;
     }
   }
@@ -337,7 +289,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       effects.push({ type: 'setFlag', value: 'true' });
     }
     effects.push({ type: 'createChild', kind: 'TrafficShift' });
-    this.transition('Shifting', 'ShiftStarted', `${why}; shifting traffic to ${this.o.spec.target.service} (TrafficShift ${name})${flag ? `, feature flag ${flag.configMap}/${flag.key}=true` : ''}`);
+    this.transition('Shifting', Reason.ShiftStarted, `${why}; shifting traffic to ${this.o.spec.target.service} (TrafficShift ${name})${flag ? `, feature flag ${flag.configMap}/${flag.key}=true` : ''}`);
     this.effects.push(...effects);
   }
 
@@ -346,7 +298,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     const known = this.st.children?.trafficShift;
     if (!child) {
       if (known?.phase === undefined) { this.effects.push({ type: 'createChild', kind: 'TrafficShift' }); return; }
-      this.rolledBackByChild(`TrafficShift ${known.name} was deleted before completion`, 'ChildDeleted');
+      this.rolledBackByChild(`TrafficShift ${known.name} was deleted before completion`, Reason.ChildDeleted);
       return;
     }
     if (!child.ownedByUs) { this.childConflict('TrafficShift', child.name); return; }
@@ -375,7 +327,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
         this.terminal();
         return;
       case 'RolledBack': this.rolledBackByChild(child.rollbackReason ?? child.message ?? 'TrafficShift rolled back', Reason.RolledBack); return;
-      case 'Failed': this.fail('ShiftFailed', `TrafficShift ${child.name} failed: ${child.message ?? ''}`); return;
+      case 'Failed': this.fail(Reason.ShiftFailed, `TrafficShift ${child.name} failed: ${child.message ?? ''}`); return;
       default: {
         const last = steps.length - 1;
         const stabilizing = child.phase === 'Progressing' && child.currentStep === last && (child.currentWeight ?? 0) === steps[last]!.weight;
@@ -404,7 +356,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       const scale: Effect[] = [];
       for (const w of this.o.spec.workers ?? []) if (w.legacy) scale.push({ type: 'scale', deployment: w.legacy.deployment, replicas: w.legacy.replicas });
       this.effects.push({ type: 'writeStatus' }, ...scale);
-      this.events.push({ type: 'event', eventType: 'Normal', reason: 'LegacyRetired', note: `retireLegacyAfter ${this.o.spec.retireLegacyAfter} elapsed: ${scale.map((e) => e.type === 'scale' ? `${e.deployment}=${e.replicas}` : '').join(', ') || 'no legacy workers'}` });
+      this.events.push({ type: 'event', eventType: 'Normal', reason: EventReason.LegacyRetired, note: `retireLegacyAfter ${this.o.spec.retireLegacyAfter} elapsed: ${scale.map((e) => e.type === 'scale' ? `${e.deployment}=${e.replicas}` : '').join(', ') || 'no legacy workers'}` });
     }
   }
 
@@ -428,7 +380,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       if (!isTerminal(phase)) this.effects.push(...workerRestoreEffects(this.restorableWorkers()));
       if (ts?.ownedByUs) this.effects.push({ type: 'deleteChild', kind: 'TrafficShift' });
       if (this.o.shadowRun?.ownedByUs) this.effects.push({ type: 'deleteChild', kind: 'ShadowRun' });
-      if (shifted || this.o.spec.shadow) this.events.push({ type: 'event', eventType: 'Warning', reason: 'Deleted', note: `deleted in phase ${phase ?? 'Pending'}: route left at ${this.o.spec.legacy.service} 100%, mirror removed` });
+      if (shifted || this.o.spec.shadow) this.events.push({ type: 'event', eventType: 'Warning', reason: EventReason.Deleted, note: `deleted in phase ${phase ?? 'Pending'}: route left at ${this.o.spec.legacy.service} 100%, mirror removed` });
     }
     // The Event goes before the finalizer: once it is removed the object may be gone.
     return { status: this.st, effects: [...this.effects, ...this.events, { type: 'removeFinalizer' }] };

@@ -1,11 +1,12 @@
 // ShadowRun reconciler: observe → plan (pure, ./plan.ts) → apply → status.
 import { ShadowRunSpecSchema, type ShadowRun, type ShadowRunSpec, type ShadowRunStatus } from '../../api/shadowrun.ts';
 import { Reason } from '../../api/conditions.ts';
-import { evaluateMetric, type MetricResult } from '../../analysis/evaluate.ts';
+import type { MetricResult } from '../../analysis/evaluate.ts';
+import { observeAnalysis } from '../shared/analysis.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
 import { RouteProblemError, type TrafficRef } from '../../traffic/router.ts';
 import { SHADOW_RUN, type KubeObject } from '../../kube/index.ts';
-import { KindController, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
+import { KindController, invalidSpec, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
 import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
 import { CLEANUP_FINALIZER, analysisDue, isTerminal, planShadowRun, type Effect, type ShadowObservation } from './plan.ts';
 import { ShadowMetrics } from './metrics.ts';
@@ -60,9 +61,7 @@ export class ShadowRunController {
     const parsed = ShadowRunSpecSchema.safeParse(obj.spec);
     if (!parsed.success) {
       if (deleting) { await this.#kind.patchFinalizer(obj, CLEANUP_FINALIZER, false); return; }
-      const issue = parsed.error.issues[0]!;
-      const field = ['spec', ...issue.path.map(String)].join('.');
-      await this.#kind.writeStatus(obj, stalledStatus(status, generation, now, { field, message: issue.message, reason: Reason.InvalidSpec }), ctx.logger);
+      await this.#kind.writeStatus(obj, stalledStatus(status, generation, now, invalidSpec(parsed.error.issues[0]!)), ctx.logger);
       return;
     }
     const spec = parsed.data;
@@ -114,7 +113,7 @@ export class ShadowRunController {
    * Each metric's query is the shadow's value; the primary's is `baselineQuery` when there is one,
    * otherwise the same query rendered for the primary (shown side by side, not judged).
    */
-  async #analyse(ref: TrafficRef, spec: ShadowRunSpec, obj: ShadowRunObject, o: ShadowObservation, signal: AbortSignal): Promise<MetricResult[]> {
+  #analyse(ref: TrafficRef, spec: ShadowRunSpec, obj: ShadowRunObject, o: ShadowObservation, signal: AbortSignal): Promise<MetricResult[]> {
     const analysis = spec.analysis!;
     const vars: TemplateVars = {
       namespace: ref.namespace, name: obj.metadata.name ?? '', interval: analysis.interval,
@@ -122,24 +121,8 @@ export class ShadowRunController {
       // The TrafficShift vocabulary works too, so a MigrationSlice can use one query for both stages.
       'stable.service': ref.stable.service, 'canary.service': ref.canary.service,
     };
-    const primaryVars: TemplateVars = { ...vars, 'shadow.service': ref.stable.service, 'canary.service': ref.stable.service };
-    const results = await Promise.all(analysis.metrics.map(async (m, i): Promise<MetricResult> => {
-      const field = `spec.analysis.metrics[${i}].prometheus`;
-      const address = m.prometheus.address ?? this.#d.defaultPrometheusUrl;
-      const [value, base] = await Promise.all([
-        this.#d.prometheus.query({ address, query: m.prometheus.query }, vars, signal),
-        m.prometheus.baselineQuery
-          ? this.#d.prometheus.query({ address, query: m.prometheus.baselineQuery }, vars, signal)
-          : this.#d.prometheus.query({ address, query: m.prometheus.query }, primaryVars, signal),
-      ]);
-      const r = evaluateMetric(m, { value, baseline: base });
-      if (r.queryRejected) {
-        const which = value.kind === 'rejected' ? 'query' : 'baselineQuery';
-        o.problems.push({ field: `${field}.${which}`, message: `Prometheus rejected the query: ${r.message}`, reason: Reason.QueryError });
-      }
-      return r;
-    }));
-    return o.problems.length > 0 ? [] : results;
+    const baselineVars: TemplateVars = { ...vars, 'shadow.service': ref.stable.service, 'canary.service': ref.stable.service };
+    return observeAnalysis({ provider: this.#d.prometheus, defaultAddress: this.#d.defaultPrometheusUrl, metrics: analysis.metrics, vars, baselineVars, signal }, o.problems);
   }
 
   async #apply(e: Effect, obj: ShadowRunObject, ref: TrafficRef, spec: ShadowRunSpec, next: ShadowRunStatus, ctx: ReconcileContext): Promise<ShadowRunObject> {

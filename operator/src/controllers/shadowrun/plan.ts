@@ -7,7 +7,7 @@
 // first, then status and the Event. A terminal run whose status does not yet record the removal
 // removes it again (idempotent), so a crash between the two finishes on restart.
 import { parseDuration } from '../../api/duration.ts';
-import { ConditionType, Reason } from '../../api/conditions.ts';
+import { ConditionType, EventReason, Reason } from '../../api/conditions.ts';
 import type { ShadowResult, ShadowRunPhase, ShadowRunSpec, ShadowRunStatus, Verdict } from '../../api/shadowrun.ts';
 import { judge, type MetricResult } from '../../analysis/evaluate.ts';
 import { removeCondition } from '../../runtime/conditions.ts';
@@ -125,7 +125,7 @@ class Planner extends PlannerBase<ShadowObservation, ShadowRunStatus, Effect> {
     this.st.analysis = { consecutiveFailures: 0, consecutiveInconclusive: 0 };
     this.st.message = `mirroring ${spec.percent}% of requests to ${spec.shadow.service} for ${spec.duration}`;
     this.effects.push({ type: 'writeStatus' }, { type: 'setMirror', percent: spec.percent });
-    this.effects.push({ type: 'event', eventType: 'Normal', reason: 'MirrorStarted', note: this.st.message });
+    this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.MirrorStarted, note: this.st.message });
     this.requeue = Math.min(duration, spec.analysis ? parseDuration(spec.analysis.interval) : Infinity);
   }
 
@@ -163,7 +163,7 @@ class Planner extends PlannerBase<ShadowObservation, ShadowRunStatus, Effect> {
     // Mirror first, then let the object go. No status write: the object is going away.
     if (this.o.hasFinalizer) {
       if (this.o.routeMirror) this.effects.push({ type: 'removeMirror' });
-      if (this.o.routeMirror) this.effects.push({ type: 'event', eventType: 'Normal', reason: 'MirrorRemoved', note: 'deleted: mirror removed from the route' });
+      if (this.o.routeMirror) this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.MirrorRemoved, note: 'deleted: mirror removed from the route' });
       this.effects.push({ type: 'removeFinalizer' });
     }
     return { status: this.st, effects: this.effects };
@@ -255,7 +255,7 @@ class Planner extends PlannerBase<ShadowObservation, ShadowRunStatus, Effect> {
     if (stallEvent) {
       this.effects.push(stallEvent);
     } else if (before !== this.st.phase && this.st.phase !== undefined && !this.effects.some((e) => e.type === 'event')) {
-      this.effects.push({ type: 'event', eventType: 'Normal', reason: 'PhaseChanged', note: `${before ?? 'new'} → ${this.st.phase}: ${msg}` });
+      this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.PhaseChanged, note: `${before ?? 'new'} → ${this.st.phase}: ${msg}` });
     }
     return { status: this.st, effects: this.effects, requeueAfterMs: this.requeueAfterMs() };
   }

@@ -4,9 +4,11 @@
 // the status write (server-side apply of the status subresource, field manager `cutover`: the
 // operator never writes a spec, DESIGN §2); the finalizer patch; planned Events; the Stalled
 // status of a spec the schema refuses; and what a user sees of a failed reconcile (./failure.ts).
-import type { PrometheusProvider } from '../../analysis/prometheus.ts';
-import { ConditionType } from '../../api/conditions.ts';
-import { apiVersionOf, newerObject, type EventRecorder, type KubeClient, type KubeObject, type ResourceType } from '../../kube/index.ts';
+import type { PrometheusQuerySpec } from '../../analysis/prometheus.ts';
+import type { MetricProvider } from '../../analysis/provider.ts';
+import { ConditionType, Reason } from '../../api/conditions.ts';
+import { formatPath } from '../../api/validate.ts';
+import { apiVersionOf, newerObject, objectKey, splitKey, type EventRecorder, type KubeClient, type KubeObject, type ResourceType } from '../../kube/index.ts';
 import { realClock, type Clock } from '../../runtime/clock.ts';
 import { Controller, type ReconcileContext, type ReconcileResult, type Reconciler } from '../../runtime/controller.ts';
 import { removeCondition, setCondition, statusChanged, type Condition } from '../../runtime/conditions.ts';
@@ -15,15 +17,6 @@ import type { Logger } from '../../runtime/logger.ts';
 import type { EventEffect, SpecProblem } from './planner.ts';
 import type { Store } from './store.ts';
 import type { TrafficRouter } from '../../traffic/router.ts';
-
-export function keyOf(o: KubeObject): string {
-  return `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
-}
-
-export function splitKey(key: string): [string, string] {
-  const i = key.indexOf('/');
-  return [key.slice(0, i), key.slice(i + 1)];
-}
 
 /** What a kind's controller is given (its deps): the client, its informer, logger, Events, metrics. */
 export interface KindDeps<T extends KubeObject> {
@@ -41,7 +34,8 @@ export interface KindDeps<T extends KubeObject> {
 /** What each of the three controllers is given: KindDeps, the routers, Prometheus and a clock. */
 export interface ControllerDeps<T extends KubeObject> extends KindDeps<T> {
   router: TrafficRouter;
-  prometheus: PrometheusProvider;
+  /** The metric provider (analysis/prometheus.ts in the operator), by its interface. */
+  prometheus: MetricProvider<PrometheusQuerySpec>;
   defaultPrometheusUrl: string;
   clock: Clock;
 }
@@ -73,10 +67,10 @@ export class KindController<T extends KubeObject> {
     const { deps } = o;
     this.controller = new Controller({ name: o.name, concurrency: deps.concurrency ?? 4, logger: deps.logger, reconcile: (key, ctx) => this.#reconcile(key, ctx) });
     deps.informer.addHandler({
-      onAdd: (obj) => this.controller.enqueue(keyOf(obj)),
-      onUpdate: (a, b) => { if (a.metadata.resourceVersion !== b.metadata.resourceVersion) this.controller.enqueue(keyOf(b)); },
+      onAdd: (obj) => this.controller.enqueue(objectKey(obj)),
+      onUpdate: (a, b) => { if (a.metadata.resourceVersion !== b.metadata.resourceVersion) this.controller.enqueue(objectKey(b)); },
       onDelete: (obj) => {
-        const key = keyOf(obj);
+        const key = objectKey(obj);
         this.#written.delete(key);
         o.forget?.(key);
         deps.metrics.forget(obj.metadata.namespace ?? '', obj.metadata.name ?? '');
@@ -134,7 +128,7 @@ export class KindController<T extends KubeObject> {
    * has succeeded.
    */
   planned<S extends object>(obj: T, next: S): S {
-    const run = this.#running.get(keyOf(obj));
+    const run = this.#running.get(objectKey(obj));
     if (!run?.failure) return next;
     run.planned = next;
     return overlayFailure(next as { conditions?: Condition[] }, run.failure) as S;
@@ -142,8 +136,8 @@ export class KindController<T extends KubeObject> {
 
   /** The newer of the informer's copy and the one this controller wrote last; undefined: gone. */
   current(key: string): T | undefined {
-    const [ns, name] = splitKey(key);
-    return newerObject(this.#o.deps.informer.get(ns, name), this.#written.get(key));
+    const { namespace, name } = splitKey(key);
+    return newerObject(this.#o.deps.informer.get(namespace, name), this.#written.get(key));
   }
 
   /** Server-side apply of `status` to the status subresource; the answer is the newest copy. */
@@ -154,7 +148,7 @@ export class KindController<T extends KubeObject> {
       metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
       status,
     } as KubeObject, { subresource: 'status', force: true });
-    this.#written.set(keyOf(obj), updated);
+    this.#written.set(objectKey(obj), updated);
     logger.debug({ phase: status.phase, resourceVersion: updated.metadata.resourceVersion }, 'status written');
     return updated;
   }
@@ -180,9 +174,17 @@ export class KindController<T extends KubeObject> {
     const current = obj.metadata.finalizers ?? [];
     const finalizers = add ? [...current.filter((f) => f !== finalizer), finalizer] : current.filter((f) => f !== finalizer);
     const updated = await this.#o.deps.client.mergePatch<T>(this.#o.type, obj.metadata.namespace, obj.metadata.name ?? '', { metadata: { finalizers, resourceVersion: obj.metadata.resourceVersion } });
-    if (add) this.#written.set(keyOf(obj), updated);
+    if (add) this.#written.set(objectKey(obj), updated);
     return updated;
   }
+}
+
+/**
+ * The problem of a spec the schema refuses, naming the field as admission does
+ * (`spec.steps[1].weight`, api/validate.ts formatPath).
+ */
+export function invalidSpec(issue: { path: ReadonlyArray<PropertyKey>; message: string }): SpecProblem {
+  return { field: formatPath(issue.path, 'spec'), message: issue.message, reason: Reason.InvalidSpec };
 }
 
 /** A spec the schema refuses (a CRD installed without its schema): Stalled and Ready=False name the field. */

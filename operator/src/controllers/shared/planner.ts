@@ -3,7 +3,7 @@
 // and their acknowledgement, and the kstatus condition summaries. Each planner's phases stay in its
 // own plan.ts. No I/O, no clock: like the planners, everything comes from the observation.
 import { ActionValues, ROLLBACK_REQUEST_ANNOTATION, RollbackRequestSchema, type AcknowledgedAction, type AcknowledgedActionName, type Action, type RollbackRequest } from '../../api/common.ts';
-import { ConditionType } from '../../api/conditions.ts';
+import { ConditionType, Reason } from '../../api/conditions.ts';
 import { rfc3339 } from '../../runtime/clock.ts';
 import { removeCondition, setCondition, type Condition } from '../../runtime/conditions.ts';
 
@@ -84,7 +84,7 @@ export interface PlanOf<S, E> {
   requeueAfterMs?: number | undefined;
 }
 
-export interface Observed<S> { now: number; generation: number; status: S }
+export interface Observed<S> { now: number; generation: number; status: S; annotations: Record<string, string> }
 interface SharedStatus { acknowledgedActions?: AcknowledgedAction[] | undefined; conditions?: Condition[] | undefined }
 
 export abstract class PlannerBase<O extends Observed<S>, S extends SharedStatus, E extends { type: string }> {
@@ -109,6 +109,23 @@ export abstract class PlannerBase<O extends Observed<S>, S extends SharedStatus,
     const list = (this.st.acknowledgedActions ?? []).filter((a) => a.action !== action);
     list.push({ action, id, at: this.nowText });
     this.st.acknowledgedActions = list;
+  }
+
+  /**
+   * The rollback request recorded on the object (its rollback-request annotation) that this run
+   * acts on, if any. One that cannot be used, or that finds the run already over (`over`: it came
+   * after the completion or a rollback, or it is the record of the rollback already done), is
+   * acknowledged and changes nothing; an invalid one is named in the Warning Event returned.
+   * Called before a retry, so such a request does not roll back the next run.
+   */
+  recordedRollback(over: boolean): { recorded: RollbackRequestSeen | undefined; warning: EventEffect | undefined } {
+    const recorded = pendingRollbackRequest(this.o.annotations, this.st);
+    if (!recorded || (recorded.invalid === undefined && !over)) return { recorded, warning: undefined };
+    this.ack('Rollback', recorded.id);
+    const warning: EventEffect | undefined = recorded.invalid !== undefined
+      ? { type: 'event', eventType: 'Warning', reason: Reason.InvalidRollbackRequest, note: recorded.invalid.slice(0, 1024) }
+      : undefined;
+    return { recorded: undefined, warning };
   }
 
   /** A run-time problem: Stalled=True naming the field; looked at again after STALLED_RETRY_MS. */

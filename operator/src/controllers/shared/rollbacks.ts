@@ -7,8 +7,7 @@
 // (ROLLBACK_REQUEST_ANNOTATION) before it answers, so a crash or a failover cannot lose it.
 import { ROLLBACK_REQUEST_ANNOTATION, type AlertMatch, type RollbackRequest as RecordedRollback } from '../../api/common.ts';
 import type { RollbackTrigger } from '../../api/trafficshift.ts';
-import type { KubeClient, KubeObject, ResourceType } from '../../kube/index.ts';
-import { keyOf } from './kind.ts';
+import { objectKey, splitKey, type KubeClient, type KubeObject, type ResourceType } from '../../kube/index.ts';
 
 export interface RollbackRequest { trigger: RollbackTrigger; reason: string; alert?: string; id?: string }
 
@@ -17,9 +16,9 @@ export interface RollbackRequest { trigger: RollbackTrigger; reason: string; ale
  * never spec). Rejects when the API server did not take it.
  */
 export async function recordRollbackRequest(client: Pick<KubeClient, 'mergePatch'>, type: ResourceType, key: string, request: RecordedRollback): Promise<void> {
-  const slash = key.indexOf('/');
+  const { namespace, name } = splitKey(key);
   const value: RecordedRollback = { id: request.id, trigger: request.trigger, reason: request.reason.slice(0, 4096), ...(request.alert ? { alert: request.alert.slice(0, 1024) } : {}) };
-  await client.mergePatch(type, key.slice(0, slash), key.slice(slash + 1), { metadata: { annotations: { [ROLLBACK_REQUEST_ANNOTATION]: JSON.stringify(value) } } });
+  await client.mergePatch(type, namespace, name, { metadata: { annotations: { [ROLLBACK_REQUEST_ANNOTATION]: JSON.stringify(value) } } });
 }
 
 /** Whether the rollback-request annotation differs between two versions of an object (a new request). */
@@ -32,7 +31,7 @@ export function matchAlert<T extends KubeObject>(objects: Iterable<T>, labels: R
   const keys: string[] = [];
   for (const o of objects) {
     const alerts = alertsOf(o) ?? [];
-    if (alerts.some((a) => Object.entries(a.matchLabels).every(([k, v]) => labels[k] === v))) keys.push(keyOf(o));
+    if (alerts.some((a) => Object.entries(a.matchLabels).every(([k, v]) => labels[k] === v))) keys.push(objectKey(o));
   }
   return keys;
 }

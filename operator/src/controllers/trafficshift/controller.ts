@@ -1,19 +1,20 @@
 // TrafficShift reconciler: observe → plan (pure, ./plan.ts) → apply → status.
 import { createHash } from 'node:crypto';
 import { TrafficShiftSpecSchema, type TrafficShift, type TrafficShiftStatus, type RollbackTrigger } from '../../api/trafficshift.ts';
-import { Reason } from '../../api/conditions.ts';
-import { evaluateMetric, type MetricResult } from '../../analysis/evaluate.ts';
+import { EventReason, Reason } from '../../api/conditions.ts';
+import type { MetricResult } from '../../analysis/evaluate.ts';
+import { observeAnalysis } from '../shared/analysis.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
 import { RouteProblemError, type TrafficRef } from '../../traffic/router.ts';
-import { DEPLOYMENT, MIGRATION_SLICE, TRAFFIC_SHIFT, type KubeObject } from '../../kube/index.ts';
+import { DEPLOYMENT, MIGRATION_SLICE, objectKey, OnceEvents, TRAFFIC_SHIFT, type KubeObject } from '../../kube/index.ts';
 import type { Store } from '../shared/store.ts';
-import { KindController, keyOf, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
+import { KindController, invalidSpec, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
 import { matchAlert, recordRollbackRequest, rollbackRequestChanged, RollbackRequests } from '../shared/rollbacks.ts';
 import { pendingRollbackRequest } from '../shared/planner.ts';
 import type { RollbackRequest as RecordedRollback } from '../../api/common.ts';
 import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
-import { BucketRateLimiter } from '../../runtime/ratelimit.ts';
-import { analysisDue, isTerminal, memoOf, planTrafficShift, statusPersistence, withMemo, type AnalysisMemo, type Effect, type ObservedDeployment, type ShiftObservation } from './plan.ts';
+import { analysisDue, isTerminal, planTrafficShift, type Effect, type ObservedDeployment, type ShiftObservation } from './plan.ts';
+import { memoOf, statusPersistence, withMemo, type AnalysisMemo } from './persistence.ts';
 import { ShiftMetrics } from './metrics.ts';
 import { phaseChangeOf, type PhaseChange } from '../../notify/change.ts';
 
@@ -31,15 +32,11 @@ export class TrafficShiftController {
   readonly controller: Controller;
   readonly #d: TrafficShiftControllerDeps;
   readonly #kind: KindController<TrafficShiftObject>;
-  /** The StepStarted Event this process knows is in the API, per key (see #ensureStepEvent). */
-  readonly #announced = new Map<string, string>();
-  /** Paces the StepStarted checks of the first reconciles after a start (see #ensureStepEvent). */
-  readonly #recoveryPace = new BucketRateLimiter(50, 50);
+  /** The StepStarted Event of each shift's current step, exactly once (see #ensureStepEvent). */
+  readonly #stepEvents: OnceEvents;
   /** `namespace/route` → keys of the TrafficShifts that name the route (see watchRoutes). */
   readonly #routeUsers = new Map<string, Set<string>>();
-  /** Step Event names being written now (a reconcile meanwhile does not write them again). */
-  readonly #ensuring = new Set<string>();
-  /** Analysis bookkeeping not yet in status (see AnalysisMemo in ./plan.ts), per key. */
+  /** Analysis bookkeeping not yet in status (see AnalysisMemo in ./persistence.ts), per key. */
   readonly #memo = new Map<string, AnalysisMemo>();
   /** Rollbacks requested out of band (alert hooks), consumed by the next reconcile of the key. */
   readonly #rollbacks: RollbackRequests;
@@ -48,14 +45,15 @@ export class TrafficShiftController {
     this.#d = deps;
     this.#kind = new KindController({
       name: TRAFFICSHIFT_CONTROLLER, type: TRAFFIC_SHIFT, deps, reconcile: (key, ctx) => this.reconcile(key, ctx),
-      forget: (key) => { this.#memo.delete(key); this.#announced.delete(key); },
+      forget: (key) => { this.#memo.delete(key); this.#stepEvents.forget(key); },
     });
     this.controller = this.#kind.controller;
+    this.#stepEvents = new OnceEvents(deps.events, { active: () => !this.controller.stopped });
     // Ahead of the routine reconciles (analysis ticks of every other shift) already queued.
     this.#rollbacks = new RollbackRequests((key) => this.controller.enqueueUrgent(key));
     // A rollback recorded on the object (by a hook of another replica, or by the owner slice) is
     // as urgent as one handed over in memory.
-    deps.informer.addHandler({ onUpdate: (a, b) => { if (rollbackRequestChanged(a, b)) this.controller.enqueueUrgent(keyOf(b)); } });
+    deps.informer.addHandler({ onUpdate: (a, b) => { if (rollbackRequestChanged(a, b)) this.controller.enqueueUrgent(objectKey(b)); } });
   }
 
   /**
@@ -67,7 +65,7 @@ export class TrafficShiftController {
    */
   watchRoutes(routes: Pick<Store<KubeObject>, 'addHandler'>): void {
     const enqueueUsers = (route: KubeObject) => {
-      for (const key of this.#routeUsers.get(`${route.metadata.namespace ?? ''}/${route.metadata.name ?? ''}`) ?? []) {
+      for (const key of this.#routeUsers.get(objectKey(route)) ?? []) {
         const ts = this.current(key);
         if (ts && !isTerminal(ts.status?.phase)) this.controller.enqueue(key);
       }
@@ -76,13 +74,13 @@ export class TrafficShiftController {
     // 1,000 routes: a scan of every shift per route event would be quadratic).
     const routeOf = (ts: TrafficShiftObject) => {
       const name = ts.spec?.route?.httpRoute?.name;
-      return name ? `${ts.metadata.namespace ?? ''}/${name}` : undefined;
+      return name ? objectKey({ metadata: { namespace: ts.metadata.namespace, name } }) : undefined;
     };
     const index = (ts: TrafficShiftObject, add: boolean) => {
       const r = routeOf(ts);
       if (!r) return;
       const users = this.#routeUsers.get(r) ?? new Set<string>();
-      if (add) users.add(keyOf(ts)); else users.delete(keyOf(ts));
+      if (add) users.add(objectKey(ts)); else users.delete(objectKey(ts));
       if (users.size > 0) this.#routeUsers.set(r, users); else this.#routeUsers.delete(r);
     };
     this.#d.informer.addHandler({
@@ -137,9 +135,7 @@ export class TrafficShiftController {
     const parsed = TrafficShiftSpecSchema.safeParse(obj.spec);
     if (!parsed.success) {
       // Admission should have refused it; a CRD installed without its schema or an older version may not.
-      const issue = parsed.error.issues[0]!;
-      const field = ['spec', ...issue.path.map(String)].join('.');
-      await this.#writeStatus(obj, stalledStatus(status, generation, now, { field, message: issue.message, reason: Reason.InvalidSpec }), ctx);
+      await this.#writeStatus(obj, stalledStatus(status, generation, now, invalidSpec(parsed.error.issues[0]!)), ctx);
       settle(false);
       return;
     }
@@ -224,29 +220,14 @@ export class TrafficShiftController {
     }
   }
 
-  async #analyse(ref: TrafficRef, spec: ShiftObservation['spec'], obj: TrafficShiftObject, o: ShiftObservation, signal: AbortSignal): Promise<MetricResult[]> {
+  #analyse(ref: TrafficRef, spec: ShiftObservation['spec'], obj: TrafficShiftObject, o: ShiftObservation, signal: AbortSignal): Promise<MetricResult[]> {
     const analysis = spec.analysis!;
     const vars: TemplateVars = {
       namespace: ref.namespace, name: obj.metadata.name ?? '',
       'stable.service': ref.stable.service, 'canary.service': ref.canary.service,
       interval: analysis.interval,
     } as TemplateVars;
-    const results = await Promise.all(analysis.metrics.map(async (m, i): Promise<MetricResult> => {
-      const field = `spec.analysis.metrics[${i}].prometheus`;
-      const address = m.prometheus.address ?? this.#d.defaultPrometheusUrl;
-      const [value, base] = await Promise.all([
-        this.#d.prometheus.query({ address, query: m.prometheus.query }, vars, signal),
-        m.prometheus.baselineQuery ? this.#d.prometheus.query({ address, query: m.prometheus.baselineQuery }, vars, signal) : Promise.resolve(undefined),
-      ]);
-      const r = evaluateMetric(m, { value, baseline: base });
-      if (r.queryRejected) {
-        const which = value.kind === 'rejected' ? 'query' : 'baselineQuery';
-        o.problems.push({ field: `${field}.${which}`, message: `Prometheus rejected the query: ${r.message}`, reason: Reason.QueryError });
-      }
-      return r;
-    }));
-    if (o.problems.length > 0) return [];
-    return results;
+    return observeAnalysis({ provider: this.#d.prometheus, defaultAddress: this.#d.defaultPrometheusUrl, metrics: analysis.metrics, vars, signal }, o.problems);
   }
 
   async #apply(e: Effect, obj: TrafficShiftObject, ref: TrafficRef, next: TrafficShiftStatus, ctx: ReconcileContext): Promise<TrafficShiftObject> {
@@ -261,7 +242,7 @@ export class TrafficShiftController {
         ctx.logger.info({ deployment: e.deployment, replicas: e.replicas }, 'scaled');
         return obj;
       case 'event': {
-        const name = e.reason === 'StepStarted' ? stepEventName(obj, next) : undefined;
+        const name = e.reason === EventReason.StepStarted ? stepEventName(obj, next) : undefined;
         if (name) {
           this.#writeStepEvent(obj, name, e.note, false);
           ctx.logger.info({ reason: e.reason, note: e.note }, 'event');
@@ -280,45 +261,27 @@ export class TrafficShiftController {
    * follow the status write, so a crash between the two loses one. The first reconcile of a live
    * shift after a start writes it under its deterministic name; if the first write had landed the
    * API answers AlreadyExists and nothing changes, so every step has exactly one StepStarted.
+   * In the background and paced (kube/events.ts OnceEvents): after a restart every live shift asks
+   * once, and a reconcile (a rollback above all) must not wait for it, nor the API server take
+   * 1,000 writes at the moment it is busiest.
    */
   #ensureStepEvent(obj: TrafficShiftObject, st: TrafficShiftStatus, steps: number, ctx: ReconcileContext): void {
     if (st.phase !== 'Progressing' && st.phase !== 'Paused') return;
     const name = stepEventName(obj, st);
-    const key = keyOf(obj);
-    if (!name || this.#announced.get(key) === name || this.#ensuring.has(name)) return;
+    if (!name || this.#stepEvents.known(objectKey(obj), name)) return;
     const i = st.currentStep ?? 0;
     const note = `step ${i + 1}/${steps}: canary weight ${st.currentWeight ?? 0}% (recorded after an operator restart)`;
-    // In the background: after a restart every live shift asks once, and a reconcile (a rollback
-    // above all) must not wait for it.
-    // Paced (50/s): a restart with 1,000 live shifts would otherwise send 1,000 writes to the API
-    // server at the moment it is busiest, re-listing and answering the reconciles that matter.
     this.#writeStepEvent(obj, name, note, true);
     ctx.logger.debug({ step: i, name }, 'step event re-ensured after a start');
   }
 
-  /**
-   * Writes a StepStarted Event under its deterministic name (exactly once per step of a run: if it
-   * is already in the API the write answers AlreadyExists and changes nothing), in the background.
-   * `paced`: a recovery write after a start, at most 50/s; it must not mark the key announced if a
-   * newer step's Event was announced meanwhile.
-   */
+  /** Writes a StepStarted Event under its deterministic name, once per step of a run (OnceEvents). */
   #writeStepEvent(obj: TrafficShiftObject, name: string, note: string, paced: boolean): void {
-    const key = keyOf(obj);
-    this.#ensuring.add(name);
-    const write = (): void => {
-      if (this.controller.stopped) { this.#ensuring.delete(name); return; }
-      void this.#d.events.ensure({ regarding: obj, type: 'Normal', reason: 'StepStarted', action: 'StepStarted', note, name }).then((ok) => {
-        this.#ensuring.delete(name);
-        const announced = this.#announced.get(key);
-        if (ok && (!paced || announced === undefined || announced === name)) this.#announced.set(key, name);
-      });
-    };
-    const delay = paced ? this.#recoveryPace.when(name) : 0;
-    if (delay <= 0) write(); else setTimeout(write, delay).unref();
+    this.#stepEvents.write(objectKey(obj), { regarding: obj, type: 'Normal', reason: EventReason.StepStarted, action: EventReason.StepStarted, note, name }, paced);
   }
 
   async #writeStatus(obj: TrafficShiftObject, planned: TrafficShiftStatus, ctx: ReconcileContext): Promise<TrafficShiftObject> {
-    const key = keyOf(obj);
+    const key = objectKey(obj);
     // A failure of an earlier reconcile stays shown until this one succeeds (shared/kind.ts).
     const next = this.#kind.planned(obj, planned);
     const how = statusPersistence(obj.status ?? {}, next);

@@ -1,5 +1,7 @@
 // The TrafficShift decision: a pure function from what was observed to the next status and the
 // ordered list of effects to carry out. No I/O, no clock: everything arrives in `ShiftObservation`.
+// This file is the phase machine; the conditions of a phase are ./status.ts, and how a planned
+// status is kept (written, or only the analysis memo in memory) is ./persistence.ts.
 //
 // Crash safety (DESIGN §2): all progress lives in status. On the way forward the status is written
 // BEFORE the route, so no weight is ever written that the status does not explain; a restart
@@ -10,7 +12,7 @@
 // from this shift's worker records (see migrationslice/plan.ts).
 import { parseDuration } from '../../api/duration.ts';
 import type { MetricResult as StatusMetricResult } from '../../api/common.ts';
-import { ConditionType, Reason } from '../../api/conditions.ts';
+import { ConditionType, EventReason } from '../../api/conditions.ts';
 import type {
   PauseReason,
   RollbackTrigger,
@@ -20,9 +22,9 @@ import type {
   WorkerStatus,
 } from '../../api/trafficshift.ts';
 import { judge, type MetricResult } from '../../analysis/evaluate.ts';
-import { statusChanged } from '../../runtime/conditions.ts';
 import { rfc3339Milli } from '../../runtime/clock.ts';
-import { PlannerBase, ms, pendingActions, pendingRollbackRequest, thresholdParts, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
+import { setShiftConditions } from './status.ts';
+import { PlannerBase, ms, pendingActions, thresholdParts, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
 
 export interface ObservedDeployment { name: string; exists: boolean; replicas: number; readyReplicas: number }
 
@@ -77,54 +79,6 @@ export function analysisDue(spec: TrafficShiftSpec, status: TrafficShiftStatus, 
   return last === undefined || now - last >= parseDuration(spec.analysis.interval);
 }
 
-/**
- * The analysis bookkeeping that is kept in memory instead of status while nothing a user or a
- * restart needs has changed (DESIGN §6: idle API traffic ≤ 1 request/s at 1,000 shifts): when the
- * last run was, and the measured values. Written to status whenever a verdict, a counter, the phase
- * or the step changes. Losing it in a crash is safe: a step still needs a passing run after its
- * start (`passedThisStep`), so the restarted operator runs one instead of promoting on old data.
- */
-export interface AnalysisMemo {
-  observedGeneration: number | undefined;
-  stepStartedAt: string | undefined;
-  lastAnalysisAt: string;
-  lastResults: StatusMetricResult[];
-}
-
-/** The status with everything but the bookkeeping of `AnalysisMemo`: what must be persisted. */
-function durable(st: TrafficShiftStatus): TrafficShiftStatus {
-  const { lastAnalysisAt: _at, ...rest } = st;
-  if (!st.analysis) return rest;
-  const { lastResults, ...counters } = st.analysis;
-  return { ...rest, analysis: { ...counters, ...(lastResults ? { lastResults: lastResults.map((r) => ({ name: r.name, result: r.result, threshold: r.threshold }) as StatusMetricResult) } : {}) } };
-}
-
-/**
- * Decides how a planned status is kept: `unchanged`, `memo` (only the analysis bookkeeping moved;
- * keep it in memory) or `write`.
- */
-export function statusPersistence(persisted: TrafficShiftStatus, next: TrafficShiftStatus): 'unchanged' | 'memo' | 'write' {
-  if (jsonEqual(persisted, next)) return 'unchanged';
-  return jsonEqual(durable(persisted), durable(next)) ? 'memo' : 'write';
-}
-
-export function memoOf(st: TrafficShiftStatus): AnalysisMemo | undefined {
-  if (!st.lastAnalysisAt) return undefined;
-  return { observedGeneration: st.observedGeneration, stepStartedAt: st.stepStartedAt, lastAnalysisAt: st.lastAnalysisAt, lastResults: st.analysis?.lastResults ?? [] };
-}
-
-/** The persisted status with a newer in-memory memo laid over it (same generation and step only). */
-export function withMemo(persisted: TrafficShiftStatus, memo: AnalysisMemo | undefined): TrafficShiftStatus {
-  if (!memo || memo.observedGeneration !== persisted.observedGeneration || memo.stepStartedAt !== persisted.stepStartedAt) return persisted;
-  const at = ms(persisted.lastAnalysisAt);
-  if (at !== undefined && at >= (ms(memo.lastAnalysisAt) ?? 0)) return persisted;
-  return { ...persisted, lastAnalysisAt: memo.lastAnalysisAt, analysis: { consecutiveFailures: 0, consecutiveInconclusive: 0, ...persisted.analysis, lastResults: memo.lastResults } };
-}
-
-function jsonEqual(a: unknown, b: unknown): boolean {
-  return !statusChanged(a, b);
-}
-
 export function planTrafficShift(o: ShiftObservation): Plan {
   return new Planner(o).run();
 }
@@ -150,15 +104,10 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
       }
     }
 
-    // A recorded rollback request that cannot be used, or that finds the run already over (it came
-    // after the completion or a rollback, or it was the record of the rollback already done), is
-    // acknowledged and changes nothing — before a retry, so it does not roll back the next run.
-    let recorded = pendingRollbackRequest(o.annotations, this.st);
-    if (recorded && (recorded.invalid !== undefined || isTerminal(this.st.phase))) {
-      this.ack('Rollback', recorded.id);
-      if (recorded.invalid !== undefined) this.effects.push({ type: 'event', eventType: 'Warning', reason: Reason.InvalidRollbackRequest, note: recorded.invalid.slice(0, 1024) });
-      recorded = undefined;
-    }
+    // A recorded rollback request that cannot be used, or that finds the run already over, changes
+    // nothing (shared/planner.ts recordedRollback) — before a retry, so it does not roll back the next run.
+    const { recorded, warning } = this.recordedRollback(isTerminal(this.st.phase));
+    if (warning) this.effects.push(warning);
 
     const actions = pendingActions(o.annotations, this.st);
     const retry = actions.find((a) => a.action === 'Retry');
@@ -334,7 +283,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     this.st.analysis = { consecutiveFailures: 0, consecutiveInconclusive: 0, ...(this.st.analysis?.lastResults ? { lastResults: this.st.analysis.lastResults } : {}) };
     // Status first, then the route: no weight written that the status does not explain.
     this.effects.push({ type: 'writeStatus' }, { type: 'setWeights', canary: step.weight });
-    this.effects.push({ type: 'event', eventType: 'Normal', reason: 'StepStarted', note: `step ${i + 1}/${this.o.spec.steps.length}: canary weight ${step.weight}% (${why})` });
+    this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.StepStarted, note: `step ${i + 1}/${this.o.spec.steps.length}: canary weight ${step.weight}% (${why})` });
     this.requeue = Math.min(parseDuration(step.pause), this.o.spec.analysis ? parseDuration(this.o.spec.analysis.interval) : Infinity);
   }
 
@@ -349,7 +298,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     this.st.message = `completed: ${why}`;
     this.effects.push({ type: 'writeStatus' });
     if (wasWeight !== last.weight || this.o.routeCanaryWeight !== last.weight) this.effects.push({ type: 'setWeights', canary: last.weight });
-    this.effects.push({ type: 'event', eventType: 'Normal', reason: 'Completed', note: `completed at canary weight ${last.weight}%: ${why}` });
+    this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.Completed, note: `completed at canary weight ${last.weight}%: ${why}` });
     this.terminal();
   }
 
@@ -358,7 +307,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     this.st.pauseReason = reason;
     this.st.pausedAt = this.nowText;
     this.st.message = `paused: ${why}`;
-    this.effects.push({ type: 'event', eventType: reason === 'Manual' ? 'Normal' : 'Warning', reason: 'Paused', note: why });
+    this.effects.push({ type: 'event', eventType: reason === 'Manual' ? 'Normal' : 'Warning', reason: EventReason.Paused, note: why });
   }
 
   resume(why: string): void {
@@ -370,7 +319,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     delete this.st.pausedAt; delete this.st.pauseReason;
     this.st.lastProgressAt = this.nowText;
     this.st.message = `resumed: ${why}`;
-    this.effects.push({ type: 'event', eventType: 'Normal', reason: 'Resumed', note: why });
+    this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.Resumed, note: why });
   }
 
   rollback(trigger: RollbackTrigger, reason: string, alert?: string): void {
@@ -407,7 +356,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     rb.completedAt = this.nowText;
     effects.push({ type: 'writeStatus' });
     const left = slice && (this.st.workers?.length ?? 0) > 0 ? `; MigrationSlice ${slice} restores the workers after its feature flag` : '';
-    effects.push({ type: 'event', eventType: 'Warning', reason: 'RolledBack', note: `rolled back to stable (${rb.trigger}): ${rb.reason}${left}` });
+    effects.push({ type: 'event', eventType: 'Warning', reason: EventReason.RolledBack, note: `rolled back to stable (${rb.trigger}): ${rb.reason}${left}` });
     this.effects.push(...effects);
   }
 
@@ -487,27 +436,14 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     const phase = this.st.phase ?? 'Pending';
     const stalled = this.stalledCondition();
     const msg = this.st.message ?? phase;
-    const progressingReason = phase === 'Pending' ? (this.st.workersReady === false ? Reason.WaitingForWorkers : Reason.Initializing) : phase === 'Paused' ? Reason.StepPaused : Reason.StepInProgress;
-    switch (phase) {
-      case 'Completed':
-        this.markReady(Reason.Completed, msg);
-        break;
-      case 'RolledBack':
-      case 'Failed':
-        this.markDegraded(phase === 'RolledBack' ? Reason.RolledBack : Reason.Failed, phase === 'RolledBack' ? rollbackReason(this.st.rollback?.trigger) : Reason.Failed, msg);
-        break;
-      default:
-        this.markInProgress(progressingReason, msg, stalled);
-        if (phase === 'Paused' && this.st.pauseReason !== 'Manual') this.setCondition(ConditionType.Degraded, 'True', this.st.pauseReason === 'Inconclusive' ? Reason.AnalysisInconclusive : Reason.AnalysisFailed, msg);
-        else this.removeCondition(ConditionType.Degraded);
-    }
+    setShiftConditions(this, this.st, msg, stalled);
     // The status write: exactly once, where the transition placed it, or at the end; Events after it.
     this.ensureStatusWrite();
     const stallEvent = this.stallEvent(stalled);
     if (stallEvent) {
       this.effects.push(stallEvent);
-    } else if (before !== this.st.phase && this.st.phase !== undefined && !this.effects.some((e) => e.type === 'event' && ['RolledBack', 'Completed', 'Paused', 'Resumed', 'StepStarted'].includes(e.reason))) {
-      this.effects.push({ type: 'event', eventType: 'Normal', reason: 'PhaseChanged', note: `${before ?? 'new'} → ${this.st.phase}: ${msg}` });
+    } else if (before !== this.st.phase && this.st.phase !== undefined && !this.effects.some((e) => e.type === 'event' && ([EventReason.RolledBack, EventReason.Completed, EventReason.Paused, EventReason.Resumed, EventReason.StepStarted] as string[]).includes(e.reason))) {
+      this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.PhaseChanged, note: `${before ?? 'new'} → ${this.st.phase}: ${msg}` });
     }
     const seen = new Set<string>();
     const effects = this.effects.filter((e) => {
@@ -532,14 +468,4 @@ export function workerRestoreEffects(workers: readonly WorkerStatus[] | undefine
     if (w.legacyDeployment && w.legacyPreviousReplicas !== undefined && w.legacyScaledAt) out.push({ type: 'scale', deployment: w.legacyDeployment, replicas: w.legacyPreviousReplicas });
   }
   return out;
-}
-
-function rollbackReason(trigger: RollbackTrigger | undefined): string {
-  switch (trigger) {
-    case 'Alert': return Reason.AlertFired;
-    case 'Manual': return Reason.ManualRollback;
-    case 'Webhook': return Reason.WebhookRollback;
-    case 'Deadline': return Reason.DeadlineExceeded;
-    default: return Reason.MetricThresholdBreached;
-  }
 }

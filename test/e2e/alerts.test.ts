@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
+import { cutoverReceiverConfig } from '../helpers/alertmanager.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, ERROR_RATE_QUERY, recordWeights, render, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
 import { setAlertmanagerConfig, setPrometheusRules } from '../testbed/testbed.ts';
@@ -21,22 +22,7 @@ const NS: Record<string, string> = Object.fromEntries(['al-real', 'al-timed', 'a
 
 beforeAll(async () => {
   operator = await startOperator(testbed(), { name: 'alerts', namespaces: Object.values(NS), env: { CUTOVER_ALERTMANAGER_TOKEN: TOKEN } });
-  await setAlertmanagerConfig(testbed(), `route:
-  receiver: cutover
-  group_by: ['alertname', 'namespace']
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: cutover
-    webhook_configs:
-      - url: ${operator.url}/hooks/alertmanager
-        send_resolved: true
-        max_alerts: 0
-        http_config:
-          authorization:
-            credentials: ${TOKEN}
-`);
+  await setAlertmanagerConfig(testbed(), cutoverReceiverConfig(`${operator.url}/hooks/alertmanager`, TOKEN));
 });
 
 afterAll(async () => {

@@ -18,6 +18,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cutoverReceiverConfig } from '../helpers/alertmanager.ts';
 import { eventually, getJson, kubectl, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
 import { createScenario, ERROR_RATE_QUERY, recordWeights, render, shiftYaml, waitPhase, type Scenario } from '../helpers/scenario.ts';
 import { TESTBED_PARENT_REFS } from '../testbed/dataplane/gateway-class.ts';
@@ -178,21 +179,7 @@ describe('the chart installed cluster-wide on the real node', () => {
     const token = Buffer.from(secret.data['alertmanager-token']!, 'base64').toString('utf8');
     expect(token.length).toBeGreaterThan(16);
     const alert = `ChartCanaryErrors${s.ns.replace(/[^a-zA-Z0-9]/g, '')}`;
-    await setAlertmanagerConfig(testbed(), `route:
-  receiver: cutover
-  group_by: ['alertname', 'namespace']
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: cutover
-    webhook_configs:
-      - url: ${await serviceUrl(r)}/hooks/alertmanager
-        send_resolved: true
-        http_config:
-          authorization:
-            credentials: ${token}
-`);
+    await setAlertmanagerConfig(testbed(), cutoverReceiverConfig(`${await serviceUrl(r)}/hooks/alertmanager`, token));
     const load = s.startLoad(30);
     await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', {
       // A lenient metric, so that only the alert can roll back (the trigger must be Alert).

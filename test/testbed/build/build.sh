@@ -135,38 +135,31 @@ build_flagger() {
   echo "$out"
 }
 
-# kstatus as Flux and kpt compute it, for the tests (test/helpers/kstatus.ts): a small program that
-# imports sigs.k8s.io/cli-utils/pkg/kstatus/status. Keyed by the cli-utils version and the
-# program's hash, so an edit of main.go builds anew.
-build_kstatus() {
-  local main; main="$(cd "$(dirname "${BASH_SOURCE[0]}")/../kstatus" && pwd)/main.go"
+# A one-file Go program of this repository (test/testbed/<name>/main.go) built against one module at
+# one version: keyed by that version and the program's hash, so an edit builds anew.
+#   build_program <name> <module> <version> <what to print while building>
+build_program() {
+  local name=$1 module=$2 version=$3 what=$4
+  local main; main="$(cd "$(dirname "${BASH_SOURCE[0]}")/../$name" && pwd)/main.go"
   local sum; sum=$(sha256sum "$main" | cut -c1-12)
-  local out="$CACHE/bin/kstatus-$CLI_UTILS_VERSION-$sum"
+  local out="$CACHE/bin/$name-$version-$sum"
   if [ -f "$out/.complete" ]; then echo "$out"; return; fi
-  local w="$CACHE/src/kstatus-$CLI_UTILS_VERSION-$sum"
+  local w="$CACHE/src/$name-$version-$sum"
   mkdir -p "$w" "$out"
   cp "$main" "$w/main.go"
-  printf 'module cutover.dev/testbed/kstatus\n\ngo 1.26.0\n\nrequire sigs.k8s.io/cli-utils %s\n' "$CLI_UTILS_VERSION" > "$w/go.mod"
-  (cd "$w" && with_progress "kstatus (sigs.k8s.io/cli-utils $CLI_UTILS_VERSION)" go build -trimpath -ldflags "-s -w" -o "$out/kstatus" .)
+  printf 'module cutover.dev/testbed/%s\n\ngo 1.26.0\n\nrequire %s %s\n' "$name" "$module" "$version" > "$w/go.mod"
+  (cd "$w" && with_progress "$what" go build -trimpath -ldflags "-s -w" -o "$out/$name" .)
   touch "$out/.complete"
   echo "$out"
 }
 
+# kstatus as Flux and kpt compute it, for the tests (test/helpers/kstatus.ts): a small program that
+# imports sigs.k8s.io/cli-utils/pkg/kstatus/status.
+build_kstatus() { build_program kstatus sigs.k8s.io/cli-utils "$CLI_UTILS_VERSION" "kstatus (sigs.k8s.io/cli-utils $CLI_UTILS_VERSION)"; }
+
 # CoreDNS with only the plugins a cluster's default Corefile uses (test/testbed/coredns/main.go), so
-# no cloud-provider SDK is built. Keyed by the CoreDNS version and the program's hash, like kstatus.
-build_coredns() {
-  local main; main="$(cd "$(dirname "${BASH_SOURCE[0]}")/../coredns" && pwd)/main.go"
-  local sum; sum=$(sha256sum "$main" | cut -c1-12)
-  local out="$CACHE/bin/coredns-$COREDNS_VERSION-$sum"
-  if [ -f "$out/.complete" ]; then echo "$out"; return; fi
-  local w="$CACHE/src/coredns-$COREDNS_VERSION-$sum"
-  mkdir -p "$w" "$out"
-  cp "$main" "$w/main.go"
-  printf 'module cutover.dev/testbed/coredns\n\ngo 1.26.0\n\nrequire github.com/coredns/coredns %s\n' "$COREDNS_VERSION" > "$w/go.mod"
-  (cd "$w" && with_progress "coredns $COREDNS_VERSION" go build -trimpath -ldflags "-s -w" -o "$out/coredns" .)
-  touch "$out/.complete"
-  echo "$out"
-}
+# no cloud-provider SDK is built.
+build_coredns() { build_program coredns github.com/coredns/coredns "$COREDNS_VERSION" "coredns $COREDNS_VERSION"; }
 
 fetch_gateway_api() {
   local out="$CACHE/bin/gateway-api-$GATEWAY_API_VERSION"

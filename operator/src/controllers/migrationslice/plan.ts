@@ -522,20 +522,11 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     const stalled = this.stalledCondition();
     const msg = this.st.message ?? phase;
     const last = this.st.history?.at(-1);
-    switch (phase) {
-      case 'Completed':
-        this.markReady(Reason.Completed, msg);
-        break;
-      case 'RolledBack':
-      case 'Failed':
-        this.markDegraded(phase === 'RolledBack' ? Reason.RolledBack : Reason.Failed, last?.phase === phase && /^[A-Za-z]+$/.test(last.reason) ? last.reason : phase, msg);
-        break;
-      default: {
-        const reason = phase === 'Pending' ? ((o.spec.startWhen?.length ?? 0) > 0 && !this.st.triggeredAt ? Reason.WaitingForTrigger : Reason.Initializing)
-          : phase === 'Shadowing' ? Reason.Shadowing : phase === 'Stabilizing' ? Reason.Stabilizing : Reason.Shifting;
-        this.markInProgress(reason, msg, stalled);
-        this.removeCondition(ConditionType.Degraded);
-      }
+    if (!this.markOutcome(phase, () => (last?.phase === phase && /^[A-Za-z]+$/.test(last.reason) ? last.reason : phase), msg)) {
+      const reason = phase === 'Pending' ? ((o.spec.startWhen?.length ?? 0) > 0 && !this.st.triggeredAt ? Reason.WaitingForTrigger : Reason.Initializing)
+        : phase === 'Shadowing' ? Reason.Shadowing : phase === 'Stabilizing' ? Reason.Stabilizing : Reason.Shifting;
+      this.markInProgress(reason, msg, stalled);
+      this.removeCondition(ConditionType.Degraded);
     }
     this.ensureStatusWrite();
     const stallEvent = this.stallEvent(stalled);

@@ -161,6 +161,18 @@ export abstract class PlannerBase<O extends Observed<S>, S extends SharedStatus,
   }
 
   /**
+   * The conditions of a finished phase: Completed → Ready (markReady, reason Completed); RolledBack
+   * or Failed → Degraded (markDegraded, Ready's reason the phase, Degraded's `degradedReason()`).
+   * False, and nothing set, for a phase still in progress.
+   */
+  markOutcome(phase: string, degradedReason: () => string, message: string): boolean {
+    if (phase === 'Completed') this.markReady(Reason.Completed, message);
+    else if (phase === 'RolledBack' || phase === 'Failed') this.markDegraded(phase === 'RolledBack' ? Reason.RolledBack : Reason.Failed, degradedReason(), message);
+    else return false;
+    return true;
+  }
+
+  /**
    * Still working: Ready=False (the Stalled reason when stalled); unless stalled, Progressing=True
    * and kstatus' Reconciling=True with the same reason (a kstatus reader, Flux, sees InProgress).
    */

@@ -7,26 +7,16 @@ import type { RollbackTrigger, TrafficShiftStatus } from '../../api/trafficshift
 import type { Condition } from '../../runtime/conditions.ts';
 import type { PlannerBase } from '../shared/planner.ts';
 
-type Conditions = Pick<PlannerBase<never, never, never>, 'markReady' | 'markDegraded' | 'markInProgress' | 'setCondition' | 'removeCondition'>;
+type Conditions = Pick<PlannerBase<never, never, never>, 'markOutcome' | 'markInProgress' | 'setCondition' | 'removeCondition'>;
 
 /** Sets the conditions for `st`'s phase through the planner `p`; `msg` explains them. */
 export function setShiftConditions(p: Conditions, st: TrafficShiftStatus, msg: string, stalled: Condition | undefined): void {
   const phase = st.phase ?? 'Pending';
-  switch (phase) {
-    case 'Completed':
-      p.markReady(Reason.Completed, msg);
-      break;
-    case 'RolledBack':
-    case 'Failed':
-      p.markDegraded(phase === 'RolledBack' ? Reason.RolledBack : Reason.Failed, phase === 'RolledBack' ? rollbackReason(st.rollback?.trigger) : Reason.Failed, msg);
-      break;
-    default: {
-      const progressingReason = phase === 'Pending' ? (st.workersReady === false ? Reason.WaitingForWorkers : Reason.Initializing) : phase === 'Paused' ? Reason.StepPaused : Reason.StepInProgress;
-      p.markInProgress(progressingReason, msg, stalled);
-      if (phase === 'Paused' && st.pauseReason !== 'Manual') p.setCondition(ConditionType.Degraded, 'True', st.pauseReason === 'Inconclusive' ? Reason.AnalysisInconclusive : Reason.AnalysisFailed, msg);
-      else p.removeCondition(ConditionType.Degraded);
-    }
-  }
+  if (p.markOutcome(phase, () => (phase === 'RolledBack' ? rollbackReason(st.rollback?.trigger) : Reason.Failed), msg)) return;
+  const progressingReason = phase === 'Pending' ? (st.workersReady === false ? Reason.WaitingForWorkers : Reason.Initializing) : phase === 'Paused' ? Reason.StepPaused : Reason.StepInProgress;
+  p.markInProgress(progressingReason, msg, stalled);
+  if (phase === 'Paused' && st.pauseReason !== 'Manual') p.setCondition(ConditionType.Degraded, 'True', st.pauseReason === 'Inconclusive' ? Reason.AnalysisInconclusive : Reason.AnalysisFailed, msg);
+  else p.removeCondition(ConditionType.Degraded);
 }
 
 /** The Degraded reason of a rollback, by its trigger. */

@@ -16,6 +16,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { RollbackTrigger } from '../api/trafficshift.ts';
 import type { RollbackRequest as RecordedRollback } from '../api/common.ts';
+import { objectKey } from '../kube/resources.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { counter, registry as defaultRegistry, type Registry } from '../runtime/metrics.ts';
 import { BucketRateLimiter } from '../runtime/ratelimit.ts';
@@ -235,7 +236,7 @@ export class HookServer {
     this.#seenSignatures.set(expected, this.#now());
     const msg = parseJson(body) as { namespace?: unknown; name?: unknown; reason?: unknown; kind?: unknown };
     if (typeof msg?.namespace !== 'string' || typeof msg.name !== 'string') throw new HttpError(400, 'body must name {"namespace": ..., "name": ...}');
-    const key = `${msg.namespace}/${msg.name}`;
+    const key = objectKey({ metadata: { namespace: msg.namespace, name: msg.name } });
     const target = this.#o.targets.find((t) => t.has(key));
     if (!target) throw new HttpError(404, `no cutover resource ${key}`);
     const reason = typeof msg.reason === 'string' && msg.reason ? msg.reason.slice(0, 1024) : 'rollback requested by signed webhook';

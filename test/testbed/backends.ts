@@ -3,6 +3,8 @@
 // with a selector. The EndpointSlice controller publishes the pod's IP, the gateway routes to it,
 // Prometheus scrapes it, and the tests steer it (error rate, latency) through its admin API at the pod
 // IP, which the host reaches on the node's bridge.
+import { get as httpsGet } from 'node:https';
+import { readFileSync } from 'node:fs';
 import { kubectl, readState, requireRealNode, setScrapeTarget, writeState, type BackendRecord, type TestbedInfo } from './testbed.ts';
 import { BACKEND_IMAGE } from './images.ts';
 import { REAL_NODE_LABEL, REAL_NODE_TAINT } from './realnode.ts';
@@ -78,21 +80,25 @@ export async function startBackend(info: TestbedInfo, opts: BackendOptions): Pro
   requireRealNode(info);
   if (!readState(info.dir)) throw new Error('the testbed is not running: npm run testbed -- up');
   await kubectl(info, ['apply', '--server-side', '--field-manager=testbed', '--force-conflicts', '-f', '-'], backendManifests(opts));
-  await kubectl(info, ['rollout', 'status', '-n', opts.namespace, `deployment/${backendDeployment(opts.service)}`, '--timeout=120s']);
-  const deadline = Date.now() + 60_000;
+  // Polled straight from the API server (no kubectl process per poll): a scenario's two backends
+  // are ready about a second after their pods start listening.
+  const deadline = Date.now() + 120_000;
+  const ca = readFileSync(info.caCert);
+  const list = <T>(path: string) => apiGet<T>(info, ca, path);
+  const selector = encodeURIComponent(`${BACKEND_LABEL}=${opts.service}`);
   let podIP: string | undefined;
   let pod = '';
   for (;;) {
-    const pods = JSON.parse(await kubectl(info, ['get', 'pods', '-n', opts.namespace, '-l', `${BACKEND_LABEL}=${opts.service}`, '-o', 'json'])) as PodList;
-    const ready = pods.items.filter((p) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    const pods = await list<PodList>(`/api/v1/namespaces/${opts.namespace}/pods?labelSelector=${selector}`);
+    const ready = pods?.items.filter((p) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ?? [];
     if (ready.length === 1 && ready[0]!.status.podIP) {
       podIP = ready[0]!.status.podIP;
       pod = ready[0]!.metadata.name;
-      const slices = JSON.parse(await kubectl(info, ['get', 'endpointslices', '-n', opts.namespace, '-l', `kubernetes.io/service-name=${opts.service}`, '-o', 'json'])) as SliceList;
-      const published = slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).map((e) => e.addresses[0]);
+      const slices = await list<SliceList>(`/apis/discovery.k8s.io/v1/namespaces/${opts.namespace}/endpointslices?labelSelector=${encodeURIComponent(`kubernetes.io/service-name=${opts.service}`)}`);
+      const published = (slices?.items ?? []).flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).map((e) => e.addresses[0]);
       if (published.length === 1 && published[0] === podIP) break;
     }
-    if (Date.now() > deadline) throw new Error(`backend ${opts.namespace}/${opts.service}: no single ready pod in its Service's EndpointSlice after 60 s`);
+    if (Date.now() > deadline) throw new Error(`backend ${opts.namespace}/${opts.service}: no single ready pod in its Service's EndpointSlice after 120 s (kubectl -n ${opts.namespace} describe pods -l ${BACKEND_LABEL}=${opts.service})`);
     await sleep(100);
   }
   setScrapeTarget(info, `backend-${opts.namespace}-${opts.service}`, `${podIP}:${BACKEND_PORT}`, { namespace: opts.namespace, service: opts.service });
@@ -101,6 +107,20 @@ export async function startBackend(info: TestbedInfo, opts: BackendOptions): Pro
   fresh.backends = [...fresh.backends.filter((b) => !(b.namespace === opts.namespace && b.service === opts.service)), rec];
   writeState(fresh);
   return rec;
+}
+
+/** GET of a list from the API server as the testbed's admin; undefined on any error (the caller polls). */
+function apiGet<T>(info: TestbedInfo, ca: Buffer, path: string): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const req = httpsGet(new URL(path, info.apiServerUrl), { ca, headers: { authorization: `Bearer ${info.adminToken}` }, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => { try { resolve(res.statusCode === 200 ? JSON.parse(body) as T : undefined); } catch { resolve(undefined); } });
+    });
+    req.on('error', () => resolve(undefined));
+    req.on('timeout', () => req.destroy());
+  });
 }
 
 /** Stops a backend: its Deployment (and with `unregister`, its Service) deleted, its scrape target removed. */

@@ -291,6 +291,20 @@ export class OnceEvents {
     if (delay <= 0) write(); else setTimeout(write, delay).unref();
   }
 
+  /**
+   * Writes `input` now and resolves once the API has it (or the write failed): for a recovery write
+   * that must land before what the caller writes next. A paced write of the same name still pending
+   * finds it there (AlreadyExists) and changes nothing.
+   */
+  async writeNow(key: string, input: EventInput & { name: string }): Promise<void> {
+    const { name } = input;
+    if (this.#announced.get(key) === name || !this.#active()) return;
+    this.#writing.add(name);
+    const ok = await this.#recorder.ensure(input);
+    this.#writing.delete(name);
+    if (ok && this.#announced.get(key) === undefined) this.#announced.set(key, name);
+  }
+
   /** Forgets `key` (its object was deleted). */
   forget(key: string): void {
     this.#announced.delete(key);

@@ -6,7 +6,7 @@ import type { MetricResult } from '../../analysis/evaluate.ts';
 import { observeAnalysis } from '../shared/analysis.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
 import { RouteProblemError, type TrafficRef } from '../../traffic/router.ts';
-import { DEPLOYMENT, MIGRATION_SLICE, objectKey, OnceEvents, TRAFFIC_SHIFT, type KubeObject } from '../../kube/index.ts';
+import { DEPLOYMENT, MIGRATION_SLICE, objectKey, OnceEvents, TRAFFIC_SHIFT, type EventInput, type KubeObject } from '../../kube/index.ts';
 import type { Store } from '../shared/store.ts';
 import { KindController, invalidSpec, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
 import { matchAlert, recordRollbackRequest, rollbackRequestChanged, RollbackRequests } from '../shared/rollbacks.ts';
@@ -17,6 +17,9 @@ import { analysisDue, isTerminal, planTrafficShift, type Effect, type ObservedDe
 import { memoOf, statusPersistence, withMemo, type AnalysisMemo } from './persistence.ts';
 import { ShiftMetrics } from './metrics.ts';
 import { phaseChangeOf, type PhaseChange } from '../../notify/change.ts';
+
+/** A StepStarted Event under its deterministic name. */
+type StepEventInput = EventInput & { name: string };
 
 export type TrafficShiftObject = KubeObject & Omit<TrafficShift, 'metadata'> & { metadata: KubeObject['metadata'] };
 
@@ -186,10 +189,16 @@ export class TrafficShiftController {
 
     // The current step's Event, if an earlier process may have died before writing it; before the
     // plan, which may move on to the next step at once.
-    if (live && !rollingBack) this.#ensureStepEvent(obj, obj.status ?? {}, spec.steps.length, ctx);
+    const recovering = live && !rollingBack ? this.#ensureStepEvent(obj, obj.status ?? {}, spec.steps.length, ctx) : undefined;
 
     // ---- plan -----------------------------------------------------------------------------------
     const plan = planTrafficShift(o);
+    // The plan moves past the step whose Event is being recovered (a restart after the pause ran
+    // out): that Event lands first. Paced in the background, a crash right after the status write
+    // below would lose it for good, since the next start only recovers the step it then finds.
+    if (recovering && (plan.status.currentStep !== obj.status?.currentStep || plan.status.phase !== obj.status?.phase)) {
+      await this.#stepEvents.writeNow(objectKey(obj), recovering);
+    }
     ctx.logger.debug({ phase: plan.status.phase, step: plan.status.currentStep, effects: plan.effects.map((e) => e.type) }, 'planned');
 
     // ---- apply, in the plan's order ----------------------------------------------------------------
@@ -265,19 +274,22 @@ export class TrafficShiftController {
    * once, and a reconcile (a rollback above all) must not wait for it, nor the API server take
    * 1,000 writes at the moment it is busiest.
    */
-  #ensureStepEvent(obj: TrafficShiftObject, st: TrafficShiftStatus, steps: number, ctx: ReconcileContext): void {
-    if (st.phase !== 'Progressing' && st.phase !== 'Paused') return;
+  #ensureStepEvent(obj: TrafficShiftObject, st: TrafficShiftStatus, steps: number, ctx: ReconcileContext): StepEventInput | undefined {
+    if (st.phase !== 'Progressing' && st.phase !== 'Paused') return undefined;
     const name = stepEventName(obj, st);
-    if (!name || this.#stepEvents.known(objectKey(obj), name)) return;
+    if (!name || this.#stepEvents.known(objectKey(obj), name)) return undefined;
     const i = st.currentStep ?? 0;
     const note = `step ${i + 1}/${steps}: canary weight ${st.currentWeight ?? 0}% (recorded after an operator restart)`;
-    this.#writeStepEvent(obj, name, note, true);
+    const input = this.#writeStepEvent(obj, name, note, true);
     ctx.logger.debug({ step: i, name }, 'step event re-ensured after a start');
+    return input;
   }
 
   /** Writes a StepStarted Event under its deterministic name, once per step of a run (OnceEvents). */
-  #writeStepEvent(obj: TrafficShiftObject, name: string, note: string, paced: boolean): void {
-    this.#stepEvents.write(objectKey(obj), { regarding: obj, type: 'Normal', reason: EventReason.StepStarted, action: EventReason.StepStarted, note, name }, paced);
+  #writeStepEvent(obj: TrafficShiftObject, name: string, note: string, paced: boolean): StepEventInput {
+    const input: StepEventInput = { regarding: obj, type: 'Normal', reason: EventReason.StepStarted, action: EventReason.StepStarted, note, name };
+    this.#stepEvents.write(objectKey(obj), input, paced);
+    return input;
   }
 
   async #writeStatus(obj: TrafficShiftObject, planned: TrafficShiftStatus, ctx: ReconcileContext): Promise<TrafficShiftObject> {

@@ -32,6 +32,15 @@ spec:
 `;
 }
 
+/** kube-proxy's rules for a Service (iptables-save, nat table), for a failure message. */
+function natRulesFor(service: string): string {
+  try {
+    return execFileSync('iptables-save', ['-t', 'nat']).toString().split('\n').filter((l) => l.includes(service)).join('\n') || '(none)';
+  } catch (err) {
+    return `(iptables-save failed: ${(err as Error).message})`;
+  }
+}
+
 const SERVER = `require('http').createServer((req, res) => res.end(req.url === '/healthz' ? process.version : 'hello')).listen(8080, () => console.log('serving on 8080 as uid ' + process.getuid()))`;
 
 beforeAll(async () => {
@@ -80,11 +89,23 @@ spec: {selector: {app: hello}, ports: [{port: 80, targetPort: 8080}]}
 `);
     const svc = await getJson<{ spec: { clusterIP: string } }>(['get', 'service', 'greeter', '-n', ns]);
     expect(svc.spec.clusterIP).toMatch(/^10\.96\./);
-    // From the host, through kube-proxy's rules, as the gateway or Alertmanager would.
+    // The Service has a ready endpoint (the pod above) before anything is sent to it.
+    await eventually('greeter has a ready endpoint', async () => {
+      const l = await getJson<{ items: Array<{ endpoints?: Array<{ conditions?: { ready?: boolean } }> }> }>(['get', 'endpointslices', '-n', ns, '-l', 'kubernetes.io/service-name=greeter']);
+      return l.items.some((s) => s.endpoints?.some((e) => e.conditions?.ready)) ? true : undefined;
+    }, 60_000);
+    // From the host, through kube-proxy's rules, as the gateway or Alertmanager would. Each try is
+    // bounded (a SYN sent before kube-proxy wrote the Service's rule goes to the default route and
+    // would otherwise wait for the 10 s connect timeout); a failure says what the host saw.
     const fromHost = await eventually('the ClusterIP answers from the host', async () => {
-      const r = await fetch(`http://${svc.spec.clusterIP}/`).catch(() => undefined);
-      return r?.ok ? r.text() : undefined;
-    }, 30_000);
+      const r = await fetch(`http://${svc.spec.clusterIP}/`, { signal: AbortSignal.timeout(2_000) }).catch((err: Error) => {
+        throw new Error(`${err.name}: ${err.message}${(err.cause as { code?: string } | undefined)?.code ? ` (${(err.cause as { code: string }).code})` : ''}`);
+      });
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      return r.text();
+    }, 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}\nkube-proxy's nat rules for the Service:\n${natRulesFor(`${ns}/greeter`)}`);
+    });
     expect(fromHost).toBe('hello');
     // From the pod: an in-cluster client as any library makes it (KUBERNETES_SERVICE_HOST/PORT, the
     // ServiceAccount token and CA), a Service by its DNS name, and Prometheus at the chart's default URL.

@@ -122,7 +122,7 @@ export class ShadowRunController {
       'stable.service': ref.stable.service, 'canary.service': ref.canary.service,
     };
     const baselineVars: TemplateVars = { ...vars, 'shadow.service': ref.stable.service, 'canary.service': ref.stable.service };
-    return observeAnalysis({ provider: this.#d.prometheus, defaultAddress: this.#d.defaultPrometheusUrl, metrics: analysis.metrics, vars, baselineVars, signal }, o.problems);
+    return observeAnalysis({ provider: this.#d.prometheus, web: this.#d.web, namespace: ref.namespace, defaultAddress: this.#d.defaultPrometheusUrl, metrics: analysis.metrics, vars, baselineVars, signal }, o.problems);
   }
 
   async #apply(e: Effect, obj: ShadowRunObject, ref: TrafficRef, spec: ShadowRunSpec, next: ShadowRunStatus, ctx: ReconcileContext): Promise<ShadowRunObject> {

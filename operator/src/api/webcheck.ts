@@ -91,7 +91,6 @@ export const WebCheckSchema = withRules(
       cel: '!has(self.headers) || self.headers.all(a, self.headers.exists_one(b, b.name.lowerAscii() == a.name.lowerAscii()))',
       message: 'header names must be unique (case-insensitive)',
       fieldPath: '.headers',
-      reason: 'FieldValueDuplicate',
       check: (w) => new Set((w.headers ?? []).map((h) => h.name.toLowerCase())).size === (w.headers ?? []).length,
     },
   ],

@@ -103,7 +103,7 @@ export class ShadowRunController {
     let written = obj;
     for (const e of plan.effects) written = await this.#apply(e, written, ref, spec, plan.status, ctx);
     if (!deleting) {
-      d.metrics.observe(ref.namespace, obj.metadata.name ?? '', plan.status, o.analysis);
+      d.metrics.observe(ref.namespace, obj.metadata.name ?? '', plan.status, o.analysis, spec);
       if (plan.status.verdict && isTerminal(plan.status.phase) && !isTerminal(status.phase)) d.metrics.verdict(ref.namespace, obj.metadata.name ?? '', plan.status.verdict);
     }
     return plan.requeueAfterMs !== undefined ? { requeueAfter: plan.requeueAfterMs } : undefined;

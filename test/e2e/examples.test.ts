@@ -5,6 +5,7 @@ import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName } from '..
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { runLoad } from '../testbed/dataplane/load.ts';
 import { backendRecord, startBackend, stopBackend } from '../testbed/backends.ts';
+import { json, startCheckServer } from '../helpers/check-server.ts';
 
 let operator: OperatorProcess;
 const cleanups: Array<() => Promise<void>> = [];
@@ -44,7 +45,7 @@ interface SliceObject {
 }
 
 /** Namespace + backends + `kubectl apply -k overlays/testbed -n ns` + load through the gateway. */
-async function runExample(name: string, o: { backends: Backend[]; host: string; path?: string; method?: string; rps?: number; before?: (ns: string) => Promise<void> }): Promise<Example> {
+async function runExample(name: string, o: { backends: Backend[]; host: string; path?: string; method?: string; rps?: number; before?: (ns: string) => Promise<void>; addresses?: Record<string, string> }): Promise<Example> {
   const info = testbed();
   const ns = NS[name]?.shift();
   if (!ns) throw new Error(`no namespace left for example ${name}: add it to EXAMPLES`);
@@ -58,7 +59,18 @@ async function runExample(name: string, o: { backends: Backend[]; host: string; 
     await kubectl(['delete', 'namespace', ns, '--wait=false']);
   });
   if (o.before) await o.before(ns);
-  await kubectlOk(['apply', '--server-side', '-k', `examples/${name}/overlays/testbed`, '-n', ns]);
+  if (o.addresses) {
+    // The example as rendered, with in-cluster addresses the operator (a process on this host) cannot
+    // resolve replaced by where the same service listens here — as --prometheus-url does for Prometheus.
+    let rendered = await kubectlOk(['kustomize', `examples/${name}/overlays/testbed`]);
+    for (const [from, to] of Object.entries(o.addresses)) {
+      if (!rendered.includes(from)) throw new Error(`examples/${name} no longer calls ${from}`);
+      rendered = rendered.replaceAll(from, to);
+    }
+    await kubectlOk(['apply', '--server-side', '-n', ns, '-f', '-'], rendered);
+  } else {
+    await kubectlOk(['apply', '--server-side', '-k', `examples/${name}/overlays/testbed`, '-n', ns]);
+  }
   await eventually(`gateway routes ${o.host}`, async () => {
     // fetch() does not send a custom Host header; the load generator (node:http) does.
     const r = await runLoad({ url: info.gatewayUrl, host: o.host, path: o.path ?? '/', method: o.method ?? 'GET', rps: 10, maxRequests: 1, timeoutMs: 2000 });
@@ -170,22 +182,35 @@ describe('examples reach the outcome their README promises', () => {
     expect(await flag(ex.ns, 'feature-flags', 'score-events-to-worker')).toBe('true');
   });
 
-  it('flask-to-postgres (the Flask marketplace\'s migration plan): healthy → Completed; new service at 10% 5xx → RolledBack, flag back to "false"', async () => {
-    // One after the other: both use the same hostname.
+  it('flask-to-postgres (the Flask marketplace\'s migration plan): healthy → Completed; new service at 10% 5xx → RolledBack, flag back to "false"; rows lost (data QA web check) → RolledBack', async () => {
+    // The plan's data QA ("comparar conteos"): a real service on 127.0.0.1 answering the slice's
+    // web check, per namespace; it insists on the token of the example's Secret.
+    const lost: Record<string, number> = {};
+    const qa = await startCheckServer((req) => {
+      if (req.headers.authorization !== 'Bearer testbed-data-qa-token') return json({ error: 'unauthorised' }, 401);
+      const ns = /^\/([^/]+)\/compare-counts$/.exec(req.url)?.[1] ?? '';
+      const body = JSON.parse(req.body) as { tables?: string[] };
+      const missing = lost[ns] ?? 0;
+      return json({ tables: Object.fromEntries((body.tables ?? []).map((t) => [t, { sqlite: 1000, postgresql: t === 'orders' ? 1000 - missing : 1000 }])), missingRows: missing });
+    });
+    cleanups.push(() => qa.close());
+    const addresses = { 'http://marketplace-data-qa.{{namespace}}:8080': `${qa.url}/{{namespace}}` };
+    // One after the other: all use the same hostname.
     const ok = await runExample('flask-to-postgres', {
       backends: [{ service: 'flask-sqlite', port: 8000 }, { service: 'flask-postgres', port: 8000 }],
-      host: 'marketplace.example.com',
+      host: 'marketplace.example.com', addresses,
     });
     const good = await waitSlice(ok.ns, 'flask-to-postgres', ['Completed', 'RolledBack', 'Failed']);
     await ok.load.stop();
     expect(good.status?.phase, JSON.stringify(good.status?.history)).toBe('Completed');
     expect(await weights(ok.ns, 'marketplace')).toEqual({ 'flask-sqlite': 0, 'flask-postgres': 100 });
     expect(await flag(ok.ns, 'marketplace-flags', 'postgres-primary')).toBe('true');
+    expect(qa.requests.filter((r) => r.url === `/${ok.ns}/compare-counts`).length).toBeGreaterThanOrEqual(3);
     await kubectlOk(['delete', 'httproute', 'marketplace', '-n', ok.ns]);
 
     const bad = await runExample('flask-to-postgres', {
       backends: [{ service: 'flask-sqlite', port: 8000 }, { service: 'flask-postgres', port: 8000, errorRate: 0.1 }],
-      host: 'marketplace.example.com', rps: 60,
+      host: 'marketplace.example.com', rps: 60, addresses,
     });
     const failed = await waitSlice(bad.ns, 'flask-to-postgres', ['Completed', 'RolledBack', 'Failed']);
     await bad.load.stop();
@@ -193,6 +218,23 @@ describe('examples reach the outcome their README promises', () => {
     expect(failed.status?.history?.at(-1)?.reason).toBe('RolledBack');
     expect(await weights(bad.ns, 'marketplace')).toEqual({ 'flask-sqlite': 100, 'flask-postgres': 0 });
     expect(await flag(bad.ns, 'marketplace-flags', 'postgres-primary')).toBe('false');
+    await kubectlOk(['delete', 'httproute', 'marketplace', '-n', bad.ns]);
+
+    // Healthy backends, but the data QA finds 42 orders of SQLite missing in PostgreSQL.
+    const lossNs = NS['flask-to-postgres']![0]!;
+    lost[lossNs] = 42;
+    const loss = await runExample('flask-to-postgres', {
+      backends: [{ service: 'flask-sqlite', port: 8000 }, { service: 'flask-postgres', port: 8000 }],
+      host: 'marketplace.example.com', addresses,
+    });
+    expect(loss.ns).toBe(lossNs);
+    await waitSlice(loss.ns, 'flask-to-postgres', ['Completed', 'RolledBack', 'Failed']);
+    await loss.load.stop();
+    const rolledBack = await getJson<SliceObject & { status?: { rollback?: { trigger: string; reason: string } } }>(['get', 'migrationslice', 'flask-to-postgres', '-n', loss.ns]);
+    expect(rolledBack.status?.phase, JSON.stringify(rolledBack.status?.history)).toBe('RolledBack');
+    expect(rolledBack.status?.rollback).toMatchObject({ trigger: 'Metric', reason: expect.stringContaining('no-rows-lost 42 > 0') as unknown });
+    expect(await weights(loss.ns, 'marketplace')).toEqual({ 'flask-sqlite': 100, 'flask-postgres': 0 });
+    expect(await flag(loss.ns, 'marketplace-flags', 'postgres-primary')).toBe('false');
   });
 });
 

@@ -34,6 +34,14 @@ export interface WebCheckProviderOptions {
   readSecret: SecretValueReader;
   /** Delay before the first retry, doubled for each further one, at most 1 s. Default 100 ms. */
   retryDelayMs?: number;
+  /**
+   * How long a Secret's value read for a check is reused (per namespace, Secret and key): a shift
+   * checking every 30 s does not read its Secret from the API server each time; a rotated value is
+   * picked up within this time. Default 30 s; 0 reads at every check. A missing Secret is not cached.
+   */
+  secretTtlMs?: number;
+  /** Clock of the Secret cache (tests). Default performance.now. */
+  now?: () => number;
   registry?: Registry;
 }
 
@@ -75,11 +83,16 @@ export class WebCheckProvider implements MetricProvider<WebCheckSpec> {
   readonly name = 'web';
   readonly #readSecret: SecretValueReader;
   readonly #retryDelayMs: number;
+  readonly #secretTtlMs: number;
+  readonly #now: () => number;
+  readonly #secrets = new Map<string, { value: string; until: number }>();
   readonly #metrics: ProviderMetrics;
 
   constructor(options: WebCheckProviderOptions) {
     this.#readSecret = options.readSecret;
     this.#retryDelayMs = options.retryDelayMs ?? 100;
+    this.#secretTtlMs = options.secretTtlMs ?? 30_000;
+    this.#now = options.now ?? (() => performance.now());
     this.#metrics = providerMetrics(options.registry ?? defaultRegistry);
   }
 
@@ -174,8 +187,18 @@ export class WebCheckProvider implements MetricProvider<WebCheckSpec> {
   }
 
   async #secret(namespace: string, ref: SecretKeyRef, what: string): Promise<string> {
+    const key = `${namespace}/${ref.name}/${ref.key}`;
+    const now = this.#now();
+    const cached = this.#secrets.get(key);
+    if (cached && cached.until > now) return cached.value;
+    this.#secrets.delete(key);
     const value = await this.#readSecret(namespace, ref);
     if (value === undefined) throw new SecretMissing(`${what}: Secret ${namespace}/${ref.name} has no key ${JSON.stringify(ref.key)} (or does not exist)`);
+    if (this.#secretTtlMs > 0) {
+      // Expired entries go when read again; bound the map for namespaces that stopped checking.
+      if (this.#secrets.size >= 10_000) this.#secrets.clear();
+      this.#secrets.set(key, { value, until: now + this.#secretTtlMs });
+    }
     return value;
   }
 }

@@ -29,7 +29,7 @@ afterAll(async () => { await server.close(); });
 beforeEach(() => {
   server.requests.length = 0;
   registry = new Registry();
-  provider = new WebCheckProvider({ readSecret, registry, retryDelayMs: 10 });
+  provider = new WebCheckProvider({ readSecret, registry, retryDelayMs: 10, secretTtlMs: 0 });
 });
 
 /** A web check as the API server stores it (defaults applied). */
@@ -192,6 +192,29 @@ describe('web check: failure modes are inconclusive, never a pass', () => {
     const pending = provider.query({ namespace: 'shop', web: check({ timeout: '10s' }) }, {}, ac.signal);
     setTimeout(() => ac.abort(new Error('reconcile cancelled')), 50);
     await expect(pending).rejects.toThrow('reconcile cancelled');
+  });
+});
+
+describe('web check: Secrets are reused for secretTtlMs, then read again', () => {
+  it('one read per Secret key within the TTL; a rotated value is sent after it', async () => {
+    let now = 0;
+    let reads = 0;
+    let token = 'one';
+    const counting: SecretValueReader = async () => { reads++; return `Bearer ${token}`; };
+    const cached = new WebCheckProvider({ readSecret: counting, registry, secretTtlMs: 30_000, now: () => now });
+    server.answer(() => json({ delta: 0 }));
+    const web = check({ headers: [{ name: 'Authorization', valueFrom: { secretKeyRef: { name: 'check-token', key: 'bearer' } } }] });
+    await cached.query({ namespace: 'shop', web }, {});
+    token = 'two';
+    now = 29_999;
+    await cached.query({ namespace: 'shop', web }, {});
+    now = 30_000;
+    await cached.query({ namespace: 'shop', web }, {});
+    expect(reads).toBe(2);
+    expect(server.requests.map((r) => r.headers.authorization)).toEqual(['Bearer one', 'Bearer one', 'Bearer two']);
+    // Another namespace is another Secret.
+    await cached.query({ namespace: 'other', web }, {});
+    expect(reads).toBe(3);
   });
 });
 

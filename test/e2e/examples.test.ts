@@ -120,10 +120,16 @@ describe('examples reach the outcome their README promises', () => {
     for (const r of sr.status.results) { expect(r.primary).toBeTypeOf('number'); expect(r.shadow).toBeTypeOf('number'); }
   });
 
-  it('cohortlens-v2 (the CohortLens v2 migration): shadow mode (5xx < 0.1%, consistent p95), then cutover to v2, Completed', async () => {
+  it('cohortlens-v2 (the CohortLens v2 migration): shadow mode (5xx < 0.1%, consistent p95, no-regression web check < 5% delta), then cutover to v2, Completed', async () => {
+    // The playbook's no-regression script behind a QA service on 127.0.0.1 (see flask-to-postgres).
+    const qa = await startCheckServer((req) => (req.headers.authorization === 'Bearer testbed-cohortlens-qa-token'
+      ? json({ cohorts: 12, v1: 100, v2: 101.8, delta: 0.018 })
+      : json({ error: 'unauthorised' }, 401)));
+    cleanups.push(() => qa.close());
     const ex = await runExample('cohortlens-v2', {
       backends: [{ service: 'cohortlens-v1', port: 8000, latencyMs: LATENCY_MS }, { service: 'cohortlens-v2', port: 8001, latencyMs: LATENCY_MS }],
       host: 'api.cohortlens.example.com',
+      addresses: { 'http://cohortlens-qa.{{namespace}}:8080': qa.url },
     });
     const done = await waitSlice(ex.ns, 'cohortlens-v2', ['Completed', 'RolledBack', 'Failed']);
     await ex.load.stop();
@@ -131,6 +137,12 @@ describe('examples reach the outcome their README promises', () => {
     expect(phases(done)).toEqual(['Pending', 'Shadowing', 'Shifting', 'Stabilizing', 'Completed']);
     expect(await weights(ex.ns, 'cohortlens-api')).toEqual({ 'cohortlens-v1': 0, 'cohortlens-v2': 100 });
     expect(await flag(ex.ns, 'cohortlens-flags', 'v2_enabled')).toBe('true');
+    // The shadow stage asked the no-regression script, for this pair of services, and judged its delta.
+    expect(qa.requests.length).toBeGreaterThanOrEqual(1);
+    expect(qa.requests[0]?.url).toBe('/no-regression?v1=cohortlens-v1&v2=cohortlens-v2');
+    const runs = await getJson<{ items: Array<{ status?: { verdict?: string; results?: Array<{ name: string; shadow?: number; result: string }> } }> }>(['get', 'shadowruns', '-n', ex.ns]);
+    expect(runs.items[0]?.status?.verdict).toBe('Pass');
+    expect(runs.items[0]?.status?.results).toContainEqual(expect.objectContaining({ name: 'no-regression', shadow: 0.018, result: 'Pass' }));
   });
 
   it('zemo-api-and-workers (Zemo\'s migration and rollback plan): workers Ready before traffic, p95 ≤ 110% of the monolith, legacy job runner retired after completion', async () => {

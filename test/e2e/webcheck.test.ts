@@ -4,17 +4,18 @@
 // The service plays the playbook's "no-regression v1↔v2" script: it answers the delta of v2 vs v1.
 //   - small delta: the shift completes; every call carried the Secret's token;
 //   - large delta: rolled back by Metric, the failing value in the rollback reason, weights back;
+//   - the Secret missing: Stalled naming the check, nothing promoted; created: the shift completes;
 //   - the token is in no status, Event or log line; /metrics shows the check's value, threshold, result.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getJson, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
+import { eventually, getJson, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
 import { json, startCheckServer, type CheckServer } from '../helpers/check-server.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
-import { createScenario, shiftYaml, waitPhase, type Scenario } from '../helpers/scenario.ts';
+import { createScenario, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
 
 const TOKEN = `wc-${Math.random().toString(36).slice(2, 14)}`;
-const NS = { small: uniqueName('wc-small'), large: uniqueName('wc-large') };
+const NS = { small: uniqueName('wc-small'), large: uniqueName('wc-large'), nosecret: uniqueName('wc-nosecret') };
 /** The delta v2 vs v1 the verification service reports, per namespace. */
-const DELTA: Record<string, number> = { [NS.small]: 0.012, [NS.large]: 0.31 };
+const DELTA: Record<string, number> = { [NS.small]: 0.012, [NS.large]: 0.31, [NS.nosecret]: 0.01 };
 
 let operator: OperatorProcess;
 let checks: CheckServer;
@@ -35,10 +36,12 @@ afterAll(async () => {
   for (const s of scenarios) await s.cleanup();
 });
 
-async function gatedShift(ns: string): Promise<Scenario> {
+const createSecret = (ns: string) => kubectlOk(['create', 'secret', 'generic', 'cohortlens-check', '-n', ns, `--from-literal=bearer=Bearer ${TOKEN}`]);
+
+async function gatedShift(ns: string, o: { secret?: boolean } = {}): Promise<Scenario> {
   const s = await createScenario({ prefix: 'wc', ns });
   scenarios.push(s);
-  await kubectlOk(['create', 'secret', 'generic', 'cohortlens-check', '-n', ns, `--from-literal=bearer=Bearer ${TOKEN}`]);
+  if (o.secret !== false) await createSecret(ns);
   await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'cohortlens-v2', {
     steps: [[10, '3s'], [50, '3s'], [100, '3s']], interval: '1s', failureLimit: 2,
     metrics: `      - name: no-regression
@@ -84,6 +87,26 @@ describe('TrafficShift gated by a web check', () => {
     expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
     expect(done.status?.analysis?.lastResults?.[0]).toMatchObject({ name: 'no-regression', result: 'Fail', value: 0.31 });
     expect(await visible(NS.large)).not.toContain(TOKEN);
+  });
+
+  it('the Secret is missing: Stalled naming the web check, no promotion; created, the shift goes on and completes', async () => {
+    const s = await gatedShift(NS.nosecret, { secret: false });
+    const stalled = await eventually('Stalled condition', async () => {
+      const t = await s.shift<ShiftObject>('cohortlens-v2');
+      return t.status?.conditions?.find((c) => c.type === 'Stalled' && c.status === 'True');
+    }, 30_000);
+    expect(stalled.reason).toBe('QueryError');
+    expect(stalled.message).toBe(`spec.analysis.metrics[0].web: the web check cannot run: no-regression: header Authorization: Secret ${NS.nosecret}/cohortlens-check has no key "bearer" (or does not exist)`);
+    await sleep(3000); // longer than a step: still at the first one
+    const held = await s.shift<ShiftObject>('cohortlens-v2');
+    expect(held.status?.currentStep ?? 0).toBe(0);
+    expect((await s.routeWeights())[s.canary]).toBeLessThanOrEqual(10);
+    expect(checks.requests.filter((r) => r.url.startsWith(`/compare/${NS.nosecret}?`))).toEqual([]);
+
+    await createSecret(NS.nosecret);
+    const done = await waitPhase(s, 'cohortlens-v2', ['Completed', 'RolledBack', 'Failed'], 90_000);
+    expect(done.status?.phase, JSON.stringify(done.status)).toBe('Completed');
+    expect(done.status?.conditions?.find((c) => c.type === 'Stalled')).toBeUndefined();
   });
 
   it('/metrics shows each check’s value, threshold and result; the token is in no log line', async () => {

@@ -16,7 +16,7 @@ import type { SecretKeyRef } from '../api/secret-ref.ts';
 import type { WebCheck } from '../api/webcheck.ts';
 import { parseDuration } from '../api/duration.ts';
 import { counter, histogram, registry as defaultRegistry, type Counter, type Histogram, type Registry } from '../runtime/metrics.ts';
-import { JsonPathError, parseSingularPath, selectPath } from './jsonpath.ts';
+import { JsonPathError, parseSingularPath, selectPath, type PathSegment } from './jsonpath.ts';
 import { inconclusiveSample, rejectedSample, valueSample, type MetricProvider, type MetricSample } from './provider.ts';
 import { renderTemplate, TemplateError, type TemplateVars } from './template.ts';
 
@@ -107,7 +107,7 @@ export class WebCheckProvider implements MetricProvider<WebCheckSpec> {
   async #measure({ namespace, web }: WebCheckSpec, vars: TemplateVars, signal?: AbortSignal): Promise<MetricSample> {
     let url: string;
     let body: string | undefined;
-    let path;
+    let path: PathSegment[];
     try {
       url = renderTemplate(web.url, vars);
       body = web.body === undefined ? undefined : renderTemplate(web.body, vars);

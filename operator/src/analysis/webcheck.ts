@@ -134,7 +134,6 @@ export class WebCheckProvider implements MetricProvider<WebCheckSpec> {
     const timeoutMs = parseDuration(web.timeout);
     const deadline = AbortSignal.timeout(timeoutMs);
     const where = `${web.method} ${redactUrl(url)}`;
-    let attempts = 0;
     let statusCode: number;
     let text: string;
     let contentType: string | undefined;
@@ -158,7 +157,6 @@ export class WebCheckProvider implements MetricProvider<WebCheckSpec> {
         followRedirect: false, // a redirect is not the answer; and header values never go to another host
         responseType: 'text',
       });
-      attempts = response.retryCount + 1;
       statusCode = response.statusCode;
       text = response.body;
       contentType = response.headers['content-type'];
@@ -167,7 +165,7 @@ export class WebCheckProvider implements MetricProvider<WebCheckSpec> {
       if (signal?.aborted) throw signal.reason;
       if (!(err instanceof RequestError)) throw err;
       this.#metrics.requests.inc({ code: codeOf(err) });
-      attempts = (err.request?.retryCount ?? 0) + 1;
+      const attempts = (err.request?.retryCount ?? 0) + 1;
       const tries = `${attempts} attempt${attempts === 1 ? '' : 's'}`;
       if (err instanceof TimeoutError || deadline.aborted) return inconclusiveSample(`${where} did not answer within ${web.timeout} (${tries})`);
       if (err instanceof HTTPError) return inconclusiveSample(`${where} answered HTTP ${err.response.statusCode} (${tries})`);

@@ -51,6 +51,7 @@ export default tseslint.config(
           { group: ['node:*'], message: PURE },
           { group: ['**/kube/*', '**/kube'], message: PURE },
           { group: ['**/analysis/prometheus.ts', '**/analysis/prometheus'], message: PURE },
+          { group: ['**/analysis/webcheck.ts', '**/analysis/webcheck'], message: PURE },
         ],
       }],
     },

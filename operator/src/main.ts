@@ -15,6 +15,7 @@ import { SliceMetrics } from './controllers/migrationslice/metrics.ts';
 import { GatewayApiRouter } from './traffic/gateway-api.ts';
 import { CachedRouteClient } from './traffic/router.ts';
 import { PrometheusProvider } from './analysis/prometheus.ts';
+import { WebCheckProvider } from './analysis/webcheck.ts';
 import { HookServer } from './hooks/server.ts';
 import { Notifier, kubeSecretReader } from './notify/notifier.ts';
 
@@ -88,19 +89,20 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const routes = informers<KubeObject>(client, cfg, log, HTTP_ROUTE);
   const router = new GatewayApiRouter(new CachedRouteClient(client, HTTP_ROUTE.plural, routes.store));
   const prometheus = new PrometheusProvider({ defaultAddress: cfg.prometheusUrl, registry });
+  const web = new WebCheckProvider({ readSecret: kubeSecretReader(client), registry });
   const notifier = new Notifier({ readSecret: kubeSecretReader(client), githubApiUrl: cfg.githubApiUrl, logger: log.child({ component: 'notify' }), registry });
   const trafficShifts = new TrafficShiftController({
-    client, informer: shifts.store, router, prometheus, defaultPrometheusUrl: cfg.prometheusUrl,
+    client, informer: shifts.store, router, prometheus, web, defaultPrometheusUrl: cfg.prometheusUrl,
     events, clock: realClock, logger: log.child({ controller: 'trafficshift' }), metrics: new ShiftMetrics(registry), concurrency: cfg.concurrency,
     notifier,
   });
   const shadowRuns = new ShadowRunController({
-    client, informer: runs.store, router, prometheus, defaultPrometheusUrl: cfg.prometheusUrl,
+    client, informer: runs.store, router, prometheus, web, defaultPrometheusUrl: cfg.prometheusUrl,
     events, clock: realClock, logger: log.child({ controller: 'shadowrun' }), metrics: new ShadowMetrics(registry), concurrency: cfg.concurrency,
   });
   const migrationSlices = new MigrationSliceController({
     client, informer: slices.store, shadowRuns: runs.store, trafficShifts: shifts.store,
-    router, prometheus, defaultPrometheusUrl: cfg.prometheusUrl,
+    router, prometheus, web, defaultPrometheusUrl: cfg.prometheusUrl,
     events, clock: realClock, logger: log.child({ controller: 'migrationslice' }), metrics: new SliceMetrics(registry), concurrency: cfg.concurrency,
     notifier,
   });

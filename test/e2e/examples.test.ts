@@ -5,6 +5,7 @@ import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName } from '..
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { runLoad } from '../testbed/dataplane/load.ts';
 import { backendRecord, startBackend, stopBackend } from '../testbed/backends.ts';
+import { json, startCheckServer } from '../helpers/check-server.ts';
 
 let operator: OperatorProcess;
 const cleanups: Array<() => Promise<void>> = [];
@@ -44,7 +45,7 @@ interface SliceObject {
 }
 
 /** Namespace + backends + `kubectl apply -k overlays/testbed -n ns` + load through the gateway. */
-async function runExample(name: string, o: { backends: Backend[]; host: string; path?: string; method?: string; rps?: number; before?: (ns: string) => Promise<void> }): Promise<Example> {
+async function runExample(name: string, o: { backends: Backend[]; host: string; path?: string; method?: string; rps?: number; before?: (ns: string) => Promise<void>; addresses?: Record<string, string> }): Promise<Example> {
   const info = testbed();
   const ns = NS[name]?.shift();
   if (!ns) throw new Error(`no namespace left for example ${name}: add it to EXAMPLES`);
@@ -58,7 +59,18 @@ async function runExample(name: string, o: { backends: Backend[]; host: string; 
     await kubectl(['delete', 'namespace', ns, '--wait=false']);
   });
   if (o.before) await o.before(ns);
-  await kubectlOk(['apply', '--server-side', '-k', `examples/${name}/overlays/testbed`, '-n', ns]);
+  if (o.addresses) {
+    // The example as rendered, with in-cluster addresses the operator (a process on this host) cannot
+    // resolve replaced by where the same service listens here — as --prometheus-url does for Prometheus.
+    let rendered = await kubectlOk(['kustomize', `examples/${name}/overlays/testbed`]);
+    for (const [from, to] of Object.entries(o.addresses)) {
+      if (!rendered.includes(from)) throw new Error(`examples/${name} no longer calls ${from}`);
+      rendered = rendered.replaceAll(from, to);
+    }
+    await kubectlOk(['apply', '--server-side', '-n', ns, '-f', '-'], rendered);
+  } else {
+    await kubectlOk(['apply', '--server-side', '-k', `examples/${name}/overlays/testbed`, '-n', ns]);
+  }
   await eventually(`gateway routes ${o.host}`, async () => {
     // fetch() does not send a custom Host header; the load generator (node:http) does.
     const r = await runLoad({ url: info.gatewayUrl, host: o.host, path: o.path ?? '/', method: o.method ?? 'GET', rps: 10, maxRequests: 1, timeoutMs: 2000 });
@@ -108,10 +120,16 @@ describe('examples reach the outcome their README promises', () => {
     for (const r of sr.status.results) { expect(r.primary).toBeTypeOf('number'); expect(r.shadow).toBeTypeOf('number'); }
   });
 
-  it('cohortlens-v2 (the CohortLens v2 migration): shadow mode (5xx < 0.1%, consistent p95), then cutover to v2, Completed', async () => {
+  it('cohortlens-v2 (the CohortLens v2 migration): shadow mode (5xx < 0.1%, consistent p95, no-regression web check < 5% delta), then cutover to v2, Completed', async () => {
+    // The playbook's no-regression script behind a QA service on 127.0.0.1 (see flask-to-postgres).
+    const qa = await startCheckServer((req) => (req.headers.authorization === 'Bearer testbed-cohortlens-qa-token'
+      ? json({ cohorts: 12, v1: 100, v2: 101.8, delta: 0.018 })
+      : json({ error: 'unauthorised' }, 401)));
+    cleanups.push(() => qa.close());
     const ex = await runExample('cohortlens-v2', {
       backends: [{ service: 'cohortlens-v1', port: 8000, latencyMs: LATENCY_MS }, { service: 'cohortlens-v2', port: 8001, latencyMs: LATENCY_MS }],
       host: 'api.cohortlens.example.com',
+      addresses: { 'http://cohortlens-qa.{{namespace}}:8080': qa.url },
     });
     const done = await waitSlice(ex.ns, 'cohortlens-v2', ['Completed', 'RolledBack', 'Failed']);
     await ex.load.stop();
@@ -119,6 +137,12 @@ describe('examples reach the outcome their README promises', () => {
     expect(phases(done)).toEqual(['Pending', 'Shadowing', 'Shifting', 'Stabilizing', 'Completed']);
     expect(await weights(ex.ns, 'cohortlens-api')).toEqual({ 'cohortlens-v1': 0, 'cohortlens-v2': 100 });
     expect(await flag(ex.ns, 'cohortlens-flags', 'v2_enabled')).toBe('true');
+    // The shadow stage asked the no-regression script, for this pair of services, and judged its delta.
+    expect(qa.requests.length).toBeGreaterThanOrEqual(1);
+    expect(qa.requests[0]?.url).toBe('/no-regression?v1=cohortlens-v1&v2=cohortlens-v2');
+    const runs = await getJson<{ items: Array<{ status?: { verdict?: string; results?: Array<{ name: string; shadow?: number; result: string }> } }> }>(['get', 'shadowruns', '-n', ex.ns]);
+    expect(runs.items[0]?.status?.verdict).toBe('Pass');
+    expect(runs.items[0]?.status?.results).toContainEqual(expect.objectContaining({ name: 'no-regression', shadow: 0.018, result: 'Pass' }));
   });
 
   it('zemo-api-and-workers (Zemo\'s migration and rollback plan): workers Ready before traffic, p95 ≤ 110% of the monolith, legacy job runner retired after completion', async () => {
@@ -170,22 +194,35 @@ describe('examples reach the outcome their README promises', () => {
     expect(await flag(ex.ns, 'feature-flags', 'score-events-to-worker')).toBe('true');
   });
 
-  it('flask-to-postgres (the Flask marketplace\'s migration plan): healthy → Completed; new service at 10% 5xx → RolledBack, flag back to "false"', async () => {
-    // One after the other: both use the same hostname.
+  it('flask-to-postgres (the Flask marketplace\'s migration plan): healthy → Completed; new service at 10% 5xx → RolledBack, flag back to "false"; rows lost (data QA web check) → RolledBack', async () => {
+    // The plan's data QA ("comparar conteos"): a real service on 127.0.0.1 answering the slice's
+    // web check, per namespace; it insists on the token of the example's Secret.
+    const lost: Record<string, number> = {};
+    const qa = await startCheckServer((req) => {
+      if (req.headers.authorization !== 'Bearer testbed-data-qa-token') return json({ error: 'unauthorised' }, 401);
+      const ns = /^\/([^/]+)\/compare-counts$/.exec(req.url)?.[1] ?? '';
+      const body = JSON.parse(req.body) as { tables?: string[] };
+      const missing = lost[ns] ?? 0;
+      return json({ tables: Object.fromEntries((body.tables ?? []).map((t) => [t, { sqlite: 1000, postgresql: t === 'orders' ? 1000 - missing : 1000 }])), missingRows: missing });
+    });
+    cleanups.push(() => qa.close());
+    const addresses = { 'http://marketplace-data-qa.{{namespace}}:8080': `${qa.url}/{{namespace}}` };
+    // One after the other: all use the same hostname.
     const ok = await runExample('flask-to-postgres', {
       backends: [{ service: 'flask-sqlite', port: 8000 }, { service: 'flask-postgres', port: 8000 }],
-      host: 'marketplace.example.com',
+      host: 'marketplace.example.com', addresses,
     });
     const good = await waitSlice(ok.ns, 'flask-to-postgres', ['Completed', 'RolledBack', 'Failed']);
     await ok.load.stop();
     expect(good.status?.phase, JSON.stringify(good.status?.history)).toBe('Completed');
     expect(await weights(ok.ns, 'marketplace')).toEqual({ 'flask-sqlite': 0, 'flask-postgres': 100 });
     expect(await flag(ok.ns, 'marketplace-flags', 'postgres-primary')).toBe('true');
+    expect(qa.requests.filter((r) => r.url === `/${ok.ns}/compare-counts`).length).toBeGreaterThanOrEqual(3);
     await kubectlOk(['delete', 'httproute', 'marketplace', '-n', ok.ns]);
 
     const bad = await runExample('flask-to-postgres', {
       backends: [{ service: 'flask-sqlite', port: 8000 }, { service: 'flask-postgres', port: 8000, errorRate: 0.1 }],
-      host: 'marketplace.example.com', rps: 60,
+      host: 'marketplace.example.com', rps: 60, addresses,
     });
     const failed = await waitSlice(bad.ns, 'flask-to-postgres', ['Completed', 'RolledBack', 'Failed']);
     await bad.load.stop();
@@ -193,6 +230,23 @@ describe('examples reach the outcome their README promises', () => {
     expect(failed.status?.history?.at(-1)?.reason).toBe('RolledBack');
     expect(await weights(bad.ns, 'marketplace')).toEqual({ 'flask-sqlite': 100, 'flask-postgres': 0 });
     expect(await flag(bad.ns, 'marketplace-flags', 'postgres-primary')).toBe('false');
+    await kubectlOk(['delete', 'httproute', 'marketplace', '-n', bad.ns]);
+
+    // Healthy backends, but the data QA finds 42 orders of SQLite missing in PostgreSQL.
+    const lossNs = NS['flask-to-postgres']![0]!;
+    lost[lossNs] = 42;
+    const loss = await runExample('flask-to-postgres', {
+      backends: [{ service: 'flask-sqlite', port: 8000 }, { service: 'flask-postgres', port: 8000 }],
+      host: 'marketplace.example.com', addresses,
+    });
+    expect(loss.ns).toBe(lossNs);
+    await waitSlice(loss.ns, 'flask-to-postgres', ['Completed', 'RolledBack', 'Failed']);
+    await loss.load.stop();
+    const rolledBack = await getJson<SliceObject & { status?: { rollback?: { trigger: string; reason: string } } }>(['get', 'migrationslice', 'flask-to-postgres', '-n', loss.ns]);
+    expect(rolledBack.status?.phase, JSON.stringify(rolledBack.status?.history)).toBe('RolledBack');
+    expect(rolledBack.status?.rollback).toMatchObject({ trigger: 'Metric', reason: expect.stringContaining('no-rows-lost 42 > 0') as unknown });
+    expect(await weights(loss.ns, 'marketplace')).toEqual({ 'flask-sqlite': 100, 'flask-postgres': 0 });
+    expect(await flag(loss.ns, 'marketplace-flags', 'postgres-primary')).toBe('false');
   });
 });
 

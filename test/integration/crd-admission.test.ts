@@ -4,7 +4,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
 import { CRD_DIR } from '../../operator/src/api/gen-crds.ts';
-import { invalidShadowRunsAndSlices, invalidTrafficShifts, validManifests, minimalTrafficShift } from '../unit/api/fixtures.ts';
+import { invalidShadowRunsAndSlices, invalidTrafficShifts, invalidWebChecks, validManifests, minimalTrafficShift } from '../unit/api/fixtures.ts';
 
 interface Run {
   code: number;
@@ -52,7 +52,7 @@ describe('CRD admission rejects invalid resources, naming the field', () => {
     expect(invalidShadowRunsAndSlices.length).toBeGreaterThanOrEqual(10);
   });
 
-  const cases = [...invalidTrafficShifts, ...invalidShadowRunsAndSlices];
+  const cases = [...invalidTrafficShifts, ...invalidShadowRunsAndSlices, ...invalidWebChecks];
   it.each(cases.map((c) => [`${c.kind}: ${c.name}`, c] as const))('%s', async (_name, c) => {
     const result = await apply(c.manifest);
     expect(result.code, `expected a rejection, kubectl said:\n${result.stdout}${result.stderr}`).not.toBe(0);

@@ -22,6 +22,8 @@ const EVENT_ONLY: Record<string, string> = {
   cutover_shadow_metric_value: 'a ShadowRun',
   cutover_shadow_verdicts_total: 'a finished ShadowRun',
   cutover_notifications_total: 'spec.notify on a resource',
+  cutover_web_check_duration_seconds: 'a web check',
+  cutover_web_check_requests_total: 'a web check',
   workqueue_retries_total: 'a reconcile retried with backoff',
 };
 
@@ -115,6 +117,7 @@ describe('metrics contract vs. a live operator', () => {
     expect(find('cutover_resource_phase', { kind: 'TrafficShift', namespace: NS, name: 'tiny', phase: 'Completed' })).toBeDefined();
     expect(find('cutover_analysis_results_total', { namespace: NS, name: 'tiny', metric: 'error-rate', result: 'Pass' })).toBeDefined();
     expect(find('cutover_analysis_metric_threshold', { namespace: NS, name: 'tiny', metric: 'error-rate', bound: 'max' })).toBeDefined();
+    expect(find('cutover_analysis_metric_result', { kind: 'TrafficShift', namespace: NS, name: 'tiny', metric: 'error-rate', result: 'Pass' })).toBeDefined();
     expect(find('cutover_hook_requests_total', { hook: 'alertmanager', code: '401' })).toBeDefined();
     expect(find('controller_runtime_reconcile_total', { controller: 'trafficshift', result: 'success' })).toBeDefined();
   });

@@ -1,5 +1,7 @@
 // Schemas shared by TrafficShift, ShadowRun and MigrationSlice.
 import * as z from 'zod';
+import { SecretKeyRefSchema } from './secret-ref.ts';
+import { WebCheckSchema, type WebCheck } from './webcheck.ts';
 import { HTTP_URL, dnsLabel, duration, listMap, resourceName, serviceName, timestamp, withRules } from './k8s-schema.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -108,11 +110,7 @@ export function routerKind(route: Route): RouterKind {
   return kind;
 }
 
-export const SecretKeyRefSchema = z.strictObject({
-  name: resourceName().describe('Secret name in the namespace of this resource.'),
-  key: z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/, { message: 'must be a valid Secret key' }),
-});
-export type SecretKeyRef = z.infer<typeof SecretKeyRefSchema>;
+export { SecretKeyRefSchema, type SecretKeyRef } from './secret-ref.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Steps
@@ -159,7 +157,8 @@ export type PrometheusQuery = z.infer<typeof PrometheusQuerySchema>;
 
 const metricBaseShape = {
   name: dnsLabel().describe('Unique name of the check, e.g. error-rate.'),
-  prometheus: PrometheusQuerySchema,
+  prometheus: PrometheusQuerySchema.optional().describe('A Prometheus query. Exactly one of prometheus and web.'),
+  web: WebCheckSchema.optional().describe('A web check (api/webcheck.ts): an HTTP call whose JSON answer at jsonPath is the value. Exactly one of prometheus and web.'),
   min: z.number().optional().describe('Fail when the value is below.'),
   max: z.number().optional().describe('Fail when the value is above.'),
   maxRatio: z
@@ -170,7 +169,8 @@ const metricBaseShape = {
 };
 
 type MetricBase = {
-  prometheus: PrometheusQuery;
+  prometheus?: PrometheusQuery | undefined;
+  web?: WebCheck | undefined;
   min?: number | undefined;
   max?: number | undefined;
   maxRatio?: number | undefined;
@@ -180,6 +180,11 @@ type MetricBase = {
 function metricRules<T extends MetricBase>(thresholds: ReadonlyArray<keyof MetricBase & string>) {
   const list = thresholds.join(', ');
   return [
+    {
+      cel: 'has(self.prometheus) != has(self.web)',
+      message: 'exactly one of prometheus and web must be set',
+      check: (m: T) => (m.prometheus !== undefined) !== (m.web !== undefined),
+    },
     {
       cel: thresholds.map((t) => `has(self.${t})`).join(' || '),
       message: `at least one threshold (${list}) must be set`,
@@ -192,11 +197,11 @@ function metricRules<T extends MetricBase>(thresholds: ReadonlyArray<keyof Metri
       check: (m: T) => m.min === undefined || m.max === undefined || m.min <= m.max,
     },
     {
-      cel: '!has(self.maxRatio) || has(self.prometheus.baselineQuery)',
+      cel: '!has(self.maxRatio) || (has(self.prometheus) && has(self.prometheus.baselineQuery))',
       message: 'maxRatio needs prometheus.baselineQuery (the legacy side to compare with)',
       fieldPath: '.prometheus.baselineQuery',
       reason: 'FieldValueRequired' as const,
-      check: (m: T) => m.maxRatio === undefined || m.prometheus.baselineQuery !== undefined,
+      check: (m: T) => m.maxRatio === undefined || m.prometheus?.baselineQuery !== undefined,
     },
   ];
 }
@@ -222,11 +227,11 @@ export const ShadowMetricSchema = withRules(
   [
     ...metricRules<MetricBase>(['min', 'max', 'maxRatio', 'maxDiffPoints']),
     {
-      cel: '!has(self.maxDiffPoints) || has(self.prometheus.baselineQuery)',
+      cel: '!has(self.maxDiffPoints) || (has(self.prometheus) && has(self.prometheus.baselineQuery))',
       message: 'maxDiffPoints needs prometheus.baselineQuery (the primary side to compare with)',
       fieldPath: '.prometheus.baselineQuery',
       reason: 'FieldValueRequired',
-      check: (m) => m.maxDiffPoints === undefined || m.prometheus.baselineQuery !== undefined,
+      check: (m) => m.maxDiffPoints === undefined || m.prometheus?.baselineQuery !== undefined,
     },
   ],
 );

@@ -160,8 +160,51 @@ export function minimalMigrationSlice(name = 'dispute-processor'): Obj {
   };
 }
 
+/** A TrafficShift gated by web checks (api/webcheck.ts) next to a Prometheus metric. */
+export function webCheckTrafficShift(name = 'cohortlens-v2'): Obj {
+  const m = minimalTrafficShift(name) as Loose;
+  m.spec.analysis = {
+    interval: '30s',
+    metrics: [
+      {
+        name: 'no-regression',
+        web: {
+          url: 'http://cohortlens-check.{{namespace}}:8080/compare?new={{canary.service}}',
+          jsonPath: '$.delta',
+          headers: [
+            { name: 'Accept', value: 'application/json' },
+            { name: 'Authorization', valueFrom: { secretKeyRef: { name: 'check-token', key: 'bearer' } } },
+          ],
+          timeout: '3s',
+          retries: 1,
+        },
+        max: 0.05,
+      },
+      {
+        name: 'row-counts',
+        web: {
+          url: 'https://db-compare.example.com/counts',
+          method: 'POST',
+          body: '{"tables": ["orders", "users"]}',
+          jsonPath: "$.results[0]['count ratio']",
+        },
+        min: 0.999,
+        max: 1.001,
+      },
+      {
+        name: 'secret-body',
+        web: { url: 'https://db-compare.example.com/q', method: 'POST', bodyFrom: { secretKeyRef: { name: 'q', key: 'body' } }, jsonPath: '$[-1]' },
+        max: 1,
+      },
+      { name: 'error-rate', prometheus: { query: 'vector(0)' }, max: 0.01 },
+    ],
+  };
+  return m;
+}
+
 export const validManifests: ReadonlyArray<{ name: string; manifest: Obj }> = [
   { name: 'TrafficShift, every field (DESIGN §1)', manifest: validTrafficShift() },
+  { name: 'TrafficShift gated by web checks', manifest: webCheckTrafficShift() },
   { name: 'TrafficShift, minimal', manifest: minimalTrafficShift() },
   { name: 'ShadowRun', manifest: validShadowRun() },
   { name: 'MigrationSlice, the score worker extraction', manifest: validMigrationSlice() },
@@ -189,6 +232,29 @@ const ms = (name: string, field: string, mutate: (spec: Loose) => void, message?
 const ONLY_HTTPROUTE = 'only spec.route.httpRoute (Gateway API) is supported in this version';
 const NO_PARITY = 'parity comparison is not implemented yet';
 const PARITY = { maxMismatchRatio: 0.01, ignoreHeaders: ['date'], ignoreJsonPaths: ['$.requestId'] };
+
+const web = (name: string, field: string, mutate: (spec: Loose) => void, message?: string) => invalid('TrafficShift', webCheckTrafficShift, name, field, mutate, message);
+
+export const invalidWebChecks: readonly InvalidCase[] = [
+  web('both prometheus and web', 'spec.analysis.metrics[0]', (s) => (s.analysis.metrics[0].prometheus = { query: 'vector(0)' }), 'exactly one of prometheus and web must be set'),
+  web('neither prometheus nor web', 'spec.analysis.metrics[0]', (s) => delete s.analysis.metrics[0].web, 'exactly one of prometheus and web must be set'),
+  web('web url not http', 'spec.analysis.metrics[0].web.url', (s) => (s.analysis.metrics[0].web.url = 'file:///etc/passwd')),
+  web('web jsonPath wildcard', 'spec.analysis.metrics[0].web.jsonPath', (s) => (s.analysis.metrics[0].web.jsonPath = '$.results[*].delta')),
+  web('web jsonPath descendant', 'spec.analysis.metrics[0].web.jsonPath', (s) => (s.analysis.metrics[0].web.jsonPath = '$..delta')),
+  web('web jsonPath without $', 'spec.analysis.metrics[0].web.jsonPath', (s) => (s.analysis.metrics[0].web.jsonPath = 'delta')),
+  web('web method PUT', 'spec.analysis.metrics[0].web.method', (s) => (s.analysis.metrics[0].web.method = 'PUT')),
+  web('web body with GET', 'spec.analysis.metrics[0].web.method', (s) => (s.analysis.metrics[0].web.body = '{}'), 'a body needs method: POST'),
+  web('web body and bodyFrom', 'spec.analysis.metrics[2].web.bodyFrom', (s) => (s.analysis.metrics[2].web.body = '{}'), 'set body or bodyFrom, not both'),
+  web('web header value and valueFrom', 'spec.analysis.metrics[0].web.headers[1]', (s) => (s.analysis.metrics[0].web.headers[1].value = 'x'), 'exactly one of value and valueFrom must be set'),
+  web('web header without value', 'spec.analysis.metrics[0].web.headers[0]', (s) => delete s.analysis.metrics[0].web.headers[0].value, 'exactly one of value and valueFrom must be set'),
+  web('web header name with a space', 'spec.analysis.metrics[0].web.headers[0].name', (s) => (s.analysis.metrics[0].web.headers[0].name = 'X Token')),
+  web('web headers repeated', 'spec.analysis.metrics[0].web.headers', (s) => (s.analysis.metrics[0].web.headers[1].name = 'accept'), 'header names must be unique'),
+  web('web timeout zero', 'spec.analysis.metrics[0].web.timeout', (s) => (s.analysis.metrics[0].web.timeout = '0s')),
+  web('web retries negative', 'spec.analysis.metrics[0].web.retries', (s) => (s.analysis.metrics[0].web.retries = -1)),
+  web('web retries above 10', 'spec.analysis.metrics[0].web.retries', (s) => (s.analysis.metrics[0].web.retries = 11)),
+  web('web secretKeyRef without key', 'spec.analysis.metrics[0].web.headers[1].valueFrom.secretKeyRef.key', (s) => delete s.analysis.metrics[0].web.headers[1].valueFrom.secretKeyRef.key),
+  web('web check with maxRatio (no baseline)', 'spec.analysis.metrics[0].prometheus.baselineQuery', (s) => (s.analysis.metrics[0].maxRatio = 1.05), 'maxRatio needs prometheus.baselineQuery'),
+];
 
 export const invalidTrafficShifts: readonly InvalidCase[] = [
   ts('weight above 100', 'spec.steps[1].weight', (s) => (s.steps[1].weight = 150)),

@@ -11,7 +11,7 @@ import {
   routerKind,
   type FieldIssue,
 } from '../../../operator/src/api/index.ts';
-import { invalidShadowRunsAndSlices, invalidTrafficShifts, validManifests, validMigrationSlice, validShadowRun, minimalTrafficShift } from './fixtures.ts';
+import { invalidShadowRunsAndSlices, invalidTrafficShifts, invalidWebChecks, validManifests, validMigrationSlice, validShadowRun, minimalTrafficShift } from './fixtures.ts';
 
 /** True when an issue is about `field` itself or something inside it. */
 function names(issue: FieldIssue, field: string): boolean {
@@ -26,7 +26,7 @@ describe('valid manifests parse', () => {
 });
 
 describe('invalid manifests are rejected with the field named', () => {
-  const cases = [...invalidTrafficShifts, ...invalidShadowRunsAndSlices];
+  const cases = [...invalidTrafficShifts, ...invalidShadowRunsAndSlices, ...invalidWebChecks];
   it.each(cases.map((c) => [`${c.kind}: ${c.name}`, c] as const))('%s', (_name, c) => {
     const result = parseResource(c.manifest);
     expect(result.ok).toBe(false);

@@ -5,6 +5,7 @@
 // expected. Each recorder implements the part of the real class the controllers use (Pick), so a
 // change of those signatures fails to compile here.
 import type { PrometheusProvider } from '../../../operator/src/analysis/prometheus.ts';
+import type { WebCheckProvider } from '../../../operator/src/analysis/webcheck.ts';
 import { valueSample, type MetricSample } from '../../../operator/src/analysis/provider.ts';
 import type { ControllerDeps } from '../../../operator/src/controllers/shared/kind.ts';
 import type { Store } from '../../../operator/src/controllers/shared/store.ts';
@@ -176,7 +177,7 @@ export function reconcileContext(key: string): ReconcileContext {
 /**
  * The deps every controller takes, over `api`: the recording client, Events into its log, the real
  * Gateway API router over the same client (route reads and writes are API calls too), a Prometheus
- * answering `sample`, and a clock stopped at `now`.
+ * and a web check provider answering `sample`, and a clock stopped at `now`.
  */
 export function recordedDeps<T extends KubeObject>(api: RecordingClient, objects: T[], now: number, sample: MetricSample = valueSample(0)): Omit<ControllerDeps<T>, 'metrics'> {
   return {
@@ -186,6 +187,7 @@ export function recordedDeps<T extends KubeObject>(api: RecordingClient, objects
     events: new RecordingEvents(api.log) as unknown as EventRecorder,
     router: new GatewayApiRouter(api),
     prometheus: new FixedPrometheus(sample) as unknown as PrometheusProvider,
+    web: new FixedPrometheus(sample) as unknown as WebCheckProvider,
     defaultPrometheusUrl: 'http://prometheus:9090',
     clock: new FakeClock(now),
   };

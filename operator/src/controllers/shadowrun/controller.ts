@@ -103,7 +103,7 @@ export class ShadowRunController {
     let written = obj;
     for (const e of plan.effects) written = await this.#apply(e, written, ref, spec, plan.status, ctx);
     if (!deleting) {
-      d.metrics.observe(ref.namespace, obj.metadata.name ?? '', plan.status, o.analysis);
+      d.metrics.observe(ref.namespace, obj.metadata.name ?? '', plan.status, o.analysis, spec);
       if (plan.status.verdict && isTerminal(plan.status.phase) && !isTerminal(status.phase)) d.metrics.verdict(ref.namespace, obj.metadata.name ?? '', plan.status.verdict);
     }
     return plan.requeueAfterMs !== undefined ? { requeueAfter: plan.requeueAfterMs } : undefined;
@@ -122,7 +122,7 @@ export class ShadowRunController {
       'stable.service': ref.stable.service, 'canary.service': ref.canary.service,
     };
     const baselineVars: TemplateVars = { ...vars, 'shadow.service': ref.stable.service, 'canary.service': ref.stable.service };
-    return observeAnalysis({ provider: this.#d.prometheus, defaultAddress: this.#d.defaultPrometheusUrl, metrics: analysis.metrics, vars, baselineVars, signal }, o.problems);
+    return observeAnalysis({ provider: this.#d.prometheus, web: this.#d.web, namespace: ref.namespace, defaultAddress: this.#d.defaultPrometheusUrl, metrics: analysis.metrics, vars, baselineVars, signal }, o.problems);
   }
 
   async #apply(e: Effect, obj: ShadowRunObject, ref: TrafficRef, spec: ShadowRunSpec, next: ShadowRunStatus, ctx: ReconcileContext): Promise<ShadowRunObject> {

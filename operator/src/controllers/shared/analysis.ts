@@ -6,19 +6,24 @@ import type { Metric, ShadowMetric } from '../../api/common.ts';
 import { evaluateMetric, type MetricResult } from '../../analysis/evaluate.ts';
 import type { PrometheusQuerySpec } from '../../analysis/prometheus.ts';
 import type { MetricProvider } from '../../analysis/provider.ts';
+import type { WebCheckSpec } from '../../analysis/webcheck.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
 import type { SpecProblem } from './planner.ts';
 
 export interface AnalysisObservation {
   provider: MetricProvider<PrometheusQuerySpec>;
+  /** The web check provider, for metrics with a `web` block (analysis/webcheck.ts in the operator). */
+  web: MetricProvider<WebCheckSpec>;
+  /** The namespace of the resource: where a web check's Secrets are read. */
+  namespace: string;
   /** The operator's Prometheus, for metrics that name no address. */
   defaultAddress: string;
   metrics: ReadonlyArray<Metric | ShadowMetric>;
   /** The variables the queries are rendered with. */
   vars: TemplateVars;
   /**
-   * For a metric without `baselineQuery`: its query rendered with these variables is the baseline
-   * (ShadowRun: the primary side of the same measure). Omitted: no baseline.
+   * For a Prometheus metric without `baselineQuery`: its query rendered with these variables is
+   * the baseline (ShadowRun: the primary side of the same measure). Omitted: no baseline.
    */
   baselineVars?: TemplateVars | undefined;
   signal: AbortSignal;
@@ -26,19 +31,28 @@ export interface AnalysisObservation {
 
 /**
  * One analysis run. A query the provider rejects is a spec problem, pushed onto `problems` naming
- * the field (`spec.analysis.metrics[0].prometheus.query`, reason QueryError); when there is one the
- * run's results are discarded (empty), so a rejected query never counts as a measurement.
+ * the field (`spec.analysis.metrics[0].prometheus.query`, `spec.analysis.metrics[1].web`, reason
+ * QueryError); when there is one the run's results are discarded (empty), so a rejected query
+ * never counts as a measurement.
  */
 export async function observeAnalysis(a: AnalysisObservation, problems: SpecProblem[]): Promise<MetricResult[]> {
   const results = await Promise.all(a.metrics.map(async (m, i): Promise<MetricResult> => {
+    if (m.web) {
+      // One number, judged by min/max (the schema refuses the relative thresholds without a baseline query).
+      const value = await a.web.query({ namespace: a.namespace, web: m.web }, a.vars, a.signal);
+      const r = evaluateMetric(m, { value });
+      if (r.queryRejected) problems.push({ field: `spec.analysis.metrics[${i}].web`, message: `the web check cannot run: ${r.message}`, reason: Reason.QueryError });
+      return r;
+    }
+    const prometheus = m.prometheus!;
     const field = `spec.analysis.metrics[${i}].prometheus`;
-    const address = m.prometheus.address ?? a.defaultAddress;
+    const address = prometheus.address ?? a.defaultAddress;
     const [value, baseline] = await Promise.all([
-      a.provider.query({ address, query: m.prometheus.query }, a.vars, a.signal),
-      m.prometheus.baselineQuery
-        ? a.provider.query({ address, query: m.prometheus.baselineQuery }, a.vars, a.signal)
+      a.provider.query({ address, query: prometheus.query }, a.vars, a.signal),
+      prometheus.baselineQuery
+        ? a.provider.query({ address, query: prometheus.baselineQuery }, a.vars, a.signal)
         : a.baselineVars
-          ? a.provider.query({ address, query: m.prometheus.query }, a.baselineVars, a.signal)
+          ? a.provider.query({ address, query: prometheus.query }, a.baselineVars, a.signal)
           : Promise.resolve(undefined),
     ]);
     const r = evaluateMetric(m, { value, baseline });

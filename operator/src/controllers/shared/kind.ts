@@ -6,6 +6,7 @@
 // status of a spec the schema refuses; and what a user sees of a failed reconcile (./failure.ts).
 import type { PrometheusQuerySpec } from '../../analysis/prometheus.ts';
 import type { MetricProvider } from '../../analysis/provider.ts';
+import type { WebCheckSpec } from '../../analysis/webcheck.ts';
 import { ConditionType, Reason } from '../../api/conditions.ts';
 import { formatPath } from '../../api/validate.ts';
 import { apiVersionOf, newerObject, objectKey, splitKey, type EventRecorder, type KubeClient, type KubeObject, type ResourceType } from '../../kube/index.ts';
@@ -36,6 +37,8 @@ export interface ControllerDeps<T extends KubeObject> extends KindDeps<T> {
   router: TrafficRouter;
   /** The metric provider (analysis/prometheus.ts in the operator), by its interface. */
   prometheus: MetricProvider<PrometheusQuerySpec>;
+  /** The web check provider (analysis/webcheck.ts in the operator), by its interface. */
+  web: MetricProvider<WebCheckSpec>;
   defaultPrometheusUrl: string;
   clock: Clock;
 }

@@ -2,12 +2,16 @@
 import type { TrafficShiftPhase, TrafficShiftSpec, TrafficShiftStatus } from '../../api/trafficshift.ts';
 import { TrafficShiftPhaseValues } from '../../api/trafficshift.ts';
 import type { MetricResult } from '../../analysis/evaluate.ts';
+import { MetricResultValues } from '../../api/common.ts';
 import { counter, gauge, registry as defaultRegistry, type Registry } from '../../runtime/metrics.ts';
 
 const KIND = 'TrafficShift';
 
+/** The verdict of each check as a state (the results counter gives rates). Shared with ShadowRun. */
+export const ANALYSIS_RESULT_METRIC = 'cutover_analysis_metric_result';
+
 export class ShiftMetrics {
-  readonly weight; readonly phase; readonly condition; readonly rollbacks; readonly results; readonly value; readonly threshold;
+  readonly weight; readonly phase; readonly condition; readonly rollbacks; readonly results; readonly value; readonly threshold; readonly result;
 
   constructor(registry: Registry = defaultRegistry) {
     this.weight = gauge({ name: 'cutover_trafficshift_weight', help: 'Canary weight (0-100) the route is set to.', labelNames: ['namespace', 'name'] as const, registry });
@@ -17,6 +21,7 @@ export class ShiftMetrics {
     this.results = counter({ name: 'cutover_analysis_results_total', help: 'Analysis results per metric.', labelNames: ['kind', 'namespace', 'name', 'metric', 'result'] as const, registry });
     this.value = gauge({ name: 'cutover_analysis_metric_value', help: 'Last measured value of an analysis metric.', labelNames: ['kind', 'namespace', 'name', 'metric'] as const, registry });
     this.threshold = gauge({ name: 'cutover_analysis_metric_threshold', help: 'Thresholds of an analysis metric.', labelNames: ['kind', 'namespace', 'name', 'metric', 'bound'] as const, registry });
+    this.result = gauge({ name: ANALYSIS_RESULT_METRIC, help: 'Last result of an analysis metric (1 for the current result).', labelNames: ['kind', 'namespace', 'name', 'metric', 'result'] as const, registry });
   }
 
   observe(namespace: string, name: string, status: TrafficShiftStatus, results: MetricResult[] | undefined, spec: TrafficShiftSpec): void {
@@ -27,6 +32,7 @@ export class ShiftMetrics {
     }
     for (const r of results ?? []) {
       this.results.inc({ kind: KIND, namespace, name, metric: r.name, result: r.result });
+      for (const v of MetricResultValues) this.result.set({ kind: KIND, namespace, name, metric: r.name, result: v }, v === r.result ? 1 : 0);
       if (r.value !== undefined && Number.isFinite(r.value)) this.value.set({ kind: KIND, namespace, name, metric: r.name }, r.value);
     }
     for (const m of spec.analysis?.metrics ?? []) {

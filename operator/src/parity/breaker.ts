@@ -1,6 +1,6 @@
 // Protects the legacy from its replays: opens when, over the last window, replays fail too often
 // (errors, timeouts, 5xx above maxFailureRatio) or their p95 latency climbs to latencyFactor × the
-// p95 measured in the first full window; stays open for openMs, then closes with a fresh window.
+// p95 measured in the first full window (and to at least minLatencyMs); stays open for openMs, then closes with a fresh window.
 // Pure apart from the injected clock.
 import type { Clock } from '../runtime/clock.ts';
 
@@ -10,10 +10,12 @@ export interface BreakerOptions {
   minRequests: number;
   maxFailureRatio: number;
   latencyFactor: number;
+  /** A p95 below this never opens the breaker, however it grew (1 ms → 3 ms is jitter, not a struggling legacy). */
+  minLatencyMs: number;
   openMs: number;
 }
 
-export const DEFAULT_BREAKER: BreakerOptions = { windowMs: 60_000, minRequests: 10, maxFailureRatio: 0.05, latencyFactor: 2, openMs: 120_000 };
+export const DEFAULT_BREAKER: BreakerOptions = { windowMs: 60_000, minRequests: 10, maxFailureRatio: 0.05, latencyFactor: 2, minLatencyMs: 250, openMs: 120_000 };
 
 interface Outcome {
   at: number;
@@ -77,7 +79,7 @@ export class ReplayBreaker {
       this.#baselineP95 = latency;
       return;
     }
-    if (this.#baselineP95 > 0 && latency > this.options.latencyFactor * this.#baselineP95) {
+    if (latency >= this.options.minLatencyMs && latency > this.options.latencyFactor * this.#baselineP95) {
       this.#open(`legacy replay p95 ${Math.round(latency)} ms is over ${this.options.latencyFactor}× its first p95 (${Math.round(this.#baselineP95)} ms)`);
     }
   }

@@ -36,7 +36,7 @@ export const ParityDeviationSchema = withRules(
   }),
   [
     {
-      cel: `[${DEVIATION_RULES.map((r) => `has(self.${r})`).join(', ')}].filter(x, x).size() == 1`,
+      cel: `${DEVIATION_RULES.map((r) => `(has(self.${r}) ? 1 : 0)`).join(' + ')} == 1`,
       message: `exactly one of ${DEVIATION_RULES.join(', ')} must be set`,
       check: (d) => DEVIATION_RULES.filter((r) => d[r] !== undefined).length === 1,
     },

@@ -18,7 +18,7 @@ import { ReplayBreaker, type BreakerOptions, type BreakerState } from './breaker
 import { NO_ANSWER, compareAnswers, type Answer, type DiffResult, type FieldDiff } from './diff.ts';
 import { REDACTED, redactBody, redactHeaders, redactValue } from './redact.ts';
 import { buildReport, type ParityReport, type ReportMeta } from './report.ts';
-import { emptySummary, recordComparison, recordSkip, type ParitySummary, type Sample, type SampleAnswer, type SkipReason } from './summary.ts';
+import { emptySummary, fitSummary, recordComparison, recordSkip, type ParitySummary, type Sample, type SampleAnswer, type SkipReason } from './summary.ts';
 import { EndpointBuckets, matchTemplate, type VerdictOptions } from './verdict.ts';
 
 /** Methods replayed without being named in allowMethods. */
@@ -218,13 +218,14 @@ export class Comparator {
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);
   }
 
-  /** A copy of the counts, redacted, bounded: what a ConfigMap would keep. */
+  /** A copy of the counts, redacted and bounded per endpoint and field. */
   summary(): ParitySummary {
     return structuredClone(this.#summary);
   }
 
+  /** The summary as JSON, fitted to what a ConfigMap holds (fitSummary: samples go first, counts stay). */
   serialize(): string {
-    return JSON.stringify(this.#summary);
+    return JSON.stringify(fitSummary(this.#summary));
   }
 
   breakerState(): BreakerState {

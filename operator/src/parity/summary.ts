@@ -140,3 +140,32 @@ export function recordComparison(s: ParitySummary, c: Comparison, at: string): v
 export function totalCompared(s: ParitySummary): number {
   return Object.values(s.endpoints).reduce((n, e) => n + e.compared, 0);
 }
+
+/** A ConfigMap holds at most 1 MiB; leave room for the object's metadata and the report's other keys. */
+export const CONFIGMAP_SUMMARY_BYTES = 900 * 1024;
+
+/**
+ * A copy of `s` whose JSON is at most `maxBytes`: the oldest samples go first (evidence, not
+ * counts); if that is not enough, each endpoint's signatures are merged into OTHER_SIGNATURES, which
+ * counts as mismatched (conservative: a smaller summary never passes a run that a larger one fails).
+ * Field, deviation and skip counts are never dropped.
+ */
+export function fitSummary(s: ParitySummary, maxBytes: number = CONFIGMAP_SUMMARY_BYTES): ParitySummary {
+  const out = structuredClone(s);
+  const size = (): number => new TextEncoder().encode(JSON.stringify(out)).length;
+  if (size() <= maxBytes) return out;
+  const samples = Object.values(out.endpoints)
+    .flatMap((ep) => Object.values(ep.fields).map((f) => f.samples))
+    .flatMap((list) => list.map((sample) => ({ list, sample })))
+    .sort((a, b) => (a.sample.at < b.sample.at ? -1 : a.sample.at > b.sample.at ? 1 : 0));
+  // Drop in batches, re-measuring, so large summaries are not serialized once per sample.
+  while (samples.length > 0 && size() > maxBytes) {
+    for (const { list, sample } of samples.splice(0, Math.max(1, Math.ceil(samples.length / 8)))) list.splice(list.indexOf(sample), 1);
+  }
+  if (size() <= maxBytes) return out;
+  for (const ep of Object.values(out.endpoints)) {
+    const n = Object.values(ep.signatures).reduce((a, b) => a + b, 0);
+    ep.signatures = n > 0 ? { [OTHER_SIGNATURES]: n } : {};
+  }
+  return out;
+}

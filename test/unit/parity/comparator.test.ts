@@ -269,6 +269,21 @@ describe('Comparator', () => {
     expect(legacy.hits.filter((h) => h.method === 'POST')).toEqual([]);
   });
 
+  it('a legacy that refuses the replay (401, 403, 429) is skipped, not a mismatch', async () => {
+    const legacy = await backend((_id, _c, _req, res) => json(res, { error: 'token already used' }, 401));
+    const s = await comparatorFor(legacy, await backend(), {});
+    await reads(s, 3);
+    expect(s.comparator.summary()).toMatchObject({ skipped: { legacy_refused: 3 }, endpoints: {} });
+  });
+
+  it('a replay that times out counts as a legacy failure', async () => {
+    const legacy = await backend(() => {}); // never answers
+    const s = await comparatorFor(legacy, await backend(), { timeout: '100ms' });
+    await reads(s, 2);
+    expect(s.comparator.summary().skipped).toEqual({ legacy_error: 2 });
+    expect(await s.registry.getSingleMetricAsString('cutover_parity_legacy_replays_total')).toContain('code_class="error"} 2');
+  });
+
   it('streams and upgrades are skipped', async () => {
     const legacy = await backend();
     const candidate = await backend();

@@ -4,7 +4,9 @@ import { DIFFY_THRESHOLDS } from '../../../operator/src/parity/noise.ts';
 import {
   MAX_SAMPLES_PER_FIELD,
   MAX_SIGNATURES_PER_ENDPOINT,
+  OTHER_SIGNATURES,
   emptySummary,
+  fitSummary,
   recordComparison,
   type ParitySummary,
   type Sample,
@@ -128,5 +130,31 @@ describe('endpoint buckets', () => {
     expect(b.bucket('GET', '/b')).toBe('GET /b');
     expect(b.bucket('GET', '/c')).toBe(OTHER_ENDPOINT);
     expect(b.bucket('GET', '/a')).toBe('GET /a');
+  });
+});
+
+describe('fitSummary', () => {
+  const big = (): ParitySummary => run(emptySummary(AT), 'GET /a', 300, (i) => [`$.f${i % 60}`, `$.g${i % 7}`]);
+
+  it('returns the summary unchanged when it fits', () => {
+    const s = big();
+    expect(fitSummary(s, 10_000_000)).toEqual(s);
+  });
+
+  it('drops samples first, keeping every count', () => {
+    const s = big();
+    const withoutSamples = JSON.stringify({ ...s, endpoints: { 'GET /a': { ...s.endpoints['GET /a'], fields: Object.fromEntries(Object.entries(s.endpoints['GET /a']?.fields ?? {}).map(([k, f]) => [k, { ...f, samples: [] }])) } } }).length;
+    const fitted = fitSummary(s, withoutSamples + 2000);
+    expect(JSON.stringify(fitted).length).toBeLessThanOrEqual(withoutSamples + 2000);
+    expect(fitted.endpoints['GET /a']?.signatures).toEqual(s.endpoints['GET /a']?.signatures);
+    expect(judgeRun(fitted, OPTS)).toEqual(judgeRun(s, OPTS));
+  });
+
+  it('then merges signatures, which only makes the verdict stricter', () => {
+    const s = run(emptySummary(AT), 'GET /a', 100, (i) => (i % 2 ? ['$.at'] : ['$.at', `$.x${i}`]), (i) => (every5th(i) ? ['$.at'] : undefined));
+    const fitted = fitSummary(s, 1);
+    expect(fitted.endpoints['GET /a']?.signatures).toEqual({ [OTHER_SIGNATURES]: 100 });
+    expect(fitted.endpoints['GET /a']?.fields['$.at']).toMatchObject({ raw: 100, noise: 20, samples: [] });
+    expect(judgeRun(fitted, { ...OPTS, maxMismatchRatio: 1 }).endpoints[0]?.mismatched).toBe(100);
   });
 });

@@ -352,6 +352,7 @@ export class Comparator {
     const done = (res: CallResult): CallResult => {
       if (settled) return res;
       settled = true;
+      if (!res.ok) this.#log.debug({ target, err: res.error, latencyMs: Math.round(res.latencyMs) }, 'replay failed');
       this.#metrics.replayDuration.observe({ ...this.#labels(), target }, res.latencyMs / 1000);
       if (target === 'legacy') {
         this.#metrics.legacyReplays.inc({ ...this.#labels(), code_class: codeClass(res) });

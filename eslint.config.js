@@ -17,6 +17,7 @@ const PLANNER_FILES = [
   'operator/src/controllers/shared/planner.ts',
 ];
 const PURE = 'A planner is pure (DESIGN §4: observe → plan → apply → status): no I/O, so no kube/, node:*, got or the Prometheus provider; the reconciler observes and applies.';
+const PARITY_PURE = 'Parity scoring (diff, noise, verdict, report, summary, redact, breaker) is pure: no I/O; comparator.ts and server.ts do it.';
 const IO_BUILTINS = ['fs', 'fs/promises', 'http', 'https', 'http2', 'net', 'tls', 'dgram', 'dns', 'child_process', 'worker_threads', 'timers', 'timers/promises'];
 
 export default tseslint.config(
@@ -34,6 +35,17 @@ export default tseslint.config(
     ignores: ['operator/src/kube/**'],
     rules: {
       'no-restricted-imports': ['error', clientNode],
+    },
+  },
+  {
+    // Parity's scoring is pure too (the comparator and its server do the I/O).
+    files: ['operator/src/parity/*.ts'],
+    ignores: ['operator/src/parity/comparator.ts', 'operator/src/parity/server.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [...clientNode.paths, { name: 'got', message: PARITY_PURE }, ...IO_BUILTINS.map((name) => ({ name, message: PARITY_PURE }))],
+        patterns: [...clientNode.patterns, { group: ['node:*'], message: PARITY_PURE }, { group: ['**/kube/*', '**/kube'], message: PARITY_PURE }],
+      }],
     },
   },
   {

@@ -13,6 +13,56 @@ import { ConditionsSchema } from './conditions.ts';
 import { API_VERSION } from './group.ts';
 import { duration, timestamp, withRules, type Rule } from './k8s-schema.ts';
 
+/** A JSON path as the parity rules write it: `$`, then `.field`, `[]` or `[*]` (any element), e.g. `$.items[].price`. */
+export const PARITY_JSON_PATH = /^\$(\.[A-Za-z0-9_@-]+|\[\*?\])*$/;
+/** An endpoint as the parity rules write it: a method and a path template, e.g. `GET /listings/:id` or `POST /search`. */
+export const PARITY_ENDPOINT = /^(GET|HEAD|OPTIONS|POST|PUT|PATCH|DELETE) \/[^\s]*$/;
+
+const jsonPath = () => z.string().min(1).max(512).regex(PARITY_JSON_PATH, { message: 'must be a JSON path like $.items[].price ($, .field, [] or [*])' });
+const endpointTemplate = () => z.string().min(3).max(512).regex(PARITY_ENDPOINT, { message: 'must be a method and a path template, e.g. GET /listings/:id' });
+
+const DEVIATION_RULES = ['ignore', 'round', 'relative', 'sort', 'keyBy'] as const;
+
+/** A known deviation: one rule at one JSON path, with the reason it is acceptable. Counted in the report each time it absorbs a difference. */
+export const ParityDeviationSchema = withRules(
+  z.strictObject({
+    path: jsonPath().describe('Where the rule applies, e.g. $.score or $.items[].price; [] and [*] match any element.'),
+    ignore: z.literal(true).optional().describe('The value (and everything under it) is not compared.'),
+    round: z.int().min(0).max(12).optional().describe('Numbers are compared after rounding to this many decimals.'),
+    relative: z.number().gt(0).max(1).optional().describe('Numbers are equal when they differ by at most this share of the larger one (0.05: within 5%).'),
+    sort: z.literal(true).optional().describe('An array compared without regard to order.'),
+    keyBy: z.string().min(1).max(128).optional().describe('An array of objects matched by this field instead of by position.'),
+    reason: z.string().min(1).max(512).describe('Why the deviation is acceptable; shown in the report.'),
+  }),
+  [
+    {
+      cel: `${DEVIATION_RULES.map((r) => `(has(self.${r}) ? 1 : 0)`).join(' + ')} == 1`,
+      message: `exactly one of ${DEVIATION_RULES.join(', ')} must be set`,
+      check: (d) => DEVIATION_RULES.filter((r) => d[r] !== undefined).length === 1,
+    },
+  ],
+);
+export type ParityDeviation = z.infer<typeof ParityDeviationSchema>;
+
+export const ParityNoiseSchema = z
+  .strictObject({
+    fraction: z.number().gt(0).max(1).default(0.2).describe('Share of compared requests the legacy is asked a second time, to measure noise.'),
+    relativeThreshold: z
+      .number()
+      .min(0)
+      .max(100)
+      .default(20)
+      .describe("A field counts only when |raw − noise| / (raw + noise) × 100 is above this (Diffy's default 20)."),
+    absoluteThreshold: z
+      .number()
+      .min(0)
+      .max(100)
+      .default(0.03)
+      .describe("A field counts only when |raw − noise| / compared × 100 is above this (Diffy's default 0.03)."),
+  })
+  .describe('Noise measured by asking the legacy twice (Diffy): a field that differs between two legacy answers about as often as between legacy and new is noise.');
+export type ParityNoise = z.infer<typeof ParityNoiseSchema>;
+
 export const ParitySchema = z
   .strictObject({
     maxMismatchRatio: z
@@ -20,16 +70,44 @@ export const ParitySchema = z
       .min(0)
       .max(1)
       .default(0)
-      .describe('Largest share of compared responses that may differ (status or body) for the run to pass.'),
-    ignoreHeaders: z.array(z.string().min(1).max(256)).max(32).optional().describe('Response headers not compared.'),
-    ignoreJsonPaths: z
-      .array(z.string().min(1).max(512))
+      .describe('Largest share of compared responses per endpoint that may differ (after noise and known deviations) for the run to pass.'),
+    minCompared: z.int().min(1).max(1_000_000).default(50).describe('Compared requests an endpoint needs for a verdict; fewer make the run Inconclusive.'),
+    noise: ParityNoiseSchema.prefault({}),
+    endpoints: z
+      .array(endpointTemplate())
+      .max(200)
+      .optional()
+      .describe('Endpoint templates requests are counted under, e.g. GET /listings/:id; other paths are bucketed by heuristics (numeric, UUID and hex segments become :id).'),
+    deviations: z.array(ParityDeviationSchema).max(64).optional().describe('Known deviations, each with a reason; every suppression is counted in the report.'),
+    compareHeaders: z
+      .array(z.string().min(1).max(256).regex(/^[A-Za-z0-9-]+$/))
+      .max(32)
+      .default(['content-type', 'cache-control', 'location'])
+      .describe('Response headers compared (case-insensitive).'),
+    allowMethods: z
+      .array(endpointTemplate())
       .max(32)
       .optional()
-      .describe('JSON paths ignored in response bodies, e.g. $.requestId.'),
+      .describe('Read-only endpoints with a non-idempotent method that may be replayed, e.g. POST /search. GET, HEAD and OPTIONS always are; anything else never.'),
+    maxLegacyRps: z.number().gt(0).max(10_000).default(10).describe('Replays the legacy receives per second from this run at most; more are shed, not queued.'),
+    maxInFlight: z.int().min(1).max(1024).default(32).describe('Replays in flight at most; more are shed.'),
+    timeout: duration({ positive: true }).default('5s').describe('Time limit of one replay.'),
+    credentials: z
+      .enum(['forward', 'strip'])
+      .default('forward')
+      .describe('forward: Authorization and Cookie go to both services (replays count against per-user quotas); strip: removed. Always redacted in anything kept.'),
+    redactJsonPaths: z.array(jsonPath()).max(32).optional().describe('Body fields redacted in samples and reports, in addition to Authorization, Cookie and Set-Cookie.'),
+    maxRequestBodyBytes: z.int().min(0).max(16 * 1024 * 1024).default(256 * 1024).describe('Larger requests are skipped.'),
+    maxResponseBodyBytes: z
+      .int()
+      .min(0)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024)
+      .describe('Larger responses are compared by status, length and hash only, and counted as truncated.'),
   })
   .describe("Compare the shadow's responses with the primary's. Not implemented in this version: refused at admission.");
 export type Parity = z.infer<typeof ParitySchema>;
+export type ParityInput = z.input<typeof ParitySchema>;
 
 /**
  * Parity comparison is specified (ParitySchema) but no code compares responses yet: a `parity` that

@@ -231,7 +231,7 @@ const ms = (name: string, field: string, mutate: (spec: Loose) => void, message?
 
 const ONLY_HTTPROUTE = 'only spec.route.httpRoute (Gateway API) is supported in this version';
 const NO_PARITY = 'parity comparison is not implemented yet';
-const PARITY = { maxMismatchRatio: 0.01, ignoreHeaders: ['date'], ignoreJsonPaths: ['$.requestId'] };
+const PARITY = { maxMismatchRatio: 0.01, deviations: [{ path: '$.requestId', ignore: true as const, reason: 'a new id per request' }] };
 
 const web = (name: string, field: string, mutate: (spec: Loose) => void, message?: string) => invalid('TrafficShift', webCheckTrafficShift, name, field, mutate, message);
 

@@ -125,7 +125,13 @@ function iptablesRules(): string[] {
     let table = '';
     for (const l of text.split('\n')) {
       if (l.startsWith('*')) table = l.slice(1);
-      else if (l.startsWith(':')) out.push(`${fam} ${table} chain ${l.slice(1).split(' ')[0]}`);
+      else if (l.startsWith(':')) {
+        // A built-in chain (INPUT, OUTPUT, …) with policy ACCEPT and no rules is what a table that was
+        // never loaded amounts to: the first iptables use on a fresh machine creates them, and they
+        // cannot be deleted. Recorded only when its policy was changed; its rules are recorded below.
+        const [chain, policy] = l.slice(1).split(' ');
+        if (policy !== 'ACCEPT') out.push(`${fam} ${table} chain ${chain}`);
+      }
       else if (l.startsWith('-A ')) out.push(`${fam} ${table} ${l.replace(/^\[\d+:\d+\] /, '')}`);
     }
   }

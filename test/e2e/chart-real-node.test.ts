@@ -162,9 +162,17 @@ describe('the chart installed cluster-wide on the real node', () => {
     }
     const holder = await eventually('the Lease held by one of the pods', () => leaseHolder(r), 60_000);
     expect(pods.map((p) => p.metadata.name)).toContain(holder);
-    // Through the chart's Service (its ClusterIP, kube-proxy), as a client in the cluster would.
-    const res = await fetch(`${await serviceUrl(r)}/readyz`);
-    expect(res.status).toBe(200);
+    // Through the chart's Service (its ClusterIP, kube-proxy), as a client in the cluster would. The
+    // pods just turned Ready: kube-proxy writes their endpoints a moment later (until then the
+    // ClusterIP refuses), so this waits for the first answer, each try bounded, and says what it saw.
+    const url = `${await serviceUrl(r)}/readyz`;
+    const status = await eventually('/readyz through the Service', async () => {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) }).catch((err: Error) => {
+        throw new Error(`${err.name}: ${err.message}${(err.cause as { code?: string } | undefined)?.code ? ` (${(err.cause as { code: string }).code})` : ''}`);
+      });
+      return res.status;
+    }, 60_000);
+    expect(status).toBe(200);
     const d = await getJson<{ status: { availableReplicas?: number } }>(['get', 'deployment', r.name, '-n', r.ns]);
     expect(d.status.availableReplicas).toBe(2);
   });

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
+import { eventually, eventuallyEqual, getJson, kubectl, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
 import { REPO_ROOT } from '../testbed/paths.ts';
 import { OPERATOR_IMAGE, POD_SUBNET, REAL_NODE_LABEL, REAL_NODE_TAINT } from '../testbed/realnode.ts';
 import { requireRealNode } from '../testbed/testbed.ts';
@@ -123,8 +123,12 @@ const get = (mod, url, opts = {}) => new Promise((res) => mod.get(url, opts, (r)
   const prom = await get(require('http'), 'http://prometheus.monitoring:9090/-/ready');
   console.log(JSON.stringify({ host: process.env.KUBERNETES_SERVICE_HOST, api, dns, short, prom: prom.split(' ')[0] }));
 })();`;
-    const out = JSON.parse((await kubectlOk(['exec', 'hello', '-n', ns, '--', 'node', '-e', script])).trim()) as Record<string, string>;
-    expect(out).toEqual({ host: '10.96.0.1', api: `system:serviceaccount:${ns}:default`, dns: '200 hello', short: '200 hello', prom: '200' });
+    // A Service created a moment ago reaches CoreDNS through its watch, as in any cluster: the name
+    // may answer NXDOMAIN (cached up to 5 s) for a second or two, so the check is retried (CI once
+    // saw ENOTFOUND 1.6 s after the Service was created).
+    await eventuallyEqual('the pod reaches the API server, the Service by its DNS names, and Prometheus',
+      async () => JSON.parse((await kubectlOk(['exec', 'hello', '-n', ns, '--', 'node', '-e', script])).trim()) as Record<string, string>,
+      { host: '10.96.0.1', api: `system:serviceaccount:${ns}:default`, dns: '200 hello', short: '200 hello', prom: '200' }, 30_000, 1_000);
   });
 
   it('a pod that does not tolerate the taint is scheduled onto a KWOK node, never the real one', async () => {

@@ -8,12 +8,13 @@
 // independently from the same process; the regression multiplies the new side by 1.15.
 //
 // One run is one 10-minute step with analysis every 30 s (20 runs of the analysis), failureLimit 2,
-// inconclusiveLimit 3, as the README's example. The legacy side has history before the step; the
-// new side only from the step start. Both checks go through the operator's own code
+// inconclusiveLimit 3, as the README's example. The legacy side has an hour of history before the
+// step; the new side only from the step start. Every check goes through the operator's own code
 // (evaluateMetric / judgeMetric, then judge() with the limits):
 // - threshold: `maxRatio: 1.1` of the new value over the legacy value at each analysis (README);
-// - judge: `judge: {window: 5m, step: 15s, confidence: 0.98, direction: increase}` with
-//   allowedIncrease unset (1) and 1.05, and at confidence 0.999.
+// - judge at its defaults: `judge: {direction: increase}` (window 5m, step 15s, confidence 0.98);
+// - judge at confidence 0.995 over 10m, with the legacy's baseline as long (10m) and, as the README
+//   recommends for latency, an hour long (`baselineWindow: 1h`).
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { evaluateMetric, judge, type AnalysisCounters, type MetricResult } from '../../operator/src/analysis/evaluate.ts';
@@ -22,8 +23,7 @@ import { judgeMetric, type JudgeParams } from '../../operator/src/analysis/judge
 const STEP_S = 15;
 const INTERVAL_S = 30;
 const STEP_DURATION_S = 600;
-const WINDOW_S = 300;
-const LIMITS = { failureLimit: 2, inconclusiveLimit: 3, onInconclusive: 'Pause' as const };
+const LIMITS = { failureLimit: Number(process.env.FL ?? 2), inconclusiveLimit: 3, onInconclusive: 'Pause' as const };
 
 /** mulberry32: a small, well-known seeded PRNG. */
 function prng(seed: number): () => number {
@@ -64,12 +64,16 @@ interface RunOutcome {
   at?: number;
 }
 
+/** A check sees the whole series and the time t (s into the step) of the analysis. */
 type Check = (t: number, newer: number[], legacy: number[]) => MetricResult;
+
+/** The legacy side's history before the step: enough for the longest baseline window judged. */
+const HISTORY_S = 3600;
+const HISTORY = HISTORY_S / STEP_S;
 
 function runStep(seed: number, factor: number, check: Check): RunOutcome {
   const rand = prng(seed);
-  const history = WINDOW_S / STEP_S;
-  const legacy = latencySeries(rand, history + STEP_DURATION_S / STEP_S);
+  const legacy = latencySeries(rand, HISTORY + STEP_DURATION_S / STEP_S);
   const newer = latencySeries(rand, STEP_DURATION_S / STEP_S, factor);
   let counters: AnalysisCounters = { consecutiveFailures: 0, consecutiveInconclusive: 0 };
   for (let t = INTERVAL_S; t <= STEP_DURATION_S; t += INTERVAL_S) {
@@ -81,21 +85,26 @@ function runStep(seed: number, factor: number, check: Check): RunOutcome {
   return { rolledBack: false };
 }
 
-/** Points with timestamps in (t − window, t]: new point i is at (i + 1)·step, legacy shifted by its history. */
-function windowOf(t: number, newer: number[], legacy: number[]): { x: number[]; y: number[] } {
-  const history = WINDOW_S / STEP_S;
+/**
+ * Points with timestamps in (t − window, t] for the new side (which has points only since the step
+ * began) and in (t − baselineWindow, t] for the legacy: new point i is at (i + 1)·step, legacy
+ * point HISTORY + i at the same time.
+ */
+function windowOf(t: number, newer: number[], legacy: number[], windowS: number, baselineS: number): { x: number[]; y: number[] } {
   const last = t / STEP_S; // points up to and including this index (1-based count)
-  const first = Math.max(0, last - WINDOW_S / STEP_S);
-  return { x: newer.slice(first, last), y: legacy.slice(history + last - WINDOW_S / STEP_S, history + last) };
+  return {
+    x: newer.slice(Math.max(0, last - windowS / STEP_S), last),
+    y: legacy.slice(HISTORY + last - baselineS / STEP_S, HISTORY + last),
+  };
 }
 
 const threshold: Check = (t, newer, legacy) => {
   const i = t / STEP_S - 1;
-  return evaluateMetric({ name: 'p50-vs-legacy', maxRatio: 1.1 }, { value: { kind: 'value', value: newer[i] as number }, baseline: { kind: 'value', value: legacy[WINDOW_S / STEP_S + i] as number } });
+  return evaluateMetric({ name: 'p50-vs-legacy', maxRatio: 1.1 }, { value: { kind: 'value', value: newer[i] as number }, baseline: { kind: 'value', value: legacy[HISTORY + i] as number } });
 };
 
-const judged = (params: JudgeParams): Check => (t, newer, legacy) => {
-  const { x, y } = windowOf(t, newer, legacy);
+const judged = (params: JudgeParams, windowS: number, baselineS = windowS): Check => (t, newer, legacy) => {
+  const { x, y } = windowOf(t, newer, legacy, windowS, baselineS);
   return judgeMetric('p50', params, { kind: 'values', values: x }, { kind: 'values', values: y });
 };
 
@@ -121,16 +130,17 @@ function median(v: number[]): number {
   return s.length === 0 ? NaN : (s[(s.length - 1) >> 1] as number);
 }
 
-export function judgeBench(opts: { runs?: number; seed?: number } = {}): JudgeBenchResult {
+export function judgeBench(opts: { runs?: number; seed?: number; only?: Array<[string, JudgeParams, number, number]> } = {}): JudgeBenchResult {
   const runs = opts.runs ?? 200;
   const seed = opts.seed ?? 1;
   const base: JudgeParams = { confidence: 0.98, direction: 'increase', critical: false };
   const checks: Array<[string, Check]> = [
     ['threshold `maxRatio: 1.1` (README)', threshold],
-    ['judge, confidence 0.98, allowedIncrease 1 (default)', judged(base)],
-    ['judge, confidence 0.98, allowedIncrease 1.05', judged({ ...base, allowedIncrease: 1.05 })],
-    ['judge, confidence 0.999, allowedIncrease 1.05', judged({ ...base, confidence: 0.999, allowedIncrease: 1.05 })],
+    ['judge, defaults (confidence 0.98, window 5m)', judged(base, 300)],
+    ['judge, confidence 0.995, window 10m', judged({ ...base, confidence: 0.995 }, 600)],
+    ['judge as the README recommends for latency (confidence 0.995, window 10m, baselineWindow 1h)', judged({ ...base, confidence: 0.995 }, 600, 3600)],
   ];
+  if (opts.only) checks.splice(0, checks.length, ...opts.only.map(([n, p, w, b]): [string, Check] => [n, judged(p, w, b)]));
   const rows = checks.map(([name, check]): JudgeBenchRow => {
     let falseRollbacks = 0;
     const caught: RunOutcome[] = [];

@@ -1,11 +1,13 @@
 // The statistical judge (issue 16), pure: two samples (new service, legacy) → a metric result, and
 // the judged metrics of a run → a score. Modelled on Kayenta's NetflixACAJudge (research notes
-// anchors-2026-12 §3): a two-sided Mann-Whitney U test at the metric's confidence; the metric is
+// anchors-2026-12 §3): a two-sided Mann-Whitney U test at the metric's confidence, its variance
+// widened for the serial correlation of Prometheus points (Kayenta assumes independent points; a
+// bench of autocorrelated series showed 40% false rollbacks without it); the metric is
 // High when the interval for the shift new − legacy lies above 0 and the mean ratio exceeds
 // `allowedIncrease` (Low is the mirror image), and it fails when that is the direction judged.
 
 import type { MetricResult, MetricOutcome } from './evaluate.ts';
-import { canBeSignificant, mannWhitney } from './mannwhitney.ts';
+import { canBeSignificant, mannWhitney, rank } from './mannwhitney.ts';
 import type { SeriesSample } from './provider.ts';
 
 export type JudgeDirection = 'increase' | 'decrease' | 'either';
@@ -31,6 +33,10 @@ export interface JudgeDetail {
   meanRatio: number;
   samples: number;
   baselineSamples: number;
+  /** Pooled lag-1 autocorrelation the test corrected for (see serialCorrelation). */
+  serialCorrelation: number;
+  /** samples / inflation: what the new side's points are worth as independent ones. */
+  effectiveSamples: number;
   critical: boolean;
   /** The run's score over all judged metrics, filled in by `scoreRun`. */
   score?: number;
@@ -46,6 +52,40 @@ export const fmt = (n: number): string => {
   return Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(3)));
 };
 const signed = (n: number): string => (n > 0 ? `+${fmt(n)}` : fmt(n));
+
+/**
+ * Lag-1 autocorrelation of the points, pooled over both samples (each around its own mean), on
+ * the ranks within each sample so that one spike cannot dominate it, with Kendall's small-sample
+ * bias correction (r + (1 + 3r) / n) and clamped to [0, 0.9]; and the variance inflation
+ * (1 + r) / (1 − r) it implies for W (the long-run variance of an AR(1) series over its variance).
+ * Prometheus points one `step` apart are rarely independent (a rate over a 1-minute window
+ * evaluated every 15 s shares most of its data with the next point); treating them as independent
+ * makes a steady difference of a few points look significant. Needs 4 points per sample to say
+ * anything; below that the correlation is taken as 0 for that sample.
+ */
+export function serialCorrelation(...samples: ReadonlyArray<readonly number[]>): { r: number; inflation: number } {
+  let num = 0;
+  let den = 0;
+  let n = 0;
+  let used = 0;
+  for (const s of samples) {
+    if (s.length < 4) continue;
+    const { ranks } = rank(s);
+    const m = (s.length + 1) / 2;
+    for (let i = 0; i < ranks.length; i++) {
+      const d = (ranks[i] as number) - m;
+      den += d * d;
+      if (i + 1 < ranks.length) num += d * ((ranks[i + 1] as number) - m);
+    }
+    n += s.length;
+    used++;
+  }
+  if (used === 0 || den === 0) return { r: 0, inflation: 1 };
+  const raw = num / den;
+  const perSample = n / used;
+  const r = Math.min(0.9, Math.max(0, raw + (1 + 3 * raw) / perSample));
+  return { r, inflation: (1 + r) / (1 - r) };
+}
 
 /** The fewest points per side (equal sides) that can be significant at this confidence. */
 export function minimumSamples(confidence: number): number {
@@ -65,16 +105,20 @@ export function judgeMetric(name: string, params: JudgeParams, value: SeriesSamp
   const x = (value as { values: number[] }).values;
   const y = (baseline as { values: number[] }).values;
   const { confidence } = params;
-  if (x.length === 0 || y.length === 0 || !canBeSignificant(x.length, y.length, confidence)) {
+  const serial = serialCorrelation(x, y);
+  if (x.length === 0 || y.length === 0 || !canBeSignificant(x.length, y.length, confidence, 'two.sided', serial.inflation)) {
     const need = minimumSamples(confidence);
+    const serialNote = serial.inflation > 1
+      ? `; the points are serially correlated (r=${fmt(serial.r)}), so each is worth ${fmt(1 / serial.inflation)} of an independent one and even the most extreme ranks cannot be significant`
+      : '';
     return {
       name,
       result: 'Inconclusive',
-      message: `${name}: too few samples (${x.length} new, ${y.length} legacy): at confidence ${confidence} no difference can be significant with fewer than ${need} per side (widen judge.window, shorten judge.step, or wait for traffic)`,
+      message: `${name}: too few samples (${x.length} new, ${y.length} legacy): at confidence ${confidence} no difference can be significant with fewer than ${need} independent points per side${serialNote} (widen judge.window or judge.baselineWindow, or wait for traffic)`,
     };
   }
 
-  const t = mannWhitney(x, y, { confidence, alternative: 'two.sided' });
+  const t = mannWhitney(x, y, { confidence, alternative: 'two.sided', varianceInflation: serial.inflation });
   const allowedIncrease = params.allowedIncrease ?? 1;
   const allowedDecrease = params.allowedDecrease ?? 1;
   const ratioKnown = Number.isFinite(t.meanRatio);
@@ -84,7 +128,7 @@ export function judgeMetric(name: string, params: JudgeParams, value: SeriesSamp
 
   const pct = Math.round(confidence * 1000) / 10;
   const ratio = ratioKnown ? `mean ratio ${fmt(t.meanRatio)}x` : 'mean ratio undefined (legacy mean 0)';
-  const facts = `shift ${signed(t.estimate)} [${pct}% CI ${signed(t.lower)}, ${signed(t.upper)}], p=${fmt(t.pValue)}, ${ratio}, ${x.length} vs ${y.length} samples`;
+  const facts = `shift ${signed(t.estimate)} [${pct}% CI ${signed(t.lower)}, ${signed(t.upper)}], p=${fmt(t.pValue)}, ${ratio}, ${x.length} vs ${y.length} samples${serial.inflation > 1 ? ` (serial correlation ${fmt(serial.r)}: worth ${fmt(x.length / serial.inflation)} vs ${fmt(y.length / serial.inflation)} independent)` : ''}`;
   let verdict: string;
   if (high) verdict = `new is higher than legacy: ${facts} > allowed ${fmt(allowedIncrease)}x`;
   else if (low) verdict = `new is lower than legacy: ${facts} < allowed ${fmt(allowedDecrease)}x`;
@@ -100,6 +144,8 @@ export function judgeMetric(name: string, params: JudgeParams, value: SeriesSamp
     meanRatio: t.meanRatio,
     samples: x.length,
     baselineSamples: y.length,
+    serialCorrelation: serial.r,
+    effectiveSamples: x.length / serial.inflation,
     critical: params.critical,
   };
   const r: MetricResult = {

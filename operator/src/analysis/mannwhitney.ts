@@ -16,6 +16,13 @@ export interface MannWhitneyOptions {
   alternative?: Alternative;
   /** Confidence level of the interval, in (0, 1). Default 0.95 as in R. */
   confidence?: number;
+  /**
+   * Variance inflation of W, ≥ 1 (default 1: independent samples, R's test). Serially correlated
+   * points carry less information than independent ones: with a factor f the normal approximation
+   * is used with the variance of W times f, for the p-value and the interval alike (the effective
+   * sample size is n / f).
+   */
+  varianceInflation?: number;
 }
 
 export interface MannWhitneyResult {
@@ -205,6 +212,8 @@ export function mannWhitney(x: readonly number[], y: readonly number[], opts: Ma
   if (x.length === 0 || y.length === 0) throw new Error('mannWhitney: both samples need at least one value');
   if (![...x, ...y].every(Number.isFinite)) throw new Error('mannWhitney: values must be finite');
   if (!(confidence > 0 && confidence < 1)) throw new Error('mannWhitney: confidence must be in (0, 1)');
+  const inflation = opts.varianceInflation ?? 1;
+  if (!(inflation >= 1 && Number.isFinite(inflation))) throw new Error('mannWhitney: varianceInflation must be a finite number >= 1');
   const nx = x.length;
   const ny = y.length;
   const { ranks, ties } = rank([...x, ...y]);
@@ -220,7 +229,7 @@ export function mannWhitney(x: readonly number[], y: readonly number[], opts: Ma
   const alpha = 1 - confidence;
   const base = { w, estimate, meanRatio, nx, ny };
 
-  if (nx < 50 && ny < 50 && !hasTies) {
+  if (nx < 50 && ny < 50 && !hasTies && inflation === 1) {
     // P(W ≥ w), by the symmetry of the null distribution (no cancellation in 1 − cdf).
     const upperTail = (v: number): number => pwilcox(nx * ny - v, nx, ny);
     const pval = alternative === 'two.sided'
@@ -244,7 +253,7 @@ export function mannWhitney(x: readonly number[], y: readonly number[], opts: Ma
   }
 
   const N = nx + ny;
-  const sigmaOf = (tieSum: number): number => Math.sqrt(((nx * ny) / 12) * (N + 1 - tieSum / (N * (N - 1))));
+  const sigmaOf = (tieSum: number): number => Math.sqrt(inflation * ((nx * ny) / 12) * (N + 1 - tieSum / (N * (N - 1))));
   const correction = (dz: number): number =>
     alternative === 'two.sided' ? Math.sign(dz) * 0.5 : alternative === 'greater' ? 0.5 : -0.5;
   const sigma = sigmaOf(tieTerm(ties));
@@ -318,19 +327,20 @@ function snapToDifference(sorted: readonly number[], d: number): number {
 /**
  * The smallest p-value any data can give with samples of these sizes (no ties, the most extreme
  * W), computed the way `mannWhitney` would: exact below 50 per side, else the corrected normal
- * approximation. When it is not below 1 − confidence, nothing can ever be significant.
+ * approximation (always the approximation, with W's variance times the inflation, when that is
+ * above 1). When it is not below 1 − confidence, nothing can ever be significant.
  */
-export function minimumPValue(nx: number, ny: number, alternative: Alternative = 'two.sided'): number {
+export function minimumPValue(nx: number, ny: number, alternative: Alternative = 'two.sided', varianceInflation = 1): number {
   if (nx < 1 || ny < 1) return 1;
   const sides = alternative === 'two.sided' ? 2 : 1;
-  if (nx < 50 && ny < 50) return Math.min(1, sides * (wilcoxonCdf(nx, ny)[0] as number));
+  if (nx < 50 && ny < 50 && varianceInflation === 1) return Math.min(1, sides * (wilcoxonCdf(nx, ny)[0] as number));
   const N = nx + ny;
-  const sigma = Math.sqrt(((nx * ny) / 12) * (N + 1));
+  const sigma = Math.sqrt(varianceInflation * ((nx * ny) / 12) * (N + 1));
   const z = ((nx * ny) / 2 - 0.5) / sigma;
   return Math.min(1, sides * pnorm(-z));
 }
 
 /** True when samples of these sizes can reach significance at this confidence. */
-export function canBeSignificant(nx: number, ny: number, confidence: number, alternative: Alternative = 'two.sided'): boolean {
-  return minimumPValue(nx, ny, alternative) < 1 - confidence;
+export function canBeSignificant(nx: number, ny: number, confidence: number, alternative: Alternative = 'two.sided', varianceInflation = 1): boolean {
+  return minimumPValue(nx, ny, alternative, varianceInflation) < 1 - confidence;
 }

@@ -179,6 +179,9 @@ export const JudgeSchema = withRules(
     window: duration({ positive: true })
       .default('5m')
       .describe('How far back both samples reach, ending now: one point per step and side, e.g. 5m at 15s is 20 points.'),
+    baselineWindow: duration({ positive: true })
+      .optional()
+      .describe('How far back the legacy sample reaches, ending now; default: window. A legacy in steady state can give a longer baseline (e.g. 1h) than the new service has had traffic: its distribution and its serial correlation are then known better, and a regression is detected sooner with fewer false alarms. Keep it within one traffic regime (no daily peak inside it).'),
     step: duration({ positive: true }).default('15s').describe('Resolution of the range queries, at least 1s, e.g. 15s.'),
     confidence: z
       .number()
@@ -225,6 +228,18 @@ export const JudgeSchema = withRules(
       message: `window must hold at most ${JUDGE_MAX_STEPS} steps (lengthen step or shorten window)`,
       fieldPath: '.window',
       check: (j) => !DURATION_PATTERN.test(j.window) || !DURATION_PATTERN.test(j.step) || seconds(j.window) <= JUDGE_MAX_STEPS * seconds(j.step),
+    },
+    {
+      cel: `!has(self.baselineWindow) || !${durationOk('window')} || !${durationOk('baselineWindow')} || duration(self.baselineWindow) >= duration(self.window)`,
+      message: 'baselineWindow must be at least window (a shorter legacy sample only loses information)',
+      fieldPath: '.baselineWindow',
+      check: (j) => j.baselineWindow === undefined || !DURATION_PATTERN.test(j.window) || !DURATION_PATTERN.test(j.baselineWindow) || parseDuration(j.baselineWindow) >= parseDuration(j.window),
+    },
+    {
+      cel: `!has(self.baselineWindow) || !${durationOk('baselineWindow')} || !${durationOk('step')} || duration(self.baselineWindow).getSeconds() <= ${JUDGE_MAX_STEPS} * duration(self.step).getSeconds()`,
+      message: `baselineWindow must hold at most ${JUDGE_MAX_STEPS} steps (lengthen step or shorten baselineWindow)`,
+      fieldPath: '.baselineWindow',
+      check: (j) => j.baselineWindow === undefined || !DURATION_PATTERN.test(j.baselineWindow) || !DURATION_PATTERN.test(j.step) || seconds(j.baselineWindow) <= JUDGE_MAX_STEPS * seconds(j.step),
     },
     {
       cel: "!has(self.allowedIncrease) || self.direction != 'decrease'",
@@ -540,6 +555,8 @@ export const JudgeResultSchema = z.object({
   meanRatio: z.number().optional().describe('mean(new) / mean(legacy); absent when the legacy mean is 0.'),
   samples: z.int().min(0).describe('Points of the new service.'),
   baselineSamples: z.int().min(0).describe('Points of the legacy side.'),
+  serialCorrelation: z.number().optional().describe('Lag-1 autocorrelation of the points (pooled, bias-corrected, 0–0.9) that the test corrected for.'),
+  effectiveSamples: z.number().optional().describe('Points of the new service worth as independent ones: samples / ((1 + r) / (1 − r)).'),
   score: z.number().optional().describe('Score of the run over all judged metrics (0–100).'),
 });
 export type JudgeResult = z.infer<typeof JudgeResultSchema>;

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { judgeMetric, judgeScore, minimumSamples, scoreRun, type JudgeParams } from '../../../operator/src/analysis/judge.ts';
+import { judgeMetric, judgeScore, minimumSamples, scoreRun, serialCorrelation, type JudgeParams } from '../../../operator/src/analysis/judge.ts';
+import { mannWhitney } from '../../../operator/src/analysis/mannwhitney.ts';
 import type { MetricResult } from '../../../operator/src/analysis/evaluate.ts';
 import type { SeriesSample } from '../../../operator/src/analysis/provider.ts';
 
 const series = (...values: number[]): SeriesSample => ({ kind: 'values', values });
+const mannWhitneyP = (x: number[], y: number[]): number => mannWhitney(x, y).pValue;
 const params = (p: Partial<JudgeParams> = {}): JudgeParams => ({ confidence: 0.98, direction: 'either', critical: false, ...p });
 // Two 20-point samples; `slow` is `base` shifted up by 15%.
 const base = Array.from({ length: 20 }, (_, i) => 0.1 + ((i * 7) % 20) / 1000);
@@ -44,13 +46,48 @@ describe('judgeMetric', () => {
   });
 
   it('too few samples is inconclusive, never a pass, and says why', () => {
-    const r = judgeMetric('p50', params(), series(1, 2, 3, 4), series(5, 6, 7, 8));
+    // Orders without serial correlation: only the count decides here.
+    const r = judgeMetric('p50', params(), series(2, 4, 1, 3), series(6, 8, 5, 7));
     expect(r.result).toBe('Inconclusive');
     expect(r.judge).toBeUndefined();
-    expect(r.message).toBe('p50: too few samples (4 new, 4 legacy): at confidence 0.98 no difference can be significant with fewer than 5 per side (widen judge.window, shorten judge.step, or wait for traffic)');
+    expect(r.message).toBe('p50: too few samples (4 new, 4 legacy): at confidence 0.98 no difference can be significant with fewer than 5 independent points per side (widen judge.window or judge.baselineWindow, or wait for traffic)');
     expect(judgeMetric('p50', params(), series(), series(...base)).result).toBe('Inconclusive');
     // 5 per side is enough at 0.98: the most extreme samples fail.
-    expect(judgeMetric('p50', params(), series(6, 7, 8, 9, 10), series(1, 2, 3, 4, 5)).result).toBe('Fail');
+    expect(judgeMetric('p50', params(), series(8, 10, 7, 9, 6), series(3, 5, 2, 4, 1)).result).toBe('Fail');
+  });
+
+  it('serially correlated points count for less: a level drift is not a regression, and the message says so', () => {
+    // Two smooth series (an AR(1)-like wave, lag-1 correlation ~0.9 in both), the new one sitting a
+    // little above for the whole window: every new point outranks most legacy points, which an
+    // independent-points test calls highly significant.
+    const wave = (phase: number, level: number) => Array.from({ length: 20 }, (_, i) => level + 0.01 * Math.sin((i + phase) / 3));
+    const x = wave(0, 0.108);
+    const y = wave(2, 0.1);
+    const naive = mannWhitneyP(x, y);
+    expect(naive).toBeLessThan(0.02);
+    const r = judgeMetric('p50', params({ direction: 'increase' }), series(...x), series(...y));
+    expect(r.result).toBe('Inconclusive');
+    expect(r.message).toMatch(/serially correlated \(r=0\.9\)/);
+    // With enough points the same structure is judged, and status carries what was corrected for.
+    const long = (phase: number, level: number) => Array.from({ length: 200 }, (_, i) => level + 0.01 * Math.sin((i + phase) / 3));
+    const j = judgeMetric('p50', params({ direction: 'increase' }), series(...long(0, 0.108)), series(...long(2, 0.1)));
+    expect(j.judge?.serialCorrelation).toBe(0.9);
+    expect(j.judge?.effectiveSamples).toBeCloseTo(200 / 19, 10);
+    expect(j.message).toContain('(serial correlation 0.9: worth 10.5 vs 10.5 independent)');
+    // Independent points are not penalised: the correction is 1.
+    expect(serialCorrelation(base).inflation).toBe(1);
+    expect(judgeMetric('p50', params({ direction: 'increase' }), series(...slow), series(...base)).judge?.effectiveSamples).toBe(20);
+  });
+
+  it('serialCorrelation: pooled over the samples, bias-corrected, clamped, short samples ignored', () => {
+    expect(serialCorrelation([1, 2, 3])).toEqual({ r: 0, inflation: 1 });
+    expect(serialCorrelation([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).r).toBe(0.9);
+    const alternating = Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? i : -i));
+    expect(serialCorrelation(alternating)).toEqual({ r: 0, inflation: 1 });
+    const { r, inflation } = serialCorrelation(Array.from({ length: 40 }, (_, i) => Math.sin(i / 1.2)), [1, 3, 2, 4]);
+    expect(r).toBeGreaterThan(0.5);
+    expect(r).toBeLessThan(0.9);
+    expect(inflation).toBeCloseTo((1 + r) / (1 - r), 12);
   });
 
   it('minimum samples per side grows with the confidence', () => {

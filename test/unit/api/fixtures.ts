@@ -169,7 +169,7 @@ export function judgedTrafficShift(name = 'listings-judged'): Obj {
       query: 'histogram_quantile(0.5, sum by (le) (rate(http_request_duration_seconds_bucket{service="{{canary.service}}"}[30s])))',
       baselineQuery: 'histogram_quantile(0.5, sum by (le) (rate(http_request_duration_seconds_bucket{service="{{stable.service}}"}[30s])))',
     },
-    judge: { window: '5m', step: '15s', confidence: 0.98, direction: 'increase', allowedIncrease: 1.05, critical: true },
+    judge: { window: '5m', baselineWindow: '1h', step: '15s', confidence: 0.98, direction: 'increase', allowedIncrease: 1.05, critical: true },
   }, {
     name: 'throughput-judged',
     prometheus: { query: 'sum(rate(orders_total{service="{{canary.service}}"}[1m]))', baselineQuery: 'sum(rate(orders_total{service="{{stable.service}}"}[1m]))' },
@@ -286,6 +286,9 @@ const judgeCases: readonly InvalidCase[] = [
   tj('judge direction unknown', 'spec.analysis.metrics[2].judge.direction', (s) => (s.analysis.metrics[2].judge.direction = 'up')),
   tj('judge window below 5 steps', 'spec.analysis.metrics[2].judge.window', (s) => (s.analysis.metrics[2].judge.window = '1m'), 'at least 5 steps'),
   tj('judge window above 500 steps', 'spec.analysis.metrics[2].judge.window', (s) => (s.analysis.metrics[2].judge.window = '3h'), 'at most 500 steps'),
+  tj('judge baselineWindow shorter than window', 'spec.analysis.metrics[2].judge.baselineWindow', (s) => (s.analysis.metrics[2].judge.baselineWindow = '4m'), 'at least window'),
+  tj('judge baselineWindow above 500 steps', 'spec.analysis.metrics[2].judge.baselineWindow', (s) => (s.analysis.metrics[2].judge.baselineWindow = '3h'), 'at most 500 steps'),
+  tj('judge baselineWindow not a duration', 'spec.analysis.metrics[2].judge.baselineWindow', (s) => (s.analysis.metrics[2].judge.baselineWindow = 'an hour')),
   tj('judge step below 1s', 'spec.analysis.metrics[2].judge.step', (s) => (s.analysis.metrics[2].judge.step = '500ms'), 'at least 1s'),
   tj('judge allowedIncrease below 1', 'spec.analysis.metrics[2].judge.allowedIncrease', (s) => (s.analysis.metrics[2].judge.allowedIncrease = 0.9)),
   tj('judge allowedIncrease with direction decrease', 'spec.analysis.metrics[3].judge.allowedIncrease', (s) => (s.analysis.metrics[3].judge.allowedIncrease = 1.2), 'no effect with direction decrease'),

@@ -54,12 +54,15 @@ export async function observeAnalysis(a: AnalysisObservation, problems: SpecProb
     const judge = 'judge' in m ? m.judge : undefined;
     if (judge) {
       // Statistical judge: both sides over the window, one point per step (the CRD requires baselineQuery).
-      const range = { windowSeconds: parseDuration(judge.window) / 1000, stepSeconds: parseDuration(judge.step) / 1000 };
+      // The legacy side may reach further back (judge.baselineWindow).
+      const stepSeconds = parseDuration(judge.step) / 1000;
+      const range = { windowSeconds: parseDuration(judge.window) / 1000, stepSeconds };
+      const baseRange = { windowSeconds: parseDuration(judge.baselineWindow ?? judge.window) / 1000, stepSeconds };
       const [value, baseline] = await Promise.all([
         a.provider.queryRange({ address, query: prometheus.query }, a.vars, range, a.signal),
         prometheus.baselineQuery
-          ? a.provider.queryRange({ address, query: prometheus.baselineQuery }, a.vars, range, a.signal)
-          : a.provider.queryRange({ address, query: prometheus.query }, a.baselineVars ?? a.vars, range, a.signal),
+          ? a.provider.queryRange({ address, query: prometheus.baselineQuery }, a.vars, baseRange, a.signal)
+          : a.provider.queryRange({ address, query: prometheus.query }, a.baselineVars ?? a.vars, baseRange, a.signal),
       ]);
       const r = judgeMetric(m.name, judge, value, baseline);
       if (r.queryRejected) {

@@ -77,6 +77,8 @@ export function judgeStatus(d: JudgeDetail): JudgeResult {
     ...(Number.isFinite(d.meanRatio) ? { meanRatio: d.meanRatio } : {}),
     samples: d.samples,
     baselineSamples: d.baselineSamples,
+    serialCorrelation: d.serialCorrelation,
+    effectiveSamples: d.effectiveSamples,
     ...(d.score !== undefined ? { score: d.score } : {}),
   };
 }

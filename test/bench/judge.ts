@@ -68,7 +68,7 @@ interface RunOutcome {
 type Check = (t: number, newer: number[], legacy: number[]) => MetricResult;
 
 /** The legacy side's history before the step: enough for the longest baseline window judged. */
-const HISTORY_S = 3600;
+const HISTORY_S = Number(process.env.HIST ?? 3600);
 const HISTORY = HISTORY_S / STEP_S;
 
 function runStep(seed: number, factor: number, check: Check): RunOutcome {

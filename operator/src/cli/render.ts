@@ -159,6 +159,14 @@ function analysisBlock(spec: Rec, s: Rec, now: number): string[] {
   return out;
 }
 
+/** `new/legacy` points, and what the new side's are worth as independent ones when correlated. */
+function samplesCell(j: Rec): string {
+  const n = num(j.samples) ?? 0;
+  const eff = num(j.effectiveSamples);
+  const worth = eff !== undefined && eff < n ? ` (r ${fmt(j.serialCorrelation)}: ~${Math.round(eff * 10) / 10} indep.)` : '';
+  return `${n}/${num(j.baselineSamples) ?? 0}${worth}`;
+}
+
 /** The statistical judge: estimate, interval, p-value and score of each judged metric. */
 function judgeBlock(a: Rec, st: Rec): string[] {
   const judged = arr(st.lastResults).filter((r) => r.judge !== undefined);
@@ -171,7 +179,7 @@ function judgeBlock(a: Rec, st: Rec): string[] {
     const pct = num(j.confidence) !== undefined ? `${Math.round(num(j.confidence)! * 1000) / 10}%` : '';
     return [
       str(r.name) ?? '', signed(j.estimate), `[${signed(j.lower)}, ${signed(j.upper)}] ${pct}`, fmt(j.pValue),
-      num(j.meanRatio) !== undefined ? `${fmt(j.meanRatio)}x` : '-', `${num(j.samples) ?? 0}/${num(j.baselineSamples) ?? 0}`, str(j.classification) ?? '',
+      num(j.meanRatio) !== undefined ? `${fmt(j.meanRatio)}x` : '-', samplesCell(j), str(j.classification) ?? '',
     ];
   });
   const limits = num(thresholds.pass) !== undefined ? ` (pass ${fmt(thresholds.pass)}, marginal ${fmt(thresholds.marginal)})` : ' (each judged metric decides alone: no scoreThresholds)';

@@ -145,6 +145,11 @@ describe('status of a TrafficShift with a judged metric (issue 16)', () => {
     expect(text).toMatch(/METRIC\s+SHIFT\s+INTERVAL\s+P\s+MEAN RATIO\s+SAMPLES\s+CLASS/);
     expect(text).toMatch(/p50\s+\+0\.015\s+\[\+0\.011, \+0\.019\] 98%\s+2\.00e-5\s+1\.15x\s+20\/19\s+High/);
   });
+  it('says what serially correlated points are worth', () => {
+    const status = judged.status as { analysis: { lastResults: Array<{ judge: Record<string, unknown> }> } };
+    const correlated = { ...judged, status: { ...judged.status, analysis: { ...status.analysis, lastResults: [{ ...status.analysis.lastResults[0], judge: { ...status.analysis.lastResults[0]!.judge, samples: 40, baselineSamples: 240, serialCorrelation: 0.58, effectiveSamples: 10.63 } }] } } };
+    expect(statusText(correlated, [], NOW).join('\n')).toMatch(/40\/240 \(r 0\.58: ~10\.6 indep\.\)\s+High/);
+  });
   it('shows nothing about the judge for a shift without judged metrics', () => {
     expect(statusText(shift, [], NOW).join('\n')).not.toContain('Judge:');
   });

@@ -3,7 +3,7 @@
 // service as fast as the legacy one completes; one 100 ms slower at p50 is rolled back by the
 // judge, with the estimate and interval in the reason and in status.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
+import { eventually, kubectlOk, promQuery, testbed, uniqueName } from '../helpers/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
 
@@ -46,6 +46,13 @@ describe('statistical judge end to end', () => {
   it('a new service as fast as the legacy one: Completed, the judge passing with its numbers in status', async () => {
     const s = await scenario({ prefix: 'judge-healthy' });
     const load = s.startLoad(40);
+    // The legacy serves before the cutover starts, as it would: wait until Prometheus holds 30 s of
+    // its p50 (6 points at the judge's step), so that its 2-minute baseline outnumbers the new side.
+    const legacyP50 = p50('stable').replaceAll('{{namespace}}', s.ns).replaceAll('{{stable.service}}', s.stable);
+    await eventually('30 s of the legacy p50 in Prometheus', async () => {
+      const [r] = await promQuery(`count_over_time((${legacyP50})[2m:5s])`);
+      return (r?.value ?? 0) >= 6;
+    }, 120_000, 1_000);
     await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '20s'], [100, '10s']], inconclusiveLimit: 30, metrics: JUDGED }));
     const done = await waitPhase(s, 'listings-read', ['Completed', 'RolledBack', 'Failed'], 180_000);
     await load.stop();

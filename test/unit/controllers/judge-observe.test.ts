@@ -51,6 +51,17 @@ describe('observeAnalysis with a judged metric', () => {
     expect(judgeThreshold(m.judge!)).toBe('judge increase, 98%, mean ratio <= 1');
   });
 
+  it('judge.baselineWindow widens only the legacy side\'s range', async () => {
+    const p = new TableProvider({ 'p50{svc="new"}': { kind: 'values', values: base }, 'p50{svc="old"}': { kind: 'values', values: [...base, ...base, ...base] } });
+    const m = metric({ window: '5m', baselineWindow: '1h', step: '15s', direction: 'increase' });
+    const [r] = await observeAnalysis({ provider: p, web: NO_WEB, namespace: 'shop', defaultAddress: 'http://prom:9090', metrics: [m], vars, signal: new AbortController().signal }, []);
+    expect(p.ranges).toEqual([
+      { promql: 'p50{svc="new"}', range: { windowSeconds: 300, stepSeconds: 15 } },
+      { promql: 'p50{svc="old"}', range: { windowSeconds: 3600, stepSeconds: 15 } },
+    ]);
+    expect(r?.judge).toMatchObject({ classification: 'Pass', samples: 20, baselineSamples: 60 });
+  });
+
   it('scoreThresholds decide the judged metrics together', async () => {
     const p = new TableProvider({ 'p50{svc="new"}': { kind: 'values', values: base.map((v) => v * 1.2) }, 'p50{svc="old"}': { kind: 'values', values: base } });
     const m = metric({ direction: 'increase' });

@@ -33,6 +33,13 @@ export function renderTable(r: BenchResults): string {
   const f = r.flagger;
   if (f && 'error' in f) rows.push(['Flagger v1.44 side by side', `not measured: ${f.error}`, 'ratio', '']);
   if (f && !('error' in f)) for (const row of f.rows) rows.push([row.what, row.value, row.target ?? 'ratio', '']);
+  const jb = r.judge;
+  if (jb && 'error' in jb) rows.push(['statistical judge vs threshold', `failed: ${jb.error}`, '', '']);
+  if (jb && !('error' in jb)) {
+    for (const x of jb.rows) {
+      rows.push([`${x.check}: false rollbacks (healthy) / detected (15% slower), ${jb.runs} runs`, `${x.falseRollbacks} / ${x.detected}${x.samplesMedian !== undefined ? ` (median ${x.samplesMedian} points per side)` : ''}`, x.check.startsWith('judge') ? '≤ 1 / ≥ 95%' : '', x.check.startsWith('judge') ? ok(x.falseRollbacks <= 1 && x.detected >= 0.95 * jb.runs) : '']);
+    }
+  }
   const head = `| what | measured | target (DESIGN §6) | |\n|---|---|---|---|`;
   const body = rows.map((x) => `| ${x.join(' | ')} |`).join('\n');
   const m = r.machine;

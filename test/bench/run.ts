@@ -1,4 +1,4 @@
-// npm run bench [-- --only alert,breach,readyz,scale,flagger] [--keep-testbed]
+// npm run bench [-- --only alert,breach,readyz,scale,flagger,judge] [--keep-testbed]
 // Runs the benchmarks of DESIGN §6 on the testbed (starts it, or reuses a running one), writes
 // test/bench/results/<date>.json and prints a markdown table. Measures and reports; never fails on
 // a missed target (machines are noisy) — the table says which targets were met.
@@ -14,10 +14,13 @@ import { breachBench, type BreachResult } from './breach.ts';
 import { readyzBench, type ReadyzResult } from './readyz.ts';
 import { scaleBench, type ScaleResult } from './scale.ts';
 import { flaggerBench, type FlaggerResult } from './flagger.ts';
+import { judgeBench, type JudgeBenchResult } from './judge.ts';
 import { log } from './lib.ts';
 import { renderTable } from './report.ts';
 
-const PARTS = ['alert', 'breach', 'readyz', 'scale', 'flagger'] as const;
+const PARTS = ['alert', 'breach', 'readyz', 'scale', 'flagger', 'judge'] as const;
+/** Parts that need no cluster: with only these, no testbed is started. */
+const OFFLINE: readonly Part[] = ['judge'];
 type Part = (typeof PARTS)[number];
 
 export interface BenchResults {
@@ -31,12 +34,13 @@ export interface BenchResults {
   readyz?: ReadyzResult | { error: string };
   scale?: ScaleResult | { error: string };
   flagger?: FlaggerResult | { error: string };
+  judge?: JudgeBenchResult | { error: string };
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { only: { type: 'string' }, 'shifts': { type: 'string' }, 'flagger-runs': { type: 'string' }, 'flagger-settings': { type: 'string' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { only: { type: 'string' }, 'shifts': { type: 'string' }, 'flagger-runs': { type: 'string' }, 'flagger-settings': { type: 'string' }, 'judge-runs': { type: 'string' }, help: { type: 'boolean' } } });
   if (values.help) {
-    console.log('usage: npm run bench [-- --only alert,breach,readyz,scale,flagger] [--shifts 1000] [--flagger-runs 3] [--flagger-settings fastest,defaults,tutorial|none]');
+    console.log('usage: npm run bench [-- --only alert,breach,readyz,scale,flagger,judge] [--shifts 1000] [--flagger-runs 3] [--flagger-settings fastest,defaults,tutorial|none] [--judge-runs 200]');
     return;
   }
   const parts = (values.only ? values.only.split(',').map((s) => s.trim()) : [...PARTS]) as Part[];
@@ -56,8 +60,9 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${results.startedAt.replace(/[:]/g, '-').replace(/\..*/, '')}.json`);
   const save = () => writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  const tb = await startTestbed();
-  log(`testbed ${tb.reused ? 'reused' : 'started'}; parts: ${parts.join(', ')}`);
+  const offline = parts.every((p) => OFFLINE.includes(p));
+  const tb = offline ? undefined : await startTestbed();
+  log(`${tb ? `testbed ${tb.reused ? 'reused' : 'started'}` : 'no testbed needed'}; parts: ${parts.join(', ')}`);
   const t0 = Date.now();
   try {
     const run = async <K extends Part>(p: K, fn: () => Promise<NonNullable<BenchResults[K]>>) => {
@@ -70,16 +75,19 @@ async function main(): Promise<void> {
       log(`${p} took ${Math.round((Date.now() - s) / 1000)} s`);
       save();
     };
-    await run('alert', () => alertBench(tb.info));
-    await run('breach', () => breachBench(tb.info));
-    await run('readyz', () => readyzBench(tb.info));
-    await run('scale', () => scaleBench(tb.info, { shifts: values.shifts ? Number(values.shifts) : 1000 }));
-    const settings = values['flagger-settings'] === undefined ? undefined : values['flagger-settings'] === 'none' ? [] : values['flagger-settings'].split(',').map((x) => x.trim());
-    await run('flagger', () => flaggerBench(tb.info, { ...(values['flagger-runs'] ? { runs: Number(values['flagger-runs']) } : {}), ...(settings ? { settings } : {}) }));
+    await run('judge', () => Promise.resolve(judgeBench(values['judge-runs'] ? { runs: Number(values['judge-runs']) } : {})));
+    if (tb) {
+      await run('alert', () => alertBench(tb.info));
+      await run('breach', () => breachBench(tb.info));
+      await run('readyz', () => readyzBench(tb.info));
+      await run('scale', () => scaleBench(tb.info, { shifts: values.shifts ? Number(values.shifts) : 1000 }));
+      const settings = values['flagger-settings'] === undefined ? undefined : values['flagger-settings'] === 'none' ? [] : values['flagger-settings'].split(',').map((x) => x.trim());
+      await run('flagger', () => flaggerBench(tb.info, { ...(values['flagger-runs'] ? { runs: Number(values['flagger-runs']) } : {}), ...(settings ? { settings } : {}) }));
+    }
   } finally {
     results.finishedAt = new Date().toISOString();
     save();
-    await tb.stop();
+    await tb?.stop();
   }
   log(`bench done in ${Math.round((Date.now() - t0) / 1000)} s; results in ${file}`);
   console.log(renderTable(results));

@@ -18,6 +18,7 @@ const OWN_PREFIXES = /^(cutover_|controller_runtime_|workqueue_|rest_client_)/;
 /** Series that only exist after a specific event this test does not cause; their # HELP/# TYPE are still checked. */
 const EVENT_ONLY: Record<string, string> = {
   cutover_rollbacks_total: 'a rollback',
+  cutover_analysis_judge: 'a metric with a judge block (test/e2e/judge.test.ts)',
   cutover_migrationslice_weight: 'a MigrationSlice',
   cutover_shadow_metric_value: 'a ShadowRun',
   cutover_shadow_verdicts_total: 'a finished ShadowRun',

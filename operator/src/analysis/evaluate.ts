@@ -1,6 +1,7 @@
 // Pure evaluation: samples → per-metric results → a verdict for the analysis run (DESIGN §2).
 // No I/O, no clocks: the controller gathers samples, this decides, status records the counters.
 
+import type { JudgeDetail } from './judge.ts';
 import type { MetricSample } from './provider.ts';
 
 /** The thresholds of one analysis metric (only the fields evaluation reads). */
@@ -38,6 +39,8 @@ export interface MetricResult {
   message: string;
   /** Set when the provider rejected a query: the controller stalls instead of counting on. */
   queryRejected?: true;
+  /** The statistical judge's findings (judged metrics with enough samples; analysis/judge.ts). */
+  judge?: JudgeDetail;
 }
 
 const fmt = (n: number): string => (Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(4))));

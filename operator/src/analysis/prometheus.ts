@@ -1,4 +1,5 @@
-// Prometheus metric provider: instant queries against the HTTP API (`POST /api/v1/query`).
+// Prometheus metric provider: instant queries against the HTTP API (`POST /api/v1/query`), and
+// range queries (`POST /api/v1/query_range`) for the statistical judge.
 //
 // Contract (DESIGN §2 "never promote on missing data"):
 //   scalar, or a vector with exactly one sample, holding a finite number → value
@@ -9,12 +10,13 @@
 //
 // Identical queries to the same address that are in flight at the same time share one HTTP
 // request: with hundreds of shifts analysing the same service every interval, Prometheus sees each
-// distinct query once per round.
+// distinct query once per round. Range queries end at now rounded down to their step, so the same
+// range asked within one step is shared too.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import got, { RequestError, TimeoutError } from 'got';
 import { counter, histogram, registry as defaultRegistry, type Counter, type Histogram, type Registry } from '../runtime/metrics.ts';
-import { inconclusiveSample, rejectedSample, valueSample, type MetricProvider, type MetricSample } from './provider.ts';
+import { inconclusiveSample, rejectedSample, valueSample, type RangeMetricProvider, type MetricSample, type QueryRange, type SeriesSample } from './provider.ts';
 import { renderTemplate, TemplateError, type TemplateVars } from './template.ts';
 
 /** The `prometheus` block of an analysis metric (only the fields this provider reads). */
@@ -75,16 +77,26 @@ interface ApiResponse {
   error?: unknown;
 }
 
-type Attempt = { done: MetricSample } | { retry: string };
+type Attempt<T> = { done: T } | { retry: string };
 
-export class PrometheusProvider implements MetricProvider<PrometheusQuerySpec> {
+/** An instant or a range query: where it goes, what it sends, how its `data` is read. */
+interface Request<T extends MetricSample | SeriesSample> {
+  path: 'api/v1/query' | 'api/v1/query_range';
+  form: Record<string, string>;
+  interpret: (data: ApiResponse['data']) => T;
+}
+
+const INSTANT: Omit<Request<MetricSample>, 'form'> = { path: 'api/v1/query', interpret: interpretData };
+const RANGE: Omit<Request<SeriesSample>, 'form'> = { path: 'api/v1/query_range', interpret: interpretMatrix };
+
+export class PrometheusProvider implements RangeMetricProvider<PrometheusQuerySpec> {
   readonly name = 'prometheus';
   readonly #defaultAddress: string;
   readonly #timeoutMs: number;
   readonly #retries: number;
   readonly #retryDelayMs: number;
   readonly #metrics: ProviderMetrics;
-  readonly #inFlight = new Map<string, Promise<MetricSample>>();
+  readonly #inFlight = new Map<string, Promise<MetricSample | SeriesSample>>();
 
   constructor(options: PrometheusProviderOptions) {
     this.#defaultAddress = options.defaultAddress;
@@ -111,15 +123,41 @@ export class PrometheusProvider implements MetricProvider<PrometheusQuerySpec> {
    * keeps its own deadline so other callers are not affected.
    */
   instantQuery(address: string, promql: string, signal?: AbortSignal): Promise<MetricSample> {
+    return this.#shared(address, { ...INSTANT, form: { query: promql } }, signal);
+  }
+
+  async queryRange(spec: PrometheusQuerySpec, vars: TemplateVars, range: QueryRange, signal?: AbortSignal): Promise<SeriesSample> {
+    let promql: string;
+    try {
+      promql = renderTemplate(spec.query, vars);
+    } catch (err) {
+      if (err instanceof TemplateError) return rejectedSample(err.message) as SeriesSample;
+      throw err;
+    }
+    return this.rangeQuery(spec.address ?? this.#defaultAddress, promql, range, Date.now(), signal);
+  }
+
+  /**
+   * Runs an already rendered PromQL range query over the `range.windowSeconds` before `nowMs`
+   * (rounded down to the step), one point per `range.stepSeconds`. Shared like `instantQuery`.
+   */
+  rangeQuery(address: string, promql: string, range: QueryRange, nowMs: number, signal?: AbortSignal): Promise<SeriesSample> {
+    const step = range.stepSeconds;
+    const end = Math.floor(nowMs / 1000 / step) * step;
+    const form = { query: promql, start: String(end - range.windowSeconds), end: String(end), step: String(step) };
+    return this.#shared(address, { ...RANGE, form }, signal);
+  }
+
+  #shared<T extends MetricSample | SeriesSample>(address: string, request: Request<T>, signal?: AbortSignal): Promise<T> {
     signal?.throwIfAborted();
     const base = normaliseAddress(address);
-    if (base === null) return Promise.resolve(rejectedSample(`invalid Prometheus address "${address}"`));
-    const key = `${base}\n${promql}`;
-    let shared = this.#inFlight.get(key);
+    if (base === null) return Promise.resolve(rejectedSample(`invalid Prometheus address "${address}"`) as T);
+    const key = `${base}\n${request.path}\n${JSON.stringify(request.form)}`;
+    let shared = this.#inFlight.get(key) as Promise<T> | undefined;
     if (shared) {
       this.#metrics.deduplicated.inc();
     } else {
-      shared = this.#measure(base, promql).finally(() => this.#inFlight.delete(key));
+      shared = this.#measure(base, request).finally(() => this.#inFlight.delete(key));
       this.#inFlight.set(key, shared);
     }
     return untilAborted(shared, signal);
@@ -130,16 +168,16 @@ export class PrometheusProvider implements MetricProvider<PrometheusQuerySpec> {
     return this.#inFlight.size;
   }
 
-  async #measure(base: string, promql: string): Promise<MetricSample> {
+  async #measure<T extends MetricSample | SeriesSample>(base: string, request: Request<T>): Promise<T> {
     const started = performance.now();
-    const sample = await this.#withRetries(base, promql);
+    const sample = await this.#withRetries(base, request);
     this.#metrics.duration.observe({ result: sample.kind }, (performance.now() - started) / 1000);
     return sample;
   }
 
-  async #withRetries(base: string, promql: string): Promise<MetricSample> {
+  async #withRetries<T extends MetricSample | SeriesSample>(base: string, request: Request<T>): Promise<T> {
     const deadline = performance.now() + this.#timeoutMs;
-    const url = new URL('api/v1/query', base).toString();
+    const url = new URL(request.path, base).toString();
     let lastProblem = '';
     for (let attempt = 0; attempt <= this.#retries; attempt++) {
       if (attempt > 0) {
@@ -148,22 +186,22 @@ export class PrometheusProvider implements MetricProvider<PrometheusQuerySpec> {
       }
       const remaining = Math.floor(deadline - performance.now());
       if (remaining <= 0) break;
-      const outcome = await this.#attempt(url, base, promql, remaining);
+      const outcome = await this.#attempt(url, base, request, remaining);
       if ('done' in outcome) return outcome.done;
       lastProblem = outcome.retry;
     }
     const tries = this.#retries + 1;
     return inconclusiveSample(lastProblem
       ? `${lastProblem} (gave up after ${tries} attempt${tries === 1 ? '' : 's'} within ${this.#timeoutMs} ms)`
-      : `Prometheus ${base} did not answer within ${this.#timeoutMs} ms`);
+      : `Prometheus ${base} did not answer within ${this.#timeoutMs} ms`) as T;
   }
 
-  async #attempt(url: string, base: string, promql: string, timeoutMs: number): Promise<Attempt> {
+  async #attempt<T extends MetricSample | SeriesSample>(url: string, base: string, request: Request<T>, timeoutMs: number): Promise<Attempt<T>> {
     let statusCode: number;
     let text: string;
     try {
       const response = await got.post(url, {
-        form: { query: promql },
+        form: request.form,
         timeout: { request: timeoutMs },
         retry: { limit: 0 }, // retries are ours: one deadline across attempts
         throwHttpErrors: false,
@@ -174,7 +212,7 @@ export class PrometheusProvider implements MetricProvider<PrometheusQuerySpec> {
       text = response.body;
     } catch (err) {
       if (err instanceof TimeoutError) {
-        return { done: inconclusiveSample(`Prometheus ${base} did not answer within ${this.#timeoutMs} ms`) };
+        return { done: inconclusiveSample(`Prometheus ${base} did not answer within ${this.#timeoutMs} ms`) as T };
       }
       if (err instanceof RequestError) return { retry: `Prometheus ${base} unreachable: ${err.code || err.message}` };
       throw err;
@@ -182,16 +220,16 @@ export class PrometheusProvider implements MetricProvider<PrometheusQuerySpec> {
 
     const body = parseJson(text);
     if (statusCode >= 200 && statusCode < 300 && body?.status === 'success') {
-      return { done: interpretData(body.data) };
+      return { done: request.interpret(body.data) };
     }
     const detail = body && typeof body.error === 'string'
       ? `${typeof body.errorType === 'string' ? body.errorType : 'error'}: ${body.error}`
       : `HTTP ${statusCode}`;
     if (statusCode === 400 && body?.errorType === 'bad_data') {
-      return { done: rejectedSample(`Prometheus rejected the query: ${body.error as string}`) };
+      return { done: rejectedSample(`Prometheus rejected the query: ${body.error as string}`) as T };
     }
     if (statusCode >= 500) return { retry: `Prometheus ${base} error (HTTP ${statusCode}) ${detail}` };
-    return { done: inconclusiveSample(`Prometheus ${base} error (HTTP ${statusCode}) ${detail}`) };
+    return { done: inconclusiveSample(`Prometheus ${base} error (HTTP ${statusCode}) ${detail}`) as T };
   }
 }
 
@@ -213,6 +251,32 @@ export function interpretData(data: ApiResponse['data']): MetricSample {
   }
   if (resultType === 'string') return rejectedSample('the query returns a string, not a number');
   return inconclusiveSample(`unexpected Prometheus result type ${JSON.stringify(resultType)}`);
+}
+
+/**
+ * Maps the `data` of a successful range query to a series: one series expected (none gives no
+ * values), NaN and ±Inf points dropped (Kayenta's `nanStrategy: remove`). Exported for unit tests.
+ */
+export function interpretMatrix(data: ApiResponse['data']): SeriesSample {
+  const resultType = data?.resultType;
+  const result = data?.result;
+  if (resultType !== 'matrix' || !Array.isArray(result)) {
+    if (resultType === 'string') return rejectedSample('the query returns a string, not a number') as SeriesSample;
+    return inconclusiveSample(`unexpected Prometheus range result type ${JSON.stringify(resultType)}`) as SeriesSample;
+  }
+  if (result.length === 0) return { kind: 'values', values: [] };
+  if (result.length > 1) {
+    return inconclusiveSample(`the query returned ${result.length} series, expected 1 (aggregate it, e.g. with sum())`) as SeriesSample;
+  }
+  const points = (result[0] as { values?: unknown } | undefined)?.values;
+  if (!Array.isArray(points)) return inconclusiveSample('malformed Prometheus range result (no values)') as SeriesSample;
+  const values: number[] = [];
+  for (const p of points) {
+    const raw: unknown = Array.isArray(p) ? p[1] : undefined;
+    const v = typeof raw === 'string' ? Number(raw) : NaN;
+    if (Number.isFinite(v)) values.push(v);
+  }
+  return { kind: 'values', values };
 }
 
 // Prometheus encodes sample values as strings: "0.034", "NaN", "+Inf", "-Inf".

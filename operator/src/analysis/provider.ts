@@ -29,6 +29,30 @@ export interface MetricProvider<Spec> {
   query(spec: Spec, vars: TemplateVars, signal?: AbortSignal): Promise<MetricSample>;
 }
 
+/** A provider that can also measure a series over a window (Prometheus; a web check gives one value). */
+export interface RangeMetricProvider<Spec> extends MetricProvider<Spec> {
+  /**
+   * The same query evaluated over a window at a resolution (a range query), for the statistical
+   * judge: one value per step, missing and non-finite points dropped. Same contract as `query`.
+   */
+  queryRange(spec: Spec, vars: TemplateVars, range: QueryRange, signal?: AbortSignal): Promise<SeriesSample>;
+}
+
+/** A range query's window: the `windowSeconds` before now, one point every `stepSeconds`. */
+export interface QueryRange {
+  windowSeconds: number;
+  stepSeconds: number;
+}
+
+/**
+ * One range measurement: `values` are the finite points of the one series (possibly none: the
+ * judge decides what too few means); `inconclusive` / `rejected` as for `MetricSample`.
+ */
+export type SeriesSample =
+  | { kind: 'values'; values: number[] }
+  | { kind: 'inconclusive'; reason: string }
+  | { kind: 'rejected'; reason: string };
+
 export function valueSample(value: number): MetricSample {
   return { kind: 'value', value };
 }

@@ -1,5 +1,6 @@
 // Schemas shared by TrafficShift, ShadowRun and MigrationSlice.
 import * as z from 'zod';
+import { DURATION_PATTERN, parseDuration } from './duration.ts';
 import { SecretKeyRefSchema } from './secret-ref.ts';
 import { WebCheckSchema, type WebCheck } from './webcheck.ts';
 import { HTTP_URL, dnsLabel, duration, listMap, resourceName, serviceName, timestamp, withRules } from './k8s-schema.ts';
@@ -155,6 +156,161 @@ export const PrometheusQuerySchema = z.strictObject({
 });
 export type PrometheusQuery = z.infer<typeof PrometheusQuerySchema>;
 
+// ---------------------------------------------------------------------------------------------
+// Statistical judge (issue 16): a metric compared with its baseline by a Mann-Whitney U test over
+// a window of samples, instead of one value against a threshold. Evaluation: analysis/judge.ts.
+
+export const JudgeDirectionValues = ['increase', 'decrease', 'either'] as const;
+export type JudgeDirection = (typeof JudgeDirectionValues)[number];
+
+/** The fewest points per side a window must hold (at 0.98 nothing below 5 can be significant). */
+export const JUDGE_MIN_STEPS = 5;
+/** The most points per side: the interval sorts all pairwise differences (500² = 250,000). */
+export const JUDGE_MAX_STEPS = 500;
+
+const JUDGE_DESCRIPTION =
+  'Judge the metric statistically: prometheus.query (the new service) and prometheus.baselineQuery (legacy) are range-queried over the window at step, and the two samples compared with a Mann-Whitney U test. Fails when the new service is significantly worse in the direction judged and its mean ratio exceeds the allowed effect.';
+
+const durationOk = (field: string) => `self.${field}.matches(r'${DURATION_PATTERN.source}')`;
+const seconds = (text: string): number => Math.floor(parseDuration(text) / 1000);
+
+export const JudgeSchema = withRules(
+  z.strictObject({
+    window: duration({ positive: true })
+      .default('5m')
+      .describe('How far back both samples reach, ending now: one point per step and side, e.g. 5m at 15s is 20 points.'),
+    baselineWindow: duration({ positive: true })
+      .optional()
+      .describe('How far back the legacy sample reaches, ending now; default: window. A legacy in steady state can give a longer baseline (e.g. 1h) than the new service has had traffic: its distribution and its serial correlation are then known better, and a regression is detected sooner with fewer false alarms. Keep it within one traffic regime (no daily peak inside it).'),
+    step: duration({ positive: true }).default('15s').describe('Resolution of the range queries, at least 1s, e.g. 15s.'),
+    confidence: z
+      .number()
+      .min(0.8)
+      .max(0.999)
+      .default(0.98)
+      .describe('Confidence of the test and of the interval for the shift (0.98: a 2% chance to call noise a difference).'),
+    direction: z
+      .enum(JudgeDirectionValues)
+      .default('either')
+      .describe('Which difference is a regression: increase (latency, errors), decrease (throughput, hit rate) or either.'),
+    allowedIncrease: z
+      .number()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe('Largest tolerated mean(new) / mean(legacy) for a significant increase, e.g. 1.1 = 10% more; default 1 (none).'),
+    allowedDecrease: z
+      .number()
+      .gt(0)
+      .max(1)
+      .optional()
+      .describe('Smallest tolerated mean(new) / mean(legacy) for a significant decrease, e.g. 0.9 = 10% less; default 1 (none).'),
+    critical: z
+      .boolean()
+      .default(false)
+      .describe('A regression of this metric fails the analysis run whatever the score of the others (needs analysis.scoreThresholds).'),
+  }),
+  [
+    {
+      cel: `!${durationOk('step')} || duration(self.step) >= duration('1s')`,
+      message: 'step must be at least 1s',
+      fieldPath: '.step',
+      check: (j) => !DURATION_PATTERN.test(j.step) || parseDuration(j.step) >= 1000,
+    },
+    {
+      cel: `!${durationOk('window')} || !${durationOk('step')} || duration(self.window).getSeconds() >= ${JUDGE_MIN_STEPS} * duration(self.step).getSeconds()`,
+      message: `window must hold at least ${JUDGE_MIN_STEPS} steps (fewer points per side can never be significant at 0.98)`,
+      fieldPath: '.window',
+      check: (j) => !DURATION_PATTERN.test(j.window) || !DURATION_PATTERN.test(j.step) || seconds(j.window) >= JUDGE_MIN_STEPS * seconds(j.step),
+    },
+    {
+      cel: `!${durationOk('window')} || !${durationOk('step')} || duration(self.window).getSeconds() <= ${JUDGE_MAX_STEPS} * duration(self.step).getSeconds()`,
+      message: `window must hold at most ${JUDGE_MAX_STEPS} steps (lengthen step or shorten window)`,
+      fieldPath: '.window',
+      check: (j) => !DURATION_PATTERN.test(j.window) || !DURATION_PATTERN.test(j.step) || seconds(j.window) <= JUDGE_MAX_STEPS * seconds(j.step),
+    },
+    {
+      cel: `!has(self.baselineWindow) || !${durationOk('window')} || !${durationOk('baselineWindow')} || duration(self.baselineWindow) >= duration(self.window)`,
+      message: 'baselineWindow must be at least window (a shorter legacy sample only loses information)',
+      fieldPath: '.baselineWindow',
+      check: (j) => j.baselineWindow === undefined || !DURATION_PATTERN.test(j.window) || !DURATION_PATTERN.test(j.baselineWindow) || parseDuration(j.baselineWindow) >= parseDuration(j.window),
+    },
+    {
+      cel: `!has(self.baselineWindow) || !${durationOk('baselineWindow')} || !${durationOk('step')} || duration(self.baselineWindow).getSeconds() <= ${JUDGE_MAX_STEPS} * duration(self.step).getSeconds()`,
+      message: `baselineWindow must hold at most ${JUDGE_MAX_STEPS} steps (lengthen step or shorten baselineWindow)`,
+      fieldPath: '.baselineWindow',
+      check: (j) => j.baselineWindow === undefined || !DURATION_PATTERN.test(j.baselineWindow) || !DURATION_PATTERN.test(j.step) || seconds(j.baselineWindow) <= JUDGE_MAX_STEPS * seconds(j.step),
+    },
+    {
+      cel: "!has(self.allowedIncrease) || self.direction != 'decrease'",
+      message: 'allowedIncrease has no effect with direction decrease (an increase is never a regression then)',
+      fieldPath: '.allowedIncrease',
+      reason: 'FieldValueForbidden',
+      check: (j) => j.allowedIncrease === undefined || j.direction !== 'decrease',
+    },
+    {
+      cel: "!has(self.allowedDecrease) || self.direction != 'increase'",
+      message: 'allowedDecrease has no effect with direction increase (a decrease is never a regression then)',
+      fieldPath: '.allowedDecrease',
+      reason: 'FieldValueForbidden',
+      check: (j) => j.allowedDecrease === undefined || j.direction !== 'increase',
+    },
+  ],
+);
+export type Judge = z.infer<typeof JudgeSchema>;
+
+/** Rules of a metric with a judge block (TrafficShift metrics). */
+const judgedMetricRules = [
+  {
+    cel: '!has(self.judge) || (has(self.prometheus) && has(self.prometheus.baselineQuery))',
+    message: 'judge needs prometheus.baselineQuery (the legacy side to compare with)',
+    fieldPath: '.prometheus.baselineQuery',
+    reason: 'FieldValueRequired' as const,
+    check: (m: MetricBase) => m.judge === undefined || m.prometheus?.baselineQuery !== undefined,
+  },
+  {
+    cel: '!has(self.judge) || !(has(self.min) || has(self.max) || has(self.maxRatio))',
+    message: 'a judged metric is decided by the judge alone: move min, max and maxRatio to a metric of their own',
+    fieldPath: '.judge',
+    check: (m: MetricBase) => m.judge === undefined || (m.min === undefined && m.max === undefined && m.maxRatio === undefined),
+  },
+];
+
+export const ScoreThresholdsSchema = withRules(
+  z.strictObject({
+    pass: z.number().min(0).max(100).describe('Score at or above which the judged metrics pass, e.g. 90.'),
+    marginal: z.number().min(0).max(100).describe('Score at or above which (and below pass) the run is inconclusive, e.g. 75.'),
+  }),
+  [
+    {
+      cel: 'self.marginal <= self.pass',
+      message: 'marginal must not be greater than pass',
+      fieldPath: '.marginal',
+      check: (t) => t.marginal <= t.pass,
+    },
+  ],
+);
+export type ScoreThresholds = z.infer<typeof ScoreThresholdsSchema>;
+
+type ScoredAnalysis = { metrics: ReadonlyArray<{ judge?: Judge | undefined }>; scoreThresholds?: ScoreThresholds | undefined };
+
+const scoreRules = [
+  {
+    cel: '!has(self.scoreThresholds) || self.metrics.exists(m, has(m.judge))',
+    message: 'scoreThresholds needs at least one metric with a judge block (only judged metrics are scored)',
+    fieldPath: '.scoreThresholds',
+    reason: 'FieldValueForbidden' as const,
+    check: (a: ScoredAnalysis) => a.scoreThresholds === undefined || a.metrics.some((m) => m.judge !== undefined),
+  },
+  {
+    cel: 'has(self.scoreThresholds) || !self.metrics.exists(m, has(m.judge) && m.judge.critical)',
+    message: 'judge.critical needs scoreThresholds: without a score every judged metric already fails on its own',
+    fieldPath: '.scoreThresholds',
+    reason: 'FieldValueRequired' as const,
+    check: (a: ScoredAnalysis) => a.scoreThresholds !== undefined || !a.metrics.some((m) => m.judge?.critical === true),
+  },
+];
+
 const metricBaseShape = {
   name: dnsLabel().describe('Unique name of the check, e.g. error-rate.'),
   prometheus: PrometheusQuerySchema.optional().describe('A Prometheus query. Exactly one of prometheus and web.'),
@@ -175,6 +331,7 @@ type MetricBase = {
   max?: number | undefined;
   maxRatio?: number | undefined;
   maxDiffPoints?: number | undefined;
+  judge?: Judge | undefined;
 };
 
 function metricRules<T extends MetricBase>(thresholds: ReadonlyArray<keyof MetricBase & string>) {
@@ -207,8 +364,8 @@ function metricRules<T extends MetricBase>(thresholds: ReadonlyArray<keyof Metri
 }
 
 export const MetricSchema = withRules(
-  z.strictObject(metricBaseShape),
-  metricRules<MetricBase>(['min', 'max', 'maxRatio']),
+  z.strictObject({ ...metricBaseShape, judge: JudgeSchema.optional().describe(JUDGE_DESCRIPTION) }),
+  [...metricRules<MetricBase>(['min', 'max', 'maxRatio', 'judge']), ...judgedMetricRules],
 );
 export type Metric = z.infer<typeof MetricSchema>;
 
@@ -223,9 +380,32 @@ export const ShadowMetricSchema = withRules(
       .describe(
         'Fail when (shadow − primary) × 100 is above, in percentage points: for error ratios (0.012 vs 0.010) the difference is 0.2 points, so 0.5 allows half a point more errors than the primary.',
       ),
+    judge: JudgeSchema.optional().describe(
+      'Judge the metric statistically: the shadow (prometheus.query) against the primary (prometheus.baselineQuery, or the same query for the primary), range-queried over the window at step and compared with a Mann-Whitney U test.',
+    ),
   }),
   [
-    ...metricRules<MetricBase>(['min', 'max', 'maxRatio', 'maxDiffPoints']),
+    ...metricRules<MetricBase>(['min', 'max', 'maxRatio', 'maxDiffPoints', 'judge']),
+    {
+      cel: '!has(self.judge) || !(has(self.min) || has(self.max) || has(self.maxRatio) || has(self.maxDiffPoints))',
+      message: 'a judged metric is decided by the judge alone: move min, max, maxRatio and maxDiffPoints to a metric of their own',
+      fieldPath: '.judge',
+      check: (m) => m.judge === undefined || (m.min === undefined && m.max === undefined && m.maxRatio === undefined && m.maxDiffPoints === undefined),
+    },
+    {
+      cel: '!has(self.judge) || has(self.prometheus)',
+      message: 'judge needs a Prometheus query (a web check gives one value, not a series to judge)',
+      fieldPath: '.judge',
+      reason: 'FieldValueForbidden',
+      check: (m) => m.judge === undefined || m.prometheus !== undefined,
+    },
+    {
+      cel: '!has(self.judge) || !self.judge.critical',
+      message: 'judge.critical needs analysis.scoreThresholds, which a ShadowRun does not have: every judged shadow metric already fails on its own',
+      fieldPath: '.judge.critical',
+      reason: 'FieldValueForbidden',
+      check: (m) => m.judge?.critical !== true,
+    },
     {
       cel: '!has(self.maxDiffPoints) || (has(self.prometheus) && has(self.prometheus.baselineQuery))',
       message: 'maxDiffPoints needs prometheus.baselineQuery (the primary side to compare with)',
@@ -265,7 +445,14 @@ function analysisSchema<M extends z.ZodObject>(metric: M) {
   });
 }
 
-export const AnalysisSchema = analysisSchema(MetricSchema);
+export const AnalysisSchema = withRules(
+  analysisSchema(MetricSchema).extend({
+    scoreThresholds: ScoreThresholdsSchema.optional().describe(
+      'Judge the judged metrics (those with a judge block) together by their score, 0–100 = the share of them that pass: at least pass passes, at least marginal is inconclusive, below fails. Without it every judged metric passes or fails on its own.',
+    ),
+  }),
+  scoreRules,
+);
 export type Analysis = z.infer<typeof AnalysisSchema>;
 
 export const ShadowAnalysisSchema = analysisSchema(ShadowMetricSchema);
@@ -355,6 +542,25 @@ export type Notify = z.infer<typeof NotifySchema>;
 export const MetricResultValues = ['Pass', 'Fail', 'Inconclusive'] as const;
 export type MetricResultValue = (typeof MetricResultValues)[number];
 
+export const JudgeClassificationValues = ['Pass', 'High', 'Low'] as const;
+
+/** What the statistical judge found for one metric (two-sided test of new − legacy). */
+export const JudgeResultSchema = z.object({
+  classification: z.enum(JudgeClassificationValues).describe('High / Low: significantly higher / lower than legacy beyond the allowed effect.'),
+  estimate: z.number().describe('Hodges–Lehmann estimate of the shift new − legacy.'),
+  lower: z.number().describe('Lower bound of the confidence interval for the shift.'),
+  upper: z.number().describe('Upper bound of the confidence interval for the shift.'),
+  confidence: z.number(),
+  pValue: z.number(),
+  meanRatio: z.number().optional().describe('mean(new) / mean(legacy); absent when the legacy mean is 0.'),
+  samples: z.int().min(0).describe('Points of the new service.'),
+  baselineSamples: z.int().min(0).describe('Points of the legacy side.'),
+  serialCorrelation: z.number().optional().describe('Lag-1 autocorrelation of the points (pooled, bias-corrected, 0–0.9) that the test corrected for.'),
+  effectiveSamples: z.number().optional().describe('Points of the new service worth as independent ones: samples / ((1 + r) / (1 − r)).'),
+  score: z.number().optional().describe('Score of the run over all judged metrics (0–100).'),
+});
+export type JudgeResult = z.infer<typeof JudgeResultSchema>;
+
 export const MetricResultSchema = z.object({
   name: z.string(),
   value: z.number().optional().describe('Absent when there was no data.'),
@@ -362,6 +568,7 @@ export const MetricResultSchema = z.object({
   threshold: z.string().describe('The threshold as text, e.g. "<= 0.01" or "ratio <= 1.1".'),
   result: z.enum(MetricResultValues),
   message: z.string().optional(),
+  judge: JudgeResultSchema.optional().describe('Set for a judged metric that had enough samples.'),
   at: timestamp(),
 });
 export type MetricResult = z.infer<typeof MetricResultSchema>;
@@ -369,6 +576,7 @@ export type MetricResult = z.infer<typeof MetricResultSchema>;
 export const AnalysisStatusSchema = z.object({
   consecutiveFailures: z.int().min(0).default(0),
   consecutiveInconclusive: z.int().min(0).default(0),
+  score: z.number().min(0).max(100).optional().describe('Score of the last run over the judged metrics (0–100), when any was conclusive.'),
   lastResults: z.array(MetricResultSchema).max(MAX_METRICS).optional(),
 });
 export type AnalysisStatus = z.infer<typeof AnalysisStatusSchema>;

@@ -3,6 +3,7 @@ import * as z from 'zod';
 import {
   AcknowledgedActionsSchema,
   AnalysisStatusSchema,
+  JudgeResultSchema,
   MetricResultValues,
   ObjectMetaSchema,
   RouteSchema,
@@ -158,6 +159,7 @@ export const ShadowResultSchema = z.object({
   threshold: z.string().optional(),
   result: z.enum(MetricResultValues),
   message: z.string().optional(),
+  judge: JudgeResultSchema.optional().describe('Set for a judged metric that had enough samples (shift = shadow − primary).'),
   at: timestamp().optional(),
 });
 export type ShadowResult = z.infer<typeof ShadowResultSchema>;

@@ -155,7 +155,38 @@ function analysisBlock(spec: Rec, s: Rec, now: number): string[] {
     return [str(m.name) ?? '', fmt(r?.value), fmt(r?.baseline), ratio, threshold, str(r?.result) ?? 'not run', str(r?.message) ?? ''];
   });
   if (rows.length) out.push(...table(['METRIC', 'VALUE', 'BASELINE', 'RATIO', 'THRESHOLD', 'RESULT', 'MESSAGE'], rows).map((l) => `  ${l}`));
+  out.push(...judgeBlock(a, st));
   return out;
+}
+
+/** `new/legacy` points, and what the new side's are worth as independent ones when correlated. */
+function samplesCell(j: Rec): string {
+  const n = num(j.samples) ?? 0;
+  const eff = num(j.effectiveSamples);
+  const worth = eff !== undefined && eff < n ? ` (r ${fmt(j.serialCorrelation)}: ~${Math.round(eff * 10) / 10} indep.)` : '';
+  return `${n}/${num(j.baselineSamples) ?? 0}${worth}`;
+}
+
+/** The statistical judge: estimate, interval, p-value and score of each judged metric. */
+function judgeBlock(a: Rec, st: Rec): string[] {
+  const judged = arr(st.lastResults).filter((r) => r.judge !== undefined);
+  const thresholds = rec(a.scoreThresholds);
+  const score = num(st.score);
+  if (judged.length === 0 && score === undefined) return [];
+  const signed = (n: unknown): string => (num(n) !== undefined && num(n)! > 0 ? `+${fmt(n)}` : fmt(n));
+  const rows = judged.map((r) => {
+    const j = rec(r.judge);
+    const pct = num(j.confidence) !== undefined ? `${Math.round(num(j.confidence)! * 1000) / 10}%` : '';
+    return [
+      str(r.name) ?? '', signed(j.estimate), `[${signed(j.lower)}, ${signed(j.upper)}] ${pct}`, fmt(j.pValue),
+      num(j.meanRatio) !== undefined ? `${fmt(j.meanRatio)}x` : '-', samplesCell(j), str(j.classification) ?? '',
+    ];
+  });
+  const limits = num(thresholds.pass) !== undefined ? ` (pass ${fmt(thresholds.pass)}, marginal ${fmt(thresholds.marginal)})` : ' (each judged metric decides alone: no scoreThresholds)';
+  return [
+    `Judge:     score ${score !== undefined ? fmt(score) : '-'}${limits}`,
+    ...(rows.length ? table(['METRIC', 'SHIFT', 'INTERVAL', 'P', 'MEAN RATIO', 'SAMPLES', 'CLASS'], rows).map((l) => `  ${l}`) : []),
+  ];
 }
 
 /** A part of a rollback: the status field that records it done, or who else does it. */

@@ -122,6 +122,51 @@ async function counterValue(registry: Registry, name: string): Promise<number> {
   return metric?.values.reduce((sum, v) => sum + v.value, 0) ?? 0;
 }
 
+describe('PrometheusProvider range queries (the statistical judge)', () => {
+  const range = { windowSeconds: 10, stepSeconds: 1 };
+
+  it('returns one value per step of the window, template variables rendered', async () => {
+    const p = provider();
+    await waitFor('three scraped points', 30_000, async () => {
+      const s = await p.queryRange({ query: 'cutover_test_error_ratio' }, {}, range);
+      return s.kind === 'values' && s.values.length >= 3;
+    });
+    const sample = await p.queryRange({ query: 'cutover_test_error_ratio{job="{{name}}"}' }, { name: 'testapp' }, range);
+    expect(sample.kind).toBe('values');
+    const values = (sample as { values: number[] }).values;
+    expect(values.length).toBeGreaterThanOrEqual(3);
+    expect(values.length).toBeLessThanOrEqual(11);
+    expect(new Set(values)).toEqual(new Set([0.034]));
+  });
+
+  it('drops NaN points and returns no values for an empty result', async () => {
+    expect(await provider().queryRange({ query: 'cutover_test_not_a_number' }, {}, range)).toEqual({ kind: 'values', values: [] });
+    expect(await provider().queryRange({ query: 'cutover_test_absent_metric' }, {}, range)).toEqual({ kind: 'values', values: [] });
+  });
+
+  it('is inconclusive when several series come back', async () => {
+    const sample = await provider().queryRange({ query: 'cutover_test_requests' }, {}, range);
+    expect(sample).toEqual({ kind: 'inconclusive', reason: 'the query returned 2 series, expected 1 (aggregate it, e.g. with sum())' });
+  });
+
+  it('reports a query Prometheus rejects as rejected', async () => {
+    const sample = await provider().queryRange({ query: 'sum(' }, {}, range);
+    expect(sample.kind).toBe('rejected');
+  });
+
+  it('shares identical concurrent range queries within one step', async () => {
+    const registry = new Registry();
+    const p = provider(registry);
+    const now = Date.now();
+    const [a, b] = await Promise.all([
+      p.rangeQuery(address, 'sum(cutover_test_requests)', range, now),
+      p.rangeQuery(address, 'sum(cutover_test_requests)', range, now),
+    ]);
+    expect(a).toEqual(b);
+    expect(await counterValue(registry, DEDUPLICATED_METRIC)).toBe(1);
+  });
+});
+
 describe('PrometheusProvider against a real Prometheus', () => {
   it('returns the value of a one-sample vector, with template variables rendered', async () => {
     const sample = await provider().query({ query: 'cutover_test_error_ratio{job="{{name}}"}' }, { name: 'testapp' });

@@ -167,7 +167,7 @@ describe('web check: failure modes are inconclusive, never a pass', () => {
     const problems: SpecProblem[] = [];
     const web = check({ headers: [{ name: 'Authorization', valueFrom: { secretKeyRef: { name: 'nope', key: 'bearer' } } }] });
     const results = await observeAnalysis({
-      provider: { name: 'prometheus', query: () => Promise.reject(new Error('not used')) },
+      provider: { name: 'prometheus', query: () => Promise.reject(new Error('not used')), queryRange: () => Promise.reject(new Error('not used')) },
       web: provider, namespace: 'shop', defaultAddress: 'http://unused:9090', vars: {}, signal: new AbortController().signal,
       metrics: [{ name: 'no-regression', web, max: 0.05 }],
     }, problems);

@@ -160,6 +160,25 @@ export function minimalMigrationSlice(name = 'dispute-processor'): Obj {
   };
 }
 
+/** A TrafficShift whose latency is judged statistically against legacy (issue 16). */
+export function judgedTrafficShift(name = 'listings-judged'): Obj {
+  const m = validTrafficShift(name) as Loose;
+  m.spec.analysis.metrics.push({
+    name: 'p50-judged',
+    prometheus: {
+      query: 'histogram_quantile(0.5, sum by (le) (rate(http_request_duration_seconds_bucket{service="{{canary.service}}"}[30s])))',
+      baselineQuery: 'histogram_quantile(0.5, sum by (le) (rate(http_request_duration_seconds_bucket{service="{{stable.service}}"}[30s])))',
+    },
+    judge: { window: '5m', baselineWindow: '1h', step: '15s', confidence: 0.98, direction: 'increase', allowedIncrease: 1.05, critical: true },
+  }, {
+    name: 'throughput-judged',
+    prometheus: { query: 'sum(rate(orders_total{service="{{canary.service}}"}[1m]))', baselineQuery: 'sum(rate(orders_total{service="{{stable.service}}"}[1m]))' },
+    judge: { direction: 'decrease', allowedDecrease: 0.9 },
+  });
+  m.spec.analysis.scoreThresholds = { pass: 90, marginal: 75 };
+  return m as Obj;
+}
+
 /** A TrafficShift gated by web checks (api/webcheck.ts) next to a Prometheus metric. */
 export function webCheckTrafficShift(name = 'cohortlens-v2'): Obj {
   const m = minimalTrafficShift(name) as Loose;
@@ -204,9 +223,11 @@ export function webCheckTrafficShift(name = 'cohortlens-v2'): Obj {
 
 export const validManifests: ReadonlyArray<{ name: string; manifest: Obj }> = [
   { name: 'TrafficShift, every field (DESIGN §1)', manifest: validTrafficShift() },
+  { name: 'TrafficShift, judged metrics with a score', manifest: judgedTrafficShift() },
   { name: 'TrafficShift gated by web checks', manifest: webCheckTrafficShift() },
   { name: 'TrafficShift, minimal', manifest: minimalTrafficShift() },
   { name: 'ShadowRun', manifest: validShadowRun() },
+  { name: 'ShadowRun, a judged metric without baselineQuery', manifest: ((m) => { const l = m as Loose; delete l.spec.analysis.metrics[1].max; l.spec.analysis.metrics[1].judge = { window: '30m', step: '1m', direction: 'increase', allowedIncrease: 1.25 }; return m; })(validShadowRun('search-shadow-judged')) },
   { name: 'MigrationSlice, the score worker extraction', manifest: validMigrationSlice() },
   { name: 'MigrationSlice, minimal', manifest: minimalMigrationSlice() },
 ];
@@ -256,7 +277,30 @@ export const invalidWebChecks: readonly InvalidCase[] = [
   web('web check with maxRatio (no baseline)', 'spec.analysis.metrics[0].prometheus.baselineQuery', (s) => (s.analysis.metrics[0].maxRatio = 1.05), 'maxRatio needs prometheus.baselineQuery'),
 ];
 
+// Statistical judge (issue 16): metrics[2] and [3] of judgedTrafficShift are judged.
+const tj = (name: string, field: string, mutate: (spec: Loose) => void, message?: string) => invalid('TrafficShift', judgedTrafficShift, name, field, mutate, message);
+const judgeCases: readonly InvalidCase[] = [
+  tj('judge without baselineQuery', 'spec.analysis.metrics[2].prometheus.baselineQuery', (s) => delete s.analysis.metrics[2].prometheus.baselineQuery, 'judge needs prometheus.baselineQuery'),
+  tj('judge with a threshold too', 'spec.analysis.metrics[2].judge', (s) => (s.analysis.metrics[2].max = 0.5), 'decided by the judge alone'),
+  tj('judge confidence 1', 'spec.analysis.metrics[2].judge.confidence', (s) => (s.analysis.metrics[2].judge.confidence = 1)),
+  tj('judge direction unknown', 'spec.analysis.metrics[2].judge.direction', (s) => (s.analysis.metrics[2].judge.direction = 'up')),
+  tj('judge window below 5 steps', 'spec.analysis.metrics[2].judge.window', (s) => (s.analysis.metrics[2].judge.window = '1m'), 'at least 5 steps'),
+  tj('judge window above 500 steps', 'spec.analysis.metrics[2].judge.window', (s) => (s.analysis.metrics[2].judge.window = '3h'), 'at most 500 steps'),
+  tj('judge baselineWindow shorter than window', 'spec.analysis.metrics[2].judge.baselineWindow', (s) => (s.analysis.metrics[2].judge.baselineWindow = '4m'), 'at least window'),
+  tj('judge baselineWindow above 500 steps', 'spec.analysis.metrics[2].judge.baselineWindow', (s) => (s.analysis.metrics[2].judge.baselineWindow = '3h'), 'at most 500 steps'),
+  tj('judge baselineWindow not a duration', 'spec.analysis.metrics[2].judge.baselineWindow', (s) => (s.analysis.metrics[2].judge.baselineWindow = 'an hour')),
+  tj('judge step below 1s', 'spec.analysis.metrics[2].judge.step', (s) => (s.analysis.metrics[2].judge.step = '500ms'), 'at least 1s'),
+  tj('judge allowedIncrease below 1', 'spec.analysis.metrics[2].judge.allowedIncrease', (s) => (s.analysis.metrics[2].judge.allowedIncrease = 0.9)),
+  tj('judge allowedIncrease with direction decrease', 'spec.analysis.metrics[3].judge.allowedIncrease', (s) => (s.analysis.metrics[3].judge.allowedIncrease = 1.2), 'no effect with direction decrease'),
+  tj('judge allowedDecrease with direction increase', 'spec.analysis.metrics[2].judge.allowedDecrease', (s) => (s.analysis.metrics[2].judge.allowedDecrease = 0.8), 'no effect with direction increase'),
+  tj('judge critical without scoreThresholds', 'spec.analysis.scoreThresholds', (s) => delete s.analysis.scoreThresholds, 'judge.critical needs scoreThresholds'),
+  tj('score marginal above pass', 'spec.analysis.scoreThresholds.marginal', (s) => (s.analysis.scoreThresholds = { pass: 70, marginal: 80 })),
+  tj('score above 100', 'spec.analysis.scoreThresholds.pass', (s) => (s.analysis.scoreThresholds.pass = 101)),
+  ts('scoreThresholds without a judged metric', 'spec.analysis.scoreThresholds', (s) => (s.analysis.scoreThresholds = { pass: 90, marginal: 75 }), 'needs at least one metric with a judge block'),
+];
+
 export const invalidTrafficShifts: readonly InvalidCase[] = [
+  ...judgeCases,
   ts('weight above 100', 'spec.steps[1].weight', (s) => (s.steps[1].weight = 150)),
   ts('negative weight', 'spec.steps[0].weight', (s) => (s.steps[0].weight = -5)),
   ts('weights decreasing', 'spec.steps', (s) => (s.steps = [{ weight: 50, pause: '1m' }, { weight: 10, pause: '1m' }])),
@@ -291,6 +335,8 @@ export const invalidTrafficShifts: readonly InvalidCase[] = [
 ];
 
 export const invalidShadowRunsAndSlices: readonly InvalidCase[] = [
+  sr('judge with maxDiffPoints too', 'spec.analysis.metrics[0].judge', (s) => (s.analysis.metrics[0].judge = { direction: 'increase' }), 'decided by the judge alone'),
+  sr('judge critical in a ShadowRun', 'spec.analysis.metrics[1].judge.critical', (s) => { delete s.analysis.metrics[1].max; s.analysis.metrics[1].judge = { critical: true }; }, 'which a ShadowRun does not have'),
   ms('owner missing', 'spec.owner', (s) => delete s.owner),
   ms('owner empty', 'spec.owner', (s) => (s.owner = '')),
   ms('rollbackPlan missing', 'spec.rollbackPlan', (s) => delete s.rollbackPlan),

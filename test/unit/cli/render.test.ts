@@ -117,3 +117,40 @@ describe('which actions make sense in which phase', () => {
     if (want === undefined) expect(r).toBeUndefined(); else expect(r).toMatch(want);
   });
 });
+
+describe('status of a TrafficShift with a judged metric (issue 16)', () => {
+  const judged: CutoverObject = {
+    ...shift,
+    spec: {
+      ...shift.spec as object,
+      analysis: {
+        interval: '30s', failureLimit: 2, inconclusiveLimit: 3, onInconclusive: 'Pause', scoreThresholds: { pass: 90, marginal: 75 },
+        metrics: [{ name: 'p50', judge: { window: '5m', step: '15s', confidence: 0.98, direction: 'increase', critical: false } }],
+      },
+    },
+    status: {
+      phase: 'Progressing', currentStep: 0, currentWeight: 10,
+      analysis: {
+        consecutiveFailures: 1, consecutiveInconclusive: 0, score: 0,
+        lastResults: [{
+          name: 'p50', value: 0.115, baseline: 0.1, threshold: 'judge increase, 98%, mean ratio <= 1', result: 'Fail', message: 'p50 new is higher than legacy',
+          judge: { classification: 'High', estimate: 0.015, lower: 0.011, upper: 0.019, confidence: 0.98, pValue: 0.00002, meanRatio: 1.15, samples: 20, baselineSamples: 19, score: 0 },
+        }],
+      },
+    },
+  };
+  const text = statusText(judged, [], NOW).join('\n');
+  it('shows the score with its thresholds, and estimate, interval, p-value, ratio and samples', () => {
+    expect(text).toContain('Judge:     score 0 (pass 90, marginal 75)');
+    expect(text).toMatch(/METRIC\s+SHIFT\s+INTERVAL\s+P\s+MEAN RATIO\s+SAMPLES\s+CLASS/);
+    expect(text).toMatch(/p50\s+\+0\.015\s+\[\+0\.011, \+0\.019\] 98%\s+2\.00e-5\s+1\.15x\s+20\/19\s+High/);
+  });
+  it('says what serially correlated points are worth', () => {
+    const status = judged.status as { analysis: { lastResults: Array<{ judge: Record<string, unknown> }> } };
+    const correlated = { ...judged, status: { ...judged.status, analysis: { ...status.analysis, lastResults: [{ ...status.analysis.lastResults[0], judge: { ...status.analysis.lastResults[0]!.judge, samples: 40, baselineSamples: 240, serialCorrelation: 0.58, effectiveSamples: 10.63 } }] } } };
+    expect(statusText(correlated, [], NOW).join('\n')).toMatch(/40\/240 \(r 0\.58: ~10\.6 indep\.\)\s+High/);
+  });
+  it('shows nothing about the judge for a shift without judged metrics', () => {
+    expect(statusText(shift, [], NOW).join('\n')).not.toContain('Judge:');
+  });
+});

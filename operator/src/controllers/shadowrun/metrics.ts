@@ -5,13 +5,14 @@ import { MetricResultValues } from '../../api/common.ts';
 import { ANALYSIS_RESULT_METRIC } from '../trafficshift/metrics.ts';
 import type { MetricResult } from '../../analysis/evaluate.ts';
 import { counter, gauge, registry as defaultRegistry, type Registry } from '../../runtime/metrics.ts';
+import { judgeGauge, observeJudge } from '../shared/judge-metrics.ts';
 
 const KIND = 'ShadowRun';
 
 // The phase, condition and results metrics are shared with TrafficShift (same names, `kind` label);
 // the helpers are get-or-create.
 export class ShadowMetrics {
-  readonly phase; readonly condition; readonly results; readonly side; readonly verdicts; readonly threshold; readonly result;
+  readonly phase; readonly condition; readonly results; readonly side; readonly verdicts; readonly threshold; readonly result; readonly judge;
 
   constructor(registry: Registry = defaultRegistry) {
     this.phase = gauge({ name: 'cutover_resource_phase', help: 'Current phase of a cutover resource (1 for the current phase).', labelNames: ['kind', 'namespace', 'name', 'phase'] as const, registry });
@@ -21,6 +22,7 @@ export class ShadowMetrics {
     this.verdicts = counter({ name: 'cutover_shadow_verdicts_total', help: 'ShadowRun verdicts.', labelNames: ['namespace', 'name', 'verdict'] as const, registry });
     this.threshold = gauge({ name: 'cutover_analysis_metric_threshold', help: 'Thresholds of an analysis metric.', labelNames: ['kind', 'namespace', 'name', 'metric', 'bound'] as const, registry });
     this.result = gauge({ name: ANALYSIS_RESULT_METRIC, help: 'Last result of an analysis metric (1 for the current result).', labelNames: ['kind', 'namespace', 'name', 'metric', 'result'] as const, registry });
+    this.judge = judgeGauge(registry);
   }
 
   observe(namespace: string, name: string, status: ShadowRunStatus, results: MetricResult[] | undefined, spec?: ShadowRunSpec): void {
@@ -33,6 +35,7 @@ export class ShadowMetrics {
       for (const v of MetricResultValues) this.result.set({ kind: KIND, namespace, name, metric: r.name, result: v }, v === r.result ? 1 : 0);
       if (r.value !== undefined && Number.isFinite(r.value)) this.side.set({ namespace, name, metric: r.name, side: 'shadow' }, r.value);
       if (r.baseline !== undefined && Number.isFinite(r.baseline)) this.side.set({ namespace, name, metric: r.name, side: 'primary' }, r.baseline);
+      observeJudge(this.judge, KIND, namespace, name, r);
     }
     for (const m of spec?.analysis?.metrics ?? []) {
       for (const bound of ['min', 'max', 'maxRatio', 'maxDiffPoints'] as const) {

@@ -12,7 +12,7 @@ import type { ShadowResult, ShadowRunPhase, ShadowRunSpec, ShadowRunStatus, Verd
 import { judge, type MetricResult } from '../../analysis/evaluate.ts';
 import { removeCondition } from '../../runtime/conditions.ts';
 import { rfc3339 } from '../../runtime/clock.ts';
-import { PlannerBase, ms, pendingActions, thresholdParts, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
+import { PlannerBase, judgeStatus, ms, pendingActions, thresholdParts, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
 
 /** The finalizer that lets a deletion remove the mirror first. */
 export { CLEANUP_FINALIZER } from '../shared/planner.ts';
@@ -208,6 +208,7 @@ class Planner extends PlannerBase<ShadowObservation, ShadowRunStatus, Effect> {
       name: r.name, result: r.result, threshold: parts.join(', '), message: r.message, at: this.nowText,
       ...(r.baseline !== undefined && Number.isFinite(r.baseline) ? { primary: r.baseline } : {}),
       ...(r.value !== undefined && Number.isFinite(r.value) ? { shadow: r.value } : {}),
+      ...(r.judge ? { judge: judgeStatus(r.judge) } : {}),
     };
   }
 

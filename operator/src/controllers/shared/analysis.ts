@@ -2,16 +2,18 @@
 // baseline, measured through the metric provider and judged against the metric's thresholds. I/O:
 // called by the reconcilers in their observe step, never by a planner.
 import { Reason } from '../../api/conditions.ts';
-import type { Metric, ShadowMetric } from '../../api/common.ts';
+import type { Metric, ScoreThresholds, ShadowMetric } from '../../api/common.ts';
+import { parseDuration } from '../../api/duration.ts';
 import { evaluateMetric, type MetricResult } from '../../analysis/evaluate.ts';
+import { judgeMetric, scoreRun } from '../../analysis/judge.ts';
 import type { PrometheusQuerySpec } from '../../analysis/prometheus.ts';
-import type { MetricProvider } from '../../analysis/provider.ts';
+import type { MetricProvider, RangeMetricProvider } from '../../analysis/provider.ts';
 import type { WebCheckSpec } from '../../analysis/webcheck.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
 import type { SpecProblem } from './planner.ts';
 
 export interface AnalysisObservation {
-  provider: MetricProvider<PrometheusQuerySpec>;
+  provider: RangeMetricProvider<PrometheusQuerySpec>;
   /** The web check provider, for metrics with a `web` block (analysis/webcheck.ts in the operator). */
   web: MetricProvider<WebCheckSpec>;
   /** The namespace of the resource: where a web check's Secrets are read. */
@@ -26,6 +28,8 @@ export interface AnalysisObservation {
    * the baseline (ShadowRun: the primary side of the same measure). Omitted: no baseline.
    */
   baselineVars?: TemplateVars | undefined;
+  /** spec.analysis.scoreThresholds: judged metrics decided together by their score. */
+  scoreThresholds?: ScoreThresholds | undefined;
   signal: AbortSignal;
 }
 
@@ -47,6 +51,26 @@ export async function observeAnalysis(a: AnalysisObservation, problems: SpecProb
     const prometheus = m.prometheus!;
     const field = `spec.analysis.metrics[${i}].prometheus`;
     const address = prometheus.address ?? a.defaultAddress;
+    const judge = 'judge' in m ? m.judge : undefined;
+    if (judge) {
+      // Statistical judge: both sides over the window, one point per step (the CRD requires baselineQuery).
+      // The legacy side may reach further back (judge.baselineWindow).
+      const stepSeconds = parseDuration(judge.step) / 1000;
+      const range = { windowSeconds: parseDuration(judge.window) / 1000, stepSeconds };
+      const baseRange = { windowSeconds: parseDuration(judge.baselineWindow ?? judge.window) / 1000, stepSeconds };
+      const [value, baseline] = await Promise.all([
+        a.provider.queryRange({ address, query: prometheus.query }, a.vars, range, a.signal),
+        prometheus.baselineQuery
+          ? a.provider.queryRange({ address, query: prometheus.baselineQuery }, a.vars, baseRange, a.signal)
+          : a.provider.queryRange({ address, query: prometheus.query }, a.baselineVars ?? a.vars, baseRange, a.signal),
+      ]);
+      const r = judgeMetric(m.name, judge, value, baseline);
+      if (r.queryRejected) {
+        const which = value.kind === 'rejected' ? 'query' : 'baselineQuery';
+        problems.push({ field: `${field}.${which}`, message: `Prometheus rejected the query: ${r.message}`, reason: Reason.QueryError });
+      }
+      return r;
+    }
     const [value, baseline] = await Promise.all([
       a.provider.query({ address, query: prometheus.query }, a.vars, a.signal),
       prometheus.baselineQuery
@@ -62,5 +86,5 @@ export async function observeAnalysis(a: AnalysisObservation, problems: SpecProb
     }
     return r;
   }));
-  return problems.length > 0 ? [] : results;
+  return problems.length > 0 ? [] : scoreRun(results, a.scoreThresholds).results;
 }

@@ -5,7 +5,7 @@
 // operator never writes a spec, DESIGN §2); the finalizer patch; planned Events; the Stalled
 // status of a spec the schema refuses; and what a user sees of a failed reconcile (./failure.ts).
 import type { PrometheusQuerySpec } from '../../analysis/prometheus.ts';
-import type { MetricProvider } from '../../analysis/provider.ts';
+import type { MetricProvider, RangeMetricProvider } from '../../analysis/provider.ts';
 import type { WebCheckSpec } from '../../analysis/webcheck.ts';
 import { ConditionType, Reason } from '../../api/conditions.ts';
 import { formatPath } from '../../api/validate.ts';
@@ -36,7 +36,7 @@ export interface KindDeps<T extends KubeObject> {
 export interface ControllerDeps<T extends KubeObject> extends KindDeps<T> {
   router: TrafficRouter;
   /** The metric provider (analysis/prometheus.ts in the operator), by its interface. */
-  prometheus: MetricProvider<PrometheusQuerySpec>;
+  prometheus: RangeMetricProvider<PrometheusQuerySpec>;
   /** The web check provider (analysis/webcheck.ts in the operator), by its interface. */
   web: MetricProvider<WebCheckSpec>;
   defaultPrometheusUrl: string;

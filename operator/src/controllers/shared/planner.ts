@@ -2,8 +2,9 @@
 // being planned (a copy of the observed one), the ordered effects, the requeue delay, manual actions
 // and their acknowledgement, and the kstatus condition summaries. Each planner's phases stay in its
 // own plan.ts. No I/O, no clock: like the planners, everything comes from the observation.
-import { ActionValues, ROLLBACK_REQUEST_ANNOTATION, RollbackRequestSchema, type AcknowledgedAction, type AcknowledgedActionName, type Action, type RollbackRequest } from '../../api/common.ts';
+import { ActionValues, ROLLBACK_REQUEST_ANNOTATION, RollbackRequestSchema, type AcknowledgedAction, type AcknowledgedActionName, type Action, type Judge, type JudgeResult, type RollbackRequest } from '../../api/common.ts';
 import { ConditionType, Reason } from '../../api/conditions.ts';
+import type { JudgeDetail } from '../../analysis/judge.ts';
 import { rfc3339 } from '../../runtime/clock.ts';
 import { removeCondition, setCondition, type Condition } from '../../runtime/conditions.ts';
 
@@ -63,9 +64,37 @@ export function pendingRollbackRequest(annotations: Record<string, string>, stat
   return { id, trigger: 'Manual', reason: '', invalid: `annotation ${ROLLBACK_REQUEST_ANNOTATION} ignored: ${why} (expected {"id": "...", "trigger": "Alert|Webhook|Manual", "reason": "..."})` };
 }
 
-/** The threshold of a metric as status shows it (`>= min`, `<= max`, `ratio <= maxRatio`). */
-export function thresholdParts(m: { min?: number | undefined; max?: number | undefined; maxRatio?: number | undefined } | undefined): string[] {
+/** The judge's findings as status records them (finite numbers only). */
+export function judgeStatus(d: JudgeDetail): JudgeResult {
+  const finite = (n: number): number => (Number.isFinite(n) ? n : n > 0 ? Number.MAX_VALUE : -Number.MAX_VALUE);
+  return {
+    classification: d.classification,
+    estimate: d.estimate,
+    lower: finite(d.lower),
+    upper: finite(d.upper),
+    confidence: d.confidence,
+    pValue: d.pValue,
+    ...(Number.isFinite(d.meanRatio) ? { meanRatio: d.meanRatio } : {}),
+    samples: d.samples,
+    baselineSamples: d.baselineSamples,
+    serialCorrelation: d.serialCorrelation,
+    effectiveSamples: d.effectiveSamples,
+    ...(d.score !== undefined ? { score: d.score } : {}),
+  };
+}
+
+/** What a judged metric is held to, as status shows it: `judge increase, 98%, mean ratio <= 1.05`. */
+export function judgeThreshold(j: Judge): string {
+  const bounds: string[] = [];
+  if (j.direction !== 'decrease') bounds.push(`mean ratio <= ${j.allowedIncrease ?? 1}`);
+  if (j.direction !== 'increase') bounds.push(`mean ratio >= ${j.allowedDecrease ?? 1}`);
+  return `judge ${j.direction}, ${Math.round(j.confidence * 1000) / 10}%, ${bounds.join(' and ')}${j.critical ? ', critical' : ''}`;
+}
+
+/** The threshold of a metric as status shows it (`>= min`, `<= max`, `ratio <= maxRatio`, the judge's). */
+export function thresholdParts(m: { min?: number | undefined; max?: number | undefined; maxRatio?: number | undefined; judge?: Judge | undefined } | undefined): string[] {
   const parts: string[] = [];
+  if (m?.judge !== undefined) parts.push(judgeThreshold(m.judge));
   if (m?.min !== undefined) parts.push(`>= ${m.min}`);
   if (m?.max !== undefined) parts.push(`<= ${m.max}`);
   if (m?.maxRatio !== undefined) parts.push(`ratio <= ${m.maxRatio}`);

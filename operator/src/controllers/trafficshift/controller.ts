@@ -236,7 +236,7 @@ export class TrafficShiftController {
       'stable.service': ref.stable.service, 'canary.service': ref.canary.service,
       interval: analysis.interval,
     } as TemplateVars;
-    return observeAnalysis({ provider: this.#d.prometheus, web: this.#d.web, namespace: ref.namespace, defaultAddress: this.#d.defaultPrometheusUrl, metrics: analysis.metrics, vars, signal }, o.problems);
+    return observeAnalysis({ provider: this.#d.prometheus, web: this.#d.web, namespace: ref.namespace, defaultAddress: this.#d.defaultPrometheusUrl, metrics: analysis.metrics, vars, scoreThresholds: analysis.scoreThresholds, signal }, o.problems);
   }
 
   async #apply(e: Effect, obj: TrafficShiftObject, ref: TrafficRef, next: TrafficShiftStatus, ctx: ReconcileContext): Promise<TrafficShiftObject> {

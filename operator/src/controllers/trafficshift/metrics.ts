@@ -4,6 +4,7 @@ import { TrafficShiftPhaseValues } from '../../api/trafficshift.ts';
 import type { MetricResult } from '../../analysis/evaluate.ts';
 import { MetricResultValues } from '../../api/common.ts';
 import { counter, gauge, registry as defaultRegistry, type Registry } from '../../runtime/metrics.ts';
+import { judgeGauge, observeJudge } from '../shared/judge-metrics.ts';
 
 const KIND = 'TrafficShift';
 
@@ -11,7 +12,7 @@ const KIND = 'TrafficShift';
 export const ANALYSIS_RESULT_METRIC = 'cutover_analysis_metric_result';
 
 export class ShiftMetrics {
-  readonly weight; readonly phase; readonly condition; readonly rollbacks; readonly results; readonly value; readonly threshold; readonly result;
+  readonly weight; readonly phase; readonly condition; readonly rollbacks; readonly results; readonly value; readonly threshold; readonly result; readonly judge;
 
   constructor(registry: Registry = defaultRegistry) {
     this.weight = gauge({ name: 'cutover_trafficshift_weight', help: 'Canary weight (0-100) the route is set to.', labelNames: ['namespace', 'name'] as const, registry });
@@ -22,6 +23,7 @@ export class ShiftMetrics {
     this.value = gauge({ name: 'cutover_analysis_metric_value', help: 'Last measured value of an analysis metric.', labelNames: ['kind', 'namespace', 'name', 'metric'] as const, registry });
     this.threshold = gauge({ name: 'cutover_analysis_metric_threshold', help: 'Thresholds of an analysis metric.', labelNames: ['kind', 'namespace', 'name', 'metric', 'bound'] as const, registry });
     this.result = gauge({ name: ANALYSIS_RESULT_METRIC, help: 'Last result of an analysis metric (1 for the current result).', labelNames: ['kind', 'namespace', 'name', 'metric', 'result'] as const, registry });
+    this.judge = judgeGauge(registry);
   }
 
   observe(namespace: string, name: string, status: TrafficShiftStatus, results: MetricResult[] | undefined, spec: TrafficShiftSpec): void {
@@ -34,11 +36,23 @@ export class ShiftMetrics {
       this.results.inc({ kind: KIND, namespace, name, metric: r.name, result: r.result });
       for (const v of MetricResultValues) this.result.set({ kind: KIND, namespace, name, metric: r.name, result: v }, v === r.result ? 1 : 0);
       if (r.value !== undefined && Number.isFinite(r.value)) this.value.set({ kind: KIND, namespace, name, metric: r.name }, r.value);
+      observeJudge(this.judge, KIND, namespace, name, r);
     }
     for (const m of spec.analysis?.metrics ?? []) {
       if (m.min !== undefined) this.threshold.set({ kind: KIND, namespace, name, metric: m.name, bound: 'min' }, m.min);
       if (m.max !== undefined) this.threshold.set({ kind: KIND, namespace, name, metric: m.name, bound: 'max' }, m.max);
       if (m.maxRatio !== undefined) this.threshold.set({ kind: KIND, namespace, name, metric: m.name, bound: 'maxRatio' }, m.maxRatio);
+      if (m.judge) {
+        const j = m.judge;
+        this.threshold.set({ kind: KIND, namespace, name, metric: m.name, bound: 'confidence' }, j.confidence);
+        if (j.direction !== 'decrease') this.threshold.set({ kind: KIND, namespace, name, metric: m.name, bound: 'allowedIncrease' }, j.allowedIncrease ?? 1);
+        if (j.direction !== 'increase') this.threshold.set({ kind: KIND, namespace, name, metric: m.name, bound: 'allowedDecrease' }, j.allowedDecrease ?? 1);
+      }
+    }
+    const score = spec.analysis?.scoreThresholds;
+    if (score) {
+      this.threshold.set({ kind: KIND, namespace, name, metric: 'score', bound: 'pass' }, score.pass);
+      this.threshold.set({ kind: KIND, namespace, name, metric: 'score', bound: 'marginal' }, score.marginal);
     }
   }
 

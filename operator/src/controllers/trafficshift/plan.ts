@@ -24,7 +24,7 @@ import type {
 import { judge, type MetricResult } from '../../analysis/evaluate.ts';
 import { rfc3339Milli } from '../../runtime/clock.ts';
 import { setShiftConditions } from './status.ts';
-import { PlannerBase, ms, pendingActions, thresholdParts, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
+import { PlannerBase, judgeStatus, ms, pendingActions, thresholdParts, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
 
 export interface ObservedDeployment { name: string; exists: boolean; replicas: number; readyReplicas: number }
 
@@ -368,7 +368,8 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     const counters = { consecutiveFailures: this.st.analysis?.consecutiveFailures ?? 0, consecutiveInconclusive: this.st.analysis?.consecutiveInconclusive ?? 0 };
     const j = judge(results, counters, { failureLimit: a.failureLimit, inconclusiveLimit: a.inconclusiveLimit, onInconclusive: a.onInconclusive });
     this.st.lastAnalysisAt = this.nowText;
-    this.st.analysis = { ...j.counters, lastResults: results.map((r) => this.toStatusResult(r)) };
+    const score = results.find((r) => r.judge?.score !== undefined)?.judge?.score;
+    this.st.analysis = { ...j.counters, ...(score !== undefined ? { score } : {}), lastResults: results.map((r) => this.toStatusResult(r)) };
     if (j.verdict === 'Rollback') {
       if (j.outcome === 'Fail' && !this.o.spec.rollback.automatic) {
         if (this.st.phase !== 'Paused') this.pause('AnalysisFailed', `${j.reason} (automatic rollback is off)`);
@@ -391,6 +392,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
       name: r.name, result: r.result, threshold: thresholdParts(m).join(', '), message: r.message, at: this.nowText,
       ...(r.value !== undefined && Number.isFinite(r.value) ? { value: r.value } : {}),
       ...(r.baseline !== undefined && Number.isFinite(r.baseline) ? { baseline: r.baseline } : {}),
+      ...(r.judge ? { judge: judgeStatus(r.judge) } : {}),
     };
   }
 

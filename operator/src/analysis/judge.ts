@@ -53,38 +53,58 @@ export const fmt = (n: number): string => {
 };
 const signed = (n: number): string => (n > 0 ? `+${fmt(n)}` : fmt(n));
 
+/** The most inflation the judge applies: points worth a nineteenth of independent ones (r = 0.9). */
+export const MAX_INFLATION = 19;
+
 /**
- * Lag-1 autocorrelation of the points, pooled over both samples (each around its own mean), on
- * the ranks within each sample so that one spike cannot dominate it, with Kendall's small-sample
- * bias correction (r + (1 + 3r) / n) and clamped to [0, 0.9]; and the variance inflation
- * (1 + r) / (1 − r) it implies for W (the long-run variance of an AR(1) series over its variance).
+ * How much less than independent the points are worth, from their autocorrelation, pooled over
+ * both samples (each on its own ranks around its own mean, so one spike cannot dominate).
  * Prometheus points one `step` apart are rarely independent (a rate over a 1-minute window
  * evaluated every 15 s shares most of its data with the next point); treating them as independent
- * makes a steady difference of a few points look significant. Needs 4 points per sample to say
- * anything; below that the correlation is taken as 0 for that sample.
+ * makes a steady wobble look significant.
+ *
+ * `inflation` is the variance of a mean of such points over that of independent ones, 1 + 2·Σρ_k,
+ * the larger of two estimates: Geyer's initial positive sequence (the sum of the autocorrelations
+ * while consecutive pairs of them stay positive, as MCMC tools estimate an effective sample size;
+ * right for any short-memory series, e.g. a slow wobble plus independent spikes) and the AR(1)
+ * value (1 + r) / (1 − r) from the lag-1 autocorrelation r with Kendall's small-sample bias
+ * correction r + (1 + 3r) / n (steadier when the samples are short). r is reported clamped to
+ * [0, 0.9] and the inflation to [1, MAX_INFLATION]. Samples under 4 points are left out.
  */
 export function serialCorrelation(...samples: ReadonlyArray<readonly number[]>): { r: number; inflation: number } {
-  let num = 0;
+  const centred: number[][] = [];
   let den = 0;
   let n = 0;
-  let used = 0;
   for (const s of samples) {
     if (s.length < 4) continue;
     const { ranks } = rank(s);
     const m = (s.length + 1) / 2;
-    for (let i = 0; i < ranks.length; i++) {
-      const d = (ranks[i] as number) - m;
-      den += d * d;
-      if (i + 1 < ranks.length) num += d * ((ranks[i + 1] as number) - m);
-    }
+    const d = ranks.map((x) => x - m);
+    for (const v of d) den += v * v;
+    centred.push(d);
     n += s.length;
-    used++;
   }
-  if (used === 0 || den === 0) return { r: 0, inflation: 1 };
-  const raw = num / den;
-  const perSample = n / used;
-  const r = Math.min(0.9, Math.max(0, raw + (1 + 3 * raw) / perSample));
-  return { r, inflation: (1 + r) / (1 - r) };
+  if (centred.length === 0 || den === 0) return { r: 0, inflation: 1 };
+  const longest = Math.max(...centred.map((d) => d.length));
+  const rho = (k: number): number => {
+    let num = 0;
+    for (const d of centred) for (let i = 0; i + k < d.length; i++) num += (d[i] as number) * (d[i + k] as number);
+    return num / den;
+  };
+  // Geyer: Γ_m = ρ_2m + ρ_2m+1 (ρ_0 = 1), summed while positive and made non-increasing.
+  let tau = -1;
+  let previous = Infinity;
+  for (let m = 0; 2 * m + 1 < longest / 2; m++) {
+    let g = (m === 0 ? 1 : rho(2 * m)) + rho(2 * m + 1);
+    if (!(g > 0)) break;
+    g = Math.min(g, previous);
+    previous = g;
+    tau += 2 * g;
+  }
+  const raw = rho(1);
+  const r = Math.min(0.9, Math.max(0, raw + (1 + 3 * raw) / (n / centred.length)));
+  const inflation = Math.min(MAX_INFLATION, Math.max(1, tau, (1 + r) / (1 - r)));
+  return { r, inflation };
 }
 
 /** The fewest points per side (equal sides) that can be significant at this confidence. */

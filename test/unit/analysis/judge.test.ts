@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgeMetric, judgeScore, minimumSamples, scoreRun, serialCorrelation, type JudgeParams } from '../../../operator/src/analysis/judge.ts';
+import { judgeMetric, judgeScore, MAX_INFLATION, minimumSamples, scoreRun, serialCorrelation, type JudgeParams } from '../../../operator/src/analysis/judge.ts';
 import { mannWhitney } from '../../../operator/src/analysis/mannwhitney.ts';
 import type { MetricResult } from '../../../operator/src/analysis/evaluate.ts';
 import type { SeriesSample } from '../../../operator/src/analysis/provider.ts';
@@ -8,7 +8,7 @@ const series = (...values: number[]): SeriesSample => ({ kind: 'values', values 
 const mannWhitneyP = (x: number[], y: number[]): number => mannWhitney(x, y).pValue;
 const params = (p: Partial<JudgeParams> = {}): JudgeParams => ({ confidence: 0.98, direction: 'either', critical: false, ...p });
 // Two 20-point samples; `slow` is `base` shifted up by 15%.
-const base = Array.from({ length: 20 }, (_, i) => 0.1 + ((i * 7) % 20) / 1000);
+const base = [13, 2, 17, 8, 0, 11, 5, 19, 3, 14, 9, 1, 16, 6, 12, 18, 4, 10, 15, 7].map((k) => 0.1 + k / 1000);
 const slow = base.map((v) => v * 1.15);
 const fast = base.map((v) => v * 0.85);
 
@@ -77,6 +77,15 @@ describe('judgeMetric', () => {
     // Independent points are not penalised: the correction is 1.
     expect(serialCorrelation(base).inflation).toBe(1);
     expect(judgeMetric('p50', params({ direction: 'increase' }), series(...slow), series(...base)).judge?.effectiveSamples).toBe(20);
+  });
+
+  it('serialCorrelation: correlation at longer lags counts too (Geyer\'s sum), not only lag 1', () => {
+    // A pattern that repeats every 3 points: neighbours look unrelated, points 3 apart nearly equal.
+    const lag3 = Array.from({ length: 20 }, (_, i) => (i * 7) % 20);
+    const s = serialCorrelation(lag3);
+    expect(s.r).toBe(0);
+    expect(s.inflation).toBeGreaterThan(1.3);
+    expect(s.inflation).toBeLessThan(MAX_INFLATION);
   });
 
   it('serialCorrelation: pooled over the samples, bias-corrected, clamped, short samples ignored', () => {

@@ -1,0 +1,132 @@
+// Charts (uPlot): weight over time with the rollback instant, and each metric with its threshold
+// line and the analysis results as points (pass / fail / inconclusive).
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+import type { ResultPoint, WeightPoint } from '../model.ts';
+
+const C = { canary: '#2563eb', stable: '#64748b', fail: '#dc2626', pass: '#16a34a', inconclusive: '#9ca3af', threshold: '#b45309', baseline: '#7c3aed', grid: '#e5e7eb' };
+
+function useChart(build: (el: HTMLElement, width: number) => uPlot, deps: unknown[]) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    let chart = build(el, el.clientWidth || 600);
+    const ro = new ResizeObserver(() => { if (Math.abs(chart.width - el.clientWidth) > 2) chart.setSize({ width: el.clientWidth, height: chart.height }); });
+    ro.observe(el);
+    return () => { ro.disconnect(); chart.destroy(); chart = undefined as unknown as uPlot; };
+  }, deps);
+  return ref;
+}
+
+const axis = (label?: string): uPlot.Axis => ({ stroke: '#374151', grid: { stroke: C.grid, width: 1 }, ticks: { stroke: C.grid, width: 1 }, ...(label ? { label } : {}) });
+
+/** A vertical marker line with a label, drawn over the plot. */
+function marker(at: number | undefined, label: string, color: string): uPlot.Plugin {
+  return {
+    hooks: {
+      draw: (u) => {
+        if (at === undefined) return;
+        const x = Math.round(u.valToPos(at, 'x', true));
+        if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
+        const ctx = u.ctx;
+        ctx.save();
+        ctx.strokeStyle = color;
+        ctx.lineWidth = 2 * devicePixelRatio;
+        ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+        ctx.beginPath();
+        ctx.moveTo(x, u.bbox.top);
+        ctx.lineTo(x, u.bbox.top + u.bbox.height);
+        ctx.stroke();
+        ctx.fillStyle = color;
+        ctx.font = `${12 * devicePixelRatio}px system-ui, sans-serif`;
+        ctx.fillText(label, x + 4 * devicePixelRatio, u.bbox.top + 14 * devicePixelRatio);
+        ctx.restore();
+      },
+    },
+  };
+}
+
+export function WeightChart(props: { points: WeightPoint[]; rollbackAt?: number | undefined; version: number }) {
+  const { points, rollbackAt } = props;
+  const xs = points.map((p) => p.t / 1000);
+  const canary = points.map((p) => p.weight);
+  const stable = points.map((p) => 100 - p.weight);
+  const ref = useChart((el, width) => new uPlot({
+    width, height: 220,
+    scales: { x: { time: true }, y: { range: [0, 100] } },
+    axes: [axis(), { ...axis('weight %'), values: (_u, v) => v.map((x) => `${x}%`) }],
+    series: [
+      {},
+      { label: 'canary (desired)', stroke: C.canary, width: 2, paths: uPlot.paths.stepped!({ align: 1 }), fill: 'rgba(37,99,235,0.08)' },
+      { label: 'stable', stroke: C.stable, width: 1, dash: [4, 4], paths: uPlot.paths.stepped!({ align: 1 }) },
+    ],
+    plugins: [marker(rollbackAt !== undefined ? rollbackAt / 1000 : undefined, 'rollback', C.fail)],
+  }, [xs, canary, stable], el), [props.version, rollbackAt, points.length, points.at(-1)?.t]);
+  return <div ref={ref} class="chart" data-testid="weight-chart" data-rollback-at={rollbackAt ?? ''} role="img" aria-label={`Canary weight over time${rollbackAt ? ', with the rollback instant marked' : ''}`} />;
+}
+
+export interface MetricSeries {
+  name: string;
+  query?: string;
+  baselineQuery?: string;
+  min?: number;
+  max?: number;
+  maxRatio?: number;
+  series?: Array<[number, number]>;
+  baseline?: Array<[number, number]>;
+  error?: string;
+}
+
+/**
+ * One metric over time. For a relative check (maxRatio) the chart shows the ratio new/legacy against
+ * maxRatio; otherwise the value against min/max. Analysis results are points at their time.
+ */
+export function MetricChart(props: { metric: MetricSeries; results: ResultPoint[] }) {
+  const { metric, results } = props;
+  const ratio = metric.maxRatio !== undefined;
+  const threshold = ratio ? metric.maxRatio : metric.max ?? metric.min;
+  const baseline = new Map((metric.baseline ?? []).map(([t, v]) => [t, v]));
+  const values = new Map<number, number>();
+  for (const [t, v] of metric.series ?? []) {
+    if (!ratio) values.set(t, v);
+    else if (baseline.get(t)) values.set(t, v / baseline.get(t)!);
+  }
+  const pointValue = (r: ResultPoint): number | undefined => (r.value === undefined ? undefined : ratio ? (r.baseline ? r.value / r.baseline : undefined) : r.value);
+  const xsSet = new Set<number>([...values.keys(), ...results.map((r) => r.t / 1000), ...(ratio ? [] : [...baseline.keys()])]);
+  const xs = [...xsSet].sort((a, b) => a - b);
+  const byT = new Map<number, ResultPoint[]>();
+  for (const r of results) byT.set(r.t / 1000, [...(byT.get(r.t / 1000) ?? []), r]);
+  const pts = (kind: string) => xs.map((x) => {
+    const r = byT.get(x)?.find((p) => p.result === kind);
+    if (!r) return null;
+    return pointValue(r) ?? threshold ?? 0; // an inconclusive result has no value: drawn on the threshold line
+  });
+  const data: uPlot.AlignedData = [
+    xs,
+    xs.map((x) => values.get(x) ?? null),
+    ...(ratio || !metric.baseline ? [] : [xs.map((x) => baseline.get(x) ?? null)]),
+    xs.map(() => threshold ?? null),
+    pts('Pass'), pts('Fail'), pts('Inconclusive'),
+  ];
+  const counts = { Pass: results.filter((r) => r.result === 'Pass').length, Fail: results.filter((r) => r.result === 'Fail').length, Inconclusive: results.filter((r) => r.result === 'Inconclusive').length };
+  const thresholdLabel = ratio ? `threshold: ratio ≤ ${metric.maxRatio}` : metric.max !== undefined ? `threshold ≤ ${metric.max}` : metric.min !== undefined ? `threshold ≥ ${metric.min}` : 'no threshold';
+  const point = (stroke: string, label: string): uPlot.Series => ({ label, stroke, fill: stroke, paths: () => null, points: { show: true, size: 9, stroke, fill: stroke } });
+  const ref = useChart((el, width) => new uPlot({
+    width, height: 220,
+    scales: { x: { time: true }, y: { range: (_u, lo, hi) => [Math.min(0, lo ?? 0), Math.max(hi ?? 1, (threshold ?? 0) * 1.25) || 1] } },
+    axes: [axis(), axis(ratio ? 'new / legacy' : metric.name)],
+    series: [
+      {},
+      { label: ratio ? 'ratio new/legacy' : 'value (new)', stroke: C.canary, width: 2, spanGaps: true },
+      ...(ratio || !metric.baseline ? [] : [{ label: 'legacy', stroke: C.baseline, width: 1, spanGaps: true } as uPlot.Series]),
+      { label: thresholdLabel, stroke: C.threshold, width: 2, dash: [8, 4], spanGaps: true },
+      point(C.pass, 'pass'), point(C.fail, 'fail'), point(C.inconclusive, 'inconclusive'),
+    ],
+  }, data, el), [JSON.stringify(data)]);
+  return (
+    <div ref={ref} class="chart" data-testid="metric-chart" data-metric={metric.name} data-threshold={threshold ?? ''}
+      data-pass={counts.Pass} data-fail={counts.Fail} data-inconclusive={counts.Inconclusive} data-samples={values.size}
+      role="img" aria-label={`${metric.name} over time, ${thresholdLabel}, ${counts.Pass} passed, ${counts.Fail} failed, ${counts.Inconclusive} inconclusive analysis results`} />
+  );
+}

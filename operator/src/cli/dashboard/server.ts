@@ -111,9 +111,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   }
 
   /**
-   * One server-sent-event stream per page: `hello` (scopes, read-only), `snapshot` (every row), then
-   * `changes` batched every 100 ms; with `focus=Kind/ns/name` also `detail` (the object, its Events,
-   * the weights and results seen) on every change of it or of its Events.
+   * One server-sent-event stream per page: `hello` (scopes, read-only), then for the overview
+   * `snapshot` (every row) and `changes` batched every 100 ms; for a cutover's page
+   * (`focus=Kind/ns/name`) `detail` (the object, its Events, the weights and results seen) on every
+   * change of it or of its Events, at most every 100 ms.
    */
   function stream(req: IncomingMessage, res: ServerResponse, url: URL): void {
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
@@ -121,8 +122,9 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     streams.add(res);
     const send = (event: string, data: unknown) => { res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`); };
     send('hello', { scopes: store.scopes, readOnly: Boolean(opts.readOnly), context: opts.context ?? '' });
-    send('snapshot', { rows: store.all().map((o) => summarize(o, now())).sort(compareSummaries), at: now() });
     const focus = url.searchParams.get('focus') ?? undefined;
+    // A cutover's page needs only its object; the overview gets every row.
+    if (!focus) send('snapshot', { rows: store.all().map((o) => summarize(o, now())).sort(compareSummaries), at: now() });
     const pending = new Map<string, Change>();
     let detailDirty = false;
     let events: EventItem[] = [];
@@ -146,8 +148,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     const timer = setInterval(flush, FLUSH_MS);
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
     const unsubscribe = store.subscribe((c) => {
-      pending.set(c.key, c);
-      if (c.key === focus) detailDirty = true;
+      if (!focus) pending.set(c.key, c);
+      else if (c.key === focus) detailDirty = true;
     });
     const sendDetail = () => {
       const [kind = '', namespace = '', name = ''] = (focus ?? '').split('/');

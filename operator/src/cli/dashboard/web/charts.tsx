@@ -6,16 +6,24 @@ import type { ResultPoint, WeightPoint } from '../model.ts';
 
 const C = { canary: '#2563eb', stable: '#64748b', fail: '#dc2626', pass: '#16a34a', inconclusive: '#9ca3af', threshold: '#b45309', baseline: '#7c3aed', grid: '#e5e7eb' };
 
-function useChart(build: (el: HTMLElement, width: number) => uPlot, deps: unknown[]) {
+/**
+ * A uPlot chart in a div: built when `shape` changes (series, thresholds), fed new data with
+ * setData when only the data changes (no rebuild, no flicker), resized with its container.
+ */
+function useChart(build: (el: HTMLElement, width: number, data: uPlot.AlignedData) => uPlot, shape: string, data: uPlot.AlignedData) {
   const ref = useRef<HTMLDivElement>(null);
+  const chart = useRef<uPlot | undefined>(undefined);
+  const dataKey = JSON.stringify(data);
   useEffect(() => {
     const el = ref.current;
     if (!el) return;
-    let chart = build(el, el.clientWidth || 600);
-    const ro = new ResizeObserver(() => { if (Math.abs(chart.width - el.clientWidth) > 2) chart.setSize({ width: el.clientWidth, height: chart.height }); });
+    const c = build(el, el.clientWidth || 600, data);
+    chart.current = c;
+    const ro = new ResizeObserver(() => { if (Math.abs(c.width - el.clientWidth) > 2) c.setSize({ width: el.clientWidth, height: c.height }); });
     ro.observe(el);
-    return () => { ro.disconnect(); chart.destroy(); chart = undefined as unknown as uPlot; };
-  }, deps);
+    return () => { ro.disconnect(); c.destroy(); chart.current = undefined; };
+  }, [shape]);
+  useEffect(() => { chart.current?.setData(data); }, [dataKey]);
   return ref;
 }
 
@@ -47,12 +55,12 @@ function marker(at: number | undefined, label: string, color: string): uPlot.Plu
   };
 }
 
-export function WeightChart(props: { points: WeightPoint[]; rollbackAt?: number | undefined; version: number }) {
+export function WeightChart(props: { points: WeightPoint[]; rollbackAt?: number | undefined }) {
   const { points, rollbackAt } = props;
   const xs = points.map((p) => p.t / 1000);
   const canary = points.map((p) => p.weight);
   const stable = points.map((p) => 100 - p.weight);
-  const ref = useChart((el, width) => new uPlot({
+  const ref = useChart((el, width, data) => new uPlot({
     width, height: 220,
     scales: { x: { time: true }, y: { range: [0, 100] } },
     axes: [axis(), { ...axis('weight %'), values: (_u, v) => v.map((x) => `${x}%`) }],
@@ -62,7 +70,7 @@ export function WeightChart(props: { points: WeightPoint[]; rollbackAt?: number 
       { label: 'stable', stroke: C.stable, width: 1, dash: [4, 4], paths: uPlot.paths.stepped!({ align: 1 }) },
     ],
     plugins: [marker(rollbackAt !== undefined ? rollbackAt / 1000 : undefined, 'rollback', C.fail)],
-  }, [xs, canary, stable], el), [props.version, rollbackAt, points.length, points.at(-1)?.t]);
+  }, data, el), String(rollbackAt), [xs, canary, stable]);
   return <div ref={ref} class="chart" data-testid="weight-chart" data-rollback-at={rollbackAt ?? ''} role="img" aria-label={`Canary weight over time${rollbackAt ? ', with the rollback instant marked' : ''}`} />;
 }
 
@@ -112,7 +120,8 @@ export function MetricChart(props: { metric: MetricSeries; results: ResultPoint[
   const counts = { Pass: results.filter((r) => r.result === 'Pass').length, Fail: results.filter((r) => r.result === 'Fail').length, Inconclusive: results.filter((r) => r.result === 'Inconclusive').length };
   const thresholdLabel = ratio ? `threshold: ratio ≤ ${metric.maxRatio}` : metric.max !== undefined ? `threshold ≤ ${metric.max}` : metric.min !== undefined ? `threshold ≥ ${metric.min}` : 'no threshold';
   const point = (stroke: string, label: string): uPlot.Series => ({ label, stroke, fill: stroke, paths: () => null, points: { show: true, size: 9, stroke, fill: stroke } });
-  const ref = useChart((el, width) => new uPlot({
+  const shape = JSON.stringify([metric.name, ratio, threshold, Boolean(metric.baseline)]);
+  const ref = useChart((el, width, d) => new uPlot({
     width, height: 220,
     scales: { x: { time: true }, y: { range: (_u, lo, hi) => [Math.min(0, lo ?? 0), Math.max(hi ?? 1, (threshold ?? 0) * 1.25) || 1] } },
     axes: [axis(), axis(ratio ? 'new / legacy' : metric.name)],
@@ -123,7 +132,7 @@ export function MetricChart(props: { metric: MetricSeries; results: ResultPoint[
       { label: thresholdLabel, stroke: C.threshold, width: 2, dash: [8, 4], spanGaps: true },
       point(C.pass, 'pass'), point(C.fail, 'fail'), point(C.inconclusive, 'inconclusive'),
     ],
-  }, data, el), [JSON.stringify(data)]);
+  }, d, el), shape, data);
   return (
     <div ref={ref} class="chart" data-testid="metric-chart" data-metric={metric.name} data-threshold={threshold ?? ''}
       data-pass={counts.Pass} data-fail={counts.Fail} data-inconclusive={counts.Inconclusive} data-samples={values.size}

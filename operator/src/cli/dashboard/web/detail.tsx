@@ -45,7 +45,7 @@ export function DetailPage(props: { focus: string; state: StreamState }) {
       {card && <RollbackCardView card={card} />}
       <Steps o={o} now={now} />
       <section aria-labelledby="h-weight"><h2 id="h-weight">Weight over time</h2>
-        {kind === 'ShadowRun' ? <p>Mirroring {num(rec(o.spec).percent) ?? '-'}% of requests to the shadow; users are served by the primary only.</p> : <WeightChart points={wh.points} rollbackAt={wh.rollbackAt} version={state.version} />}
+        {kind === 'ShadowRun' ? <p>Mirroring {num(rec(o.spec).percent) ?? '-'}% of requests to the shadow; users are served by the primary only.</p> : <WeightChart points={wh.points} rollbackAt={wh.rollbackAt} />}
       </section>
       <Metrics o={o} results={results} />
       {kind === 'MigrationSlice' && <SliceInfo o={o} />}

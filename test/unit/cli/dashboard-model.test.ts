@@ -95,6 +95,7 @@ describe('a cutover page', () => {
     expect(stepsView(s, NOW).map((v) => [v.weight, v.state, v.leftMs])).toEqual([[10, 'done', undefined], [50, 'current', 20 * 60_000], [100, 'next', undefined]]);
     const p = shift('x', { phase: 'Paused', currentStep: 1, stepStartedAt: iso(10 * 60_000), pausedAt: iso(5 * 60_000) });
     expect(stepsView(p, NOW)[1]!.leftMs).toBe(25 * 60_000);
+    expect(stepsView(rolledBack, NOW).map((v) => v.state)).toEqual(['done', 'rolled-back', 'next']);
   });
 
   it('the same query variables as the operator, so the chart is the judged series', () => {

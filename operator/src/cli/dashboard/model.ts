@@ -188,7 +188,7 @@ export function weightHistory(o: CutoverObject, events: readonly EventItem[], se
   return { points: out, ...(rollbackAt !== undefined ? { rollbackAt } : {}) };
 }
 
-export interface StepView { index: number; weight: number; pause?: string; state: 'done' | 'current' | 'next'; leftMs?: number }
+export interface StepView { index: number; weight: number; pause?: string; state: 'done' | 'current' | 'rolled-back' | 'next'; leftMs?: number }
 
 /** The steps of a TrafficShift (or a MigrationSlice's shift), the current one with the time left in it. */
 export function stepsView(o: CutoverObject, now: number): StepView[] {
@@ -199,7 +199,8 @@ export function stepsView(o: CutoverObject, now: number): StepView[] {
   const finished = phase === 'Completed';
   return arr(spec.steps).map((st, index) => {
     const pause = str(st.pause);
-    const state = finished || (current !== undefined && index < current) ? 'done' : current === index && phase !== 'RolledBack' && phase !== 'Failed' ? 'current' : 'next';
+    const ended = phase === 'RolledBack' || phase === 'Failed';
+    const state = finished || (current !== undefined && index < current) ? 'done' : current === index ? (ended ? 'rolled-back' : 'current') : 'next';
     let leftMs: number | undefined;
     const began = time(s.stepStartedAt);
     if (state === 'current' && pause && began !== undefined && o.kind === 'TrafficShift') {

@@ -104,6 +104,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       res.end(body);
       return;
     }
+    if (req.method === 'GET' && url.pathname === '/favicon.ico') { res.writeHead(204); res.end(); return; }
     if (req.method === 'GET' && url.pathname === '/api/stream') return stream(req, res, url);
     if (req.method === 'GET' && url.pathname === '/api/metrics') return sendJson(res, 200, await metrics(url));
     if (req.method === 'POST' && url.pathname === '/api/action') return sendJson(res, 202, await action(req));

@@ -82,8 +82,13 @@ export class DashboardStore {
     let seen = this.#seen.get(key);
     if (!seen) { seen = { weights: [], results: new Map() }; this.#seen.set(key, seen); }
     const w = weightOf(obj);
-    if (w !== undefined && type.kind !== 'ShadowRun' && seen.weights.at(-1)?.weight !== w) {
-      seen.weights.push({ t: this.#now(), weight: w });
+    const last = seen.weights.at(-1);
+    if (w !== undefined && type.kind !== 'ShadowRun' && last?.weight !== w) {
+      // When the weight was set: the step's start when status says so (also for what was already
+      // there when the dashboard started), else the moment this change was seen.
+      const stepAt = Date.parse(String((obj.status as { stepStartedAt?: string } | undefined)?.stepStartedAt ?? ''));
+      const t = Number.isFinite(stepAt) && (!last || stepAt > last.t) ? stepAt : last ? this.#now() : undefined;
+      if (t !== undefined) seen.weights.push({ t, weight: w });
       if (seen.weights.length > MAX_WEIGHTS) seen.weights.shift();
     }
     for (const r of resultPoints(obj)) {

@@ -88,10 +88,11 @@ export interface MetricSeries {
 
 /**
  * One metric over time. For a relative check (maxRatio) the chart shows the ratio new/legacy against
- * maxRatio; otherwise the value against min/max. Analysis results are points at their time.
+ * maxRatio; otherwise the value against min/max. Analysis results are points at their time. `range`
+ * (seconds) is the time shown: from the cutover's start to the last query.
  */
-export function MetricChart(props: { metric: MetricSeries; results: ResultPoint[] }) {
-  const { metric, results } = props;
+export function MetricChart(props: { metric: MetricSeries; results: ResultPoint[]; range: [number, number] }) {
+  const { metric, results, range } = props;
   const ratio = metric.maxRatio !== undefined;
   const threshold = ratio ? metric.maxRatio : metric.max ?? metric.min;
   const baseline = new Map((metric.baseline ?? []).map(([t, v]) => [t, v]));
@@ -101,7 +102,8 @@ export function MetricChart(props: { metric: MetricSeries; results: ResultPoint[
     else if (baseline.get(t)) values.set(t, v / baseline.get(t)!);
   }
   const pointValue = (r: ResultPoint): number | undefined => (r.value === undefined ? undefined : ratio ? (r.baseline ? r.value / r.baseline : undefined) : r.value);
-  const xsSet = new Set<number>([...values.keys(), ...results.map((r) => r.t / 1000), ...(ratio ? [] : [...baseline.keys()])]);
+  // The range's ends are on the x axis too, so the threshold line spans the whole time of the cutover.
+  const xsSet = new Set<number>([range[0], range[1], ...values.keys(), ...results.map((r) => r.t / 1000), ...(ratio ? [] : [...baseline.keys()])]);
   const xs = [...xsSet].sort((a, b) => a - b);
   const byT = new Map<number, ResultPoint[]>();
   for (const r of results) byT.set(r.t / 1000, [...(byT.get(r.t / 1000) ?? []), r]);

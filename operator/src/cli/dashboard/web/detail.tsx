@@ -158,7 +158,7 @@ function Steps(props: { o: CutoverObject; now: number }) {
           <li key={st.index} class={`step ${st.state}`} aria-current={st.state === 'current' ? 'step' : undefined}>
             <span class="w">{st.weight}%</span>
             <span class="p">{st.pause ? `pause ${st.pause}` : 'no pause'}</span>
-            <span class="state">{st.state === 'current' ? (st.leftMs !== undefined ? `now · ${fmtLeft(st.leftMs)} left` : 'now') : st.state}</span>
+            <span class="state">{st.state === 'current' ? (st.leftMs !== undefined ? `now · ${fmtLeft(st.leftMs)} left` : 'now') : st.state === 'rolled-back' ? 'rolled back here' : st.state}</span>
           </li>
         ))}
       </ol>
@@ -166,7 +166,7 @@ function Steps(props: { o: CutoverObject; now: number }) {
   );
 }
 
-interface MetricsAnswer { metrics: MetricSeries[] }
+interface MetricsAnswer { start: number; end: number; metrics: MetricSeries[] }
 
 /**
  * Range queries for the charts, fetched when the page opens and again when a new analysis result
@@ -191,6 +191,7 @@ function Metrics(props: { o: CutoverObject; results: ResultPoint[] }) {
     return () => clearTimeout(t);
   }, [lastResultAt, o.metadata.uid, specs.length]);
   if (specs.length === 0) return null;
+  const range: [number, number] = answer && 'metrics' in answer ? [answer.start, answer.end] : [Math.floor(started / 1000) - 30, Math.ceil(Math.max(started, lastResultAt) / 1000)];
   return (
     <section aria-labelledby="h-metrics"><h2 id="h-metrics">Analysis</h2>
       {answer && 'error' in answer && <p class="note" role="alert">{answer.error}</p>}
@@ -202,7 +203,7 @@ function Metrics(props: { o: CutoverObject; results: ResultPoint[] }) {
           <div class="metric" key={m.name}>
             <h3>{m.name} {last && <span class={`badge ${last.result === 'Pass' ? 'good' : last.result === 'Fail' ? 'bad' : 'neutral'}`}>{last.result} {fmtNum(last.value)} {last.threshold}</span>}</h3>
             {series?.error && <p class="note">{series.error}</p>}
-            <MetricChart metric={series ?? m} results={mine} />
+            <MetricChart metric={series ?? m} results={mine} range={range} />
             {(series?.query ?? m.query) && <Query text={series?.query ?? m.query!} label="query" />}
             {(series?.baselineQuery ?? m.baselineQuery) && <Query text={series?.baselineQuery ?? m.baselineQuery!} label="legacy query" />}
             {mine.length > 0 && (

@@ -248,7 +248,8 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: ${viewer}}]
     await page.getByTestId('action-Abort').click();
     await page.getByTestId('confirm-ok').click();
     const status = page.getByTestId('action-status');
-    await page.locator('[data-testid=action-status]', { hasText: 'acknowledged' }).waitFor({ timeout: 30_000 });
+    // The acknowledgement and the rollback may arrive in separate status writes: wait for both on the page.
+    await page.locator('[data-testid=action-status]', { hasText: /acknowledged.*RolledBack/ }).waitFor({ timeout: 30_000 });
     expect(await status.textContent()).toMatch(/^Abort acknowledged at [\d:]+: RolledBack — rolled back \(Manual\): /);
     const done = await scenarios.moving!.shift<ShiftObject>('listings');
     expect(done.status?.phase).toBe('RolledBack');

@@ -3,6 +3,7 @@
 // operator, the gateway splitting real requests and the real Prometheus.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -240,6 +241,25 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: ${viewer}}]
     expect(after.status?.phase).toBe('Progressing');
     expect(await scenarios.moving!.routeWeights()).toEqual({ monolith: 90, 'listings-api': 10 });
     await page.close();
+  });
+
+  it('answers only its own page: another Host (DNS rebinding) and an action without the page\'s token are refused, nothing written', async () => {
+    const port = new URL(adminUrl).port;
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/api/stream', headers: { host: `evil.example:${port}` } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(rebound).toBe(403);
+    const body = JSON.stringify({ kind: 'TrafficShift', namespace: NS.moving, name: 'listings', action: 'Abort' });
+    const noToken = await fetch(`${adminUrl}api/action`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+    expect(noToken.status).toBe(403);
+    expect(((await noToken.json()) as { error: string }).error).toContain('X-Cutover-Token');
+    const page = await (await fetch(adminUrl)).text();
+    expect(page).toMatch(/<meta name="cutover-token" content="[\w-]{20,}">/);
+    const shift = await getJson<ShiftObject>(['get', 'trafficshift', 'listings', '-n', NS.moving]);
+    expect(shift.metadata.annotations?.['cutover.dev/abort']).toBeUndefined();
+    expect(shift.status?.phase).toBe('Progressing');
   });
 
   it('abort from the page rolls the shift back, and the page shows the acknowledgement', async () => {

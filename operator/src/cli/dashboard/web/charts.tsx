@@ -55,6 +55,25 @@ function marker(at: number | undefined, label: string, color: string): uPlot.Plu
   };
 }
 
+/** Grey bands behind the series for the given x ranges (read at each draw, so they follow new data). */
+function shade(spans: { current: Array<[number, number]> }, color: string): uPlot.Plugin {
+  return {
+    hooks: {
+      drawClear: (u) => {
+        const ctx = u.ctx;
+        ctx.save();
+        ctx.fillStyle = color;
+        for (const [a, b] of spans.current) {
+          const x0 = Math.max(u.bbox.left, u.valToPos(a, 'x', true));
+          const x1 = Math.min(u.bbox.left + u.bbox.width, u.valToPos(b, 'x', true));
+          if (x1 > x0) ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height);
+        }
+        ctx.restore();
+      },
+    },
+  };
+}
+
 export function WeightChart(props: { points: WeightPoint[]; rollbackAt?: number | undefined }) {
   const { points, rollbackAt } = props;
   const xs = points.map((p) => p.t / 1000);
@@ -91,8 +110,12 @@ export interface MetricSeries {
  * maxRatio; otherwise the value against min/max. Analysis results are points at their time. `range`
  * (seconds) is the time shown: from the cutover's start to the last query.
  */
-export function MetricChart(props: { metric: MetricSeries; results: ResultPoint[]; range: [number, number] }) {
+export function MetricChart(props: { metric: MetricSeries; results: ResultPoint[]; range: [number, number]; intervalMs?: number | undefined }) {
   const { metric, results, range } = props;
+  // Inconclusive periods: the interval that each inconclusive result judged, shaded grey.
+  const spans = useRef<Array<[number, number]>>([]);
+  const interval = (props.intervalMs ?? 30_000) / 1000;
+  spans.current = results.filter((r) => r.result === 'Inconclusive').map((r) => [r.t / 1000 - interval, r.t / 1000]);
   const ratio = metric.maxRatio !== undefined;
   const threshold = ratio ? metric.maxRatio : metric.max ?? metric.min;
   const baseline = new Map((metric.baseline ?? []).map(([t, v]) => [t, v]));
@@ -134,6 +157,7 @@ export function MetricChart(props: { metric: MetricSeries; results: ResultPoint[
       { label: thresholdLabel, stroke: C.threshold, width: 2, dash: [8, 4], spanGaps: true },
       point(C.pass, 'pass'), point(C.fail, 'fail'), point(C.inconclusive, 'inconclusive'),
     ],
+    plugins: [shade(spans, 'rgba(156,163,175,0.25)')],
   }, d, el), shape, data);
   return (
     <div ref={ref} class="chart" data-testid="metric-chart" data-metric={metric.name} data-threshold={threshold ?? ''}

@@ -4,6 +4,7 @@ import {
   ACTIONS, acknowledgement, actionEffect, ago, analysisOf, arr, num, rec, refuseAction, resultPoints, rollbackCard, stepsView, str, summarize, weightHistory,
   type ActionName, type CutoverObject, type ResultPoint,
 } from '../model.ts';
+import { DURATION_PATTERN, parseDuration } from '../../../api/duration.ts';
 import { MetricChart, WeightChart, type MetricSeries } from './charts.tsx';
 import { Link } from './nav.tsx';
 import { PhaseBadge, WeightBar } from './overview.tsx';
@@ -174,7 +175,8 @@ interface MetricsAnswer { start: number; end: number; metrics: MetricSeries[] }
  */
 function Metrics(props: { o: CutoverObject; results: ResultPoint[] }) {
   const { o, results } = props;
-  const specs = analysisOf(o).metrics;
+  const { metrics: specs, interval } = analysisOf(o);
+  const intervalMs = interval && DURATION_PATTERN.test(interval) ? parseDuration(interval) : undefined;
   const [answer, setAnswer] = useState<MetricsAnswer | { error: string } | undefined>();
   const lastResultAt = results.at(-1)?.t ?? 0;
   const lastFetch = useRef(0);
@@ -203,7 +205,7 @@ function Metrics(props: { o: CutoverObject; results: ResultPoint[] }) {
           <div class="metric" key={m.name}>
             <h3>{m.name} {last && <span class={`badge ${last.result === 'Pass' ? 'good' : last.result === 'Fail' ? 'bad' : 'neutral'}`}>{last.result} {fmtNum(last.value)} {last.threshold}</span>}</h3>
             {series?.error && <p class="note">{series.error}</p>}
-            <MetricChart metric={series ?? m} results={mine} range={range} />
+            <MetricChart metric={series ?? m} results={mine} range={range} intervalMs={intervalMs} />
             {(series?.query ?? m.query) && <Query text={series?.query ?? m.query!} label="query" />}
             {(series?.baselineQuery ?? m.baselineQuery) && <Query text={series?.baselineQuery ?? m.baselineQuery!} label="legacy query" />}
             {mine.length > 0 && (

@@ -154,7 +154,7 @@ export function MetricChart(props: { metric: MetricSeries; results: ResultPoint[
       {},
       { label: ratio ? 'ratio new/legacy' : 'value (new)', stroke: C.canary, width: 2, spanGaps: true },
       ...(ratio || !metric.baseline ? [] : [{ label: 'legacy', stroke: C.baseline, width: 1, spanGaps: true } as uPlot.Series]),
-      { label: thresholdLabel, stroke: C.threshold, width: 2, dash: [8, 4], spanGaps: true },
+      { label: thresholdLabel, stroke: C.threshold, width: 2, dash: [8, 4], spanGaps: true, points: { show: false } },
       point(C.pass, 'pass'), point(C.fail, 'fail'), point(C.inconclusive, 'inconclusive'),
     ],
     plugins: [shade(spans, 'rgba(156,163,175,0.25)')],

@@ -33,9 +33,9 @@ let adminUrl: string;
 const pageErrors: string[] = [];
 
 /** `kubectl cutover dashboard` as a user runs it; resolves the URL it prints. */
-async function startDashboard(kubeconfig: string): Promise<string> {
+async function startDashboard(kubeconfig: string, extraArgs: string[] = []): Promise<string> {
   const port = await freePort();
-  const child = spawn('kubectl', ['cutover', 'dashboard', '--port', String(port), '--prometheus-url', testbed().prometheusUrl], {
+  const child = spawn('kubectl', ['cutover', 'dashboard', '--port', String(port), '--prometheus-url', testbed().prometheusUrl, ...extraArgs], {
     env: { ...process.env, PATH: `${testbed().binDir}:${pluginDir}:${process.env.PATH ?? ''}`, KUBECONFIG: kubeconfig },
   });
   dashboards.push(child);
@@ -243,7 +243,7 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: ${viewer}}]
     await page.close();
   });
 
-  it('answers only its own page: another Host (DNS rebinding) and an action without the page\'s token are refused, nothing written', async () => {
+  it('answers only its own page: another Host (DNS rebinding), an action without the page\'s token, any action when --read-only: refused, nothing written', async () => {
     const port = new URL(adminUrl).port;
     const rebound = await new Promise<number>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port, path: '/api/stream', headers: { host: `evil.example:${port}` } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
@@ -257,6 +257,17 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: ${viewer}}]
     expect(((await noToken.json()) as { error: string }).error).toContain('X-Cutover-Token');
     const page = await (await fetch(adminUrl)).text();
     expect(page).toMatch(/<meta name="cutover-token" content="[\w-]{20,}">/);
+    // --read-only: no action buttons, and the server refuses an action even with the page's token.
+    const ro = await startDashboard(testbed().kubeconfig, ['--read-only']);
+    const roPage = await open(`${ro}c/TrafficShift/${NS.moving}/listings`);
+    await roPage.locator('header .badge', { hasText: 'read-only' }).waitFor();
+    await roPage.locator('[data-testid=weight]', { hasText: '10%' }).waitFor();
+    expect(await roPage.getByTestId('action-Abort').count()).toBe(0);
+    const token = /<meta name="cutover-token" content="([\w-]+)">/.exec(await (await fetch(ro)).text())![1]!;
+    const refused = await fetch(`${ro}api/action`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Cutover-Token': token }, body });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: string }).error).toContain('read-only');
+    await roPage.close();
     const shift = await getJson<ShiftObject>(['get', 'trafficshift', 'listings', '-n', NS.moving]);
     expect(shift.metadata.annotations?.['cutover.dev/abort']).toBeUndefined();
     expect(shift.status?.phase).toBe('Progressing');

@@ -263,8 +263,12 @@ async function dashboard(client: KubeClient, values: { port?: string; address?: 
   });
   const scopes = d.store.scopes.map((s) => `${s.kind}: ${s.error ?? (s.allNamespaces ? 'all namespaces' : `namespace ${s.namespace}`)}`).join('; ');
   io.out(`Cutover dashboard: ${d.url}${values['read-only'] ? ' (read-only)' : ''}\n${scopes}\nCtrl-C stops it.`);
-  const signal = io.signal ?? new AbortController().signal;
-  if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  // Ctrl-C or SIGTERM: close the streams and watches, then exit 0.
+  await new Promise<void>((resolve) => {
+    if (io.signal?.aborted) return resolve();
+    io.signal?.addEventListener('abort', () => resolve(), { once: true });
+    process.once('SIGTERM', () => resolve());
+  });
   await d.close();
   return 0;
 }

@@ -93,7 +93,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
         'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
         'X-Frame-Options': 'DENY',
       });
-      res.end(indexHtml.replace('%TOKEN%', token).replace('%READONLY%', opts.readOnly ? 'true' : 'false').replace('%CONTEXT%', escapeHtml(opts.context ?? '')));
+      res.end(indexHtml.replace('%TOKEN%', token).replace('%CONTEXT%', escapeHtml(opts.context ?? '')));
       return;
     }
     if (req.method === 'GET' && url.pathname.startsWith('/assets/')) {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderTemplate } from '../../../operator/src/analysis/template.ts';
 import { buildAssets } from '../../../operator/src/cli/dashboard/build.ts';
-import { acknowledgement, actionEffect, compareSummaries, matches, refuseAction, rollbackCard, stepsView, summarize, templateVarsOf, weightHistory, type CutoverObject } from '../../../operator/src/cli/dashboard/model.ts';
+import { acknowledgement, actionEffect, actionsFor, compareSummaries, matches, refuseAction, rollbackCard, stepsView, summarize, templateVarsOf, weightHistory, type CutoverObject } from '../../../operator/src/cli/dashboard/model.ts';
 import { ASSETS_DIR } from '../../../operator/src/cli/dashboard/server.ts';
 
 const NOW = Date.parse('2026-12-02T12:00:00Z');
@@ -114,6 +114,10 @@ describe('a cutover page', () => {
     expect(refuseAction('TrafficShift', 'RolledBack', 'Abort')).toContain('use retry');
     expect(acknowledgement(moving, 'Abort', 'r1')).toMatchObject({ phase: 'Progressing' });
     expect(acknowledgement(moving, 'Abort', 'other')).toBeUndefined();
+    // Only what each kind's controller acts on is offered.
+    expect(actionsFor('TrafficShift')).toEqual(['Promote', 'Abort', 'Pause', 'Resume', 'Retry']);
+    expect(actionsFor('ShadowRun')).toEqual(['Abort', 'Retry']);
+    expect(actionsFor('MigrationSlice')).toEqual(['Abort', 'Retry']);
   });
 });
 

@@ -324,6 +324,11 @@ export const ACTIONS = ['Promote', 'Abort', 'Pause', 'Resume', 'Retry'] as const
 export type ActionName = (typeof ACTIONS)[number];
 const TERMINAL = new Set(['Completed', 'RolledBack', 'Failed', 'Passed', 'Cancelled']);
 
+/** The actions each kind's controller acts on (a ShadowRun or a MigrationSlice only aborts and retries). */
+export function actionsFor(kind: string | undefined): readonly ActionName[] {
+  return kind === 'TrafficShift' ? ACTIONS : ['Abort', 'Retry'];
+}
+
 /** Why an action makes no sense in this phase (so nothing is written), or undefined. Same rules as `kubectl cutover`. */
 export function refuseAction(kind: string | undefined, phase: string | undefined, action: ActionName): string | undefined {
   const p = phase ?? 'Pending';

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { ActionAnnotation } from '../../api/common.ts';
 import { renderTemplate } from '../../analysis/template.ts';
 import { apiMessage, isGone, isKubeApiError, resourceType, type KubeClient, type KubeObject } from '../../kube/index.ts';
-import { ACTIONS, analysisOf, compareSummaries, keyOf, refuseAction, summarize, templateVarsOf, type ActionName, type CutoverObject, type EventItem, type Summary } from './model.ts';
+import { ACTIONS, actionsFor, analysisOf, compareSummaries, keyOf, refuseAction, summarize, templateVarsOf, type ActionName, type CutoverObject, type EventItem, type Summary } from './model.ts';
 import { DashboardStore, type Change } from './store.ts';
 
 export const ASSETS_DIR = fileURLToPath(new URL('./assets/', import.meta.url));
@@ -244,6 +244,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     if (!act || !type || !body.namespace || !body.name) throw new HttpError(400, 'need kind, namespace, name and action (Promote, Abort, Pause, Resume or Retry)');
     const cur = store.get(type.kind, body.namespace, body.name) ?? await opts.client.get(type, body.namespace, body.name) as CutoverObject | undefined;
     if (!cur) throw new HttpError(404, `no ${type.kind} ${body.namespace}/${body.name}`);
+    if (!actionsFor(type.kind).includes(act)) throw new HttpError(409, `a ${type.kind} acts on ${actionsFor(type.kind).join(' and ')} only`, 'Refused');
     const why = refuseAction(type.kind, (cur.status as { phase?: string } | undefined)?.phase, act);
     if (why) throw new HttpError(409, why, 'Refused');
     const annotation = ActionAnnotation[act];

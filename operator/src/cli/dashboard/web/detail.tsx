@@ -1,7 +1,7 @@
 // A cutover's page: what it is doing, why it did what it did, and the actions a user may take.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import {
-  ACTIONS, acknowledgement, actionEffect, ago, analysisOf, arr, num, rec, refuseAction, resultPoints, rollbackCard, stepsView, str, summarize, weightHistory,
+  acknowledgement, actionsFor, actionEffect, ago, analysisOf, arr, num, rec, refuseAction, resultPoints, rollbackCard, stepsView, str, summarize, weightHistory,
   type ActionName, type CutoverObject, type ResultPoint,
 } from '../model.ts';
 import { DURATION_PATTERN, parseDuration } from '../../../api/duration.ts';
@@ -45,7 +45,7 @@ export function DetailPage(props: { focus: string; state: StreamState }) {
       {!state.readOnly && <Actions o={o} />}
       {card && <RollbackCardView card={card} />}
       <Steps o={o} now={now} />
-      <section aria-labelledby="h-weight"><h2 id="h-weight">Weight over time</h2>
+      <section aria-labelledby="h-weight"><h2 id="h-weight">{kind === 'ShadowRun' ? 'Mirror' : 'Weight over time'}</h2>
         {kind === 'ShadowRun' ? <p>Mirroring {num(rec(o.spec).percent) ?? '-'}% of requests to the shadow; users are served by the primary only.</p> : <WeightChart points={wh.points} rollbackAt={wh.rollbackAt} />}
       </section>
       <Metrics o={o} results={results} />
@@ -95,7 +95,7 @@ function Actions(props: { o: CutoverObject }) {
   };
   return (
     <section class="actions" aria-label="Actions">
-      {ACTIONS.map((a) => {
+      {actionsFor(o.kind).map((a) => {
         const why = refuseAction(o.kind, phase, a);
         return <button key={a} type="button" class={a === 'Abort' ? 'danger' : ''} disabled={Boolean(why)} title={why ?? actionEffect(o, a)} onClick={() => setAsking(a)} data-testid={`action-${a}`}>{a}</button>;
       })}
@@ -271,15 +271,26 @@ function ShadowInfo(props: { o: CutoverObject }) {
   const st = rec(props.o.status);
   const results = arr(st.results);
   const parity = rec(st.parity);
+  const samples = arr(parity.samples);
   return (
     <section aria-labelledby="h-shadow"><h2 id="h-shadow">Primary and shadow</h2>
       {str(st.verdict) && <p>Verdict: <strong>{str(st.verdict)}</strong></p>}
       {results.length > 0 ? (
-        <table><thead><tr><th scope="col">Metric</th><th scope="col">Primary</th><th scope="col">Shadow</th><th scope="col">Result</th></tr></thead>
-          <tbody>{results.map((r) => <tr key={str(r.name)}><td>{str(r.name)}</td><td>{fmtNum(num(r.primary))}</td><td>{fmtNum(num(r.shadow))}</td><td>{str(r.result) ?? ''}</td></tr>)}</tbody>
+        <table data-testid="shadow-results"><thead><tr><th scope="col">Metric</th><th scope="col">Primary</th><th scope="col">Shadow</th><th scope="col">Threshold</th><th scope="col">Result</th><th scope="col">Why</th></tr></thead>
+          <tbody>{results.map((r) => <tr key={str(r.name)}><td>{str(r.name)}</td><td>{fmtNum(num(r.primary))}</td><td>{fmtNum(num(r.shadow))}</td><td>{str(r.threshold) ?? ''}</td><td class={`r-${str(r.result) ?? ''}`}>{str(r.result) ?? ''}</td><td>{str(r.message) ?? ''}</td></tr>)}</tbody>
         </table>
       ) : <p class="empty">No side-by-side values yet.</p>}
-      {Object.keys(parity).length > 0 && <pre class="small">{JSON.stringify(parity, null, 2)}</pre>}
+      {num(parity.compared) !== undefined && (
+        <>
+          <h3>Parity</h3>
+          <p>{num(parity.compared)} responses compared, {num(parity.mismatched) ?? 0} differed{num(parity.mismatchRatio) !== undefined ? ` (${fmtNum(100 * num(parity.mismatchRatio)!)}%)` : ''}.</p>
+          {samples.length > 0 && (
+            <table><thead><tr><th scope="col">Time</th><th scope="col">Request</th><th scope="col">Primary</th><th scope="col">Shadow</th><th scope="col">Difference</th></tr></thead>
+              <tbody>{samples.map((x, i) => <tr key={i}><td>{fmtTime(str(x.at))}</td><td>{str(x.method) ?? ''} {str(x.path)}</td><td>{num(x.primaryStatus) ?? '-'}</td><td>{num(x.shadowStatus) ?? '-'}</td><td>{str(x.difference) ?? ''}</td></tr>)}</tbody>
+            </table>
+          )}
+        </>
+      )}
     </section>
   );
 }

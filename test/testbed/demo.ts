@@ -1,7 +1,8 @@
-// npm run demo [-- --faulty] [--once]
+// npm run demo [-- --faulty] [--once] [--dashboard [--port 3100]]
 // The product on the embedded default: starts the testbed (or reuses a running one), a legacy and a
 // new backend, load through the gateway, the operator; applies examples/quickstart/ and shows the
-// shift live (step, weight, each metric against its threshold) until it ends.
+// shift live (step, weight, each metric against its threshold) until it ends. With --dashboard, also
+// `kubectl cutover dashboard` on http://127.0.0.1:3100/, kept up after the end until Ctrl-C.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
@@ -11,6 +12,8 @@ import { startBackend, stopBackend } from './backends.ts';
 import { runLoad } from './dataplane/load.ts';
 import { freePort, killPid, startDetached, waitReady } from './procs.ts';
 import { OPERATOR_NODE_FLAGS } from '../helpers/operator.ts';
+import { KubeClient } from '../../operator/src/kube/index.ts';
+import { startDashboard, type Dashboard } from '../../operator/src/cli/dashboard/server.ts';
 
 const execFileP = promisify(execFile);
 const NS = 'quickstart';
@@ -60,7 +63,7 @@ function render(ts: Shift, elapsedS: number, faulty: boolean): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { faulty: { type: 'boolean', default: false }, once: { type: 'boolean', default: false }, timeout: { type: 'string', default: '240' } } });
+  const { values } = parseArgs({ options: { faulty: { type: 'boolean', default: false }, once: { type: 'boolean', default: false }, timeout: { type: 'string', default: '240' }, dashboard: { type: 'boolean', default: false }, port: { type: 'string', default: '3100' } } });
   const faulty = values.faulty!;
   const live = !values.once && process.stdout.isTTY;
   const say = (m: string) => process.stderr.write(`[demo] ${m}\n`);
@@ -68,6 +71,8 @@ async function main(): Promise<void> {
   const tb = await startTestbed();
   const info = tb.info;
   let operatorPid: number | undefined;
+  let dashboard: Dashboard | undefined;
+  let dashboardClient: KubeClient | undefined;
   const load = new AbortController();
   let exitCode = 1;
   try {
@@ -86,6 +91,12 @@ async function main(): Promise<void> {
     operatorPid = op.pid;
     await waitReady('operator', `http://127.0.0.1:${port}/readyz`, op.pid, log, 60_000);
     say(`operator running (pid ${op.pid}, logs ${log}); load: 40 requests/s through the gateway`);
+    if (values.dashboard) {
+      // `kubectl cutover dashboard` in this process, with the testbed's kubeconfig and Prometheus.
+      dashboardClient = KubeClient.load({ kubeconfig: info.kubeconfig, userAgent: 'kubectl-cutover', fieldManager: 'kubectl-cutover' });
+      dashboard = await startDashboard({ client: dashboardClient, port: Number(values.port), prometheusUrl: info.prometheusUrl, context: 'testbed' });
+      say(`dashboard: ${dashboard.url}c/TrafficShift/${NS}/listings-read (the same as: KUBECONFIG=${info.kubeconfig} kubectl cutover dashboard --prometheus-url ${info.prometheusUrl})`);
+    }
     void runLoad({ url: info.gatewayUrl, host: `listings.${NS}.test`, path: '/v1/listings', rps: 40, durationMs: Number(values.timeout) * 1000, signal: load.signal }).catch(() => {});
     await new Promise((r) => setTimeout(r, 1500));
     await kubectl(info, ['apply', '--server-side', '-f', join(REPO_ROOT, 'examples', 'quickstart', 'trafficshift.yaml')]);
@@ -115,7 +126,13 @@ async function main(): Promise<void> {
       if (Date.now() - t0 > Number(values.timeout) * 1000) { console.log(`\ntimed out waiting for ${expected}`); break; }
       await new Promise((r) => setTimeout(r, 500));
     }
+    if (dashboard && process.stdin.isTTY) {
+      say('the dashboard stays up until Ctrl-C');
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    }
   } finally {
+    await dashboard?.close();
+    dashboardClient?.close();
     load.abort();
     if (operatorPid) await killPid(operatorPid);
     await stopBackend(info, NS, 'monolith').catch(() => {});

@@ -203,3 +203,13 @@ export async function ensureBinaries(
   }
   if (opts.realNode === true && !existsSync(join(dirname(coreDnsBinary()), '.complete'))) await runScript(BUILD_SCRIPT, ['coredns']);
 }
+
+/** Debian's Chromium, the only browser the dashboard's tests drive (playwright-core never downloads one). */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** Installs Debian's chromium when it is missing (install-system.sh browser, as root). */
+export async function ensureChromium(): Promise<string> {
+  if (!executable(CHROMIUM)) await runScript(INSTALL_SCRIPT, ['browser']);
+  if (!executable(CHROMIUM)) throw new MissingBinaryError('chromium', [CHROMIUM], 'install the Debian package chromium (apt-get install chromium; test/testbed/build/install-system.sh browser does it as root)');
+  return CHROMIUM;
+}

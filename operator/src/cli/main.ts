@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { ActionAnnotation, type Action } from '../api/common.ts';
 import { KubeClient, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT, isGone, isNotFound, resourceType, type KubeObject, type ResourceType } from '../kube/index.ts';
 import { getTable, shortKind, statusText, type CutoverObject, type EventLine } from './render.ts';
+import { refuseAction } from './dashboard/model.ts';
 
 export const USAGE = `kubectl cutover — progressive cutovers (TrafficShift, ShadowRun, MigrationSlice)
 
@@ -19,6 +20,8 @@ Usage:
   kubectl cutover pause NAME               hold at the current step (the step timer stops)
   kubectl cutover resume NAME              continue a paused cutover
   kubectl cutover retry NAME               run a RolledBack or Failed cutover again
+  kubectl cutover dashboard                a live web view of every cutover you may list, on
+                                           http://127.0.0.1:3100/ (your kubeconfig, your RBAC)
 
 Flags:
   -n, --namespace NS     namespace (default: the kubeconfig context's)
@@ -29,6 +32,11 @@ Flags:
       --timeout DUR      how long an action waits for the operator, e.g. 30s (default 30s)
       --no-wait          write the action and return without waiting
   -w, --watch            status: redraw on every change until interrupted
+      --port N           dashboard: port (default 3100; 0 picks a free one)
+      --address ADDR     dashboard: address to listen on (default 127.0.0.1)
+      --prometheus-url U dashboard: Prometheus for the metric charts (default $CUTOVER_PROMETHEUS_URL,
+                         then each metric's prometheus.address)
+      --read-only        dashboard: show, never act
 
 Actions are annotations (cutover.dev/<action>=<request id>); the operator acknowledges each
 request id in status.acknowledgedActions. Nothing in spec is changed.`;
@@ -74,6 +82,10 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
         if (name) throw new UsageError('get takes no NAME: use `kubectl cutover status NAME`');
         return await get(client, kinds, values['all-namespaces'] ? undefined : namespace, io);
       }
+      if (command === 'dashboard') {
+        if (name) throw new UsageError('dashboard takes no NAME');
+        return await dashboard(client, { ...values, namespace: values.namespace }, io);
+      }
       if (!name) throw new UsageError(`${command} needs a NAME`);
       if (command === 'status') return await status(client, kinds, namespace, name, Boolean(values.watch), io);
       const action = ACTIONS[command];
@@ -97,6 +109,7 @@ function parse(argv: string[]) {
       kind: { type: 'string' }, kubeconfig: { type: 'string' }, context: { type: 'string' },
       timeout: { type: 'string' }, 'no-wait': { type: 'boolean' }, watch: { type: 'boolean', short: 'w' },
       help: { type: 'boolean', short: 'h' },
+      port: { type: 'string' }, address: { type: 'string' }, 'prometheus-url': { type: 'string' }, 'read-only': { type: 'boolean' },
     },
   });
 }
@@ -187,16 +200,9 @@ async function status(client: KubeClient, kinds: ResourceType[], namespace: stri
   return 0;
 }
 
-const TERMINAL = new Set(['Completed', 'RolledBack', 'Failed', 'Passed', 'Cancelled']);
-
 /** Why an action makes no sense in this phase (so nothing is written), or undefined. */
 export function refuse(kind: string | undefined, phase: string | undefined, action: Action): string | undefined {
-  const p = phase ?? 'Pending';
-  if (action === 'Retry') return p === 'RolledBack' || p === 'Failed' ? undefined : `only a RolledBack or Failed ${kind} can be retried; this one is ${p}`;
-  if (TERMINAL.has(p)) return `${kind} is ${p}: nothing to ${action.toLowerCase()}${p === 'RolledBack' || p === 'Failed' ? ' (use retry to run it again)' : ''}`;
-  if (action === 'Resume' && p !== 'Paused') return `${kind} is ${p}, not Paused: nothing to resume`;
-  if (action === 'Pause' && p === 'Paused') return `${kind} is already Paused`;
-  return undefined;
+  return refuseAction(kind, phase, action);
 }
 
 async function act(client: KubeClient, kinds: ResourceType[], namespace: string, name: string, action: Action, opts: { wait: boolean; timeoutMs: number }, io: CliIO): Promise<number> {
@@ -242,6 +248,29 @@ async function act(client: KubeClient, kinds: ResourceType[], namespace: string,
   }
   io.err(`error: ${what}: the operator did not acknowledge ${annotation}=${id} within ${opts.timeoutMs / 1000}s (is it running and watching ${namespace}?). The request stays in place and is handled when the operator gets to it.`);
   return 1;
+}
+
+/** `kubectl cutover dashboard`: serves until interrupted (Ctrl-C). */
+async function dashboard(client: KubeClient, values: { port?: string; address?: string; 'prometheus-url'?: string; 'read-only'?: boolean; namespace?: string; context?: string }, io: CliIO): Promise<number> {
+  const port = values.port === undefined ? 3100 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`bad --port "${values.port}"`);
+  const prometheusUrl = values['prometheus-url'] ?? process.env.CUTOVER_PROMETHEUS_URL;
+  const { startDashboard } = await import('./dashboard/server.ts');
+  const d = await startDashboard({
+    client, port, address: values.address ?? '127.0.0.1', readOnly: Boolean(values['read-only']),
+    ...(prometheusUrl ? { prometheusUrl } : {}), ...(values.namespace ? { namespace: values.namespace } : {}),
+    context: values.context ?? client.contextName,
+  });
+  const scopes = d.store.scopes.map((s) => `${s.kind}: ${s.error ?? (s.allNamespaces ? 'all namespaces' : `namespace ${s.namespace}`)}`).join('; ');
+  io.out(`Cutover dashboard: ${d.url}${values['read-only'] ? ' (read-only)' : ''}\n${scopes}\nCtrl-C stops it.`);
+  // Ctrl-C or SIGTERM: close the streams and watches, then exit 0.
+  await new Promise<void>((resolve) => {
+    if (io.signal?.aborted) return resolve();
+    io.signal?.addEventListener('abort', () => resolve(), { once: true });
+    process.once('SIGTERM', () => resolve());
+  });
+  await d.close();
+  return 0;
 }
 
 function defaultIO(): CliIO {

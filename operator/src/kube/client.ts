@@ -95,6 +95,8 @@ export class KubeClient {
   readonly server: string;
   /** The namespace of the current context (or the pod's), `default` otherwise. */
   readonly defaultNamespace: string;
+  /** The kubeconfig context in use (for display). */
+  readonly contextName: string;
   readonly userAgent: string;
   readonly fieldManager: string;
   readonly #t: Transport;
@@ -104,6 +106,7 @@ export class KubeClient {
     this.server = this.#t.server;
     this.userAgent = this.#t.userAgent;
     this.defaultNamespace = defaultNamespace;
+    this.contextName = kc.getCurrentContext();
     this.fieldManager = opts.fieldManager ?? FIELD_MANAGER;
   }
 

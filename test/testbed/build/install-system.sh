@@ -5,7 +5,9 @@
 #   real-node: containerd, runc, the CNI plugins, busybox-static (the pause image), iptables and
 #              conntrack (the kubelet's), for the testbed's real node. Needs root; without it this
 #              group is reported and skipped (exit 0), and the testbed runs without the real node.
-# Usage: install-system.sh [all|base|real-node]
+#   browser:   Chromium (/usr/bin/chromium), driven by playwright-core in the dashboard's browser
+#              tests (no browser is ever downloaded)
+# Usage: install-system.sh [all|base|real-node|browser]
 set -euo pipefail
 log() { printf '[testbed-install] %s\n' "$*" >&2; }
 what=${1:-all}
@@ -24,6 +26,9 @@ if [ "$what" = all ] || [ "$what" = real-node ]; then
   [ -x /bin/busybox ] || node+=(busybox-static)
   have iptables || node+=(iptables)
   have conntrack || node+=(conntrack)
+fi
+if [ "$what" = all ] || [ "$what" = browser ]; then
+  [ -x /usr/bin/chromium ] || base+=(chromium)
 fi
 if [ ${#base[@]} -eq 0 ] && [ ${#node[@]} -eq 0 ]; then exit 0; fi
 

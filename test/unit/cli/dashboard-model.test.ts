@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderTemplate } from '../../../operator/src/analysis/template.ts';
 import { buildAssets } from '../../../operator/src/cli/dashboard/build.ts';
-import { acknowledgement, actionEffect, actionsFor, compareSummaries, matches, refuseAction, rollbackCard, stepsView, summarize, templateVarsOf, weightHistory, type CutoverObject } from '../../../operator/src/cli/dashboard/model.ts';
+import { acknowledgement, actionEffect, actionsFor, compareSummaries, judgeLine, matches, refuseAction, resultPoints, rollbackCard, stepsView, summarize, templateVarsOf, weightHistory, type CutoverObject } from '../../../operator/src/cli/dashboard/model.ts';
 import { ASSETS_DIR } from '../../../operator/src/cli/dashboard/server.ts';
 
 const NOW = Date.parse('2026-12-02T12:00:00Z');
@@ -136,5 +136,27 @@ describe('browser assets', () => {
     expect(refs).toEqual(['/assets/app.css', '/assets/app.js']);
     const js = readFileSync(join(ASSETS_DIR, 'app.js'), 'utf8');
     expect(js).not.toMatch(/https?:\/\/(?!www\.w3\.org)[a-z0-9.-]+\.[a-z]{2,}\//i);
+  });
+});
+
+describe('the statistical judge on a cutover page (issue 16)', () => {
+  const judged = {
+    apiVersion: 'cutover.dev/v1alpha1', kind: 'TrafficShift', metadata: { name: 's', namespace: 'shop' },
+    status: { analysis: { score: 0, lastResults: [
+      { name: 'p50-judged', result: 'Fail', at: '2026-12-02T10:00:00Z', value: 0.121, baseline: 0.1, threshold: 'judge increase, 99.7%, mean ratio <= 1.05',
+        judge: { classification: 'High', estimate: 0.0215, lower: 0.0118, upper: 0.0314, confidence: 0.997, pValue: 0.00000642, meanRatio: 1.21, samples: 40, baselineSamples: 480, serialCorrelation: 0.509, effectiveSamples: 8.71, score: 0 } },
+      { name: 'error-rate', result: 'Pass', at: '2026-12-02T10:00:00Z', value: 0 },
+    ] } },
+  } as unknown as CutoverObject;
+
+  it('carries the judge\'s findings with the result, and only for judged metrics', () => {
+    const [p50, errors] = resultPoints(judged);
+    expect(p50?.judge).toEqual({ classification: 'High', estimate: 0.0215, lower: 0.0118, upper: 0.0314, confidence: 0.997, pValue: 0.00000642, meanRatio: 1.21, samples: 40, baselineSamples: 480, effectiveSamples: 8.71, score: 0 });
+    expect(errors?.judge).toBeUndefined();
+  });
+
+  it('says estimate, interval, p-value, ratio, points and score in one line', () => {
+    expect(judgeLine(resultPoints(judged)[0]!.judge!)).toBe('High: shift +0.0215 [99.7% CI +0.0118, +0.0314], p=6.42e-6, mean ratio 1.21x, 40 vs 480 points (~8.7 independent), score 0');
+    expect(judgeLine({ classification: 'Pass', estimate: 0, lower: -0.002, upper: 0.003 })).toBe('Pass: shift 0 [-0.002, +0.003]');
   });
 });

@@ -301,8 +301,49 @@ export function templateVarsOf(o: CutoverObject): TemplateVars {
   return { namespace, name, ...(interval ? { interval } : {}), ...(stable ? { 'stable.service': stable } : {}), ...(canary ? { 'canary.service': canary } : {}) };
 }
 
+/** What the statistical judge found for a judged metric (status.analysis.lastResults[].judge). */
+export interface JudgeView {
+  classification: string; estimate: number; lower: number; upper: number; confidence?: number; pValue?: number;
+  meanRatio?: number; samples?: number; baselineSamples?: number; effectiveSamples?: number; score?: number;
+}
+
 /** An analysis result as a point on a metric's chart. */
-export interface ResultPoint { name: string; t: number; result: string; value?: number; baseline?: number; threshold?: string; message?: string }
+export interface ResultPoint { name: string; t: number; result: string; value?: number; baseline?: number; threshold?: string; message?: string; judge?: JudgeView }
+
+function judgeView(v: unknown): JudgeView | undefined {
+  const j = rec(v);
+  const estimate = num(j.estimate);
+  const lower = num(j.lower);
+  const upper = num(j.upper);
+  const classification = str(j.classification);
+  if (estimate === undefined || lower === undefined || upper === undefined || !classification) return undefined;
+  const out: JudgeView = { classification, estimate, lower, upper };
+  for (const k of ['confidence', 'pValue', 'meanRatio', 'samples', 'baselineSamples', 'effectiveSamples', 'score'] as const) {
+    const n = num(j[k]);
+    if (n !== undefined) out[k] = n;
+  }
+  return out;
+}
+
+const sig = (v: number): string => (v === 0 ? '0' : Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4 ? String(Number(v.toPrecision(3))) : v.toExponential(2));
+const signedSig = (v: number): string => (v > 0 ? `+${sig(v)}` : sig(v));
+
+/**
+ * The judge's findings in one line, as `kubectl cutover status` gives them: the Hodges–Lehmann shift
+ * with its interval, p-value, mean ratio, points (and what they are worth when correlated), score.
+ */
+export function judgeLine(j: JudgeView): string {
+  const pct = j.confidence !== undefined ? `${Math.round(j.confidence * 1000) / 10}% CI ` : '';
+  const parts = [`${j.classification}: shift ${signedSig(j.estimate)} [${pct}${signedSig(j.lower)}, ${signedSig(j.upper)}]`];
+  if (j.pValue !== undefined) parts.push(`p=${sig(j.pValue)}`);
+  if (j.meanRatio !== undefined) parts.push(`mean ratio ${sig(j.meanRatio)}x`);
+  if (j.samples !== undefined) {
+    const worth = j.effectiveSamples !== undefined && j.effectiveSamples < j.samples ? ` (~${Math.round(j.effectiveSamples * 10) / 10} independent)` : '';
+    parts.push(`${j.samples}${j.baselineSamples !== undefined ? ` vs ${j.baselineSamples}` : ''} points${worth}`);
+  }
+  if (j.score !== undefined) parts.push(`score ${sig(j.score)}`);
+  return parts.join(', ');
+}
 
 export function resultPoints(o: CutoverObject): ResultPoint[] {
   return arr(rec(rec(o.status).analysis).lastResults).flatMap((r) => {
@@ -313,6 +354,7 @@ export function resultPoints(o: CutoverObject): ResultPoint[] {
       name, t, result: str(r.result) ?? 'Inconclusive',
       ...(num(r.value) !== undefined ? { value: num(r.value)! } : {}), ...(num(r.baseline) !== undefined ? { baseline: num(r.baseline)! } : {}),
       ...(str(r.threshold) ? { threshold: str(r.threshold)! } : {}), ...(str(r.message) ? { message: str(r.message)! } : {}),
+      ...(judgeView(r.judge) ? { judge: judgeView(r.judge)! } : {}),
     }];
   });
 }

@@ -1,7 +1,7 @@
 // A cutover's page: what it is doing, why it did what it did, and the actions a user may take.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import {
-  acknowledgement, actionsFor, actionEffect, ago, analysisOf, arr, num, rec, refuseAction, resultPoints, rollbackCard, stepsView, str, summarize, weightHistory,
+  acknowledgement, actionsFor, actionEffect, ago, analysisOf, arr, judgeLine, num, rec, refuseAction, resultPoints, rollbackCard, stepsView, str, summarize, weightHistory,
   type ActionName, type CutoverObject, type ResultPoint,
 } from '../model.ts';
 import { DURATION_PATTERN, parseDuration } from '../../../api/duration.ts';
@@ -195,7 +195,7 @@ function Metrics(props: { o: CutoverObject; results: ResultPoint[] }) {
   if (specs.length === 0) return null;
   const range: [number, number] = answer && 'metrics' in answer ? [answer.start, answer.end] : [Math.floor(started / 1000) - 30, Math.ceil(Math.max(started, lastResultAt) / 1000)];
   return (
-    <section aria-labelledby="h-metrics"><h2 id="h-metrics">Analysis</h2>
+    <section aria-labelledby="h-metrics"><h2 id="h-metrics">Analysis{num(rec(rec(o.status).analysis).score) !== undefined && <span class="badge neutral" data-testid="judge-score"> judge score {num(rec(rec(o.status).analysis).score)}</span>}</h2>
       {answer && 'error' in answer && <p class="note" role="alert">{answer.error}</p>}
       {specs.map((m) => {
         const series = answer && 'metrics' in answer ? answer.metrics.find((x) => x.name === m.name) : undefined;
@@ -204,6 +204,7 @@ function Metrics(props: { o: CutoverObject; results: ResultPoint[] }) {
         return (
           <div class="metric" key={m.name}>
             <h3>{m.name} {last && <span class={`badge ${last.result === 'Pass' ? 'good' : last.result === 'Fail' ? 'bad' : 'neutral'}`}>{last.result} {fmtNum(last.value)} {last.threshold}</span>}</h3>
+            {last?.judge && <p class="judge" data-testid="judge">Judge — {judgeLine(last.judge)}</p>}
             {series?.error && <p class="note">{series.error}</p>}
             <MetricChart metric={series ?? m} results={mine} range={range} intervalMs={intervalMs} />
             {(series?.query ?? m.query) && <Query text={series?.query ?? m.query!} label="query" />}

@@ -90,6 +90,8 @@ export const Reason = {
   SecretNotFound: 'SecretNotFound',
   /** The route's gateway does not say it can mirror (GatewayClass status.supportedFeatures). */
   MirrorNotSupported: 'MirrorNotSupported',
+  /** spec.parity, but the operator has no comparator image (--parity-image). */
+  ParityNotConfigured: 'ParityNotConfigured',
   ChildFailed: 'ChildFailed',
   ChildConflict: 'ChildConflict',
   // a MigrationSlice's history (status.history[].reason; the last one names Degraded)
@@ -128,6 +130,8 @@ export const EventReason = {
   PhaseChanged: 'PhaseChanged',
   MirrorStarted: 'MirrorStarted',
   MirrorRemoved: 'MirrorRemoved',
+  /** The parity verdict from the comparator's summary changed (Pass, Fail, Inconclusive). */
+  ParityVerdictChanged: 'ParityVerdictChanged',
   Triggered: 'Triggered',
   RollbackTooLate: 'RollbackTooLate',
   LegacyRetired: 'LegacyRetired',

@@ -348,6 +348,11 @@ export class Comparator {
 
   #call(target: 'legacy' | 'new', base: URL, r: Replay): Promise<CallResult> {
     const started = performance.now();
+    // The legacy's own latency, for the breaker: from the moment the request has a socket (time
+    // waiting for a free connection in this process is the comparator's queue, not the legacy's)
+    // to the answer's headers (reading the body is paced by this process's event loop).
+    let onSocket: number | undefined;
+    let answered: number | undefined;
     let settled = false;
     const done = (res: CallResult): CallResult => {
       if (settled) return res;
@@ -356,7 +361,8 @@ export class Comparator {
       this.#metrics.replayDuration.observe({ ...this.#labels(), target }, res.latencyMs / 1000);
       if (target === 'legacy') {
         this.#metrics.legacyReplays.inc({ ...this.#labels(), code_class: codeClass(res) });
-        this.#breaker.record(res.ok && res.answer.status < 500, res.latencyMs);
+        const own = (answered ?? performance.now()) - (onSocket ?? started);
+        this.#breaker.record(res.ok && res.answer.status < 500, own);
         this.#noteBreaker();
       }
       return res;
@@ -367,6 +373,7 @@ export class Comparator {
       const headers = this.#replayHeaders(r.headers, base);
       if (r.body.length > 0) headers['content-length'] = String(r.body.length);
       const req = httpRequest(url, { method: r.method, headers, agent: this.#agent, signal: AbortSignal.timeout(this.#timeoutMs) }, (res) => {
+        answered = performance.now();
         const headers = headerRecord(res.headers);
         if (/\btext\/event-stream\b/i.test(headers['content-type'] ?? '')) {
           res.destroy();
@@ -390,6 +397,7 @@ export class Comparator {
           if (!res.complete) resolve(done({ ok: false, error: 'answer cut short', latencyMs: performance.now() - started }));
         });
       });
+      req.once('socket', () => { onSocket = performance.now(); });
       req.on('error', (err) => resolve(done({ ok: false, error: err.message, latencyMs: performance.now() - started })));
       req.end(r.body.length > 0 ? r.body : undefined);
     });

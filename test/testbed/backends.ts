@@ -123,6 +123,14 @@ function apiGet<T>(info: TestbedInfo, ca: Buffer, path: string): Promise<T | und
   });
 }
 
+/** A running backend's request counts (its admin API, at the pod IP). */
+export async function backendStats(info: TestbedInfo, namespace: string, service: string): Promise<{ total: number; byCode: Record<string, number>; byMethod: Record<string, number> }> {
+  const rec = backendRecord(info, namespace, service);
+  const res = await fetch(`${rec.url}/__admin/stats`);
+  if (!res.ok) throw new Error(`backend ${namespace}/${service}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { total: number; byCode: Record<string, number>; byMethod: Record<string, number> };
+}
+
 /** Stops a backend: its Deployment (and with `unregister`, its Service) deleted, its scrape target removed. */
 export async function stopBackend(info: TestbedInfo, namespace: string, service: string, unregister = true): Promise<void> {
   const state = readState(info.dir);
@@ -145,8 +153,23 @@ export function backendRecord(info: TestbedInfo, namespace: string, service: str
   return rec;
 }
 
-/** Changes a running backend's error rate and latency (its admin API, at the pod IP). */
-export async function setBackend(info: TestbedInfo, namespace: string, service: string, cfg: { errorRate?: number; latencyMs?: number }): Promise<void> {
+/** What a running backend can be told (test/testbed/dataplane/backend.ts BackendConfig). */
+export interface BackendSettings {
+  errorRate?: number;
+  latencyMs?: number;
+  /** GET /listings/<n> answers the listing document of n. */
+  listing?: boolean;
+  /** Fields with a new random value on every answer (noise). */
+  noiseFields?: string[];
+  /** A field changed on a share of the answers (multiplied by factor, default 1.1). */
+  mutations?: Array<{ field: string; share: number; factor?: number }>;
+  /** Share of the answers whose tags array is reversed. */
+  reorderShare?: number;
+  body?: Record<string, unknown>;
+}
+
+/** Changes a running backend's behaviour (its admin API, at the pod IP). */
+export async function setBackend(info: TestbedInfo, namespace: string, service: string, cfg: BackendSettings): Promise<void> {
   const rec = backendRecord(info, namespace, service);
   const res = await fetch(`${rec.url}/__admin/config`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(cfg) });
   if (!res.ok) throw new Error(`backend ${namespace}/${service}: ${res.status} ${await res.text()}`);

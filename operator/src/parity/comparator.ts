@@ -152,6 +152,7 @@ export class Comparator {
   readonly #pending = new Set<Promise<void>>();
   #inFlight = 0;
   #breakerWasOpen = false;
+  #noiseOwed = false;
 
   constructor(opts: ComparatorOptions) {
     this.namespace = opts.namespace;
@@ -283,7 +284,16 @@ export class Comparator {
       const endpoint = this.#buckets.bucket(r.method, r.path);
       const breakerOpen = !this.#breaker.allow();
       this.#noteBreaker();
-      const skip: SkipReason | undefined = breakerOpen ? 'breaker' : !this.#limiter.allow() ? 'rate_limited' : undefined;
+      // A noise sample needs two legacy replays: both tokens are taken up front, so that under a
+      // tight maxLegacyRps the second replay is not starved by the first replays of later requests.
+      // A sample refused for want of tokens is owed: the next requests are samples until one runs.
+      const wantNoise = this.#noiseOwed || this.#random() < this.#parity.noise.fraction;
+      let skip: SkipReason | undefined;
+      if (breakerOpen) skip = 'breaker';
+      else if (!this.#limiter.allowN(wantNoise ? 2 : 1)) {
+        skip = 'rate_limited';
+        if (wantNoise) this.#noiseOwed = true;
+      } else if (wantNoise) this.#noiseOwed = false;
       if (skip) {
         // Not compared, but the new service still gets its one copy, as without parity.
         this.#skip(skip);
@@ -297,7 +307,7 @@ export class Comparator {
       if ([401, 403, 429].includes(la.answer.status)) return this.#skip('legacy_refused');
       if (la.stream || (n.ok && n.stream)) return this.#skip('stream');
       let lb: CallResult | undefined;
-      if (this.#random() < this.#parity.noise.fraction && this.#breaker.allow() && this.#limiter.allow()) lb = await this.#call('legacy', this.#legacy, r);
+      if (wantNoise && this.#breaker.allow()) lb = await this.#call('legacy', this.#legacy, r);
       const candidate: Answer = n.ok ? n.answer : { status: NO_ANSWER, headers: {}, length: 0, sha256: '' };
       const opts = { compareHeaders: this.#parity.compareHeaders, deviations: this.#parity.deviations ?? [] };
       const raw = compareAnswers(la.answer, candidate, opts);

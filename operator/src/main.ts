@@ -112,6 +112,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       tolerations: cfg.parityPodTemplate?.tolerations,
       resources: cfg.parityPodTemplate?.resources,
       podLabels: cfg.parityPodTemplate?.podLabels,
+      networkPolicy: cfg.parityPodTemplate?.networkPolicy,
     } : undefined,
   });
   shadowRuns.watchParitySummaries(summaries.store);

@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, getJson, kubectl, kubectlOk, sleep, testbed } from '../helpers/cluster.ts';
+import { eventually, getJson, kubectlOk, sleep, testbed } from '../helpers/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, type Scenario } from '../helpers/scenario.ts';
 import { backendStats, setBackend, type BackendSettings } from '../testbed/backends.ts';
@@ -154,10 +154,12 @@ describe('ShadowRun parity on the real testbed', () => {
     expect(newStats.byMethod.POST ?? 0).toBe(0);
     expect(legacyStats.byMethod.POST).toBe(writeSummary.completed);
     expect(readSummary.byStatus['200']).toBe(readSummary.completed);
-    // The mirror and the comparator are gone; its summary stays for the report.
+    // The mirror is gone and the comparator scaled to 0 (its pods gone); its summary stays for the report.
     const after = await getJson<{ spec: { rules: Array<{ filters?: Array<{ type: string }> }> } }>(['get', 'httproute', 'listings', '-n', s.ns]);
     expect(after.spec.rules[0]!.filters?.some((f) => f.type === 'RequestMirror') ?? false).toBe(false);
-    await eventually('comparator Deployment deleted', async () => (await kubectl(['get', 'deployment', comparator, '-n', s.ns])).code !== 0, 60_000);
+    const deployments = await getJson<{ items: Array<{ spec: { replicas: number } }> }>(['get', 'deployments', '-n', s.ns, '-l', 'cutover.dev/parity-run=listings']);
+    expect(deployments.items.map((d) => d.spec.replicas)).toEqual([0]);
+    await eventually('the comparator pod gone', async () => (await getJson<{ items: unknown[] }>(['get', 'pods', '-n', s.ns, '-l', 'cutover.dev/parity-run=listings'])).items.length === 0, 60_000);
 
     // The report: Go, the noise fields as noise, the declared deviations counted with their reasons.
     const json = await report(s.ns, 'listings', 'json');

@@ -95,8 +95,8 @@ export function parityStatus(parity: Parity, observed: ObservedSummary, v: Parit
           path: clip(sample.request.path, 2048),
           primaryStatus: sample.legacy.status,
           shadowStatus: sample.candidate.status,
-          // The difference names the field and both values; values at redacted paths are already redacted.
-          difference: clip(String(redactValue(f.field, sample.difference, paths)), 1024),
+          // The difference names the field and both values: at a redacted path only the field is kept.
+          difference: clip(redactValue(f.field, 'x', paths) === 'x' ? sample.difference : `${f.field}: [redacted]`, 1024),
           at: sample.at.replace(/\.\d+Z$/, 'Z'),
         });
       }

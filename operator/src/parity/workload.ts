@@ -1,7 +1,7 @@
 // The comparator of one run as Kubernetes objects (pure): a Deployment running the operator's image
 // with the comparator entrypoint, a Service the route's RequestMirror points at, the ConfigMap the
 // comparator keeps its summary in (the operator watches it), and the comparator's identity: a
-// ServiceAccount whose Role allows get/update/patch on that one ConfigMap and nothing else. All of
+// ServiceAccount whose Role allows get/patch on that one ConfigMap and nothing else. All of
 // them live in the run's namespace (the route's backendRef needs no ReferenceGrant, and the
 // comparator holds no right outside it) and are owned by the run (ownerReferences: deleting the run
 // deletes them).
@@ -45,6 +45,8 @@ export interface ComparatorPlacement {
   resources?: Record<string, unknown> | undefined;
   /** Extra labels on the comparator pods (e.g. what a NetworkPolicy selects). */
   podLabels?: Record<string, string> | undefined;
+  /** Give each comparator a NetworkPolicy (the API server's endpoint ports for its egress). */
+  networkPolicy?: { apiServerPorts: number[] } | undefined;
 }
 
 export interface RunIdentity {
@@ -59,15 +61,33 @@ const DNS_1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
  * The name of a run's comparator objects: `cutover-parity-<run>`, or, when that is not a valid
- * Service name (63 characters, DNS-1035), a shortened name with a hash of the run's name.
+ * Service name (DNS-1035, and short enough for the Deployment's `-<config stamp>` suffix: 54
+ * characters), a shortened name with a hash of the run's name.
  */
 export function comparatorName(run: string): string {
   const plain = `cutover-parity-${run}`;
-  if (plain.length <= 63 && DNS_1035.test(plain)) return plain;
+  if (plain.length <= 54 && DNS_1035.test(plain)) return plain;
   const hash = shortHash(run, 8);
-  const stem = run.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 36).replace(/-+$/, '');
+  const stem = run.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 28).replace(/-+$/, '').replace(/^-+/, '');
   return `cutover-parity-${stem ? `${stem}-` : ''}${hash}`;
 }
+
+/** A stamp of what the comparator pods run (config and placement): part of the Deployment's name. */
+export function configStamp(config: ComparatorConfig, placement: ComparatorPlacement): string {
+  return shortHash(`${JSON.stringify(config)}\n${JSON.stringify(placement)}`, 8);
+}
+
+/**
+ * The comparator Deployment of one config: `<comparatorName>-<stamp>`. A run whose parity changes
+ * gets a new Deployment and the old one is scaled to 0 (the operator creates Deployments and
+ * scales them; it never patches, updates or deletes one).
+ */
+export function comparatorDeploymentName(run: string, stamp: string): string {
+  return `${comparatorName(run)}-${stamp}`;
+}
+
+/** Label on the comparator pods and Deployment: the config stamp. */
+export const PARITY_CONFIG_LABEL = 'cutover.dev/parity-config';
 
 /** A label value naming the run (label values: 63 characters at most). */
 export function runLabelValue(run: string): string {
@@ -106,7 +126,7 @@ export function identityObjects(run: RunIdentity): Obj[] {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
       metadata: meta(run, name),
-      rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [name], verbs: ['get', 'update', 'patch'] }],
+      rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [name], verbs: ['get', 'patch'] }],
     },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -137,13 +157,15 @@ export function comparatorService(run: RunIdentity): Obj {
 
 /**
  * The comparator Deployment: one replica (one writer of the summary; Recreate, so two never write
- * at once), the operator's image with the comparator entrypoint, the run's config as JSON in the
+ * at once), named by its config stamp, the operator's image with the comparator entrypoint, the run's config as JSON in the
  * environment, non-root with a read-only root filesystem.
  */
 export function comparatorDeployment(run: RunIdentity, config: ComparatorConfig, placement: ComparatorPlacement): Obj {
   const name = comparatorName(run.name);
-  const m = meta(run, name);
-  const podLabels = { ...(placement.podLabels ?? {}), ...(m.labels as Record<string, string>) };
+  const stamp = configStamp(config, placement);
+  const base = meta(run, comparatorDeploymentName(run.name, stamp));
+  const m = { ...base, labels: { ...(base.labels as Record<string, string>), [PARITY_CONFIG_LABEL]: stamp } };
+  const podLabels = { ...(placement.podLabels ?? {}), ...m.labels };
   const configJson = JSON.stringify(config);
   return {
     apiVersion: 'apps/v1',
@@ -152,13 +174,9 @@ export function comparatorDeployment(run: RunIdentity, config: ComparatorConfig,
     spec: {
       replicas: 1,
       strategy: { type: 'Recreate' },
-      selector: { matchLabels: { [PARITY_RUN_LABEL]: runLabelValue(run.name), 'app.kubernetes.io/name': 'cutover-parity' } },
+      selector: { matchLabels: { [PARITY_RUN_LABEL]: runLabelValue(run.name), [PARITY_CONFIG_LABEL]: stamp, 'app.kubernetes.io/name': 'cutover-parity' } },
       template: {
-        metadata: {
-          labels: podLabels,
-          // A changed config rolls the pod (the summary carries the counts over).
-          annotations: { 'cutover.dev/config-hash': shortHash(configJson, 16) },
-        },
+        metadata: { labels: podLabels },
         spec: {
           serviceAccountName: name,
           automountServiceAccountToken: true,
@@ -194,9 +212,37 @@ export function comparatorDeployment(run: RunIdentity, config: ComparatorConfig,
   };
 }
 
+/**
+ * The comparator's NetworkPolicy: in, the mirror port (from the gateway, wherever it runs) and the
+ * admin port (probes, Prometheus); out, DNS, the API server (its summary) and the pods of the run's
+ * namespace (the legacy and the new service behind their Services) — nothing else.
+ */
+export function comparatorNetworkPolicy(run: RunIdentity, apiServerPorts: readonly number[]): Obj {
+  const name = comparatorName(run.name);
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: meta(run, name),
+    spec: {
+      podSelector: { matchLabels: { [PARITY_RUN_LABEL]: runLabelValue(run.name), 'app.kubernetes.io/name': 'cutover-parity' } },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [{ ports: [{ port: MIRROR_PORT, protocol: 'TCP' }, { port: ADMIN_PORT, protocol: 'TCP' }] }],
+      egress: [
+        { ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] },
+        { ports: apiServerPorts.map((port) => ({ port, protocol: 'TCP' })) },
+        { to: [{ podSelector: {} }] },
+      ],
+    },
+  };
+}
+
 /** Every object of a run's comparator, in the order they are applied (identity first, the pods last). */
 export function comparatorObjects(run: RunIdentity, config: ComparatorConfig, placement: ComparatorPlacement): Obj[] {
-  return [summaryConfigMap(run), ...identityObjects(run), comparatorService(run), comparatorDeployment(run, config, placement)];
+  return [
+    summaryConfigMap(run), ...identityObjects(run),
+    ...(placement.networkPolicy ? [comparatorNetworkPolicy(run, placement.networkPolicy.apiServerPorts)] : []),
+    comparatorService(run), comparatorDeployment(run, config, placement),
+  ];
 }
 
 /** Base URL of a Service in the cluster, by its DNS name. */

@@ -5,8 +5,9 @@ import type { MetricResult } from '../../analysis/evaluate.ts';
 import { observeAnalysis } from '../shared/analysis.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
 import { RouteProblemError, type TrafficRef } from '../../traffic/router.ts';
-import { CONFIG_MAP, DEPLOYMENT, SERVICE, SHADOW_RUN, apiVersionOf, resourceType, type KubeObject, type ResourceType } from '../../kube/index.ts';
-import { MIRROR_PORT, PARITY_RUN_ANNOTATION, comparatorName, comparatorObjects, serviceUrl, type ComparatorPlacement, type RunIdentity } from '../../parity/workload.ts';
+import { CONFIG_MAP, DEPLOYMENT, SERVICE, SHADOW_RUN, apiVersionOf, isAlreadyExists, resourceType, type KubeObject, type ResourceType } from '../../kube/index.ts';
+import { MIRROR_PORT, PARITY_CONFIG_LABEL, PARITY_RUN_ANNOTATION, PARITY_RUN_LABEL, comparatorName, comparatorObjects, configStamp, runLabelValue, serviceUrl, type ComparatorPlacement, type RunIdentity } from '../../parity/workload.ts';
+import type { ComparatorConfig } from '../../parity/server.ts';
 import { parityResult, parityStatus, parityVerdict, readSummaryData } from '../../parity/status.ts';
 import type { Store } from '../shared/store.ts';
 import { KindController, invalidSpec, stalledStatus, type ControllerDeps } from '../shared/kind.ts';
@@ -29,7 +30,8 @@ export type ConfigMapObject = KubeObject & { data?: Record<string, string> };
 const SERVICE_ACCOUNT = resourceType('', 'v1', 'serviceaccounts', 'ServiceAccount');
 const ROLE = resourceType('rbac.authorization.k8s.io', 'v1', 'roles', 'Role');
 const ROLE_BINDING = resourceType('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding');
-const TYPES: Record<string, ResourceType> = { ConfigMap: CONFIG_MAP, ServiceAccount: SERVICE_ACCOUNT, Role: ROLE, RoleBinding: ROLE_BINDING, Service: SERVICE, Deployment: DEPLOYMENT };
+const NETWORK_POLICY = resourceType('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy');
+const TYPES: Record<string, ResourceType> = { ConfigMap: CONFIG_MAP, ServiceAccount: SERVICE_ACCOUNT, Role: ROLE, RoleBinding: ROLE_BINDING, NetworkPolicy: NETWORK_POLICY, Service: SERVICE, Deployment: DEPLOYMENT };
 
 export const SHADOWRUN_CONTROLLER = 'shadowrun';
 
@@ -117,9 +119,14 @@ export class ShadowRunController {
     if (spec.parity && o.problems.length === 0 && !deleting && (status.phase === 'Running' || (isTerminal(status.phase) && !fresh))) {
       const observed = readSummaryData(await this.#summaryData(ref.namespace, comparator));
       const verdict = parityVerdict(spec.parity, observed.summary);
+      const deployments = await this.#comparatorDeployments(ref.namespace, obj.metadata.name ?? '');
+      const config = this.#comparatorConfig(this.#runIdentity(obj), spec);
+      const stamp = config && d.parityPlacement ? configStamp(config, d.parityPlacement) : '';
       o.parity = {
         status: parityStatus(spec.parity, observed, verdict, comparator),
-        deploymentPresent: (await d.client.get(DEPLOYMENT, ref.namespace, comparator)) !== undefined,
+        // The comparator of the current config runs, and no other.
+        deploymentPresent: deployments.some((x) => x.stamp === stamp && x.replicas > 0) && deployments.every((x) => x.stamp === stamp || x.replicas === 0),
+        comparatorRunning: deployments.some((x) => x.replicas > 0),
       };
       if (status.phase === 'Running' && analysisDue(spec, status, now)) {
         o.analysis = [...(spec.analysis ? await this.#analyse(ref, spec, obj, o, ctx.signal) : []), parityResult(verdict)];
@@ -171,28 +178,68 @@ export class ShadowRunController {
     return { namespace: obj.metadata.namespace ?? 'default', name: obj.metadata.name ?? '', uid: obj.metadata.uid ?? '', apiVersion: apiVersionOf(SHADOW_RUN), kind: SHADOW_RUN.kind };
   }
 
-  /** Server-side apply of every comparator object (field manager cutover), owned by the run. */
-  async #ensureComparator(obj: ShadowRunObject, spec: ShadowRunSpec): Promise<void> {
-    const run = this.#runIdentity(obj);
-    const placement = this.#d.parityPlacement;
-    if (!placement || !spec.parity) return;
-    const config = {
+  #comparatorConfig(run: RunIdentity, spec: ShadowRunSpec): ComparatorConfig | undefined {
+    if (!spec.parity) return undefined;
+    return {
       namespace: run.namespace, name: run.name,
       legacy: serviceUrl(run.namespace, spec.primary.service, spec.primary.port),
       candidate: serviceUrl(run.namespace, spec.shadow.service, spec.shadow.port),
-      ...(obj.metadata.labels?.['cutover.dev/owner'] ? { owner: obj.metadata.labels['cutover.dev/owner'] } : {}),
       parity: spec.parity,
     };
+  }
+
+  /** The run's comparator Deployments (any config) and their replicas. */
+  async #comparatorDeployments(namespace: string, run: string): Promise<Array<{ name: string; stamp: string; replicas: number }>> {
+    const l = await this.#d.client.list<KubeObject & { spec?: { replicas?: number } }>(DEPLOYMENT, { namespace, labelSelector: `${PARITY_RUN_LABEL}=${runLabelValue(run)},app.kubernetes.io/name=cutover-parity` });
+    return l.items.map((d) => ({ name: d.metadata.name ?? '', stamp: d.metadata.labels?.[PARITY_CONFIG_LABEL] ?? '', replicas: d.spec?.replicas ?? 1 }));
+  }
+
+  async #scale(namespace: string, name: string, replicas: number): Promise<void> {
+    await this.#d.client.mergePatch(DEPLOYMENT, namespace, name, { spec: { replicas } }, { subresource: 'scale' });
+  }
+
+  /**
+   * Creates the comparator objects that do not exist yet, owned by the run, and makes the
+   * Deployment of the current config the one running (scale subresource). Never a patch, update or
+   * delete of a Deployment, Service or Role: the operator's RBAC grants create and scale only.
+   * `fresh` (the run starts): the summary ConfigMap's counts of an earlier run are cleared first.
+   */
+  async #ensureComparator(obj: ShadowRunObject, spec: ShadowRunSpec, fresh: boolean): Promise<void> {
+    const run = this.#runIdentity(obj);
+    const placement = this.#d.parityPlacement;
+    const config = this.#comparatorConfig(run, spec);
+    if (!placement || !config) return;
+    const client = this.#d.client;
+    const stamp = configStamp(config, placement);
+    // Other configs' comparators stop first: one writer of the summary at a time.
+    for (const d of await this.#comparatorDeployments(run.namespace, run.name)) {
+      if (d.stamp !== stamp && d.replicas > 0) await this.#scale(run.namespace, d.name, 0);
+    }
     for (const o of comparatorObjects(run, config, placement)) {
-      await this.#d.client.apply(TYPES[o.kind]!, o as KubeObject, { force: true });
+      const name = String(o.metadata.name);
+      if (o.kind === 'ConfigMap' && fresh) {
+        const cm = await client.get<ConfigMapObject>(CONFIG_MAP, run.namespace, name);
+        if (cm && cm.metadata.ownerReferences?.some((r) => r.uid === run.uid) && cm.data && Object.keys(cm.data).length > 0) {
+          await client.mergePatch(CONFIG_MAP, run.namespace, name, { data: null });
+        }
+      }
+      try {
+        await client.create(TYPES[o.kind]!, o as KubeObject);
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+        // The Deployment of this config from an earlier run of the same spec, scaled to 0 at its end.
+        if (o.kind === 'Deployment') {
+          const d = await client.get<KubeObject & { spec?: { replicas?: number } }>(DEPLOYMENT, run.namespace, name);
+          if (d && (d.spec?.replicas ?? 1) === 0) await this.#scale(run.namespace, name, 1);
+        }
+      }
     }
   }
 
-  /** Deletes the comparator's pods, Service and identity (404 is fine); the summary ConfigMap stays. */
+  /** Stops the comparator: its Deployments scaled to 0. The rest stays until the run is deleted (owned by it); the summary feeds the report. */
   async #removeComparator(obj: ShadowRunObject): Promise<void> {
     const ns = obj.metadata.namespace ?? 'default';
-    const name = comparatorName(obj.metadata.name ?? '');
-    for (const type of [DEPLOYMENT, SERVICE, ROLE_BINDING, ROLE, SERVICE_ACCOUNT]) await this.#d.client.delete(type, ns, name);
+    for (const d of await this.#comparatorDeployments(ns, obj.metadata.name ?? '')) if (d.replicas > 0) await this.#scale(ns, d.name, 0);
   }
 
   /** Re-reconciles the run a summary ConfigMap belongs to whenever the comparator writes it. */
@@ -217,7 +264,7 @@ export class ShadowRunController {
         ctx.logger.info({ shadow: spec.shadow.service, mirror: ref.canary.service, percent: e.percent }, 'mirror set');
         return obj;
       case 'ensureComparator':
-        await this.#ensureComparator(obj, spec);
+        await this.#ensureComparator(obj, spec, e.fresh);
         return obj;
       case 'removeComparator':
         await this.#removeComparator(obj);

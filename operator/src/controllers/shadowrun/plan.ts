@@ -45,8 +45,10 @@ export interface ShadowObservation {
 export interface ParityObservation {
   /** status.parity folded from the comparator's summary ConfigMap. */
   status: ParityStatus;
-  /** The comparator Deployment exists (undefined: not looked at). */
+  /** The comparator of the run's current config runs, and no other (undefined: not looked at). */
   deploymentPresent?: boolean | undefined;
+  /** Some comparator Deployment of the run has replicas (the end scales them to 0). */
+  comparatorRunning?: boolean | undefined;
 }
 
 /** Without spec.analysis, how often the parity verdict is checked (its failureLimit etc. take their defaults). */
@@ -59,8 +61,8 @@ export type Effect =
   | { type: 'setMirror'; percent: number }
   | { type: 'removeMirror' }
   /** Applies the run's comparator (ServiceAccount, Role, binding, summary ConfigMap, Service, Deployment). */
-  | { type: 'ensureComparator' }
-  /** Deletes the comparator's Deployment, Service and identity; the summary ConfigMap stays (the report). */
+  | { type: 'ensureComparator'; fresh: boolean }
+  /** Scales the comparator to 0; its objects stay until the run is deleted (the summary: the report). */
   | { type: 'removeComparator' }
   | StatusWrite
   | EventEffect;
@@ -160,7 +162,7 @@ class Planner extends PlannerBase<ShadowObservation, ShadowRunStatus, Effect> {
     if (spec.parity) {
       this.st.parity = { compared: 0, mismatched: 0, result: 'Inconclusive', reason: 'the comparator has not reported yet', ...(this.o.mirrorTarget ? { comparator: this.o.mirrorTarget.service } : {}) };
       // The comparator exists before the mirror points at it.
-      this.effects.push({ type: 'writeStatus' }, { type: 'ensureComparator' }, { type: 'setMirror', percent: spec.percent });
+      this.effects.push({ type: 'writeStatus' }, { type: 'ensureComparator', fresh: true }, { type: 'setMirror', percent: spec.percent });
     } else {
       this.effects.push({ type: 'writeStatus' }, { type: 'setMirror', percent: spec.percent });
     }
@@ -176,7 +178,7 @@ class Planner extends PlannerBase<ShadowObservation, ShadowRunStatus, Effect> {
       if (this.recordAnalysis(this.o.analysis) === 'stop') return;
     }
     // Level-triggered: the comparator and the route's mirror the status explains (e.g. after a restart).
-    if (spec.parity && this.o.parity?.deploymentPresent === false) this.effects.push({ type: 'ensureComparator' });
+    if (spec.parity && this.o.parity?.deploymentPresent === false) this.effects.push({ type: 'ensureComparator', fresh: false });
     const m = this.o.routeMirror;
     const port = this.o.mirrorTarget?.port ?? spec.shadow.port;
     if (m !== undefined && (m === null || m.percent !== spec.percent || m.port !== port)) {
@@ -204,7 +206,7 @@ class Planner extends PlannerBase<ShadowObservation, ShadowRunStatus, Effect> {
       this.st.mirrorRemovedAt = this.nowText;
     }
     // After the mirror: a comparator left by a crash between the two is removed now.
-    if (this.o.parity?.deploymentPresent) this.effects.push({ type: 'removeComparator' });
+    if (this.o.parity?.comparatorRunning) this.effects.push({ type: 'removeComparator' });
   }
 
   /**

@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, getJson, kubectlOk, sleep, testbed } from '../helpers/cluster.ts';
+import { eventually, getJson, kubectlOk, testbed } from '../helpers/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, type Scenario } from '../helpers/scenario.ts';
 import { backendStats, setBackend, type BackendSettings } from '../testbed/backends.ts';
@@ -232,6 +232,55 @@ describe('ShadowRun parity on the real testbed', () => {
     expect(sample.difference).toContain(String(legacy.price));
     // The noisy request id is noise, not a finding.
     expect(r.differingFields.find((f) => f.field === '$.requestId')?.classification).toBe('noise');
-    await sleep(0);
+  });
+
+  it('a MigrationSlice whose shadow stage fails parity ends Failed before any traffic moved; the report names its owner', async () => {
+    const s = await scenario('parity-slice', {}, { mutations: [{ field: 'price', share: 0.2, factor: 1.25 }] });
+    await operatorFor(s.ns);
+    await kubectlOk(['create', 'configmap', 'flags', '-n', s.ns, '--from-literal=listings-v2=false']);
+    const ac = new AbortController();
+    const reads = readLoad(s, 25, ac.signal);
+    await kubectlOk(['apply', '--server-side', '-f', '-'], `apiVersion: cutover.dev/v1alpha1
+kind: MigrationSlice
+metadata: {name: listings, namespace: ${s.ns}}
+spec:
+  owner: team-listings
+  rollbackPlan: flip listings-v2 off; the route goes back to the monolith at 100%
+  legacy: {service: ${s.stable}, port: 8080}
+  target: {service: ${s.canary}, port: 8080}
+  route:
+    httpRoute: {name: listings}
+  featureFlag: {configMap: flags, key: listings-v2}
+  shadow:
+    percent: 100
+    duration: 10m
+    parity:
+      maxMismatchRatio: 0.02
+      minCompared: 30
+      maxLegacyRps: 30
+  shift:
+    steps:
+      - {weight: 50, pause: 5s}
+      - {weight: 100, pause: 5s}
+`);
+    const done = await eventually('the slice ends', async () => {
+      const x = await getJson<{ status?: { phase?: string; history?: Array<{ phase: string; reason?: string; message?: string }> } }>(['get', 'migrationslice', 'listings', '-n', s.ns]);
+      return ['Completed', 'RolledBack', 'Failed'].includes(x.status?.phase ?? '') ? x : undefined;
+    }, 300_000, 500);
+    ac.abort();
+    const summary = await reads;
+    expect(done.status?.phase, JSON.stringify(done.status?.history)).toBe('Failed');
+    expect(done.status?.history?.map((h) => h.phase)).toEqual(['Pending', 'Shadowing', 'Failed']);
+    // No user request reached the new service: every answer came from the legacy; the route and the flag never moved.
+    expect(Object.keys(summary.byService)).toEqual([s.stable]);
+    expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
+    expect((await getJson<{ data: Record<string, string> }>(['get', 'configmap', 'flags', '-n', s.ns])).data['listings-v2']).toBe('false');
+    const shadow = await getJson<Run>(['get', 'shadowrun', 'listings-shadow', '-n', s.ns]);
+    expect(shadow.status?.parity?.result).toBe('Fail');
+    const md = await report(s.ns, 'listings', 'md');
+    expect(md.code, md.out).toBe(0);
+    expect(md.out).toContain('**Owner:** team-listings');
+    expect(md.out).toContain('**Decision:** **No-Go**');
+    expect(md.out).toContain('`$.price`');
   });
 });

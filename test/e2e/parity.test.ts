@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, getJson, kubectlOk, testbed } from '../helpers/cluster.ts';
+import { eventually, getJson, kubectl, kubectlOk, testbed } from '../helpers/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, type Scenario } from '../helpers/scenario.ts';
 import { backendStats, setBackend, type BackendSettings } from '../testbed/backends.ts';
@@ -271,8 +271,9 @@ spec:
     const summary = await reads;
     expect(done.status?.phase, JSON.stringify(done.status?.history)).toBe('Failed');
     expect(done.status?.history?.map((h) => h.phase)).toEqual(['Pending', 'Shadowing', 'Failed']);
-    // No user request reached the new service: every answer came from the legacy; the route and the flag never moved.
-    expect(Object.keys(summary.byService)).toEqual([s.stable]);
+    expect(summary.byStatus['200']).toBe(summary.completed);
+    // No traffic moved: no TrafficShift was ever created, the route and the flag are where they were.
+    expect((await kubectl(['get', 'trafficshift', 'listings-shift', '-n', s.ns])).code).not.toBe(0);
     expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
     expect((await getJson<{ data: Record<string, string> }>(['get', 'configmap', 'flags', '-n', s.ns])).data['listings-v2']).toBe('false');
     const shadow = await getJson<Run>(['get', 'shadowrun', 'listings-shadow', '-n', s.ns]);

@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, getJson, kubectl, kubectlOk, testbed } from '../helpers/cluster.ts';
+import { eventually, getJson, kubectl, kubectlOk, sleep, testbed } from '../helpers/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, type Scenario } from '../helpers/scenario.ts';
 import { backendStats, setBackend, type BackendSettings } from '../testbed/backends.ts';
@@ -109,7 +109,7 @@ afterAll(async () => {
 });
 
 describe('ShadowRun parity on the real testbed', () => {
-  it('noise only, a declared deviation, reordered arrays: Passed; noise reported as noise; writes never replayed; credentials nowhere', async () => {
+  it('noise only, a declared deviation, reordered arrays: Passed; noise reported as noise; writes never replayed; credentials nowhere; the comparator and the operator restarted mid-run, the counts carry on', async () => {
     const s = await scenario('parity-ok',
       { noiseFields: ['requestId', 'servedAt'] },
       // The new service: its own noise, a score 2% higher on every answer, the tags reordered on a third.
@@ -119,7 +119,7 @@ describe('ShadowRun parity on the real testbed', () => {
     const reads = readLoad(s, 20, ac.signal);
     // Writes through the gateway: the legacy serves them (the user's request); nothing else may.
     const writes = runLoad({ url: testbed().gatewayUrl, host: s.host, path: '/listings/7', method: 'POST', body: '{"price": 1}', headers: { 'content-type': 'application/json', authorization: TOKEN }, rps: 5, durationMs: 600_000, signal: ac.signal, timeoutMs: 5000 });
-    await kubectlOk(['apply', '--server-side', '-f', '-'], shadowRunYaml(s, 'listings', '40s', `    maxMismatchRatio: 0.02
+    await kubectlOk(['apply', '--server-side', '-f', '-'], shadowRunYaml(s, 'listings', '60s', `    maxMismatchRatio: 0.02
     minCompared: 30
     endpoints: ['GET /listings/:id']
     deviations:
@@ -137,7 +137,36 @@ describe('ShadowRun parity on the real testbed', () => {
     const route = await getJson<{ spec: { rules: Array<{ filters?: Array<{ type: string; requestMirror?: { backendRef: { name: string } } }> }> } }>(['get', 'httproute', 'listings', '-n', s.ns]);
     expect(route.spec.rules[0]!.filters?.find((f) => f.type === 'RequestMirror')?.requestMirror?.backendRef.name).toBe(comparator);
 
+    // Mid-run the comparator pod is deleted (a node drain, an eviction) and the operator killed and
+    // restarted: the new comparator reads its counts back from the summary ConfigMap, so the counts
+    // the operator reports never go down, and the run carries on to the same verdict.
+    const seen: number[] = [];
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const c = (await run(s, 'listings').catch(() => undefined))?.status?.parity?.compared;
+        if (c !== undefined) seen.push(c);
+        await sleep(300);
+      }
+    })();
+    const before = await eventually('20 requests compared', async () => {
+      const c = (await run(s, 'listings')).status?.parity?.compared ?? 0;
+      return c >= 20 ? c : undefined;
+    }, 120_000, 300);
+    const podsBefore = await getJson<{ items: Array<{ metadata: { name: string } }> }>(['get', 'pods', '-n', s.ns, '-l', 'cutover.dev/parity-run=listings']);
+    await kubectlOk(['delete', 'pod', '-n', s.ns, '-l', 'cutover.dev/parity-run=listings', '--wait=false']);
+    await op.kill9();
+    await op.restart();
+    await eventually('a new comparator pod counting on', async () => {
+      const l = await getJson<{ items: Array<{ metadata: { name: string }; status: { conditions?: Array<{ type: string; status: string }> } }> }>(['get', 'pods', '-n', s.ns, '-l', 'cutover.dev/parity-run=listings']);
+      const fresh = l.items.find((p) => !podsBefore.items.some((b) => b.metadata.name === p.metadata.name) && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      return fresh && ((await run(s, 'listings')).status?.parity?.compared ?? 0) > before + 10 ? fresh : undefined;
+    }, 120_000, 500);
+
     const done = await waitEnd(s, 'listings', 240_000);
+    watching = false;
+    await watcher;
+    expect(seen.every((c, i) => i === 0 || c >= seen[i - 1]!), `compared over time: ${seen.join(' ')}`).toBe(true);
     ac.abort();
     const [readSummary, writeSummary] = await Promise.all([reads, writes]);
     expect(done.status?.phase, `${done.status?.message}\n${JSON.stringify(done.status?.parity)}\noperator log:\n${op.logText().slice(-3000)}`).toBe('Passed');

@@ -313,4 +313,40 @@ spec:
     expect(md.out).toContain('**Decision:** **No-Go**');
     expect(md.out).toContain('`$.price`');
   });
+
+  it('legacy replays stay within maxLegacyRps under 200 mirrored requests/s; the rest is shed, not queued', async () => {
+    const s = await scenario('parity-rps', {}, {});
+    await operatorFor(s.ns);
+    await kubectlOk(['apply', '--server-side', '-f', '-'], shadowRunYaml(s, 'listings', '10m', `    maxLegacyRps: 10
+    minCompared: 10`));
+    await eventually('the comparator pod Ready', async () => {
+      const l = await getJson<{ items: Array<{ status: { conditions?: Array<{ type: string; status: string }> } }> }>(['get', 'pods', '-n', s.ns, '-l', 'cutover.dev/parity-run=listings']);
+      return l.items.some((p) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    }, 120_000);
+    const before = await backendStats(testbed(), s.ns, s.stable);
+    const t0 = Date.now();
+    const load = await runLoad({ url: testbed().gatewayUrl, host: s.host, pathFor: (n) => `/listings/${(n % 40) + 1}`, rps: 200, durationMs: 10_000, timeoutMs: 5000 });
+    // Replays finish within the comparator's timeout (5 s): wait for the counts to settle.
+    let after = await backendStats(testbed(), s.ns, s.stable);
+    for (let i = 0; i < 20; i++) {
+      await sleep(500);
+      const again = await backendStats(testbed(), s.ns, s.stable);
+      if ((again.parityReplays.GET ?? 0) === (after.parityReplays.GET ?? 0) && i > 4) break;
+      after = again;
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    const replays = (after.parityReplays.GET ?? 0) - (before.parityReplays.GET ?? 0);
+    console.log(`200 rps for 10 s: ${load.completed} user answers, ${replays} legacy replays in ${seconds.toFixed(1)} s (maxLegacyRps 10)`);
+    expect(load.completed).toBeGreaterThan(1000);
+    expect(load.byStatus['200']).toBe(load.completed);
+    expect(replays).toBeGreaterThan(0);
+    // A full bucket (one second's worth) plus 10 per second while the load ran.
+    expect(replays).toBeLessThanOrEqual(10 + 10 * seconds);
+    const st = await eventually('the shed requests counted', async () => {
+      const r = await run(s, 'listings');
+      return (r.status?.parity?.skipped?.find((x) => x.reason === 'rate_limited')?.count ?? 0) > 500 ? r : undefined;
+    }, 30_000, 500);
+    expect(st.status?.parity?.compared).toBeGreaterThan(0);
+    await kubectlOk(['annotate', 'shadowrun', 'listings', '-n', s.ns, `cutover.dev/abort=${Date.now()}`]);
+  });
 });

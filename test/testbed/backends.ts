@@ -124,11 +124,11 @@ function apiGet<T>(info: TestbedInfo, ca: Buffer, path: string): Promise<T | und
 }
 
 /** A running backend's request counts (its admin API, at the pod IP). */
-export async function backendStats(info: TestbedInfo, namespace: string, service: string): Promise<{ total: number; byCode: Record<string, number>; byMethod: Record<string, number> }> {
+export async function backendStats(info: TestbedInfo, namespace: string, service: string): Promise<{ total: number; byCode: Record<string, number>; byMethod: Record<string, number>; parityReplays: Record<string, number> }> {
   const rec = backendRecord(info, namespace, service);
   const res = await fetch(`${rec.url}/__admin/stats`);
   if (!res.ok) throw new Error(`backend ${namespace}/${service}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as { total: number; byCode: Record<string, number>; byMethod: Record<string, number> };
+  return (await res.json()) as { total: number; byCode: Record<string, number>; byMethod: Record<string, number>; parityReplays: Record<string, number> };
 }
 
 /** Stops a backend: its Deployment (and with `unregister`, its Service) deleted, its scrape target removed. */

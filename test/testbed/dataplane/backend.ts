@@ -56,6 +56,8 @@ export interface BackendStats {
   byCode: Record<string, number>;
   /** Requests by method (GET, POST, ...). */
   byMethod: Record<string, number>;
+  /** Requests carrying X-Cutover-Parity (a parity comparator's replays), by method. */
+  parityReplays: Record<string, number>;
   recent: Array<{ method: string; path: string; bytes: number; at: number }>;
 }
 
@@ -155,7 +157,7 @@ export async function startBackend(opts: BackendOptions): Promise<BackendHandle>
   const registry = new Registry();
   const requests = new Counter({ name: 'backend_requests_total', help: 'Requests served by this testbed backend, by status code.', labelNames: ['code'] as const, registers: [registry] });
   const gauges = new Map<string, { gauge: Gauge<string>; labelNames: string[] }>();
-  let stats: BackendStats = { total: 0, byCode: {}, byMethod: {}, recent: [] };
+  let stats: BackendStats = { total: 0, byCode: {}, byMethod: {}, parityReplays: {}, recent: [] };
 
   const setGauge = (name: string, value: number, labels: Record<string, string> = {}): void => {
     if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new Error(`invalid metric name ${JSON.stringify(name)}`);
@@ -188,7 +190,7 @@ export async function startBackend(opts: BackendOptions): Promise<BackendHandle>
     }
     if (path === '/__admin/stats' && req.method === 'GET') return json(res, 200, stats);
     if (path === '/__admin/stats/reset' && req.method === 'POST') {
-      stats = { total: 0, byCode: {}, byMethod: {}, recent: [] };
+      stats = { total: 0, byCode: {}, byMethod: {}, parityReplays: {}, recent: [] };
       return json(res, 200, { ok: true });
     }
     return json(res, 404, { error: 'unknown admin endpoint' });
@@ -218,6 +220,7 @@ export async function startBackend(opts: BackendOptions): Promise<BackendHandle>
     stats.total++;
     stats.byCode[String(code)] = (stats.byCode[String(code)] ?? 0) + 1;
     stats.byMethod[req.method ?? 'GET'] = (stats.byMethod[req.method ?? 'GET'] ?? 0) + 1;
+    if (req.headers['x-cutover-parity'] !== undefined) stats.parityReplays[req.method ?? 'GET'] = (stats.parityReplays[req.method ?? 'GET'] ?? 0) + 1;
     stats.recent.push({ method: req.method ?? 'GET', path: url, bytes: body.length, at: Date.now() });
     if (stats.recent.length > RECENT) stats.recent.shift();
     requests.inc({ code: String(code) });
@@ -256,7 +259,7 @@ export async function startBackend(opts: BackendOptions): Promise<BackendHandle>
     setGauge,
     stats: () => structuredClone(stats),
     resetStats: () => {
-      stats = { total: 0, byCode: {}, byMethod: {}, recent: [] };
+      stats = { total: 0, byCode: {}, byMethod: {}, parityReplays: {}, recent: [] };
     },
     registry,
     close: () => closeServer(server),

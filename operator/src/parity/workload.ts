@@ -176,7 +176,8 @@ export function comparatorDeployment(run: RunIdentity, config: ComparatorConfig,
       strategy: { type: 'Recreate' },
       selector: { matchLabels: { [PARITY_RUN_LABEL]: runLabelValue(run.name), [PARITY_CONFIG_LABEL]: stamp, 'app.kubernetes.io/name': 'cutover-parity' } },
       template: {
-        metadata: { labels: podLabels },
+        // The common scrape convention: the comparator's cutover_parity_*_total counters and replay latencies.
+        metadata: { labels: podLabels, annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(ADMIN_PORT), 'prometheus.io/path': '/metrics' } },
         spec: {
           serviceAccountName: name,
           automountServiceAccountToken: true,

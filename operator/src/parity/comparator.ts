@@ -369,12 +369,12 @@ export class Comparator {
       settled = true;
       if (!res.ok) this.#log.debug({ target, err: res.error, latencyMs: Math.round(res.latencyMs) }, 'replay failed');
       this.#metrics.replayDuration.observe({ ...this.#labels(), target }, res.latencyMs / 1000);
+      const own = (answered ?? performance.now()) - (onSocket ?? started);
       if (target === 'legacy') {
         this.#metrics.legacyReplays.inc({ ...this.#labels(), code_class: codeClass(res) });
-        const own = (answered ?? performance.now()) - (onSocket ?? started);
         this.#breaker.record(res.ok && res.answer.status < 500, own);
         this.#noteBreaker();
-      }
+      } else if (res.ok) this.#breaker.recordPeer(own);
       return res;
     };
     const limit = this.#parity.maxResponseBodyBytes;

@@ -157,12 +157,13 @@ describe('ShadowRun parity on the real testbed', () => {
     await kubectlOk(['delete', 'pod', '-n', s.ns, '-l', 'cutover.dev/parity-run=listings', '--wait=false']);
     await op.kill9();
     await op.restart();
-    await eventually('a new comparator pod counting on', async () => {
+    const freshPod = await eventually('a new comparator pod counting on', async () => {
       const l = await getJson<{ items: Array<{ metadata: { name: string }; status: { conditions?: Array<{ type: string; status: string }> } }> }>(['get', 'pods', '-n', s.ns, '-l', 'cutover.dev/parity-run=listings']);
       const fresh = l.items.find((p) => !podsBefore.items.some((b) => b.metadata.name === p.metadata.name) && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
       return fresh && ((await run(s, 'listings')).status?.parity?.compared ?? 0) > before + 10 ? fresh : undefined;
     }, 120_000, 500);
 
+    const comparatorLog = await kubectlOk(['logs', freshPod.metadata.name, '-n', s.ns]);
     const done = await waitEnd(s, 'listings', 240_000);
     watching = false;
     await watcher;
@@ -211,7 +212,7 @@ describe('ShadowRun parity on the real testbed', () => {
     // Credentials: forwarded to the services, never kept: not in status, the report, Events or the comparator's log.
     const events = await kubectlOk(['get', 'events.events.k8s.io', '-n', s.ns, '-o', 'json']);
     const cm = await kubectlOk(['get', 'configmap', comparator, '-n', s.ns, '-o', 'json']);
-    const everything = [JSON.stringify(done), json.out, md.out, events, cm, (await report(s.ns, 'listings', 'text')).out].join('\n');
+    const everything = [JSON.stringify(done), json.out, md.out, events, cm, (await report(s.ns, 'listings', 'text')).out, comparatorLog, op.logText()].join('\n');
     for (const secret of SECRETS) expect(everything).not.toContain(secret);
     expect(cm).toContain('[redacted]');
   });

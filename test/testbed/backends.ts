@@ -10,7 +10,11 @@ import { BACKEND_IMAGE } from './images.ts';
 import { REAL_NODE_LABEL, REAL_NODE_TAINT } from './realnode.ts';
 import { sleep } from './procs.ts';
 
-export interface BackendOptions { namespace: string; service: string; servicePort?: number; errorRate?: number; latencyMs?: number }
+export interface BackendOptions {
+  namespace: string; service: string; servicePort?: number; errorRate?: number; latencyMs?: number;
+  /** Answer like a listings API (GET /listings, /listings/<n>, also under /v1): the same documents on every backend. */
+  listing?: boolean;
+}
 
 /** The port the backend listens on in its pod. */
 export const BACKEND_PORT = 8080;
@@ -26,6 +30,7 @@ export function backendManifests(o: BackendOptions): string {
   const args = ['--name', o.service, '--listen', `$(POD_IP):${BACKEND_PORT}`];
   if (o.errorRate !== undefined) args.push('--error-rate', String(o.errorRate));
   if (o.latencyMs !== undefined) args.push('--latency-ms', String(o.latencyMs));
+  if (o.listing) args.push('--listing');
   // Named and labelled apart from the user's own objects: an example may ship a Deployment named like
   // the Service (its worker), and its pods' labels are its own.
   const labels = `{${BACKEND_LABEL}: ${o.service}, app.kubernetes.io/managed-by: ${MANAGED_BY}}`;

@@ -14,7 +14,7 @@
 //   GET  /metrics                              → backend_requests_total{code} + the gauges
 //
 //   node test/testbed/dataplane/backend.ts --name NAME [--listen 127.0.0.1:PORT] [--error-rate 0..1]
-//        [--latency-ms N] [--jitter-ms N] [--error-status 500] [--version v1]
+//        [--latency-ms N] [--jitter-ms N] [--error-status 500] [--version v1] [--listing]
 //   stdout when listening: {"ready":true,"port":N}
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
@@ -224,10 +224,13 @@ export async function startBackend(opts: BackendOptions): Promise<BackendHandle>
     stats.recent.push({ method: req.method ?? 'GET', path: url, bytes: body.length, at: Date.now() });
     if (stats.recent.length > RECENT) stats.recent.shift();
     requests.inc({ code: String(code) });
-    const listingId = config.listing ? /^\/listings\/(\d+)$/.exec(path)?.[1] : undefined;
+    // Listing mode: /listings/<n> (also under a version prefix, /v1/listings/<n>) and the collection /listings.
+    const listingId = config.listing ? /^(?:\/v\d+)?\/listings\/(\d+)$/.exec(path)?.[1] : undefined;
+    const listingIndex = config.listing && /^(?:\/v\d+)?\/listings\/?$/.test(path);
     let payload: Record<string, unknown>;
     if (fail) payload = { ...config.body, service: opts.name, path: url, version: config.version, error: 'injected failure' };
     else if (listingId !== undefined) payload = { ...listingDocument(Number(listingId)), ...config.body };
+    else if (listingIndex) payload = { items: [1, 2, 3].map(listingDocument), total: 3, ...config.body };
     else payload = { ...config.body, service: opts.name, path: url, version: config.version };
     if (!fail) {
       for (const f of config.noiseFields) payload[f] = f.toLowerCase().includes('at') ? new Date(Date.now() - Math.floor(Math.random() * 1e6)).toISOString() : Math.random().toString(36).slice(2);
@@ -295,6 +298,7 @@ if (import.meta.main) {
       latencyMs: numberFlag(flags, 'latency-ms', 0),
       jitterMs: numberFlag(flags, 'jitter-ms', 0),
       version: flag(flags, 'version') ?? 'v1',
+      listing: flag(flags, 'listing') === 'true',
     });
     printReady({ port: handle.port });
     return { stop: handle.close };

@@ -44,6 +44,7 @@ const ConfigSchema = z.object({
       resources: z.record(z.string(), z.unknown()).optional(),
       podLabels: z.record(z.string(), z.string()).optional(),
       networkPolicy: z.strictObject({ apiServerPorts: z.array(z.int().min(1).max(65535)).min(1) }).optional(),
+      imagePullSecrets: z.array(z.strictObject({ name: z.string().min(1) })).optional(),
     }))
     .optional(),
 }).refine((c) => c.renewDeadlineMs < c.leaseDurationMs, { path: ['renewDeadlineMs'], message: 'must be shorter than --leader-election-lease-duration' })
@@ -95,7 +96,7 @@ export const USAGE = `usage: cutover [flags]   (each flag also reads the environ
                                     the chart sets it); unset: a ShadowRun with parity is Stalled
   --parity-image-pull-policy P      CUTOVER_PARITY_IMAGE_PULL_POLICY; Always|IfNotPresent|Never
   --parity-pod-template JSON        CUTOVER_PARITY_POD_TEMPLATE; {nodeSelector, tolerations, resources, podLabels,
-                                    networkPolicy: {apiServerPorts}} of the comparator pods (with networkPolicy
+                                    imagePullSecrets, networkPolicy: {apiServerPorts}} of the comparator pods (with networkPolicy
                                     each comparator gets a NetworkPolicy)
   hook secrets: CUTOVER_ALERTMANAGER_TOKEN (bearer token), CUTOVER_WEBHOOK_HMAC_SECRET (HMAC key)`;
 

@@ -113,6 +113,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       resources: cfg.parityPodTemplate?.resources,
       podLabels: cfg.parityPodTemplate?.podLabels,
       networkPolicy: cfg.parityPodTemplate?.networkPolicy,
+      imagePullSecrets: cfg.parityPodTemplate?.imagePullSecrets,
     } : undefined,
   });
   shadowRuns.watchParitySummaries(summaries.store);

@@ -93,6 +93,7 @@ render with a message that says what to change.
 {{- $tol := .Values.parity.tolerations | default .Values.tolerations -}}
 {{- if $tol }}{{- $_ := set $t "tolerations" $tol -}}{{- end -}}
 {{- with .Values.parity.podLabels }}{{- $_ := set $t "podLabels" . -}}{{- end -}}
+{{- with .Values.imagePullSecrets }}{{- $_ := set $t "imagePullSecrets" . -}}{{- end -}}
 {{- if .Values.networkPolicy.enabled }}{{- $_ := set $t "networkPolicy" (dict "apiServerPorts" .Values.networkPolicy.apiServerPorts) -}}{{- end -}}
 {{- toJson $t -}}
 {{- end -}}

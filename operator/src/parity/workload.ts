@@ -45,6 +45,8 @@ export interface ComparatorPlacement {
   resources?: Record<string, unknown> | undefined;
   /** Extra labels on the comparator pods (e.g. what a NetworkPolicy selects). */
   podLabels?: Record<string, string> | undefined;
+  /** Pull secrets (in the run's namespace) for the image. */
+  imagePullSecrets?: Array<{ name: string }> | undefined;
   /** Give each comparator a NetworkPolicy (the API server's endpoint ports for its egress). */
   networkPolicy?: { apiServerPorts: number[] } | undefined;
 }
@@ -185,6 +187,7 @@ export function comparatorDeployment(run: RunIdentity, config: ComparatorConfig,
           terminationGracePeriodSeconds: 10,
           ...(placement.nodeSelector ? { nodeSelector: placement.nodeSelector } : {}),
           ...(placement.tolerations ? { tolerations: placement.tolerations } : {}),
+          ...(placement.imagePullSecrets?.length ? { imagePullSecrets: placement.imagePullSecrets } : {}),
           securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
           containers: [
             {

@@ -351,4 +351,27 @@ spec:
     expect(st.status?.parity?.compared).toBeGreaterThan(0);
     await kubectlOk(['annotate', 'shadowrun', 'listings', '-n', s.ns, `cutover.dev/abort=${Date.now()}`]);
   });
+
+  it('the breaker pauses replays when the legacy\'s replays fail: ParityThrottled=True with the reason, replays skipped as breaker', async () => {
+    const s = await scenario('parity-breaker', { errorRate: 0.5 }, {});
+    await operatorFor(s.ns);
+    const ac = new AbortController();
+    const reads = readLoad(s, 20, ac.signal);
+    await kubectlOk(['apply', '--server-side', '-f', '-'], shadowRunYaml(s, 'listings', '10m', `    maxLegacyRps: 50
+    minCompared: 10`));
+    const throttled = await eventually('ParityThrottled=True', async () => {
+      const r = await getJson<Run & { status?: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } }>(['get', 'shadowrun', 'listings', '-n', s.ns]);
+      const c = r.status?.conditions?.find((x) => x.type === 'ParityThrottled' && x.status === 'True');
+      return c && (r.status?.parity?.skipped?.find((x) => x.reason === 'breaker')?.count ?? 0) > 0 ? { r, c } : undefined;
+    }, 120_000, 500);
+    ac.abort();
+    await reads;
+    expect(throttled.c.reason).toBe('LegacyProtected');
+    expect(throttled.c.message).toMatch(/legacy replays failed/);
+    expect((throttled.r.status?.parity as { breaker?: string } | undefined)?.breaker).toMatch(/legacy replays failed/);
+    // The legacy's own 5xx are never held against the new service: skipped, not compared.
+    expect(throttled.r.status?.parity?.skipped?.find((x) => x.reason === 'legacy_error')?.count).toBeGreaterThan(0);
+    expect(throttled.r.status?.parity?.mismatched).toBe(0);
+    await kubectlOk(['annotate', 'shadowrun', 'listings', '-n', s.ns, `cutover.dev/abort=${Date.now()}`]);
+  });
 });

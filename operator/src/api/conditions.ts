@@ -40,6 +40,8 @@ export const ConditionType = {
   Stalled: 'Stalled',
   /** kstatus: True exactly while Progressing is True, so kstatus readers (Flux) see InProgress. */
   Reconciling: 'Reconciling',
+  /** ShadowRun with parity: True while the comparator's breaker pauses legacy replays. */
+  ParityThrottled: 'ParityThrottled',
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -92,6 +94,8 @@ export const Reason = {
   MirrorNotSupported: 'MirrorNotSupported',
   /** spec.parity, but the operator has no comparator image (--parity-image). */
   ParityNotConfigured: 'ParityNotConfigured',
+  /** ParityThrottled=True: the legacy's replays failed or slowed down; the comparator pauses them. */
+  LegacyProtected: 'LegacyProtected',
   ChildFailed: 'ChildFailed',
   ChildConflict: 'ChildConflict',
   // a MigrationSlice's history (status.history[].reason; the last one names Degraded)

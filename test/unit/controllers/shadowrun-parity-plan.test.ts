@@ -107,4 +107,11 @@ describe('planShadowRun with parity', () => {
     expect(analysisDue(spec(), running(4_000), T0)).toBe(false);
     expect(analysisDue(spec(), running(5_000), T0)).toBe(true);
   });
+
+  it('the comparator\'s breaker open: condition ParityThrottled=True with the reason; gone when it closes', () => {
+    const open = planShadowRun(obs({ status: running(5_000), routeMirror: mirror, parity: { status: { ...parity('Inconclusive', 10), breaker: '6 of the last 10 legacy replays failed (more than 5%)' }, deploymentPresent: true } }));
+    expect(open.status.conditions?.find((c) => c.type === 'ParityThrottled')).toMatchObject({ status: 'True', reason: 'LegacyProtected', message: expect.stringContaining('6 of the last 10') as unknown as string });
+    const closed = planShadowRun(obs({ status: open.status, routeMirror: mirror, parity: { status: parity('Inconclusive', 12), deploymentPresent: true } }));
+    expect(closed.status.conditions?.find((c) => c.type === 'ParityThrottled')).toBeUndefined();
+  });
 });

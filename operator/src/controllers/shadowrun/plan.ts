@@ -218,6 +218,9 @@ class Planner extends PlannerBase<ShadowObservation, ShadowRunStatus, Effect> {
     if (!p) return;
     const before = this.st.parity?.result;
     this.st.parity = p.status;
+    // The breaker, as a condition a user (and kubectl wait) can see: replays paused to spare the legacy.
+    if (p.status.breaker) this.setCondition(ConditionType.ParityThrottled, 'True', Reason.LegacyProtected, `legacy replays paused: ${p.status.breaker}`);
+    else this.removeCondition(ConditionType.ParityThrottled);
     const after = p.status.result;
     if (after !== undefined && before !== after && p.status.compared > 0) {
       this.effects.push({
@@ -251,6 +254,7 @@ class Planner extends PlannerBase<ShadowObservation, ShadowRunStatus, Effect> {
     this.st.mirrorRemovedAt = this.nowText;
     // Then the comparator (its summary ConfigMap stays, for `kubectl cutover report`).
     if (this.o.spec.parity) this.effects.push({ type: 'removeComparator' });
+    this.removeCondition(ConditionType.ParityThrottled);
     this.effects.push({ type: 'writeStatus' });
     this.effects.push({ type: 'event', eventType: phase === 'Passed' ? 'Normal' : 'Warning', reason: phase, note: why });
   }

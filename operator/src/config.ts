@@ -26,6 +26,27 @@ const ConfigSchema = z.object({
   webhookSecret: z.string().optional(),
   concurrency: z.coerce.number().int().min(1).max(256).default(16),
   githubApiUrl: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL').default('https://api.github.com'),
+  parityImage: z.string().min(1).optional(),
+  parityImagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
+  parityPodTemplate: z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `must be JSON: ${(err as Error).message}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.strictObject({
+      nodeSelector: z.record(z.string(), z.string()).optional(),
+      tolerations: z.array(z.record(z.string(), z.unknown())).optional(),
+      resources: z.record(z.string(), z.unknown()).optional(),
+      podLabels: z.record(z.string(), z.string()).optional(),
+      networkPolicy: z.strictObject({ apiServerPorts: z.array(z.int().min(1).max(65535)).min(1) }).optional(),
+      imagePullSecrets: z.array(z.strictObject({ name: z.string().min(1) })).optional(),
+    }))
+    .optional(),
 }).refine((c) => c.renewDeadlineMs < c.leaseDurationMs, { path: ['renewDeadlineMs'], message: 'must be shorter than --leader-election-lease-duration' })
   .refine((c) => c.retryPeriodMs < c.renewDeadlineMs, { path: ['retryPeriodMs'], message: 'must be shorter than --leader-election-renew-deadline' });
 export type OperatorConfig = z.infer<typeof ConfigSchema>;
@@ -49,6 +70,9 @@ const SETTING: Readonly<Record<keyof OperatorConfig, string>> = {
   webhookSecret: 'CUTOVER_WEBHOOK_HMAC_SECRET',
   concurrency: '--concurrency (CUTOVER_CONCURRENCY)',
   githubApiUrl: '--github-api-url (CUTOVER_GITHUB_API_URL)',
+  parityImage: '--parity-image (CUTOVER_PARITY_IMAGE)',
+  parityImagePullPolicy: '--parity-image-pull-policy (CUTOVER_PARITY_IMAGE_PULL_POLICY)',
+  parityPodTemplate: '--parity-pod-template (CUTOVER_PARITY_POD_TEMPLATE)',
 };
 
 export const USAGE = `usage: cutover [flags]   (each flag also reads the environment variable named)
@@ -68,6 +92,12 @@ export const USAGE = `usage: cutover [flags]   (each flag also reads the environ
   --concurrency N                   parallel reconciles per controller; default 16 (reconciles wait on I/O)
   --github-api-url URL              CUTOVER_GITHUB_API_URL; spec.notify.github target; default https://api.github.com
                                     (GitHub Enterprise: https://HOST/api/v3)
+  --parity-image IMAGE              CUTOVER_PARITY_IMAGE; the image of the parity comparators (this operator's image:
+                                    the chart sets it); unset: a ShadowRun with parity is Stalled
+  --parity-image-pull-policy P      CUTOVER_PARITY_IMAGE_PULL_POLICY; Always|IfNotPresent|Never
+  --parity-pod-template JSON        CUTOVER_PARITY_POD_TEMPLATE; {nodeSelector, tolerations, resources, podLabels,
+                                    imagePullSecrets, networkPolicy: {apiServerPorts}} of the comparator pods (with networkPolicy
+                                    each comparator gets a NetworkPolicy)
   hook secrets: CUTOVER_ALERTMANAGER_TOKEN (bearer token), CUTOVER_WEBHOOK_HMAC_SECRET (HMAC key)`;
 
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConfig {
@@ -79,6 +109,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
       'leader-elect': { type: 'string' }, 'leader-election-namespace': { type: 'string' }, 'leader-election-id': { type: 'string' },
       'leader-election-lease-duration': { type: 'string' }, 'leader-election-renew-deadline': { type: 'string' }, 'leader-election-retry-period': { type: 'string' },
       concurrency: { type: 'string' }, 'github-api-url': { type: 'string' }, help: { type: 'boolean' },
+      'parity-image': { type: 'string' }, 'parity-image-pull-policy': { type: 'string' }, 'parity-pod-template': { type: 'string' },
     },
   });
   if (values.help) { console.log(USAGE); process.exit(0); }
@@ -103,6 +134,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorConf
     webhookSecret: pick(env.CUTOVER_WEBHOOK_HMAC_SECRET),
     concurrency: pick(values.concurrency, env.CUTOVER_CONCURRENCY),
     githubApiUrl: pick(values['github-api-url'], env.CUTOVER_GITHUB_API_URL),
+    parityImage: pick(values['parity-image'], env.CUTOVER_PARITY_IMAGE),
+    parityImagePullPolicy: pick(values['parity-image-pull-policy'], env.CUTOVER_PARITY_IMAGE_PULL_POLICY),
+    parityPodTemplate: pick(values['parity-pod-template'], env.CUTOVER_PARITY_POD_TEMPLATE),
   });
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;

@@ -4,11 +4,12 @@ import { loadConfig, type OperatorConfig } from './config.ts';
 import { createLogger, type Logger } from './runtime/logger.ts';
 import { gauge, registry } from './runtime/metrics.ts';
 import { realClock } from './runtime/clock.ts';
-import { EventRecorder, HTTP_ROUTE, Informer, KubeClient, LeaderElector, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT, isForbidden, isKubeApiError, isNotFound, type KubeObject, type ResourceType } from './kube/index.ts';
+import { CONFIG_MAP, EventRecorder, HTTP_ROUTE, Informer, KubeClient, LeaderElector, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT, isForbidden, isKubeApiError, isNotFound, type KubeObject, type ResourceType } from './kube/index.ts';
 import { MultiStore } from './controllers/shared/store.ts';
 import { TrafficShiftController, type TrafficShiftObject } from './controllers/trafficshift/controller.ts';
 import { ShiftMetrics } from './controllers/trafficshift/metrics.ts';
-import { ShadowRunController, type ShadowRunObject } from './controllers/shadowrun/controller.ts';
+import { ShadowRunController, type ConfigMapObject, type ShadowRunObject } from './controllers/shadowrun/controller.ts';
+import { PARITY_SUMMARY_LABEL } from './parity/workload.ts';
 import { ShadowMetrics } from './controllers/shadowrun/metrics.ts';
 import { MigrationSliceController, type MigrationSliceObject } from './controllers/migrationslice/controller.ts';
 import { SliceMetrics } from './controllers/migrationslice/metrics.ts';
@@ -66,10 +67,11 @@ async function checkCluster(client: KubeClient, cfg: OperatorConfig, log: Logger
   log.info({ server: client.server }, 'cluster reachable, CRDs installed');
 }
 
-function informers<T extends KubeObject>(client: KubeClient, cfg: OperatorConfig, log: Logger, type: ResourceType = TRAFFIC_SHIFT): { store: MultiStore<T>; all: Array<Informer<T>> } {
+function informers<T extends KubeObject>(client: KubeClient, cfg: OperatorConfig, log: Logger, type: ResourceType = TRAFFIC_SHIFT, labelSelector?: string): { store: MultiStore<T>; all: Array<Informer<T>> } {
+  const sel = labelSelector ? { labelSelector } : {};
   const list = cfg.namespaces.length === 0
-    ? [{ namespace: undefined, informer: new Informer<T>(client, type, { logger: log }) }]
-    : cfg.namespaces.map((ns) => ({ namespace: ns, informer: new Informer<T>(client, type, { namespace: ns, logger: log }) }));
+    ? [{ namespace: undefined, informer: new Informer<T>(client, type, { logger: log, ...sel }) }]
+    : cfg.namespaces.map((ns) => ({ namespace: ns, informer: new Informer<T>(client, type, { namespace: ns, logger: log, ...sel }) }));
   return { store: new MultiStore<T>(list), all: list.map((l) => l.informer) };
 }
 
@@ -87,6 +89,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   // re-apply that resets the weights is answered within one reconcile. Not awaited for readiness:
   // a cluster without the Gateway API CRDs still runs the other routers (reads fall back to GETs).
   const routes = informers<KubeObject>(client, cfg, log, HTTP_ROUTE);
+  // The parity comparators' summary ConfigMaps (only those: a label selector), so a comparator's
+  // write re-reconciles its run at once. Not awaited for readiness: reads fall back to GETs.
+  const summaries = informers<ConfigMapObject>(client, cfg, log, CONFIG_MAP, `${PARITY_SUMMARY_LABEL}=true`);
   const router = new GatewayApiRouter(new CachedRouteClient(client, HTTP_ROUTE.plural, routes.store));
   const prometheus = new PrometheusProvider({ defaultAddress: cfg.prometheusUrl, registry });
   const web = new WebCheckProvider({ readSecret: kubeSecretReader(client), registry });
@@ -99,7 +104,19 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const shadowRuns = new ShadowRunController({
     client, informer: runs.store, router, prometheus, web, defaultPrometheusUrl: cfg.prometheusUrl,
     events, clock: realClock, logger: log.child({ controller: 'shadowrun' }), metrics: new ShadowMetrics(registry), concurrency: cfg.concurrency,
+    paritySummaries: summaries.store,
+    parityPlacement: cfg.parityImage ? {
+      image: cfg.parityImage,
+      imagePullPolicy: cfg.parityImagePullPolicy,
+      nodeSelector: cfg.parityPodTemplate?.nodeSelector,
+      tolerations: cfg.parityPodTemplate?.tolerations,
+      resources: cfg.parityPodTemplate?.resources,
+      podLabels: cfg.parityPodTemplate?.podLabels,
+      networkPolicy: cfg.parityPodTemplate?.networkPolicy,
+      imagePullSecrets: cfg.parityPodTemplate?.imagePullSecrets,
+    } : undefined,
   });
+  shadowRuns.watchParitySummaries(summaries.store);
   const migrationSlices = new MigrationSliceController({
     client, informer: slices.store, shadowRuns: runs.store, trafficShifts: shifts.store,
     router, prometheus, web, defaultPrometheusUrl: cfg.prometheusUrl,
@@ -122,7 +139,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
 
   let stopping = false;
   for (const i of allInformers) i.start();
-  for (const i of routes.all) i.start();
+  for (const i of [...routes.all, ...summaries.all]) i.start();
   await Promise.all(allInformers.map((i) => i.synced));
   const startControllers = () => {
     trafficShifts.start();
@@ -165,7 +182,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     // In-flight reconciles are done: hand the Lease over at once (releaseOnStop).
     election.abort();
     await electionDone;
-    await Promise.all([...allInformers, ...routes.all].map((i) => i.stop()));
+    await Promise.all([...allInformers, ...routes.all, ...summaries.all].map((i) => i.stop()));
     await events.flush().catch(() => {});
     await Promise.race([notifier.flush(), sleep(5000)]); // notifications in flight, briefly
     await server.close();

@@ -4,7 +4,8 @@
 //     ServiceAccount and RBAC; one holds the Lease; the chart's probes are the ones the kubelet runs;
 //     /readyz answers through the chart's Service;
 //   - a TrafficShift completes and another rolls back on a breach, driven only by the installed
-//     operator; the real Alertmanager calls the hook through the chart's Service with the token
+//     operator; a ShadowRun with parity passes, its comparator made by the installed operator from
+//     the chart's image and placement; the real Alertmanager calls the hook through the chart's Service with the token
 //     from the chart's Secret and rolls a shift back at 100%;
 //   - the leader's pod deleted mid-shift: the other replica takes over within the lease duration,
 //     no step repeated; `helm upgrade` with a changed value mid-shift: no step repeated or skipped;
@@ -25,6 +26,8 @@ import { TESTBED_PARENT_REFS } from '../testbed/dataplane/gateway-class.ts';
 import { binaries, ensureBinaries, REPO_ROOT } from '../testbed/paths.ts';
 import { OPERATOR_IMAGE, REAL_NODE_LABEL, REAL_NODE_TAINT } from '../testbed/realnode.ts';
 import { requireRealNode, setAlertmanagerConfig, setPrometheusRules } from '../testbed/testbed.ts';
+import { setBackend } from '../testbed/backends.ts';
+import { runLoad } from '../testbed/dataplane/load.ts';
 
 const CHART = join(REPO_ROOT, 'charts', 'cutover');
 // Short leader election so that a failover fits a test; values a user may set the same way.
@@ -233,6 +236,39 @@ describe('the chart installed cluster-wide on the real node', () => {
     expect(done.status?.phase).toBe('RolledBack');
     expect(done.status?.rollback?.trigger).toBe('Alert');
     expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
+  });
+
+  it('a ShadowRun with parity: the installed operator runs its comparator from the chart image with the chart placement; Passed', async () => {
+    const s = await scenario('chart-parity');
+    for (const svc of [s.stable, s.canary]) await setBackend(testbed(), s.ns, svc, { listing: true, noiseFields: ['requestId'] });
+    const ac = new AbortController();
+    const load = runLoad({ url: testbed().gatewayUrl, host: s.host, pathFor: (n) => `/listings/${(n % 20) + 1}`, rps: 20, durationMs: 300_000, signal: ac.signal, timeoutMs: 5000 });
+    await kubectlOk(['apply', '--server-side', '-f', '-'], `apiVersion: cutover.dev/v1alpha1
+kind: ShadowRun
+metadata: {name: listings, namespace: ${s.ns}}
+spec:
+  route: {httpRoute: {name: listings}}
+  primary: {service: ${s.stable}, port: 8080}
+  shadow: {service: ${s.canary}, port: 8080}
+  percent: 100
+  duration: 20s
+  parity: {minCompared: 20}
+`);
+    const done = await eventually('the ShadowRun ends', async () => {
+      const r = await getJson<{ status?: { phase?: string; message?: string; parity?: { compared: number; result?: string } } }>(['get', 'shadowrun', 'listings', '-n', s.ns]);
+      return ['Passed', 'Failed', 'Cancelled'].includes(r.status?.phase ?? '') ? r : undefined;
+    }, 240_000, 500);
+    ac.abort();
+    await load;
+    expect(done.status?.phase, done.status?.message).toBe('Passed');
+    expect(done.status?.parity).toMatchObject({ result: 'Pass' });
+    expect(done.status?.parity?.compared).toBeGreaterThanOrEqual(20);
+    // The comparator the chart's operator made: the chart's image, pull policy and node placement.
+    const d = await getJson<{ items: Array<{ spec: { replicas: number; template: { spec: { nodeSelector?: Record<string, string>; containers: Array<{ image: string; imagePullPolicy: string }> } } } }> }>(['get', 'deployments', '-n', s.ns, '-l', 'cutover.dev/parity-run=listings']);
+    expect(d.items).toHaveLength(1);
+    expect(d.items[0]!.spec.replicas).toBe(0);
+    expect(d.items[0]!.spec.template.spec.containers[0]).toMatchObject({ image: OPERATOR_IMAGE, imagePullPolicy: 'Never' });
+    expect(d.items[0]!.spec.template.spec.nodeSelector).toEqual({ [REAL_NODE_LABEL.key]: REAL_NODE_LABEL.value });
   });
 
   it('the leader pod deleted mid-shift: the other replica takes over within the lease duration, no step repeated', async () => {

@@ -6,6 +6,10 @@ import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { runLoad } from '../testbed/dataplane/load.ts';
 import { backendRecord, startBackend, stopBackend } from '../testbed/backends.ts';
 import { json, startCheckServer } from '../helpers/check-server.ts';
+import { OPERATOR_IMAGE, REAL_NODE_LABEL, REAL_NODE_TAINT } from '../testbed/realnode.ts';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../testbed/paths.ts';
 
 let operator: OperatorProcess;
 const cleanups: Array<() => Promise<void>> = [];
@@ -16,7 +20,14 @@ const EXAMPLES = ['listings-read-slice', 'cohortlens-v2', 'zemo-api-and-workers'
 const NS: Record<string, string[]> = Object.fromEntries(EXAMPLES.map((e) => [e, Array.from({ length: 3 }, () => uniqueName(e.slice(0, 16)))]));
 
 beforeAll(async () => {
-  operator = await startOperator(testbed(), { name: 'examples', namespaces: Object.values(NS).flat() });
+  operator = await startOperator(testbed(), {
+    name: 'examples', namespaces: Object.values(NS).flat(),
+    // Parity comparators as the chart runs them: the operator's image, on the real node.
+    extraArgs: ['--parity-image', OPERATOR_IMAGE, '--parity-image-pull-policy', 'Never', '--parity-pod-template', JSON.stringify({
+      nodeSelector: { [REAL_NODE_LABEL.key]: REAL_NODE_LABEL.value },
+      tolerations: [{ key: REAL_NODE_TAINT.key, operator: 'Equal', value: REAL_NODE_TAINT.value, effect: REAL_NODE_TAINT.effect }],
+    })],
+  });
 });
 
 afterAll(async () => {
@@ -32,7 +43,7 @@ afterAll(async () => {
  */
 const LATENCY_MS = 150;
 
-interface Backend { service: string; port?: number; errorRate?: number; latencyMs?: number }
+interface Backend { service: string; port?: number; errorRate?: number; latencyMs?: number; listing?: boolean }
 interface Example { ns: string; load: { stop: () => Promise<void> } }
 
 interface SliceObject {
@@ -50,7 +61,7 @@ async function runExample(name: string, o: { backends: Backend[]; host: string; 
   const ns = NS[name]?.shift();
   if (!ns) throw new Error(`no namespace left for example ${name}: add it to EXAMPLES`);
   await kubectlOk(['create', 'namespace', ns]);
-  await Promise.all(o.backends.map((b) => startBackend(info, { namespace: ns, service: b.service, servicePort: b.port ?? 8080, errorRate: b.errorRate, latencyMs: b.latencyMs })));
+  await Promise.all(o.backends.map((b) => startBackend(info, { namespace: ns, service: b.service, servicePort: b.port ?? 8080, errorRate: b.errorRate, latencyMs: b.latencyMs, ...(b.listing ? { listing: true } : {}) })));
   const ac = new AbortController();
   cleanups.push(async () => {
     ac.abort();
@@ -103,8 +114,9 @@ const phases = (s: SliceObject) => (s.status?.history ?? []).map((h) => h.phase)
 
 describe('examples reach the outcome their README promises', () => {
   it('listings-read-slice (the backend migration playbook): shadow parity, then 10 → 50 → 100 on the read rule, flag on, Completed', async () => {
+    // Both answer the same listings (--listing): the parity the playbook asks for holds.
     const ex = await runExample('listings-read-slice', {
-      backends: [{ service: 'monolith', latencyMs: LATENCY_MS }, { service: 'listings-api', latencyMs: LATENCY_MS }],
+      backends: [{ service: 'monolith', latencyMs: LATENCY_MS, listing: true }, { service: 'listings-api', latencyMs: LATENCY_MS, listing: true }],
       host: 'listings.example.com', path: '/v1/listings',
     });
     const done = await waitSlice(ex.ns, 'listings-read', ['Completed', 'RolledBack', 'Failed']);
@@ -114,10 +126,17 @@ describe('examples reach the outcome their README promises', () => {
     expect(await weights(ex.ns, 'listings', 0)).toEqual({ monolith: 0, 'listings-api': 100 });
     expect(await weights(ex.ns, 'listings', 1)).toEqual({ monolith: 1 });
     expect(await flag(ex.ns, 'feature-flags', 'listings-api-reads')).toBe('true');
-    const sr = await getJson<{ status: { verdict: string; results: Array<{ name: string; primary?: number; shadow?: number }> } }>(['get', 'shadowrun', 'listings-read-shadow', '-n', ex.ns]);
+    const sr = await getJson<{ status: { verdict: string; results: Array<{ name: string; result: string }>; parity?: { compared: number; mismatched: number; result?: string; endpoints?: Array<{ endpoint: string }> } } }>(['get', 'shadowrun', 'listings-read-shadow', '-n', ex.ns]);
     expect(sr.status.verdict).toBe('Pass');
-    expect(sr.status.results.map((r) => r.name)).toEqual(['error-rate-vs-monolith', 'p95-vs-monolith']);
-    for (const r of sr.status.results) { expect(r.primary).toBeTypeOf('number'); expect(r.shadow).toBeTypeOf('number'); }
+    expect(sr.status.results.map((r) => [r.name, r.result])).toEqual([['parity', 'Pass']]);
+    expect(sr.status.parity).toMatchObject({ result: 'Pass', mismatched: 0 });
+    expect(sr.status.parity?.compared).toBeGreaterThanOrEqual(20);
+    expect(sr.status.parity?.endpoints?.map((e) => e.endpoint)).toEqual(['GET /v1/listings']);
+    // The README's parity report, as `kubectl cutover report` prints it.
+    const md = await new Promise<string>((resolve) => execFile(process.execPath, [join(REPO_ROOT, 'operator', 'bin', 'kubectl-cutover.js'), 'report', 'listings-read', '-n', ex.ns, '-o', 'md'], { env: { ...process.env, KUBECONFIG: testbed().kubeconfig } }, (_e, out, err) => resolve(out + err)));
+    console.log(md);
+    expect(md).toContain('**Owner:** Domain owner (Listings) — Christian');
+    expect(md).toContain('**Decision:** **Go**');
   });
 
   it('cohortlens-v2 (the CohortLens v2 migration): shadow mode (5xx < 0.1%, consistent p95, no-regression web check < 5% delta), then cutover to v2, Completed', async () => {

@@ -15,6 +15,7 @@ import { impersonatingKubeconfig, startOperator, type OperatorProcess } from '..
 import { createScenario, shiftYaml, waitPhase, type Scenario } from '../helpers/scenario.ts';
 import { applyWorkers, deploymentReplicas, workersYaml } from '../helpers/workers.ts';
 import { binaries, ensureBinaries, REPO_ROOT, VERSIONS } from '../testbed/paths.ts';
+import { OPERATOR_IMAGE, REAL_NODE_LABEL, REAL_NODE_TAINT } from '../testbed/realnode.ts';
 
 const CHART = join(REPO_ROOT, 'charts', 'cutover');
 const RBAC_KINDS = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
@@ -74,8 +75,13 @@ async function shiftWithWorkers(s: Scenario, kubeconfig: string, sa: string, lea
   const load = s.startLoad(40);
   const op = await startOperator(info(), {
     name: `rbac-${s.ns}`, kubeconfig, namespaces: [s.ns],
-    // Leader election on too, so the release namespace's Role (the Lease) is exercised.
-    extraArgs: ['--leader-elect=true', `--leader-election-namespace=${leaseNs}`, '--leader-election-id=cutover-leader'],
+    // Leader election on too, so the release namespace's Role (the Lease) is exercised; and parity
+    // comparators as the chart configures them (the testbed's image and node placement).
+    extraArgs: ['--leader-elect=true', `--leader-election-namespace=${leaseNs}`, '--leader-election-id=cutover-leader',
+      '--parity-image', OPERATOR_IMAGE, '--parity-image-pull-policy', 'Never', '--parity-pod-template', JSON.stringify({
+        nodeSelector: { [REAL_NODE_LABEL.key]: REAL_NODE_LABEL.value },
+        tolerations: [{ key: REAL_NODE_TAINT.key, operator: 'Equal', value: REAL_NODE_TAINT.value, effect: REAL_NODE_TAINT.effect }],
+      })],
   });
   operators.push(op);
   await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'score', { steps: [[10, '3s'], [50, '3s'], [100, '3s']], extra: workersYaml }));
@@ -90,8 +96,11 @@ async function shiftWithWorkers(s: Scenario, kubeconfig: string, sa: string, lea
   expect(events.items.filter((e) => e.regarding.name === 'score').map((e) => e.reason)).toContain('StepStarted');
   const lease = await getJson<{ spec: { holderIdentity?: string } }>(['get', 'lease', 'cutover-leader', '-n', leaseNs]);
   expect(lease.spec.holderIdentity).toBeTruthy();
-  // A ShadowRun too: before the mirror, the operator reads the route's Gateway and its GatewayClass
-  // (cluster-wide get, the chart's -gateways ClusterRole); without that grant it would stall.
+  // A ShadowRun with parity too: before the mirror, the operator reads the route's Gateway and its
+  // GatewayClass (cluster-wide get, the chart's -gateways ClusterRole); it creates the run's comparator
+  // (Deployment, Service, ServiceAccount, Role, RoleBinding, ConfigMap: create only) and at the end
+  // scales it to 0; the comparator itself writes its summary under its own one-ConfigMap Role.
+  const shadowLoad = s.startLoad(20);
   await kubectlOk(['apply', '--server-side', '-f', '-'], `apiVersion: cutover.dev/v1alpha1
 kind: ShadowRun
 metadata: {name: shadow, namespace: ${s.ns}}
@@ -100,13 +109,21 @@ spec:
   primary: {service: ${s.stable}, port: 8080}
   shadow: {service: ${s.canary}, port: 8080}
   percent: 50
-  duration: 2s
+  duration: 15s
+  parity:
+    minCompared: 10
+    deviations: [{path: $.service, ignore: true, reason: each testbed backend names itself}]
 `);
   const run = await eventually(`ShadowRun ${s.ns}/shadow ends`, async () => {
-    const r = await getJson<{ status?: { phase?: string; conditions?: Array<{ type: string; status: string; reason: string; message: string }> } }>(['get', 'shadowrun', 'shadow', '-n', s.ns]);
+    const r = await getJson<{ status?: { phase?: string; message?: string; parity?: { compared: number; result?: string }; conditions?: Array<{ type: string; status: string; reason: string; message: string }> } }>(['get', 'shadowrun', 'shadow', '-n', s.ns]);
     return ['Passed', 'Failed', 'Cancelled'].includes(r.status?.phase ?? '') ? r : undefined;
-  }, 60_000, 250);
-  expect(run.status?.phase, JSON.stringify(run.status?.conditions)).toBe('Passed');
+  }, 240_000, 250);
+  await shadowLoad.stop();
+  expect(run.status?.phase, `${run.status?.message} ${JSON.stringify(run.status?.conditions)}`).toBe('Passed');
+  expect(run.status?.parity?.result).toBe('Pass');
+  expect(run.status?.parity?.compared).toBeGreaterThanOrEqual(10);
+  const comparators = await getJson<{ items: Array<{ spec: { replicas: number } }> }>(['get', 'deployments', '-n', s.ns, '-l', 'cutover.dev/parity-run=shadow']);
+  expect(comparators.items.map((d) => d.spec.replicas)).toEqual([0]);
   const log = op.logText();
   // Nothing in the log says forbidden: every call it made was granted.
   expect(log).not.toMatch(/forbidden/i);
@@ -170,9 +187,17 @@ describe('chart RBAC is sufficient and least (the operator as the chart ServiceA
     expect(refused(await kubectlAs(cwKubeconfig, ['annotate', 'gatewayclass', 'cutover-testbed', 'cutover.dev/assume-mirror-support=true']))).toBe(true);
     expect(refused(await kubectlAs(cwKubeconfig, ['delete', 'gateway', 'testbed', '-n', 'cutover-testbed', '--wait=false']))).toBe(true);
 
-    // Nor Pods, nor RBAC objects.
+    // Nor Pods, nor reading RBAC objects.
     expect(refused(await kubectlAs(cwKubeconfig, ['get', 'pods', '-n', cw.app]))).toBe(true);
     expect(refused(await kubectlAs(cwKubeconfig, ['get', 'rolebindings', '-n', cw.app]))).toBe(true);
+    // Parity creates comparators (create only): it can neither change nor remove a Service, a Role or a binding.
+    expect(refused(await kubectlAs(cwKubeconfig, ['delete', 'service', 'monolith', '-n', cw.app, '--wait=false']))).toBe(true);
+    expect(refused(await kubectlAs(cwKubeconfig, ['patch', 'service', 'monolith', '-n', cw.app, '--type=merge', '-p', '{"spec":{"selector":{"x":"y"}}}']))).toBe(true);
+    expect(refused(await kubectlAs(cwKubeconfig, ['delete', 'rolebinding', 'cutover-parity-shadow', '-n', cw.app, '--wait=false']))).toBe(true);
+    expect(refused(await kubectlAs(cwKubeconfig, ['patch', 'role', 'cutover-parity-shadow', '-n', cw.app, '--type=json', '-p', '[{"op":"add","path":"/rules/-","value":{"apiGroups":[""],"resources":["secrets"],"verbs":["get"]}}]']))).toBe(true);
+    // And it cannot grant what it does not hold (no escalate): a Role that reads Secrets is refused.
+    const escalate = await kubectlAs(cwKubeconfig, ['create', 'role', 'steal', '-n', cw.app, '--verb=get', '--resource=secrets']);
+    expect(refused(escalate), escalate.stderr).toBe(true);
   });
 
   it('namespaced mode (rbac.namespaced=true, one watched namespace): the operator with --namespaces completes a shift', async () => {

@@ -85,7 +85,7 @@ describe('helm chart charts/cutover', () => {
     expect(objs.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Secret', 'Service', 'ServiceAccount']);
     const deploy = find(objs, 'Deployment')[0] as unknown as { spec: { replicas: number; template: { spec: {
       securityContext: Record<string, unknown>;
-      containers: Array<{ args: string[]; securityContext: Record<string, unknown>; livenessProbe: { httpGet: { path: string } }; readinessProbe: { httpGet: { path: string } }; resources: { requests: object; limits: object }; env: Array<{ name: string }> }> } } } };
+      containers: Array<{ image: string; args: string[]; securityContext: Record<string, unknown>; livenessProbe: { httpGet: { path: string } }; readinessProbe: { httpGet: { path: string } }; resources: { requests: object; limits: object }; env: Array<{ name: string }> }> } } } };
     expect(deploy.spec.replicas).toBe(2);
     const c = deploy.spec.template.spec.containers[0]!;
     // No `command`: the image's ENTRYPOINT runs, with the operator's Node flags (packaging/node-flags.test.ts).
@@ -104,7 +104,16 @@ describe('helm chart charts/cutover', () => {
 
     const rules = (find(objs, 'ClusterRole').find((r) => r.metadata.name === `${release}-cutover`) as unknown as { rules: Rule[] }).rules;
     const grants = (group: string, resource: string) => rules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs);
-    expect(grants('apps', 'deployments').sort()).toEqual(['get', 'list', 'watch']);
+    // Parity comparators: create only (never patch, update or delete a Deployment, a Service or a Role).
+    expect(grants('apps', 'deployments').sort()).toEqual(['create', 'get', 'list', 'watch']);
+    for (const r of ['services', 'serviceaccounts', 'configmaps', 'roles', 'rolebindings']) {
+      const g = grants(r.startsWith('role') ? 'rbac.authorization.k8s.io' : '', r);
+      expect(g, r).toContain('create');
+      expect(g.filter((v) => ['update', 'delete', 'deletecollection', 'escalate', 'bind'].includes(v)), r).toEqual([]);
+    }
+    expect(grants('', 'services').sort()).toEqual(['create', 'get', 'list', 'watch']);
+    expect(c.args).toEqual(expect.arrayContaining([`--parity-image=${deploy.spec.template.spec.containers[0]!.image}`, '--parity-image-pull-policy=IfNotPresent']));
+    expect(JSON.parse(c.args.find((a) => a.startsWith('--parity-pod-template='))!.slice('--parity-pod-template='.length))).toMatchObject({ resources: { limits: { memory: '256Mi' } } });
     expect(grants('apps', 'deployments/scale').sort()).toEqual(['get', 'patch', 'update']);
     expect(grants('', 'secrets')).toEqual([]);
     expect(grants('cutover.dev', 'migrationslices').sort()).toEqual(['get', 'list', 'patch', 'watch']); // patch: its finalizer only

@@ -10,7 +10,11 @@ import { BACKEND_IMAGE } from './images.ts';
 import { REAL_NODE_LABEL, REAL_NODE_TAINT } from './realnode.ts';
 import { sleep } from './procs.ts';
 
-export interface BackendOptions { namespace: string; service: string; servicePort?: number; errorRate?: number; latencyMs?: number }
+export interface BackendOptions {
+  namespace: string; service: string; servicePort?: number; errorRate?: number; latencyMs?: number;
+  /** Answer like a listings API (GET /listings, /listings/<n>, also under /v1): the same documents on every backend. */
+  listing?: boolean;
+}
 
 /** The port the backend listens on in its pod. */
 export const BACKEND_PORT = 8080;
@@ -26,6 +30,7 @@ export function backendManifests(o: BackendOptions): string {
   const args = ['--name', o.service, '--listen', `$(POD_IP):${BACKEND_PORT}`];
   if (o.errorRate !== undefined) args.push('--error-rate', String(o.errorRate));
   if (o.latencyMs !== undefined) args.push('--latency-ms', String(o.latencyMs));
+  if (o.listing) args.push('--listing');
   // Named and labelled apart from the user's own objects: an example may ship a Deployment named like
   // the Service (its worker), and its pods' labels are its own.
   const labels = `{${BACKEND_LABEL}: ${o.service}, app.kubernetes.io/managed-by: ${MANAGED_BY}}`;
@@ -123,6 +128,14 @@ function apiGet<T>(info: TestbedInfo, ca: Buffer, path: string): Promise<T | und
   });
 }
 
+/** A running backend's request counts (its admin API, at the pod IP). */
+export async function backendStats(info: TestbedInfo, namespace: string, service: string): Promise<{ total: number; byCode: Record<string, number>; byMethod: Record<string, number>; parityReplays: Record<string, number> }> {
+  const rec = backendRecord(info, namespace, service);
+  const res = await fetch(`${rec.url}/__admin/stats`);
+  if (!res.ok) throw new Error(`backend ${namespace}/${service}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { total: number; byCode: Record<string, number>; byMethod: Record<string, number>; parityReplays: Record<string, number> };
+}
+
 /** Stops a backend: its Deployment (and with `unregister`, its Service) deleted, its scrape target removed. */
 export async function stopBackend(info: TestbedInfo, namespace: string, service: string, unregister = true): Promise<void> {
   const state = readState(info.dir);
@@ -145,8 +158,23 @@ export function backendRecord(info: TestbedInfo, namespace: string, service: str
   return rec;
 }
 
-/** Changes a running backend's error rate and latency (its admin API, at the pod IP). */
-export async function setBackend(info: TestbedInfo, namespace: string, service: string, cfg: { errorRate?: number; latencyMs?: number }): Promise<void> {
+/** What a running backend can be told (test/testbed/dataplane/backend.ts BackendConfig). */
+export interface BackendSettings {
+  errorRate?: number;
+  latencyMs?: number;
+  /** GET /listings/<n> answers the listing document of n. */
+  listing?: boolean;
+  /** Fields with a new random value on every answer (noise). */
+  noiseFields?: string[];
+  /** A field changed on a share of the answers (multiplied by factor, default 1.1). */
+  mutations?: Array<{ field: string; share: number; factor?: number }>;
+  /** Share of the answers whose tags array is reversed. */
+  reorderShare?: number;
+  body?: Record<string, unknown>;
+}
+
+/** Changes a running backend's behaviour (its admin API, at the pod IP). */
+export async function setBackend(info: TestbedInfo, namespace: string, service: string, cfg: BackendSettings): Promise<void> {
   const rec = backendRecord(info, namespace, service);
   const res = await fetch(`${rec.url}/__admin/config`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(cfg) });
   if (!res.ok) throw new Error(`backend ${namespace}/${service}: ${res.status} ${await res.text()}`);

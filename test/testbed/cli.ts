@@ -10,8 +10,10 @@ const USAGE = `usage: npm run testbed -- <command>
   up                      start the testbed (idempotent); writes .testbed/kubeconfig and .testbed/env
   down                    stop everything the testbed started
   status                  what runs where
-  backend --namespace NS --service NAME [--port 8080] [--error-rate R] [--latency-ms MS]
-                          start a backend and register it as the Service's endpoints
+  backend --namespace NS --service NAME [--port 8080] [--error-rate R] [--latency-ms MS] [--listing]
+                          start a backend and register it as the Service's endpoints (--listing: it answers
+                          GET /listings and /listings/<n>, also under /v1, with the same JSON documents as
+                          any other listing backend: what parity compares)
   backend-set --namespace NS --service NAME [--error-rate R] [--latency-ms MS]
                           change a running backend
   load --host H [--path P] --rps N --duration D [--max N]
@@ -36,7 +38,7 @@ async function main(): Promise<void> {
     args: rest, allowPositionals: false, strict: true,
     options: {
       namespace: { type: 'string' }, service: { type: 'string' }, port: { type: 'string' },
-      'error-rate': { type: 'string' }, 'latency-ms': { type: 'string' },
+      'error-rate': { type: 'string' }, 'latency-ms': { type: 'string' }, listing: { type: 'boolean' },
       host: { type: 'string' }, path: { type: 'string' }, rps: { type: 'string' }, duration: { type: 'string' }, max: { type: 'string' },
     },
   });
@@ -74,7 +76,7 @@ async function main(): Promise<void> {
       if (!values.namespace || !values.service) { console.error(USAGE); process.exit(2); }
       const b = await startBackend(s.info, {
         namespace: values.namespace, service: values.service, servicePort: num(values.port),
-        errorRate: num(values['error-rate']), latencyMs: num(values['latency-ms']),
+        errorRate: num(values['error-rate']), latencyMs: num(values['latency-ms']), listing: values.listing === true,
       });
       console.log(`backend ${b.namespace}/${b.service}: pod ${b.pod} at ${b.url}`);
       return;

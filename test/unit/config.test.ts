@@ -26,3 +26,18 @@ describe('loadConfig leader election', () => {
     expect(() => loadConfig(['--port=70000'], {})).toThrow(/invalid configuration: --port \(PORT\): /);
   });
 });
+
+describe('loadConfig parity comparators', () => {
+  it('takes the image, pull policy and pod template (JSON) from flags or the environment; none: no comparators', () => {
+    expect(loadConfig([], {}).parityImage).toBeUndefined();
+    const c = loadConfig(['--parity-image=reg/cutover:1', '--parity-image-pull-policy=Never', `--parity-pod-template=${JSON.stringify({ nodeSelector: { a: 'b' }, tolerations: [{ key: 't', operator: 'Exists' }], networkPolicy: { apiServerPorts: [6443] } })}`], {});
+    expect(c).toMatchObject({ parityImage: 'reg/cutover:1', parityImagePullPolicy: 'Never', parityPodTemplate: { nodeSelector: { a: 'b' }, tolerations: [{ key: 't', operator: 'Exists' }], networkPolicy: { apiServerPorts: [6443] } } });
+    expect(loadConfig([], { CUTOVER_PARITY_IMAGE: 'x:1', CUTOVER_PARITY_POD_TEMPLATE: '{}' })).toMatchObject({ parityImage: 'x:1', parityPodTemplate: {} });
+  });
+
+  it('refuses a pod template that is not JSON or has unknown keys, naming the flag', () => {
+    expect(() => loadConfig(['--parity-pod-template={nope'], {})).toThrow(/--parity-pod-template \(CUTOVER_PARITY_POD_TEMPLATE\): must be JSON/);
+    expect(() => loadConfig(['--parity-pod-template={"affinity":{}}'], {})).toThrow(/--parity-pod-template \(CUTOVER_PARITY_POD_TEMPLATE\)/);
+    expect(() => loadConfig(['--parity-image-pull-policy=Sometimes'], {})).toThrow(/--parity-image-pull-policy/);
+  });
+});

@@ -70,3 +70,30 @@ render with a message that says what to change.
 {{- fail "replicaCount > 1 needs leaderElection.enabled=true: two replicas reconciling at once would fight over the same routes" -}}
 {{- end -}}
 {{- end -}}
+
+{{- /* The comparator image: parity.image.*, else the operator's image. */ -}}
+{{- define "cutover.parityImage" -}}
+{{- if .Values.parity.image.repository -}}
+{{- $tag := default .Chart.AppVersion .Values.parity.image.tag -}}
+{{- if .Values.parity.image.digest -}}
+{{- printf "%s@%s" .Values.parity.image.repository .Values.parity.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.parity.image.repository $tag -}}
+{{- end -}}
+{{- else -}}
+{{- include "cutover.image" . -}}
+{{- end -}}
+{{- end -}}
+
+{{- /* The comparator pods' placement and resources, as the operator's --parity-pod-template JSON. */ -}}
+{{- define "cutover.parityPodTemplate" -}}
+{{- $t := dict "resources" .Values.parity.resources -}}
+{{- $ns := .Values.parity.nodeSelector | default .Values.nodeSelector -}}
+{{- if $ns }}{{- $_ := set $t "nodeSelector" $ns -}}{{- end -}}
+{{- $tol := .Values.parity.tolerations | default .Values.tolerations -}}
+{{- if $tol }}{{- $_ := set $t "tolerations" $tol -}}{{- end -}}
+{{- with .Values.parity.podLabels }}{{- $_ := set $t "podLabels" . -}}{{- end -}}
+{{- with .Values.imagePullSecrets }}{{- $_ := set $t "imagePullSecrets" . -}}{{- end -}}
+{{- if .Values.networkPolicy.enabled }}{{- $_ := set $t "networkPolicy" (dict "apiServerPorts" .Values.networkPolicy.apiServerPorts) -}}{{- end -}}
+{{- toJson $t -}}
+{{- end -}}

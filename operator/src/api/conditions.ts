@@ -40,6 +40,8 @@ export const ConditionType = {
   Stalled: 'Stalled',
   /** kstatus: True exactly while Progressing is True, so kstatus readers (Flux) see InProgress. */
   Reconciling: 'Reconciling',
+  /** ShadowRun with parity: True while the comparator's breaker pauses legacy replays. */
+  ParityThrottled: 'ParityThrottled',
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -90,6 +92,10 @@ export const Reason = {
   SecretNotFound: 'SecretNotFound',
   /** The route's gateway does not say it can mirror (GatewayClass status.supportedFeatures). */
   MirrorNotSupported: 'MirrorNotSupported',
+  /** spec.parity, but the operator has no comparator image (--parity-image). */
+  ParityNotConfigured: 'ParityNotConfigured',
+  /** ParityThrottled=True: the legacy's replays failed or slowed down; the comparator pauses them. */
+  LegacyProtected: 'LegacyProtected',
   ChildFailed: 'ChildFailed',
   ChildConflict: 'ChildConflict',
   // a MigrationSlice's history (status.history[].reason; the last one names Degraded)
@@ -128,6 +134,8 @@ export const EventReason = {
   PhaseChanged: 'PhaseChanged',
   MirrorStarted: 'MirrorStarted',
   MirrorRemoved: 'MirrorRemoved',
+  /** The parity verdict from the comparator's summary changed (Pass, Fail, Inconclusive). */
+  ParityVerdictChanged: 'ParityVerdictChanged',
   Triggered: 'Triggered',
   RollbackTooLate: 'RollbackTooLate',
   LegacyRetired: 'LegacyRetired',

@@ -16,7 +16,7 @@ import {
 import { ConditionsSchema } from './conditions.ts';
 import { API_VERSION } from './group.ts';
 import { HTTP_URL, dnsLabel, duration, resourceName, timestamp, withRules } from './k8s-schema.ts';
-import { ParitySchema, ShadowRunPhaseValues, VerdictValues, refuseParity } from './shadowrun.ts';
+import { ParitySchema, ShadowRunPhaseValues, VerdictValues } from './shadowrun.ts';
 import { RollbackStatusSchema, TrafficShiftPhaseValues, WorkerStatusSchema } from './trafficshift.ts';
 
 export const FeatureFlagSchema = z
@@ -27,15 +27,12 @@ export const FeatureFlagSchema = z
   .describe('Set to "true" when traffic starts moving and to "false" on rollback (feature off); the value it had before is kept in status.featureFlag.previousValue.');
 export type FeatureFlag = z.infer<typeof FeatureFlagSchema>;
 
-export const ShadowStageSchema = withRules(
-  z.strictObject({
-    percent: z.int().min(1).max(100).describe('Share of requests mirrored to the target.'),
-    duration: duration({ positive: true }).describe('How long to mirror, e.g. 168h.'),
-    analysis: ShadowAnalysisSchema.optional(),
-    parity: ParitySchema.optional(),
-  }),
-  [refuseParity()],
-);
+export const ShadowStageSchema = z.strictObject({
+  percent: z.int().min(1).max(100).describe('Share of requests mirrored to the target.'),
+  duration: duration({ positive: true }).describe('How long to mirror, e.g. 168h.'),
+  analysis: ShadowAnalysisSchema.optional(),
+  parity: ParitySchema.optional(),
+});
 export type ShadowStage = z.infer<typeof ShadowStageSchema>;
 
 export const ShiftStageSchema = z.strictObject({

@@ -12,7 +12,7 @@ import {
 } from './common.ts';
 import { ConditionsSchema } from './conditions.ts';
 import { API_VERSION } from './group.ts';
-import { duration, timestamp, withRules, type Rule } from './k8s-schema.ts';
+import { duration, timestamp, withRules } from './k8s-schema.ts';
 
 /** A JSON path as the parity rules write it: `$`, then `.field`, `[]` or `[*]` (any element), e.g. `$.items[].price`. */
 export const PARITY_JSON_PATH = /^\$(\.[A-Za-z0-9_@-]+|\[\*?\])*$/;
@@ -106,21 +106,9 @@ export const ParitySchema = z
       .default(1024 * 1024)
       .describe('Larger responses are compared by status, length and hash only, and counted as truncated.'),
   })
-  .describe("Compare the shadow's responses with the primary's. Not implemented in this version: refused at admission.");
+  .describe("Compare the shadow's answers with the primary's, field by field: the route's mirror goes to a comparator the operator runs for the run, which replays each mirrored read to both and judges the differences, noise measured (Diffy's method).");
 export type Parity = z.infer<typeof ParitySchema>;
 export type ParityInput = z.input<typeof ParitySchema>;
-
-/**
- * Parity comparison is specified (ParitySchema) but no code compares responses yet: a `parity` that
- * were admitted would be ignored and a run could pass without the comparison its author asked for.
- * Until it is implemented the CRDs refuse the field (ShadowRun spec.parity, a MigrationSlice's
- * spec.shadow.parity).
- */
-export const PARITY_NOT_IMPLEMENTED = 'parity comparison is not implemented yet: remove parity (a run would pass without comparing responses); judge the shadow with analysis metrics instead';
-
-export function refuseParity<T extends { parity?: Parity | undefined }>(): Rule<T> {
-  return { cel: '!has(self.parity)', message: PARITY_NOT_IMPLEMENTED, fieldPath: '.parity', reason: 'FieldValueForbidden', check: (v) => v.parity === undefined };
-}
 
 export const ShadowRunSpecSchema = withRules(
   z.strictObject({
@@ -139,7 +127,6 @@ export const ShadowRunSpecSchema = withRules(
       fieldPath: '.shadow',
       check: (s) => s.primary.service !== s.shadow.service || s.primary.port !== s.shadow.port,
     },
-    refuseParity(),
   ],
 );
 export type ShadowRunSpec = z.infer<typeof ShadowRunSpecSchema>;
@@ -164,10 +151,30 @@ export const ShadowResultSchema = z.object({
 });
 export type ShadowResult = z.infer<typeof ShadowResultSchema>;
 
+export const ParityEndpointStatusSchema = z.object({
+  endpoint: z.string().max(600),
+  compared: z.int().min(0),
+  mismatched: z.int().min(0),
+  mismatchRatio: z.number().min(0).max(1),
+  result: z.enum(MetricResultValues),
+});
+
 export const ParityStatusSchema = z.object({
   compared: z.int().min(0).default(0),
   mismatched: z.int().min(0).default(0),
   mismatchRatio: z.number().min(0).max(1).optional(),
+  noiseCompared: z.int().min(0).optional().describe('Requests the legacy answered twice (the noise sample).'),
+  result: z.enum(MetricResultValues).optional().describe('The parity verdict from the latest summary: Pass, Fail or Inconclusive (missing data never passes).'),
+  reason: z.string().max(2048).optional(),
+  updatedAt: timestamp().optional().describe("When the comparator last wrote its summary."),
+  comparator: z.string().max(253).optional().describe('The comparator Deployment, Service and summary ConfigMap of this run (in its namespace).'),
+  skipped: z
+    .array(z.object({ reason: z.string().max(64), count: z.int().min(0) }))
+    .max(16)
+    .optional()
+    .describe('Mirrored requests not compared, by reason (method: never replayed; rate_limited, breaker: the legacy protected).'),
+  breaker: z.string().max(1024).optional().describe('Set while legacy replays are paused by the breaker: why.'),
+  endpoints: z.array(ParityEndpointStatusSchema).max(50).optional().describe('Per endpoint bucket (the 50 with most requests); the full list is in the report.'),
   samples: z
     .array(
       z.object({
@@ -181,7 +188,7 @@ export const ParityStatusSchema = z.object({
     )
     .max(10)
     .optional()
-    .describe('The most recent mismatches.'),
+    .describe('The most recent real mismatches (redacted).'),
 });
 export type ParityStatus = z.infer<typeof ParityStatusSchema>;
 

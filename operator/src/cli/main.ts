@@ -6,7 +6,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { ActionAnnotation, type Action } from '../api/common.ts';
-import { KubeClient, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT, isGone, isNotFound, resourceType, type KubeObject, type ResourceType } from '../kube/index.ts';
+import { CONFIG_MAP, KubeClient, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT, isGone, isNotFound, resourceType, type KubeObject, type ResourceType } from '../kube/index.ts';
+import { ParitySchema } from '../api/shadowrun.ts';
+import { buildReport, renderJson, renderMarkdown, renderText } from '../parity/report.ts';
+import { readSummaryData, verdictOptions } from '../parity/status.ts';
+import { comparatorName } from '../parity/workload.ts';
 import { getTable, shortKind, statusText, type CutoverObject, type EventLine } from './render.ts';
 import { refuseAction } from './dashboard/model.ts';
 
@@ -22,6 +26,9 @@ Usage:
   kubectl cutover retry NAME               run a RolledBack or Failed cutover again
   kubectl cutover dashboard                a live web view of every cutover you may list, on
                                            http://127.0.0.1:3100/ (your kubeconfig, your RBAC)
+  kubectl cutover report NAME [-o md|json] the parity report of a ShadowRun (or a MigrationSlice's shadow
+                                           stage): compared flows, match rate, known deviations, differing
+                                           fields with redacted samples, Go / No-Go with the reason
 
 Flags:
   -n, --namespace NS     namespace (default: the kubeconfig context's)
@@ -37,6 +44,7 @@ Flags:
       --prometheus-url U dashboard: Prometheus for the metric charts (default $CUTOVER_PROMETHEUS_URL,
                          then each metric's prometheus.address)
       --read-only        dashboard: show, never act
+  -o, --output FORMAT    report: text (default), md (Markdown, to paste into a parity report), json
 
 Actions are annotations (cutover.dev/<action>=<request id>); the operator acknowledges each
 request id in status.acknowledgedActions. Nothing in spec is changed.`;
@@ -88,6 +96,7 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
       }
       if (!name) throw new UsageError(`${command} needs a NAME`);
       if (command === 'status') return await status(client, kinds, namespace, name, Boolean(values.watch), io);
+      if (command === 'report') return await report(client, namespace, name, values.output ?? 'text', io);
       const action = ACTIONS[command];
       if (!action) throw new UsageError(`unknown command "${command}"`);
       return await act(client, kinds, namespace, name, action, { wait: !values['no-wait'], timeoutMs: parseTimeout(values.timeout ?? '30s') }, io);
@@ -108,6 +117,7 @@ function parse(argv: string[]) {
       namespace: { type: 'string', short: 'n' }, 'all-namespaces': { type: 'boolean', short: 'A' },
       kind: { type: 'string' }, kubeconfig: { type: 'string' }, context: { type: 'string' },
       timeout: { type: 'string' }, 'no-wait': { type: 'boolean' }, watch: { type: 'boolean', short: 'w' },
+      output: { type: 'string', short: 'o' },
       help: { type: 'boolean', short: 'h' },
       port: { type: 'string' }, address: { type: 'string' }, 'prometheus-url': { type: 'string' }, 'read-only': { type: 'boolean' },
     },
@@ -199,6 +209,45 @@ async function status(client: KubeClient, kinds: ResourceType[], namespace: stri
   }
   return 0;
 }
+
+type ParityRun = KubeObject & { spec?: { parity?: unknown }; status?: { phase?: string } };
+
+/**
+ * The parity report of ShadowRun `name`, or of MigrationSlice `name`'s shadow stage (its child
+ * `<name>-shadow`; the slice's owner is the report's owner), from the summary ConfigMap the run's
+ * comparator keeps. Everything in it is redacted (report.ts redacts again).
+ */
+async function report(client: KubeClient, namespace: string, name: string, output: string, io: CliIO): Promise<number> {
+  if (!['text', 'md', 'markdown', 'json'].includes(output)) throw new UsageError(`bad --output "${output}": use text, md or json`);
+  let run = await client.get<ParityRun>(SHADOW_RUN, namespace, name);
+  let owner: string | undefined;
+  if (!run) {
+    const slice = await client.get<KubeObject & { spec?: { owner?: string } }>(MIGRATION_SLICE, namespace, name).catch((err: unknown) => { if (isNotFound(err)) return undefined; throw err; });
+    if (slice) {
+      owner = slice.spec?.owner;
+      run = await client.get<ParityRun>(SHADOW_RUN, namespace, `${name}-shadow`);
+      if (!run) throw new Error(`MigrationSlice ${namespace}/${name} has no shadow stage run (${name}-shadow) yet`);
+    }
+  }
+  if (!run) throw new Error(`no ShadowRun or MigrationSlice "${name}" in namespace ${namespace}`);
+  const runName = run.metadata.name ?? name;
+  if (owner === undefined) {
+    const sliceRef = run.metadata.ownerReferences?.find((r) => r.kind === 'MigrationSlice');
+    if (sliceRef) owner = (await client.get<KubeObject & { spec?: { owner?: string } }>(MIGRATION_SLICE, namespace, sliceRef.name).catch(() => undefined))?.spec?.owner;
+  }
+  const parsed = ParitySchema.safeParse(run.spec?.parity);
+  if (run.spec?.parity === undefined || !parsed.success) throw new Error(`ShadowRun ${namespace}/${runName} has no parity: add spec.parity to compare answers`);
+  const cm = await client.get<KubeObject & { data?: Record<string, string> }>(CONFIG_MAP, namespace, comparatorName(runName));
+  const observed = readSummaryData(cm?.data);
+  if (!observed.summary) throw new Error(`ShadowRun ${namespace}/${runName}: its comparator has reported nothing yet (ConfigMap ${comparatorName(runName)}${observed.unreadable ? `: ${observed.unreadable}` : ''})`);
+  const r = buildReport(observed.summary, verdictOptions(parsed.data), {
+    namespace, name: runName, date: new Date(io.now()).toISOString(), ...(owner !== undefined ? { owner } : {}), redactJsonPaths: parsed.data.redactJsonPaths ?? [],
+  });
+  const text = output === 'json' ? renderJson(r) : output === 'text' ? renderText(r) : renderMarkdown(r);
+  io.out(text.replace(/\n$/, ''));
+  return 0;
+}
+
 
 /** Why an action makes no sense in this phase (so nothing is written), or undefined. */
 export function refuse(kind: string | undefined, phase: string | undefined, action: Action): string | undefined {

@@ -250,7 +250,14 @@ function shadowRunStatus(o: CutoverObject, _now: number): string[] {
   const results = arr(s.results);
   if (results.length) out.push('Results:', ...table(['METRIC', 'PRIMARY', 'SHADOW', 'THRESHOLD', 'RESULT', 'MESSAGE'], results.map((r) => [str(r.name) ?? '', fmt(r.primary), fmt(r.shadow), str(r.threshold) ?? '', str(r.result) ?? '', str(r.message) ?? ''])).map((l) => `  ${l}`));
   const parity = rec(s.parity);
-  if (s.parity) out.push(`Parity:    ${num(parity.mismatched) ?? 0}/${num(parity.compared) ?? 0} responses differ`);
+  if (s.parity) {
+    out.push(`Parity:    ${str(parity.result) ?? '-'}: ${num(parity.mismatched) ?? 0}/${num(parity.compared) ?? 0} compared responses differ${num(parity.noiseCompared) !== undefined ? ` (${num(parity.noiseCompared)} noise samples)` : ''}${str(parity.comparator) ? `; comparator ${str(parity.comparator)}` : ''}`);
+    if (str(parity.reason)) out.push(`           ${str(parity.reason)}`);
+    if (str(parity.breaker)) out.push(`           legacy replays paused: ${str(parity.breaker)}`);
+    const skipped = arr(parity.skipped).map((x) => `${str(x.reason)} ${num(x.count) ?? 0}`);
+    if (skipped.length) out.push(`           skipped: ${skipped.join(', ')}`);
+    if (spec.parity !== undefined) out.push(`           kubectl cutover report ${str(o.metadata.name) ?? ''}${str(o.metadata.namespace) ? ` -n ${str(o.metadata.namespace)}` : ''} for the full report`);
+  }
   return out;
 }
 

@@ -152,6 +152,7 @@ export class Comparator {
   readonly #pending = new Set<Promise<void>>();
   #inFlight = 0;
   #breakerWasOpen = false;
+  #noiseOwed = false;
 
   constructor(opts: ComparatorOptions) {
     this.namespace = opts.namespace;
@@ -283,7 +284,16 @@ export class Comparator {
       const endpoint = this.#buckets.bucket(r.method, r.path);
       const breakerOpen = !this.#breaker.allow();
       this.#noteBreaker();
-      const skip: SkipReason | undefined = breakerOpen ? 'breaker' : !this.#limiter.allow() ? 'rate_limited' : undefined;
+      // A noise sample needs two legacy replays: both tokens are taken up front, so that under a
+      // tight maxLegacyRps the second replay is not starved by the first replays of later requests.
+      // A sample refused for want of tokens is owed: the next requests are samples until one runs.
+      const wantNoise = this.#noiseOwed || this.#random() < this.#parity.noise.fraction;
+      let skip: SkipReason | undefined;
+      if (breakerOpen) skip = 'breaker';
+      else if (!this.#limiter.allowN(wantNoise ? 2 : 1)) {
+        skip = 'rate_limited';
+        if (wantNoise) this.#noiseOwed = true;
+      } else if (wantNoise) this.#noiseOwed = false;
       if (skip) {
         // Not compared, but the new service still gets its one copy, as without parity.
         this.#skip(skip);
@@ -297,7 +307,7 @@ export class Comparator {
       if ([401, 403, 429].includes(la.answer.status)) return this.#skip('legacy_refused');
       if (la.stream || (n.ok && n.stream)) return this.#skip('stream');
       let lb: CallResult | undefined;
-      if (this.#random() < this.#parity.noise.fraction && this.#breaker.allow() && this.#limiter.allow()) lb = await this.#call('legacy', this.#legacy, r);
+      if (wantNoise && this.#breaker.allow()) lb = await this.#call('legacy', this.#legacy, r);
       const candidate: Answer = n.ok ? n.answer : { status: NO_ANSWER, headers: {}, length: 0, sha256: '' };
       const opts = { compareHeaders: this.#parity.compareHeaders, deviations: this.#parity.deviations ?? [] };
       const raw = compareAnswers(la.answer, candidate, opts);
@@ -348,17 +358,23 @@ export class Comparator {
 
   #call(target: 'legacy' | 'new', base: URL, r: Replay): Promise<CallResult> {
     const started = performance.now();
+    // The legacy's own latency, for the breaker: from the moment the request has a socket (time
+    // waiting for a free connection in this process is the comparator's queue, not the legacy's)
+    // to the answer's headers (reading the body is paced by this process's event loop).
+    let onSocket: number | undefined;
+    let answered: number | undefined;
     let settled = false;
     const done = (res: CallResult): CallResult => {
       if (settled) return res;
       settled = true;
       if (!res.ok) this.#log.debug({ target, err: res.error, latencyMs: Math.round(res.latencyMs) }, 'replay failed');
       this.#metrics.replayDuration.observe({ ...this.#labels(), target }, res.latencyMs / 1000);
+      const own = (answered ?? performance.now()) - (onSocket ?? started);
       if (target === 'legacy') {
         this.#metrics.legacyReplays.inc({ ...this.#labels(), code_class: codeClass(res) });
-        this.#breaker.record(res.ok && res.answer.status < 500, res.latencyMs);
+        this.#breaker.record(res.ok && res.answer.status < 500, own);
         this.#noteBreaker();
-      }
+      } else if (res.ok) this.#breaker.recordPeer(own);
       return res;
     };
     const limit = this.#parity.maxResponseBodyBytes;
@@ -367,6 +383,7 @@ export class Comparator {
       const headers = this.#replayHeaders(r.headers, base);
       if (r.body.length > 0) headers['content-length'] = String(r.body.length);
       const req = httpRequest(url, { method: r.method, headers, agent: this.#agent, signal: AbortSignal.timeout(this.#timeoutMs) }, (res) => {
+        answered = performance.now();
         const headers = headerRecord(res.headers);
         if (/\btext\/event-stream\b/i.test(headers['content-type'] ?? '')) {
           res.destroy();
@@ -390,6 +407,7 @@ export class Comparator {
           if (!res.complete) resolve(done({ ok: false, error: 'answer cut short', latencyMs: performance.now() - started }));
         });
       });
+      req.once('socket', () => { onSocket = performance.now(); });
       req.on('error', (err) => resolve(done({ ok: false, error: err.message, latencyMs: performance.now() - started })));
       req.end(r.body.length > 0 ? r.body : undefined);
     });

@@ -31,11 +31,45 @@ export interface ComparatorServerOptions {
   port?: number;
   adminPort?: number;
   summaryFile?: string;
+  /** Where the counts are kept instead of a file (the comparator's ConfigMap in a cluster). */
+  store?: SummaryStore;
   persistEveryMs?: number;
   registry?: Registry;
   logger?: Logger;
   /** Passed on to the Comparator (tests: clock, random). */
   comparator?: Partial<Pick<ComparatorOptions, 'clock' | 'random' | 'now' | 'breaker'>>;
+}
+
+/** Keeps the summary across restarts: read once at start, written every persistEveryMs and on close. */
+export interface SummaryStore {
+  load(): Promise<ParitySummary | undefined>;
+  /** `summary`: the serialized (fitted) summary; `state`: the comparator's state as JSON (breaker). */
+  save(summary: string, state: string): Promise<void>;
+}
+
+/** A store in a file (written atomically: write, then rename). */
+export function fileStore(file: string, log: Logger): SummaryStore {
+  return {
+    load: () => readSummary(file, log),
+    async save(summary) {
+      const tmp = `${file}.tmp`;
+      await writeFile(tmp, summary);
+      await rename(tmp, file);
+    },
+  };
+}
+
+/** A summary as the store holds it: this version, or undefined (with a warning). */
+export function parseSummary(text: string | undefined, log: Logger, where: string): ParitySummary | undefined {
+  if (text === undefined || text === '') return undefined;
+  try {
+    const s = JSON.parse(text) as ParitySummary;
+    if (s.version === SUMMARY_VERSION) return s;
+    log.warn({ where, version: s.version }, 'summary of another version: starting from zero');
+  } catch (err) {
+    log.warn({ where, err: (err as Error).message }, 'unreadable summary: starting from zero');
+  }
+  return undefined;
 }
 
 export interface ComparatorServer {
@@ -54,14 +88,7 @@ async function readSummary(file: string, log: Logger): Promise<ParitySummary | u
   } catch {
     return undefined;
   }
-  try {
-    const s = JSON.parse(text) as ParitySummary;
-    if (s.version === SUMMARY_VERSION) return s;
-    log.warn({ file, version: s.version }, 'summary file of another version: starting from zero');
-  } catch (err) {
-    log.warn({ file, err: (err as Error).message }, 'unreadable summary file: starting from zero');
-  }
-  return undefined;
+  return parseSummary(text, log, file);
 }
 
 async function listen(server: Server, host: string, port: number): Promise<string> {
@@ -80,7 +107,8 @@ function send(res: ServerResponse, status: number, body: string, type = 'text/pl
 export async function startComparatorServer(config: ComparatorConfig, opts: ComparatorServerOptions = {}): Promise<ComparatorServer> {
   const log = opts.logger ?? silentLogger;
   const reg = opts.registry ?? defaultRegistry;
-  const summary = opts.summaryFile ? await readSummary(opts.summaryFile, log) : undefined;
+  const store = opts.store ?? (opts.summaryFile ? fileStore(opts.summaryFile, log) : undefined);
+  const summary = store ? await store.load() : undefined;
   const comparator = new Comparator({
     namespace: config.namespace,
     name: config.name,
@@ -121,13 +149,18 @@ export async function startComparatorServer(config: ComparatorConfig, opts: Comp
   const mirrorUrl = await listen(mirrorServer, host, opts.port ?? 8080);
   const adminUrl = await listen(adminServer, host, opts.adminPort ?? 9090);
 
+  let lastSaved = '';
   const persist = async (): Promise<void> => {
-    if (!opts.summaryFile) return;
-    const tmp = `${opts.summaryFile}.tmp`;
-    await writeFile(tmp, comparator.serialize());
-    await rename(tmp, opts.summaryFile);
+    if (!store) return;
+    const text = comparator.serialize();
+    const b = comparator.breakerState();
+    const state = JSON.stringify({ breakerOpen: b.open, ...(b.reason ? { breakerReason: b.reason } : {}) });
+    // Nothing new: no write (an idle run costs the API server nothing).
+    if (`${text}\n${state}` === lastSaved) return;
+    await store.save(text, JSON.stringify({ ...(JSON.parse(state) as object), at: new Date().toISOString() }));
+    lastSaved = `${text}\n${state}`;
   };
-  const timer = opts.summaryFile
+  const timer = store
     ? setInterval(() => {
         persist().catch((err: unknown) => log.error({ err: (err as Error).message }, 'summary not written'));
       }, opts.persistEveryMs ?? 10_000)

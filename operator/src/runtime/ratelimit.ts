@@ -77,6 +77,14 @@ export class BucketRateLimiter implements RateLimiter {
     return true;
   }
 
+  /** Takes `n` tokens when all are there: true; else false, and nothing is taken. */
+  allowN(n: number): boolean {
+    this.#refill();
+    if (this.#tokens < n) return false;
+    this.#tokens -= n;
+    return true;
+  }
+
   /** Whether the bucket has filled up again (idle for burst/qps seconds). */
   full(): boolean {
     this.#refill();

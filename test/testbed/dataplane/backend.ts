@@ -1,15 +1,20 @@
 // A configurable HTTP backend for the testbed: answers every request with 200 and
 // {"service", "path", "version", ...extra} except a share of injected 5xx, after a configurable
-// latency. Admin API (not counted, no latency/errors):
+// latency. For parity tests it answers like an API with controlled differences: with `listing`, a
+// GET of /listings/<n> answers the listing document of n ({id, title, price, score, tags}, the same
+// on every backend), `noiseFields` get a new random value on every answer (timestamps, request ids),
+// each of `mutations` changes a field on a share of the answers (a wrong price on 10%, a score 2%
+// off), and `reorderShare` reverses the tags array on a share of the answers.
+// Admin API (not counted, no latency/errors):
 //   GET  /__admin/config                       → current config
-//   POST /__admin/config  {errorRate?, latencyMs?, jitterMs?, errorStatus?, version?, body?}
+//   POST /__admin/config  {errorRate?, latencyMs?, jitterMs?, errorStatus?, version?, body?, listing?, noiseFields?, mutations?, reorderShare?}
 //   POST /__admin/gauge   {name, value, labels?}  sets a gauge exported on /metrics
 //   GET  /__admin/stats                        → {total, byCode, recent: [{method, path, bytes, at}]}
 //   POST /__admin/stats/reset
 //   GET  /metrics                              → backend_requests_total{code} + the gauges
 //
 //   node test/testbed/dataplane/backend.ts --name NAME [--listen 127.0.0.1:PORT] [--error-rate 0..1]
-//        [--latency-ms N] [--jitter-ms N] [--error-status 500] [--version v1]
+//        [--latency-ms N] [--jitter-ms N] [--error-status 500] [--version v1] [--listing]
 //   stdout when listening: {"ready":true,"port":N}
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
@@ -25,6 +30,19 @@ export interface BackendConfig {
   version: string;
   /** Extra fields merged into every JSON answer. */
   body: Record<string, unknown>;
+  /** GET /listings/<n> answers the listing document of n (the same on every backend). */
+  listing: boolean;
+  /** Fields set to a new random value on every answer (noise). */
+  noiseFields: string[];
+  /** On `share` of the answers, a numeric `field` is multiplied by `factor` (a string one gets "!" appended). */
+  mutations: Array<{ field: string; share: number; factor: number }>;
+  /** Share of the answers whose `tags` array is reversed. */
+  reorderShare: number;
+}
+
+/** The listing document of /listings/<id>: what both the legacy and the new service answer. */
+export function listingDocument(id: number): Record<string, unknown> {
+  return { id, title: `Listing ${id}`, price: Math.round((id * 7.3 + 10) * 100) / 100, score: Math.round((0.5 + (id % 50) / 100) * 10000) / 10000, tags: ['new', `area-${id % 7}`, `rooms-${(id % 4) + 1}`], seller: { id: 1000 + (id % 13), rating: 4.5 } };
 }
 
 export interface BackendOptions extends Partial<BackendConfig> {
@@ -36,6 +54,10 @@ export interface BackendOptions extends Partial<BackendConfig> {
 export interface BackendStats {
   total: number;
   byCode: Record<string, number>;
+  /** Requests by method (GET, POST, ...). */
+  byMethod: Record<string, number>;
+  /** Requests carrying X-Cutover-Parity (a parity comparator's replays), by method. */
+  parityReplays: Record<string, number>;
   recent: Array<{ method: string; path: string; bytes: number; at: number }>;
 }
 
@@ -81,6 +103,24 @@ function validatePatch(p: unknown): Partial<BackendConfig> {
     if (!o['body'] || typeof o['body'] !== 'object' || Array.isArray(o['body'])) throw new Error('body must be a JSON object');
     out.body = o['body'] as Record<string, unknown>;
   }
+  if (o['listing'] !== undefined) {
+    if (typeof o['listing'] !== 'boolean') throw new Error('listing must be a boolean');
+    out.listing = o['listing'];
+  }
+  if (o['noiseFields'] !== undefined) {
+    if (!Array.isArray(o['noiseFields']) || !o['noiseFields'].every((f) => typeof f === 'string')) throw new Error('noiseFields must be a list of field names');
+    out.noiseFields = o['noiseFields'] as string[];
+  }
+  if (o['mutations'] !== undefined) {
+    const m = o['mutations'];
+    if (!Array.isArray(m) || !m.every((x: unknown) => {
+      const y = x as Record<string, unknown>;
+      return y !== null && typeof y === 'object' && typeof y.field === 'string' && typeof y.share === 'number' && y.share >= 0 && y.share <= 1 && (y.factor === undefined || typeof y.factor === 'number');
+    })) throw new Error('mutations must be a list of {field, share: 0..1, factor?}');
+    out.mutations = (m as Array<{ field: string; share: number; factor?: number }>).map((x) => ({ field: x.field, share: x.share, factor: x.factor ?? 1.1 }));
+  }
+  const ro = num('reorderShare', 0, 1);
+  if (ro !== undefined) out.reorderShare = ro;
   return out;
 }
 
@@ -108,12 +148,16 @@ export async function startBackend(opts: BackendOptions): Promise<BackendHandle>
     jitterMs: opts.jitterMs ?? 0,
     version: opts.version ?? 'v1',
     body: opts.body ?? {},
+    listing: opts.listing ?? false,
+    noiseFields: opts.noiseFields ?? [],
+    mutations: opts.mutations ?? [],
+    reorderShare: opts.reorderShare ?? 0,
   };
   Object.assign(config, validatePatch(config));
   const registry = new Registry();
   const requests = new Counter({ name: 'backend_requests_total', help: 'Requests served by this testbed backend, by status code.', labelNames: ['code'] as const, registers: [registry] });
   const gauges = new Map<string, { gauge: Gauge<string>; labelNames: string[] }>();
-  let stats: BackendStats = { total: 0, byCode: {}, recent: [] };
+  let stats: BackendStats = { total: 0, byCode: {}, byMethod: {}, parityReplays: {}, recent: [] };
 
   const setGauge = (name: string, value: number, labels: Record<string, string> = {}): void => {
     if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new Error(`invalid metric name ${JSON.stringify(name)}`);
@@ -146,7 +190,7 @@ export async function startBackend(opts: BackendOptions): Promise<BackendHandle>
     }
     if (path === '/__admin/stats' && req.method === 'GET') return json(res, 200, stats);
     if (path === '/__admin/stats/reset' && req.method === 'POST') {
-      stats = { total: 0, byCode: {}, recent: [] };
+      stats = { total: 0, byCode: {}, byMethod: {}, parityReplays: {}, recent: [] };
       return json(res, 200, { ok: true });
     }
     return json(res, 404, { error: 'unknown admin endpoint' });
@@ -175,12 +219,28 @@ export async function startBackend(opts: BackendOptions): Promise<BackendHandle>
     const code = fail ? config.errorStatus : 200;
     stats.total++;
     stats.byCode[String(code)] = (stats.byCode[String(code)] ?? 0) + 1;
+    stats.byMethod[req.method ?? 'GET'] = (stats.byMethod[req.method ?? 'GET'] ?? 0) + 1;
+    if (req.headers['x-cutover-parity'] !== undefined) stats.parityReplays[req.method ?? 'GET'] = (stats.parityReplays[req.method ?? 'GET'] ?? 0) + 1;
     stats.recent.push({ method: req.method ?? 'GET', path: url, bytes: body.length, at: Date.now() });
     if (stats.recent.length > RECENT) stats.recent.shift();
     requests.inc({ code: String(code) });
-    const payload = fail
-      ? { ...config.body, service: opts.name, path: url, version: config.version, error: 'injected failure' }
-      : { ...config.body, service: opts.name, path: url, version: config.version };
+    // Listing mode: /listings/<n> (also under a version prefix, /v1/listings/<n>) and the collection /listings.
+    const listingId = config.listing ? /^(?:\/v\d+)?\/listings\/(\d+)$/.exec(path)?.[1] : undefined;
+    const listingIndex = config.listing && /^(?:\/v\d+)?\/listings\/?$/.test(path);
+    let payload: Record<string, unknown>;
+    if (fail) payload = { ...config.body, service: opts.name, path: url, version: config.version, error: 'injected failure' };
+    else if (listingId !== undefined) payload = { ...listingDocument(Number(listingId)), ...config.body };
+    else if (listingIndex) payload = { items: [1, 2, 3].map(listingDocument), total: 3, ...config.body };
+    else payload = { ...config.body, service: opts.name, path: url, version: config.version };
+    if (!fail) {
+      for (const f of config.noiseFields) payload[f] = f.toLowerCase().includes('at') ? new Date(Date.now() - Math.floor(Math.random() * 1e6)).toISOString() : Math.random().toString(36).slice(2);
+      for (const m of config.mutations) {
+        if (Math.random() >= m.share || !(m.field in payload)) continue;
+        const v = payload[m.field];
+        payload[m.field] = typeof v === 'number' ? Math.round(v * m.factor * 10000) / 10000 : `${String(v)}!`;
+      }
+      if (config.reorderShare > 0 && Array.isArray(payload.tags) && Math.random() < config.reorderShare) payload.tags = [...(payload.tags as unknown[])].reverse();
+    }
     json(res, code, payload);
   };
 
@@ -202,7 +262,7 @@ export async function startBackend(opts: BackendOptions): Promise<BackendHandle>
     setGauge,
     stats: () => structuredClone(stats),
     resetStats: () => {
-      stats = { total: 0, byCode: {}, recent: [] };
+      stats = { total: 0, byCode: {}, byMethod: {}, parityReplays: {}, recent: [] };
     },
     registry,
     close: () => closeServer(server),
@@ -238,6 +298,7 @@ if (import.meta.main) {
       latencyMs: numberFlag(flags, 'latency-ms', 0),
       jitterMs: numberFlag(flags, 'jitter-ms', 0),
       version: flag(flags, 'version') ?? 'v1',
+      listing: flag(flags, 'listing') === 'true',
     });
     printReady({ port: handle.port });
     return { stop: handle.close };

@@ -13,6 +13,8 @@ export interface LoadOptions {
   /** Host header (the HTTPRoute hostname). Default: the URL's host. */
   host?: string;
   path?: string;
+  /** The path of the n-th request (0-based), instead of one `path` for all (e.g. /listings/<n % 100>). */
+  pathFor?: (n: number) => string;
   method?: string;
   headers?: Record<string, string>;
   body?: string;
@@ -71,9 +73,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
   let wakeSlot: (() => void) | null = null;
   const pending = new Set<Promise<void>>();
 
+  let nth = 0;
   const one = (): Promise<void> =>
     new Promise<void>((resolve) => {
       const t0 = performance.now();
+      const reqPath = opts.pathFor ? opts.pathFor(nth++) : path;
       let settled = false;
       const settle = (status: number | null, service: string | null): void => {
         if (settled) return;
@@ -88,7 +92,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadSummary> {
         }
         resolve();
       };
-      const req = httpRequest({ host: base.hostname, port: base.port || 80, method: opts.method ?? 'GET', path, headers, agent }, (res) => {
+      const req = httpRequest({ host: base.hostname, port: base.port || 80, method: opts.method ?? 'GET', path: reqPath, headers, agent }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {

@@ -251,8 +251,8 @@ const sr = (name: string, field: string, mutate: (spec: Loose) => void, message?
 const ms = (name: string, field: string, mutate: (spec: Loose) => void, message?: string) => invalid('MigrationSlice', validMigrationSlice, name, field, mutate, message);
 
 const ONLY_HTTPROUTE = 'only spec.route.httpRoute (Gateway API) is supported in this version';
-const NO_PARITY = 'parity comparison is not implemented yet';
-const PARITY = { maxMismatchRatio: 0.01, deviations: [{ path: '$.requestId', ignore: true as const, reason: 'a new id per request' }] };
+const ONE_RULE = 'exactly one of ignore, round, relative, sort, keyBy must be set';
+const TWO_RULES = { maxMismatchRatio: 0.01, deviations: [{ path: '$.requestId', ignore: true as const, round: 2, reason: 'a new id per request' }] };
 
 const web = (name: string, field: string, mutate: (spec: Loose) => void, message?: string) => invalid('TrafficShift', webCheckTrafficShift, name, field, mutate, message);
 
@@ -357,8 +357,8 @@ export const invalidShadowRunsAndSlices: readonly InvalidCase[] = [
   sr('no router', 'spec.route', (s) => (s.route = {})),
   sr('maxDiffPoints without baselineQuery', 'spec.analysis.metrics[0].prometheus.baselineQuery', (s) => delete s.analysis.metrics[0].prometheus.baselineQuery),
   sr('shadow equals primary', 'spec.shadow', (s) => (s.shadow = { service: 'monolith', port: 8080 })),
-  sr('parity (not implemented)', 'spec.parity', (s) => (s.parity = PARITY), NO_PARITY),
+  sr('parity deviation with two rules', 'spec.parity.deviations[0]', (s) => (s.parity = TWO_RULES), ONE_RULE),
   sr('ingress router (not implemented)', 'spec.route.ingress', (s) => (s.route = { ingress: { name: 'search' } }), ONLY_HTTPROUTE),
-  ms('shadow stage parity (not implemented)', 'spec.shadow.parity', (s) => (s.shadow.parity = PARITY), NO_PARITY),
+  ms('shadow stage parity deviation with two rules', 'spec.shadow.parity.deviations[0]', (s) => (s.shadow.parity = TWO_RULES), ONE_RULE),
   ms('virtualService router (not implemented)', 'spec.route.virtualService', (s) => (s.route = { virtualService: { name: 'api', route: 'http-primary' } }), ONLY_HTTPROUTE),
 ];

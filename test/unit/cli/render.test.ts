@@ -116,6 +116,20 @@ describe('which actions make sense in which phase', () => {
     const r = refuse('TrafficShift', phase, action);
     if (want === undefined) expect(r).toBeUndefined(); else expect(r).toMatch(want);
   });
+
+  it('a ShadowRun with parity: its verdict, counts, reason, skips, the breaker and where the report is', () => {
+    const sr: CutoverObject = {
+      kind: 'ShadowRun', metadata: { name: 'listings', namespace: 'shop', generation: 1, creationTimestamp: ago(60) },
+      spec: { percent: 100, duration: '1h', primary: { service: 'monolith' }, shadow: { service: 'listings-api' }, parity: { maxMismatchRatio: 0.01 } },
+      status: { phase: 'Running', parity: { compared: 400, mismatched: 36, noiseCompared: 80, result: 'Fail', reason: 'GET /listings/:id: 36 of 400 compared responses differ', comparator: 'cutover-parity-listings', skipped: [{ reason: 'method', count: 12 }], breaker: '6 of the last 10 legacy replays failed' } },
+    };
+    const text = statusText(sr, [], NOW).join('\n');
+    expect(text).toContain('Parity:    Fail: 36/400 compared responses differ (80 noise samples); comparator cutover-parity-listings');
+    expect(text).toContain('GET /listings/:id: 36 of 400 compared responses differ');
+    expect(text).toContain('skipped: method 12');
+    expect(text).toContain('legacy replays paused: 6 of the last 10 legacy replays failed');
+    expect(text).toContain('kubectl cutover report listings -n shop');
+  });
 });
 
 describe('status of a TrafficShift with a judged metric (issue 16)', () => {

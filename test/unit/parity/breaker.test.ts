@@ -44,4 +44,23 @@ describe('ReplayBreaker', () => {
     for (let i = 0; i < 20; i++) b.record(true, 30);
     expect(b.allow()).toBe(true);
   });
+
+  it('does not open when the new service slowed down alike: the comparator itself is late (its own queueing), not the legacy', () => {
+    const clock = new FakeClock(0);
+    const b = new ReplayBreaker(clock, { minRequests: 10, windowMs: 1000 });
+    for (let i = 0; i < 10; i++) { b.recordPeer(100); b.record(true, 200); }
+    clock.advance(1000);
+    // Under load both answers arrive 3× later: the same ratio to the new service as at the start.
+    for (let i = 0; i < 30; i++) { b.recordPeer(300); b.record(true, 600); }
+    expect(b.allow()).toBe(true);
+  });
+
+  it('opens when the legacy slowed down relative to the new service too', () => {
+    const clock = new FakeClock(0);
+    const b = new ReplayBreaker(clock, { minRequests: 10, windowMs: 1000 });
+    for (let i = 0; i < 10; i++) { b.recordPeer(100); b.record(true, 200); }
+    clock.advance(1000);
+    for (let i = 0; i < 10; i++) { b.recordPeer(100); b.record(true, 900); }
+    expect(b.state()).toMatchObject({ open: true, reason: "legacy replay p95 900 ms is over 2× its first p95 (200 ms) and 9.0× the new service's" });
+  });
 });

@@ -197,6 +197,25 @@ describe('Comparator', () => {
     expect(skipped).toContain(`cutover_parity_skipped_total{namespace="shop",shadowrun="listings",reason="rate_limited"} ${sum.skipped.rate_limited}`);
   });
 
+  it('under a tight maxLegacyRps the noise sample is not starved: both legacy tokens are taken up front, a refused sample is owed', async () => {
+    const legacy = await backend();
+    const candidate = await backend();
+    // 2 tokens a second, a full bucket of 2; every 5th request wants a noise sample.
+    const s = await comparatorFor(legacy, candidate, { maxLegacyRps: 2, maxInFlight: 1024 });
+    for (let second = 0; second < 10; second++) {
+      // A burst of 5 each second: the first request usually takes the only tokens there are.
+      await Promise.all(Array.from({ length: 5 }, (_, i) => mirror(s.url, 'GET', `/listings/${second * 5 + i}`)));
+      await s.comparator.idle();
+      s.clock.advance(1000);
+    }
+    const ep = s.comparator.summary().endpoints['GET /listings/:id']!;
+    // Never more legacy replays than the bucket allows: 2 a second, plus the full bucket at the start.
+    expect(legacy.hits.length).toBeLessThanOrEqual(2 + 2 * 10);
+    expect(ep.noiseCompared).toBeGreaterThan(0);
+    // The legacy was asked twice for every noise sample: replays = compared + noiseCompared.
+    expect(legacy.hits.length).toBe(ep.compared + ep.noiseCompared);
+  });
+
   it('the breaker pauses legacy replays when they fail', async () => {
     const legacy = await backend((_id, _c, _req, res) => json(res, { error: 'down' }, 503));
     const candidate = await backend();

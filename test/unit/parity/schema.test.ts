@@ -33,7 +33,7 @@ describe('ParitySchema', () => {
     expect(ParitySchema.safeParse({ allowMethods: ['/search'] }).success).toBe(false);
   });
 
-  it('is still refused on a ShadowRun: nothing runs the comparator yet', () => {
+  it('is accepted on a ShadowRun (the operator runs a comparator for it)', () => {
     const spec = {
       route: { httpRoute: { name: 'r' } },
       primary: { service: 'legacy', port: 80 },
@@ -43,6 +43,7 @@ describe('ParitySchema', () => {
       parity: {},
     };
     const r = ShadowRunSpecSchema.safeParse(spec);
-    expect(r.error?.issues.map((i) => i.message)).toContain('parity comparison is not implemented yet: remove parity (a run would pass without comparing responses); judge the shadow with analysis metrics instead');
+    expect(r.success).toBe(true);
+    expect(r.data?.parity?.maxLegacyRps).toBe(10);
   });
 });

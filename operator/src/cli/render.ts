@@ -1,5 +1,6 @@
 // Text output of `kubectl cutover`: pure functions from API objects (and "now") to lines, so that
 // they are table-tested without a cluster.
+import { ago } from './dashboard/model.ts';
 
 /** The loose shape the renderer reads: any of the three kinds, possibly partial. */
 export interface CutoverObject {
@@ -21,14 +22,7 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 export function age(from: string | undefined, now: number): string {
   const t = from ? Date.parse(from) : NaN;
   if (!Number.isFinite(t)) return '-';
-  const s = Math.max(0, Math.floor((now - t) / 1000));
-  if (s < 120) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 24) return m % 60 ? `${h}h${m % 60}m` : `${h}h`;
-  const d = Math.floor(h / 24);
-  return h % 24 && d < 7 ? `${d}d${h % 24}h` : `${d}d`;
+  return ago(now - t);
 }
 
 /** Columns padded to the widest cell, separated by 3 spaces, like kubectl. */

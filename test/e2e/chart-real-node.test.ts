@@ -20,7 +20,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cutoverReceiverConfig } from '../helpers/alertmanager.ts';
-import { eventually, getJson, kubectl, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
+import { eventually, getFresh, getJson, kubectl, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
 import { createScenario, ERROR_RATE_QUERY, recordWeights, render, shiftYaml, waitPhase, type Scenario } from '../helpers/scenario.ts';
 import { TESTBED_PARENT_REFS } from '../testbed/dataplane/gateway-class.ts';
 import { binaries, ensureBinaries, REPO_ROOT } from '../testbed/paths.ts';
@@ -169,10 +169,11 @@ describe('the chart installed cluster-wide on the real node', () => {
     // pods just turned Ready: kube-proxy writes their endpoints a moment later (until then the
     // ClusterIP refuses), so this waits for the first answer, each try bounded, and says what it saw.
     const url = `${await serviceUrl(r)}/readyz`;
+    // Each try on a fresh connection (getFresh): one made before kube-proxy's rule leaves by the
+    // default route, and a pooled connection would keep talking to whatever answered there.
     const status = await eventually('/readyz through the Service', async () => {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) }).catch((err: Error) => {
-        throw new Error(`${err.name}: ${err.message}${(err.cause as { code?: string } | undefined)?.code ? ` (${(err.cause as { code: string }).code})` : ''}`);
-      });
+      const res = await getFresh(url, 2_000);
+      if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${res.body.slice(0, 200)}`);
       return res.status;
     }, 60_000);
     expect(status).toBe(200);

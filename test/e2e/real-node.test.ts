@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, eventuallyEqual, getJson, kubectl, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
+import { eventually, eventuallyEqual, getFresh, getJson, kubectl, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
 import { REPO_ROOT } from '../testbed/paths.ts';
 import { OPERATOR_IMAGE, POD_SUBNET, REAL_NODE_LABEL, REAL_NODE_TAINT } from '../testbed/realnode.ts';
 import { requireRealNode } from '../testbed/testbed.ts';
@@ -97,12 +97,11 @@ spec: {selector: {app: hello}, ports: [{port: 80, targetPort: 8080}]}
     // From the host, through kube-proxy's rules, as the gateway or Alertmanager would. Each try is
     // bounded (a SYN sent before kube-proxy wrote the Service's rule goes to the default route and
     // would otherwise wait for the 10 s connect timeout); a failure says what the host saw.
+    // Each try on a fresh connection: one made before kube-proxy's rule leaves by the default route.
     const fromHost = await eventually('the ClusterIP answers from the host', async () => {
-      const r = await fetch(`http://${svc.spec.clusterIP}/`, { signal: AbortSignal.timeout(2_000) }).catch((err: Error) => {
-        throw new Error(`${err.name}: ${err.message}${(err.cause as { code?: string } | undefined)?.code ? ` (${(err.cause as { code: string }).code})` : ''}`);
-      });
-      if (!r.ok) throw new Error(`HTTP ${r.status}`);
-      return r.text();
+      const r = await getFresh(`http://${svc.spec.clusterIP}/`, 2_000);
+      if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.body.slice(0, 200)}`);
+      return r.body;
     }, 60_000).catch((err: Error) => {
       throw new Error(`${err.message}\nkube-proxy's nat rules for the Service:\n${natRulesFor(`${ns}/greeter`)}`);
     });

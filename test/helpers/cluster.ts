@@ -1,5 +1,6 @@
 // Small helpers for tests that talk to the testbed through the real kubectl.
 import { execFile } from 'node:child_process';
+import { request } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import { inject } from 'vitest';
 import type { TestbedInfo } from '../testbed/testbed.ts';
@@ -83,4 +84,26 @@ export async function promQuery(query: string): Promise<Array<{ metric: Record<s
 
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e4).toString(36)}`;
+}
+
+/**
+ * One HTTP GET on a connection of its own (no keep-alive pool), bounded by `timeoutMs`. For
+ * addresses that only kube-proxy's rules make local, such as a ClusterIP from the host: a try made
+ * before the rule exists leaves by the default route, and whatever answers out there (this
+ * machine's egress proxy answered 404) must not be reused by the next try through a pooled
+ * connection, as fetch would.
+ */
+export function getFresh(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false, headers: { connection: 'close' }, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', (err: Error & { code?: string }) => reject(new Error(`${err.message}${err.code ? ` (${err.code})` : ''}`)));
+    req.end();
+  });
 }

@@ -85,7 +85,9 @@ interface Rollback {
 
 class HttpError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) { super(message); this.status = status; }
+  /** Ask the client to open a new connection for its retry (Connection: close). */
+  readonly closeConnection: boolean;
+  constructor(status: number, message: string, closeConnection = false) { super(message); this.status = status; this.closeConnection = closeConnection; }
 }
 
 export class HookServer {
@@ -145,6 +147,7 @@ export class HookServer {
       // flood of bad requests cost the operator more than answering them does.
       else this.#o.logger.debug({ status, reason: message, path: url.pathname, caller: req.socket.remoteAddress }, 'hook refused');
       if (status === 413 && !(await this.#drain(req)) && !res.headersSent) { res.setHeader('connection', 'close'); lingerOnClose(req); }
+      if (err instanceof HttpError && err.closeConnection && !res.headersSent) { res.setHeader('connection', 'close'); res.setHeader('retry-after', '1'); }
       if (!res.headersSent) sendJson(res, status, { error: message });
       else res.end();
     } finally {
@@ -260,7 +263,11 @@ export class HookServer {
   /** Method and rate limit, before anything is read. */
   #preflight(req: IncomingMessage): void {
     if (req.method !== 'POST') { req.resume(); throw new HttpError(405, 'POST only'); }
-    if (this.#o.acting && !this.#o.acting()) { req.resume(); throw new HttpError(503, 'standby replica: the leader acts on hooks; retry'); }
+    // A standby closes the connection with its 503: behind a Service, a client's retry on the same
+    // keep-alive connection would reach this replica again and again (kube-proxy balances per
+    // connection); on a new one it may reach the leader. Alertmanager's retries stayed on the standby
+    // for minutes without this (chart test, 2 replicas).
+    if (this.#o.acting && !this.#o.acting()) { req.resume(); throw new HttpError(503, 'standby replica: the leader acts on hooks; retry', true); }
     const caller = req.socket.remoteAddress ?? 'unknown';
     const { perSecond, burst } = this.#o.rateLimit ?? { perSecond: 20, burst: 40 };
     if (this.#buckets.size > 10_000) {

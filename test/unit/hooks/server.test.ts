@@ -84,6 +84,21 @@ const auth = { authorization: `Bearer ${TOKEN}` };
 const shopTarget = () => new FakeTarget([{ key: 'shop/listings-read', labels: { service: 'listings-api' } }, { key: 'shop/other', labels: { service: 'other' } }]);
 
 describe('POST /hooks/alertmanager', () => {
+  it('a standby replica answers 503 and closes the connection, so that a retry through a Service can reach the leader', async () => {
+    const t = shopTarget();
+    const { port } = await start(t, { acting: () => false });
+    const r = await new Promise<{ status: number; connection?: string; retryAfter?: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/hooks/alertmanager', method: 'POST', headers: { 'content-type': 'application/json', connection: 'keep-alive', ...auth } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, retryAfter: res.headers['retry-after'] as string | undefined }));
+      });
+      req.on('error', reject);
+      req.end(alertPayload([{ labels: { alertname: 'ListingsApiErrors', service: 'listings-api' } }]));
+    });
+    expect(r).toEqual({ status: 503, connection: 'close', retryAfter: '1' });
+    expect(t.calls).toEqual([]);
+  });
+
   it('a firing alert whose labels match rolls that resource back with trigger Alert and the alert name', async () => {
     const t = shopTarget();
     const { port } = await start(t);

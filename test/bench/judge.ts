@@ -130,7 +130,7 @@ function median(v: number[]): number {
   return s.length === 0 ? NaN : (s[(s.length - 1) >> 1] as number);
 }
 
-export function judgeBench(opts: { runs?: number; seed?: number; only?: Array<[string, JudgeParams, number, number]> } = {}): JudgeBenchResult {
+export function judgeBench(opts: { runs?: number; seed?: number } = {}): JudgeBenchResult {
   const runs = opts.runs ?? 200;
   const seed = opts.seed ?? 1;
   const base: JudgeParams = { confidence: 0.98, direction: 'increase', critical: false };
@@ -140,7 +140,6 @@ export function judgeBench(opts: { runs?: number; seed?: number; only?: Array<[s
     ['judge, confidence 0.997, window 10m (legacy over the same 10m)', judged({ ...base, confidence: 0.997 }, 600)],
     ['judge as the README recommends for latency (confidence 0.997, window 10m, baselineWindow 2h)', judged({ ...base, confidence: 0.997 }, 600, 7200)],
   ];
-  if (opts.only) checks.splice(0, checks.length, ...opts.only.map(([n, p, w, b]): [string, Check] => [n, judged(p, w, b)]));
   const rows = checks.map(([name, check]): JudgeBenchRow => {
     let falseRollbacks = 0;
     const caught: RunOutcome[] = [];

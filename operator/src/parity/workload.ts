@@ -140,6 +140,11 @@ export function identityObjects(run: RunIdentity): Obj[] {
   ];
 }
 
+/** The labels that select a run's comparator pods (Service, Deployment and NetworkPolicy alike). */
+function comparatorSelector(run: RunIdentity): Record<string, string> {
+  return { [PARITY_RUN_LABEL]: runLabelValue(run.name), 'app.kubernetes.io/name': 'cutover-parity' };
+}
+
 /** The Service the route's RequestMirror points at while parity is on. */
 export function comparatorService(run: RunIdentity): Obj {
   const name = comparatorName(run.name);
@@ -148,7 +153,7 @@ export function comparatorService(run: RunIdentity): Obj {
     kind: 'Service',
     metadata: meta(run, name),
     spec: {
-      selector: { [PARITY_RUN_LABEL]: runLabelValue(run.name), 'app.kubernetes.io/name': 'cutover-parity' },
+      selector: comparatorSelector(run),
       ports: [
         { name: 'mirror', port: MIRROR_PORT, targetPort: 'mirror', protocol: 'TCP' },
         { name: 'admin', port: ADMIN_PORT, targetPort: 'admin', protocol: 'TCP' },
@@ -176,7 +181,7 @@ export function comparatorDeployment(run: RunIdentity, config: ComparatorConfig,
     spec: {
       replicas: 1,
       strategy: { type: 'Recreate' },
-      selector: { matchLabels: { [PARITY_RUN_LABEL]: runLabelValue(run.name), [PARITY_CONFIG_LABEL]: stamp, 'app.kubernetes.io/name': 'cutover-parity' } },
+      selector: { matchLabels: { ...comparatorSelector(run), [PARITY_CONFIG_LABEL]: stamp } },
       template: {
         // The common scrape convention: the comparator's cutover_parity_*_total counters and replay latencies.
         metadata: { labels: podLabels, annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(ADMIN_PORT), 'prometheus.io/path': '/metrics' } },
@@ -228,7 +233,7 @@ export function comparatorNetworkPolicy(run: RunIdentity, apiServerPorts: readon
     kind: 'NetworkPolicy',
     metadata: meta(run, name),
     spec: {
-      podSelector: { matchLabels: { [PARITY_RUN_LABEL]: runLabelValue(run.name), 'app.kubernetes.io/name': 'cutover-parity' } },
+      podSelector: { matchLabels: comparatorSelector(run) },
       policyTypes: ['Ingress', 'Egress'],
       ingress: [{ ports: [{ port: MIRROR_PORT, protocol: 'TCP' }, { port: ADMIN_PORT, protocol: 'TCP' }] }],
       egress: [

@@ -1,6 +1,7 @@
 // The markdown table printed at the end of `npm run bench` (and pasted into the README).
 import type { BenchResults } from './run.ts';
 import type { Dist } from './lib.ts';
+import { comparatorRows } from './parity.ts';
 
 const ms = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 'n/a' : x >= 10_000 ? `${(x / 1000).toFixed(1)} s` : `${Math.round(x)} ms`);
 const pct = (d: Dist | undefined) => (d && d.n > 0 ? `p50 ${ms(d.p50)} · p99 ${ms(d.p99)} · max ${ms(d.max)} (n=${d.n})` : 'n/a');
@@ -38,6 +39,20 @@ export function renderTable(r: BenchResults): string {
   if (jb && !('error' in jb)) {
     for (const x of jb.rows) {
       rows.push([`${x.check}: false rollbacks (healthy) / detected (15% slower), ${jb.runs} runs`, `${x.falseRollbacks} / ${x.detected}${x.samplesMedian !== undefined ? ` (median ${x.samplesMedian} points per side)` : ''}`, x.check.startsWith('judge') ? '≤ 1 / ≥ 95%' : '', x.check.startsWith('judge') ? ok(x.falseRollbacks <= 1 && x.detected >= 0.95 * jb.runs) : '']);
+    }
+  }
+  const p = r.parity;
+  if (p && 'error' in p) rows.push(['parity comparator', `failed: ${p.error}`, '', '']);
+  if (p && !('error' in p)) {
+    rows.push([`parity comparator: compared requests/s at saturation (best of ${p.throughput.map((t) => t.offeredRps).join(', ')} req/s offered)`, `${p.saturationComparedPerSecond}/s`, 'reported', '']);
+    rows.push(...comparatorRows(p));
+    const g = p.gateway;
+    if (g && 'error' in g) rows.push(['user latency at the gateway, parity on vs off', `failed: ${g.error}`, '', '']);
+    if (g && !('error' in g)) {
+      for (const x of g.runs) rows.push([`user latency at the gateway, ${g.rps} req/s, ${x.mode === 'none' ? 'no mirror' : x.mode === 'shadow' ? 'shadow without parity (mirror → new service)' : 'parity on (mirror → comparator, every read compared)'}, round ${x.round}`, `p50 ${ms(x.p50)} · p95 ${ms(x.p95)} · p99 ${ms(x.p99)} (n=${x.n}, ${x.errors + x.non200} not 200${x.comparedDuring !== undefined ? `; ${x.comparedDuring} compared` : ''})`, x.mode === 'parity' ? 'no added latency' : '', '']);
+      const on = g.byMode.parity;
+      const off = g.byMode.shadow;
+      if (on && off) rows.push(['  parity on − off (shadow), mean of the rounds', `p50 ${(on.p50 - off.p50).toFixed(1)} ms · p95 ${(on.p95 - off.p95).toFixed(1)} ms · p99 ${(on.p99 - off.p99).toFixed(1)} ms`, '', '']);
     }
   }
   const head = `| what | measured | target (DESIGN §6) | |\n|---|---|---|---|`;

@@ -10,8 +10,10 @@ import { OPERATOR_IMAGE, REAL_NODE_LABEL, REAL_NODE_TAINT } from '../testbed/rea
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../testbed/paths.ts';
+import { startPodScrape, type PodScrape } from '../testbed/pod-scrape.ts';
 
 let operator: OperatorProcess;
+let podScrape: PodScrape | undefined;
 const cleanups: Array<() => Promise<void>> = [];
 
 // Namespaces chosen up front: the operator under test watches only these, so operators of other
@@ -20,6 +22,8 @@ const EXAMPLES = ['listings-read-slice', 'cohortlens-v2', 'zemo-api-and-workers'
 const NS: Record<string, string[]> = Object.fromEntries(EXAMPLES.map((e) => [e, Array.from({ length: 3 }, () => uniqueName(e.slice(0, 16)))]));
 
 beforeAll(async () => {
+  // The comparator pods' metrics (prometheus.io/scrape annotations) in Prometheus, as in a cluster.
+  podScrape = startPodScrape(testbed(), { namespaces: Object.values(NS).flat() });
   operator = await startOperator(testbed(), {
     name: 'examples', namespaces: Object.values(NS).flat(),
     // Parity comparators as the chart runs them: the operator's image, on the real node.
@@ -34,6 +38,7 @@ afterAll(async () => {
   // Cleanup while the operator runs: it removes its finalizers as the namespaces go.
   for (const c of cleanups) await c().catch(() => {});
   await operator?.stop();
+  podScrape?.stop();
 });
 
 /**
@@ -110,6 +115,7 @@ const replicas = async (ns: string, d: string) => {
   const dep = await getJson<{ spec: { replicas: number }; status?: { readyReplicas?: number } }>(['get', 'deployment', d, '-n', ns]);
   return { replicas: dep.spec.replicas, ready: dep.status?.readyReplicas ?? 0 };
 };
+const report = (ns: string, name: string) => new Promise<string>((resolve) => execFile(process.execPath, [join(REPO_ROOT, 'operator', 'bin', 'kubectl-cutover.js'), 'report', name, '-n', ns, '-o', 'md'], { env: { ...process.env, KUBECONFIG: testbed().kubeconfig } }, (_e, out, err) => resolve(out + err)));
 const phases = (s: SliceObject) => (s.status?.history ?? []).map((h) => h.phase);
 
 describe('examples reach the outcome their README promises', () => {
@@ -133,13 +139,13 @@ describe('examples reach the outcome their README promises', () => {
     expect(sr.status.parity?.compared).toBeGreaterThanOrEqual(20);
     expect(sr.status.parity?.endpoints?.map((e) => e.endpoint)).toEqual(['GET /v1/listings']);
     // The README's parity report, as `kubectl cutover report` prints it.
-    const md = await new Promise<string>((resolve) => execFile(process.execPath, [join(REPO_ROOT, 'operator', 'bin', 'kubectl-cutover.js'), 'report', 'listings-read', '-n', ex.ns, '-o', 'md'], { env: { ...process.env, KUBECONFIG: testbed().kubeconfig } }, (_e, out, err) => resolve(out + err)));
+    const md = await report(ex.ns, 'listings-read');
     console.log(md);
     expect(md).toContain('**Owner:** Domain owner (Listings) — Christian');
     expect(md).toContain('**Decision:** **Go**');
   });
 
-  it('cohortlens-v2 (the CohortLens v2 migration): shadow mode (5xx < 0.1%, consistent p95, no-regression web check < 5% delta), then cutover to v2, Completed', async () => {
+  it('cohortlens-v2 (the CohortLens v2 migration): shadow mode with parity (v2\'s 5xx < 0.1% and consistent p95 from the comparator\'s series, responses vs v1, no-regression web check < 5% delta), then cutover to v2, Completed', async () => {
     // The playbook's no-regression script behind a QA service on 127.0.0.1 (see flask-to-postgres).
     const qa = await startCheckServer((req) => (req.headers.authorization === 'Bearer testbed-cohortlens-qa-token'
       ? json({ cohorts: 12, v1: 100, v2: 101.8, delta: 0.018 })
@@ -159,9 +165,23 @@ describe('examples reach the outcome their README promises', () => {
     // The shadow stage asked the no-regression script, for this pair of services, and judged its delta.
     expect(qa.requests.length).toBeGreaterThanOrEqual(1);
     expect(qa.requests[0]?.url).toBe('/no-regression?v1=cohortlens-v1&v2=cohortlens-v2');
-    const runs = await getJson<{ items: Array<{ status?: { verdict?: string; results?: Array<{ name: string; shadow?: number; result: string }> } }> }>(['get', 'shadowruns', '-n', ex.ns]);
-    expect(runs.items[0]?.status?.verdict).toBe('Pass');
-    expect(runs.items[0]?.status?.results).toContainEqual(expect.objectContaining({ name: 'no-regression', shadow: 0.018, result: 'Pass' }));
+    const runs = await getJson<{ items: Array<{ status?: { verdict?: string; results?: Array<{ name: string; shadow?: number; result: string }>; parity?: { compared: number; mismatched: number; result?: string } } }> }>(['get', 'shadowruns', '-n', ex.ns]);
+    const run = runs.items[0]?.status;
+    expect(run?.verdict).toBe('Pass');
+    expect(run?.results).toContainEqual(expect.objectContaining({ name: 'no-regression', shadow: 0.018, result: 'Pass' }));
+    // v2's error rate and p95 were read from the comparator's series of its calls to v2 (the gateway
+    // sent v2 nothing): a ratio with a denominator, so the comparator pod was scraped.
+    expect(run?.results).toContainEqual(expect.objectContaining({ name: 'error-rate', shadow: 0, result: 'Pass' }));
+    expect(run?.results).toContainEqual(expect.objectContaining({ name: 'p95-consistent-with-v1', result: 'Pass' }));
+    // "Review the shadow responses vs v1": parity passed, the declared deviation absorbed `service`.
+    expect(run?.results).toContainEqual(expect.objectContaining({ name: 'parity', result: 'Pass' }));
+    expect(run?.parity).toMatchObject({ result: 'Pass', mismatched: 0 });
+    expect(run?.parity?.compared).toBeGreaterThanOrEqual(20);
+    const md = await report(ex.ns, 'cohortlens-v2');
+    console.log(md);
+    expect(md).toContain('**Owner:** Tech Lead (CohortLens)');
+    expect(md).toContain('**Decision:** **Go**');
+    expect(md).toContain('$.service');
   });
 
   it('zemo-api-and-workers (Zemo\'s migration and rollback plan): workers Ready before traffic, p95 ≤ 110% of the monolith, legacy job runner retired after completion', async () => {

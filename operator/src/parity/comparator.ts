@@ -48,6 +48,8 @@ export interface ComparatorOptions {
   /** Base URLs, e.g. http://listings-legacy.shop.svc:8080 */
   legacy: string;
   candidate: string;
+  /** The new service's name, the `service` label of the cutover_parity_shadow_* series (default: the first label of the candidate's host name). */
+  candidateService?: string;
   /** The run's parity, defaults applied (ParitySchema.parse). */
   parity: Parity;
   /** Monotonic time for the rate limit and the breaker. */
@@ -83,7 +85,20 @@ function metricsFor(reg: Registry) {
     replayDuration: histogram({ name: 'cutover_parity_replay_duration_seconds', help: 'Duration of one replay, by target (legacy, new).', labelNames: [...labels, 'target'], registry: reg }),
     legacyReplays: counter({ name: 'cutover_parity_legacy_replays_total', help: 'Replays sent to the legacy, by status class (2xx … 5xx, error).', labelNames: [...labels, 'code_class'], registry: reg }),
     breakerOpen: gauge({ name: 'cutover_parity_breaker_open', help: '1 while legacy replays are paused by the breaker.', labelNames: [...labels], registry: reg }),
+    // The new service's side of the run: with parity on, the comparator (not the gateway) calls it,
+    // once per mirrored request, so a ShadowRun's shadow metrics read these series (README, Response parity).
+    shadowRequests: counter({ name: 'cutover_parity_shadow_requests_total', help: 'Calls the comparator made to the new (shadow) service, one per mirrored request, by status class (2xx … 5xx, error: no answer).', labelNames: [...labels, 'service', 'code_class'], registry: reg }),
+    shadowDuration: histogram({ name: 'cutover_parity_shadow_request_duration_seconds', help: 'Duration of the comparator\'s calls to the new (shadow) service, from sending the request to the end of the answer.', labelNames: [...labels, 'service'], buckets: SHADOW_DURATION_BUCKETS, registry: reg }),
   };
+}
+
+/** The buckets of the shadow latency histogram: those of a typical gateway's request histogram, so that a p95 read here compares with the legacy's p95 read at the gateway. */
+export const SHADOW_DURATION_BUCKETS: number[] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 10];
+
+/** `http://cohortlens-v2.ns.svc:8001` → `cohortlens-v2` (an IP address stays whole). */
+export function serviceOfUrl(url: string): string {
+  const host = new URL(url).hostname;
+  return /^[\d.]+$|^\[/.test(host) ? host : (host.split('.')[0] ?? host);
 }
 
 function codeClass(r: CallResult): string {
@@ -138,6 +153,7 @@ export class Comparator {
   readonly name: string;
   readonly #legacy: URL;
   readonly #candidate: URL;
+  readonly #candidateService: string;
   readonly #parity: Parity;
   readonly #timeoutMs: number;
   readonly #now: () => string;
@@ -159,6 +175,7 @@ export class Comparator {
     this.name = opts.name;
     this.#legacy = new URL(opts.legacy);
     this.#candidate = new URL(opts.candidate);
+    this.#candidateService = opts.candidateService ?? serviceOfUrl(opts.candidate);
     this.#parity = opts.parity;
     this.#timeoutMs = parseDuration(opts.parity.timeout);
     this.#now = opts.now ?? (() => new Date().toISOString());
@@ -374,7 +391,12 @@ export class Comparator {
         this.#metrics.legacyReplays.inc({ ...this.#labels(), code_class: codeClass(res) });
         this.#breaker.record(res.ok && res.answer.status < 500, own);
         this.#noteBreaker();
-      } else if (res.ok) this.#breaker.recordPeer(own);
+      } else {
+        if (res.ok) this.#breaker.recordPeer(own);
+        const l = { ...this.#labels(), service: this.#candidateService };
+        this.#metrics.shadowRequests.inc({ ...l, code_class: codeClass(res) });
+        this.#metrics.shadowDuration.observe(l, res.latencyMs / 1000);
+      }
       return res;
     };
     const limit = this.#parity.maxResponseBodyBytes;

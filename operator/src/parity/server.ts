@@ -21,6 +21,8 @@ export const ComparatorConfigSchema = z.strictObject({
   /** Base URLs of the two services, e.g. http://listings-legacy.shop.svc:8080 */
   legacy: z.string().regex(HTTP_URL),
   candidate: z.string().regex(HTTP_URL),
+  /** The new service's Service name: the `service` label of the comparator's cutover_parity_shadow_* series. */
+  candidateService: z.string().min(1).optional(),
   owner: z.string().optional(),
   parity: ParitySchema,
 });
@@ -114,6 +116,7 @@ export async function startComparatorServer(config: ComparatorConfig, opts: Comp
     name: config.name,
     legacy: config.legacy,
     candidate: config.candidate,
+    ...(config.candidateService !== undefined ? { candidateService: config.candidateService } : {}),
     parity: config.parity,
     registry: reg,
     logger: log,

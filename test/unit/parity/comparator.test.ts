@@ -4,7 +4,7 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ParitySchema, type ParityInput } from '../../../operator/src/api/shadowrun.ts';
-import { Comparator, stripShadowSuffix } from '../../../operator/src/parity/comparator.ts';
+import { Comparator, serviceOfUrl, stripShadowSuffix } from '../../../operator/src/parity/comparator.ts';
 import { renderJson, renderMarkdown, renderText } from '../../../operator/src/parity/report.ts';
 import { FakeClock } from '../../../operator/src/runtime/clock.ts';
 import { Registry } from '../../../operator/src/runtime/metrics.ts';
@@ -301,6 +301,28 @@ describe('Comparator', () => {
     await reads(s, 2);
     expect(s.comparator.summary().skipped).toEqual({ legacy_error: 2 });
     expect(await s.registry.getSingleMetricAsString('cutover_parity_legacy_replays_total')).toContain('code_class="error"} 2');
+  });
+
+  it('exports its calls to the new service (cutover_parity_shadow_*): one per mirrored read, compared or shed, by status class, with latencies', async () => {
+    // Every 4th answer of the new service is a 503; the legacy gets 2 replays a second at most, so
+    // most reads are passed on to the new service only — and counted all the same.
+    const candidate = await backend((id, _c, _req, res) => (id % 4 === 3 ? json(res, { error: 'down' }, 503) : json(res, listing(id))));
+    const s = await comparatorFor(await backend(), candidate, { maxLegacyRps: 2 });
+    await reads(s, 12);
+    expect(candidate.hits).toHaveLength(12);
+    expect(s.comparator.summary().forwardedOnly).toBeGreaterThan(0);
+    const counts = await s.registry.getSingleMetricAsString('cutover_parity_shadow_requests_total');
+    const service = serviceOfUrl(candidate.url);
+    expect(counts).toContain(`cutover_parity_shadow_requests_total{namespace="shop",shadowrun="listings",service="${service}",code_class="2xx"} 9`);
+    expect(counts).toContain(`cutover_parity_shadow_requests_total{namespace="shop",shadowrun="listings",service="${service}",code_class="5xx"} 3`);
+    const latency = await s.registry.getSingleMetricAsString('cutover_parity_shadow_request_duration_seconds');
+    expect(latency).toContain(`cutover_parity_shadow_request_duration_seconds_count{namespace="shop",shadowrun="listings",service="${service}"} 12`);
+    expect(latency).toContain('le="0.075"');
+  });
+
+  it('names the new service by its Service (the first label of its host name)', () => {
+    expect(serviceOfUrl('http://cohortlens-v2.cohortlens.svc:8001')).toBe('cohortlens-v2');
+    expect(serviceOfUrl('http://127.0.0.1:8080')).toBe('127.0.0.1');
   });
 
   it('streams and upgrades are skipped', async () => {

@@ -184,6 +184,7 @@ export class ShadowRunController {
       namespace: run.namespace, name: run.name,
       legacy: serviceUrl(run.namespace, spec.primary.service, spec.primary.port),
       candidate: serviceUrl(run.namespace, spec.shadow.service, spec.shadow.port),
+      candidateService: spec.shadow.service,
       parity: spec.parity,
     };
   }

@@ -49,7 +49,7 @@ export function renderTable(r: BenchResults): string {
     const g = p.gateway;
     if (g && 'error' in g) rows.push(['user latency at the gateway, parity on vs off', `failed: ${g.error}`, '', '']);
     if (g && !('error' in g)) {
-      for (const x of g.runs) rows.push([`user latency at the gateway, ${g.rps} req/s, ${x.mode === 'none' ? 'no mirror' : x.mode === 'shadow' ? 'shadow without parity (mirror → new service)' : 'parity on (mirror → comparator, every read compared)'}, round ${x.round}`, `p50 ${ms(x.p50)} · p95 ${ms(x.p95)} · p99 ${ms(x.p99)} (n=${x.n}, ${x.errors + x.non200} not 200${x.comparedDuring !== undefined ? `; ${x.comparedDuring} compared` : ''})`, x.mode === 'parity' ? 'no added latency' : '', '']);
+      for (const x of g.runs) rows.push([`user latency at the gateway, ${g.rps} req/s, ${x.mode === 'none' ? 'no mirror' : x.mode === 'shadow' ? 'shadow without parity (mirror → new service)' : 'parity on (mirror → comparator, every read compared)'}, round ${x.round}`, `p50 ${x.p50.toFixed(1)} · p95 ${x.p95.toFixed(1)} · p99 ${x.p99.toFixed(1)} ms (n=${x.n}, ${x.errors + x.non200} not 200${x.comparedDuring !== undefined ? `; ${x.comparedDuring} compared` : ''})`, x.mode === 'parity' ? 'no added latency' : '', '']);
       const on = g.byMode.parity;
       const off = g.byMode.shadow;
       if (on && off) rows.push(['  parity on − off (shadow), mean of the rounds', `p50 ${(on.p50 - off.p50).toFixed(1)} ms · p95 ${(on.p95 - off.p95).toFixed(1)} ms · p99 ${(on.p99 - off.p99).toFixed(1)} ms`, '', '']);

@@ -13,7 +13,7 @@
 // (evaluateMetric / judgeMetric, then judge() with the limits):
 // - threshold: `maxRatio: 1.1` of the new value over the legacy value at each analysis (README);
 // - judge at its defaults: `judge: {direction: increase}` (window 5m, step 15s, confidence 0.98);
-// - judge at confidence 0.997 over 10m, with the legacy's baseline as long (10m) and, as the README
+// - judge at confidence 0.998 over 10m, with the legacy's baseline as long (10m) and, as the README
 //   recommends for latency, two hours long (`baselineWindow: 2h`).
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -137,8 +137,8 @@ export function judgeBench(opts: { runs?: number; seed?: number } = {}): JudgeBe
   const checks: Array<[string, Check]> = [
     ['threshold `maxRatio: 1.1` (README)', threshold],
     ['judge, defaults (confidence 0.98, window 5m)', judged(base, 300)],
-    ['judge, confidence 0.997, window 10m (legacy over the same 10m)', judged({ ...base, confidence: 0.997 }, 600)],
-    ['judge as the README recommends for latency (confidence 0.997, window 10m, baselineWindow 2h)', judged({ ...base, confidence: 0.997 }, 600, 7200)],
+    ['judge, confidence 0.998, window 10m (legacy over the same 10m)', judged({ ...base, confidence: 0.998 }, 600)],
+    ['judge as the README recommends for latency (confidence 0.998, window 10m, baselineWindow 2h)', judged({ ...base, confidence: 0.998 }, 600, 7200)],
   ];
   const rows = checks.map(([name, check]): JudgeBenchRow => {
     let falseRollbacks = 0;

@@ -31,6 +31,9 @@ export function renderTable(r: BenchResults): string {
     rows.push([`restart: SIGKILL with ${s.restart.inFlight} in flight → all reconciled`, `${ms(s.restart.allReconciledAfterMs)} (ready ${ms(s.restart.readyAfterMs)})`, '≤ 15 s', ok(s.restart.allReconciledAfterMs <= 15_000)]);
     rows.push(['  repeated / skipped steps (Events; WATCH)', `${s.restart.repeatedSteps} / ${s.restart.skippedSteps}; ${s.restart.repeatedFromWatch} / ${s.restart.skippedFromWatch}`, '0 / 0', ok(s.restart.repeatedSteps + s.restart.skippedSteps + s.restart.repeatedFromWatch + s.restart.skippedFromWatch === 0)]);
   }
+  const w = r.workers;
+  if (w && 'error' in w) rows.push(['shifts with workers, idle', `failed: ${w.error}`, '', '']);
+  if (w && !('error' in w)) rows.push([`${w.shifts} TrafficShifts with workers (2 Deployments each), idle: API requests/s (by verb)`, `${w.apiRequestsPerSecond} (${Object.entries(w.byVerb).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'})`, 'idle ≤ 1/s', ok(w.apiRequestsPerSecond <= 1)]);
   const f = r.flagger;
   if (f && 'error' in f) rows.push(['Flagger v1.44 side by side', `not measured: ${f.error}`, 'ratio', '']);
   if (f && !('error' in f)) for (const row of f.rows) rows.push([row.what, row.value, row.target ?? 'ratio', '']);

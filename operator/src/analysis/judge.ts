@@ -63,13 +63,18 @@ export const MAX_INFLATION = 19;
  * evaluated every 15 s shares most of its data with the next point); treating them as independent
  * makes a steady wobble look significant.
  *
- * `inflation` is the variance of a mean of such points over that of independent ones, 1 + 2·Σρ_k,
- * the larger of two estimates: Geyer's initial positive sequence (the sum of the autocorrelations
- * while consecutive pairs of them stay positive, as MCMC tools estimate an effective sample size;
- * right for any short-memory series, e.g. a slow wobble plus independent spikes) and the AR(1)
- * value (1 + r) / (1 − r) from the lag-1 autocorrelation r with Kendall's small-sample bias
- * correction r + (1 + 3r) / n (steadier when the samples are short). r is reported clamped to
- * [0, 0.9] and the inflation to [1, MAX_INFLATION]. Samples under 4 points are left out.
+ * `inflation` is the variance of a mean of such points over that of independent ones, 1 + 2·Σρ_k.
+ * It is the AR(1) value (1 + r) / (1 − r), from the lag-1 autocorrelation r with Kendall's
+ * small-sample bias correction r + (1 + 3r) / n, unless the series is clearly more persistent than
+ * an AR(1) process: when some ρ_k, k = 2…5, exceeds r^k (what AR(1) predicts) by more than 3/√n,
+ * the larger of that
+ * and Geyer's initial positive sequence (the sum of the autocorrelations while consecutive pairs of
+ * them stay positive, as MCMC tools estimate an effective sample size; right for any short-memory
+ * series, e.g. a slow wobble plus independent spikes). Geyer's sum is not used unconditionally: on
+ * series that are AR(1)-like it is biased upwards (it keeps summing noise while it stays positive),
+ * which the judge bench measured as lost detection (94.1% vs 95.7% at 4 false rollbacks in 1,000).
+ * r is reported clamped to [0, 0.9] and the inflation to [1, MAX_INFLATION]. Samples under 4
+ * points are left out.
  */
 export function serialCorrelation(...samples: ReadonlyArray<readonly number[]>): { r: number; inflation: number } {
   const centred: number[][] = [];
@@ -91,19 +96,25 @@ export function serialCorrelation(...samples: ReadonlyArray<readonly number[]>):
     for (const d of centred) for (let i = 0; i + k < d.length; i++) num += (d[i] as number) * (d[i + k] as number);
     return num / den;
   };
-  // Geyer: Γ_m = ρ_2m + ρ_2m+1 (ρ_0 = 1), summed while positive and made non-increasing.
-  let tau = -1;
-  let previous = Infinity;
-  for (let m = 0; 2 * m + 1 < longest / 2; m++) {
-    let g = (m === 0 ? 1 : rho(2 * m)) + rho(2 * m + 1);
-    if (!(g > 0)) break;
-    g = Math.min(g, previous);
-    previous = g;
-    tau += 2 * g;
-  }
   const raw = rho(1);
   const r = Math.min(0.9, Math.max(0, raw + (1 + 3 * raw) / (n / centred.length)));
-  const inflation = Math.min(MAX_INFLATION, Math.max(1, tau, (1 + r) / (1 - r)));
+  let inflation = (1 + r) / (1 - r);
+  let persistent = false;
+  for (let k = 2; k <= Math.min(5, longest - 1) && !persistent; k++) persistent = rho(k) > Math.max(0, raw) ** k + 3 / Math.sqrt(n);
+  if (persistent) {
+    // More persistent than AR(1): Geyer, Γ_m = ρ_2m + ρ_2m+1 (ρ_0 = 1), summed while positive and made non-increasing.
+    let tau = -1;
+    let previous = Infinity;
+    for (let m = 0; 2 * m + 1 < longest / 2; m++) {
+      let g = (m === 0 ? 1 : rho(2 * m)) + rho(2 * m + 1);
+      if (!(g > 0)) break;
+      g = Math.min(g, previous);
+      previous = g;
+      tau += 2 * g;
+    }
+    inflation = Math.max(inflation, tau);
+  }
+  inflation = Math.min(MAX_INFLATION, Math.max(1, inflation));
   return { r, inflation };
 }
 

@@ -10,16 +10,26 @@
 // Retries are Octokit's @octokit/plugin-retry: 5xx, 429 and network errors with backoff; any other
 // 4xx is GitHub refusing the request, final. (Not @octokit/plugin-throttling: it spaces writes 1 s
 // apart for bulk clients; a phase change makes at most three writes, and notifications stay prompt.)
-import { retry } from '@octokit/plugin-retry';
-import { Octokit } from '@octokit/rest';
+//
+// Octokit is loaded on first use (issue 18): most installs never configure GitHub, and its modules
+// cost an idle operator several MB of heap and code.
+import type { Octokit } from '@octokit/rest';
 import type { Logger } from '../runtime/logger.ts';
 import { isFailure, isSuccess, subject, summary, type PhaseChange } from './change.ts';
 
 export const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
 export const DEPLOYMENT_TASK = 'deploy:cutover';
 
-const GitHub = Octokit.plugin(retry);
-type GitHub = InstanceType<typeof GitHub>;
+type GitHub = Octokit;
+type GitHubClass = new (options: Record<string, unknown>) => GitHub;
+let loaded: Promise<GitHubClass> | undefined;
+/** Octokit with plugin-retry, imported once, on the first report. */
+function gitHubClass(): Promise<GitHubClass> {
+  loaded ??= Promise.all([import('@octokit/rest'), import('@octokit/plugin-retry')])
+    .then(([rest, plugin]) => rest.Octokit.plugin(plugin.retry) as unknown as GitHubClass)
+    .catch((err: unknown) => { loaded = undefined; throw err; });
+  return loaded;
+}
 /** Every 4xx but 429 is final. Network errors reach plugin-retry as status 500 (@octokit/request). */
 const DO_NOT_RETRY = Array.from({ length: 100 }, (_, i) => 400 + i).filter((s) => s !== 429);
 
@@ -67,6 +77,7 @@ export class GitHubReporter {
     const state = deploymentState(c);
     if (!state) return;
     const attempts = Math.max(1, this.#o.attempts ?? 3);
+    const GitHub = await gitHubClass();
     const octokit = new GitHub({
       auth: token,
       // Backoff (retryCount + 1)² × 500 ms: 0.5 s, then 2 s.

@@ -4,7 +4,7 @@
 // be consecutive, an action acknowledged once) follow the table, one story each.
 import { describe, expect, it } from 'vitest';
 import { TrafficShiftSpecSchema, type TrafficShiftStatus } from '../../../operator/src/api/trafficshift.ts';
-import { planTrafficShift, analysisDue, type ShiftObservation, type Effect } from '../../../operator/src/controllers/trafficshift/plan.ts';
+import { planTrafficShift, analysisDue, deploymentsToObserve, type ShiftObservation, type Effect } from '../../../operator/src/controllers/trafficshift/plan.ts';
 import { memoOf, statusPersistence, withMemo } from '../../../operator/src/controllers/trafficshift/persistence.ts';
 import type { MetricResult } from '../../../operator/src/analysis/evaluate.ts';
 
@@ -374,5 +374,36 @@ describe('analysis bookkeeping kept in memory (idle API traffic)', () => {
     expect(p.status.stepStartedAt).toBe('2026-11-22T10:00:01.234Z');
     expect(Date.parse(p.status.stepStartedAt!)).toBe(T0 + 1234);
   });
+
+  it('a shift completing in this reconcile without its legacy observed requeues at once; the Completed reconcile scales the legacy', () => {
+    const last = progressing(2, 100, 61_000, { lastAnalysisAt: iso(T0 - 1000), workers: [{ deployment: 'score-worker', previousReplicas: 0 }] });
+    // What the controller observes for a Progressing shift: no Deployments at all.
+    expect(deploymentsToObserve(obs({ spec: withLegacy, status: last }))).toEqual([]);
+    const done = planTrafficShift(obs({ spec: withLegacy, status: last, routeCanaryWeight: 100, analysis: pass }));
+    expect(done.status.phase).toBe('Completed');
+    expect(types(done.effects)).not.toContain('scale:monolith-worker=0');
+    expect(done.requeueAfterMs).toBe(10);
+    // Next reconcile: Completed with the legacy not yet scaled observes only the legacy, and scales it.
+    expect(deploymentsToObserve(obs({ spec: withLegacy, status: done.status }))).toEqual([{ name: 'monolith-worker', field: 'legacy.deployment', worker: 0 }]);
+    const scaled = planTrafficShift(obs({ spec: withLegacy, status: done.status, routeCanaryWeight: 100, deployments: monolithWorker, now: T0 + 20 }));
+    expect(types(scaled.effects)).toEqual(['status', 'scale:monolith-worker=0']);
+    expect(scaled.status.workers?.[0]).toMatchObject({ legacyDeployment: 'monolith-worker', legacyPreviousReplicas: 2 });
+    // From then on nothing is read from the cluster for it.
+    expect(deploymentsToObserve(obs({ spec: withLegacy, status: scaled.status }))).toEqual([]);
+  });
 });
 
+describe('deploymentsToObserve: only what the plan reads (issue 18: no GETs per live reconcile)', () => {
+  const all = [{ name: 'score-worker', field: 'deployment', worker: 0 }, { name: 'monolith-worker', field: 'legacy.deployment', worker: 0 }];
+  it.each<[string, Partial<ShiftObservation>, unknown[]]>([
+    ['a new shift: every worker and legacy Deployment', { status: {} }, all],
+    ['Pending (waiting for workers): all', { status: { observedGeneration: 1, phase: 'Pending' } }, all],
+    ['a new generation: all', { status: { ...progressing(1, 50, 5000), observedGeneration: 0 } }, all],
+    ['Progressing: none', { status: progressing(1, 50, 5000) }, []],
+    ['Paused: none', { status: { ...progressing(1, 50, 5000), phase: 'Paused' } }, []],
+    ['RolledBack: none (the rollback restores from status.workers)', { status: { observedGeneration: 1, phase: 'RolledBack' } }, []],
+    ['RolledBack with a Retry asked: all', { status: { observedGeneration: 1, phase: 'RolledBack' }, annotations: { 'cutover.dev/retry': 'r1' } }, all],
+  ])('%s', (_name, over, want) => {
+    expect(deploymentsToObserve(obs({ spec: withLegacy, ...over }))).toEqual(want);
+  });
+});

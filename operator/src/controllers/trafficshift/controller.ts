@@ -13,7 +13,7 @@ import { matchAlert, recordRollbackRequest, rollbackRequestChanged, RollbackRequ
 import { pendingRollbackRequest } from '../shared/planner.ts';
 import type { RollbackRequest as RecordedRollback } from '../../api/common.ts';
 import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
-import { analysisDue, isTerminal, planTrafficShift, type Effect, type ObservedDeployment, type ShiftObservation } from './plan.ts';
+import { analysisDue, deploymentsToObserve, isTerminal, planTrafficShift, type Effect, type ShiftObservation } from './plan.ts';
 import { memoOf, statusPersistence, withMemo, type AnalysisMemo } from './persistence.ts';
 import { ShiftMetrics } from './metrics.ts';
 import { phaseChangeOf, type PhaseChange } from '../../notify/change.ts';
@@ -173,7 +173,7 @@ export class TrafficShiftController {
           o.problems.push({ ...err.problem, reason: Reason.RouteNotFound });
         }
       }
-      await this.#observeDeployments(ref.namespace, spec, o);
+      await this.#observeDeployments(ref.namespace, deploymentsToObserve(o), o);
       if (freshStart && o.problems.length === 0 && spec.analysis) {
         // A query Prometheus rejects (bad PromQL, unknown template variable) is a spec problem:
         // found before the first weight change, so a Stalled shift has changed nothing (DESIGN §2).
@@ -183,8 +183,8 @@ export class TrafficShiftController {
       if (o.problems.length === 0 && analysisDue(spec, status, now)) {
         o.analysis = await this.#analyse(ref, spec, obj, o, ctx.signal);
       }
-    } else if (status.phase === 'Completed' || status.phase === 'RolledBack') {
-      await this.#observeDeployments(ref.namespace, spec, o);
+    } else if (status.phase === 'Completed') {
+      await this.#observeDeployments(ref.namespace, deploymentsToObserve(o), o);
     }
 
     // The current step's Event, if an earlier process may have died before writing it; before the
@@ -215,16 +215,12 @@ export class TrafficShiftController {
     return plan.requeueAfterMs !== undefined ? { requeueAfter: plan.requeueAfterMs } : undefined;
   }
 
-  async #observeDeployments(namespace: string, spec: ShiftObservation['spec'], o: ShiftObservation): Promise<void> {
-    for (const w of spec.workers ?? []) {
-      for (const [name, field] of [[w.deployment, 'deployment'], ...(w.legacy ? [[w.legacy.deployment, 'legacy.deployment']] : [])] as Array<[string, string]>) {
-        const dep = await this.#d.client.get<KubeObject & { spec?: { replicas?: number }; status?: { readyReplicas?: number } }>(DEPLOYMENT, namespace, name);
-        const observed: ObservedDeployment = { name, exists: Boolean(dep), replicas: dep?.spec?.replicas ?? 0, readyReplicas: dep?.status?.readyReplicas ?? 0 };
-        o.deployments[name] = observed;
-        if (!dep && !isTerminal(o.status.phase)) {
-          const i = (spec.workers ?? []).indexOf(w);
-          o.problems.push({ field: `spec.workers[${i}].${field}`, message: `Deployment ${namespace}/${name} not found`, reason: Reason.DeploymentNotFound });
-        }
+  async #observeDeployments(namespace: string, wanted: ReturnType<typeof deploymentsToObserve>, o: ShiftObservation): Promise<void> {
+    for (const { name, field, worker } of wanted) {
+      const dep = await this.#d.client.get<KubeObject & { spec?: { replicas?: number }; status?: { readyReplicas?: number } }>(DEPLOYMENT, namespace, name);
+      o.deployments[name] = { name, exists: Boolean(dep), replicas: dep?.spec?.replicas ?? 0, readyReplicas: dep?.status?.readyReplicas ?? 0 };
+      if (!dep && !isTerminal(o.status.phase)) {
+        o.problems.push({ field: `spec.workers[${worker}].${field}`, message: `Deployment ${namespace}/${name} not found`, reason: Reason.DeploymentNotFound });
       }
     }
   }

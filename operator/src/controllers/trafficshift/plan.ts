@@ -66,6 +66,36 @@ export type Plan = PlanOf<TrafficShiftStatus, Effect>;
 const TERMINAL: ReadonlySet<TrafficShiftPhase> = new Set(['Completed', 'RolledBack', 'Failed']);
 const WORKER_POLL_MS = 1000;
 
+/**
+ * The worker and legacy Deployments the plan will read in this reconcile (issue 18: a live
+ * reconcile used to GET every one of them although the plan reads them only here):
+ * - a shift starting (new, Pending, a new generation, or a retry): all of them — scaled up, waited for, and
+ *   a missing one stalls the shift before anything moves;
+ * - a Completed shift whose legacy consumers are not yet scaled: those legacy Deployments (the
+ *   legacy is scaled after completion, idempotently, so a crash in between finishes it later);
+ * - otherwise none: a step, an analysis or a rollback reads the records in status, not the cluster.
+ * A shift completing in this reconcile has not observed its legacy yet: the plan requeues at once
+ * and the Completed reconcile scales it.
+ */
+export function deploymentsToObserve(o: Pick<ShiftObservation, 'spec' | 'status' | 'generation' | 'annotations'>): Array<{ name: string; field: string; worker: number }> {
+  const { spec, status } = o;
+  const out: Array<{ name: string; field: string; worker: number }> = [];
+  const workers = spec.workers ?? [];
+  const starting = status.phase === undefined || status.phase === 'Pending' || status.observedGeneration !== o.generation
+    || (isTerminal(status.phase) && pendingActions(o.annotations, status).some((a) => a.action === 'Retry'));
+  if (starting) {
+    workers.forEach((w, i) => {
+      out.push({ name: w.deployment, field: 'deployment', worker: i });
+      if (w.legacy) out.push({ name: w.legacy.deployment, field: 'legacy.deployment', worker: i });
+    });
+  } else if (status.phase === 'Completed') {
+    workers.forEach((w, i) => {
+      if (w.legacy && !status.workers?.find((x) => x.deployment === w.deployment)?.legacyScaledAt) out.push({ name: w.legacy.deployment, field: 'legacy.deployment', worker: i });
+    });
+  }
+  return out;
+}
+
 export function isTerminal(phase: TrafficShiftPhase | undefined): boolean {
   return phase !== undefined && TERMINAL.has(phase);
 }
@@ -241,7 +271,9 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
       for (const w of spec.workers ?? []) {
         if (!w.legacy) continue;
         const d = this.o.deployments[w.legacy.deployment];
-        if (!d?.exists) continue;
+        // Not observed in this reconcile (the shift completed in it): the next one reads it.
+        if (!d) { this.requeue = 0; continue; }
+        if (!d.exists) continue;
         let rec = ws.find((x) => x.deployment === w.deployment);
         if (!rec) { rec = { deployment: w.deployment }; ws.push(rec); }
         if (rec.legacyScaledAt) continue;

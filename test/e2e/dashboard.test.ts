@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
 import { impersonatingKubeconfig, startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, ERROR_RATE_QUERY, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
+import { applyWorkers, workersYaml } from '../helpers/workers.ts';
 import { ensureChromium, REPO_ROOT } from '../testbed/paths.ts';
 import { freePort, killPid } from '../testbed/procs.ts';
 
@@ -55,6 +56,9 @@ async function open(url: string): Promise<Page> {
   return page;
 }
 
+type FaultyShift = ShiftObject & { status?: { workers?: Array<{ scaledAt?: string }>; rollback?: { trigger: string; reason: string; at: string; workersRestoredAt?: string } } };
+const faultyShift = () => scenarios.faulty!.shift<FaultyShift>('checkout');
+
 const rowKeys = async (page: Page): Promise<Array<{ key: string; group: string }>> => {
   const rows = page.getByTestId('row');
   return Promise.all((await rows.all()).map(async (r) => ({ key: (await r.getAttribute('data-key'))!, group: (await r.getAttribute('data-group'))! })));
@@ -80,7 +84,9 @@ beforeAll(async () => {
   scenarios.moving = moving;
   faulty.startLoad(40, 600);
   moving.startLoad(20, 600);
-  await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(faulty, 'checkout', { steps: [[10, '60s'], [50, '60s'], [100, '60s']] }));
+  // The faulty shift scales a worker first (score-worker 0 → 3, restored on rollback): marked on its time axis.
+  await applyWorkers(faulty.ns);
+  await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(faulty, 'checkout', { steps: [[10, '60s'], [50, '60s'], [100, '60s']], extra: workersYaml }));
   await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(moving, 'listings', { steps: [[10, '30m'], [50, '30m'], [100, '30m']], metrics: LENIENT }));
   await waitPhase(faulty, 'checkout', ['RolledBack']);
   await eventually('the moving shift at its first step', async () => (await moving.shift<ShiftObject>('listings')).status?.currentWeight === 10, 60_000);
@@ -199,8 +205,22 @@ describe('kubectl cutover dashboard', () => {
     expect(legend).toContain('threshold ≤ 0.05');
     expect(legend).toContain('fail');
     expect(await page.locator('.query code').first().textContent()).toContain(`namespace="${NS.faulty}",service="listings-api"`);
-    // The weight chart marks the rollback instant; the Events include the RolledBack warning.
-    expect(await page.getByTestId('weight-chart').getAttribute('data-rollback-at')).not.toBe('');
+    // The weight chart: desired and observed weight over time (the route, watched, went 0 → 10 → 0),
+    // with the worker scaled, the rollback instant and the workers restored marked on the same axis.
+    const weightChart = page.getByTestId('weight-chart');
+    expect(await weightChart.getAttribute('data-rollback-at')).not.toBe('');
+    await expect.poll(() => weightChart.getAttribute('data-observed-weights')).toBe('0,10,0');
+    const marks = page.getByTestId('weight-marks').locator('li');
+    const markTexts = async () => Promise.all((await marks.all()).map(async (m) => `${await m.getAttribute('data-kind')}: ${(await m.textContent())!.replace(/^[\d:]+ \w+ /, '')}`));
+    await expect.poll(markTexts).toEqual(['workers: score-worker 0→3', 'rollback: rollback (Metric)', 'workers: workers restored: score-worker→0']);
+    const times = await Promise.all((await marks.all()).map(async (m) => Number(await m.getAttribute('data-t'))));
+    const shift = await faultyShift();
+    expect(times).toEqual([Date.parse(shift.status!.workers![0]!.scaledAt as string), Date.parse(shift.status!.rollback!.at), Date.parse(shift.status!.rollback!.workersRestoredAt!)]);
+    // The route was observed at 0 again no earlier than the rollback's route restore.
+    const observed = JSON.parse((await weightChart.getAttribute('data-observed'))!) as Array<[number, number]>;
+    expect(observed.at(-1)![0]).toBeGreaterThanOrEqual(Date.parse(shift.status!.rollback!.at) - 1000);
+    expect(await weightChart.locator('.u-legend').textContent()).toContain('canary (observed on the route)');
+    // The Events include the RolledBack warning.
     await expect.poll(() => page.getByTestId('events').textContent()).toContain('RolledBack');
     await page.screenshot({ path: join(SHOTS, 'dashboard-cutover.png'), fullPage: true });
     await page.close();

@@ -128,6 +128,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     if (!focus) send('snapshot', { rows: store.all().map((o) => summarize(o, now())).sort(compareSummaries), at: now() });
     const pending = new Map<string, Change>();
     let detailDirty = false;
+    /** The MigrationSlice that owns the focused cutover: its changes (flag, worker restore) redraw the page. */
+    let focusOwner: string | undefined;
     let events: EventItem[] = [];
     const ac = new AbortController();
     const flush = () => {
@@ -150,12 +152,17 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
     const unsubscribe = store.subscribe((c) => {
       if (!focus) pending.set(c.key, c);
-      else if (c.key === focus) detailDirty = true;
+      else if (c.key === focus || (c.obj.kind === 'MigrationSlice' && focusOwner === c.key)) detailDirty = true;
     });
     const sendDetail = () => {
       const [kind = '', namespace = '', name = ''] = (focus ?? '').split('/');
       const obj = store.get(kind, namespace, name);
-      send('detail', obj ? { key: focus, object: obj, events, seen: store.seen(focus!), at: now() } : { key: focus, missing: true, at: now() });
+      const ownerRef = (obj?.metadata.ownerReferences ?? []).find((r) => r.controller && r.kind === 'MigrationSlice');
+      focusOwner = ownerRef?.name ? keyOf('MigrationSlice', namespace, ownerRef.name) : undefined;
+      const owner = obj ? store.ownerSlice(obj) : undefined;
+      send('detail', obj
+        ? { key: focus, object: obj, events, seen: store.seen(focus!), ...(owner ? { owner } : {}), ...(store.routesError ? { observedError: `the route's weights are not shown: ${store.routesError}` } : {}), at: now() }
+        : { key: focus, missing: true, at: now() });
     };
     if (focus) {
       sendDetail();

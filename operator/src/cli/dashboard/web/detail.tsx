@@ -1,7 +1,7 @@
 // A cutover's page: what it is doing, why it did what it did, and the actions a user may take.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import {
-  acknowledgement, actionsFor, actionEffect, ago, analysisOf, arr, judgeLine, num, rec, refuseAction, resultPoints, rollbackCard, stepsView, str, summarize, weightHistory,
+  acknowledgement, actionsFor, actionEffect, ago, analysisOf, arr, judgeLine, num, rec, refuseAction, resultPoints, rollbackCard, stepsView, str, summarize, timelineMarks, weightHistory,
   type ActionName, type CutoverObject, type ResultPoint,
 } from '../model.ts';
 import { DURATION_PATTERN, parseDuration } from '../../../api/duration.ts';
@@ -28,6 +28,7 @@ export function DetailPage(props: { focus: string; state: StreamState }) {
   const s = summarize(o, now);
   const results = mergeResults(detail.seen.results, resultPoints(o));
   const wh = weightHistory(o, detail.events, detail.seen.weights, now);
+  const marks = timelineMarks(o, detail.owner, detail.seen.flags);
   const card = rollbackCard(o);
   const st = rec(o.status);
   return (
@@ -46,7 +47,7 @@ export function DetailPage(props: { focus: string; state: StreamState }) {
       {card && <RollbackCardView card={card} />}
       <Steps o={o} now={now} />
       <section aria-labelledby="h-weight"><h2 id="h-weight">{kind === 'ShadowRun' ? 'Mirror' : 'Weight over time'}</h2>
-        {kind === 'ShadowRun' ? <p>Mirroring {num(rec(o.spec).percent) ?? '-'}% of requests to the shadow; users are served by the primary only.</p> : <WeightChart points={wh.points} rollbackAt={wh.rollbackAt} />}
+        {kind === 'ShadowRun' ? <p>Mirroring {num(rec(o.spec).percent) ?? '-'}% of requests to the shadow; users are served by the primary only.</p> : <WeightChart points={wh.points} observed={detail.seen.observed} marks={marks} rollbackAt={wh.rollbackAt} observedError={detail.observedError} />}
       </section>
       <Metrics o={o} results={results} />
       {kind === 'MigrationSlice' && <SliceInfo o={o} />}

@@ -2,10 +2,19 @@
 // page never polls). Closed while the tab is hidden, opened again (with a fresh snapshot) when it
 // is shown.
 import { useEffect, useReducer } from 'preact/hooks';
-import type { CutoverObject, EventItem, ResultPoint, Summary, WeightPoint } from '../model.ts';
+import type { CutoverObject, EventItem, FlagPoint, ResultPoint, Summary, WeightPoint } from '../model.ts';
 
 export interface Scope { kind: string; namespace?: string; allNamespaces: boolean; error?: string }
-export interface Detail { key: string; object?: CutoverObject; missing?: boolean; events: EventItem[]; seen: { weights: WeightPoint[]; results: ResultPoint[] }; at: number }
+export interface Detail {
+  key: string; object?: CutoverObject; missing?: boolean; events: EventItem[];
+  /** Desired weights seen in status, the weights the route carried (observed), flag values, analysis results. */
+  seen: { weights: WeightPoint[]; observed: WeightPoint[]; flags: FlagPoint[]; results: ResultPoint[] };
+  /** The MigrationSlice that runs this TrafficShift, if any. */
+  owner?: CutoverObject;
+  /** Why there is no observed weight (e.g. no RBAC to list HTTPRoutes). */
+  observedError?: string;
+  at: number;
+}
 export type Connection = 'connecting' | 'live' | 'paused' | 'reconnecting';
 
 export interface StreamState {

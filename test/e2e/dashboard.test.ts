@@ -34,10 +34,10 @@ let adminUrl: string;
 const pageErrors: string[] = [];
 
 /** `kubectl cutover dashboard` as a user runs it; resolves the URL it prints. */
-async function startDashboard(kubeconfig: string, extraArgs: string[] = []): Promise<string> {
+async function startDashboard(kubeconfig: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<string> {
   const port = await freePort();
   const child = spawn('kubectl', ['cutover', 'dashboard', '--port', String(port), '--prometheus-url', testbed().prometheusUrl, ...extraArgs], {
-    env: { ...process.env, PATH: `${testbed().binDir}:${pluginDir}:${process.env.PATH ?? ''}`, KUBECONFIG: kubeconfig },
+    env: { ...process.env, PATH: `${testbed().binDir}:${pluginDir}:${process.env.PATH ?? ''}`, KUBECONFIG: kubeconfig, ...env },
   });
   dashboards.push(child);
   let out = '';
@@ -291,6 +291,47 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: ${viewer}}]
     const shift = await getJson<ShiftObject>(['get', 'trafficshift', 'listings', '-n', NS.moving]);
     expect(shift.metadata.annotations?.['cutover.dev/abort']).toBeUndefined();
     expect(shift.status?.phase).toBe('Progressing');
+  });
+
+  it('as the Helm chart runs it in a pod (--behind-port-forward, actions on): any loopback port, no other Host; an action needs the dashboard token, then it is acknowledged', async () => {
+    const secret = 'dashboard-token-for-the-test-0123456789';
+    const url = await startDashboard(testbed().kubeconfig, ['--behind-port-forward'], { CUTOVER_DASHBOARD_TOKEN: secret });
+    const port = new URL(url).port;
+    const status = (host: string) => new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/', headers: { host } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+      req.on('error', reject);
+      req.end();
+    });
+    // kubectl port-forward's local port is not the pod's: any port on a loopback name is answered, nothing else.
+    expect(await status('localhost:18080')).toBe(200);
+    expect(await status('127.0.0.1:3100')).toBe(200);
+    expect(await status(`evil.example:${port}`)).toBe(403);
+    const html = await (await fetch(url)).text();
+    const token = /<meta name="cutover-token" content="([\w-]+)">/.exec(html)![1]!;
+    const act = (action: string, auth?: string) => fetch(`${url}api/action`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Cutover-Token': token, ...(auth ? { Authorization: auth } : {}) },
+      body: JSON.stringify({ kind: 'TrafficShift', namespace: NS.moving, name: 'listings', action }),
+    });
+    const before = await getJson<ShiftObject>(['get', 'trafficshift', 'listings', '-n', NS.moving]);
+    for (const auth of [undefined, 'Bearer wrong', `Basic ${secret}`]) {
+      const refused = await act('Pause', auth);
+      expect(refused.status, String(auth)).toBe(401);
+      expect(((await refused.json()) as { error: string }).error).toContain('dashboard token');
+    }
+    const unchanged = await getJson<ShiftObject>(['get', 'trafficshift', 'listings', '-n', NS.moving]);
+    expect(unchanged.metadata.annotations).toEqual(before.metadata.annotations);
+    // With the token: written and acknowledged by the operator (pause, then resume: the shift carries on).
+    for (const action of ['Pause', 'Resume']) {
+      // Resume is refused (409) until the dashboard's own watch has seen the pause.
+      const ok = await eventually(`${action} accepted`, async () => { const r = await act(action, `Bearer ${secret}`); return r.status === 409 ? undefined : r; }, 10_000, 100);
+      expect(ok.status).toBe(202);
+      const { id } = await ok.json() as { id: string };
+      await eventually(`${action} ${id} acknowledged`, async () => {
+        const acks = (await getJson<{ status?: { acknowledgedActions?: Array<{ action: string; id: string }> } }>(['get', 'trafficshift', 'listings', '-n', NS.moving])).status?.acknowledgedActions ?? [];
+        return acks.some((a) => a.action === action && a.id === id);
+      }, 30_000, 200);
+    }
+    expect((await getJson<ShiftObject>(['get', 'trafficshift', 'listings', '-n', NS.moving])).status?.phase).toBe('Progressing');
   });
 
   it('abort from the page rolls the shift back, and the page shows the acknowledgement', async () => {

@@ -40,6 +40,14 @@ export function renderTable(r: BenchResults): string {
       rows.push([`${x.check}: false rollbacks (healthy) / detected (15% slower), ${jb.runs} runs`, `${x.falseRollbacks} / ${x.detected}${x.samplesMedian !== undefined ? ` (median ${x.samplesMedian} points per side)` : ''}`, x.check.startsWith('judge') ? '≤ 1 / ≥ 95%' : '', x.check.startsWith('judge') ? ok(x.falseRollbacks <= 1 && x.detected >= 0.95 * jb.runs) : '']);
     }
   }
+  const d = r.dashboard;
+  if (d && 'error' in d) rows.push(['web dashboard, 1,000 TrafficShifts', `failed: ${d.error}`, '', '']);
+  if (d && !('error' in d)) {
+    const p = (x: { n: number; p50: number; p95: number; max: number }) => `p50 ${ms(x.p50)} · p95 ${ms(x.p95)} · max ${ms(x.max)} (n=${x.n})`;
+    rows.push([`web dashboard overview, ${d.shifts} TrafficShifts (${d.moving} stepping): page opened → first row / whole list counted`, `${p(d.firstRowMs)} / ${p(d.wholeListMs)}`, '', '']);
+    rows.push([`  status change (WATCH) → new weight on screen (${d.rowsInPage} rows in the page; ${d.changesNotRendered} changes outside it)`, p(d.changeToScreenMs), '≤ 1 s (issue 17)', ok(d.changeToScreenMs.n > 0 && d.changeToScreenMs.p95 <= 1000)]);
+    rows.push(['  search / namespace filter → list filtered', `${p(d.searchMs)} / ${p(d.namespaceFilterMs)}`, '', '']);
+  }
   const head = `| what | measured | target (DESIGN §6) | |\n|---|---|---|---|`;
   const body = rows.map((x) => `| ${x.join(' | ')} |`).join('\n');
   const m = r.machine;

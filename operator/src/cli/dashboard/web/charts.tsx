@@ -73,6 +73,8 @@ function marks(list: { current: Mark[] }): uPlot.Plugin {
           ctx.stroke();
           ctx.fillStyle = color;
           ctx.font = `${11 * px}px system-ui, sans-serif`;
+          ctx.textAlign = 'left'; // uPlot leaves its axis labels' alignment on the context
+          ctx.textBaseline = 'alphabetic';
           const text = m.label;
           const w = ctx.measureText(text).width;
           const right = x + 4 * px + w > u.bbox.left + u.bbox.width;

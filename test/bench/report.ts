@@ -58,6 +58,14 @@ export function renderTable(r: BenchResults): string {
       if (on && off) rows.push(['  parity on − off (shadow), mean of the rounds', `p50 ${(on.p50 - off.p50).toFixed(1)} ms · p95 ${(on.p95 - off.p95).toFixed(1)} ms · p99 ${(on.p99 - off.p99).toFixed(1)} ms`, '', '']);
     }
   }
+  const d = r.dashboard;
+  if (d && 'error' in d) rows.push(['web dashboard, 1,000 TrafficShifts', `failed: ${d.error}`, '', '']);
+  if (d && !('error' in d)) {
+    const dist = (x: { n: number; p50: number; p95: number; max: number }) => `p50 ${ms(x.p50)} · p95 ${ms(x.p95)} · max ${ms(x.max)} (n=${x.n})`;
+    rows.push([`web dashboard overview, ${d.shifts} TrafficShifts (${d.moving} stepping): page opened → first row / whole list counted`, `${dist(d.firstRowMs)} / ${dist(d.wholeListMs)}`, '', '']);
+    rows.push([`  status change (WATCH) → new weight on screen (${d.rowsInPage} rows in the page; ${d.changesNotRendered} changes outside it)`, dist(d.changeToScreenMs), '≤ 1 s (issue 17)', ok(d.changeToScreenMs.n > 0 && d.changeToScreenMs.p95 <= 1000)]);
+    rows.push(['  search / namespace filter → list filtered', `${dist(d.searchMs)} / ${dist(d.namespaceFilterMs)}`, '', '']);
+  }
   const head = `| what | measured | target (DESIGN §6) | |\n|---|---|---|---|`;
   const body = rows.map((x) => `| ${x.join(' | ')} |`).join('\n');
   const m = r.machine;

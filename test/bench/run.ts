@@ -1,4 +1,4 @@
-// npm run bench [-- --only alert,breach,readyz,scale,workers,flagger,judge,parity] [--keep-testbed]
+// npm run bench [-- --only alert,breach,readyz,scale,workers,flagger,judge,parity,dashboard] [--keep-testbed]
 // Runs the benchmarks of DESIGN §6 on the testbed (starts it, or reuses a running one), writes
 // test/bench/results/<date>.json and prints a markdown table. Measures and reports; never fails on
 // a missed target (machines are noisy) — the table says which targets were met.
@@ -17,10 +17,11 @@ import { workersIdleBench, type WorkersIdleResult } from './workers.ts';
 import { flaggerBench, type FlaggerResult } from './flagger.ts';
 import { judgeBench, type JudgeBenchResult } from './judge.ts';
 import { parityBench, type ParityBenchResult } from './parity.ts';
+import { dashboardBench, type DashboardBenchResult } from './dashboard.ts';
 import { log } from './lib.ts';
 import { renderTable } from './report.ts';
 
-const PARTS = ['alert', 'breach', 'readyz', 'scale', 'workers', 'flagger', 'judge', 'parity'] as const;
+const PARTS = ['alert', 'breach', 'readyz', 'scale', 'workers', 'flagger', 'judge', 'parity', 'dashboard'] as const;
 /** Parts that need no cluster: with only these, no testbed is started. */
 const OFFLINE: readonly Part[] = ['judge'];
 type Part = (typeof PARTS)[number];
@@ -39,12 +40,13 @@ export interface BenchResults {
   flagger?: FlaggerResult | { error: string };
   judge?: JudgeBenchResult | { error: string };
   parity?: ParityBenchResult | { error: string };
+  dashboard?: DashboardBenchResult | { error: string };
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { only: { type: 'string' }, 'shifts': { type: 'string' }, 'worker-shifts': { type: 'string' }, 'flagger-runs': { type: 'string' }, 'flagger-settings': { type: 'string' }, 'judge-runs': { type: 'string' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { only: { type: 'string' }, 'shifts': { type: 'string' }, 'worker-shifts': { type: 'string' }, 'flagger-runs': { type: 'string' }, 'flagger-settings': { type: 'string' }, 'judge-runs': { type: 'string' }, 'dashboard-shifts': { type: 'string' }, help: { type: 'boolean' } } });
   if (values.help) {
-    console.log('usage: npm run bench [-- --only alert,breach,readyz,scale,workers,flagger,judge,parity] [--shifts 1000] [--worker-shifts 200] [--flagger-runs 3] [--flagger-settings fastest,defaults,tutorial|none] [--judge-runs 200]');
+    console.log('usage: npm run bench [-- --only alert,breach,readyz,scale,workers,flagger,judge,parity,dashboard] [--shifts 1000] [--worker-shifts 200] [--flagger-runs 3] [--flagger-settings fastest,defaults,tutorial|none] [--judge-runs 200] [--dashboard-shifts 1000]');
     return;
   }
   const parts = (values.only ? values.only.split(',').map((s) => s.trim()) : [...PARTS]) as Part[];
@@ -89,6 +91,7 @@ async function main(): Promise<void> {
       const settings = values['flagger-settings'] === undefined ? undefined : values['flagger-settings'] === 'none' ? [] : values['flagger-settings'].split(',').map((x) => x.trim());
       await run('flagger', () => flaggerBench(tb.info, { ...(values['flagger-runs'] ? { runs: Number(values['flagger-runs']) } : {}), ...(settings ? { settings } : {}) }));
       await run('parity', () => parityBench(tb.info));
+      await run('dashboard', () => dashboardBench(tb.info, values['dashboard-shifts'] ? { shifts: Number(values['dashboard-shifts']) } : {}));
     }
   } finally {
     results.finishedAt = new Date().toISOString();

@@ -16,7 +16,8 @@
 // node's containerd, pullPolicy Never) and the node placement (the real node's label and taint).
 // Pods reach the API server through the `kubernetes` Service and Prometheus at the chart's default
 // http://prometheus.monitoring:9090, through kube-proxy and the cluster DNS, as in any cluster.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cutoverReceiverConfig } from '../helpers/alertmanager.ts';
@@ -73,7 +74,7 @@ interface Pod {
 }
 
 async function readyPods(r: Release): Promise<Pod[]> {
-  const l = await getJson<{ items: Pod[] }>(['get', 'pods', '-n', r.ns, '-l', `app.kubernetes.io/instance=${r.name}`]);
+  const l = await getJson<{ items: Pod[] }>(['get', 'pods', '-n', r.ns, '-l', `app.kubernetes.io/instance=${r.name},app.kubernetes.io/component=operator`]);
   return l.items.filter((p) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
 }
 
@@ -324,7 +325,103 @@ spec:
     const d = await getJson<{ spec: { template: { spec: { containers: Array<{ args?: string[] }> } } } }>(['get', 'deployment', r.name, '-n', r.ns]);
     expect(d.spec.template.spec.containers[0]!.args).toContain('--log-level=debug');
   });
+
+  it('the in-cluster dashboard (dashboard.enabled): its own read-only ServiceAccount; through kubectl port-forward the page and the overview answer, an action is refused, nothing written', async () => {
+    const node = requireRealNode(testbed());
+    const up = await helm(['upgrade', r.name, CHART, '-n', r.ns, '--reuse-values', '--set', 'dashboard.enabled=true']);
+    expect(up.code, up.out).toBe(0);
+    const name = `${r.name}-dashboard`;
+    await kubectlOk(['-n', r.ns, 'rollout', 'status', `deployment/${name}`, '--timeout=180s']);
+    const [pod] = (await getJson<{ items: Pod[] }>(['get', 'pods', '-n', r.ns, '-l', `app.kubernetes.io/instance=${r.name},app.kubernetes.io/component=dashboard`])).items.filter((p) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    expect(pod?.spec.nodeName).toBe(node.name);
+    expect(pod?.spec.serviceAccountName).toBe(name);
+    // Its ServiceAccount reads the three kinds, Events and routes everywhere, and may write nothing.
+    const as = `system:serviceaccount:${r.ns}:${name}`;
+    const can = async (...args: string[]) => (await kubectl(['auth', 'can-i', ...args, '--as', as])).stdout.trim();
+    expect(await can('list', 'trafficshifts.cutover.dev', '--all-namespaces')).toBe('yes');
+    expect(await can('watch', 'httproutes.gateway.networking.k8s.io', '--all-namespaces')).toBe('yes');
+    expect(await can('list', 'events', '--all-namespaces')).toBe('yes');
+    for (const verb of ['patch', 'update', 'create', 'delete']) expect(await can(verb, 'trafficshifts.cutover.dev', '-n', scenarios[0]!.ns), verb).toBe('no');
+    expect(await can('get', 'secrets', '-n', r.ns)).toBe('no');
+    const pf = await portForward(r.ns, name, 3100);
+    try {
+      const page = await fetch(pf.url);
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain('<div id="app">');
+      const token = /<meta name="cutover-token" content="([\w-]+)">/.exec(html)![1]!;
+      expect((await fetch(`${pf.url}assets/app.js`)).status).toBe(200);
+      // The overview stream: read-only, every namespace, and the shifts the tests above ran, with their phase.
+      const hello = await firstEvent<{ readOnly: boolean; scopes: Array<{ kind: string; allNamespaces: boolean; error?: string }> }>(`${pf.url}api/stream`, 'hello');
+      expect(hello.readOnly).toBe(true);
+      expect(hello.scopes.map((x) => [x.kind, x.allNamespaces, x.error ?? ''])).toEqual([['TrafficShift', true, ''], ['ShadowRun', true, ''], ['MigrationSlice', true, '']]);
+      const snapshot = await firstEvent<{ rows: Array<{ key: string; phase: string }> }>(`${pf.url}api/stream`, 'snapshot');
+      const shifts = (await getJson<{ items: Array<{ metadata: { namespace: string; name: string }; status?: { phase?: string } }> }>(['get', 'trafficshifts', '-A'])).items
+        .filter((t) => scenarios.some((x) => x.ns === t.metadata.namespace));
+      expect(shifts.length).toBeGreaterThanOrEqual(3);
+      for (const t of shifts) {
+        const row = snapshot.rows.find((x) => x.key === `TrafficShift/${t.metadata.namespace}/${t.metadata.name}`);
+        expect(row, `${t.metadata.namespace}/${t.metadata.name} on the overview`).toBeDefined();
+        if (['Completed', 'RolledBack'].includes(t.status?.phase ?? '')) expect(row!.phase).toBe(t.status!.phase);
+      }
+      // An action, even with the page's own token: refused (read-only), and nothing is written.
+      const target = shifts[0]!;
+      type Meta = { metadata: { generation: number; annotations?: Record<string, string> } };
+      const before = await getJson<Meta>(['get', 'trafficshift', target.metadata.name, '-n', target.metadata.namespace]);
+      const body = JSON.stringify({ kind: 'TrafficShift', namespace: target.metadata.namespace, name: target.metadata.name, action: 'Retry' });
+      const refused = await fetch(`${pf.url}api/action`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Cutover-Token': token }, body });
+      expect(refused.status).toBe(403);
+      expect(((await refused.json()) as { error: string }).error).toContain('read-only');
+      const after = await getJson<Meta>(['get', 'trafficshift', target.metadata.name, '-n', target.metadata.namespace]);
+      expect(after.metadata.annotations).toEqual(before.metadata.annotations);
+      expect(after.metadata.generation).toBe(before.metadata.generation);
+      // Only a loopback Host is answered (a page elsewhere cannot reach it by DNS rebinding).
+      const rebound = await new Promise<number>((resolve, reject) => {
+        const u = new URL(pf.url);
+        const req = request({ host: '127.0.0.1', port: u.port, path: '/api/stream', headers: { host: `evil.example:${u.port}` } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(rebound).toBe(403);
+    } finally {
+      pf.stop();
+    }
+  });
 });
+
+/** `kubectl port-forward` to a Service as a user runs it; resolves the local URL and a stop function. */
+async function portForward(ns: string, service: string, port: number): Promise<{ url: string; stop: () => void }> {
+  const child = spawn('kubectl', ['--kubeconfig', testbed().kubeconfig, '-n', ns, 'port-forward', `svc/${service}`, `:${port}`], { env: { ...process.env, PATH: `${testbed().binDir}:${process.env.PATH ?? ''}` } });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+  const local = await eventually(`kubectl port-forward svc/${service} (output: ${out})`, async () => {
+    if (child.exitCode !== null) throw new Error(`kubectl port-forward exited ${child.exitCode}: ${out}`);
+    return /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out)?.[1];
+  }, 60_000, 100);
+  return { url: `http://127.0.0.1:${local}/`, stop: () => { child.kill(); } };
+}
+
+/** The first `event` of a dashboard's server-sent-event stream, parsed. */
+async function firstEvent<T>(url: string, event: string, headers: Record<string, string> = {}): Promise<T> {
+  const ac = new AbortController();
+  const res = await fetch(url, { signal: ac.signal, headers });
+  expect(res.status).toBe(200);
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`stream ended before a ${event} event: ${buf.slice(0, 500)}`);
+      buf += decoder.decode(value, { stream: true });
+      const m = new RegExp(`event: ${event}\ndata: (.*)\n\n`).exec(buf);
+      if (m) return JSON.parse(m[1]!) as T;
+    }
+  } finally {
+    ac.abort();
+  }
+}
 
 describe('helm uninstall with a cutover in flight', () => {
   const r: Release = { name: uniqueName('cutover'), ns: '' };

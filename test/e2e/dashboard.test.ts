@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
 import { impersonatingKubeconfig, startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, ERROR_RATE_QUERY, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
+import { applyWorkers, workersYaml } from '../helpers/workers.ts';
 import { ensureChromium, REPO_ROOT } from '../testbed/paths.ts';
 import { freePort, killPid } from '../testbed/procs.ts';
 
@@ -33,10 +34,10 @@ let adminUrl: string;
 const pageErrors: string[] = [];
 
 /** `kubectl cutover dashboard` as a user runs it; resolves the URL it prints. */
-async function startDashboard(kubeconfig: string, extraArgs: string[] = []): Promise<string> {
+async function startDashboard(kubeconfig: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<string> {
   const port = await freePort();
   const child = spawn('kubectl', ['cutover', 'dashboard', '--port', String(port), '--prometheus-url', testbed().prometheusUrl, ...extraArgs], {
-    env: { ...process.env, PATH: `${testbed().binDir}:${pluginDir}:${process.env.PATH ?? ''}`, KUBECONFIG: kubeconfig },
+    env: { ...process.env, PATH: `${testbed().binDir}:${pluginDir}:${process.env.PATH ?? ''}`, KUBECONFIG: kubeconfig, ...env },
   });
   dashboards.push(child);
   let out = '';
@@ -54,6 +55,9 @@ async function open(url: string): Promise<Page> {
   await page.goto(url);
   return page;
 }
+
+type FaultyShift = ShiftObject & { status?: { workers?: Array<{ scaledAt?: string }>; rollback?: { trigger: string; reason: string; at: string; workersRestoredAt?: string } } };
+const faultyShift = () => scenarios.faulty!.shift<FaultyShift>('checkout');
 
 const rowKeys = async (page: Page): Promise<Array<{ key: string; group: string }>> => {
   const rows = page.getByTestId('row');
@@ -80,7 +84,9 @@ beforeAll(async () => {
   scenarios.moving = moving;
   faulty.startLoad(40, 600);
   moving.startLoad(20, 600);
-  await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(faulty, 'checkout', { steps: [[10, '60s'], [50, '60s'], [100, '60s']] }));
+  // The faulty shift scales a worker first (score-worker 0 → 3, restored on rollback): marked on its time axis.
+  await applyWorkers(faulty.ns);
+  await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(faulty, 'checkout', { steps: [[10, '60s'], [50, '60s'], [100, '60s']], extra: workersYaml }));
   await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(moving, 'listings', { steps: [[10, '30m'], [50, '30m'], [100, '30m']], metrics: LENIENT }));
   await waitPhase(faulty, 'checkout', ['RolledBack']);
   await eventually('the moving shift at its first step', async () => (await moving.shift<ShiftObject>('listings')).status?.currentWeight === 10, 60_000);
@@ -156,6 +162,11 @@ describe('kubectl cutover dashboard', () => {
   it('the overview lists the seeded cutovers of every namespace, the rolled-back one first', async () => {
     const page = await open(adminUrl);
     const keys = { faulty: `TrafficShift/${NS.faulty}/checkout`, moving: `TrafficShift/${NS.moving}/listings`, live: `TrafficShift/${NS.live}/listings` };
+    // First of all, unfiltered: the rolled-back one.
+    await eventually('the rolled-back shift first', async () => (await rowKeys(page))[0]?.key === keys.faulty, 20_000, 100);
+    // The shared testbed may hold others' cutovers, and each group renders only the rows near the
+    // viewport: the order of the three is checked among the seeded namespaces.
+    await page.getByTestId('search').fill('dash-');
     await eventually('all three rows', async () => {
       const rows = await rowKeys(page);
       return Object.values(keys).every((k) => rows.some((r) => r.key === k));
@@ -199,8 +210,22 @@ describe('kubectl cutover dashboard', () => {
     expect(legend).toContain('threshold ≤ 0.05');
     expect(legend).toContain('fail');
     expect(await page.locator('.query code').first().textContent()).toContain(`namespace="${NS.faulty}",service="listings-api"`);
-    // The weight chart marks the rollback instant; the Events include the RolledBack warning.
-    expect(await page.getByTestId('weight-chart').getAttribute('data-rollback-at')).not.toBe('');
+    // The weight chart: desired and observed weight over time (the route, watched, went 0 → 10 → 0),
+    // with the worker scaled, the rollback instant and the workers restored marked on the same axis.
+    const weightChart = page.getByTestId('weight-chart');
+    expect(await weightChart.getAttribute('data-rollback-at')).not.toBe('');
+    await expect.poll(() => weightChart.getAttribute('data-observed-weights')).toBe('0,10,0');
+    const marks = page.getByTestId('weight-marks').locator('li');
+    const markTexts = async () => Promise.all((await marks.all()).map(async (m) => `${await m.getAttribute('data-kind')}: ${(await m.textContent())!.replace(/^[\d:]+ \w+ /, '')}`));
+    await expect.poll(markTexts).toEqual(['workers: score-worker 0→3', 'rollback: rollback (Metric)', 'workers: workers restored: score-worker→0']);
+    const times = await Promise.all((await marks.all()).map(async (m) => Number(await m.getAttribute('data-t'))));
+    const shift = await faultyShift();
+    expect(times).toEqual([Date.parse(shift.status!.workers![0]!.scaledAt as string), Date.parse(shift.status!.rollback!.at), Date.parse(shift.status!.rollback!.workersRestoredAt!)]);
+    // The route was observed at 0 again no earlier than the rollback's route restore.
+    const observed = JSON.parse((await weightChart.getAttribute('data-observed'))!) as Array<[number, number]>;
+    expect(observed.at(-1)![0]).toBeGreaterThanOrEqual(Date.parse(shift.status!.rollback!.at) - 1000);
+    expect(await weightChart.locator('.u-legend').textContent()).toContain('canary (observed on the route)');
+    // The Events include the RolledBack warning.
     await expect.poll(() => page.getByTestId('events').textContent()).toContain('RolledBack');
     await page.screenshot({ path: join(SHOTS, 'dashboard-cutover.png'), fullPage: true });
     await page.close();
@@ -271,6 +296,47 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: ${viewer}}]
     const shift = await getJson<ShiftObject>(['get', 'trafficshift', 'listings', '-n', NS.moving]);
     expect(shift.metadata.annotations?.['cutover.dev/abort']).toBeUndefined();
     expect(shift.status?.phase).toBe('Progressing');
+  });
+
+  it('as the Helm chart runs it in a pod (--behind-port-forward, actions on): any loopback port, no other Host; an action needs the dashboard token, then it is acknowledged', async () => {
+    const secret = 'dashboard-token-for-the-test-0123456789';
+    const url = await startDashboard(testbed().kubeconfig, ['--behind-port-forward'], { CUTOVER_DASHBOARD_TOKEN: secret });
+    const port = new URL(url).port;
+    const status = (host: string) => new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/', headers: { host } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+      req.on('error', reject);
+      req.end();
+    });
+    // kubectl port-forward's local port is not the pod's: any port on a loopback name is answered, nothing else.
+    expect(await status('localhost:18080')).toBe(200);
+    expect(await status('127.0.0.1:3100')).toBe(200);
+    expect(await status(`evil.example:${port}`)).toBe(403);
+    const html = await (await fetch(url)).text();
+    const token = /<meta name="cutover-token" content="([\w-]+)">/.exec(html)![1]!;
+    const act = (action: string, auth?: string) => fetch(`${url}api/action`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Cutover-Token': token, ...(auth ? { Authorization: auth } : {}) },
+      body: JSON.stringify({ kind: 'TrafficShift', namespace: NS.moving, name: 'listings', action }),
+    });
+    const before = await getJson<ShiftObject>(['get', 'trafficshift', 'listings', '-n', NS.moving]);
+    for (const auth of [undefined, 'Bearer wrong', `Basic ${secret}`]) {
+      const refused = await act('Pause', auth);
+      expect(refused.status, String(auth)).toBe(401);
+      expect(((await refused.json()) as { error: string }).error).toContain('dashboard token');
+    }
+    const unchanged = await getJson<ShiftObject>(['get', 'trafficshift', 'listings', '-n', NS.moving]);
+    expect(unchanged.metadata.annotations).toEqual(before.metadata.annotations);
+    // With the token: written and acknowledged by the operator (pause, then resume: the shift carries on).
+    for (const action of ['Pause', 'Resume']) {
+      // Resume is refused (409) until the dashboard's own watch has seen the pause.
+      const ok = await eventually(`${action} accepted`, async () => { const r = await act(action, `Bearer ${secret}`); return r.status === 409 ? undefined : r; }, 10_000, 100);
+      expect(ok.status).toBe(202);
+      const { id } = await ok.json() as { id: string };
+      await eventually(`${action} ${id} acknowledged`, async () => {
+        const acks = (await getJson<{ status?: { acknowledgedActions?: Array<{ action: string; id: string }> } }>(['get', 'trafficshift', 'listings', '-n', NS.moving])).status?.acknowledgedActions ?? [];
+        return acks.some((a) => a.action === action && a.id === id);
+      }, 30_000, 200);
+    }
+    expect((await getJson<ShiftObject>(['get', 'trafficshift', 'listings', '-n', NS.moving])).status?.phase).toBe('Progressing');
   });
 
   it('abort from the page rolls the shift back, and the page shows the acknowledgement', async () => {

@@ -205,6 +205,46 @@ describe('helm chart charts/cutover', () => {
     expect(await can(['list', 'gateways.gateway.networking.k8s.io', '-n', 'default'])).toBe('no');
   });
 
+  it('the in-cluster web dashboard: off by default; read-only, its own ServiceAccount, a ClusterIP Service; writing needs the token Secret', async () => {
+    const off = objects(await render('dash', 'dash-system'));
+    expect(off.filter((o) => o.metadata.name.includes('dashboard'))).toEqual([]);
+    const lint = await helm(['lint', '--strict', '--kube-version', VERSIONS.kubernetes, CHART, '--set', 'dashboard.enabled=true', '--set', 'dashboard.readOnly=false', '--set', 'dashboard.auth.existingSecret=dash-token']);
+    expect(lint.code, lint.stdout + lint.stderr).toBe(0);
+    const on = objects(await render('dash', 'dash-system', ['dashboard.enabled=true']));
+    const mine = on.filter((o) => o.metadata.name === 'dash-cutover-dashboard');
+    expect(mine.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Service', 'ServiceAccount']);
+    const role = mine.find((o) => o.kind === 'ClusterRole') as unknown as { rules: Rule[] };
+    // Read only: no write verb anywhere.
+    expect(role.rules.flatMap((r) => r.verbs).every((v) => ['get', 'list', 'watch'].includes(v))).toBe(true);
+    const svc = mine.find((o) => o.kind === 'Service') as unknown as { spec: { type: string; selector: Record<string, string> } };
+    expect(svc.spec.type).toBe('ClusterIP');
+    type Dep = { spec: { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: { serviceAccountName: string; containers: Array<{ command: string[]; args: string[]; env?: Array<{ name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }> }> } } } };
+    const dep = mine.find((o) => o.kind === 'Deployment') as unknown as Dep;
+    const c = dep.spec.template.spec.containers[0]!;
+    expect(c.command.at(-1)).toBe('operator/bin/kubectl-cutover.js');
+    expect(c.args).toEqual(['dashboard', '--behind-port-forward', '--address=0.0.0.0', '--port=3100', '--prometheus-url=http://prometheus.monitoring:9090', '--read-only']);
+    expect(c.env).toBeUndefined();
+    expect(dep.spec.template.spec.serviceAccountName).toBe('dash-cutover-dashboard');
+    // No selector of the operator's (Deployment, Service, PDB) matches the dashboard's pod, and the reverse.
+    const operator = on.find((o) => o.kind === 'Deployment' && o.metadata.name === 'dash-cutover') as unknown as Dep;
+    const matches = (sel: Record<string, string>, labels: Record<string, string>) => Object.entries(sel).every(([k, v]) => labels[k] === v);
+    expect(matches(operator.spec.selector.matchLabels, dep.spec.template.metadata.labels)).toBe(false);
+    expect(matches(dep.spec.selector.matchLabels, operator.spec.template.metadata.labels)).toBe(false);
+    // Writing: refused without a token Secret (no unauthenticated write path); with it, patch on the three kinds and the token from the Secret.
+    const noAuth = await helm(['template', 'x', CHART, '--kube-version', VERSIONS.kubernetes, '--set', 'dashboard.enabled=true', '--set', 'dashboard.readOnly=false']);
+    expect(noAuth.code).not.toBe(0);
+    expect(noAuth.stderr).toMatch(/existingSecret/);
+    const rw = objects(await render('dash', 'dash-system', ['dashboard.enabled=true', 'dashboard.readOnly=false', 'dashboard.auth.existingSecret=dash-token']));
+    const rwRole = rw.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'dash-cutover-dashboard') as unknown as { rules: Rule[] };
+    expect(rwRole.rules.filter((r) => !r.verbs.every((v) => ['get', 'list', 'watch'].includes(v)))).toEqual([{ apiGroups: ['cutover.dev'], resources: ['trafficshifts', 'shadowruns', 'migrationslices'], verbs: ['patch'] }]);
+    const rwC = (rw.find((o) => o.kind === 'Deployment' && o.metadata.name === 'dash-cutover-dashboard') as unknown as Dep).spec.template.spec.containers[0]!;
+    expect(rwC.args).not.toContain('--read-only');
+    expect(rwC.env).toEqual([{ name: 'CUTOVER_DASHBOARD_TOKEN', valueFrom: { secretKeyRef: { name: 'dash-token', key: 'token' } } }]);
+    const namespaced = await helm(['template', 'x', CHART, '--kube-version', VERSIONS.kubernetes, '--set', 'dashboard.enabled=true', '--set', 'rbac.namespaced=true', '--set', 'watchNamespaces={a}']);
+    expect(namespaced.code).not.toBe(0);
+    expect(namespaced.stderr).toMatch(/dashboard.enabled needs cluster-wide RBAC/);
+  });
+
   it('values.schema.json refuses a bad value with a message naming it', async () => {
     const neg = await helm(['template', 'x', CHART, '--kube-version', VERSIONS.kubernetes, '--set', 'replicaCount=-1']);
     expect(neg.code).not.toBe(0);

@@ -97,3 +97,14 @@ render with a message that says what to change.
 {{- if .Values.networkPolicy.enabled }}{{- $_ := set $t "networkPolicy" (dict "apiServerPorts" .Values.networkPolicy.apiServerPorts) -}}{{- end -}}
 {{- toJson $t -}}
 {{- end -}}
+
+{{/* The in-cluster web dashboard's labels: its own name, so no selector of the operator's matches its pod. */}}
+{{- define "cutover.dashboardLabels" -}}
+helm.sh/chart: {{ include "cutover.chart" . }}
+app.kubernetes.io/name: {{ printf "%s-dashboard" (include "cutover.name" .) }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: dashboard
+app.kubernetes.io/part-of: cutover
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}

@@ -77,6 +77,7 @@ export const WorkerStatusSchema = z.object({
   deployment: z.string(),
   previousReplicas: z.int().min(0).optional(),
   readyReplicas: z.int().min(0).optional(),
+  scaledAt: timestamp().optional().describe('When the operator scaled the worker to spec.workers[].replicas (the scale is written after this record).'),
   legacyDeployment: z.string().optional(),
   legacyPreviousReplicas: z.int().min(0).optional(),
   legacyScaledAt: timestamp().optional(),

@@ -44,6 +44,9 @@ Flags:
       --prometheus-url U dashboard: Prometheus for the metric charts (default $CUTOVER_PROMETHEUS_URL,
                          then each metric's prometheus.address)
       --read-only        dashboard: show, never act
+      --behind-port-forward  dashboard in a pod (the Helm chart): answer to a loopback Host on any port
+                         (kubectl port-forward); with actions, $CUTOVER_DASHBOARD_TOKEN is required and
+                         every action must carry it (Authorization: Bearer)
   -o, --output FORMAT    report: text (default), md (Markdown, to paste into a parity report), json
 
 Actions are annotations (cutover.dev/<action>=<request id>); the operator acknowledges each
@@ -119,7 +122,7 @@ function parse(argv: string[]) {
       timeout: { type: 'string' }, 'no-wait': { type: 'boolean' }, watch: { type: 'boolean', short: 'w' },
       output: { type: 'string', short: 'o' },
       help: { type: 'boolean', short: 'h' },
-      port: { type: 'string' }, address: { type: 'string' }, 'prometheus-url': { type: 'string' }, 'read-only': { type: 'boolean' },
+      port: { type: 'string' }, address: { type: 'string' }, 'prometheus-url': { type: 'string' }, 'read-only': { type: 'boolean' }, 'behind-port-forward': { type: 'boolean' },
     },
   });
 }
@@ -300,13 +303,18 @@ async function act(client: KubeClient, kinds: ResourceType[], namespace: string,
 }
 
 /** `kubectl cutover dashboard`: serves until interrupted (Ctrl-C). */
-async function dashboard(client: KubeClient, values: { port?: string; address?: string; 'prometheus-url'?: string; 'read-only'?: boolean; namespace?: string; context?: string }, io: CliIO): Promise<number> {
+async function dashboard(client: KubeClient, values: { port?: string; address?: string; 'prometheus-url'?: string; 'read-only'?: boolean; 'behind-port-forward'?: boolean; namespace?: string; context?: string }, io: CliIO): Promise<number> {
   const port = values.port === undefined ? 3100 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`bad --port "${values.port}"`);
+  const behind = Boolean(values['behind-port-forward']);
+  const actionToken = process.env.CUTOVER_DASHBOARD_TOKEN;
+  // In a pod it acts with its ServiceAccount: no unauthenticated write path.
+  if (behind && !values['read-only'] && !actionToken) throw new UsageError('--behind-port-forward without --read-only needs $CUTOVER_DASHBOARD_TOKEN (every action must carry it)');
   const prometheusUrl = values['prometheus-url'] ?? process.env.CUTOVER_PROMETHEUS_URL;
   const { startDashboard } = await import('./dashboard/server.ts');
   const d = await startDashboard({
     client, port, address: values.address ?? '127.0.0.1', readOnly: Boolean(values['read-only']),
+    ...(behind ? { behindPortForward: true, ...(actionToken ? { actionToken } : {}) } : {}),
     ...(prometheusUrl ? { prometheusUrl } : {}), ...(values.namespace ? { namespace: values.namespace } : {}),
     context: values.context ?? client.contextName,
   });

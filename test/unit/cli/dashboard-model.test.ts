@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderTemplate } from '../../../operator/src/analysis/template.ts';
 import { buildAssets } from '../../../operator/src/cli/dashboard/build.ts';
-import { acknowledgement, actionEffect, actionsFor, compareSummaries, judgeLine, matches, refuseAction, resultPoints, rollbackCard, stepsView, summarize, templateVarsOf, weightHistory, type CutoverObject } from '../../../operator/src/cli/dashboard/model.ts';
+import { acknowledgement, actionEffect, actionsFor, compareSummaries, judgeLine, matches, refuseAction, resultPoints, rollbackCard, stepsView, summarize, templateVarsOf, timelineMarks, valueAt, weightHistory, type CutoverObject } from '../../../operator/src/cli/dashboard/model.ts';
 import { ASSETS_DIR } from '../../../operator/src/cli/dashboard/server.ts';
 
 const NOW = Date.parse('2026-12-02T12:00:00Z');
@@ -80,6 +80,53 @@ describe('a cutover page', () => {
     expect(h.points).toEqual([
       { t: NOW - 300_000, weight: 0 }, { t: NOW - 290_000, weight: 10 }, { t: NOW - 180_000, weight: 50 }, { t: NOW - 59_900, weight: 0 }, { t: NOW, weight: 0 },
     ]);
+  });
+
+  it('the time axis marks: workers scaled and restored, the alert that asked, the rollback instant', () => {
+    const o = shift('w', {
+      phase: 'RolledBack', startedAt: iso(590_000),
+      workers: [{ deployment: 'score-worker', previousReplicas: 0, scaledAt: iso(600_000) }],
+      rollback: { trigger: 'Alert', alert: 'ListingsErrors', reason: 'alert ListingsErrors', at: iso(60_000), routeRestoredAt: iso(60_000), workersRestoredAt: iso(59_000), completedAt: iso(59_000) },
+    });
+    o.spec!.workers = [{ deployment: 'score-worker', replicas: 3 }];
+    expect(timelineMarks(o).map((m) => [NOW - m.t, m.kind, m.label])).toEqual([
+      [600_000, 'workers', 'score-worker 0→3'],
+      [60_000, 'alert', 'alert ListingsErrors'],
+      [60_000, 'rollback', 'rollback (Alert)'],
+      [59_000, 'workers', 'workers restored: score-worker→0'],
+    ]);
+    // A metric rollback has no alert mark; a shift that never scaled or rolled back has no marks.
+    expect(timelineMarks(shift('m', { phase: 'RolledBack', rollback: { trigger: 'Metric', reason: 'x', at: iso(1000) } })).map((m) => m.kind)).toEqual(['rollback']);
+    expect(timelineMarks(shift('n', { phase: 'Progressing', currentWeight: 10 }))).toEqual([]);
+  });
+
+  it('the time axis marks of a MigrationSlice, and of its TrafficShift: the flag flips, the workers restored by the slice', () => {
+    const slice: CutoverObject = {
+      kind: 'MigrationSlice', metadata: { name: 'score', namespace: 'jobs' },
+      spec: { featureFlag: { configMap: 'flags', key: 'score' }, workers: [{ deployment: 'score-worker', replicas: 3 }], shift: { steps: [{ weight: 100, pause: '1m' }] } },
+      status: {
+        phase: 'RolledBack',
+        history: [{ phase: 'Shifting', at: iso(300_000), reason: 'ShiftStarted' }],
+        featureFlag: { enabled: false, at: iso(100_000) },
+        children: { trafficShift: { name: 'score-shift', workers: [{ deployment: 'score-worker', previousReplicas: 1 }] } },
+        rollback: { trigger: 'Manual', reason: 'x', at: iso(101_000), routeRestoredAt: iso(101_000), featureFlagRestoredAt: iso(100_000), workersRestoredAt: iso(99_000) },
+      },
+    };
+    const flagAndWorkers = [
+      [300_000, 'flag', 'flags/score on'],
+      [100_000, 'flag', 'flags/score off'],
+      [99_000, 'workers', 'workers restored: score-worker→1'],
+    ];
+    expect(timelineMarks(slice, undefined, [{ t: NOW - 300_000, enabled: true }, { t: NOW - 100_000, enabled: false }]).map((m) => [NOW - m.t, m.kind, m.label]))
+      .toEqual([...flagAndWorkers.slice(0, 1), [101_000, 'rollback', 'rollback (Manual)'], ...flagAndWorkers.slice(1)]);
+    // The slice's TrafficShift: its own rollback, the slice's flag and worker restore.
+    const child = shift('score-shift', { phase: 'RolledBack', rollback: { trigger: 'Manual', reason: 'x', at: iso(101_000) }, workers: [{ deployment: 'score-worker', previousReplicas: 1 }] });
+    expect(timelineMarks(child, slice).map((m) => [NOW - m.t, m.kind, m.label])).toEqual([flagAndWorkers[0], [101_000, 'rollback', 'rollback (Manual)'], ...flagAndWorkers.slice(1)]);
+  });
+
+  it('a step-held value: the last point at or before the time, none before the first', () => {
+    const pts = [{ t: 10, weight: 0 }, { t: 20, weight: 10 }, { t: 30, weight: 50 }];
+    expect([5, 10, 25, 30, 99].map((t) => valueAt(pts, t))).toEqual([null, 0, 10, 50, 50]);
   });
 
   it('the rollback card: trigger, reason, the failing value against its threshold, the restore order', () => {

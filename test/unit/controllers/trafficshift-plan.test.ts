@@ -80,10 +80,10 @@ const rows: Row[] = [
     conditions: { Ready: { status: 'False' }, Progressing: { status: 'True' }, Reconciling: { status: 'True', reason: 'StepInProgress' } },
   },
   {
-    name: 'a new shift with workers scales them first and waits (requeue 1 s), no weight yet',
+    name: 'a new shift with workers scales them first (recording when) and waits (requeue 1 s), no weight yet',
     o: { spec: workerSpec, deployments: scoreWorker(0, 0) },
     effects: ['status', 'scale:score-worker=3', 'event:PhaseChanged'],
-    status: { phase: 'Pending', workers: [{ deployment: 'score-worker', previousReplicas: 0 }] },
+    status: { phase: 'Pending', workers: [{ deployment: 'score-worker', previousReplicas: 0, scaledAt: iso(T0) }] },
     requeueAfterMs: 1000,
   },
   {

@@ -188,6 +188,91 @@ export function weightHistory(o: CutoverObject, events: readonly EventItem[], se
   return { points: out, ...(rollbackAt !== undefined ? { rollbackAt } : {}) };
 }
 
+/** Something that happened to a cutover, drawn on the weight chart's time axis. */
+export type MarkKind = 'workers' | 'flag' | 'alert' | 'rollback';
+export interface Mark { t: number; kind: MarkKind; label: string }
+
+/** A feature flag's value as seen at a time (status.featureFlag of a MigrationSlice, seen live). */
+export interface FlagPoint { t: number; enabled: boolean }
+
+/**
+ * The marks on a cutover's time axis, from its status (and its owner MigrationSlice's, for a
+ * TrafficShift run by a slice: the slice turns the flag and, on rollback, restores the workers):
+ * each worker scaled (status.workers[].scaledAt), the legacy workers scaled after completion, the
+ * workers restored; each flag flip (status.featureFlag, the flip on at the shift's start, the
+ * rollback's flag restore, and the flips seen live); the alert or webhook that asked for the
+ * rollback; the rollback instant. Sorted by time; the same fact is never marked twice.
+ */
+export function timelineMarks(o: CutoverObject, owner?: CutoverObject, seenFlags: readonly FlagPoint[] = []): Mark[] {
+  const marks: Mark[] = [];
+  const add = (at: unknown, kind: MarkKind, label: string) => {
+    const t = typeof at === 'number' ? at : time(at);
+    if (t !== undefined && !marks.some((m) => m.kind === kind && m.t === t && m.label === label)) marks.push({ t, kind, label });
+  };
+  const spec = rec(o.spec);
+  const s = rec(o.status);
+  const specWorkers = arr(spec.workers);
+  for (const w of arr(s.workers)) {
+    const dep = str(w.deployment) ?? '';
+    const want = specWorkers.find((x) => x.deployment === dep);
+    const replicas = num(want?.replicas);
+    add(w.scaledAt, 'workers', `${dep} ${num(w.previousReplicas) ?? '?'}→${replicas ?? '?'}`);
+    const legacy = str(w.legacyDeployment);
+    if (legacy) add(w.legacyScaledAt, 'workers', `${legacy} ${num(w.legacyPreviousReplicas) ?? '?'}→${num(rec(want?.legacy).replicas) ?? '?'}`);
+  }
+  const restoredWorkers = (x: CutoverObject, workers: Rec[]) => {
+    const names = workers.flatMap((w) => (str(w.deployment) && num(w.previousReplicas) !== undefined ? [`${str(w.deployment)!}→${num(w.previousReplicas)!}`] : []));
+    add(rec(rec(x.status).rollback).workersRestoredAt, 'workers', `workers restored${names.length ? `: ${names.join(', ')}` : ''}`);
+  };
+  if (o.kind === 'MigrationSlice') restoredWorkers(o, arr(rec(rec(s.children).trafficShift).workers));
+  else if (!owner) restoredWorkers(o, arr(s.workers));
+  // The flag: a MigrationSlice's own, or the owner slice's for its TrafficShift.
+  const slice = o.kind === 'MigrationSlice' ? o : owner;
+  if (slice) {
+    const ss = rec(slice.status);
+    const flag = rec(rec(slice.spec).featureFlag);
+    const name = str(flag.configMap) ? `${str(flag.configMap)!}/${str(flag.key) ?? ''}` : 'flag';
+    if (str(flag.configMap)) {
+      // On when traffic started to move (history ShiftStarted), the current value since featureFlag.at.
+      const shiftStarted = arr(ss.history).find((h) => h.reason === 'ShiftStarted');
+      if (shiftStarted) add(shiftStarted.at, 'flag', `${name} on`);
+      const ff = rec(ss.featureFlag);
+      if (typeof ff.enabled === 'boolean') add(ff.at, 'flag', `${name} ${ff.enabled ? 'on' : 'off'}`);
+      add(rec(ss.rollback).featureFlagRestoredAt, 'flag', `${name} off`);
+      for (const f of seenFlags) add(f.t, 'flag', `${name} ${f.enabled ? 'on' : 'off'}`);
+    }
+    if (owner) restoredWorkers(owner, arr(rec(rec(ss.children).trafficShift).workers));
+  }
+  for (const x of owner ? [o, owner] : [o]) {
+    const rb = rec(rec(x.status).rollback);
+    const trigger = str(rb.trigger);
+    if (trigger === 'Alert') add(rb.at, 'alert', `alert ${str(rb.alert) ?? ''}`.trim());
+    else if (trigger === 'Webhook') add(rb.at, 'alert', 'webhook');
+  }
+  const rb = rec(s.rollback);
+  if (str(rb.trigger)) add(rb.at, 'rollback', `rollback (${str(rb.trigger)!})`);
+  // Marks with a duplicate label at different times (the same flip from two sources) keep the first.
+  const out: Mark[] = [];
+  // At the same instant: what asked, the rollback, then what it restored (route → flag → workers).
+  const order: Record<MarkKind, number> = { alert: 0, rollback: 1, flag: 2, workers: 3 };
+  for (const m of marks.sort((a, b) => a.t - b.t || order[a.kind] - order[b.kind])) {
+    const prev = out.findLast((x) => x.kind === m.kind);
+    if (prev && prev.label === m.label && m.kind === 'flag') continue;
+    out.push(m);
+  }
+  return out;
+}
+
+/** A step-held value at time t: the last point at or before t, or null before the first. */
+export function valueAt(points: readonly WeightPoint[], t: number): number | null {
+  let v: number | null = null;
+  for (const p of points) {
+    if (p.t > t) break;
+    v = p.weight;
+  }
+  return v;
+}
+
 export interface StepView { index: number; weight: number; pause?: string; state: 'done' | 'current' | 'rolled-back' | 'next'; leftMs?: number }
 
 /** The steps of a TrafficShift (or a MigrationSlice's shift), the current one with the time left in it. */

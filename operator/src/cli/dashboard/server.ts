@@ -7,7 +7,14 @@
 // nor send the custom header without a CORS preflight, which is never granted). With --read-only no
 // action is accepted at all. What the user sees and may change is what their RBAC allows: the API
 // server's refusal is passed on word for word.
-import { randomBytes } from 'node:crypto';
+//
+// In the cluster (the Helm chart's `dashboard.enabled`, `--behind-port-forward`), it listens on the
+// pod's interfaces but still answers only to a loopback Host (any port: the local end of `kubectl
+// port-forward`), so only someone who may port-forward to the pod reaches it, and a page elsewhere
+// cannot by DNS rebinding. It then acts with its ServiceAccount, not the user's credentials, so an
+// action also needs the shared token from the chart's Secret (`Authorization: Bearer`), unless it
+// is read-only (the default), where nothing is ever written.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -34,6 +41,13 @@ export interface DashboardOptions {
   namespace?: string;
   /** Shown in the header: the kubeconfig context. */
   context?: string;
+  /**
+   * Reached through `kubectl port-forward` (in a pod): listen on `address` but answer only to a
+   * loopback Host on any port (the forward's local port). /healthz answers to any Host (probes).
+   */
+  behindPortForward?: boolean;
+  /** Actions also need `Authorization: Bearer <actionToken>` (the in-cluster dashboard's shared token). */
+  actionToken?: string;
   now?: () => number;
 }
 
@@ -68,8 +82,16 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const streams = new Set<ServerResponse>();
   let port = 0;
   const loopback = address === '127.0.0.1' || address === 'localhost' || address === '::1';
-  const hostAllowed = (host: string | undefined): boolean =>
-    !loopback || [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`].includes((host ?? '').toLowerCase());
+  const hostAllowed = (host: string | undefined): boolean => {
+    const h = (host ?? '').toLowerCase();
+    if (opts.behindPortForward) return /^(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?$/.test(h);
+    return !loopback || [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`].includes(h);
+  };
+  const digest = (v: string) => createHash('sha256').update(v).digest();
+  const actionTokenOk = (header: string | undefined): boolean => {
+    const m = /^Bearer (.+)$/.exec(header ?? '');
+    return Boolean(m && opts.actionToken && timingSafeEqual(digest(m[1]!), digest(opts.actionToken)));
+  };
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -82,7 +104,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!hostAllowed(req.headers.host)) throw new HttpError(403, `this dashboard answers only to http://127.0.0.1:${port}/ (Host ${req.headers.host ?? 'missing'})`);
+    if (req.method === 'GET' && req.url === '/healthz') { res.writeHead(200, { 'Content-Type': 'text/plain' }); res.end('ok\n'); return; }
+    if (!hostAllowed(req.headers.host)) throw new HttpError(403, `this dashboard answers only to ${opts.behindPortForward ? 'http://127.0.0.1:<port>/ through kubectl port-forward' : `http://127.0.0.1:${port}/`} (Host ${req.headers.host ?? 'missing'})`);
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
@@ -122,12 +145,14 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     res.flushHeaders();
     streams.add(res);
     const send = (event: string, data: unknown) => { res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`); };
-    send('hello', { scopes: store.scopes, readOnly: Boolean(opts.readOnly), context: opts.context ?? '' });
+    send('hello', { scopes: store.scopes, readOnly: Boolean(opts.readOnly), actionAuth: Boolean(opts.actionToken), context: opts.context ?? '' });
     const focus = url.searchParams.get('focus') ?? undefined;
     // A cutover's page needs only its object; the overview gets every row.
     if (!focus) send('snapshot', { rows: store.all().map((o) => summarize(o, now())).sort(compareSummaries), at: now() });
     const pending = new Map<string, Change>();
     let detailDirty = false;
+    /** The MigrationSlice that owns the focused cutover: its changes (flag, worker restore) redraw the page. */
+    let focusOwner: string | undefined;
     let events: EventItem[] = [];
     const ac = new AbortController();
     const flush = () => {
@@ -150,12 +175,17 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
     const unsubscribe = store.subscribe((c) => {
       if (!focus) pending.set(c.key, c);
-      else if (c.key === focus) detailDirty = true;
+      else if (c.key === focus || (c.obj.kind === 'MigrationSlice' && focusOwner === c.key)) detailDirty = true;
     });
     const sendDetail = () => {
       const [kind = '', namespace = '', name = ''] = (focus ?? '').split('/');
       const obj = store.get(kind, namespace, name);
-      send('detail', obj ? { key: focus, object: obj, events, seen: store.seen(focus!), at: now() } : { key: focus, missing: true, at: now() });
+      const ownerRef = (obj?.metadata.ownerReferences ?? []).find((r) => r.controller && r.kind === 'MigrationSlice');
+      focusOwner = ownerRef?.name ? keyOf('MigrationSlice', namespace, ownerRef.name) : undefined;
+      const owner = obj ? store.ownerSlice(obj) : undefined;
+      send('detail', obj
+        ? { key: focus, object: obj, events, seen: store.seen(focus!), ...(owner ? { owner } : {}), ...(store.routesError ? { observedError: `the route's weights are not shown: ${store.routesError}` } : {}), at: now() }
+        : { key: focus, missing: true, at: now() });
     };
     if (focus) {
       sendDetail();
@@ -237,6 +267,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   async function action(req: IncomingMessage): Promise<unknown> {
     if (opts.readOnly) throw new HttpError(403, 'this dashboard is read-only (started with --read-only)');
     if (req.headers['x-cutover-token'] !== token) throw new HttpError(403, 'missing or wrong X-Cutover-Token: actions come only from this dashboard\'s page');
+    if (opts.actionToken !== undefined && !actionTokenOk(req.headers.authorization)) throw new HttpError(401, 'this dashboard acts with its own ServiceAccount: an action needs the dashboard token (Authorization: Bearer, from the chart\'s Secret)', 'Unauthorized');
     if (!(req.headers['content-type'] ?? '').startsWith('application/json')) throw new HttpError(415, 'send application/json');
     const body = JSON.parse(await readBody(req, 4096)) as { kind?: string; namespace?: string; name?: string; action?: string };
     const act = ACTIONS.find((a) => a === body.action) as ActionName | undefined;

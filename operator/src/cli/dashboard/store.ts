@@ -3,8 +3,10 @@
 // list — all of them when their RBAC allows it, else the kubeconfig context's namespace. Each change
 // is handed to the subscribers (the server-sent-event streams); the weights and analysis results seen
 // while the dashboard runs are kept per object (bounded) for the charts.
-import { Informer, isForbidden, isNotFound, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT, type KubeClient, type KubeObject, type ResourceType } from '../../kube/index.ts';
-import { keyOf, resultPoints, weightOf, type CutoverObject, type ResultPoint, type WeightPoint } from './model.ts';
+import { HTTP_ROUTE, Informer, isForbidden, isNotFound, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT, type KubeClient, type KubeObject, type ResourceType } from '../../kube/index.ts';
+import { ruleWeights, weightPercentages } from '../../traffic/httproute-rule.ts';
+import type { JsonObject } from '../../traffic/router.ts';
+import { arr, keyOf, num, rec, resultPoints, str, weightOf, type CutoverObject, type FlagPoint, type ResultPoint, type WeightPoint } from './model.ts';
 
 export const KIND_TYPES: readonly ResourceType[] = [TRAFFIC_SHIFT, SHADOW_RUN, MIGRATION_SLICE];
 
@@ -13,7 +15,38 @@ export interface Scope { kind: string; namespace?: string; allNamespaces: boolea
 
 export type Change = { type: 'upsert'; key: string; obj: CutoverObject } | { type: 'delete'; key: string; obj: CutoverObject };
 
-interface Seen { weights: WeightPoint[]; results: Map<string, ResultPoint> }
+interface Seen { weights: WeightPoint[]; observed: WeightPoint[]; flags: FlagPoint[]; results: Map<string, ResultPoint> }
+
+/** What the dashboard knows of a cutover beyond its object: for the charts. */
+export interface SeenView { weights: WeightPoint[]; observed: WeightPoint[]; flags: FlagPoint[]; results: ResultPoint[] }
+
+/** The HTTPRoute a TrafficShift or MigrationSlice weights, and its two Services. */
+interface RouteRef { namespace: string; route: string; ruleIndex: number; stable: string; canary: string }
+
+function routeRefOf(o: CutoverObject): RouteRef | undefined {
+  if (o.kind === 'ShadowRun') return undefined;
+  const spec = rec(o.spec);
+  const http = rec(rec(spec.route).httpRoute);
+  const route = str(http.name);
+  const stable = str(rec(o.kind === 'MigrationSlice' ? spec.legacy : spec.stable).service);
+  const canary = str(rec(o.kind === 'MigrationSlice' ? spec.target : spec.canary).service);
+  if (!route || !stable || !canary) return undefined;
+  return { namespace: o.metadata.namespace ?? '', route, ruleIndex: num(http.ruleIndex) ?? 0, stable, canary };
+}
+
+/** The canary's share (%) of the rule's stable + canary weights, as the route says now. */
+function observedWeight(route: KubeObject, ref: RouteRef): number | undefined {
+  const rule = arr(rec((route as { spec?: unknown }).spec).rules)[ref.ruleIndex];
+  if (!rule) return undefined;
+  const w = weightPercentages(ruleWeights(rule as JsonObject, { namespace: ref.namespace, stable: { service: ref.stable, port: 0 }, canary: { service: ref.canary, port: 0 } }));
+  return w.stable + w.canary === 0 ? undefined : w.canary;
+}
+
+/** When the route last changed: its newest write (not a status write) per metadata.managedFields. */
+function lastWriteAt(route: KubeObject): number | undefined {
+  const times = (route.metadata.managedFields ?? []).filter((f) => f.subresource !== 'status').map((f) => Date.parse(String(f.time ?? ''))).filter(Number.isFinite);
+  return times.length ? Math.max(...times) : undefined;
+}
 
 const MAX_WEIGHTS = 500;
 const MAX_RESULTS = 2000;
@@ -25,7 +58,14 @@ export class DashboardStore {
   readonly #subscribers = new Set<(c: Change) => void>();
   readonly #seen = new Map<string, Seen>();
   readonly #now: () => number;
+  /** HTTPRoutes, for the weight each cutover's route really carries (absent without RBAC to list them). */
+  #routes: Informer<KubeObject> | undefined;
+  /** Cutover keys by the route they weight (`namespace/route`). */
+  readonly #byRoute = new Map<string, Set<string>>();
+  readonly #routeOf = new Map<string, string>();
   scopes: Scope[] = [];
+  /** Why the routes are not watched (no observed weight), when they are not. */
+  routesError: string | undefined;
 
   constructor(client: KubeClient, opts: { namespace?: string; now?: () => number } = {}) {
     this.#client = client;
@@ -47,13 +87,75 @@ export class DashboardStore {
           const obj = { ...o, kind: type.kind } as CutoverObject;
           const key = keyOf(type.kind, o.metadata.namespace ?? '', o.metadata.name ?? '');
           this.#seen.delete(key);
+          this.#indexRoute(key, undefined);
           this.#emit({ type: 'delete', key, obj });
         },
       });
       inf.start();
       this.#informers.push(inf);
     }
-    await Promise.all(this.#informers.map((i) => i.synced));
+    // The routes, where the TrafficShifts are listed (a user who may not list them gets no observed line).
+    const shifts = this.scopes.find((x) => x.kind === 'TrafficShift' && !x.error);
+    const routeScope = shifts ? await this.#probe(HTTP_ROUTE, shifts.allNamespaces) : undefined;
+    if (routeScope && !routeScope.error) {
+      const routes = new Informer<KubeObject>(this.#client, HTTP_ROUTE, {
+        ...(routeScope.allNamespaces ? {} : { namespace: routeScope.namespace! }),
+        // Keep only who wrote when (for the time of the weight found at start), not the field sets.
+        transform: (r) => ({ ...r, metadata: { ...r.metadata, managedFields: (r.metadata.managedFields ?? []).map((f) => ({ manager: f.manager, operation: f.operation, time: f.time, ...(f.subresource ? { subresource: f.subresource } : {}) })) } }),
+      });
+      routes.addHandler({ onAdd: (r) => this.#routeChanged(r), onUpdate: (_old, r) => this.#routeChanged(r) });
+      routes.start();
+      this.#routes = routes;
+    } else this.routesError = routeScope?.error ?? 'no TrafficShift is listed';
+    await Promise.all([...this.#informers, ...(this.#routes ? [this.#routes] : [])].map((i) => i.synced));
+  }
+
+  #routeChanged(route: KubeObject): void {
+    const keys = this.#byRoute.get(`${route.metadata.namespace ?? ''}/${route.metadata.name ?? ''}`);
+    for (const key of keys ?? []) {
+      const [kind = '', namespace = '', name = ''] = key.split('/');
+      const obj = this.get(kind, namespace, name);
+      if (obj && this.#observe(key, obj, route)) this.#emit({ type: 'upsert', key, obj });
+    }
+  }
+
+  /** Records the weight the cutover's route carries now, if it changed; true when it did. */
+  #observe(key: string, obj: CutoverObject, route?: KubeObject): boolean {
+    const ref = routeRefOf(obj);
+    if (!ref || !this.#routes) return false;
+    const r = route ?? this.#routes.get(ref.namespace, ref.route);
+    if (!r) return false;
+    const w = observedWeight(r, ref);
+    const seen = this.#seenOf(key);
+    const last = seen.observed.at(-1);
+    if (w === undefined || last?.weight === w) return false;
+    // A change seen live: now. The first weight found: since the route was last written (its weights
+    // are that old at most), or since the cutover was created if the route is older.
+    const created = Date.parse(obj.metadata.creationTimestamp ?? '');
+    const t = last ? this.#now() : Math.min(this.#now(), Math.max(lastWriteAt(r) ?? this.#now(), Number.isFinite(created) ? created : 0));
+    seen.observed.push({ t, weight: w });
+    if (seen.observed.length > MAX_WEIGHTS) seen.observed.shift();
+    return true;
+  }
+
+  #seenOf(key: string): Seen {
+    let seen = this.#seen.get(key);
+    if (!seen) { seen = { weights: [], observed: [], flags: [], results: new Map() }; this.#seen.set(key, seen); }
+    return seen;
+  }
+
+  #indexRoute(key: string, obj: CutoverObject | undefined): void {
+    const before = this.#routeOf.get(key);
+    const ref = obj ? routeRefOf(obj) : undefined;
+    const now = ref ? `${ref.namespace}/${ref.route}` : undefined;
+    if (before === now) return;
+    if (before) this.#byRoute.get(before)?.delete(key);
+    if (now) {
+      this.#routeOf.set(key, now);
+      let set = this.#byRoute.get(now);
+      if (!set) { set = new Set(); this.#byRoute.set(now, set); }
+      set.add(key);
+    } else this.#routeOf.delete(key);
   }
 
   async #probe(type: ResourceType, allNamespaces: boolean): Promise<Scope> {
@@ -79,8 +181,15 @@ export class DashboardStore {
   #changed(type: ResourceType, o: KubeObject): void {
     const obj = { ...o, kind: type.kind } as CutoverObject;
     const key = keyOf(type.kind, o.metadata.namespace ?? '', o.metadata.name ?? '');
-    let seen = this.#seen.get(key);
-    if (!seen) { seen = { weights: [], results: new Map() }; this.#seen.set(key, seen); }
+    const seen = this.#seenOf(key);
+    this.#indexRoute(key, obj);
+    this.#observe(key, obj);
+    const flag = rec(rec(obj.status).featureFlag);
+    if (typeof flag.enabled === 'boolean' && seen.flags.at(-1)?.enabled !== flag.enabled) {
+      const at = Date.parse(String(flag.at ?? ''));
+      seen.flags.push({ t: Number.isFinite(at) ? at : this.#now(), enabled: flag.enabled });
+      if (seen.flags.length > MAX_WEIGHTS) seen.flags.shift();
+    }
     const w = weightOf(obj);
     const last = seen.weights.at(-1);
     if (w !== undefined && type.kind !== 'ShadowRun' && last?.weight !== w) {
@@ -122,13 +231,22 @@ export class DashboardStore {
   }
 
   /** Weights and analysis results this process saw for the object, oldest first. */
-  seen(key: string): { weights: WeightPoint[]; results: ResultPoint[] } {
+  seen(key: string): SeenView {
     const s = this.#seen.get(key);
-    return { weights: [...(s?.weights ?? [])], results: [...(s?.results.values() ?? [])].sort((a, b) => a.t - b.t) };
+    return {
+      weights: [...(s?.weights ?? [])], observed: [...(s?.observed ?? [])], flags: [...(s?.flags ?? [])],
+      results: [...(s?.results.values() ?? [])].sort((a, b) => a.t - b.t),
+    };
+  }
+
+  /** The cutover's controlling owner when it is a MigrationSlice this dashboard sees (its flag and worker restore). */
+  ownerSlice(o: CutoverObject): CutoverObject | undefined {
+    const ref = (o.metadata.ownerReferences ?? []).find((r) => r.controller && r.kind === 'MigrationSlice');
+    return ref?.name ? this.get('MigrationSlice', o.metadata.namespace ?? '', ref.name) : undefined;
   }
 
   async stop(): Promise<void> {
     this.#subscribers.clear();
-    await Promise.all(this.#informers.map((i) => i.stop()));
+    await Promise.all([...this.#informers, ...(this.#routes ? [this.#routes] : [])].map((i) => i.stop()));
   }
 }

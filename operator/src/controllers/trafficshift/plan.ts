@@ -210,7 +210,10 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
       let rec = ws.find((x) => x.deployment === w.deployment);
       if (!rec) { rec = { deployment: w.deployment, previousReplicas: d.replicas }; ws.push(rec); }
       rec.readyReplicas = d.readyReplicas;
-      if (d.replicas !== w.replicas) this.effects.push({ type: 'scale', deployment: w.deployment, replicas: w.replicas });
+      if (d.replicas !== w.replicas) {
+        this.effects.push({ type: 'scale', deployment: w.deployment, replicas: w.replicas });
+        rec.scaledAt ??= this.nowText;
+      }
       if (d.replicas !== w.replicas || d.readyReplicas < w.replicas) allReady = false;
     }
     if (workers.length > 0) { this.st.workers = ws; this.st.workersReady = allReady; }

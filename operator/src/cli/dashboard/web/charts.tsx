@@ -1,10 +1,11 @@
-// Charts (uPlot): weight over time with the rollback instant, and each metric with its threshold
-// line and the analysis results as points (pass / fail / inconclusive).
+// Charts (uPlot): weight over time (desired and observed) with workers, flag flips, alerts and the
+// rollback instant marked on its time axis, and each metric with its threshold line and the
+// analysis results as points (pass / fail / inconclusive).
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
-import type { ResultPoint, WeightPoint } from '../model.ts';
+import { valueAt, type Mark, type MarkKind, type ResultPoint, type WeightPoint } from '../model.ts';
 
-const C = { canary: '#2563eb', stable: '#64748b', fail: '#dc2626', pass: '#16a34a', inconclusive: '#9ca3af', threshold: '#b45309', baseline: '#7c3aed', grid: '#e5e7eb' };
+const C = { canary: '#2563eb', observed: '#0f766e', stable: '#64748b', fail: '#dc2626', pass: '#16a34a', inconclusive: '#9ca3af', threshold: '#b45309', baseline: '#7c3aed', grid: '#e5e7eb' };
 
 /**
  * A uPlot chart in a div: built when `shape` changes (series, thresholds), fed new data with
@@ -29,32 +30,6 @@ function useChart(build: (el: HTMLElement, width: number, data: uPlot.AlignedDat
 
 const axis = (label?: string): uPlot.Axis => ({ stroke: '#374151', grid: { stroke: C.grid, width: 1 }, ticks: { stroke: C.grid, width: 1 }, ...(label ? { label } : {}) });
 
-/** A vertical marker line with a label, drawn over the plot. */
-function marker(at: number | undefined, label: string, color: string): uPlot.Plugin {
-  return {
-    hooks: {
-      draw: (u) => {
-        if (at === undefined) return;
-        const x = Math.round(u.valToPos(at, 'x', true));
-        if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
-        const ctx = u.ctx;
-        ctx.save();
-        ctx.strokeStyle = color;
-        ctx.lineWidth = 2 * devicePixelRatio;
-        ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
-        ctx.beginPath();
-        ctx.moveTo(x, u.bbox.top);
-        ctx.lineTo(x, u.bbox.top + u.bbox.height);
-        ctx.stroke();
-        ctx.fillStyle = color;
-        ctx.font = `${12 * devicePixelRatio}px system-ui, sans-serif`;
-        ctx.fillText(label, x + 4 * devicePixelRatio, u.bbox.top + 14 * devicePixelRatio);
-        ctx.restore();
-      },
-    },
-  };
-}
-
 /** Grey bands behind the series for the given x ranges (read at each draw, so they follow new data). */
 function shade(spans: { current: Array<[number, number]> }, color: string): uPlot.Plugin {
   return {
@@ -74,23 +49,88 @@ function shade(spans: { current: Array<[number, number]> }, color: string): uPlo
   };
 }
 
-export function WeightChart(props: { points: WeightPoint[]; rollbackAt?: number | undefined }) {
-  const { points, rollbackAt } = props;
-  const xs = points.map((p) => p.t / 1000);
-  const canary = points.map((p) => p.weight);
-  const stable = points.map((p) => 100 - p.weight);
+export const MARK_COLOR: Record<MarkKind, string> = { workers: '#0e7490', flag: '#9333ea', alert: '#c2410c', rollback: C.fail };
+const MARK_TEXT: Record<MarkKind, string> = { workers: 'workers', flag: 'flag', alert: 'alert', rollback: 'rollback' };
+
+/** Vertical lines with labels for the marks (read at each draw); labels on staggered rows so they do not overlap. */
+function marks(list: { current: Mark[] }): uPlot.Plugin {
+  return {
+    hooks: {
+      draw: (u) => {
+        const ctx = u.ctx;
+        const px = devicePixelRatio;
+        list.current.forEach((m, i) => {
+          const x = Math.round(u.valToPos(m.t / 1000, 'x', true));
+          if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
+          const color = MARK_COLOR[m.kind];
+          ctx.save();
+          ctx.strokeStyle = color;
+          ctx.lineWidth = (m.kind === 'rollback' ? 2 : 1.5) * px;
+          ctx.setLineDash(m.kind === 'rollback' ? [6 * px, 4 * px] : [2 * px, 3 * px]);
+          ctx.beginPath();
+          ctx.moveTo(x, u.bbox.top);
+          ctx.lineTo(x, u.bbox.top + u.bbox.height);
+          ctx.stroke();
+          ctx.fillStyle = color;
+          ctx.font = `${11 * px}px system-ui, sans-serif`;
+          ctx.textAlign = 'left'; // uPlot leaves its axis labels' alignment on the context
+          ctx.textBaseline = 'alphabetic';
+          const text = m.label;
+          const w = ctx.measureText(text).width;
+          const right = x + 4 * px + w > u.bbox.left + u.bbox.width;
+          ctx.fillText(text, right ? x - 4 * px - w : x + 4 * px, u.bbox.top + (13 + 13 * (i % 5)) * px);
+          ctx.restore();
+        });
+      },
+    },
+  };
+}
+
+const fmtClock = (t: number): string => new Date(t).toLocaleTimeString(undefined, { hour12: false });
+
+/**
+ * Weight over time: the canary weight the status asked for (desired, from the StepStarted Events and
+ * status) and the weight the route carried (observed, from a watch of the HTTPRoute), stepped, on
+ * one time axis with the workers scaled, the flag flips, the alert and the rollback instant marked;
+ * the marks are listed under the chart as text too.
+ */
+export function WeightChart(props: { points: WeightPoint[]; observed: WeightPoint[]; marks: Mark[]; rollbackAt?: number | undefined; observedError?: string | undefined }) {
+  const { points, observed, rollbackAt } = props;
+  const markList = useRef<Mark[]>([]);
+  markList.current = props.marks;
+  const xs = [...new Set([...points, ...observed, ...props.marks].map((p) => p.t))].sort((a, b) => a - b);
+  const canary = xs.map((t) => valueAt(points, t));
+  const seen = xs.map((t) => (t > (points.at(-1)?.t ?? Infinity) ? null : valueAt(observed, t)));
+  const stable = canary.map((w) => (w === null ? null : 100 - w));
   const ref = useChart((el, width, data) => new uPlot({
-    width, height: 220,
+    width, height: 240,
     scales: { x: { time: true }, y: { range: [0, 100] } },
     axes: [axis(), { ...axis('weight %'), values: (_u, v) => v.map((x) => `${x}%`) }],
     series: [
       {},
       { label: 'canary (desired)', stroke: C.canary, width: 2, paths: uPlot.paths.stepped!({ align: 1 }), fill: 'rgba(37,99,235,0.08)' },
+      { label: 'canary (observed on the route)', stroke: C.observed, width: 2, dash: [2, 2], paths: uPlot.paths.stepped!({ align: 1 }) },
       { label: 'stable', stroke: C.stable, width: 1, dash: [4, 4], paths: uPlot.paths.stepped!({ align: 1 }) },
     ],
-    plugins: [marker(rollbackAt !== undefined ? rollbackAt / 1000 : undefined, 'rollback', C.fail)],
-  }, data, el), String(rollbackAt), [xs, canary, stable]);
-  return <div ref={ref} class="chart" data-testid="weight-chart" data-rollback-at={rollbackAt ?? ''} role="img" aria-label={`Canary weight over time${rollbackAt ? ', with the rollback instant marked' : ''}`} />;
+    plugins: [marks(markList)],
+  }, data, el), 'weight', [xs.map((t) => t / 1000), canary, seen, stable]);
+  return (
+    <>
+      <div ref={ref} class="chart" data-testid="weight-chart" data-rollback-at={rollbackAt ?? ''} data-desired-points={points.length} data-observed-weights={observed.map((p) => p.weight).join(',')} data-observed={JSON.stringify(observed.map((p) => [p.t, p.weight]))}
+        role="img" aria-label={`Canary weight over time, desired and observed${props.marks.length ? `, with ${props.marks.map((m) => m.label).join('; ')} marked` : ''}`} />
+      {props.observedError && <p class="small">{props.observedError}</p>}
+      {props.marks.length > 0 && (
+        <ol class="marks" data-testid="weight-marks" aria-label="On the time axis">
+          {props.marks.map((m, i) => (
+            <li key={i} data-kind={m.kind} data-t={m.t}>
+              <span class="swatch" style={{ background: MARK_COLOR[m.kind] }} aria-hidden="true" />
+              <span class="small">{fmtClock(m.t)}</span> <strong>{MARK_TEXT[m.kind]}</strong> {m.label}
+            </li>
+          ))}
+        </ol>
+      )}
+    </>
+  );
 }
 
 export interface MetricSeries {

@@ -1,7 +1,7 @@
 // A cutover's page: what it is doing, why it did what it did, and the actions a user may take.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import {
-  acknowledgement, actionsFor, actionEffect, ago, analysisOf, arr, judgeLine, num, rec, refuseAction, resultPoints, rollbackCard, stepsView, str, summarize, weightHistory,
+  acknowledgement, actionsFor, actionEffect, ago, analysisOf, arr, judgeLine, num, rec, refuseAction, resultPoints, rollbackCard, stepsView, str, summarize, timelineMarks, weightHistory,
   type ActionName, type CutoverObject, type ResultPoint,
 } from '../model.ts';
 import { DURATION_PATTERN, parseDuration } from '../../../api/duration.ts';
@@ -28,6 +28,7 @@ export function DetailPage(props: { focus: string; state: StreamState }) {
   const s = summarize(o, now);
   const results = mergeResults(detail.seen.results, resultPoints(o));
   const wh = weightHistory(o, detail.events, detail.seen.weights, now);
+  const marks = timelineMarks(o, detail.owner, detail.seen.flags);
   const card = rollbackCard(o);
   const st = rec(o.status);
   return (
@@ -42,11 +43,11 @@ export function DetailPage(props: { focus: string; state: StreamState }) {
         {s.owner && <span>Owner <strong>{s.owner}</strong></span>}
         <span class="msg" data-testid="message">{s.message}</span>
       </div>
-      {!state.readOnly && <Actions o={o} />}
+      {!state.readOnly && <Actions o={o} auth={state.actionAuth} />}
       {card && <RollbackCardView card={card} />}
       <Steps o={o} now={now} />
       <section aria-labelledby="h-weight"><h2 id="h-weight">{kind === 'ShadowRun' ? 'Mirror' : 'Weight over time'}</h2>
-        {kind === 'ShadowRun' ? <p>Mirroring {num(rec(o.spec).percent) ?? '-'}% of requests to the shadow; users are served by the primary only.</p> : <WeightChart points={wh.points} rollbackAt={wh.rollbackAt} />}
+        {kind === 'ShadowRun' ? <p>Mirroring {num(rec(o.spec).percent) ?? '-'}% of requests to the shadow; users are served by the primary only.</p> : <WeightChart points={wh.points} observed={detail.seen.observed} marks={marks} rollbackAt={wh.rollbackAt} observedError={detail.observedError} />}
       </section>
       <Metrics o={o} results={results} />
       {kind === 'MigrationSlice' && <SliceInfo o={o} />}
@@ -73,8 +74,9 @@ function mergeResults(a: ResultPoint[], b: ResultPoint[]): ResultPoint[] {
 interface Pending { action: ActionName; id?: string; annotation?: string; error?: string; reason?: string; sending: boolean }
 
 /** Promote, abort, pause, resume, retry: a confirmation naming the effect, then the operator's acknowledgement. */
-function Actions(props: { o: CutoverObject }) {
+function Actions(props: { o: CutoverObject; auth: boolean }) {
   const { o } = props;
+  const [authToken, setAuthToken] = useState(() => sessionStorage.getItem('cutover-dashboard-token') ?? '');
   const phase = str(rec(o.status).phase);
   const [asking, setAsking] = useState<ActionName | undefined>();
   const [pending, setPending] = useState<Pending | undefined>();
@@ -86,7 +88,9 @@ function Actions(props: { o: CutoverObject }) {
     setAsking(undefined);
     setPending({ action, sending: true });
     try {
-      const res = await fetch('/api/action', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Cutover-Token': token }, body: JSON.stringify({ kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name, action }) });
+      if (props.auth) sessionStorage.setItem('cutover-dashboard-token', authToken);
+      const auth: Record<string, string> = props.auth ? { Authorization: `Bearer ${authToken}` } : {};
+      const res = await fetch('/api/action', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Cutover-Token': token, ...auth }, body: JSON.stringify({ kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name, action }) });
       const body = await res.json() as { id?: string; annotation?: string; error?: string; reason?: string };
       setPending(res.ok ? { action, id: body.id, annotation: body.annotation, sending: false } : { action, error: body.error ?? `HTTP ${res.status}`, reason: body.reason, sending: false });
     } catch (err) {
@@ -104,7 +108,10 @@ function Actions(props: { o: CutoverObject }) {
           <form method="dialog" onSubmit={(e) => { e.preventDefault(); void send(asking); }}>
             <h2 id="confirm-title">{asking} {o.kind} {o.metadata.namespace}/{o.metadata.name}?</h2>
             <p data-testid="confirm-effect">This will {actionEffect(o, asking)}.</p>
-            <p class="small">Written as the annotation cutover.dev/{asking.toLowerCase()} with your own credentials, as <code>kubectl cutover {asking.toLowerCase()}</code> does.</p>
+            {props.auth
+              ? <><p class="small">Written as the annotation cutover.dev/{asking.toLowerCase()} by this in-cluster dashboard's ServiceAccount, for whoever holds the dashboard token.</p>
+                <label>Dashboard token <input type="password" required autocomplete="off" value={authToken} onInput={(e) => setAuthToken((e.target as HTMLInputElement).value)} data-testid="action-token" /></label></>
+              : <p class="small">Written as the annotation cutover.dev/{asking.toLowerCase()} with your own credentials, as <code>kubectl cutover {asking.toLowerCase()}</code> does.</p>}
             <div class="buttons">
               <button type="button" autofocus onClick={() => setAsking(undefined)}>Cancel</button>
               <button type="submit" class={asking === 'Abort' ? 'danger' : 'primary'} data-testid="confirm-ok">{asking}</button>

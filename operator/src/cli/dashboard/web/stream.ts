@@ -2,10 +2,19 @@
 // page never polls). Closed while the tab is hidden, opened again (with a fresh snapshot) when it
 // is shown.
 import { useEffect, useReducer } from 'preact/hooks';
-import type { CutoverObject, EventItem, ResultPoint, Summary, WeightPoint } from '../model.ts';
+import type { CutoverObject, EventItem, FlagPoint, ResultPoint, Summary, WeightPoint } from '../model.ts';
 
 export interface Scope { kind: string; namespace?: string; allNamespaces: boolean; error?: string }
-export interface Detail { key: string; object?: CutoverObject; missing?: boolean; events: EventItem[]; seen: { weights: WeightPoint[]; results: ResultPoint[] }; at: number }
+export interface Detail {
+  key: string; object?: CutoverObject; missing?: boolean; events: EventItem[];
+  /** Desired weights seen in status, the weights the route carried (observed), flag values, analysis results. */
+  seen: { weights: WeightPoint[]; observed: WeightPoint[]; flags: FlagPoint[]; results: ResultPoint[] };
+  /** The MigrationSlice that runs this TrafficShift, if any. */
+  owner?: CutoverObject;
+  /** Why there is no observed weight (e.g. no RBAC to list HTTPRoutes). */
+  observedError?: string;
+  at: number;
+}
 export type Connection = 'connecting' | 'live' | 'paused' | 'reconnecting';
 
 export interface StreamState {
@@ -13,6 +22,8 @@ export interface StreamState {
   rows: Map<string, Summary>;
   scopes: Scope[];
   readOnly: boolean;
+  /** Actions need the dashboard's token (an in-cluster dashboard acting with its ServiceAccount). */
+  actionAuth: boolean;
   detail?: Detail;
   /** Bumped on every change, so views can react to "something arrived". */
   version: number;
@@ -20,7 +31,7 @@ export interface StreamState {
 
 type Msg =
   | { t: 'conn'; c: Connection }
-  | { t: 'hello'; scopes: Scope[]; readOnly: boolean }
+  | { t: 'hello'; scopes: Scope[]; readOnly: boolean; actionAuth?: boolean }
   | { t: 'snapshot'; rows: Summary[] }
   | { t: 'changes'; upserts: Summary[]; deletes: string[] }
   | { t: 'detail'; detail: Detail };
@@ -28,7 +39,7 @@ type Msg =
 function reduce(s: StreamState, m: Msg): StreamState {
   switch (m.t) {
     case 'conn': return { ...s, connection: m.c };
-    case 'hello': return { ...s, scopes: m.scopes, readOnly: m.readOnly };
+    case 'hello': return { ...s, scopes: m.scopes, readOnly: m.readOnly, actionAuth: Boolean(m.actionAuth) };
     case 'snapshot': return { ...s, rows: new Map(m.rows.map((r) => [r.key, r])), version: s.version + 1 };
     case 'changes': {
       const rows = new Map(s.rows);
@@ -41,7 +52,7 @@ function reduce(s: StreamState, m: Msg): StreamState {
 }
 
 export function useStream(focus: string | undefined): StreamState {
-  const [state, dispatch] = useReducer(reduce, { connection: 'connecting', rows: new Map(), scopes: [], readOnly: true, version: 0 });
+  const [state, dispatch] = useReducer(reduce, { connection: 'connecting', rows: new Map(), scopes: [], readOnly: true, actionAuth: false, version: 0 });
   useEffect(() => {
     let es: EventSource | undefined;
     const open = () => {
@@ -50,7 +61,7 @@ export function useStream(focus: string | undefined): StreamState {
       es = new EventSource(`/api/stream${focus ? `?focus=${encodeURIComponent(focus)}` : ''}`);
       es.onopen = () => dispatch({ t: 'conn', c: 'live' });
       es.onerror = () => dispatch({ t: 'conn', c: 'reconnecting' }); // EventSource retries by itself
-      es.addEventListener('hello', (e) => { const d = JSON.parse((e as MessageEvent<string>).data) as { scopes: Scope[]; readOnly: boolean }; dispatch({ t: 'hello', ...d }); });
+      es.addEventListener('hello', (e) => { const d = JSON.parse((e as MessageEvent<string>).data) as { scopes: Scope[]; readOnly: boolean; actionAuth?: boolean }; dispatch({ t: 'hello', ...d }); });
       es.addEventListener('snapshot', (e) => dispatch({ t: 'snapshot', rows: (JSON.parse((e as MessageEvent<string>).data) as { rows: Summary[] }).rows }));
       es.addEventListener('changes', (e) => { const d = JSON.parse((e as MessageEvent<string>).data) as { upserts: Summary[]; deletes: string[] }; dispatch({ t: 'changes', ...d }); });
       es.addEventListener('detail', (e) => dispatch({ t: 'detail', detail: JSON.parse((e as MessageEvent<string>).data) as Detail }));

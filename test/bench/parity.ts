@@ -1,6 +1,6 @@
 // node test/bench/parity.ts [--seconds 8]
 // The parity comparator on this machine (DESIGN §6 "parity comparator: throughput and memory
-// reported"): the comparator process (operator/src/comparator-main.ts, as in its pod) with two
+// reported"): the comparator process (the bundle, dist/comparator-main.mjs, as in its pod) with two
 // testbed backends answering listings on 127.0.0.1, fed mirrored requests as a gateway would.
 //   - throughput: mirrored requests/s it compares (legacy + new + the noise sample), maxLegacyRps
 //     out of the way, at increasing offered rates;
@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { startBackend } from '../testbed/dataplane/backend.ts';
 import { runLoad } from '../testbed/dataplane/load.ts';
 import { freePort, killPid, waitReady } from '../testbed/procs.ts';
-import { REPO_ROOT } from '../testbed/paths.ts';
+import { DIST, ensureBuilt } from '../../operator/build.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' } } });
 const SECONDS = Number(values.seconds);
@@ -33,7 +33,9 @@ async function comparator(legacy: string, candidate: string, parity: Record<stri
   writeFileSync(cfg, JSON.stringify({ namespace: 'bench', name: 'run', legacy, candidate, parity }));
   const [port, adminPort] = [await freePort(), await freePort()];
   const log = join(dir, 'comparator.log');
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', join(REPO_ROOT, 'operator', 'src', 'comparator-main.ts'), '--config', cfg, '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn'], { stdio: 'ignore' });
+  // The comparator as it ships: the bundle (operator/build.ts), as the image runs it.
+  await ensureBuilt();
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', join(DIST, 'comparator-main.mjs'), '--config', cfg, '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn'], { stdio: 'ignore' });
   await waitReady('comparator', `http://127.0.0.1:${adminPort}/healthz`, child.pid!, log, 30_000);
   return { pid: child.pid!, mirror: `http://127.0.0.1:${port}`, admin: `http://127.0.0.1:${adminPort}`, stop: () => killPid(child.pid!, 10_000) };
 }

@@ -114,7 +114,8 @@ export async function buildOperator(dist = DIST): Promise<BuildInfo> {
     plugins: [builtinsViaRequire],
     metafile: true, logLevel: 'warning',
   });
-  const inputs = Object.keys(result.metafile.inputs).filter((i) => !i.startsWith('<')).sort();
+  // Files only: not esbuild's runtime (<runtime>) nor the built-ins' stand-ins (builtin:node:http).
+  const inputs = Object.keys(result.metafile.inputs).filter((i) => !i.startsWith('<') && !/^[a-z]+:/.test(i)).sort();
   writeFileSync(join(tmp, 'THIRD_PARTY_LICENSES.txt'), licenses(inputs));
   const outputs: Record<string, number> = {};
   const externals = new Set<string>();

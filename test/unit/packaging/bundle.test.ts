@@ -2,7 +2,7 @@
 // here into a directory with no node_modules anywhere above it, and run from there as the image
 // runs it: the operator's entrypoint, the comparator's, and the chunks loaded on first use only.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { isBuiltin } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildOperator, ENTRYPOINTS, type BuildInfo } from '../../../operator/build.ts';
+import { buildOperator, ENTRYPOINTS, ROOT, staleReason, type BuildInfo } from '../../../operator/build.ts';
 import { ParitySchema } from '../../../operator/src/api/shadowrun.ts';
 import { comparatorDeployment } from '../../../operator/src/parity/workload.ts';
 
@@ -37,6 +37,20 @@ describe('the bundle (dist/)', () => {
     expect(Object.values(info.lazy).sort()).toEqual([
       'node_modules/@kubernetes/client-node/dist/index.js', 'node_modules/@octokit/plugin-retry/dist-bundle/index.js', 'node_modules/@octokit/rest/dist-src/index.js',
     ]);
+  });
+
+  it('is stale (npm start rebuilds it) once a source it was built from changes', () => {
+    expect(staleReason(dist)).toBeUndefined();
+    const src = join(ROOT, 'operator', 'src', 'config.ts');
+    expect(info.inputs).toContain('operator/src/config.ts');
+    const { atime, mtime } = statSync(src);
+    try {
+      utimesSync(src, atime, new Date(info.builtAt + 1000));
+      expect(staleReason(dist)).toBe('operator/src/config.ts changed');
+    } finally {
+      utimesSync(src, atime, mtime);
+    }
+    expect(staleReason(join(dir, 'nothing'))).toBe('no build in dist/');
   });
 
   it('the operator runs from it alone (--help), without loading what it does not use', async () => {

@@ -3,8 +3,8 @@
 #   docker build -t REGISTRY/cutover/operator:0.1.0 .
 # The image runs the bundle (`npm run build`, operator/build.ts): the operator and the parity
 # comparator as minified JavaScript with their dependencies inside, so the runtime stage holds dist/
-# and nothing from npm (README › Performance › Memory: an idle operator uses ~half the memory it
-# needs when it runs the TypeScript sources with node_modules).
+# and nothing from npm (README › Performance, "Memory: the bundle": with everything it imports
+# loaded, 76 MB RSS instead of 123 MB from the TypeScript sources).
 
 # --- Stage 1: build -----------------------------------------------------------------------------------
 FROM node:24-slim AS build

@@ -1,19 +1,22 @@
 # syntax=docker/dockerfile:1
 # Cutover operator image. Build from the repository root:
 #   docker build -t REGISTRY/cutover/operator:0.1.0 .
-# Node 24 runs the TypeScript sources directly (type stripping), so there is no build step: the
-# image is the production node_modules plus operator/.
+# The image runs the bundle (`npm run build`, operator/build.ts): the operator and the parity
+# comparator as minified JavaScript with their dependencies inside, so the runtime stage holds dist/
+# and nothing from npm (README › Performance, "Memory: the bundle": with everything it imports
+# loaded, 76 MB RSS instead of 123 MB from the TypeScript sources).
 
-# --- Stage 1: production dependencies only --------------------------------------------------------
-FROM node:24-slim AS deps
+# --- Stage 1: build -----------------------------------------------------------------------------------
+FROM node:24-slim AS build
 WORKDIR /app
-ENV NODE_ENV=production \
-    npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 COPY package.json package-lock.json ./
-# --omit=dev leaves out the toolchain (TypeScript, ESLint, vitest) and the `node` devDependency that
-# pins Node for developers: the base image already is Node 24. --ignore-scripts: no production
-# dependency needs an install script, and none may run one in the image.
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+# All dependencies, the toolchain too: esbuild bundles the production ones. --ignore-scripts: none
+# is needed (esbuild's binary is its platform package; the `node` devDependency that pins Node for
+# developers would download a Node the base image already has).
+RUN npm ci --ignore-scripts
+COPY operator ./operator
+RUN node operator/build.ts
 
 # --- Stage 2: runtime -------------------------------------------------------------------------------
 FROM node:24-slim
@@ -28,9 +31,7 @@ RUN groupadd --system --gid 65532 cutover \
 WORKDIR /app
 # Owned by root and read-only for the operator: it never writes into its own files
 # (the chart also mounts the root filesystem read-only).
-COPY --from=deps /app/node_modules ./node_modules
-COPY package.json ./
-COPY operator ./operator
+COPY --from=build /app/dist ./dist
 USER 65532:65532
 EXPOSE 8080
 # No tini: Node is PID 1 and that is fine here. PID 1 gets no default signal actions from the kernel,
@@ -43,4 +44,4 @@ EXPOSE 8080
 # instead of ~500 MB. (--optimize-for-size saved 30 MB more but made every reconcile several times
 # slower.) The same flags are in `npm start` and in the tests', demo's and bench's operator
 # processes (a unit test keeps them equal).
-ENTRYPOINT ["node", "--max-semi-space-size=2", "--heap-growing-percent=20", "operator/src/main.ts"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "--heap-growing-percent=20", "dist/main.mjs"]

@@ -21,7 +21,7 @@ const PARITY_PURE = 'Parity scoring (diff, noise, verdict, report, summary, reda
 const IO_BUILTINS = ['fs', 'fs/promises', 'http', 'https', 'http2', 'net', 'tls', 'dgram', 'dns', 'child_process', 'worker_threads', 'timers', 'timers/promises'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.testbed*/**', 'crds/**', 'charts/**', 'test/results/**', 'operator/src/cli/dashboard/assets/**'] },
+  { ignores: ['node_modules/**', 'dist/**', '.testbed*/**', 'crds/**', 'charts/**', 'test/results/**', 'operator/src/cli/dashboard/assets/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

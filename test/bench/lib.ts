@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { KubeConfig, KubernetesObjectApi, PatchStrategy, Watch, type KubernetesObject } from '@kubernetes/client-node';
 import type { TestbedInfo } from '../testbed/testbed.ts';
+import { startOperator as startTestOperator, type OperatorOptions, type OperatorProcess } from '../helpers/operator.ts';
 
 export const FIELD_MANAGER = 'cutover-bench';
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -199,5 +200,18 @@ export function trafficShift(ns: string, name: string, route: string, o: ShiftOp
  */
 export const CONSTANT_QUERY = 'sum(up{job="gateway"}) * 0 + 0 * sum(up{job="gateway", bench_ns!="{{namespace}}"})';
 
-/** An operator process for the bench (info-level logs: 1,000 shifts at debug would measure logging). */
-export { startOperator, type OperatorProcess } from '../helpers/operator.ts';
+export type { OperatorProcess } from '../helpers/operator.ts';
+
+/**
+ * What the bench's operator processes run: the bundle (dist/main.mjs), as the image and `npm start`
+ * ship it, or the TypeScript sources the tests run (`npm run bench -- --operator source`, to compare).
+ */
+export type OperatorForm = 'bundle' | 'source';
+let operatorForm: OperatorForm = 'bundle';
+export function setOperatorForm(form: OperatorForm): void { operatorForm = form; }
+export function getOperatorForm(): OperatorForm { return operatorForm; }
+
+/** An operator process for the bench, in the form set above (parts pass info-level logs: 1,000 shifts at debug would measure logging). */
+export function startOperator(info: TestbedInfo, opts: OperatorOptions = {}): Promise<OperatorProcess> {
+  return startTestOperator(info, { ...opts, bundle: operatorForm === 'bundle' });
+}

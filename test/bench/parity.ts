@@ -1,7 +1,7 @@
 // Part `parity` of `npm run bench` (DESIGN §6 "parity comparator: throughput and memory reported";
 // issue 14 "the latency it adds for users: measured at the gateway with parity on vs off"). Two
 // measurements:
-//   - comparator: the comparator process (operator/src/comparator-main.ts, as in its pod) with two
+//   - comparator: the comparator process (the bundle, dist/comparator-main.mjs, as in its pod) with two
 //     testbed backends answering listings on 127.0.0.1, fed mirrored requests as a gateway would:
 //     compared requests/s at increasing offered rates (maxLegacyRps out of the way; the best rate is
 //     the saturation figure) and its RSS at 100 and 1,000 mirrored requests/s with the defaults
@@ -27,10 +27,10 @@ import { GATEWAY_NAME, GATEWAY_NAMESPACE } from '../testbed/dataplane/gateway-cl
 import { runLoad, type LoadSummary } from '../testbed/dataplane/load.ts';
 import { startBackend, stopBackend } from '../testbed/backends.ts';
 import { freePort, killPid, waitReady } from '../testbed/procs.ts';
-import { REPO_ROOT } from '../testbed/paths.ts';
 import { OPERATOR_IMAGE, REAL_NODE_LABEL, REAL_NODE_TAINT } from '../testbed/realnode.ts';
 import type { TestbedInfo } from '../testbed/testbed.ts';
 import { apply, deleteNamespaces, kube, log, rssMb, sleep, startOperator, uid, type Kube } from './lib.ts';
+import { DIST, ensureBuilt } from '../../operator/build.ts';
 
 export interface ParityThroughputRow { offeredRps: number; comparedPerSecond: number; shedPerSecond: number; sent: number; answered: number; rssMaxMb: number }
 export interface ParityMemoryRow { mirroredRps: number; compared: number; shed: number; forwardedOnly: number; rssMaxMb: number }
@@ -53,7 +53,9 @@ async function comparator(legacy: string, candidate: string, parity: Record<stri
   writeFileSync(cfg, JSON.stringify({ namespace: 'bench', name: 'run', legacy, candidate, parity }));
   const [port, adminPort] = [await freePort(), await freePort()];
   const logFile = join(dir, 'comparator.log');
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', join(REPO_ROOT, 'operator', 'src', 'comparator-main.ts'), '--config', cfg, '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn'], { stdio: 'ignore' });
+  // The comparator as it ships: the bundle (operator/build.ts), as the image runs it.
+  await ensureBuilt();
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', join(DIST, 'comparator-main.mjs'), '--config', cfg, '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn'], { stdio: 'ignore' });
   await waitReady('comparator', `http://127.0.0.1:${adminPort}/healthz`, child.pid!, logFile, 30_000);
   return { pid: child.pid!, mirror: `http://127.0.0.1:${port}`, admin: `http://127.0.0.1:${adminPort}`, stop: () => killPid(child.pid!, 10_000) };
 }

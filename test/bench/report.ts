@@ -73,5 +73,5 @@ export function renderTable(r: BenchResults): string {
     s ? `¹ ${s.apiRequestsPerSecond.source}. Cross-check from the API server (every client): idle ${s.apiRequestsPerSecond.apiserverCrossCheck.idle}/s, stepping ${s.apiRequestsPerSecond.apiserverCrossCheck.stepping}/s.` : '',
     f && !('error' in f) ? f.notes.join('\n\n') : '',
   ].filter(Boolean).join('\n\n');
-  return `${head}\n${body}\n\nMachine: ${m.nproc} cores (${m.cpu}), ${m.memoryGb} GB RAM, Linux ${m.kernel}, Node ${m.node}; load average at start ${m.loadAvgAtStart}; commit ${r.commit}; ${r.startedAt}.\n\n${notes}\n`;
+  return `${head}\n${body}\n\nMachine: ${m.nproc} cores (${m.cpu}), ${m.memoryGb} GB RAM, Linux ${m.kernel}, Node ${m.node}; load average at start ${m.loadAvgAtStart}; commit ${r.commit}; ${r.startedAt}. Operator processes ran ${r.operator === 'source' ? 'the TypeScript sources (operator/src/main.ts)' : 'the bundle (dist/main.mjs), as shipped'}.\n\n${notes}\n`;
 }

@@ -18,7 +18,7 @@ import { flaggerBench, type FlaggerResult } from './flagger.ts';
 import { judgeBench, type JudgeBenchResult } from './judge.ts';
 import { parityBench, type ParityBenchResult } from './parity.ts';
 import { dashboardBench, type DashboardBenchResult } from './dashboard.ts';
-import { log } from './lib.ts';
+import { log, setOperatorForm, type OperatorForm } from './lib.ts';
 import { renderTable } from './report.ts';
 
 const PARTS = ['alert', 'breach', 'readyz', 'scale', 'workers', 'flagger', 'judge', 'parity', 'dashboard'] as const;
@@ -31,6 +31,8 @@ export interface BenchResults {
   finishedAt?: string;
   machine: { nproc: number; cpu: string; memoryGb: number; freeMemoryGb: number; kernel: string; node: string; loadAvgAtStart: string };
   commit: string;
+  /** What the operator processes ran: the bundle (dist/main.mjs, as shipped) or the TypeScript sources. */
+  operator: OperatorForm;
   parts: Part[];
   alert?: AlertResult | { error: string };
   breach?: BreachResult | { error: string };
@@ -44,13 +46,15 @@ export interface BenchResults {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { only: { type: 'string' }, 'shifts': { type: 'string' }, 'worker-shifts': { type: 'string' }, 'flagger-runs': { type: 'string' }, 'flagger-settings': { type: 'string' }, 'judge-runs': { type: 'string' }, 'dashboard-shifts': { type: 'string' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { only: { type: 'string' }, 'shifts': { type: 'string' }, 'worker-shifts': { type: 'string' }, 'flagger-runs': { type: 'string' }, 'flagger-settings': { type: 'string' }, 'judge-runs': { type: 'string' }, 'dashboard-shifts': { type: 'string' }, operator: { type: 'string', default: 'bundle' }, help: { type: 'boolean' } } });
   if (values.help) {
-    console.log('usage: npm run bench [-- --only alert,breach,readyz,scale,workers,flagger,judge,parity,dashboard] [--shifts 1000] [--worker-shifts 200] [--flagger-runs 3] [--flagger-settings fastest,defaults,tutorial|none] [--judge-runs 200] [--dashboard-shifts 1000]');
+    console.log('usage: npm run bench [-- --only alert,breach,readyz,scale,workers,flagger,judge,parity,dashboard] [--shifts 1000] [--worker-shifts 200] [--flagger-runs 3] [--flagger-settings fastest,defaults,tutorial|none] [--judge-runs 200] [--dashboard-shifts 1000] [--operator bundle|source]');
     return;
   }
   const parts = (values.only ? values.only.split(',').map((s) => s.trim()) : [...PARTS]) as Part[];
   for (const p of parts) if (!PARTS.includes(p)) throw new Error(`unknown part ${p}; parts: ${PARTS.join(', ')}`);
+  if (values.operator !== 'bundle' && values.operator !== 'source') throw new Error(`--operator is bundle (dist/main.mjs, what ships; the default) or source (operator/src/main.ts), not ${values.operator}`);
+  setOperatorForm(values.operator);
   const sh = (cmd: string, args: string[]) => { try { return execFileSync(cmd, args, { encoding: 'utf8' }).trim(); } catch { return 'unknown'; } };
   const results: BenchResults = {
     startedAt: new Date().toISOString(),
@@ -60,6 +64,7 @@ async function main(): Promise<void> {
       loadAvgAtStart: sh('cat', ['/proc/loadavg']).split(' ').slice(0, 3).join(' '),
     },
     commit: sh('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD']),
+    operator: values.operator,
     parts,
   };
   const dir = join(REPO_ROOT, 'test', 'bench', 'results');

@@ -133,7 +133,7 @@ describe('ShadowRun parity on the real testbed', () => {
     }, 120_000);
     expect(pod.spec.nodeName).toBe(requireRealNode(testbed()).name);
     expect(pod.spec.containers[0]!.image).toBe(OPERATOR_IMAGE);
-    expect(pod.spec.containers[0]!.command).toContain('operator/src/comparator-main.ts');
+    expect(pod.spec.containers[0]!.command).toContain('dist/comparator-main.mjs');
     const route = await getJson<{ spec: { rules: Array<{ filters?: Array<{ type: string; requestMirror?: { backendRef: { name: string } } }> }> } }>(['get', 'httproute', 'listings', '-n', s.ns]);
     expect(route.spec.rules[0]!.filters?.find((f) => f.type === 'RequestMirror')?.requestMirror?.backendRef.name).toBe(comparator);
 

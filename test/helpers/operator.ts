@@ -36,7 +36,7 @@ export async function processIdentity(op: OperatorProcess): Promise<{ pid: numbe
 
 /**
  * Node flags of the operator process, as in the image's ENTRYPOINT and `npm start` (a unit test
- * keeps the three the same): tests and the bench measure the operator as it is shipped.
+ * keeps the three the same): tests and the bench run the operator with the flags it ships with.
  */
 export const OPERATOR_NODE_FLAGS = ['--max-semi-space-size=2', '--heap-growing-percent=20'];
 
@@ -47,6 +47,20 @@ export interface OperatorOptions {
   env?: Record<string, string>;
   /** Use this kubeconfig instead of the testbed's admin one (e.g. one from impersonatingKubeconfig). */
   kubeconfig?: string;
+  /**
+   * Run the bundle (dist/main.mjs, built first if stale: operator/build.ts), as the image and
+   * `npm start` do, instead of the TypeScript sources. The bench does (it measures what ships);
+   * tests run the sources unless CUTOVER_TEST_OPERATOR=bundle (to run a suite against the bundle).
+   */
+  bundle?: boolean;
+}
+
+/** The operator's entrypoint: the TypeScript sources, or the bundle (built now if it is stale). */
+export async function operatorEntrypoint(bundle = false): Promise<string> {
+  if (!bundle) return join(REPO_ROOT, 'operator', 'src', 'main.ts');
+  const { DIST, ensureBuilt } = await import('../../operator/build.ts');
+  await ensureBuilt();
+  return join(DIST, 'main.mjs');
 }
 
 export async function startOperator(info: TestbedInfo, opts: OperatorOptions = {}): Promise<OperatorProcess> {
@@ -54,7 +68,7 @@ export async function startOperator(info: TestbedInfo, opts: OperatorOptions = {
   const logDir = join(REPO_ROOT, 'test', 'results', 'logs');
   mkdirSync(logDir, { recursive: true });
   const log = join(logDir, `operator-${opts.name ?? 'e2e'}-${Date.now()}.log`);
-  const args = [...OPERATOR_NODE_FLAGS, join(REPO_ROOT, 'operator', 'src', 'main.ts'), '--kubeconfig', opts.kubeconfig ?? info.kubeconfig, '--prometheus-url', info.prometheusUrl,
+  const args = [...OPERATOR_NODE_FLAGS, await operatorEntrypoint(opts.bundle ?? process.env.CUTOVER_TEST_OPERATOR === 'bundle'), '--kubeconfig', opts.kubeconfig ?? info.kubeconfig, '--prometheus-url', info.prometheusUrl,
     '--host', '127.0.0.1', '--port', String(port), '--log-level', 'debug',
     ...(opts.namespaces?.length ? ['--namespaces', opts.namespaces.join(',')] : []), ...(opts.extraArgs ?? [])];
   let child: ChildProcess;

@@ -9,13 +9,15 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, createReadStream, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { ensureBuilt } from '../../operator/build.ts';
 import { CACHE_DIR, REPO_ROOT } from './paths.ts';
 
 /** One entry of an image's root filesystem. */
 export type RootfsEntry =
   | { kind: 'file'; path: string; from: string; mode?: number }
   | { kind: 'dir'; path: string; mode?: number }
+  /** A directory (without what `exclude` names), or a single file, looked at when the image is assembled. */
   | { kind: 'tree'; path: string; from: string; exclude?: (rel: string) => boolean }
   | { kind: 'symlink'; path: string; target: string }
   | { kind: 'text'; path: string; content: string; mode?: number };
@@ -25,6 +27,8 @@ export interface ImageSpec {
   ref: string;
   rootfs: RootfsEntry[];
   config: { Entrypoint?: string[]; Cmd?: string[]; Env?: string[]; User?: string; WorkingDir?: string; ExposedPorts?: Record<string, object>; Labels?: Record<string, string> };
+  /** Makes what `rootfs` copies but this checkout does not have yet (the operator's bundle); run by buildImage first. */
+  prepare?: () => Promise<void>;
 }
 
 export interface BuiltImage { ref: string; archive: string; layerDigest: string; configDigest: string }
@@ -64,7 +68,10 @@ function assemble(spec: ImageSpec, rootfs: string): void {
     const to = join(rootfs, e.path);
     if (e.kind === 'file') place(e.from, to, e.mode);
     else if (e.kind === 'dir') { mkdirSync(to, { recursive: true }); if (e.mode !== undefined) chmodSync(to, e.mode); }
-    else if (e.kind === 'tree') placeTree(e.from, to, e.exclude ?? (() => false));
+    else if (e.kind === 'tree') {
+      if (lstatSync(e.from).isDirectory()) placeTree(e.from, to, e.exclude ?? (() => false));
+      else place(e.from, to);
+    }
     else if (e.kind === 'symlink') { mkdirSync(dirname(to), { recursive: true }); symlinkSync(e.target, to); }
     else { mkdirSync(dirname(to), { recursive: true }); writeFileSync(to, e.content, { mode: e.mode ?? 0o644 }); }
   }
@@ -100,6 +107,7 @@ export async function buildImage(spec: ImageSpec): Promise<BuiltImage> {
   const dir = join(CACHE_DIR, 'images');
   const work = join(dir, `${safe}.work`);
   const rootfs = join(work, 'rootfs');
+  await spec.prepare?.();
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   try {
@@ -222,14 +230,28 @@ export interface OperatorImageDescription {
   entrypoint: string[];
   /** Paths copied from the build context into the image, relative to WORKDIR → relative to the repository. */
   copies: Array<{ from: string; to: string }>;
-  /** The production dependencies (npm ci --omit=dev) land here, relative to WORKDIR. */
-  productionDeps: string;
+  /**
+   * What the build stage made (`node operator/build.ts`), copied into the image: the path in the
+   * build stage relative to its WORKDIR (= relative to the repository, where the testbed runs the
+   * same build) → relative to WORKDIR.
+   */
+  built: Array<{ from: string; to: string }>;
   account: { name: string; uid: number; gid: number; home: string; shell: string };
 }
 
-// The RUN lines the testbed knows how to reproduce, exactly as in the Dockerfile. A changed RUN line
+// The build stage the testbed knows how to reproduce, instruction by instruction, exactly as in the
+// Dockerfile: the checkout's package files and operator/ with all its dependencies installed is what
+// this repository already is (after `npm ci`), and the build runs here, on the host. A changed line
 // is drift until the testbed does the same thing (and this table says so).
-const KNOWN_DEPS_RUN = 'npm ci --omit=dev --ignore-scripts && npm cache clean --force';
+const BUILD_STAGE = 'build';
+const BUILD_WORKDIR = '/app';
+const KNOWN_BUILD_STEPS: ReadonlyArray<{ op: string; args: string }> = [
+  { op: 'WORKDIR', args: BUILD_WORKDIR },
+  { op: 'COPY', args: 'package.json package-lock.json ./' },
+  { op: 'RUN', args: 'npm ci --ignore-scripts' },
+  { op: 'COPY', args: 'operator ./operator' },
+  { op: 'RUN', args: 'node operator/build.ts' },
+];
 const ACCOUNT_RUN = /^groupadd --system --gid (\d+) (\S+) && useradd --system --uid (\d+) --gid (\d+) --no-create-home --home-dir (\S+) --shell (\S+) (\S+)$/;
 
 /**
@@ -238,25 +260,27 @@ const ACCOUNT_RUN = /^groupadd --system --gid (\d+) (\S+) && useradd --system --
  */
 export function describeOperatorImage(dockerfile: string): OperatorImageDescription {
   const ins = parseDockerfile(dockerfile);
-  const d: Partial<OperatorImageDescription> & { env: Record<string, string>; labels: Record<string, string>; exposed: string[]; copies: Array<{ from: string; to: string }> } = { env: {}, labels: {}, exposed: [], copies: [] };
-  let stage: 'none' | 'deps' | 'final' = 'none';
-  let depsInstalled = false;
+  const d: Partial<OperatorImageDescription> & { env: Record<string, string>; labels: Record<string, string>; exposed: string[]; copies: Array<{ from: string; to: string }>; built: Array<{ from: string; to: string }> } = { env: {}, labels: {}, exposed: [], copies: [], built: [] };
+  let stage: 'none' | 'build' | 'final' = 'none';
+  let buildStep = 0;
   const drift = (i: DockerInstruction, why: string) => new Error(`Dockerfile line ${i.line}: ${i.op} ${i.args}: ${why}; the testbed image (test/testbed/images.ts describeOperatorImage) does not reproduce it, teach it to`);
   for (const i of ins) {
     if (i.op === 'FROM') {
       const m = /^(\S+)(?: AS (\S+))?$/i.exec(i.args);
       if (!m || !/^node:24(-slim)?$/.test(m[1]!)) throw drift(i, 'the testbed provides a node:24 base only (the node binary of the `node` npm package and its libraries)');
-      if (m[2] === 'deps' && stage === 'none') stage = 'deps';
-      else if (!m[2] && stage === 'deps') { stage = 'final'; d.base = m[1]!; }
-      else throw drift(i, 'unexpected stage');
+      if (m[2] === BUILD_STAGE && stage === 'none') stage = 'build';
+      else if (!m[2] && stage === 'build') {
+        if (buildStep !== KNOWN_BUILD_STEPS.length) throw drift(i, `the build stage ends before \`${KNOWN_BUILD_STEPS[buildStep]!.op} ${KNOWN_BUILD_STEPS[buildStep]!.args}\``);
+        stage = 'final'; d.base = m[1]!;
+      } else throw drift(i, 'unexpected stage');
       continue;
     }
-    if (stage === 'deps') {
-      if (i.op === 'WORKDIR' && i.args === '/app') continue;
+    if (stage === 'build') {
       if (i.op === 'ENV') continue; // npm's settings for the install: no effect on the result
-      if (i.op === 'COPY' && i.args === 'package.json package-lock.json ./') continue;
-      if (i.op === 'RUN' && i.args === KNOWN_DEPS_RUN) { depsInstalled = true; continue; }
-      throw drift(i, 'unknown in the deps stage');
+      const want = KNOWN_BUILD_STEPS[buildStep];
+      if (!want || want.op !== i.op || want.args !== i.args) throw drift(i, `unknown in the build stage (expected ${want ? `\`${want.op} ${want.args}\`` : 'the runtime stage'} here)`);
+      buildStep++;
+      continue;
     }
     if (stage !== 'final') throw drift(i, 'before the first FROM');
     switch (i.op) {
@@ -271,9 +295,11 @@ export function describeOperatorImage(dockerfile: string): OperatorImageDescript
       case 'WORKDIR': d.workdir = i.args; break;
       case 'COPY': {
         const parts = i.args.split(' ');
-        if (parts[0] === '--from=deps') {
-          if (parts.length !== 3 || parts[1] !== '/app/node_modules' || !depsInstalled) throw drift(i, 'unknown copy from the deps stage');
-          d.productionDeps = parts[2]!.replace(/^\.\//, '');
+        if (parts[0] === `--from=${BUILD_STAGE}`) {
+          const from = parts[1] ?? '';
+          if (parts.length !== 3 || !from.startsWith(`${BUILD_WORKDIR}/`)) throw drift(i, `unknown copy from the build stage (one path under ${BUILD_WORKDIR}, one target)`);
+          const to = parts[2]!;
+          d.built.push({ from: relative(BUILD_WORKDIR, from), to: to.endsWith('/') ? join(to, basename(from)) : to });
           break;
         }
         if (parts.some((p) => p.startsWith('--')) || parts.length < 2) throw drift(i, 'unknown COPY form');
@@ -293,7 +319,7 @@ export function describeOperatorImage(dockerfile: string): OperatorImageDescript
       default: throw drift(i, 'unknown instruction');
     }
   }
-  for (const k of ['base', 'workdir', 'user', 'entrypoint', 'productionDeps', 'account'] as const) {
+  for (const k of ['base', 'workdir', 'user', 'entrypoint', 'account'] as const) {
     if (d[k] === undefined) throw new Error(`Dockerfile: no ${k} found; the testbed image needs it`);
   }
   return d as OperatorImageDescription;
@@ -331,10 +357,10 @@ export function operatorImageSpec(dockerfileText = readFileSync(join(REPO_ROOT, 
     if (lstatSync(from).isDirectory()) rootfs.push({ kind: 'tree', path: to, from });
     else rootfs.push({ kind: 'file', path: to, from });
   }
-  // npm ci --omit=dev: the production packages, each without its nested node_modules (those that are
-  // production dependencies are listed on their own).
-  for (const pkg of productionPackageDirs()) {
-    rootfs.push({ kind: 'tree', path: join(d.workdir, d.productionDeps, relative('node_modules', pkg)).replace(/^\//, ''), from: join(REPO_ROOT, pkg), exclude: (rel) => rel === 'node_modules' || rel.startsWith('node_modules/') });
+  // What the build stage made and the runtime stage copies: the testbed runs the same build
+  // (operator/build.ts) in this checkout, where the build stage's inputs already are.
+  for (const c of d.built) {
+    rootfs.push({ kind: 'tree', path: join(d.workdir, c.to).replace(/^\//, ''), from: join(REPO_ROOT, c.from) });
   }
   return {
     ref: OPERATOR_IMAGE,
@@ -347,21 +373,28 @@ export function operatorImageSpec(dockerfileText = readFileSync(join(REPO_ROOT, 
       ExposedPorts: Object.fromEntries(d.exposed.map((p) => [p.includes('/') ? p : `${p}/tcp`, {}])),
       Labels: d.labels,
     },
+    ...(d.built.length ? { prepare: async () => { await ensureBuilt(); } } : {}),
   };
 }
 
 /**
- * The test-backend image: the operator image's Node and production packages (prom-client is one),
- * plus the backend program and its one helper, run as the same unprivileged user.
+ * The test-backend image: the operator image's Node and user, with the production packages
+ * (prom-client is one; `npm ci --omit=dev`, as the operator image had them before it shipped the
+ * bundle) and package.json, plus the backend program and its one helper, run as TypeScript.
  */
 export function backendImageSpec(operator: ImageSpec = operatorImageSpec()): ImageSpec {
   const workdir = operator.config.WorkingDir ?? '/app';
+  const inApp = (p: string) => join(workdir, p).replace(/^\//, '');
   const dataplane = join(REPO_ROOT, 'test', 'testbed', 'dataplane');
   return {
     ref: BACKEND_IMAGE,
     rootfs: [
-      ...operator.rootfs.filter((e) => !(e.kind === 'tree' && e.path === join(workdir, 'operator').replace(/^\//, ''))),
-      ...['backend.ts', 'cli-util.ts'].map((f): RootfsEntry => ({ kind: 'file', path: join(workdir, 'test', 'testbed', 'dataplane', f).replace(/^\//, ''), from: join(dataplane, f) })),
+      // Node, its libraries, passwd, /tmp, the empty WORKDIR; not what the operator image copies into it.
+      ...operator.rootfs.filter((e) => !e.path.startsWith(`${inApp('')}/`)),
+      { kind: 'file', path: inApp('package.json'), from: join(REPO_ROOT, 'package.json') },
+      // Each package without its nested node_modules (those that are production dependencies are listed on their own).
+      ...productionPackageDirs().map((pkg): RootfsEntry => ({ kind: 'tree', path: inApp(pkg), from: join(REPO_ROOT, pkg), exclude: (rel) => rel === 'node_modules' || rel.startsWith('node_modules/') })),
+      ...['backend.ts', 'cli-util.ts'].map((f): RootfsEntry => ({ kind: 'file', path: inApp(join('test', 'testbed', 'dataplane', f)), from: join(dataplane, f) })),
     ],
     config: { ...operator.config, Entrypoint: ['node', 'test/testbed/dataplane/backend.ts'], Labels: {}, ExposedPorts: { '8080/tcp': {} } },
   };

@@ -11,18 +11,10 @@ import { SocksProxyAgent } from 'socks-proxy-agent';
 import type { KubeConfigFile } from './kubeconfig.ts';
 import { counter, histogram, registry as defaultRegistry, type Registry } from '../runtime/metrics.ts';
 import { KubeApiError } from './errors.ts';
+import pkg from '../../../package.json' with { type: 'json' };
 
-/** The package version, for the user agent. */
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
-
-export const USER_AGENT = `cutover/${packageVersion()}`;
+/** The package version, for the user agent (an import, so the bundle (operator/build.ts) carries it too). */
+export const USER_AGENT = `cutover/${pkg.version}`;
 
 // Credentials from exec plugins or token files can rotate; re-read them this often.
 const AUTH_TTL_MS = 60_000;

@@ -199,7 +199,8 @@ export function comparatorDeployment(run: RunIdentity, config: ComparatorConfig,
               name: 'comparator',
               image: placement.image,
               ...(placement.imagePullPolicy ? { imagePullPolicy: placement.imagePullPolicy } : {}),
-              command: ['node', '--max-semi-space-size=2', 'operator/src/comparator-main.ts'],
+              // The image's bundle of comparator-main.ts (operator/build.ts).
+              command: ['node', '--max-semi-space-size=2', 'dist/comparator-main.mjs'],
               args: ['--port', String(MIRROR_PORT), '--admin-port', String(ADMIN_PORT), '--summary-configmap', `${run.namespace}/${name}`],
               env: [
                 { name: 'CUTOVER_PARITY_CONFIG_JSON', value: configJson },

@@ -8,15 +8,16 @@ import { OPERATOR_NODE_FLAGS } from '../../helpers/operator.ts';
 import { REPO_ROOT } from '../../testbed/paths.ts';
 
 describe('operator Node flags', () => {
-  it('the Dockerfile ENTRYPOINT runs main.ts with them', () => {
+  it('the Dockerfile ENTRYPOINT runs the bundled operator with them', () => {
     const docker = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
     const entry = docker.match(/^ENTRYPOINT (\[.*\])$/m)?.[1];
     expect(entry, 'ENTRYPOINT line').toBeDefined();
-    expect(JSON.parse(entry!)).toEqual(['node', ...OPERATOR_NODE_FLAGS, 'operator/src/main.ts']);
+    expect(JSON.parse(entry!)).toEqual(['node', ...OPERATOR_NODE_FLAGS, 'dist/main.mjs']);
   });
 
-  it('npm start runs main.ts with them', () => {
+  it('npm start runs the bundled operator with them (built first when stale)', () => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    expect(pkg.scripts.start).toBe(['node', ...OPERATOR_NODE_FLAGS, 'operator/src/main.ts'].join(' '));
+    expect(pkg.scripts.start).toBe(['node', ...OPERATOR_NODE_FLAGS, 'dist/main.mjs'].join(' '));
+    expect(pkg.scripts.prestart).toBe('node operator/build.ts --if-stale');
   });
 });

@@ -37,7 +37,7 @@ describe('comparator objects', () => {
     expect(d.spec.strategy.type).toBe('Recreate');
     const c = d.spec.template.spec.containers[0]!;
     expect(c.image).toBe('reg/cutover:1');
-    expect(c.command).toContain('operator/src/comparator-main.ts');
+    expect(c.command).toContain('dist/comparator-main.mjs');
     expect(c.args).toEqual(expect.arrayContaining(['--summary-configmap', 'shop/cutover-parity-listings']));
     expect(JSON.parse(c.env.find((e) => e.name === 'CUTOVER_PARITY_CONFIG_JSON')!.value!)).toEqual(config);
     expect(c.securityContext.readOnlyRootFilesystem).toBe(true);

@@ -14,7 +14,7 @@
 // it imports, as separate files, type-stripped at run time; the bundle is one parse of only
 // the code reached (README › Performance › Memory).
 import type { Plugin } from 'esbuild';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,11 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DIST = join(ROOT, 'dist');
 
 /** The entrypoints: output name → source. */
-export const ENTRYPOINTS = { main: 'operator/src/main.ts', 'comparator-main': 'operator/src/comparator-main.ts' } as const;
+export const ENTRYPOINTS = { main: 'operator/src/main.ts', 'comparator-main': 'operator/src/comparator-main.ts', 'kubectl-cutover': 'operator/src/cli/entry.ts' } as const;
+
+/** The dashboard's committed web assets: the server reads them beside its own module (ASSETS_DIR). */
+const DASHBOARD_SERVER = 'operator/src/cli/dashboard/server.ts';
+const DASHBOARD_ASSETS = ['app.js', 'app.css', 'index.html'].map((f) => `operator/src/cli/dashboard/assets/${f}`);
 
 /**
  * Bundled ESM has no `require`; the CommonJS dependencies (pino, prom-client, js-yaml ...) call it for
@@ -128,9 +132,15 @@ export async function buildOperator(dist = DIST): Promise<BuildInfo> {
       else if (i.kind === 'dynamic-import') dynamic.add(rel(i.path));
     }
   }
+  // The dashboard server resolves `./assets/` from its own output file: copy the assets beside it.
+  const serverOut = Object.entries(result.metafile.outputs).find(([, o]) => Object.keys(o.inputs).includes(DASHBOARD_SERVER))?.[0];
+  if (!serverOut) throw new Error(`${DASHBOARD_SERVER} is not in any output`);
+  const assetsDir = join(dirname(join(ROOT, serverOut)), 'assets');
+  mkdirSync(assetsDir, { recursive: true });
+  for (const a of DASHBOARD_ASSETS) copyFileSync(join(ROOT, a), join(assetsDir, a.split('/').at(-1)!));
   const lazy: Record<string, string> = {};
   for (const [file, o] of Object.entries(result.metafile.outputs)) if (dynamic.has(rel(file))) lazy[rel(file)] = o.entryPoint ?? '?';
-  const info: BuildInfo = { inputs, builtAt, outputs, externals: [...externals].sort(), lazy };
+  const info: BuildInfo = { inputs: [...inputs, ...DASHBOARD_ASSETS], builtAt, outputs, externals: [...externals].sort(), lazy };
   writeFileSync(join(tmp, 'build.json'), `${JSON.stringify(info, null, 1)}\n`);
   mkdirSync(dirname(dist), { recursive: true });
   rmSync(dist, { recursive: true, force: true });

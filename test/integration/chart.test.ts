@@ -221,7 +221,7 @@ describe('helm chart charts/cutover', () => {
     type Dep = { spec: { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: { serviceAccountName: string; containers: Array<{ command: string[]; args: string[]; env?: Array<{ name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }> }> } } } };
     const dep = mine.find((o) => o.kind === 'Deployment') as unknown as Dep;
     const c = dep.spec.template.spec.containers[0]!;
-    expect(c.command.at(-1)).toBe('operator/bin/kubectl-cutover.js');
+    expect(c.command.at(-1)).toBe('dist/kubectl-cutover.mjs');
     expect(c.args).toEqual(['dashboard', '--behind-port-forward', '--address=0.0.0.0', '--port=3100', '--prometheus-url=http://prometheus.monitoring:9090', '--read-only']);
     expect(c.env).toBeUndefined();
     expect(dep.spec.template.spec.serviceAccountName).toBe('dash-cutover-dashboard');

@@ -2,12 +2,12 @@
 // here into a directory with no node_modules anywhere above it, and run from there as the image
 // runs it: the operator's entrypoint, the comparator's, and the chunks loaded on first use only.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { isBuiltin } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOperator, ENTRYPOINTS, ROOT, staleReason, type BuildInfo } from '../../../operator/build.ts';
@@ -33,10 +33,15 @@ describe('the bundle (dist/)', () => {
     expect(Object.keys(info.outputs)).toEqual(expect.arrayContaining(Object.keys(ENTRYPOINTS).map((e) => `${e}.mjs`)));
     // ws tries bufferutil / utf-8-validate and debug supports-color inside try/catch: absent is fine.
     expect(info.externals.filter((x) => !isBuiltin(x)).sort()).toEqual(['bufferutil', 'supports-color', 'utf-8-validate']);
-    // Loaded on first use only: the full Kubernetes client (OIDC and cloud auth providers) and Octokit.
+    // Loaded on first use only: the full Kubernetes client (OIDC and cloud auth providers), Octokit,
+    // and the plugin's dashboard server (`kubectl cutover dashboard`, the chart's in-cluster dashboard).
     expect(Object.values(info.lazy).sort()).toEqual([
       'node_modules/@kubernetes/client-node/dist/index.js', 'node_modules/@octokit/plugin-retry/dist-bundle/index.js', 'node_modules/@octokit/rest/dist-src/index.js',
+      'operator/src/cli/dashboard/server.ts',
     ]);
+    // The dashboard server reads its web assets beside its own output file.
+    const server = Object.entries(info.lazy).find(([, src]) => src === 'operator/src/cli/dashboard/server.ts')![0];
+    for (const f of ['index.html', 'app.js', 'app.css']) expect(existsSync(join(dist, dirname(server), 'assets', f)), f).toBe(true);
   });
 
   it('is stale (npm start rebuilds it) once a source it was built from changes', () => {

@@ -9,6 +9,8 @@ export const TEMPLATE_VARIABLES = [
   'interval',
   'canary.service',
   'stable.service',
+  'canary.deployment',
+  'stable.deployment',
   'primary.service',
   'shadow.service',
 ] as const;

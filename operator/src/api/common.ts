@@ -461,14 +461,33 @@ export type ShadowAnalysis = z.infer<typeof ShadowAnalysisSchema>;
 // ---------------------------------------------------------------------------------------------
 // Workers, rollback, notifications
 
+export const WorkerSplitSchema = z.strictObject({
+  totalReplicas: z
+    .int()
+    .min(1)
+    .max(10000)
+    .describe(
+      'Consumers of the queue, legacy and new together. At a step of weight w the new Deployment runs ceil(w% x totalReplicas) (at least 1 above weight 0) and the legacy one the rest; at 100 the legacy runs 0.',
+    ),
+});
+export type WorkerSplit = z.infer<typeof WorkerSplitSchema>;
+
 export const WorkerSchema = withRules(
   z.strictObject({
-    deployment: resourceName().describe('Deployment of the extracted worker.'),
-    replicas: z.int().min(0).max(10000).describe('Replicas, scaled up and Ready before the first weight change.'),
+    deployment: resourceName().describe('Deployment of the extracted (new) worker.'),
+    replicas: z
+      .int()
+      .min(0)
+      .max(10000)
+      .optional()
+      .describe('Replicas, scaled up and Ready before the first weight change. Exactly one of replicas and split.'),
+    split: WorkerSplitSchema.optional().describe(
+      'The share of the work follows the steps: the legacy and the new consumers read the same queue and the replicas are split by the step weight; both are Ready before the analysis of each step starts. Needs legacy. Exactly one of replicas and split.',
+    ),
     legacy: z
       .strictObject({
         deployment: resourceName().describe('Deployment of the legacy worker.'),
-        replicas: z.int().min(0).max(10000).describe('Replicas applied after completion; undone on rollback.'),
+        replicas: z.int().min(0).max(10000).optional().describe('Replicas applied after completion; undone on rollback. Required without split; with split the legacy runs totalReplicas minus the new ones, so it is refused.'),
       })
       .optional(),
   }),
@@ -479,13 +498,44 @@ export const WorkerSchema = withRules(
       fieldPath: '.legacy.deployment',
       check: (w) => w.legacy === undefined || w.legacy.deployment !== w.deployment,
     },
+    {
+      cel: 'has(self.replicas) != has(self.split)',
+      message: 'exactly one of replicas and split must be set',
+      fieldPath: '.replicas',
+      check: (w) => (w.replicas !== undefined) !== (w.split !== undefined),
+    },
+    {
+      cel: '!has(self.split) || has(self.legacy)',
+      message: 'split needs legacy: the Deployment whose consumers the new ones replace',
+      fieldPath: '.split',
+      check: (w) => w.split === undefined || w.legacy !== undefined,
+    },
+    {
+      cel: '!has(self.split) || !has(self.legacy) || !has(self.legacy.replicas)',
+      message: 'legacy.replicas is not used with split (the legacy runs totalReplicas minus the new replicas)',
+      fieldPath: '.legacy.replicas',
+      check: (w) => w.split === undefined || w.legacy?.replicas === undefined,
+    },
+    {
+      cel: 'has(self.split) || !has(self.legacy) || has(self.legacy.replicas)',
+      message: 'legacy.replicas is required without split',
+      fieldPath: '.legacy.replicas',
+      check: (w) => w.split !== undefined || w.legacy === undefined || w.legacy.replicas !== undefined,
+    },
   ],
 );
 export type Worker = z.infer<typeof WorkerSchema>;
 
 export const WorkersSchema = listMap(WorkerSchema, 'deployment', 50).describe(
-  'Extracted workers scaled with the cutover.',
+  'Extracted workers moved with the cutover: scaled up before the first step (replicas), or their share of the work following the steps (split).',
 );
+
+/** New and legacy replicas of a split worker at a step weight (README › Worker cutovers). */
+export function splitReplicas(totalReplicas: number, weight: number): { replicas: number; legacy: number } {
+  if (weight <= 0) return { replicas: 0, legacy: totalReplicas };
+  const n = Math.min(totalReplicas, Math.max(1, Math.ceil((weight * totalReplicas) / 100 - 1e-9)));
+  return { replicas: n, legacy: totalReplicas - n };
+}
 
 export const AlertMatchSchema = z.strictObject({
   matchLabels: z

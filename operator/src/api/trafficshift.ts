@@ -18,9 +18,9 @@ import { duration, timestamp, withRules } from './k8s-schema.ts';
 
 export const TrafficShiftSpecSchema = withRules(
   z.strictObject({
-    route: RouteSchema,
-    stable: ServiceRefSchema.describe('The legacy backend (v1); gets 100 - weight.'),
-    canary: ServiceRefSchema.describe('The new backend (v2); gets the step weight.'),
+    route: RouteSchema.optional().describe('The route whose weights move. Optional when the shift moves only work: a worker with split.'),
+    stable: ServiceRefSchema.optional().describe('The legacy backend (v1); gets 100 - weight. Required with route.'),
+    canary: ServiceRefSchema.optional().describe('The new backend (v2); gets the step weight. Required with route.'),
     steps: StepsSchema,
     analysis: AnalysisSchema.optional().describe('Checks run during every step. Without it, steps only wait.'),
     workers: WorkersSchema.optional(),
@@ -34,10 +34,34 @@ export const TrafficShiftSpecSchema = withRules(
   }),
   [
     {
-      cel: 'self.stable.service != self.canary.service || self.stable.port != self.canary.port',
+      cel: '!has(self.stable) || !has(self.canary) || self.stable.service != self.canary.service || self.stable.port != self.canary.port',
       message: 'canary must differ from stable',
       fieldPath: '.canary',
-      check: (s) => s.stable.service !== s.canary.service || s.stable.port !== s.canary.port,
+      check: (s) => !s.stable || !s.canary || s.stable.service !== s.canary.service || s.stable.port !== s.canary.port,
+    },
+    {
+      cel: 'has(self.route) || (has(self.workers) && self.workers.exists(w, has(w.split)))',
+      message: 'route is required unless a worker moves the work by split',
+      fieldPath: '.route',
+      check: (s) => s.route !== undefined || (s.workers ?? []).some((w) => w.split !== undefined),
+    },
+    {
+      cel: '!has(self.route) || has(self.stable)',
+      message: 'is required with route',
+      fieldPath: '.stable',
+      check: (s) => s.route === undefined || s.stable !== undefined,
+    },
+    {
+      cel: '!has(self.route) || has(self.canary)',
+      message: 'is required with route',
+      fieldPath: '.canary',
+      check: (s) => s.route === undefined || s.canary !== undefined,
+    },
+    {
+      cel: 'has(self.route) || has(self.stable) == has(self.canary)',
+      message: 'stable and canary go together',
+      fieldPath: '.canary',
+      check: (s) => s.route !== undefined || (s.stable === undefined) === (s.canary === undefined),
     },
   ],
 );
@@ -66,6 +90,7 @@ export const RollbackStatusSchema = z.object({
   fromWeight: z.int().min(0).max(100).optional(),
   alert: z.string().max(1024).optional().describe('Alert name or fingerprint when trigger is Alert.'),
   routeRestoredAt: timestamp().optional(),
+  legacyWorkersReadyAt: timestamp().optional().describe('Split workers: when the legacy consumers were back and Ready (the new ones are scaled down after).'),
   featureFlagRestoredAt: timestamp().optional(),
   workersRestoredAt: timestamp().optional(),
   completedAt: timestamp().optional(),
@@ -81,6 +106,10 @@ export const WorkerStatusSchema = z.object({
   legacyDeployment: z.string().optional(),
   legacyPreviousReplicas: z.int().min(0).optional(),
   legacyScaledAt: timestamp().optional(),
+  split: z.boolean().optional().describe('The worker\'s share of the work follows the steps (spec.workers[].split); its shift restores it on rollback.'),
+  replicas: z.int().min(0).optional().describe('With split: the new replicas the current step asks for.'),
+  legacyReplicas: z.int().min(0).optional().describe('With split: the legacy replicas the current step asks for.'),
+  legacyReadyReplicas: z.int().min(0).optional(),
 });
 export type WorkerStatus = z.infer<typeof WorkerStatusSchema>;
 

@@ -56,8 +56,8 @@ describe('defaults', () => {
     manifest.spec.route = { httpRoute: { name: 'listings' } };
     const result = parseTrafficShift(manifest);
     if (!result.ok) throw new Error(result.message);
-    expect(result.value.spec.route.httpRoute?.ruleIndex).toBe(0);
-    expect(routerKind(result.value.spec.route)).toBe('httpRoute');
+    expect(result.value.spec.route?.httpRoute?.ruleIndex).toBe(0);
+    expect(routerKind(result.value.spec.route!)).toBe('httpRoute');
   });
 
   it('keeps the MigrationSlice shift rollback default', () => {
@@ -72,7 +72,7 @@ describe('friendly errors', () => {
     ['weight too big', (s) => ((s.steps[0] as Record<string, unknown>).weight = 150), 'spec.steps[0].weight: must be at most 100 (got 150)'],
     ['weight not a number', (s) => ((s.steps[0] as Record<string, unknown>).weight = 'ten'), 'spec.steps[0].weight: must be a number (got "ten")'],
     ['bad duration', (s) => ((s.steps[0] as Record<string, unknown>).pause = '5 min'), 'spec.steps[0].pause: must be a duration such as 30s, 5m, 1h30m or 250ms (got "5 min")'],
-    ['missing field', (s) => delete s.stable, 'spec.stable: is required'],
+    ['missing field', (s) => delete s.stable, 'spec.stable: is required with route'],
     ['unknown field', (s) => (s.stabel = {}), 'spec.stabel: unknown field'],
     ['enum', (s) => (s.analysis = { onInconclusive: 'Promote', metrics: [{ name: 'a', prometheus: { query: 'q' }, max: 1 }] }), 'spec.analysis.onInconclusive: must be one of "Pause", "Rollback" (got "Promote")'],
   ];

@@ -354,7 +354,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       if (this.o.now < due) { this.requeue = due - this.o.now; return; }
       this.st.legacyRetiredAt = this.nowText;
       const scale: Effect[] = [];
-      for (const w of this.o.spec.workers ?? []) if (w.legacy) scale.push({ type: 'scale', deployment: w.legacy.deployment, replicas: w.legacy.replicas });
+      for (const w of this.o.spec.workers ?? []) if (w.legacy && !w.split) scale.push({ type: 'scale', deployment: w.legacy.deployment, replicas: w.legacy.replicas ?? 0 });
       this.effects.push({ type: 'writeStatus' }, ...scale);
       this.events.push({ type: 'event', eventType: 'Normal', reason: EventReason.LegacyRetired, note: `retireLegacyAfter ${this.o.spec.retireLegacyAfter} elapsed: ${scale.map((e) => e.type === 'scale' ? `${e.deployment}=${e.replicas}` : '').join(', ') || 'no legacy workers'}` });
     }

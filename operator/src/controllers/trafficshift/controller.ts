@@ -4,7 +4,6 @@ import { TrafficShiftSpecSchema, type TrafficShift, type TrafficShiftStatus, typ
 import { EventReason, Reason } from '../../api/conditions.ts';
 import type { MetricResult } from '../../analysis/evaluate.ts';
 import { observeAnalysis } from '../shared/analysis.ts';
-import type { TemplateVars } from '../../analysis/template.ts';
 import { RouteProblemError, type TrafficRef } from '../../traffic/router.ts';
 import { DEPLOYMENT, MIGRATION_SLICE, objectKey, OnceEvents, TRAFFIC_SHIFT, type EventInput, type KubeObject } from '../../kube/index.ts';
 import type { Store } from '../shared/store.ts';
@@ -43,12 +42,14 @@ export class TrafficShiftController {
   readonly #memo = new Map<string, AnalysisMemo>();
   /** Rollbacks requested out of band (alert hooks), consumed by the next reconcile of the key. */
   readonly #rollbacks: RollbackRequests;
+  /** `key/generation` of the shifts whose split workers this process has checked against their status. */
+  readonly #verified = new Set<string>();
 
   constructor(deps: TrafficShiftControllerDeps) {
     this.#d = deps;
     this.#kind = new KindController({
       name: TRAFFICSHIFT_CONTROLLER, type: TRAFFIC_SHIFT, deps, reconcile: (key, ctx) => this.reconcile(key, ctx),
-      forget: (key) => { this.#memo.delete(key); this.#stepEvents.forget(key); },
+      forget: (key) => { this.#memo.delete(key); this.#stepEvents.forget(key); for (const v of this.#verified) if (v.startsWith(`${key}/`)) this.#verified.delete(v); },
     });
     this.controller = this.#kind.controller;
     this.#stepEvents = new OnceEvents(deps.events, { active: () => !this.controller.stopped });
@@ -143,29 +144,34 @@ export class TrafficShiftController {
       return;
     }
     const spec = parsed.data;
-    const ref: TrafficRef = {
-      namespace: obj.metadata.namespace ?? 'default',
+    const namespace = obj.metadata.namespace ?? 'default';
+    // A shift that moves only work (split workers) has no route: the router is not asked.
+    const ref: TrafficRef | undefined = spec.route && spec.stable && spec.canary ? {
+      namespace,
       route: spec.route,
       stable: { service: spec.stable.service, port: spec.stable.port, field: 'spec.stable' },
       canary: { service: spec.canary.service, port: spec.canary.port, field: 'spec.canary' },
-    };
+    } : undefined;
 
     // ---- observe ------------------------------------------------------------------------------
     const o: ShiftObservation = { now, generation, spec, status, annotations: obj.metadata.annotations ?? {}, problems: [], deployments: {} };
     const slice = obj.metadata.ownerReferences?.find((r) => r.controller && r.kind === MIGRATION_SLICE.kind && r.apiVersion.startsWith(`${MIGRATION_SLICE.group}/`));
     if (slice) o.ownerSlice = slice.name;
     if (request && !isTerminal(status.phase)) o.rollbackRequest = request;
+    // Split workers are checked against the status once per process (a restart mid-step).
+    const verifyKey = `${key}/${generation}`;
+    if ((spec.workers ?? []).some((w) => w.split) && !this.#verified.has(verifyKey)) o.verifyWorkers = true;
     // A rollback to do now (in hand, or recorded on the object): nothing else is observed first (route first, fast).
     const recorded = pendingRollbackRequest(o.annotations, status);
     const rollingBack = Boolean(o.rollbackRequest) || (recorded !== undefined && recorded.invalid === undefined && !isTerminal(status.phase));
     const freshStart = status.observedGeneration !== generation || status.phase === undefined || status.phase === 'Pending';
     const live = !isTerminal(status.phase) || freshStart || hasPending(o.annotations, status);
     if (live && !rollingBack) {
-      if (freshStart) {
+      if (freshStart && ref) {
         const problem = await d.router.verify(ref);
         if (problem) o.problems.push({ ...problem, reason: problem.field.startsWith('spec.route') ? Reason.RouteNotFound : Reason.ServiceNotFound });
       }
-      if (o.problems.length === 0) {
+      if (o.problems.length === 0 && ref) {
         try {
           o.routeCanaryWeight = (await d.router.getWeights(ref)).canary;
         } catch (err) {
@@ -173,18 +179,19 @@ export class TrafficShiftController {
           o.problems.push({ ...err.problem, reason: Reason.RouteNotFound });
         }
       }
-      await this.#observeDeployments(ref.namespace, deploymentsToObserve(o), o);
+      await this.#observeDeployments(namespace, deploymentsToObserve(o), o);
       if (freshStart && o.problems.length === 0 && spec.analysis) {
         // A query Prometheus rejects (bad PromQL, unknown template variable) is a spec problem:
         // found before the first weight change, so a Stalled shift has changed nothing (DESIGN §2).
         // Results are discarded: no traffic has reached the canary yet.
-        await this.#analyse(ref, spec, obj, o, ctx.signal);
+        await this.#analyse(namespace, spec, obj, o, ctx.signal);
       }
       if (o.problems.length === 0 && analysisDue(spec, status, now)) {
-        o.analysis = await this.#analyse(ref, spec, obj, o, ctx.signal);
+        o.analysis = await this.#analyse(namespace, spec, obj, o, ctx.signal);
       }
-    } else if (status.phase === 'Completed') {
-      await this.#observeDeployments(ref.namespace, deploymentsToObserve(o), o);
+    } else if (!rollingBack) {
+      // A Completed shift's legacy workers, or a rollback waiting for the legacy consumers.
+      await this.#observeDeployments(namespace, deploymentsToObserve(o), o);
     }
 
     // The current step's Event, if an earlier process may have died before writing it; before the
@@ -204,10 +211,11 @@ export class TrafficShiftController {
     // ---- apply, in the plan's order ----------------------------------------------------------------
     let written = obj;
     for (const e of plan.effects) {
-      written = await this.#apply(e, written, ref, plan.status, ctx);
+      written = await this.#apply(e, written, namespace, ref, plan.status, ctx);
     }
+    if (o.verifyWorkers && Object.keys(o.deployments).length > 0) this.#verified.add(verifyKey);
     d.metrics.observe(written.metadata.namespace ?? '', written.metadata.name ?? '', plan.status, o.analysis, spec);
-    if (plan.status.phase === 'RolledBack' && status.phase !== 'RolledBack') d.metrics.rollback(ref.namespace, obj.metadata.name ?? '', plan.status.rollback?.trigger ?? 'Metric');
+    if (plan.status.phase === 'RolledBack' && status.phase !== 'RolledBack') d.metrics.rollback(namespace, obj.metadata.name ?? '', plan.status.rollback?.trigger ?? 'Metric');
     if (plan.status.phase !== status.phase && plan.status.phase !== undefined && spec.notify && d.notifier) {
       d.notifier.phaseChanged(phaseChangeOf('TrafficShift', written.metadata, status.phase, plan.status, now, spec.notify, { weight: plan.status.currentWeight, step: plan.status.currentStep, steps: spec.steps.length }));
     }
@@ -225,25 +233,29 @@ export class TrafficShiftController {
     }
   }
 
-  #analyse(ref: TrafficRef, spec: ShiftObservation['spec'], obj: TrafficShiftObject, o: ShiftObservation, signal: AbortSignal): Promise<MetricResult[]> {
+  #analyse(namespace: string, spec: ShiftObservation['spec'], obj: TrafficShiftObject, o: ShiftObservation, signal: AbortSignal): Promise<MetricResult[]> {
     const analysis = spec.analysis!;
-    const vars: TemplateVars = {
-      namespace: ref.namespace, name: obj.metadata.name ?? '',
-      'stable.service': ref.stable.service, 'canary.service': ref.canary.service,
+    const split = (spec.workers ?? []).find((w) => w.split);
+    const vars = {
+      namespace, name: obj.metadata.name ?? '',
+      ...(spec.stable && spec.canary ? { 'stable.service': spec.stable.service, 'canary.service': spec.canary.service } : {}),
+      // The first split worker's Deployments, for queue metrics labelled by Deployment.
+      ...(split ? { 'canary.deployment': split.deployment, 'stable.deployment': split.legacy!.deployment } : {}),
       interval: analysis.interval,
-    } as TemplateVars;
-    return observeAnalysis({ provider: this.#d.prometheus, web: this.#d.web, namespace: ref.namespace, defaultAddress: this.#d.defaultPrometheusUrl, metrics: analysis.metrics, vars, scoreThresholds: analysis.scoreThresholds, signal }, o.problems);
+    };
+    return observeAnalysis({ provider: this.#d.prometheus, web: this.#d.web, namespace, defaultAddress: this.#d.defaultPrometheusUrl, metrics: analysis.metrics, vars, scoreThresholds: analysis.scoreThresholds, signal }, o.problems);
   }
 
-  async #apply(e: Effect, obj: TrafficShiftObject, ref: TrafficRef, next: TrafficShiftStatus, ctx: ReconcileContext): Promise<TrafficShiftObject> {
+  async #apply(e: Effect, obj: TrafficShiftObject, namespace: string, ref: TrafficRef | undefined, next: TrafficShiftStatus, ctx: ReconcileContext): Promise<TrafficShiftObject> {
     const d = this.#d;
     switch (e.type) {
       case 'setWeights':
+        if (!ref) return obj; // the planner asks only when spec.route is set
         await d.router.setWeights(ref, { stable: 100 - e.canary, canary: e.canary });
         ctx.logger.info({ canary: e.canary }, 'route weights set');
         return obj;
       case 'scale':
-        await d.client.mergePatch(DEPLOYMENT, ref.namespace, e.deployment, { spec: { replicas: e.replicas } }, { subresource: 'scale' });
+        await d.client.mergePatch(DEPLOYMENT, namespace, e.deployment, { spec: { replicas: e.replicas } }, { subresource: 'scale' });
         ctx.logger.info({ deployment: e.deployment, replicas: e.replicas }, 'scaled');
         return obj;
       case 'event': {

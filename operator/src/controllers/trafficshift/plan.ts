@@ -11,7 +11,7 @@
 // between the route and the workers, so the slice turns its flag off and then restores the workers
 // from this shift's worker records (see migrationslice/plan.ts).
 import { parseDuration } from '../../api/duration.ts';
-import type { MetricResult as StatusMetricResult } from '../../api/common.ts';
+import { splitReplicas, type MetricResult as StatusMetricResult, type Worker } from '../../api/common.ts';
 import { ConditionType, EventReason } from '../../api/conditions.ts';
 import type {
   PauseReason,
@@ -53,6 +53,12 @@ export interface ShiftObservation {
    * such a shift leaves the workers to the slice, which restores them after its feature flag.
    */
   ownerSlice?: string | undefined;
+  /**
+   * This process has not yet checked the split workers of this shift against its status (the
+   * first reconcile after a start): their Deployments are observed once and put back to the split
+   * the status names.
+   */
+  verifyWorkers?: boolean | undefined;
 }
 
 export type Effect =
@@ -77,21 +83,29 @@ const WORKER_POLL_MS = 1000;
  * A shift completing in this reconcile has not observed its legacy yet: the plan requeues at once
  * and the Completed reconcile scales it.
  */
-export function deploymentsToObserve(o: Pick<ShiftObservation, 'spec' | 'status' | 'generation' | 'annotations'>): Array<{ name: string; field: string; worker: number }> {
+export function deploymentsToObserve(o: Pick<ShiftObservation, 'spec' | 'status' | 'generation' | 'annotations' | 'verifyWorkers'>): Array<{ name: string; field: string; worker: number }> {
   const { spec, status } = o;
   const out: Array<{ name: string; field: string; worker: number }> = [];
   const workers = spec.workers ?? [];
+  const both = (w: Worker, i: number) => {
+    out.push({ name: w.deployment, field: 'deployment', worker: i });
+    if (w.legacy) out.push({ name: w.legacy.deployment, field: 'legacy.deployment', worker: i });
+  };
   const starting = status.phase === undefined || status.phase === 'Pending' || status.observedGeneration !== o.generation
     || (isTerminal(status.phase) && pendingActions(o.annotations, status).some((a) => a.action === 'Retry'));
   if (starting) {
-    workers.forEach((w, i) => {
-      out.push({ name: w.deployment, field: 'deployment', worker: i });
-      if (w.legacy) out.push({ name: w.legacy.deployment, field: 'legacy.deployment', worker: i });
-    });
+    workers.forEach(both);
+  } else if (status.phase === 'RolledBack') {
+    // A rollback of split workers waits for the legacy consumers to be Ready before the new go.
+    if (status.rollback && !status.rollback.completedAt) workers.forEach((w, i) => { if (w.split) both(w, i); });
   } else if (status.phase === 'Completed') {
     workers.forEach((w, i) => {
+      if (w.split) { if (status.workersReady === false || o.verifyWorkers) both(w, i); return; }
       if (w.legacy && !status.workers?.find((x) => x.deployment === w.deployment)?.legacyScaledAt) out.push({ name: w.legacy.deployment, field: 'legacy.deployment', worker: i });
     });
+  } else if (status.workersReady === false || o.verifyWorkers) {
+    // A step's split being put in place (new up, Ready, then legacy down), or checked after a start.
+    workers.forEach((w, i) => { if (w.split) both(w, i); });
   }
   return out;
 }
@@ -105,6 +119,8 @@ export function analysisDue(spec: TrafficShiftSpec, status: TrafficShiftStatus, 
   if (!spec.analysis) return false;
   const phase = status.phase;
   if (phase !== 'Progressing' && !(phase === 'Paused' && status.pauseReason === 'Inconclusive')) return false;
+  // The step's analysis starts when its split workers are in place and Ready.
+  if (status.workersReady === false) return false;
   const last = ms(status.lastAnalysisAt);
   return last === undefined || now - last >= parseDuration(spec.analysis.interval);
 }
@@ -210,16 +226,27 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
       let rec = ws.find((x) => x.deployment === w.deployment);
       if (!rec) { rec = { deployment: w.deployment, previousReplicas: d.replicas }; ws.push(rec); }
       rec.readyReplicas = d.readyReplicas;
-      if (d.replicas !== w.replicas) {
-        this.effects.push({ type: 'scale', deployment: w.deployment, replicas: w.replicas });
+      if (w.split) {
+        // Nothing moves before the first step: the replicas found are what a rollback restores.
+        const l = this.o.deployments[w.legacy!.deployment];
+        if (!l?.exists) { allReady = false; continue; }
+        rec.split = true;
+        rec.legacyDeployment = w.legacy!.deployment;
+        rec.legacyPreviousReplicas ??= l.replicas;
+        rec.legacyReadyReplicas = l.readyReplicas;
+        continue;
+      }
+      const want = w.replicas ?? 0;
+      if (d.replicas !== want) {
+        this.effects.push({ type: 'scale', deployment: w.deployment, replicas: want });
         rec.scaledAt ??= this.nowText;
       }
-      if (d.replicas !== w.replicas || d.readyReplicas < w.replicas) allReady = false;
+      if (d.replicas !== want || d.readyReplicas < want) allReady = false;
     }
     if (workers.length > 0) { this.st.workers = ws; this.st.workersReady = allReady; }
     if (!this.deadlineCheck()) return;
     if (!allReady) {
-      this.st.message = `waiting for workers to be Ready: ${workers.map((w) => `${w.deployment} ${this.o.deployments[w.deployment]?.readyReplicas ?? 0}/${w.replicas}`).join(', ')}`;
+      this.st.message = `waiting for workers to be Ready: ${workers.filter((w) => !w.split).map((w) => `${w.deployment} ${this.o.deployments[w.deployment]?.readyReplicas ?? 0}/${w.replicas ?? 0}`).join(', ')}`;
       this.st.lastProgressAt ??= this.nowText;
       // The worker records (previous replicas) go to status before anything is scaled.
       if (this.effects.length > 0) this.effects.unshift({ type: 'writeStatus' });
@@ -233,11 +260,12 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
   progressing(analysed = false): void {
     const spec = this.o.spec;
     const i = this.st.currentStep ?? 0;
+    this.ensureRoute();
+    if (!this.settleWorkers()) { this.deadlineCheck(); return; }
     if (!analysed && this.o.analysis && spec.analysis) {
       const verdict = this.recordAnalysis(this.o.analysis);
       if (verdict === 'stop') return;
     }
-    this.ensureRoute();
     if (!this.deadlineCheck()) return;
     const stepEnd = this.stepEnd();
     if (this.o.now >= stepEnd) {
@@ -254,6 +282,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
   }
 
   paused(): void {
+    if (!this.settleWorkers()) { this.deadlineCheck(); return; }
     if (this.st.pauseReason === 'Inconclusive' && this.o.analysis && this.o.spec.analysis) {
       const verdict = this.recordAnalysis(this.o.analysis);
       if (verdict === 'stop') return;
@@ -271,8 +300,9 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
       // Legacy workers are scaled after completion (idempotent; finishes after a crash).
       const ws = this.st.workers ? [...this.st.workers] : [];
       let changed = false;
+      if (this.st.workersReady === false || this.o.verifyWorkers) this.settleWorkers();
       for (const w of spec.workers ?? []) {
-        if (!w.legacy) continue;
+        if (!w.legacy || w.split) continue;
         const d = this.o.deployments[w.legacy.deployment];
         // Not observed in this reconcile (the shift completed in it): the next one reads it.
         if (!d) { this.requeue = 0; continue; }
@@ -284,7 +314,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
         rec.legacyPreviousReplicas ??= d.replicas;
         rec.legacyScaledAt = this.nowText;
         changed = true;
-        this.effects.push({ type: 'writeStatus' }, { type: 'scale', deployment: w.legacy.deployment, replicas: w.legacy.replicas });
+        this.effects.push({ type: 'writeStatus' }, { type: 'scale', deployment: w.legacy.deployment, replicas: w.legacy.replicas ?? 0 });
       }
       if (changed) this.st.workers = ws;
     }
@@ -297,6 +327,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
   /** Level-triggered: the route must show the weight the status names (e.g. after a restart). */
   ensureRoute(): void {
     const want = this.st.currentWeight;
+    if (!this.o.spec.route) return;
     if (want !== undefined && this.o.routeCanaryWeight !== undefined && this.o.routeCanaryWeight !== want) {
       this.effects.push({ type: 'setWeights', canary: want });
     }
@@ -316,10 +347,107 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     delete this.st.pausedAt; delete this.st.pauseReason;
     this.st.message = `step ${i + 1}/${this.o.spec.steps.length}: weight ${step.weight}`;
     this.st.analysis = { consecutiveFailures: 0, consecutiveInconclusive: 0, ...(this.st.analysis?.lastResults ? { lastResults: this.st.analysis.lastResults } : {}) };
-    // Status first, then the route: no weight written that the status does not explain.
-    this.effects.push({ type: 'writeStatus' }, { type: 'setWeights', canary: step.weight });
-    this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.StepStarted, note: `step ${i + 1}/${this.o.spec.steps.length}: canary weight ${step.weight}% (${why})` });
-    this.requeue = Math.min(parseDuration(step.pause), this.o.spec.analysis ? parseDuration(this.o.spec.analysis.interval) : Infinity);
+    // Status first, then the route and the workers: no weight or replica count written that the status does not explain.
+    this.effects.push({ type: 'writeStatus' });
+    if (this.o.spec.route) this.effects.push({ type: 'setWeights', canary: step.weight });
+    const moving = this.splitTo(step.weight);
+    this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.StepStarted, note: `step ${i + 1}/${this.o.spec.steps.length}: ${this.o.spec.route ? 'canary ' : ''}weight ${step.weight}%${this.splitNote()} (${why})` });
+    this.requeue = moving ? WORKER_POLL_MS : Math.min(parseDuration(step.pause), this.o.spec.analysis ? parseDuration(this.o.spec.analysis.interval) : Infinity);
+  }
+
+  // --- split workers (README › Worker cutovers) ------------------------------------------------
+
+  /** The split workers' records, with their specs. */
+  splits(): Array<{ w: Worker; rec: WorkerStatus }> {
+    const out: Array<{ w: Worker; rec: WorkerStatus }> = [];
+    for (const w of this.o.spec.workers ?? []) {
+      if (!w.split) continue;
+      const rec = this.st.workers?.find((x) => x.deployment === w.deployment);
+      if (rec) out.push({ w, rec });
+    }
+    return out;
+  }
+
+  splitNote(): string {
+    const parts = this.splits().map(({ w, rec }) => `${w.deployment} ${rec.replicas ?? 0}, ${w.legacy!.deployment} ${rec.legacyReplicas ?? 0}`);
+    return parts.length > 0 ? `; consumers ${parts.join('; ')}` : '';
+  }
+
+  /**
+   * Records the split of `weight` in status (written before any scale) and scales up at once the
+   * side that grows; the side that shrinks waits for the other to be Ready (settleWorkers), so the
+   * queue never has fewer consumers than the step asks for. Returns whether anything must move.
+   */
+  splitTo(weight: number): boolean {
+    const splits = this.splits();
+    if (splits.length === 0) return false;
+    let moving = false;
+    this.st.workers = this.st.workers!.map((r) => ({ ...r }));
+    for (const { w } of splits) {
+      const rec = this.st.workers.find((x) => x.deployment === w.deployment)!;
+      const want = splitReplicas(w.split!.totalReplicas, weight);
+      const hadNew = rec.replicas ?? rec.previousReplicas ?? 0;
+      const hadLegacy = rec.legacyReplicas ?? rec.legacyPreviousReplicas ?? 0;
+      if (want.replicas !== hadNew || want.legacy !== hadLegacy) moving = true;
+      rec.replicas = want.replicas;
+      rec.legacyReplicas = want.legacy;
+      if (want.replicas > hadNew) { this.effects.push({ type: 'scale', deployment: w.deployment, replicas: want.replicas }); rec.scaledAt ??= this.nowText; }
+      if (want.legacy > hadLegacy) this.effects.push({ type: 'scale', deployment: w.legacy!.deployment, replicas: want.legacy });
+    }
+    if (moving) this.st.workersReady = false;
+    return moving;
+  }
+
+  /**
+   * Puts the split the status names in place, from the Deployments observed in this reconcile:
+   * the growing side first, the shrinking side once the growing one is Ready. Returns true when
+   * every split worker is in place and Ready (or there is nothing to check). When the split has
+   * just been reached, the step's pause starts now: its analysis judges the new share of the work.
+   */
+  settleWorkers(): boolean {
+    const splits = this.splits();
+    if (splits.length === 0) return true;
+    if (this.st.workersReady !== false && !this.o.verifyWorkers) return true;
+    let ready = true;
+    const scale: Effect[] = [];
+    for (const { w, rec } of splits) {
+      const n = this.o.deployments[w.deployment];
+      const l = this.o.deployments[w.legacy!.deployment];
+      // Not observed in this reconcile (the step started in it): the next one reads them.
+      if (!n || !l) { ready = false; continue; }
+      if (!n.exists || !l.exists) { ready = false; continue; }
+      const tn = rec.replicas ?? 0;
+      const tl = rec.legacyReplicas ?? 0;
+      rec.readyReplicas = n.readyReplicas;
+      rec.legacyReadyReplicas = l.readyReplicas;
+      if (n.replicas < tn) scale.push({ type: 'scale', deployment: w.deployment, replicas: tn });
+      if (l.replicas < tl) scale.push({ type: 'scale', deployment: w.legacy!.deployment, replicas: tl });
+      const newUp = n.replicas >= tn && n.readyReplicas >= tn;
+      const legacyUp = l.replicas >= tl && l.readyReplicas >= tl;
+      if (n.replicas > tn && legacyUp) scale.push({ type: 'scale', deployment: w.deployment, replicas: tn });
+      if (l.replicas > tl && newUp) scale.push({ type: 'scale', deployment: w.legacy!.deployment, replicas: tl });
+      if (!(n.replicas === tn && l.replicas === tl && newUp && legacyUp)) ready = false;
+    }
+    const wasReady = this.st.workersReady !== false;
+    this.effects.push(...scale);
+    if (!ready) {
+      this.st.workersReady = false;
+      if (this.st.phase === 'Progressing' || this.st.phase === 'Paused') this.st.message = `step ${(this.st.currentStep ?? 0) + 1}/${this.o.spec.steps.length}: moving the work${this.splitNote()} (waiting for Ready)`;
+      if (scale.length > 0 || wasReady) this.effects.unshift({ type: 'writeStatus' });
+      this.requeue = WORKER_POLL_MS;
+      return false;
+    }
+    if (!wasReady) {
+      this.st.workersReady = true;
+      this.st.lastProgressAt = this.nowText;
+      if (this.st.phase === 'Progressing') {
+        // The step's pause (and its analysis) starts when its share of the work has moved.
+        this.st.stepStartedAt = this.nowText;
+        this.st.message = `step ${(this.st.currentStep ?? 0) + 1}/${this.o.spec.steps.length}: weight ${this.st.currentWeight ?? 0}%${this.splitNote()} (Ready)`;
+      }
+      this.effects.push({ type: 'writeStatus' });
+    }
+    return true;
   }
 
   complete(why: string): void {
@@ -332,7 +460,8 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     delete this.st.pausedAt; delete this.st.pauseReason;
     this.st.message = `completed: ${why}`;
     this.effects.push({ type: 'writeStatus' });
-    if (wasWeight !== last.weight || this.o.routeCanaryWeight !== last.weight) this.effects.push({ type: 'setWeights', canary: last.weight });
+    this.splitTo(last.weight);
+    if (this.o.spec.route && (wasWeight !== last.weight || this.o.routeCanaryWeight !== last.weight)) this.effects.push({ type: 'setWeights', canary: last.weight });
     this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.Completed, note: `completed at canary weight ${last.weight}%: ${why}` });
     this.terminal();
   }
@@ -380,14 +509,39 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     const rb = this.st.rollback!;
     const effects: Effect[] = [];
     if (!rb.routeRestoredAt) {
-      effects.push({ type: 'setWeights', canary: 0 });
+      if (this.o.spec.route) effects.push({ type: 'setWeights', canary: 0 });
       rb.routeRestoredAt = this.nowText;
     }
+    // Split workers: the legacy consumers back and Ready BEFORE the new ones are scaled down, so the
+    // queue is never left without consumers. Done by the shift even under a slice.
+    const splits = (this.st.workers ?? []).filter((w) => w.split && w.legacyDeployment);
+    if (splits.length > 0 && !rb.legacyWorkersReadyAt) {
+      let ready = true;
+      for (const w of splits) {
+        const want = w.legacyPreviousReplicas ?? 0;
+        const l = this.o.deployments[w.legacyDeployment!];
+        if (!l) { ready = false; if ((w.legacyReplicas ?? want) !== want) effects.push({ type: 'scale', deployment: w.legacyDeployment!, replicas: want }); continue; }
+        if (!l.exists) continue; // deleted: nothing to wait for
+        if (l.replicas !== want) effects.push({ type: 'scale', deployment: w.legacyDeployment!, replicas: want });
+        if (l.replicas !== want || l.readyReplicas < want) ready = false;
+      }
+      if (!ready) {
+        // Status first (the rollback is recorded, the route is back), then the legacy scale-up;
+        // the next reconciles wait for it to be Ready.
+        this.st.message = `rolling back (${rb.trigger}): ${rb.reason}; waiting for the legacy consumers to be Ready before the new ones scale down`;
+        this.effects.push({ type: 'writeStatus' }, ...effects);
+        this.requeue = WORKER_POLL_MS;
+        return;
+      }
+      rb.legacyWorkersReadyAt = this.nowText;
+      for (const w of splits) effects.push({ type: 'scale', deployment: w.deployment, replicas: w.previousReplicas ?? 0 });
+    }
     const slice = this.o.ownerSlice;
-    if (!rb.workersRestoredAt && !slice) {
-      effects.push(...workerRestoreEffects(this.st.workers));
+    if (!rb.workersRestoredAt && (!slice || (splits.length > 0 && splits.length === (this.st.workers?.length ?? 0)))) {
+      if (!slice) effects.push(...workerRestoreEffects(this.st.workers));
       rb.workersRestoredAt = this.nowText;
     }
+    if (splits.length > 0) this.st.message = `rolled back (${rb.trigger}): ${rb.reason}`;
     rb.completedAt = this.nowText;
     effects.push({ type: 'writeStatus' });
     const left = slice && (this.st.workers?.length ?? 0) > 0 ? `; MigrationSlice ${slice} restores the workers after its feature flag` : '';
@@ -457,7 +611,8 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     if (!d) return true;
     const since = ms(this.st.lastProgressAt);
     if (since === undefined) return true;
-    const stuck = this.st.phase === 'Pending' || (this.st.phase === 'Paused' && this.st.pauseReason !== 'Manual');
+    const stuck = this.st.phase === 'Pending' || (this.st.phase === 'Paused' && this.st.pauseReason !== 'Manual')
+      || (this.st.phase === 'Progressing' && this.st.workersReady === false);
     if (stuck && this.o.now - since > parseDuration(d)) {
       this.rollback('Deadline', `no progress for ${d} (${this.st.message ?? this.st.phase})`);
       return false;
@@ -501,6 +656,8 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
 export function workerRestoreEffects(workers: readonly WorkerStatus[] | undefined): Array<Extract<Effect, { type: 'scale' }>> {
   const out: Array<Extract<Effect, { type: 'scale' }>> = [];
   for (const w of workers ?? []) {
+    // Split workers are restored by their shift, legacy first (rollbackEffects).
+    if (w.split) continue;
     if (w.previousReplicas !== undefined) out.push({ type: 'scale', deployment: w.deployment, replicas: w.previousReplicas });
     if (w.legacyDeployment && w.legacyPreviousReplicas !== undefined && w.legacyScaledAt) out.push({ type: 'scale', deployment: w.legacyDeployment, replicas: w.legacyPreviousReplicas });
   }

@@ -72,9 +72,9 @@ export const MigrationSliceSpecSchema = withRules(
   z.strictObject({
     owner: z.string().min(1).max(253).describe('Who owns this slice (a person or a team). Required.'),
     rollbackPlan: z.string().min(1).max(16384).describe('How to roll back, in words. Required.'),
-    legacy: ServiceRefSchema.describe('The legacy backend (becomes the stable side).'),
-    target: ServiceRefSchema.describe('The replacement (becomes the canary / shadow side).'),
-    route: RouteSchema,
+    legacy: ServiceRefSchema.optional().describe('The legacy backend (becomes the stable side). Required with route.'),
+    target: ServiceRefSchema.optional().describe('The replacement (becomes the canary / shadow side). Required with route.'),
+    route: RouteSchema.optional().describe('The route whose weights move. Optional when the slice moves only work: a worker with split.'),
     workers: WorkersSchema.optional(),
     featureFlag: FeatureFlagSchema.optional(),
     shadow: ShadowStageSchema.optional().describe('Optional shadow stage, run as a ShadowRun before shifting.'),
@@ -91,10 +91,40 @@ export const MigrationSliceSpecSchema = withRules(
   }),
   [
     {
-      cel: 'self.legacy.service != self.target.service || self.legacy.port != self.target.port',
+      cel: '!has(self.legacy) || !has(self.target) || self.legacy.service != self.target.service || self.legacy.port != self.target.port',
       message: 'target must differ from legacy',
       fieldPath: '.target',
-      check: (s) => s.legacy.service !== s.target.service || s.legacy.port !== s.target.port,
+      check: (s) => !s.legacy || !s.target || s.legacy.service !== s.target.service || s.legacy.port !== s.target.port,
+    },
+    {
+      cel: 'has(self.route) || (has(self.workers) && self.workers.exists(w, has(w.split)))',
+      message: 'route is required unless a worker moves the work by split',
+      fieldPath: '.route',
+      check: (s) => s.route !== undefined || (s.workers ?? []).some((w) => w.split !== undefined),
+    },
+    {
+      cel: '!has(self.route) || has(self.legacy)',
+      message: 'is required with route',
+      fieldPath: '.legacy',
+      check: (s) => s.route === undefined || s.legacy !== undefined,
+    },
+    {
+      cel: '!has(self.route) || has(self.target)',
+      message: 'is required with route',
+      fieldPath: '.target',
+      check: (s) => s.route === undefined || s.target !== undefined,
+    },
+    {
+      cel: 'has(self.route) || has(self.legacy) == has(self.target)',
+      message: 'legacy and target go together',
+      fieldPath: '.target',
+      check: (s) => s.route !== undefined || (s.legacy === undefined) === (s.target === undefined),
+    },
+    {
+      cel: '!has(self.shadow) || has(self.route)',
+      message: 'a shadow stage mirrors a route: route is required',
+      fieldPath: '.shadow',
+      check: (s) => s.shadow === undefined || s.route !== undefined,
     },
   ],
 );

@@ -187,3 +187,18 @@ describe('a worker shift without a route', () => {
     expect(run.status.rollback?.trigger).toBe('Deadline');
   });
 });
+
+describe('a MigrationSlice without a route', () => {
+  it('is accepted with a split worker, refused without one or with a shadow stage', async () => {
+    const { MigrationSliceSpecSchema } = await import('../../../operator/src/api/migrationslice.ts');
+    const base = {
+      owner: 'score team', rollbackPlan: 'flip the flag back',
+      workers: [{ deployment: 'score-worker', split: { totalReplicas: 4 }, legacy: { deployment: 'monolith-score' } }],
+      shift: { steps: [{ weight: 10, pause: '1m' }, { weight: 100, pause: '1m' }] },
+    };
+    expect(MigrationSliceSpecSchema.safeParse(base).success).toBe(true);
+    expect(MigrationSliceSpecSchema.safeParse({ ...base, workers: [{ deployment: 'w', replicas: 2 }] }).error?.issues[0]?.message).toMatch(/route is required unless a worker moves the work by split/);
+    expect(MigrationSliceSpecSchema.safeParse({ ...base, shadow: { percent: 10, duration: '1h' } }).error?.issues[0]?.message).toMatch(/a shadow stage mirrors a route/);
+    expect(MigrationSliceSpecSchema.safeParse({ ...base, route: { httpRoute: { name: 'r' } } }).error?.issues.map((i) => i.path.join('.'))).toEqual(['legacy', 'target']);
+  });
+});

@@ -116,6 +116,7 @@ export class MigrationSliceController {
       return;
     }
     const spec = parsed.data;
+    // A slice that moves only work (split workers) has no route: the router is not asked.
     const ref = sliceRef(namespace, spec);
 
     // ---- observe ------------------------------------------------------------------------------
@@ -131,11 +132,11 @@ export class MigrationSliceController {
     }
     const fresh = status.observedGeneration !== generation || status.phase === undefined || status.phase === 'Pending';
     if (fresh && !deleting && !o.rollbackRequest && (status.phase === undefined || !isTerminal(status.phase) || status.observedGeneration !== generation)) {
-      const problem = await d.router.verify(ref);
+      const problem = ref ? await d.router.verify(ref) : undefined;
       if (problem) o.problems.push({ ...problem, reason: problem.field.startsWith('spec.route') ? Reason.RouteNotFound : Reason.ServiceNotFound });
     }
     if (o.problems.length === 0 && !deleting && !o.rollbackRequest && triggersDue(spec, status, generation)) {
-      o.triggers = await this.#measureTriggers(ref, spec, name, o, ctx.signal);
+      o.triggers = await this.#measureTriggers(namespace, ref, spec, name, o, ctx.signal);
     }
 
     // ---- plan -----------------------------------------------------------------------------------
@@ -144,7 +145,7 @@ export class MigrationSliceController {
 
     // ---- apply --------------------------------------------------------------------------------------
     let written = obj;
-    for (const e of plan.effects) written = await this.#apply(e, written, ref, spec, plan.status, ctx);
+    for (const e of plan.effects) written = await this.#apply(e, written, namespace, ref, spec, plan.status, ctx);
     // A request in hand is answered when the slice's rollback is done (its status written); while
     // the child rolls back, or after a failed effect (thrown above), it waits for a later reconcile.
     if (!plan.waitingForChild) settle(Boolean(o.rollbackRequest) && plan.status.phase === 'RolledBack');
@@ -195,6 +196,7 @@ export class MigrationSliceController {
           ...(st.rollback.fromWeight !== undefined ? { fromWeight: st.rollback.fromWeight } : {}),
           ...(st.rollback.routeRestoredAt ? { routeRestoredAt: st.rollback.routeRestoredAt } : {}),
           ...(st.rollback.workersRestoredAt ? { workersRestoredAt: st.rollback.workersRestoredAt } : {}),
+          ...(st.rollback.completedAt ? { completedAt: st.rollback.completedAt } : {}),
         },
       } : {}),
       ...(st.workers ? { workers: st.workers } : {}),
@@ -202,8 +204,8 @@ export class MigrationSliceController {
     };
   }
 
-  async #measureTriggers(ref: TrafficRef, spec: MigrationSliceSpec, name: string, o: SliceObservation, signal: AbortSignal): Promise<TriggerSample[]> {
-    const vars = templateVars(ref, name);
+  async #measureTriggers(namespace: string, ref: TrafficRef | undefined, spec: MigrationSliceSpec, name: string, o: SliceObservation, signal: AbortSignal): Promise<TriggerSample[]> {
+    const vars = templateVars(namespace, ref, spec, name);
     return Promise.all((spec.startWhen ?? []).map(async (t, i): Promise<TriggerSample> => {
       const sample = await this.#d.prometheus.query({ address: t.prometheus.address ?? this.#d.defaultPrometheusUrl, query: t.prometheus.query }, vars, signal);
       if (sample.kind === 'value') return { name: t.name, value: sample.value, message: `${t.name} = ${Number(sample.value.toPrecision(4))}` };
@@ -212,9 +214,9 @@ export class MigrationSliceController {
     }));
   }
 
-  async #apply(e: Effect, obj: MigrationSliceObject, ref: TrafficRef, spec: MigrationSliceSpec, next: MigrationSliceStatus, ctx: ReconcileContext): Promise<MigrationSliceObject> {
+  async #apply(e: Effect, obj: MigrationSliceObject, namespace: string, ref: TrafficRef | undefined, spec: MigrationSliceSpec, next: MigrationSliceStatus, ctx: ReconcileContext): Promise<MigrationSliceObject> {
     const d = this.#d;
-    const ns = ref.namespace;
+    const ns = namespace;
     const name = obj.metadata.name ?? '';
     switch (e.type) {
       case 'addFinalizer': return this.#kind.patchFinalizer(obj, CLEANUP_FINALIZER, true);
@@ -241,11 +243,11 @@ export class MigrationSliceController {
         ctx.logger.info({ trigger: e.request.trigger, id: e.request.id }, 'child TrafficShift asked to roll back');
         return obj;
       case 'restoreRoute':
-        await tolerateMissingRoute(() => d.router.setWeights(ref, { stable: 100, canary: 0 }));
-        ctx.logger.info({ stable: spec.legacy.service }, 'route at stable 100%');
+        if (ref) await tolerateMissingRoute(() => d.router.setWeights(ref, { stable: 100, canary: 0 }));
+        ctx.logger.info({ stable: spec.legacy?.service }, 'route at stable 100%');
         return obj;
       case 'removeMirror':
-        await tolerateMissingRoute(() => d.router.setMirror(ref, null));
+        if (ref) await tolerateMissingRoute(() => d.router.setMirror(ref, null));
         return obj;
       case 'setFlag': {
         const flag = spec.featureFlag!;
@@ -269,7 +271,8 @@ export class MigrationSliceController {
 }
 
 /** The slice's route as the routers see it: legacy is the stable side, target the canary side. */
-export function sliceRef(namespace: string, spec: Pick<MigrationSliceSpec, 'route' | 'legacy' | 'target'>): TrafficRef {
+export function sliceRef(namespace: string, spec: Pick<MigrationSliceSpec, 'route' | 'legacy' | 'target'>): TrafficRef | undefined {
+  if (!spec.route || !spec.legacy || !spec.target) return undefined;
   return {
     namespace,
     route: spec.route,
@@ -278,11 +281,15 @@ export function sliceRef(namespace: string, spec: Pick<MigrationSliceSpec, 'rout
   };
 }
 
-function templateVars(ref: TrafficRef, name: string): TemplateVars {
+function templateVars(namespace: string, ref: TrafficRef | undefined, spec: MigrationSliceSpec, name: string): TemplateVars {
+  const split = (spec.workers ?? []).find((w) => w.split);
   return {
-    namespace: ref.namespace, name,
-    'stable.service': ref.stable.service, 'primary.service': ref.stable.service,
-    'canary.service': ref.canary.service, 'shadow.service': ref.canary.service,
+    namespace, name,
+    ...(ref ? {
+      'stable.service': ref.stable.service, 'primary.service': ref.stable.service,
+      'canary.service': ref.canary.service, 'shadow.service': ref.canary.service,
+    } : {}),
+    ...(split ? { 'canary.deployment': split.deployment, 'stable.deployment': split.legacy!.deployment } : {}),
   };
 }
 
@@ -313,11 +320,12 @@ export function shadowRunFor(slice: MigrationSliceObject, spec: MigrationSliceSp
  */
 export function trafficShiftFor(slice: MigrationSliceObject, spec: MigrationSliceSpec): KubeObject {
   const sh = spec.shift;
-  const workers = spec.workers?.map((w) => (spec.retireLegacyAfter ? { deployment: w.deployment, replicas: w.replicas } : w));
+  // A split worker keeps its legacy: the split moves both.
+  const workers = spec.workers?.map((w) => (spec.retireLegacyAfter && !w.split ? { deployment: w.deployment, replicas: w.replicas } : w));
   return {
     apiVersion: 'cutover.dev/v1alpha1', kind: 'TrafficShift', metadata: childMeta(slice, 'TrafficShift'),
     spec: {
-      route: spec.route, stable: spec.legacy, canary: spec.target, steps: sh.steps,
+      ...(spec.route ? { route: spec.route } : {}), ...(spec.legacy ? { stable: spec.legacy } : {}), ...(spec.target ? { canary: spec.target } : {}), steps: sh.steps,
       ...(sh.analysis ? { analysis: sh.analysis } : {}),
       ...(workers?.length ? { workers } : {}),
       rollback: sh.rollback,

@@ -57,7 +57,7 @@ export interface ObservedTrafficShift extends ChildBase {
   currentWeight?: number | undefined;
   rollbackReason?: string | undefined;
   /** The child's rollback record: what triggered it, and which parts it has done. */
-  rollback?: Pick<RollbackStatus, 'trigger' | 'fromWeight' | 'routeRestoredAt' | 'workersRestoredAt'> | undefined;
+  rollback?: Pick<RollbackStatus, 'trigger' | 'fromWeight' | 'routeRestoredAt' | 'workersRestoredAt' | 'completedAt'> | undefined;
   /** The child's worker records (replicas before it scaled them): what a rollback restores. */
   workers?: WorkerStatus[] | undefined;
   /** The id of the rollback request recorded on the child (its cutover.dev/rollback-request), if any. */
@@ -178,7 +178,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       for (const a of actions) this.ack(a.action, a.id);
       if (requestId) this.ack('Rollback', requestId);
       const what = request ? `rollback (${request.trigger}: ${request.reason})` : `abort ${abort!.id}`;
-      this.events.push({ type: 'event', eventType: 'Warning', reason: EventReason.RollbackTooLate, note: `${what} arrived after TrafficShift ${child.name} completed; traffic stays on ${o.spec.target.service}`.slice(0, 1024) });
+      this.events.push({ type: 'event', eventType: 'Warning', reason: EventReason.RollbackTooLate, note: `${what} arrived after TrafficShift ${child.name} completed; traffic stays on ${newSide(o.spec)}`.slice(0, 1024) });
       this.shifting();
       return this.finish(before);
     }
@@ -255,7 +255,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     const name = childName(this.o.name, 'ShadowRun');
     this.st.startedAt ??= this.nowText;
     this.st.children = { ...this.st.children, shadowRun: { name } };
-    this.transition('Shadowing', Reason.ShadowStarted, `mirroring ${this.o.spec.shadow!.percent}% of requests to ${this.o.spec.target.service} for ${this.o.spec.shadow!.duration} (ShadowRun ${name})`);
+    this.transition('Shadowing', Reason.ShadowStarted, `mirroring ${this.o.spec.shadow!.percent}% of requests to ${newSide(this.o.spec)} for ${this.o.spec.shadow!.duration} (ShadowRun ${name})`);
     this.effects.push({ type: 'writeStatus' }, { type: 'createChild', kind: 'ShadowRun' });
   }
 
@@ -289,7 +289,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       effects.push({ type: 'setFlag', value: 'true' });
     }
     effects.push({ type: 'createChild', kind: 'TrafficShift' });
-    this.transition('Shifting', Reason.ShiftStarted, `${why}; shifting traffic to ${this.o.spec.target.service} (TrafficShift ${name})${flag ? `, feature flag ${flag.configMap}/${flag.key}=true` : ''}`);
+    this.transition('Shifting', Reason.ShiftStarted, `${why}; shifting traffic to ${newSide(this.o.spec)} (TrafficShift ${name})${flag ? `, feature flag ${flag.configMap}/${flag.key}=true` : ''}`);
     this.effects.push(...effects);
   }
 
@@ -321,7 +321,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     const steps = this.o.spec.shift.steps;
     switch (child.phase) {
       case 'Completed':
-        this.transition('Completed', Reason.Completed, `traffic fully on ${this.o.spec.target.service}: ${child.message ?? 'TrafficShift completed'}`);
+        this.transition('Completed', Reason.Completed, `traffic fully on ${newSide(this.o.spec)}: ${child.message ?? 'TrafficShift completed'}`);
         this.st.completedAt = this.nowText;
         if (this.o.spec.retireLegacyAfter) this.requeue = parseDuration(this.o.spec.retireLegacyAfter);
         this.terminal();
@@ -332,7 +332,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
         const last = steps.length - 1;
         const stabilizing = child.phase === 'Progressing' && child.currentStep === last && (child.currentWeight ?? 0) === steps[last]!.weight;
         if (stabilizing && this.st.phase !== 'Stabilizing') {
-          this.transition('Stabilizing', Reason.Stabilizing, `${steps[last]!.weight}% on ${this.o.spec.target.service}, stabilizing for ${steps[last]!.pause} (rollback still possible)`);
+          this.transition('Stabilizing', Reason.Stabilizing, `${steps[last]!.weight}% on ${newSide(this.o.spec)}, stabilizing for ${steps[last]!.pause} (rollback still possible)`);
         } else {
           this.st.message = `TrafficShift ${child.name} ${child.phase ?? 'Pending'}${child.currentWeight !== undefined ? ` at ${child.currentWeight}%` : ''}${child.message ? `: ${child.message}` : ''}`;
         }
@@ -380,7 +380,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       if (!isTerminal(phase)) this.effects.push(...workerRestoreEffects(this.restorableWorkers()));
       if (ts?.ownedByUs) this.effects.push({ type: 'deleteChild', kind: 'TrafficShift' });
       if (this.o.shadowRun?.ownedByUs) this.effects.push({ type: 'deleteChild', kind: 'ShadowRun' });
-      if (shifted || this.o.spec.shadow) this.events.push({ type: 'event', eventType: 'Warning', reason: EventReason.Deleted, note: `deleted in phase ${phase ?? 'Pending'}: route left at ${this.o.spec.legacy.service} 100%, mirror removed` });
+      if (shifted || this.o.spec.shadow) this.events.push({ type: 'event', eventType: 'Warning', reason: EventReason.Deleted, note: `deleted in phase ${phase ?? 'Pending'}: ${this.o.spec.legacy ? `route left at ${this.o.spec.legacy.service} 100%` : 'work left with the legacy consumers'}, mirror removed` });
     }
     // The Event goes before the finalizer: once it is removed the object may be gone.
     return { status: this.st, effects: [...this.effects, ...this.events, { type: 'removeFinalizer' }] };
@@ -473,6 +473,13 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
    */
   finishRollback(): void {
     const rb = this.st.rollback!;
+    // Split workers: the child brings the legacy consumers back and Ready, then scales the new ones
+    // down; the flag follows (issue 15's order). The slice looks again when the child's status changes.
+    const ts = this.o.trafficShift;
+    if (ts?.ownedByUs && ts.phase === 'RolledBack' && !ts.rollback?.completedAt && (ts.workers ?? []).some((w) => w.split)) {
+      this.st.message = 'rolling back: waiting for the TrafficShift to bring the legacy consumers back before the feature flag';
+      return;
+    }
     if (!rb.featureFlagRestoredAt && this.o.spec.featureFlag && this.st.featureFlag?.enabled) {
       this.st.featureFlag = { ...this.st.featureFlag, enabled: false, at: this.nowText };
       this.effects.push({ type: 'setFlag', value: 'false' });
@@ -534,4 +541,11 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     void before;
     return { status: this.st, effects: [...this.effects, ...this.events], requeueAfterMs: this.requeueAfterMs() };
   }
+}
+
+/** What the slice moves to, in words: the target Service, or the new consumers of a slice without a route. */
+export function newSide(spec: Pick<MigrationSliceSpec, 'target' | 'workers'>): string {
+  if (spec.target) return spec.target.service;
+  const split = (spec.workers ?? []).filter((w) => w.split).map((w) => w.deployment);
+  return split.length > 0 ? `the consumers of ${split.join(', ')}` : 'the new backend';
 }

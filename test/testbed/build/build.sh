@@ -33,7 +33,8 @@ with_progress() {
   local what=$1; shift
   local start=$SECONDS
   log "building $what ..."
-  ( while sleep 20; do log "  $what: still building, $((SECONDS - start)) s elapsed"; done ) &
+  # fd 9 (the build lock) closed in the ticker: its `sleep` must not hold the lock after the build.
+  ( while sleep 20; do log "  $what: still building, $((SECONDS - start)) s elapsed"; done ) 9>&- &
   local ticker=$!
   local rc=0
   "$@" || rc=$?

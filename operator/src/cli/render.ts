@@ -205,8 +205,14 @@ function trafficShiftStatus(o: CutoverObject, now: number): string[] {
   const canary = rec(spec.canary);
   const weight = num(s.currentWeight) ?? 0;
   const out = header(o, s);
-  out.push(`Route:     ${routeText}: stable ${str(stable.service)}:${num(stable.port)} → canary ${str(canary.service)}:${num(canary.port)}`);
-  out.push(`Weight:    ${bar(weight)} ${weight}% canary, ${100 - weight}% stable`);
+  const splits = arr(spec.workers).filter((w) => w.split !== undefined);
+  if (spec.route) {
+    out.push(`Route:     ${routeText}: stable ${str(stable.service)}:${num(stable.port)} → canary ${str(canary.service)}:${num(canary.port)}`);
+    out.push(`Weight:    ${bar(weight)} ${weight}% canary, ${100 - weight}% stable`);
+  } else {
+    out.push('Route:     none: this shift moves work (queue consumers), not requests');
+  }
+  if (splits.length) out.push(`Work:      ${bar(weight)} ${weight}% on the new consumers${s.workersReady === false ? ' (moving: waiting for Ready)' : ''}`);
   const steps = arr(spec.steps);
   const cur = num(s.currentStep);
   const phase = str(s.phase) ?? 'Pending';
@@ -226,12 +232,17 @@ function trafficShiftStatus(o: CutoverObject, now: number): string[] {
   const slice = (o.metadata.ownerReferences ?? []).find((r) => r.kind === 'MigrationSlice' && r.controller);
   out.push(...rollbackBlock(rec(s.rollback), now, [
     ['route', { field: 'routeRestoredAt' }],
-    ['workers', slice ? { by: `MigrationSlice ${slice.name ?? '?'}` } : { field: 'workersRestoredAt' }],
+    ...(splits.length ? [['legacy consumers Ready', { field: 'legacyWorkersReadyAt' }] satisfies RollbackPart] : []),
+    ['workers', slice && !splits.length ? { by: `MigrationSlice ${slice.name ?? '?'}` } : { field: 'workersRestoredAt' }],
   ]));
   const alerts = arr(rec(spec.rollback).alerts);
   if (alerts.length) out.push(`Alerts:    roll back at once on ${alerts.map((a) => `{${Object.entries(rec(a.matchLabels)).map(([k, v]) => `${k}=${String(v)}`).join(',')}}`).join(' or ')}`);
   const workers = arr(s.workers);
-  if (workers.length) out.push('Workers:', ...workers.map((w) => `  ${str(w.deployment)}: ${num(w.readyReplicas) ?? '?'} ready (was ${num(w.previousReplicas) ?? '?'})${str(w.legacyDeployment) ? `; legacy ${str(w.legacyDeployment)} scaled ${str(w.legacyScaledAt) ? 'down' : 'not yet'}` : ''}`));
+  if (workers.length) {
+    out.push('Workers:', ...workers.map((w) => (w.split === true
+      ? `  ${str(w.deployment)}: ${num(w.readyReplicas) ?? '?'}/${num(w.replicas) ?? 0} ready; legacy ${str(w.legacyDeployment)}: ${num(w.legacyReadyReplicas) ?? '?'}/${num(w.legacyReplicas) ?? num(w.legacyPreviousReplicas) ?? '?'} ready (before the cutover: ${num(w.previousReplicas) ?? '?'} and ${num(w.legacyPreviousReplicas) ?? '?'})`
+      : `  ${str(w.deployment)}: ${num(w.readyReplicas) ?? '?'} ready (was ${num(w.previousReplicas) ?? '?'})${str(w.legacyDeployment) ? `; legacy ${str(w.legacyDeployment)} scaled ${str(w.legacyScaledAt) ? 'down' : 'not yet'}` : ''}`)));
+  }
   return out;
 }
 

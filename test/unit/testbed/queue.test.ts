@@ -10,6 +10,7 @@ import { failShare, parseWorkerConfig } from '../../testbed/queue/worker-config.
 import { enqueueOffsets, jobState, tallyJobs, versionFailureRate, versionShare, type JobFields } from '../../testbed/queue/jobs.ts';
 import { CONSUMER_LABEL, consumerManifests, redisManifests, VERSION_LABEL } from '../../testbed/queue/manifests.ts';
 import { REAL_NODE_LABEL, REAL_NODE_TAINT } from '../../testbed/realnode.ts';
+import { QUEUE_QUERIES, renderQuery } from '../../testbed/queue/queries.ts';
 
 describe('the queue worker settings', () => {
   it('reads flags, falls back to the environment, and a flag wins over its variable', () => {
@@ -196,5 +197,18 @@ describe('the queue images', () => {
 
   it('the real node\'s install step installs redis-server with its other packages', () => {
     expect(readFileSync(join(REPO_ROOT, 'test', 'testbed', 'build', 'install-system.sh'), 'utf8')).toContain('have redis-server || node+=(redis-server)');
+  });
+});
+
+describe('the README\'s queue queries', () => {
+  it.each(Object.entries(QUEUE_QUERIES))('the README shows %s as the e2e test runs it', (_name, query) => {
+    const flat = (t: string) => t.replace(/\s+/g, ' ');
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Queue metrics (BullMQ)'));
+    expect(flat(section)).toContain(flat(query));
+  });
+
+  it('renders the namespace as the operator does', () => {
+    expect(renderQuery(QUEUE_QUERIES.waiting, 'shop')).toBe('max(bullmq_job_count{namespace="shop",queue="scores",state="waiting"})');
   });
 });

@@ -7,9 +7,10 @@ import type { Queue } from 'bullmq';
 import { eventually, eventuallyEqual, kubectl, kubectlOk, promQuery, testbed, uniqueName } from '../helpers/cluster.ts';
 import { requireRealNode } from '../testbed/testbed.ts';
 import { startPodScrape, type PodScrape } from '../testbed/pod-scrape.ts';
-import { consumerPods, deployConsumers, deployQueue, waitConsumersReady, type QueueEndpoint } from '../testbed/queue/cluster.ts';
-import { countJobs, openQueue, produceJobs, versionFailureRate, versionShare, waitForJobs, type JobTally } from '../testbed/queue/jobs.ts';
-import { QUEUE_QUERIES, renderQuery } from '../testbed/queue/queries.ts';
+import {
+  consumerPods, countJobs, deployConsumers, deployQueue, openQueue, produceJobs, QUEUE_QUERIES, renderQuery, versionFailureRate, versionShare,
+  waitConsumersReady, waitForJobs, type JobTally, type QueueEndpoint,
+} from '../helpers/queue.ts';
 
 const ns = uniqueName('queue');
 let endpoint: QueueEndpoint;
@@ -20,7 +21,7 @@ let first: JobTally;
 
 beforeAll(async () => {
   requireRealNode(testbed());
-  endpoint = await deployQueue(testbed(), ns);
+  endpoint = await deployQueue(ns);
   scores = openQueue(endpoint, 'scores');
   podScrape = startPodScrape(testbed(), { namespaces: [ns] });
 });
@@ -37,8 +38,8 @@ describe('a real queue with legacy and new consumers', () => {
     // and each one's share is its share of the consumers.
     const common = { namespace: ns, queue: 'scores', replicas: 2, delayMs: 100, concurrency: 1, terminationGracePeriodSeconds: 5 };
     await Promise.all([
-      deployConsumers(testbed(), { ...common, name: 'monolith-worker', version: 'legacy' }),
-      deployConsumers(testbed(), { ...common, name: 'score-worker', version: 'new', failRatio: 0.2 }),
+      deployConsumers({ ...common, name: 'monolith-worker', version: 'legacy' }),
+      deployConsumers({ ...common, name: 'score-worker', version: 'new', failRatio: 0.2 }),
     ]);
     // readyReplicas is the number of processes consuming: BullMQ sees exactly as many workers.
     expect(await scores.getWorkersCount()).toBe(4);
@@ -59,7 +60,7 @@ describe('a real queue with legacy and new consumers', () => {
     expect(versionFailureRate(first, 'new')).toBeLessThanOrEqual(0.2);
     expect(first.byVersion.legacy?.failed).toBe(0);
     // Every job names the pod that did it: the 4 pods of the two Deployments.
-    const pods = [...await consumerPods(testbed(), ns, 'monolith-worker'), ...await consumerPods(testbed(), ns, 'score-worker')].sort();
+    const pods = [...await consumerPods(ns, 'monolith-worker'), ...await consumerPods(ns, 'score-worker')].sort();
     expect(Object.keys(first.byPod).sort()).toEqual(pods);
   });
 
@@ -98,14 +99,14 @@ describe('a real queue with legacy and new consumers', () => {
     const drain = openQueue(endpoint, 'drain');
     try {
       // 3 s a job, 2 at once, one pod; a grace period well above one job.
-      await deployConsumers(testbed(), { namespace: ns, name: 'slow-worker', version: 'slow', queue: 'drain', replicas: 1, delayMs: 3000, concurrency: 2, terminationGracePeriodSeconds: 15 });
+      await deployConsumers({ namespace: ns, name: 'slow-worker', version: 'slow', queue: 'drain', replicas: 1, delayMs: 3000, concurrency: 2, terminationGracePeriodSeconds: 15 });
       const { ids } = await produceJobs(drain, { count: 2, ratePerSecond: 100 });
       await eventually('both jobs active', async () => (await countJobs(drain, ids)).active === 2, 15_000, 100);
       const scaledAt = Date.now();
       await kubectlOk(['scale', 'deployment', 'slow-worker', '-n', ns, '--replicas=0']);
       // The pod is NotReady at once (its /ready answers 503 from SIGTERM on) and leaves when it has drained.
-      await waitConsumersReady(testbed(), ns, 'slow-worker', 0, 30_000);
-      await eventually('the slow pod gone', async () => (await consumerPods(testbed(), ns, 'slow-worker')).length === 0
+      await waitConsumersReady(ns, 'slow-worker', 0, 30_000);
+      await eventually('the slow pod gone', async () => (await consumerPods(ns, 'slow-worker')).length === 0
         && (await kubectl(['get', 'pods', '-n', ns, '-l', 'testbed.cutover.dev/queue-consumer=slow-worker', '-o', 'name'])).stdout.trim() === '', 30_000, 250);
       const t = await countJobs(drain, ids);
       expect(t).toMatchObject({ total: 2, completed: 2, failed: 0, active: 0, waiting: 0, missing: [] });

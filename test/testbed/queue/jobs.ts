@@ -128,12 +128,8 @@ export function versionFailureRate(tally: JobTally, version: string): number {
 
 const ALL_STATES = ['completed', 'failed', 'active', 'wait', 'delayed', 'prioritized', 'waiting-children'] as const;
 
-/**
- * Counts the jobs `ids` (default: every job the queue holds) by state and by the version and pod that
- * finished them, reading each job from Redis. Exact once the jobs are finished; while they move,
- * a job is counted in the state it had when read.
- */
-export async function countJobs(queue: Queue, ids?: readonly string[]): Promise<JobTally> {
+/** The jobs `ids` (default: every job the queue holds) as Redis has them now; undefined for an id it lacks. */
+export async function readJobs(queue: Queue, ids?: readonly string[]): Promise<{ ids: string[]; jobs: Array<JobFields | undefined> }> {
   let want: string[];
   if (ids) want = [...ids];
   else {
@@ -152,7 +148,26 @@ export async function countJobs(queue: Queue, ids?: readonly string[]): Promise<
     const chunk = await Promise.all(want.slice(i, i + 200).map((id) => queue.getJob(id)));
     for (const j of chunk) jobs.push(j ? { id: j.id ?? '', finishedOn: j.finishedOn, processedOn: j.processedOn, failedReason: j.failedReason, returnvalue: j.returnvalue, progress: j.progress } : undefined);
   }
-  return tallyJobs(want, jobs);
+  return { ids: want, jobs };
+}
+
+/**
+ * Counts the jobs `ids` (default: every job the queue holds) by state and by the version and pod that
+ * finished them, reading each job from Redis. Exact once the jobs are finished; while they move,
+ * a job is counted in the state it had when read.
+ */
+export async function countJobs(queue: Queue, ids?: readonly string[]): Promise<JobTally> {
+  const r = await readJobs(queue, ids);
+  return tallyJobs(r.ids, r.jobs);
+}
+
+/**
+ * The jobs that finished (completed or failed) in [fromMs, toMs), counted as tallyJobs does: who did
+ * the work while a step's replicas held, whatever step enqueued it. Pure.
+ */
+export function tallyFinishedBetween(jobs: ReadonlyArray<JobFields | undefined>, fromMs: number, toMs: number): JobTally {
+  const inWindow = jobs.filter((j): j is JobFields => j !== undefined && j.finishedOn !== undefined && j.finishedOn >= fromMs && j.finishedOn < toMs);
+  return tallyJobs(inWindow.map((j) => j.id), inWindow);
 }
 
 /**

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { packageClosure, queueWorkerImageSpec, redisImageSpec, QUEUE_WORKER_IMAGE, REDIS_IMAGE, operatorImageSpec } from '../../testbed/images.ts';
 import { REPO_ROOT } from '../../testbed/paths.ts';
 import { failShare, parseWorkerConfig } from '../../testbed/queue/worker-config.ts';
-import { enqueueOffsets, jobState, tallyJobs, versionFailureRate, versionShare, type JobFields } from '../../testbed/queue/jobs.ts';
+import { enqueueOffsets, jobState, tallyFinishedBetween, tallyJobs, versionFailureRate, versionShare, type JobFields } from '../../testbed/queue/jobs.ts';
 import { CONSUMER_LABEL, consumerManifests, redisManifests, VERSION_LABEL } from '../../testbed/queue/manifests.ts';
 import { REAL_NODE_LABEL, REAL_NODE_TAINT } from '../../testbed/realnode.ts';
 import { QUEUE_QUERIES, renderQuery } from '../../testbed/queue/queries.ts';
@@ -100,6 +100,14 @@ describe('the job count', () => {
     expect(versionFailureRate(t, 'new')).toBe(0.5);
     expect(versionFailureRate(t, 'legacy')).toBe(0);
     expect(versionShare(tallyJobs([], []), 'new')).toBe(0);
+  });
+
+  it('counts the jobs finished in a window: who worked while a step held, whenever the job was enqueued', () => {
+    const at = (j: JobFields, finishedOn: number): JobFields => ({ ...j, finishedOn });
+    const jobs = [at(done('1', 'legacy', 'a'), 999), at(done('2', 'new', 'b'), 1000), at(failed('3', 'new', 'b'), 1500), at(done('4', 'legacy', 'a'), 2000), { id: '5', processedOn: 1200 }, undefined];
+    const t = tallyFinishedBetween(jobs, 1000, 2000);
+    expect(t).toMatchObject({ total: 2, completed: 1, failed: 1, missing: [], byVersion: { new: { completed: 1, failed: 1 } } });
+    expect(versionShare(t, 'new')).toBe(1);
   });
 });
 

@@ -47,6 +47,8 @@ async function main(): Promise<{ stop: () => Promise<void> }> {
     return stamp;
   }, {
     connection, concurrency: cfg.concurrency, autorun: false,
+    // Its Redis client name (Queue.getWorkers lists it) and every job's processedBy.
+    name: cfg.pod,
     // Keeps BullMQ's completed/failed counters (bullmq_job_*_total) for a day.
     metrics: { maxDataPoints: MetricsTime.ONE_HOUR * 24 },
   });

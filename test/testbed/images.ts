@@ -399,3 +399,90 @@ export function backendImageSpec(operator: ImageSpec = operatorImageSpec()): Ima
     config: { ...operator.config, Entrypoint: ['node', 'test/testbed/dataplane/backend.ts'], Labels: {}, ExposedPorts: { '8080/tcp': {} } },
   };
 }
+
+/** The BullMQ consumer of the worker-cutover tests (test/testbed/queue/worker.ts) as pods: queue/cluster.ts. */
+export const QUEUE_WORKER_IMAGE = 'localhost/cutover/test-queue-worker:testbed';
+/** Redis, the queue's store, as a pod: queue/cluster.ts. */
+export const REDIS_IMAGE = 'localhost/cutover/redis:testbed';
+
+interface PackageJson { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> }
+
+/**
+ * The installed package directories (relative to `root`) that `names` need at run time: each one and,
+ * transitively, its dependencies and those of its optional dependencies that are installed, resolved
+ * as Node does (the requiring package's own node_modules first, then each parent's up to the root).
+ * A required dependency that is not installed is an error naming it.
+ */
+export function packageClosure(names: readonly string[], root = REPO_ROOT): string[] {
+  const found = new Set<string>();
+  const resolveFrom = (fromDir: string, name: string): string | undefined => {
+    for (let dir = fromDir; ; dir = dirname(dir)) {
+      const candidate = join(dir, 'node_modules', name);
+      if (existsSync(join(candidate, 'package.json'))) return candidate;
+      if (resolve(dir) === resolve(root) || dirname(dir) === dir) return undefined;
+    }
+  };
+  const visit = (fromDir: string, name: string, required: boolean, by: string): void => {
+    const dir = resolveFrom(fromDir, name);
+    if (!dir) {
+      if (required) throw new Error(`package ${name} (needed by ${by}) is not installed under ${root}: run npm ci`);
+      return;
+    }
+    const rel = relative(root, dir);
+    if (found.has(rel)) return;
+    found.add(rel);
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
+    for (const dep of Object.keys(pkg.dependencies ?? {})) visit(dir, dep, true, name);
+    for (const dep of Object.keys(pkg.optionalDependencies ?? {})) visit(dir, dep, false, name);
+  };
+  for (const n of names) visit(root, n, true, 'the image');
+  return [...found].sort();
+}
+
+/**
+ * The queue worker's image: the backend image's base (the operator image's Node and user, the
+ * production packages, package.json) plus BullMQ and ioredis with what they load (both are
+ * devDependencies: the operator never talks to a queue), the worker program and its one helper.
+ */
+export function queueWorkerImageSpec(operator: ImageSpec = operatorImageSpec()): ImageSpec {
+  const workdir = operator.config.WorkingDir ?? '/app';
+  const inApp = (p: string) => join(workdir, p).replace(/^\//, '');
+  const packages = [...new Set([...productionPackageDirs(), ...packageClosure(['bullmq', 'ioredis'])])].sort();
+  return {
+    ref: QUEUE_WORKER_IMAGE,
+    rootfs: [
+      ...operator.rootfs.filter((e) => !e.path.startsWith(`${inApp('')}/`)),
+      { kind: 'file', path: inApp('package.json'), from: join(REPO_ROOT, 'package.json') },
+      ...packages.map((pkg): RootfsEntry => ({ kind: 'tree', path: inApp(pkg), from: join(REPO_ROOT, pkg), exclude: (rel) => rel === 'node_modules' || rel.startsWith('node_modules/') })),
+      { kind: 'file', path: inApp('test/testbed/queue/worker.ts'), from: join(REPO_ROOT, 'test', 'testbed', 'queue', 'worker.ts') },
+      { kind: 'file', path: inApp('test/testbed/queue/worker-config.ts'), from: join(REPO_ROOT, 'test', 'testbed', 'queue', 'worker-config.ts') },
+      { kind: 'file', path: inApp('test/testbed/dataplane/cli-util.ts'), from: join(REPO_ROOT, 'test', 'testbed', 'dataplane', 'cli-util.ts') },
+    ],
+    config: { ...operator.config, Entrypoint: ['node', 'test/testbed/queue/worker.ts'], Labels: {}, ExposedPorts: { '8080/tcp': {} } },
+  };
+}
+
+/** The account Redis runs as in its image (Debian's package makes a system user `redis` too). */
+export const REDIS_USER = { name: 'redis', uid: 999, gid: 999 } as const;
+
+/**
+ * Redis' image: Debian's redis-server (installed by install-system.sh real-node; pass the path
+ * resolveRealNodeBinaries found) and its shared libraries at their paths on this machine, an empty
+ * /data it may write to, and an account. No configuration file: the pod's args say everything
+ * (queue/cluster.ts redisManifests). Debian ships redis-server as a symlink to redis-check-rdb, which
+ * picks its mode from argv[0]: the image holds the file under the name redis-server.
+ */
+export function redisImageSpec(redisServer: string): ImageSpec {
+  const u = REDIS_USER;
+  return {
+    ref: REDIS_IMAGE,
+    rootfs: [
+      ...binaryWithLibs(redisServer, 'usr/bin/redis-server'),
+      { kind: 'text', path: 'etc/passwd', content: `root:x:0:0:root:/root:/bin/sh\n${u.name}:x:${u.uid}:${u.gid}::/data:/usr/sbin/nologin\n` },
+      { kind: 'text', path: 'etc/group', content: `root:x:0:\n${u.name}:x:${u.gid}:\n` },
+      { kind: 'dir', path: 'data', mode: 0o1777 },
+      { kind: 'dir', path: 'tmp', mode: 0o1777 },
+    ],
+    config: { Entrypoint: ['/usr/bin/redis-server'], User: `${u.uid}:${u.gid}`, WorkingDir: '/data', ExposedPorts: { '6379/tcp': {} } },
+  };
+}

@@ -85,6 +85,8 @@ const REAL_NODE_BINARIES = {
   ip6tablesSave: { names: ['ip6tables-save'], pkg: 'iptables' },
   conntrack: { names: ['conntrack'], pkg: 'conntrack' },
   busybox: { names: ['busybox'], pkg: 'busybox-static' },
+  // The queue of the worker-cutover tests runs as a pod from an image of this binary (test/testbed/queue/).
+  redisServer: { names: ['redis-server'], pkg: 'redis-server' },
 } as const;
 export type RealNodeBinary = keyof typeof REAL_NODE_BINARIES;
 /** Where Debian's containernetworking-plugins puts the CNI plugins, and the ones the real node uses. */

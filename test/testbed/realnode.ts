@@ -11,8 +11,8 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BACKEND_IMAGE, backendImageSpec, buildImage, operatorImageSpec, pauseImageSpec, PAUSE_IMAGE, OPERATOR_IMAGE, type BuiltImage } from './images.ts';
-import { CACHE_DIR, resolveRealNodeBinaries } from './paths.ts';
+import { BACKEND_IMAGE, backendImageSpec, buildImage, operatorImageSpec, pauseImageSpec, PAUSE_IMAGE, OPERATOR_IMAGE, queueWorkerImageSpec, redisImageSpec, type BuiltImage } from './images.ts';
+import { CACHE_DIR, ensureBinaries, resolveRealNodeBinaries } from './paths.ts';
 import { CLUSTER_DNS_IP, CLUSTER_DOMAIN, COREDNS_IMAGE, coreDnsImageSpec } from './cluster-services.ts';
 import { ensureClientCert, type Pki } from './pki.ts';
 import { freePort, isAlive, killPid, probe, sleep, startDetached, type Started } from './procs.ts';
@@ -346,15 +346,22 @@ async function importImage(p: ReturnType<typeof realNodePaths>, ctrBin: string, 
 /** Builds the node's images (each cached by its content) and imports those containerd does not have as built. */
 async function importImages(p: ReturnType<typeof realNodePaths>, bin: ReturnType<typeof resolveRealNodeBinaries>): Promise<void> {
   const operator = operatorImageSpec();
-  const images = await Promise.all([buildImage(pauseImageSpec(bin.busybox)), buildImage(operator), buildImage(backendImageSpec(operator)), buildImage(coreDnsImageSpec(bin.coredns))]);
+  const images = await Promise.all([
+    buildImage(pauseImageSpec(bin.busybox)), buildImage(operator), buildImage(backendImageSpec(operator)), buildImage(coreDnsImageSpec(bin.coredns)),
+    // The worker-cutover tests' queue: Redis and the BullMQ consumer (test/testbed/queue/).
+    buildImage(redisImageSpec(bin.redisServer)), buildImage(queueWorkerImageSpec(operator)),
+  ]);
   for (const img of images) await importImage(p, bin.ctr, img);
 }
 
 /**
- * For a testbed that is reused: the images rebuilt from this checkout (the operator, the backend)
+ * For a testbed that is reused: the images rebuilt from this checkout (the operator, the backend, the queue's)
  * and imported where they changed, so pods started from now on run the code as it is.
  */
 export async function refreshRealNodeImages(dir: string): Promise<void> {
+  // A testbed started by an older checkout may predate a binary an image is made of now (redis-server):
+  // installed first, then resolved.
+  await ensureBinaries([], { realNode: true });
   await importImages(realNodePaths(dir), resolveRealNodeBinaries());
 }
 

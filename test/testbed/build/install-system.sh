@@ -3,8 +3,9 @@
 # everything is already on the machine.
 #   base:      Prometheus, Alertmanager (always needed)
 #   real-node: containerd, runc, the CNI plugins, busybox-static (the pause image), iptables and
-#              conntrack (the kubelet's), for the testbed's real node. Needs root; without it this
-#              group is reported and skipped (exit 0), and the testbed runs without the real node.
+#              conntrack (the kubelet's), for the testbed's real node, and redis-server (the Redis
+#              image of the worker-cutover tests' queue, test/testbed/queue/). Needs root; without it
+#              this group is reported and skipped (exit 0), and the testbed runs without the real node.
 #   browser:   Chromium (/usr/bin/chromium), driven by playwright-core in the dashboard's browser
 #              tests (no browser is ever downloaded)
 # Usage: install-system.sh [all|base|real-node|browser]
@@ -26,6 +27,7 @@ if [ "$what" = all ] || [ "$what" = real-node ]; then
   [ -x /bin/busybox ] || node+=(busybox-static)
   have iptables || node+=(iptables)
   have conntrack || node+=(conntrack)
+  have redis-server || node+=(redis-server)
 fi
 if [ "$what" = all ] || [ "$what" = browser ]; then
   [ -x /usr/bin/chromium ] || base+=(chromium)

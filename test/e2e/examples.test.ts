@@ -11,6 +11,8 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../testbed/paths.ts';
 import { startPodScrape, type PodScrape } from '../testbed/pod-scrape.ts';
+import type { Queue } from 'bullmq';
+import { deployQueue, openQueue, produceJobs, waitForJobs, type JobTally } from '../helpers/queue.ts';
 
 let operator: OperatorProcess;
 let podScrape: PodScrape | undefined;
@@ -94,6 +96,38 @@ async function runExample(name: string, o: { backends: Backend[]; host: string; 
   }, 30_000, 200);
   const p = runLoad({ url: info.gatewayUrl, host: o.host, path: o.path ?? '/', method: o.method ?? 'GET', rps: o.rps ?? 40, durationMs: 240_000, signal: ac.signal, timeoutMs: 5000 });
   return { ns, load: { stop: async () => { ac.abort(); await p; } } };
+}
+
+/**
+ * A worker example: Redis in the namespace, the monolith (whose batch-duration gauge the trigger reads)
+ * as a backend, the overlay applied, and score jobs enqueued at 40/s until `stop`, which waits for
+ * every job to finish and returns the count from Redis.
+ */
+async function runWorkerExample(name: string, o: { gauge: number; newFailRatio?: number }): Promise<{ ns: string; monolithUrl: string; stop: () => Promise<JobTally> }> {
+  const info = testbed();
+  const ns = NS[name]?.shift();
+  if (!ns) throw new Error(`no namespace left for example ${name}: add it to EXAMPLES`);
+  const queue = openQueue(await deployQueue(ns), 'scores');
+  await startBackend(info, { namespace: ns, service: 'monolith', servicePort: 8080, latencyMs: LATENCY_MS });
+  const monolithUrl = backendRecord(info, ns, 'monolith').url;
+  await setGauge(monolithUrl, o.gauge);
+  const ac = new AbortController();
+  cleanups.push(async () => {
+    ac.abort();
+    await queue.close().catch(() => {});
+    await stopBackend(info, ns, 'monolith', false);
+    await kubectl(['delete', 'migrationslices', '--all', '-n', ns, '--wait=true', '--timeout=30s']);
+    await kubectl(['delete', 'namespace', ns, '--wait=false']);
+  });
+  let rendered = await kubectlOk(['kustomize', `examples/${name}/overlays/testbed`]);
+  if (o.newFailRatio !== undefined && !rendered.includes('- name: WORKER_VERSION\n          value: new')) throw new Error(`examples/${name}: no new worker's WORKER_VERSION to add FAIL_RATIO after`);
+  if (o.newFailRatio !== undefined) rendered = rendered.replace('- name: WORKER_VERSION\n          value: new', `- name: WORKER_VERSION\n          value: new\n        - name: FAIL_RATIO\n          value: "${o.newFailRatio}"`);
+  await kubectlOk(['apply', '--server-side', '-n', ns, '-f', '-'], rendered);
+  const produced = produceJobs(queue, { count: 40 * 300, ratePerSecond: 40, signal: ac.signal });
+  return {
+    ns, monolithUrl,
+    stop: async () => { ac.abort(); const p = await produced; return waitForJobs(queue, p.ids, 180_000); },
+  };
 }
 
 const slice = (ns: string, name: string) => getJson<SliceObject>(['get', 'migrationslice', name, '-n', ns]);
@@ -184,36 +218,41 @@ describe('examples reach the outcome their README promises', () => {
     expect(md).toContain('$.service');
   });
 
-  it('zemo-api-and-workers (Zemo\'s migration and rollback plan): workers Ready before traffic, p95 ≤ 110% of the monolith, legacy job runner retired after completion', async () => {
+  it('zemo-api-and-workers (Zemo\'s migration and rollback plan): the API\'s route and its BullMQ workers move together (25% → 1 of 4 consumers, 100% → 4), p95 ≤ 110% of the monolith, no job lost, Completed', async () => {
+    let queue: Queue | undefined;
     const ex = await runExample('zemo-api-and-workers', {
       backends: [{ service: 'zemo-monolith', latencyMs: LATENCY_MS }, { service: 'zemo-api', port: 3000, latencyMs: LATENCY_MS }],
       host: 'zemo.example.com',
+      before: async (ns) => { queue = openQueue(await deployQueue(ns), 'pipeline'); },
     });
-    const done = await waitSlice(ex.ns, 'zemo-api-and-workers', ['Completed', 'RolledBack', 'Failed']);
-    expect(done.status?.phase, JSON.stringify(done.status?.history)).toBe('Completed');
-    expect(await replicas(ex.ns, 'zemo-worker')).toEqual({ replicas: 3, ready: 3 });
-    const retired = await eventually('legacy job runner retired', async () => {
-      const s = await slice(ex.ns, 'zemo-api-and-workers');
-      return s.status?.legacyRetiredAt ? s : undefined;
-    }, 30_000);
+    const q = queue!;
+    cleanups.push(() => q.close());
+    const ac = new AbortController();
+    const produced = produceJobs(q, { count: 40 * 300, ratePerSecond: 40, signal: ac.signal });
+    // At the first step the route and the consumers show the same 25%.
+    const step1 = await eventually('step 1: route at 25% and its split Ready', async () => {
+      const ts = await getJson<{ status?: { currentWeight?: number; workersReady?: boolean } }>(['get', 'trafficshift', 'zemo-api-and-workers-shift', '-n', ex.ns]).catch(() => undefined);
+      return ts?.status?.currentWeight === 25 && ts.status.workersReady === true ? ts : undefined;
+    }, 120_000, 200);
+    expect(step1.status?.currentWeight).toBe(25);
+    expect((await weights(ex.ns, 'zemo'))['zemo-api']).toBe(25);
+    expect(await replicas(ex.ns, 'zemo-worker')).toEqual({ replicas: 1, ready: 1 });
+    expect((await replicas(ex.ns, 'zemo-monolith-jobs')).replicas).toBe(3);
+    const done = await waitSlice(ex.ns, 'zemo-api-and-workers', ['Completed', 'RolledBack', 'Failed'], 180_000);
     await ex.load.stop();
-    expect(retired.status?.legacyRetiredAt).toBeDefined();
+    ac.abort();
+    const tally = await waitForJobs(q, (await produced).ids, 180_000);
+    expect(done.status?.phase, JSON.stringify(done.status?.history)).toBe('Completed');
+    expect(await replicas(ex.ns, 'zemo-worker')).toEqual({ replicas: 4, ready: 4 });
     expect((await replicas(ex.ns, 'zemo-monolith-jobs')).replicas).toBe(0);
     expect(await weights(ex.ns, 'zemo')).toEqual({ 'zemo-monolith': 0, 'zemo-api': 100 });
     expect(await flag(ex.ns, 'zemo-flags', 'clients-use-new-api')).toBe('true');
+    expect(tally.missing).toEqual([]);
+    expect(tally.completed).toBe(tally.total);
   });
 
-  it('score-worker-extraction (the monolith → distributed migration guide): Pending until the batch-duration trigger holds, then 10 → 50 → 100 with the worker scaled, Completed', async () => {
-    const info = testbed();
-    let monolithUrl = '';
-    const ex = await runExample('score-worker-extraction', {
-      backends: [{ service: 'monolith', latencyMs: LATENCY_MS }, { service: 'score-worker', latencyMs: LATENCY_MS }],
-      host: 'internal.example.com', path: '/internal/score/trigger', method: 'POST',
-      before: async (ns) => {
-        monolithUrl = backendRecord(info, ns, 'monolith').url;
-        await setGauge(monolithUrl, 1200); // 20 min: below the 30 min trigger
-      },
-    });
+  it('score-worker-extraction (the monolith → distributed migration guide): Pending until the batch-duration trigger holds, then the work moves 10 → 50 → 100% by consumers, no route, no job lost, Completed', async () => {
+    const ex = await runWorkerExample('score-worker-extraction', { gauge: 1200 }); // 20 min: below the 30 min trigger
     const waiting = await eventually('slice waiting on its trigger with a value', async () => {
       const s = await slice(ex.ns, 'score-worker-extraction');
       return s.status?.triggers?.[0]?.value === 1200 ? s : undefined;
@@ -221,16 +260,47 @@ describe('examples reach the outcome their README promises', () => {
     expect(waiting.status?.phase).toBe('Pending');
     expect(waiting.status?.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({ reason: 'WaitingForTrigger' });
     expect(waiting.status?.conditions?.find((c) => c.type === 'Progressing')?.message).toContain('score-batch-duration is 1200 (needs > 1800 for 2s)');
-    expect((await weights(ex.ns, 'score-trigger'))['score-worker']).toBe(0);
-    await setGauge(monolithUrl, 2400); // 40 min
-    const done = await waitSlice(ex.ns, 'score-worker-extraction', ['Completed', 'RolledBack', 'Failed']);
-    await ex.load.stop();
+    expect(await replicas(ex.ns, 'score-worker')).toEqual({ replicas: 0, ready: 0 });
+    await setGauge(ex.monolithUrl, 2400); // 40 min
+    const done = await waitSlice(ex.ns, 'score-worker-extraction', ['Completed', 'RolledBack', 'Failed'], 240_000);
+    const tally = await ex.stop();
     expect(done.status?.phase, JSON.stringify(done.status?.history)).toBe('Completed');
     expect(phases(done)).toEqual(['Pending', 'Shifting', 'Stabilizing', 'Completed']);
-    expect(await weights(ex.ns, 'score-trigger', 0)).toEqual({ monolith: 0, 'score-worker': 100 });
-    expect(await replicas(ex.ns, 'score-worker')).toEqual({ replicas: 3, ready: 3 });
+    expect(await replicas(ex.ns, 'score-worker')).toEqual({ replicas: 10, ready: 10 });
     expect((await replicas(ex.ns, 'monolith-score')).replicas).toBe(0);
     expect(await flag(ex.ns, 'feature-flags', 'score-events-to-worker')).toBe('true');
+    // Every score job enqueued was done, by the monolith first and then by the worker.
+    expect(tally.missing).toEqual([]);
+    expect(tally.completed).toBe(tally.total);
+    expect(tally.byVersion.new?.completed ?? 0).toBeGreaterThan(0);
+    expect(tally.byVersion.legacy?.completed ?? 0).toBeGreaterThan(0);
+  });
+
+  it('score-worker-extraction, rollback: a worker failing 20% of score jobs is rolled back in the playbook\'s order (monolith consumers back and Ready, worker idle, flag flipped) within its "< 5 minutes"; no job lost', async () => {
+    const ex = await runWorkerExample('score-worker-extraction', { gauge: 2400, newFailRatio: 0.2 });
+    const done = await waitSlice(ex.ns, 'score-worker-extraction', ['Completed', 'RolledBack', 'Failed'], 240_000);
+    const rb = await eventually('slice rollback complete', async () => {
+      const s = await getJson<{ status?: { rollback?: { at?: string; featureFlagRestoredAt?: string; completedAt?: string } } }>(['get', 'migrationslice', 'score-worker-extraction', '-n', ex.ns]);
+      return s.status?.rollback?.completedAt ? s.status.rollback : undefined;
+    }, 60_000);
+    const ts = await getJson<{ status?: { rollback?: { trigger?: string; reason?: string; at?: string; legacyWorkersReadyAt?: string; workersRestoredAt?: string } } }>(['get', 'trafficshift', 'score-worker-extraction-shift', '-n', ex.ns]);
+    const tally = await ex.stop();
+    expect(done.status?.phase, JSON.stringify(done.status?.history)).toBe('RolledBack');
+    expect(ts.status?.rollback?.trigger).toBe('Metric');
+    expect(ts.status?.rollback?.reason).toMatch(/job-failures-vs-monolith/);
+    // The order: monolith consumers Ready, then the worker scaled down, then the flag.
+    const at = (t?: string) => Date.parse(t ?? '');
+    expect(at(ts.status?.rollback?.legacyWorkersReadyAt)).toBeLessThanOrEqual(at(ts.status?.rollback?.workersRestoredAt));
+    expect(at(ts.status?.rollback?.workersRestoredAt)).toBeLessThanOrEqual(at(rb.featureFlagRestoredAt));
+    const seconds = (at(rb.completedAt) - at(ts.status?.rollback?.at)) / 1000;
+    console.log(`[examples] score-worker-extraction rollback: breach decided → flag flipped in ${seconds.toFixed(1)} s (playbook: < 5 minutes); jobs ${JSON.stringify({ enqueued: tally.total, completed: tally.completed, failed: tally.failed, byVersion: tally.byVersion })}`);
+    expect(seconds).toBeLessThan(300);
+    expect(await replicas(ex.ns, 'monolith-score')).toEqual({ replicas: 10, ready: 10 });
+    expect((await replicas(ex.ns, 'score-worker')).replicas).toBe(0);
+    expect(await flag(ex.ns, 'feature-flags', 'score-events-to-worker')).toBe('false');
+    expect(tally.missing).toEqual([]);
+    expect(tally.completed + tally.failed).toBe(tally.total);
+    expect(tally.byVersion.legacy?.failed ?? 0).toBe(0);
   });
 
   it('flask-to-postgres (the Flask marketplace\'s migration plan): healthy → Completed; new service at 10% 5xx → RolledBack, flag back to "false"; rows lost (data QA web check) → RolledBack', async () => {

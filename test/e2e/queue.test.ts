@@ -70,8 +70,8 @@ describe('a real queue with legacy and new consumers', () => {
       expected[`${pod} completed`] = c.completed;
       expected[`${pod} failed`] = c.failed;
     }
-    await eventuallyEqual('cutover_test_jobs_total by pod and status in Prometheus', async () => {
-      const rows = await promQuery(`sum by (pod, status) (cutover_test_jobs_total{namespace="${ns}",queue="scores"})`);
+    await eventuallyEqual('worker_jobs_total by pod and status in Prometheus', async () => {
+      const rows = await promQuery(`sum by (pod, status) (worker_jobs_total{namespace="${ns}",queue="scores"})`);
       return Object.fromEntries(rows.map((r) => [`${r.metric.pod} ${r.metric.status}`, r.value]));
     }, expected, 30_000, 500);
 

@@ -121,6 +121,12 @@ export const MigrationSliceSpecSchema = withRules(
       check: (s) => s.route !== undefined || (s.legacy === undefined) === (s.target === undefined),
     },
     {
+      cel: '!has(self.retireLegacyAfter) || (has(self.workers) && self.workers.exists(w, !has(w.split) && has(w.legacy)))',
+      message: 'retireLegacyAfter needs a worker with replicas and legacy (a split worker\'s legacy consumers are moved by the steps)',
+      fieldPath: '.retireLegacyAfter',
+      check: (s) => s.retireLegacyAfter === undefined || (s.workers ?? []).some((w) => w.split === undefined && w.legacy !== undefined),
+    },
+    {
       cel: '!has(self.shadow) || has(self.route)',
       message: 'a shadow stage mirrors a route: route is required',
       fieldPath: '.shadow',

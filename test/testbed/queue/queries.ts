@@ -4,13 +4,13 @@
 // Prometheus; test/unit/testbed/queue.test.ts checks the README shows them as written here.
 export const QUEUE_QUERIES = {
   /** Share of the new consumers' jobs that failed (0..1); `or vector(0)`: no failure is 0, not "no data". */
-  newFailureRate: '(sum(rate(cutover_test_jobs_total{namespace="{{namespace}}",queue="scores",version="new",status="failed"}[1m])) or vector(0))\n'
-    + '/ sum(rate(cutover_test_jobs_total{namespace="{{namespace}}",queue="scores",version="new"}[1m]))',
+  newFailureRate: '(sum(rate(worker_jobs_total{namespace="{{namespace}}",queue="scores",version="new",status="failed"}[1m])) or vector(0))\n'
+    + '/ sum(rate(worker_jobs_total{namespace="{{namespace}}",queue="scores",version="new"}[1m]))',
   /** The same for the legacy consumers: the baselineQuery of a relative check. */
-  legacyFailureRate: '(sum(rate(cutover_test_jobs_total{namespace="{{namespace}}",queue="scores",version="legacy",status="failed"}[1m])) or vector(0))\n'
-    + '/ sum(rate(cutover_test_jobs_total{namespace="{{namespace}}",queue="scores",version="legacy"}[1m]))',
+  legacyFailureRate: '(sum(rate(worker_jobs_total{namespace="{{namespace}}",queue="scores",version="legacy",status="failed"}[1m])) or vector(0))\n'
+    + '/ sum(rate(worker_jobs_total{namespace="{{namespace}}",queue="scores",version="legacy"}[1m]))',
   /** p95 processing time of the new consumers' jobs, seconds. */
-  newP95Seconds: 'histogram_quantile(0.95, sum by (le) (rate(cutover_test_job_duration_seconds_bucket{namespace="{{namespace}}",queue="scores",version="new"}[1m])))',
+  newP95Seconds: 'histogram_quantile(0.95, sum by (le) (rate(worker_job_duration_seconds_bucket{namespace="{{namespace}}",queue="scores",version="new"}[1m])))',
   /** Jobs waiting in the queue (BullMQ's exporter; every consumer exports the same value: max, not sum). */
   waiting: 'max(bullmq_job_count{namespace="{{namespace}}",queue="scores",state="waiting"})',
   /** How fast the waiting jobs grow, jobs/s (≤ 0: the consumers keep up). */

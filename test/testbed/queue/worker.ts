@@ -4,8 +4,8 @@
 // every job records who processed it: its progress is set to {version, deployment, pod} when it starts
 // and its return value is the same object, so the host counts who did what from Redis (queue/counts.ts).
 //
-//   GET /metrics  cutover_test_jobs_total{namespace,deployment,queue,version,status="completed|failed"},
-//                 cutover_test_job_duration_seconds{…} (histogram), and BullMQ's own exporter
+//   GET /metrics  worker_jobs_total{namespace,deployment,queue,version,status="completed|failed"},
+//                 worker_job_duration_seconds{…} (histogram), and BullMQ's own exporter
 //                 (Queue.exportPrometheusMetrics: bullmq_job_count{queue,state}, bullmq_job_completed_total,
 //                 bullmq_job_failed_total) with the namespace added
 //   GET /ready    200 only while the worker consumes: connected, running and not closing (the readiness
@@ -28,9 +28,9 @@ async function main(): Promise<{ stop: () => Promise<void> }> {
   const labels = { namespace: cfg.namespace, deployment: cfg.deployment, queue: cfg.queue, version: cfg.version };
 
   const registry = new Registry();
-  const jobs = new Counter({ name: 'cutover_test_jobs_total', help: 'Jobs this worker finished, by outcome', labelNames: ['namespace', 'deployment', 'queue', 'version', 'status'], registers: [registry] });
+  const jobs = new Counter({ name: 'worker_jobs_total', help: 'Jobs this worker finished, by outcome', labelNames: ['namespace', 'deployment', 'queue', 'version', 'status'], registers: [registry] });
   const duration = new Histogram({
-    name: 'cutover_test_job_duration_seconds', help: 'Processing time of the jobs this worker finished (completed or failed)',
+    name: 'worker_job_duration_seconds', help: 'Processing time of the jobs this worker finished (completed or failed)',
     labelNames: ['namespace', 'deployment', 'queue', 'version'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
   });
   // Both outcomes start at 0, so rate() of a failure share has a series from the first scrape on.

@@ -111,6 +111,20 @@ describe('planMigrationSlice', () => {
       expect(p.status.rollback).toEqual({ trigger: 'Metric', reason: 'Metric: x', at: iso(T0), fromWeight: 10, routeRestoredAt: iso(T0 - 200), featureFlagRestoredAt: iso(T0), workersRestoredAt: iso(T0), completedAt: iso(T0) });
     });
 
+    it("split workers: the flag waits until the child has brought the legacy consumers back and scaled the new ones down", () => {
+      const split = spec({ workers: [{ deployment: 'score-worker', split: { totalReplicas: 4 }, legacy: { deployment: 'monolith-worker' } }] });
+      const splitRecords = [{ deployment: 'score-worker', split: true, previousReplicas: 0, legacyDeployment: 'monolith-worker', legacyPreviousReplicas: 4, replicas: 1, legacyReplicas: 3 }];
+      const child = (done: boolean) => ts('RolledBack', { currentWeight: 0, rollbackReason: 'Metric: x', workers: splitRecords, rollback: { trigger: 'Metric', fromWeight: 25, routeRestoredAt: iso(T0 - 200), ...(done ? { workersRestoredAt: iso(T0 - 50), completedAt: iso(T0 - 50) } : {}) } });
+      const waiting = planMigrationSlice(obs({ spec: split, status: shifting(), trafficShift: child(false) }));
+      expect(waiting.status.phase).toBe('RolledBack');
+      expect(types(waiting.effects)).not.toContain('flag:false');
+      expect(waiting.status.rollback?.completedAt).toBeUndefined();
+      const after = planMigrationSlice(obs({ spec: split, status: waiting.status, trafficShift: child(true), now: T0 + 1000 }));
+      // The slice scales nothing itself: the child restored its split workers, legacy first.
+      expect(types(after.effects).filter((t) => t.startsWith('flag') || t.startsWith('scale'))).toEqual(['flag:false']);
+      expect(after.status.rollback).toMatchObject({ featureFlagRestoredAt: iso(T0 + 1000), workersRestoredAt: iso(T0 - 50), completedAt: iso(T0 + 1000) });
+    });
+
     it("the child's deadline: same order, trigger Deadline", () => {
       const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: rolledBack('Deadline') }));
       expect(types(p.effects)).toEqual(['flag:false', 'scale:score-worker=0', 'status', 'event:RolledBack']);

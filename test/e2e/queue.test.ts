@@ -9,7 +9,7 @@ import { requireRealNode } from '../testbed/testbed.ts';
 import { startPodScrape, type PodScrape } from '../testbed/pod-scrape.ts';
 import {
   consumerPods, countJobs, deployConsumers, deployQueue, openQueue, produceJobs, QUEUE_QUERIES, renderQuery, versionFailureRate, versionShare,
-  waitConsumersReady, waitForJobs, type JobTally, type QueueEndpoint,
+  waitConsumersReady, waitConsumersScraped, waitForJobs, type JobTally, type QueueEndpoint,
 } from '../helpers/queue.ts';
 
 const ns = uniqueName('queue');
@@ -43,6 +43,8 @@ describe('a real queue with legacy and new consumers', () => {
     ]);
     // readyReplicas is the number of processes consuming: BullMQ sees exactly as many workers.
     expect(await scores.getWorkersCount()).toBe(4);
+    // Every pod scraped from its first job on, so that rate() over the run sees all of it.
+    await waitConsumersScraped(ns, ['monolith-worker', 'score-worker']);
 
     const produced = await produceJobs(scores, { count: 200, ratePerSecond: 50 });
     expect(produced.ids).toHaveLength(200);

@@ -1,6 +1,6 @@
 // The real queue of the worker-cutover tests, for e2e files: the testbed/queue functions with the
 // testbed of this run (vitest's provided TestbedInfo). See test/e2e/queue.test.ts for a whole run.
-import { testbed } from './cluster.ts';
+import { eventually, promQuery, testbed } from './cluster.ts';
 import * as cluster from '../testbed/queue/cluster.ts';
 import type { ConsumerOptions } from '../testbed/queue/manifests.ts';
 
@@ -17,3 +17,19 @@ export const deployConsumers = (o: ConsumerOptions, timeoutMs?: number): Promise
 export const waitConsumersReady = (namespace: string, name: string, replicas: number, timeoutMs?: number): Promise<void> => cluster.waitConsumersReady(testbed(), namespace, name, replicas, timeoutMs);
 /** The Ready pods of a consumer Deployment. */
 export const consumerPods = (namespace: string, name: string): Promise<string[]> => cluster.consumerPods(testbed(), namespace, name);
+
+/**
+ * Waits until the testbed's Prometheus has scraped every Ready pod of the consumer Deployments `names`
+ * (their cutover_test_jobs_total series exist). Start a pod-scrape for `namespace` first
+ * (test/testbed/pod-scrape.ts); then produce: a rate() over jobs done before a pod's first scrape
+ * misses them.
+ */
+export async function waitConsumersScraped(namespace: string, names: readonly string[], timeoutMs = 30_000): Promise<string[]> {
+  const pods = (await Promise.all(names.map((n) => consumerPods(namespace, n)))).flat().sort();
+  await eventually(`Prometheus scraping the consumer pods ${pods.join(', ')}`, async () => {
+    const rows = await promQuery(`count by (pod) (cutover_test_jobs_total{namespace="${namespace}",status="completed"})`);
+    const seen = new Set(rows.map((r) => r.metric.pod));
+    return pods.every((p) => seen.has(p));
+  }, timeoutMs, 250);
+  return pods;
+}

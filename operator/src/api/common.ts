@@ -269,10 +269,17 @@ const judgedMetricRules = [
     check: (m: MetricBase) => m.judge === undefined || m.prometheus?.baselineQuery !== undefined,
   },
   {
-    cel: '!has(self.judge) || !(has(self.min) || has(self.max) || has(self.maxRatio))',
-    message: 'a judged metric is decided by the judge alone: move min, max and maxRatio to a metric of their own',
+    cel: '!has(self.judge) || !(has(self.min) || has(self.max) || has(self.maxRatio) || has(self.maxDiffPoints))',
+    message: 'a judged metric is decided by the judge alone: move min, max, maxRatio and maxDiffPoints to a metric of their own',
     fieldPath: '.judge',
-    check: (m: MetricBase) => m.judge === undefined || (m.min === undefined && m.max === undefined && m.maxRatio === undefined),
+    check: (m: MetricBase) => m.judge === undefined || (m.min === undefined && m.max === undefined && m.maxRatio === undefined && m.maxDiffPoints === undefined),
+  },
+  {
+    cel: '!has(self.maxDiffPoints) || (has(self.prometheus) && has(self.prometheus.baselineQuery))',
+    message: 'maxDiffPoints needs prometheus.baselineQuery (the legacy side to compare with)',
+    fieldPath: '.prometheus.baselineQuery',
+    reason: 'FieldValueRequired' as const,
+    check: (m: MetricBase) => m.maxDiffPoints === undefined || m.prometheus?.baselineQuery !== undefined,
   },
 ];
 
@@ -364,8 +371,18 @@ function metricRules<T extends MetricBase>(thresholds: ReadonlyArray<keyof Metri
 }
 
 export const MetricSchema = withRules(
-  z.strictObject({ ...metricBaseShape, judge: JudgeSchema.optional().describe(JUDGE_DESCRIPTION) }),
-  [...metricRules<MetricBase>(['min', 'max', 'maxRatio', 'judge']), ...judgedMetricRules],
+  z.strictObject({
+    ...metricBaseShape,
+    maxDiffPoints: z
+      .number()
+      .min(0)
+      .optional()
+      .describe(
+        'Fail when (new − legacy) × 100 is above, in percentage points: for failure ratios (0.03 vs 0.01) the difference is 2 points. Unlike maxRatio it stays defined when the legacy side fails nothing.',
+      ),
+    judge: JudgeSchema.optional().describe(JUDGE_DESCRIPTION),
+  }),
+  [...metricRules<MetricBase>(['min', 'max', 'maxRatio', 'maxDiffPoints', 'judge']), ...judgedMetricRules],
 );
 export type Metric = z.infer<typeof MetricSchema>;
 

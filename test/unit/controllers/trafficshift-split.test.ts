@@ -202,3 +202,16 @@ describe('a MigrationSlice without a route', () => {
     expect(MigrationSliceSpecSchema.safeParse({ ...base, route: { httpRoute: { name: 'r' } } }).error?.issues.map((i) => i.path.join('.'))).toEqual(['legacy', 'target']);
   });
 });
+
+describe('maxDiffPoints on a TrafficShift metric (a legacy that fails nothing makes any ratio infinite)', () => {
+  it('needs a baselineQuery, and is judged in points of new − legacy', async () => {
+    const { evaluateMetric } = await import('../../../operator/src/analysis/evaluate.ts');
+    const metric = (over: Record<string, unknown>) => ({ steps: [{ weight: 10, pause: '1m' }], workers: [{ deployment: 'w', split: { totalReplicas: 2 }, legacy: { deployment: 'l' } }], analysis: { interval: '10s', metrics: [{ name: 'failures', ...over }] } });
+    expect(TrafficShiftSpecSchema.safeParse(metric({ prometheus: { query: 'x' }, maxDiffPoints: 2 })).error?.issues[0]?.message).toMatch(/maxDiffPoints needs prometheus.baselineQuery/);
+    const spec = TrafficShiftSpecSchema.parse(metric({ prometheus: { query: 'x', baselineQuery: 'y' }, maxDiffPoints: 2 }));
+    const m = spec.analysis!.metrics[0]!;
+    const v = (value: number) => ({ kind: 'value' as const, value });
+    expect(evaluateMetric(m, { value: v(0.015), baseline: v(0) }).result).toBe('Pass');
+    expect(evaluateMetric(m, { value: v(0.2), baseline: v(0) })).toMatchObject({ result: 'Fail', message: expect.stringMatching(/\+20 pp > 2 pp/) });
+  });
+});

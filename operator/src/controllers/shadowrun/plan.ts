@@ -289,7 +289,6 @@ class Planner extends PlannerBase<ShadowObservation, ShadowRunStatus, Effect> {
     }
     const m = this.o.spec.analysis?.metrics.find((x) => x.name === r.name);
     const parts = thresholdParts(m);
-    if (m?.maxDiffPoints !== undefined) parts.push(`diff <= ${m.maxDiffPoints} pp`);
     return {
       name: r.name, result: r.result, threshold: parts.join(', '), message: r.message, at: this.nowText,
       ...(r.baseline !== undefined && Number.isFinite(r.baseline) ? { primary: r.baseline } : {}),

@@ -92,12 +92,13 @@ export function judgeThreshold(j: Judge): string {
 }
 
 /** The threshold of a metric as status shows it (`>= min`, `<= max`, `ratio <= maxRatio`, the judge's). */
-export function thresholdParts(m: { min?: number | undefined; max?: number | undefined; maxRatio?: number | undefined; judge?: Judge | undefined } | undefined): string[] {
+export function thresholdParts(m: { min?: number | undefined; max?: number | undefined; maxRatio?: number | undefined; maxDiffPoints?: number | undefined; judge?: Judge | undefined } | undefined): string[] {
   const parts: string[] = [];
   if (m?.judge !== undefined) parts.push(judgeThreshold(m.judge));
   if (m?.min !== undefined) parts.push(`>= ${m.min}`);
   if (m?.max !== undefined) parts.push(`<= ${m.max}`);
   if (m?.maxRatio !== undefined) parts.push(`ratio <= ${m.maxRatio}`);
+  if (m?.maxDiffPoints !== undefined) parts.push(`diff <= ${m.maxDiffPoints} pp`);
   return parts;
 }
 

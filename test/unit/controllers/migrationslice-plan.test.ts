@@ -39,6 +39,8 @@ const types = (effects: Effect[]) => effects.map((e) => {
     case 'createChild': case 'deleteChild': return `${e.type}:${e.kind}`;
     case 'abortChild': return `abort:${e.kind}`;
     case 'setFlag': return `flag:${e.value}`;
+    case 'restoreFlag': return 'flag:restore';
+    case 'writeStatusNow': return 'status:flagKept';
     case 'requestChildRollback': return `requestChildRollback:${e.request.trigger}`;
     case 'scale': return `scale:${e.deployment}=${e.replicas}`;
     case 'event': return `event:${e.reason}`;
@@ -51,30 +53,30 @@ const cond = (s: MigrationSliceStatus, type: string) => s.conditions?.find((c) =
 describe('planMigrationSlice', () => {
   const cases: Array<{ name: string; o: Partial<SliceObservation>; phase: string; effects: string[] }> = [
     { name: 'new slice with a shadow stage: finalizer, status, ShadowRun', o: { hasFinalizer: false }, phase: 'Shadowing', effects: ['addFinalizer', 'status', 'createChild:ShadowRun', 'event:Pending', 'event:Shadowing'] },
-    { name: 'new slice without a shadow stage: status, flag on, TrafficShift', o: { spec: spec({ shadow: undefined }) }, phase: 'Shifting', effects: ['status', 'flag:true', 'createChild:TrafficShift', 'event:Pending', 'event:Shifting'] },
+    { name: 'new slice without a shadow stage: status, flag on, TrafficShift', o: { spec: spec({ shadow: undefined }) }, phase: 'Shifting', effects: ['status:flagKept', 'flag:true', 'status', 'createChild:TrafficShift', 'event:Pending', 'event:Shifting'] },
     { name: 'shadow running: waits', o: { status: shadowing, shadowRun: sr('Running') }, phase: 'Shadowing', effects: ['status'] },
-    { name: 'shadow passed: flag on, then the TrafficShift', o: { status: shadowing, shadowRun: sr('Passed', { verdict: 'Pass' }) }, phase: 'Shifting', effects: ['status', 'flag:true', 'createChild:TrafficShift', 'event:Shifting'] },
+    { name: 'shadow passed: flag on, then the TrafficShift', o: { status: shadowing, shadowRun: sr('Passed', { verdict: 'Pass' }) }, phase: 'Shifting', effects: ['status:flagKept', 'flag:true', 'status', 'createChild:TrafficShift', 'event:Shifting'] },
     { name: 'shadow failed: Failed before any user traffic moved (no flag, no shift)', o: { status: shadowing, shadowRun: sr('Failed', { verdict: 'Fail', message: 'error-rate 0.2 > 0.01' }) }, phase: 'Failed', effects: ['status', 'event:Failed'] },
     { name: 'shadow child missing after the status named it (crash): created', o: { status: st('Shadowing', { children: { shadowRun: { name: 'listings-shadow' } } }) }, phase: 'Shadowing', effects: ['createChild:ShadowRun', 'status'] },
     { name: 'shadow child deleted after it had started: Failed', o: { status: shadowing }, phase: 'Failed', effects: ['status', 'event:Failed'] },
     { name: 'shift progressing: summarised', o: { status: shifting(), trafficShift: ts('Progressing', { currentStep: 0, currentWeight: 10 }) }, phase: 'Shifting', effects: ['status'] },
     { name: 'shift at its last step: Stabilizing', o: { status: shifting(), trafficShift: ts('Progressing', { currentStep: 1, currentWeight: 100 }) }, phase: 'Stabilizing', effects: ['status', 'event:Stabilizing'] },
     { name: 'shift completed: Completed', o: { status: shifting({ phase: 'Stabilizing' }), trafficShift: ts('Completed', { currentStep: 1, currentWeight: 100 }) }, phase: 'Completed', effects: ['status', 'event:Completed'] },
-    { name: 'shift rolled back: RolledBack, flag back to false', o: { status: shifting(), trafficShift: ts('RolledBack', { currentWeight: 0, rollbackReason: 'Metric: error-rate 0.2 > 0.05' }) }, phase: 'RolledBack', effects: ['flag:false', 'status', 'event:RolledBack'] },
+    { name: 'shift rolled back: RolledBack, flag back to false', o: { status: shifting(), trafficShift: ts('RolledBack', { currentWeight: 0, rollbackReason: 'Metric: error-rate 0.2 > 0.05' }) }, phase: 'RolledBack', effects: ['flag:restore', 'status', 'event:RolledBack'] },
     { name: 'alert: the child shift is asked to roll back first (through the API); the slice waits, status untouched', o: { status: shifting(), trafficShift: ts('Progressing', { currentWeight: 10 }), rollbackRequest: { trigger: 'Alert', reason: 'alert ListingsErrors firing', id: 'alert-1' } }, phase: 'Shifting', effects: ['requestChildRollback:Alert'] },
     { name: 'alert: the child already holds the request: the slice only waits', o: { status: shifting(), trafficShift: ts('Progressing', { currentWeight: 10, rollbackRequestId: 'slice-alert-1' }), rollbackRequest: { trigger: 'Alert', reason: 'alert ListingsErrors firing', id: 'alert-1' } }, phase: 'Shifting', effects: [] },
-    { name: 'alert: once the child rolled back, the flag', o: { status: shifting(), trafficShift: ts('RolledBack', { currentWeight: 0, rollbackRequestId: 'slice-alert-1', rollback: { trigger: 'Alert', routeRestoredAt: iso(T0 - 100) } }), rollbackRequest: { trigger: 'Alert', reason: 'alert ListingsErrors firing', id: 'alert-1' } }, phase: 'RolledBack', effects: ['flag:false', 'status', 'event:RolledBack'] },
+    { name: 'alert: once the child rolled back, the flag', o: { status: shifting(), trafficShift: ts('RolledBack', { currentWeight: 0, rollbackRequestId: 'slice-alert-1', rollback: { trigger: 'Alert', routeRestoredAt: iso(T0 - 100) } }), rollbackRequest: { trigger: 'Alert', reason: 'alert ListingsErrors firing', id: 'alert-1' } }, phase: 'RolledBack', effects: ['flag:restore', 'status', 'event:RolledBack'] },
     { name: 'a rollback recorded on the slice (another replica answered the hook): same as in memory', o: { status: shifting(), trafficShift: ts('Progressing', { currentWeight: 10 }), annotations: { 'cutover.dev/rollback-request': '{"id":"alert-9","trigger":"Alert","reason":"alert X firing","alert":"X"}' } }, phase: 'Shifting', effects: ['requestChildRollback:Alert'] },
     { name: 'a recorded rollback request that is not JSON: acknowledged with a Warning, nothing rolled back', o: { status: shifting(), trafficShift: ts('Progressing', { currentWeight: 10 }), annotations: { 'cutover.dev/rollback-request': 'now please' } }, phase: 'Shifting', effects: ['status', 'event:InvalidRollbackRequest'] },
     { name: 'alert after the shift completed, before the slice saw it: Completed, nothing rolled back, a Warning', o: { status: shifting({ phase: 'Stabilizing' }), trafficShift: ts('Completed', { currentStep: 1, currentWeight: 100 }), rollbackRequest: { trigger: 'Alert', reason: 'alert ListingsErrors firing' } }, phase: 'Completed', effects: ['status', 'event:RollbackTooLate', 'event:Completed'] },
     { name: 'abort after the shift completed, before the slice saw it: Completed, acknowledged, nothing rolled back', o: { status: shifting(), trafficShift: ts('Completed', { currentStep: 1, currentWeight: 100 }), annotations: { 'cutover.dev/abort': 'a2' } }, phase: 'Completed', effects: ['status', 'event:RollbackTooLate', 'event:Completed'] },
     { name: 'abort while shadowing: ShadowRun aborted, RolledBack', o: { status: shadowing, shadowRun: sr('Running'), annotations: { 'cutover.dev/abort': 'a1' } }, phase: 'RolledBack', effects: ['abort:ShadowRun', 'status', 'event:RolledBack'] },
-    { name: 'terminal RolledBack with the flag still on (crash): flag off', o: { status: shifting({ phase: 'RolledBack' }), trafficShift: ts('RolledBack') }, phase: 'RolledBack', effects: ['flag:false', 'status'] },
+    { name: 'terminal RolledBack with the flag still on (crash): flag off', o: { status: shifting({ phase: 'RolledBack' }), trafficShift: ts('RolledBack') }, phase: 'RolledBack', effects: ['flag:restore', 'status'] },
     { name: 'leftover child of an earlier run: deleted before anything starts', o: { status: st('Pending'), shadowRun: sr('Failed') }, phase: 'Pending', effects: ['deleteChild:ShadowRun', 'status'] },
     { name: 'child owned by someone else: Stalled ChildConflict', o: { status: st('Pending'), trafficShift: ts('Progressing', { ownedByUs: false }) }, phase: 'Pending', effects: ['status', 'event:ChildConflict'] },
     { name: 'missing ConfigMap: Stalled, nothing created', o: { problems: [{ field: 'spec.featureFlag.configMap', message: 'ConfigMap shop/flags not found', reason: 'ConfigMapNotFound' }] }, phase: 'Pending', effects: ['status', 'event:Pending', 'event:ConfigMapNotFound'] },
     { name: 'deleted while shifting: the shift is asked to roll back first; nothing else yet', o: { status: shifting(), trafficShift: ts('Progressing', { currentWeight: 10 }), shadowRun: sr('Passed'), deleting: true }, phase: 'Shifting', effects: ['requestChildRollback:Manual'] },
-    { name: 'deleted while shifting, the shift rolled back: route at stable, mirror removed, flag off, children deleted, finalizer last', o: { status: shifting(), trafficShift: ts('RolledBack', { currentWeight: 0, rollbackRequestId: 'slice-deleted' }), shadowRun: sr('Passed'), deleting: true }, phase: 'Shifting', effects: ['restoreRoute', 'removeMirror', 'flag:false', 'deleteChild:TrafficShift', 'deleteChild:ShadowRun', 'event:Deleted', 'removeFinalizer'] },
+    { name: 'deleted while shifting, the shift rolled back: route at stable, mirror removed, flag off, children deleted, finalizer last', o: { status: shifting(), trafficShift: ts('RolledBack', { currentWeight: 0, rollbackRequestId: 'slice-deleted' }), shadowRun: sr('Passed'), deleting: true }, phase: 'Shifting', effects: ['restoreRoute', 'removeMirror', 'flag:restore', 'deleteChild:TrafficShift', 'deleteChild:ShadowRun', 'event:Deleted', 'removeFinalizer'] },
     { name: 'deleted after completion: only the finalizer', o: { status: shifting({ phase: 'Completed' }), trafficShift: ts('Completed'), deleting: true }, phase: 'Completed', effects: ['removeFinalizer'] },
   ];
   for (const c of cases) {
@@ -95,7 +97,7 @@ describe('planMigrationSlice', () => {
     const inOrder = (effects: string[], routeByChild: boolean) => {
       const at = (f: (t: string) => boolean) => effects.findIndex(f);
       const r = at((t) => route.has(t));
-      const flag = at((t) => t === 'flag:false');
+      const flag = at((t) => t === 'flag:restore');
       const workers = at((t) => t.startsWith('scale:'));
       const status = at((t) => t === 'status');
       const events = at((t) => t.startsWith('event:'));
@@ -106,14 +108,14 @@ describe('planMigrationSlice', () => {
     it("the child's own metric breach: the child set the route back; the slice turns the flag off, then restores the workers", () => {
       const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: rolledBack('Metric') }));
       expect(p.status.phase).toBe('RolledBack');
-      expect(types(p.effects)).toEqual(['flag:false', 'scale:score-worker=0', 'status', 'event:RolledBack']);
+      expect(types(p.effects)).toEqual(['flag:restore', 'scale:score-worker=0', 'status', 'event:RolledBack']);
       inOrder(types(p.effects), true);
       expect(p.status.rollback).toEqual({ trigger: 'Metric', reason: 'Metric: x', at: iso(T0), fromWeight: 10, routeRestoredAt: iso(T0 - 200), featureFlagRestoredAt: iso(T0), workersRestoredAt: iso(T0), completedAt: iso(T0) });
     });
 
     it("the child's deadline: same order, trigger Deadline", () => {
       const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: rolledBack('Deadline') }));
-      expect(types(p.effects)).toEqual(['flag:false', 'scale:score-worker=0', 'status', 'event:RolledBack']);
+      expect(types(p.effects)).toEqual(['flag:restore', 'scale:score-worker=0', 'status', 'event:RolledBack']);
       expect(p.status.rollback?.trigger).toBe('Deadline');
     });
 
@@ -126,7 +128,7 @@ describe('planMigrationSlice', () => {
       expect(ask.status).toEqual(shifting());
       const child = ts('RolledBack', { currentWeight: 0, rollbackRequestId: 'slice-alert-7', rollback: { trigger: 'Alert', fromWeight: 10, routeRestoredAt: iso(T0 + 50) }, workers: records });
       const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: child, rollbackRequest: request, now: T0 + 100 }));
-      expect(types(p.effects)).toEqual(['flag:false', 'scale:score-worker=0', 'status', 'event:RolledBack']);
+      expect(types(p.effects)).toEqual(['flag:restore', 'scale:score-worker=0', 'status', 'event:RolledBack']);
       inOrder(types(p.effects), true);
       expect(p.status.rollback).toMatchObject({ trigger: 'Alert', alert: 'ListingsErrors', routeRestoredAt: iso(T0 + 50), featureFlagRestoredAt: iso(T0 + 100), workersRestoredAt: iso(T0 + 100), completedAt: iso(T0 + 100) });
       expect(p.status.acknowledgedActions).toContainEqual({ action: 'Rollback', id: 'alert-7', at: iso(T0 + 100) });
@@ -134,7 +136,7 @@ describe('planMigrationSlice', () => {
 
     it('an alert that reached the child first: the route is already back; flag, then workers', () => {
       const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: rolledBack('Alert'), rollbackRequest: { trigger: 'Alert', reason: 'alert ListingsErrors firing', alert: 'ListingsErrors' } }));
-      expect(types(p.effects)).toEqual(['flag:false', 'scale:score-worker=0', 'status', 'event:RolledBack']);
+      expect(types(p.effects)).toEqual(['flag:restore', 'scale:score-worker=0', 'status', 'event:RolledBack']);
       expect(p.status.rollback?.routeRestoredAt).toBe(iso(T0 - 200));
     });
 
@@ -143,7 +145,7 @@ describe('planMigrationSlice', () => {
       expect(types(ask.effects)).toEqual(['requestChildRollback:Manual']);
       expect(ask.status.acknowledgedActions).toBeUndefined(); // acknowledged when done, not when asked
       const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: rolledBack('Metric'), annotations: { 'cutover.dev/abort': 'a1' } }));
-      expect(types(p.effects)).toEqual(['flag:false', 'scale:score-worker=0', 'status', 'event:RolledBack']);
+      expect(types(p.effects)).toEqual(['flag:restore', 'scale:score-worker=0', 'status', 'event:RolledBack']);
       inOrder(types(p.effects), true);
       expect(p.status.rollback?.trigger).toBe('Manual');
     });
@@ -156,14 +158,14 @@ describe('planMigrationSlice', () => {
     it('a child deleted mid-shift: the slice sets the route back itself, then the flag, then the workers from its copy', () => {
       const seen = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: live })).status;
       const p = planMigrationSlice(obs({ spec: withWorkers, status: { ...seen, currentWeight: 10 } }));
-      expect(types(p.effects)).toEqual(['restoreRoute', 'flag:false', 'scale:score-worker=0', 'status', 'event:RolledBack']);
+      expect(types(p.effects)).toEqual(['restoreRoute', 'flag:restore', 'scale:score-worker=0', 'status', 'event:RolledBack']);
       inOrder(types(p.effects), false);
       expect(p.status.rollback).toMatchObject({ trigger: 'Manual', fromWeight: 10, routeRestoredAt: iso(T0), featureFlagRestoredAt: iso(T0), workersRestoredAt: iso(T0) });
     });
 
     it('a child deleted before it recorded any worker: route and flag, nothing to scale', () => {
       const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting({ currentWeight: 10 }) }));
-      expect(types(p.effects)).toEqual(['restoreRoute', 'flag:false', 'status', 'event:RolledBack']);
+      expect(types(p.effects)).toEqual(['restoreRoute', 'flag:restore', 'status', 'event:RolledBack']);
       expect(p.status.rollback?.workersRestoredAt).toBeUndefined();
     });
 
@@ -180,7 +182,7 @@ describe('planMigrationSlice', () => {
     it('a child that restored its workers itself (an older operator) is not scaled again', () => {
       const old = ts('RolledBack', { rollback: { trigger: 'Metric', routeRestoredAt: iso(T0 - 300), workersRestoredAt: iso(T0 - 300) }, workers: records });
       const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: old }));
-      expect(types(p.effects)).toEqual(['flag:false', 'status', 'event:RolledBack']);
+      expect(types(p.effects)).toEqual(['flag:restore', 'status', 'event:RolledBack']);
       expect(p.status.rollback?.workersRestoredAt).toBe(iso(T0 - 300));
     });
 
@@ -188,7 +190,7 @@ describe('planMigrationSlice', () => {
       const ask = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: live, shadowRun: sr('Passed'), deleting: true }));
       expect(types(ask.effects)).toEqual(['requestChildRollback:Manual']);
       const p = planMigrationSlice(obs({ spec: withWorkers, status: shifting(), trafficShift: rolledBack('Metric'), shadowRun: sr('Passed'), deleting: true }));
-      expect(types(p.effects)).toEqual(['restoreRoute', 'removeMirror', 'flag:false', 'scale:score-worker=0', 'deleteChild:TrafficShift', 'deleteChild:ShadowRun', 'event:Deleted', 'removeFinalizer']);
+      expect(types(p.effects)).toEqual(['restoreRoute', 'removeMirror', 'flag:restore', 'scale:score-worker=0', 'deleteChild:TrafficShift', 'deleteChild:ShadowRun', 'event:Deleted', 'removeFinalizer']);
     });
 
     it('deleting a slice that has rolled back does not scale the workers again', () => {
@@ -201,7 +203,7 @@ describe('planMigrationSlice', () => {
   it('records every phase change in history, with time and reason', () => {
     const p1 = planMigrationSlice(obs({ spec: spec({ shadow: undefined }) }));
     expect(p1.status.history?.map((h) => [h.phase, h.reason])).toEqual([['Pending', 'Created'], ['Shifting', 'ShiftStarted']]);
-    expect(p1.status.featureFlag).toEqual({ enabled: true, previousValue: 'false', at: iso(T0) });
+    expect(p1.status.featureFlag).toEqual({ enabled: true, value: 'true', previousValue: 'false', at: iso(T0) });
     const p2 = planMigrationSlice(obs({ now: T0 + 5000, spec: spec({ shadow: undefined }), status: p1.status, trafficShift: ts('RolledBack', { rollbackReason: 'Metric: error-rate 0.2 > 0.05' }) }));
     expect(p2.status.history?.map((h) => h.phase)).toEqual(['Pending', 'Shifting', 'RolledBack']);
     expect(p2.status.history?.at(-1)?.at).toBe(iso(T0 + 5000));
@@ -238,7 +240,7 @@ describe('planMigrationSlice', () => {
       const p = planMigrationSlice(obs({ spec: trig, status: waiting, now: T0 + 2000, triggers: [{ name: 'score-batch-duration', value: 2400, message: '' }] }));
       expect(p.status.phase).toBe('Shifting');
       expect(p.status.triggeredAt).toBe(iso(T0 + 2000));
-      expect(types(p.effects)).toEqual(['status', 'flag:true', 'createChild:TrafficShift', 'event:Triggered', 'event:Shifting']);
+      expect(types(p.effects)).toEqual(['status:flagKept', 'flag:true', 'status', 'createChild:TrafficShift', 'event:Triggered', 'event:Shifting']);
     });
     it('no data never starts a slice', () => {
       const p = planMigrationSlice(obs({ spec: trig, triggers: [{ name: 'score-batch-duration', message: 'empty result' }] }));

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { MigrationSliceSpecSchema, type MigrationSliceStatus } from '../../../operator/src/api/migrationslice.ts';
 import {
-  planMigrationSlice, triggersDue, childName,
+  planMigrationSlice, triggersDue, childName, desiredFlagValue,
   type Effect, type ObservedShadowRun, type ObservedTrafficShift, type SliceObservation,
 } from '../../../operator/src/controllers/migrationslice/plan.ts';
 
@@ -281,6 +281,102 @@ describe('planMigrationSlice', () => {
     const due = planMigrationSlice(obs({ spec: s, status: done, now: T0 + 3_600_000 }));
     expect(types(due.effects)).toEqual(['status', 'scale:monolith-worker=0', 'event:LegacyRetired']);
     expect(due.status.legacyRetiredAt).toBe(iso(T0 + 3_600_000));
+  });
+
+  describe('feature flag providers and modes (issue 15)', () => {
+    const three = { steps: [{ weight: 10, pause: '1m' }, { weight: 50, pause: '1m' }, { weight: 100, pause: '1m' }] };
+    const pct = spec({ shadow: undefined, shift: three, featureFlag: { configMap: 'consumers', key: 'share', mode: 'Percentage' } });
+    const onAt1 = spec({ shadow: undefined, shift: three, featureFlag: { http: { url: 'http://score-api:8080/admin/flags', body: '{"flag":"v2","enabled":{{value}}}' }, onAtStep: 1 } });
+    const started = (s: ReturnType<typeof spec>, o: Partial<SliceObservation> = {}) => planMigrationSlice(obs({ spec: s, flagValue: '5', ...o }));
+
+    it('desired value: OnOff from onAtStep, Percentage the child weight, the last weight once completed', () => {
+      const steps = three.steps;
+      expect(desiredFlagValue(pct.featureFlag!, steps, undefined)).toBe('0');
+      expect(desiredFlagValue(pct.featureFlag!, steps, { phase: 'Progressing', currentStep: 1, currentWeight: 50 })).toBe('50');
+      expect(desiredFlagValue(pct.featureFlag!, steps, { phase: 'Completed', currentStep: 2, currentWeight: 0 })).toBe('100');
+      expect(desiredFlagValue(onAt1.featureFlag!, steps, undefined)).toBe('false');
+      expect(desiredFlagValue(onAt1.featureFlag!, steps, { phase: 'Progressing', currentStep: 0, currentWeight: 10 })).toBe('false');
+      expect(desiredFlagValue(onAt1.featureFlag!, steps, { phase: 'Progressing', currentStep: 1, currentWeight: 50 })).toBe('true');
+      expect(desiredFlagValue(spec().featureFlag!, steps, undefined)).toBe('true');
+    });
+
+    it('before any work moves: the previous value kept (its own write), the flag set to its start value, then the TrafficShift', () => {
+      const p = started(pct);
+      expect(types(p.effects)).toEqual(['status:flagKept', 'flag:0', 'status', 'createChild:TrafficShift', 'event:Pending', 'event:Shifting']);
+      const kept = p.effects.find((e) => e.type === 'writeStatusNow') as Extract<Effect, { type: 'writeStatusNow' }>;
+      expect(kept.status.featureFlag).toEqual({ enabled: false, previousValue: '5', at: iso(T0) });
+      expect(kept.status.children).toBeUndefined();
+      expect(p.status.featureFlag).toEqual({ enabled: true, value: '0', previousValue: '5', at: iso(T0) });
+    });
+
+    it('Percentage follows the child weight; the last weight when it completes', () => {
+      const p0 = started(pct);
+      const at10 = planMigrationSlice(obs({ spec: pct, status: p0.status, now: T0 + 1000, trafficShift: ts('Progressing', { currentStep: 0, currentWeight: 10 }) }));
+      expect(types(at10.effects)).toEqual(['flag:10', 'status']);
+      const again = planMigrationSlice(obs({ spec: pct, status: at10.status, now: T0 + 2000, trafficShift: ts('Progressing', { currentStep: 0, currentWeight: 10 }) }));
+      expect(types(again.effects)).not.toContain('flag:10');
+      const done = planMigrationSlice(obs({ spec: pct, status: at10.status, now: T0 + 3000, trafficShift: ts('Completed', { currentStep: 2, currentWeight: 100 }) }));
+      expect(types(done.effects)).toEqual(['flag:100', 'status', 'event:Completed']);
+      expect(done.status.featureFlag).toMatchObject({ enabled: true, value: '100' });
+    });
+
+    it('OnOff with onAtStep: off before the step, on at it', () => {
+      const p0 = started(onAt1, { flagValue: undefined });
+      expect(types(p0.effects)).toContain('flag:false');
+      const s0 = planMigrationSlice(obs({ spec: onAt1, status: p0.status, now: T0 + 1000, trafficShift: ts('Progressing', { currentStep: 0, currentWeight: 10 }) }));
+      expect(types(s0.effects)).not.toContain('flag:true');
+      const s1 = planMigrationSlice(obs({ spec: onAt1, status: s0.status, now: T0 + 2000, trafficShift: ts('Progressing', { currentStep: 1, currentWeight: 50 }) }));
+      expect(types(s1.effects)).toEqual(['flag:true', 'status']);
+    });
+
+    it('a flag that cannot be set: Stalled naming the field, nothing created; retried later, then the shift starts', () => {
+      const first = started(onAt1);
+      const kept = (first.effects[0] as Extract<Effect, { type: 'writeStatusNow' }>).status;
+      const flagError = { value: 'false', field: 'spec.featureFlag.http', reason: 'FlagNotSet', message: 'POST http://score-api:8080/admin/flags answered HTTP 500 (5 attempts)', answer: { status: 500, attempts: 5 } };
+      const failed = planMigrationSlice(obs({ spec: onAt1, status: kept, flagError }));
+      expect(types(failed.effects)).toEqual(['status', 'event:FlagNotSet']);
+      expect(failed.status.phase).toBe('Pending');
+      expect(failed.status.children).toBeUndefined();
+      expect(failed.status.featureFlag).toMatchObject({ enabled: false, error: flagError.message, answer: { status: 500, attempts: 5 } });
+      expect(cond(failed.status, 'Stalled')).toMatchObject({ status: 'True', reason: 'FlagNotSet', message: `spec.featureFlag.http: ${flagError.message}; nothing moved` });
+      expect(failed.requeueAfterMs).toBe(5000);
+      const retry = planMigrationSlice(obs({ spec: onAt1, status: failed.status, now: T0 + 5000 }));
+      expect(types(retry.effects)).toEqual(['flag:false', 'status', 'createChild:TrafficShift', 'event:Shifting']);
+      expect(retry.status.featureFlag?.error).toBeUndefined();
+      expect(cond(retry.status, 'Stalled')).toBeUndefined();
+    });
+
+    it('a crash after the previous value was kept: kept once, the flag set again', () => {
+      const kept = (started(pct).effects[0] as Extract<Effect, { type: 'writeStatusNow' }>).status;
+      const p = planMigrationSlice(obs({ spec: pct, status: kept, flagValue: '0', now: T0 + 100 }));
+      expect(types(p.effects)).toEqual(['flag:0', 'status', 'createChild:TrafficShift', 'event:Shifting']);
+      expect(p.status.featureFlag?.previousValue).toBe('5');
+    });
+
+    it('a flag another slice drives: Stalled naming it, nothing set or created', () => {
+      const p = started(pct, { flagConflict: 'score-a' });
+      expect(types(p.effects)).toEqual(['status', 'event:Pending', 'event:FlagConflict']);
+      expect(p.status.featureFlag).toBeUndefined();
+      expect(cond(p.status, 'Stalled')?.message).toBe('spec.featureFlag: ConfigMap consumers key share is driven by MigrationSlice score-a; this slice starts when that one has completed, rolled back or been deleted');
+    });
+
+    it('a flag that cannot follow mid-shift: Stalled, the value it has kept in status', () => {
+      const p0 = started(pct);
+      const flagError = { value: '50', field: 'spec.featureFlag.configMap', reason: 'ConfigMapNotFound', message: 'ConfigMap shop/consumers not found' };
+      const p = planMigrationSlice(obs({ spec: pct, status: { ...p0.status, featureFlag: { ...p0.status.featureFlag!, value: '10' } }, trafficShift: ts('Progressing', { currentStep: 1, currentWeight: 50 }), flagError }));
+      expect(types(p.effects)).not.toContain('flag:50');
+      expect(p.status.featureFlag).toMatchObject({ value: '10', error: flagError.message });
+      expect(cond(p.status, 'Stalled')?.message).toBe('spec.featureFlag.configMap: ConfigMap shop/consumers not found; the flag stays at 10 while the shift is at 50%');
+    });
+
+    it('rollback restores the value kept before the first write', () => {
+      const p0 = started(pct);
+      const rolled = planMigrationSlice(obs({ spec: pct, status: { ...p0.status, phase: 'Shifting', children: { trafficShift: { name: 'listings-shift' } } }, trafficShift: ts('RolledBack', { currentWeight: 0, rollback: { trigger: 'Metric', routeRestoredAt: iso(T0) } }) }));
+      const restore = rolled.effects.find((e) => e.type === 'restoreFlag');
+      expect(restore).toEqual({ type: 'restoreFlag', previous: '5' });
+      expect(rolled.status.featureFlag).toMatchObject({ enabled: false, value: '5' });
+      expect(rolled.status.rollback?.featureFlagRestoredAt).toBe(iso(T0));
+    });
   });
 
   it('names children after the slice', () => {

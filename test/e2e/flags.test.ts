@@ -7,6 +7,7 @@
 //   with the bearer token from a Secret, retried on 503; and one that always fails: the slice stalls
 //   before any work moves (no TrafficShift, the route and the workers untouched);
 // - a flag another slice drives: refused, naming that slice.
+import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +98,30 @@ function recordValues<T>(read: () => Promise<T | undefined>): { values: T[]; sto
   return { values, stop: async () => { on = false; await done; } };
 }
 
+/**
+ * WATCHes one field of one object through kubectl (`get -w`), as a client would: every write the API
+ * server commits arrives, however short-lived; consecutive equal values are kept once.
+ */
+function watchField(kind: string, name: string, ns: string, jsonpath: string): { values: string[]; stop: () => void } {
+  const info = testbed();
+  const values: string[] = [];
+  const child = spawn('kubectl', ['--kubeconfig', info.kubeconfig, 'get', kind, name, '-n', ns, '--watch', '-o', `jsonpath=${jsonpath}{"\\n"}`], {
+    env: { ...process.env, PATH: `${info.binDir}:${process.env.PATH ?? ''}` }, stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let buf = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    buf += chunk;
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (values.at(-1) !== line) values.push(line);
+    }
+  });
+  return { values, stop: () => { child.kill(); } };
+}
+
 async function canaryWeight(s: Scenario): Promise<number> {
   return (await s.routeWeights())[s.canary] ?? 0;
 }
@@ -110,14 +135,14 @@ metadata: {name: consumers, namespace: ${s.ns}}
 data: {score-worker-share: "5", unrelated: "kept"}
 `);
     const load = s.startLoad(40);
-    const flag = recordValues(async () => (await getJson<{ data?: Record<string, string> }>(['get', 'configmap', 'consumers', '-n', s.ns])).data?.['score-worker-share']);
+    const flag = watchField('configmap', 'consumers', s.ns, '{.data.score-worker-share}');
     await kubectlOk(['apply', '--server-side', '-f', '-'], sliceYaml(s, 'score', '    configMap: consumers\n    key: score-worker-share\n    mode: Percentage', [[10, '4s'], [50, '60s'], [100, '60s']]));
     // At 50% the flag says 50 and the route too; then the new side fails and the slice rolls back.
     await eventually('flag and route at 50', async () => (await canaryWeight(s)) === 50 && flag.values.at(-1) === '50', 90_000);
     await s.setCanary({ errorRate: 0.3 });
     const done = await waitSlice(s, 'score', ['RolledBack', 'Completed', 'Failed']);
     await sleep(300);
-    await flag.stop();
+    flag.stop();
     await load.stop();
     expect(done.status?.phase).toBe('RolledBack');
     expect(flag.values).toEqual(['5', '0', '10', '50', '5']);

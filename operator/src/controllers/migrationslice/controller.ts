@@ -132,8 +132,9 @@ export class MigrationSliceController {
     const needsRecords = (spec.workers?.length ?? 0) > 0 && !isTerminal(status.phase);
     o.trafficShift = await this.#observeChild(obj, 'TrafficShift', status.children?.trafficShift !== undefined, needsRecords) as ObservedTrafficShift | undefined;
     // The flag is read until this run has set it: its state then is what a rollback restores.
-    const flagFresh = status.observedGeneration !== generation || !status.featureFlag?.enabled;
-    if (spec.featureFlag && !deleting && !o.rollbackRequest && flagFresh && (!isTerminal(status.phase) || status.observedGeneration !== generation)) {
+    // (A terminal slice too: a retry starts a new run in this reconcile; a completed one keeps its flag.)
+    const newRun = status.observedGeneration !== generation;
+    if (spec.featureFlag && !deleting && !o.rollbackRequest && (newRun || (!status.featureFlag?.enabled && status.phase !== 'Completed'))) {
       const read = await this.#flags.for(spec.featureFlag).read(namespace, spec.featureFlag, ctx.signal);
       if (read.problem) o.problems.push(read.problem);
       else if (read.previous !== undefined) o.flagValue = read.previous;

@@ -11,7 +11,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { FlagdCore } from '@openfeature/flagd-core';
 import { CACHE_DIR, REPO_ROOT } from '../testbed/paths.ts';
 import { eventually, kubectl, kubectlOk } from './cluster.ts';
 
@@ -43,16 +42,4 @@ export function ensureFeatureFlagCrd(): Promise<void> {
   return installed;
 }
 
-const quiet = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
-
-/**
- * The share (0..100) of `users` evaluation contexts for which flagd's evaluation of `flag` in
- * `flagSpec` (a FeatureFlag's spec.flagSpec, as flagd syncs it) resolves to true.
- */
-export function shareOn(flagSpec: unknown, flag: string, users = 2000): number {
-  const core = new FlagdCore();
-  core.setConfigurations(JSON.stringify(flagSpec));
-  let on = 0;
-  for (let i = 0; i < users; i++) if (core.resolveBooleanEvaluation(flag, false, { targetingKey: `user-${i}` }, quiet).value) on += 1;
-  return (100 * on) / users;
-}
+export { shareOn } from './flagd.ts';

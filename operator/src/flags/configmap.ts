@@ -5,7 +5,7 @@ import { Reason } from '../api/conditions.ts';
 import { CONFIG_MAP, isKubeApiError, type KubeClient, type KubeObject } from '../kube/index.ts';
 import { FlagWriteError, offValue, type FlagAnswer, type FlagProvider, type FlagReading } from './provider.ts';
 
-export type FlagKube = Pick<KubeClient, 'get' | 'apply' | 'mergePatch'>;
+export type FlagKube = Pick<KubeClient, 'get' | 'apply' | 'jsonPatch'>;
 
 type ConfigMap = KubeObject & { data?: Record<string, string> };
 

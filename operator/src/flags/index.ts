@@ -10,7 +10,7 @@ export { ConfigMapFlagProvider } from './configmap.ts';
 export { OpenFeatureFlagProvider, fractionalTargeting } from './openfeature.ts';
 export { HttpFlagProvider, renderFlagBody } from './http.ts';
 
-export function flagProviders(client: Pick<KubeClient, 'get' | 'apply' | 'mergePatch'>, readSecret: SecretValueReader): FlagProviders {
+export function flagProviders(client: Pick<KubeClient, 'get' | 'apply' | 'jsonPatch'>, readSecret: SecretValueReader): FlagProviders {
   return new FlagProviders({
     configMap: new ConfigMapFlagProvider(client),
     openFeature: new OpenFeatureFlagProvider(client),

@@ -3,10 +3,11 @@
 // offVariant and removes its targeting (a targeting rule would otherwise decide instead); Percentage
 // sets a `fractional` targeting rule that sends the step's share of evaluations to onVariant. The
 // flag's defaultVariant and targeting before the first write are what `read` returns, as JSON: a
-// rollback puts exactly those back. Written by JSON merge patch of that one flag's two fields.
+// rollback puts exactly those back. Written by a JSON patch of that one flag's two fields (a merge
+// patch would merge a new targeting rule into the old one instead of replacing it).
 import type { FeatureFlag } from '../api/migrationslice.ts';
 import { Reason } from '../api/conditions.ts';
-import { FEATURE_FLAG, isKubeApiError, type KubeObject } from '../kube/index.ts';
+import { FEATURE_FLAG, isKubeApiError, type JsonPatchOperation, type KubeObject } from '../kube/index.ts';
 import type { FlagKube } from './configmap.ts';
 import { FlagWriteError, type FlagAnswer, type FlagProvider, type FlagReading } from './provider.ts';
 
@@ -39,8 +40,8 @@ export class OpenFeatureFlagProvider implements FlagProvider {
     if ('problem' in found) throw new FlagWriteError(found.problem.field, found.problem.reason, found.problem.message);
     const fields = flag.mode === 'Percentage'
       ? { targeting: fractionalTargeting(of.onVariant, of.offVariant, Number(value)) }
-      : { defaultVariant: value === 'true' ? of.onVariant : of.offVariant, targeting: null };
-    await this.#patch(namespace, flag, fields);
+      : { defaultVariant: value === 'true' ? of.onVariant : of.offVariant, targeting: undefined };
+    await this.#patch(namespace, flag, found.entry, fields);
     return undefined;
   }
 
@@ -51,7 +52,7 @@ export class OpenFeatureFlagProvider implements FlagProvider {
     let prev: Previous | undefined;
     try { prev = previous === undefined ? undefined : JSON.parse(previous) as Previous; } catch { prev = undefined; }
     if (!prev) return this.set(namespace, flag, flag.mode === 'Percentage' ? '0' : 'false');
-    await this.#patch(namespace, flag, { ...(prev.defaultVariant !== undefined ? { defaultVariant: prev.defaultVariant } : {}), targeting: prev.targeting ?? null });
+    await this.#patch(namespace, flag, found.entry, { ...(prev.defaultVariant !== undefined ? { defaultVariant: prev.defaultVariant } : {}), targeting: prev.targeting });
     return undefined;
   }
 
@@ -75,11 +76,20 @@ export class OpenFeatureFlagProvider implements FlagProvider {
     return { entry };
   }
 
-  async #patch(namespace: string, flag: FeatureFlag, fields: Record<string, unknown>): Promise<void> {
+  /** Sets defaultVariant (when given) and targeting (undefined: removed) of the flag, as `entry` was read. */
+  async #patch(namespace: string, flag: FeatureFlag, entry: FlagEntry, fields: { defaultVariant?: string; targeting?: unknown }): Promise<void> {
     const of = flag.openFeature!;
+    // Flag keys cannot hold '/' or '~' (the schema's pattern): no JSON pointer escaping needed.
+    const at = `/spec/flagSpec/flags/${of.flag}`;
+    const ops: JsonPatchOperation[] = [];
+    if (fields.defaultVariant !== undefined) ops.push({ op: 'replace', path: `${at}/defaultVariant`, value: fields.defaultVariant });
+    if (fields.targeting !== undefined) ops.push({ op: 'add', path: `${at}/targeting`, value: fields.targeting });
+    else if (entry.targeting !== undefined) ops.push({ op: 'remove', path: `${at}/targeting` });
+    if (ops.length === 0) return;
     try {
-      await this.#kube.mergePatch(FEATURE_FLAG, namespace, of.name, { spec: { flagSpec: { flags: { [of.flag]: fields } } } });
+      await this.#kube.jsonPatch(FEATURE_FLAG, namespace, of.name, ops);
     } catch (err) {
+      // 422 also when the flag changed between the read and the patch (a removed targeting): retried.
       if (isKubeApiError(err) && (err.code === 403 || err.code === 422 || err.code === 404)) {
         throw new FlagWriteError('spec.featureFlag.openFeature', err.code === 404 ? Reason.FeatureFlagNotFound : Reason.FlagNotSet, `FeatureFlag ${namespace}/${of.name}: ${err.message}`);
       }

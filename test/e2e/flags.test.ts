@@ -122,6 +122,15 @@ function watchField(kind: string, name: string, ns: string, jsonpath: string): {
   return { values, stop: () => { child.kill(); } };
 }
 
+/** Waits until the slice is Shifting, failing with its Stalled condition if it stalls instead. */
+async function startedOrStalled(s: Scenario, name: string): Promise<void> {
+  const o = await eventually(`MigrationSlice ${s.ns}/${name} Shifting or Stalled`, async () => {
+    const x = await slice(s, name);
+    return x.status?.phase === 'Shifting' || x.status?.conditions?.some((c) => c.type === 'Stalled' && c.status === 'True') ? x : undefined;
+  }, 60_000);
+  expect(o.status?.conditions?.find((c) => c.type === 'Stalled' && c.status === 'True')).toBeUndefined();
+}
+
 async function canaryWeight(s: Scenario): Promise<number> {
   return (await s.routeWeights())[s.canary] ?? 0;
 }
@@ -148,7 +157,8 @@ data: {score-worker-share: "5", unrelated: "kept"}
     expect(flag.values).toEqual(['5', '0', '10', '50', '5']);
     expect(done.status?.featureFlag).toMatchObject({ enabled: false, value: '5', previousValue: '5' });
     expect(done.status?.rollback).toMatchObject({ routeRestoredAt: expect.any(String), featureFlagRestoredAt: expect.any(String) });
-    expect(Date.parse(done.status!.rollback!.routeRestoredAt!)).toBeLessThanOrEqual(Date.parse(done.status!.rollback!.featureFlagRestoredAt!));
+    // Route first, then the flag (the slice's stamps are whole seconds, the shift's have milliseconds).
+    expect(Math.floor(Date.parse(done.status!.rollback!.routeRestoredAt!) / 1000) * 1000).toBeLessThanOrEqual(Date.parse(done.status!.rollback!.featureFlagRestoredAt!));
     expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
     const cm = await getJson<{ data: Record<string, string> }>(['get', 'configmap', 'consumers', '-n', s.ns]);
     expect(cm.data.unrelated).toBe('kept');
@@ -168,7 +178,7 @@ spec:
     flags:
       score-events-to-worker:
         state: ENABLED
-        variants: {on: true, off: false}
+        variants: {"on": true, "off": false}   # quoted: YAML 1.1 reads a bare on/off key as a boolean
         defaultVariant: "off"
       unrelated:
         state: ENABLED
@@ -180,6 +190,7 @@ spec:
     const shares = recordValues(async () => Math.round(shareOn((await ff()).spec.flagSpec, 'score-events-to-worker') / 5) * 5);
     const load = s.startLoad(40);
     await kubectlOk(['apply', '--server-side', '-f', '-'], sliceYaml(s, 'score', '    openFeature: {name: score-routing, flag: score-events-to-worker}\n    mode: Percentage', [[10, '4s'], [50, '60s'], [100, '60s']]));
+    await startedOrStalled(s, 'score');
     await eventually('route at 50', async () => (await canaryWeight(s)) === 50, 90_000);
     const at50 = await eventually('fractional at 50', async () => {
       const f = await ff();

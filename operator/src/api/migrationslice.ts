@@ -37,19 +37,28 @@ export const OpenFeatureFlagSchema = z.strictObject({
 });
 export type OpenFeatureFlag = z.infer<typeof OpenFeatureFlagSchema>;
 
-export const HttpFlagSchema = z.strictObject({
-  url: z.string().max(2048).regex(HTTP_URL, { message: 'must be an http:// or https:// URL' }).describe('The service\'s flag endpoint, e.g. http://score-api.shop:8080/admin/flags.'),
-  method: z.enum(HttpFlagMethodValues).default('POST'),
-  tokenSecretRef: SecretKeyRefSchema.optional().describe('Sent as `Authorization: Bearer <token>`; read at every call, never shown.'),
-  body: z
-    .string()
-    .min(1)
-    .max(8192)
-    .regex(/\{\{\s*value\s*\}\}/, { message: 'must contain {{value}}' })
-    .describe('Request body (JSON); {{value}} becomes true/false (OnOff) or the percentage (Percentage), e.g. {"flag":"v2_enabled","enabled":{{value}}}.'),
-  timeout: duration({ positive: true }).default('5s').describe('Per attempt.'),
-  retries: z.int().min(0).max(10).default(4).describe('Retries on a network error, 408, 429 or 5xx, with exponential backoff.'),
-});
+export const HttpFlagSchema = withRules(
+  z.strictObject({
+    url: z.string().max(2048).regex(HTTP_URL, { message: 'must be an http:// or https:// URL' }).describe('The service\'s flag endpoint, e.g. http://score-api.shop:8080/admin/flags.'),
+    method: z.enum(HttpFlagMethodValues).default('POST'),
+    tokenSecretRef: SecretKeyRefSchema.optional().describe('Sent as `Authorization: Bearer <token>`; read at every call, never shown.'),
+    body: z
+      .string()
+      .min(1)
+      .max(8192)
+      .describe('Request body (JSON); {{value}} becomes true/false (OnOff) or the percentage (Percentage), e.g. {"flag":"v2_enabled","enabled":{{value}}}.'),
+    timeout: duration({ positive: true }).default('5s').describe('Per attempt.'),
+    retries: z.int().min(0).max(10).default(4).describe('Retries on a network error, 408, 429 or 5xx, with exponential backoff.'),
+  }),
+  [
+    {
+      cel: "self.body.matches('[{][{] *value *[}][}]')",
+      message: 'body must contain {{value}}',
+      fieldPath: '.body',
+      check: (h) => /\{\{ *value *\}\}/.test(h.body),
+    },
+  ],
+);
 export type HttpFlag = z.infer<typeof HttpFlagSchema>;
 
 export const FeatureFlagSchema = withRules(

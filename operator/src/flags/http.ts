@@ -29,7 +29,7 @@ const BODY_KEPT = 200;
 
 /** {{value}} in the template replaced by the value (a JSON literal: true, false, 10). */
 export function renderFlagBody(template: string, value: string): string {
-  return template.replace(/\{\{\s*value\s*\}\}/g, value);
+  return template.replace(/\{\{ *value *\}\}/g, value);
 }
 
 export class HttpFlagProvider implements FlagProvider {

@@ -66,7 +66,7 @@ export function describeFlag(flag: FeatureFlag): string {
  */
 export function flagIdentity(namespace: string, flag: FeatureFlag): string {
   if (flag.openFeature) return `openfeature:${namespace}/${flag.openFeature.name}/${flag.openFeature.flag}`;
-  if (flag.http) return `http:${flag.http.url} ${flag.http.body.replace(/\{\{\s*value\s*\}\}/g, '{{value}}')}`;
+  if (flag.http) return `http:${flag.http.url} ${flag.http.body.replace(/\{\{ *value *\}\}/g, '{{value}}')}`;
   return `configmap:${namespace}/${flag.configMap}/${flag.key}`;
 }
 

@@ -356,7 +356,7 @@ export const invalidShadowRunsAndSlices: readonly InvalidCase[] = [
   ms('feature flag configMap without key', 'spec.featureFlag.key', (s) => delete s.featureFlag.key, 'key is required with configMap, and only with it'),
   ms('feature flag onAtStep with Percentage', 'spec.featureFlag.onAtStep', (s) => { s.featureFlag.mode = 'Percentage'; s.featureFlag.onAtStep = 1; }, 'onAtStep applies to mode OnOff only'),
   ms('feature flag onAtStep past the last step', 'spec.featureFlag.onAtStep', (s) => (s.featureFlag.onAtStep = 3), 'featureFlag.onAtStep must be the index of a step of shift.steps'),
-  ms('feature flag http body without {{value}}', 'spec.featureFlag.http.body', (s) => (s.featureFlag = { http: { url: 'http://a/admin/flags', body: '{"enabled":true}' } }), 'must contain {{value}}'),
+  ms('feature flag http body without {{value}}', 'spec.featureFlag.http.body', (s) => (s.featureFlag = { http: { url: 'http://a/admin/flags', body: '{"enabled":true}' } }), 'body must contain {{value}}'),
   ms('feature flag mode unknown', 'spec.featureFlag.mode', (s) => (s.featureFlag.mode = 'Sometimes')),
   ms('two routers', 'spec.route', (s) => (s.route = { httpRoute: { name: 'a' }, virtualService: { name: 'a', route: 'b' } })),
   sr('percent zero', 'spec.percent', (s) => (s.percent = 0)),

@@ -18,7 +18,7 @@ import { createScenario, ERROR_RATE_QUERY, type Scenario } from '../helpers/scen
 
 let operator: OperatorProcess;
 const scenarios: Scenario[] = [];
-const NS: Record<string, string> = Object.fromEntries(['ff-pct', 'ff-of', 'ff-http', 'ff-httpfail', 'ff-conflict'].map((p) => [p, uniqueName(p)]));
+const NS: Record<string, string> = Object.fromEntries(['ff-pct', 'ff-of', 'ff-ofonoff', 'ff-http', 'ff-httpfail', 'ff-conflict'].map((p) => [p, uniqueName(p)]));
 
 beforeAll(async () => {
   await ensureFeatureFlagCrd();
@@ -209,6 +209,36 @@ spec:
     expect(after.spec.flagSpec.flags['score-events-to-worker']).toEqual({ state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'off' });
     expect(after.spec.flagSpec.flags.unrelated).toMatchObject({ defaultVariant: 'a' });
     expect(JSON.parse(done.status!.featureFlag!.previousValue!)).toEqual({ defaultVariant: 'off' });
+  });
+});
+
+describe('an OpenFeature FeatureFlag, OnOff', () => {
+  it('sets the defaultVariant (its targeting removed) before the shift; a completed slice leaves it on', async () => {
+    const s = await scenario('ff-ofonoff');
+    await kubectlOk(['apply', '--server-side', '--field-manager=gitops', '-f', '-'], `apiVersion: core.openfeature.dev/v1beta1
+kind: FeatureFlag
+metadata: {name: score-routing, namespace: ${s.ns}}
+spec:
+  flagSpec:
+    flags:
+      v2-enabled:
+        state: ENABLED
+        variants: {"yes": true, "no": false}
+        defaultVariant: "no"
+        targeting: {"if": [{"===": [{"var": "targetingKey"}, "user-1"]}, "yes", null]}
+`);
+    const ff = () => getJson<FeatureFlagObject>(['get', 'featureflag', 'score-routing', '-n', s.ns]);
+    expect(shareOn((await ff()).spec.flagSpec, 'v2-enabled', 100)).toBe(1);
+    const load = s.startLoad(40);
+    await kubectlOk(['apply', '--server-side', '-f', '-'], sliceYaml(s, 'score', '    openFeature: {name: score-routing, flag: v2-enabled, onVariant: "yes", offVariant: "no"}', [[50, '2s'], [100, '2s']]));
+    const done = await waitSlice(s, 'score', ['Completed', 'RolledBack', 'Failed']);
+    await load.stop();
+    expect(done.status?.phase).toBe('Completed');
+    const after = await ff();
+    expect(after.spec.flagSpec.flags['v2-enabled']).toEqual({ state: 'ENABLED', variants: { yes: true, no: false }, defaultVariant: 'yes' });
+    expect(shareOn(after.spec.flagSpec, 'v2-enabled')).toBe(100);
+    expect(JSON.parse(done.status!.featureFlag!.previousValue!)).toEqual({ defaultVariant: 'no', targeting: { if: [{ '===': [{ var: 'targetingKey' }, 'user-1'] }, 'yes', null] } });
+    expect(done.status?.featureFlag).toMatchObject({ enabled: true, value: 'true' });
   });
 });
 

@@ -90,6 +90,12 @@ export const Reason = {
   DeploymentNotFound: 'DeploymentNotFound',
   ConfigMapNotFound: 'ConfigMapNotFound',
   SecretNotFound: 'SecretNotFound',
+  /** spec.featureFlag.openFeature names a FeatureFlag (or a flag in it) that does not exist. */
+  FeatureFlagNotFound: 'FeatureFlagNotFound',
+  /** The feature flag could not be set (its endpoint failed, refused, or the write was rejected). */
+  FlagNotSet: 'FlagNotSet',
+  /** Another MigrationSlice drives the same flag. */
+  FlagConflict: 'FlagConflict',
   /** The route's gateway does not say it can mirror (GatewayClass status.supportedFeatures). */
   MirrorNotSupported: 'MirrorNotSupported',
   /** spec.parity, but the operator has no comparator image (--parity-image). */

@@ -9,6 +9,7 @@ import {
   RollbackPolicySchema,
   RouteSchema,
   ServiceRefSchema,
+  MAX_STEPS,
   ShadowAnalysisSchema,
   StepsSchema,
   WorkersSchema,
@@ -16,15 +17,83 @@ import {
 import { ConditionsSchema } from './conditions.ts';
 import { API_VERSION } from './group.ts';
 import { HTTP_URL, dnsLabel, duration, resourceName, timestamp, withRules } from './k8s-schema.ts';
+import { SecretKeyRefSchema } from './secret-ref.ts';
 import { ParitySchema, ShadowRunPhaseValues, VerdictValues } from './shadowrun.ts';
 import { RollbackStatusSchema, TrafficShiftPhaseValues, WorkerStatusSchema } from './trafficshift.ts';
 
-export const FeatureFlagSchema = z
-  .strictObject({
-    configMap: resourceName().describe('ConfigMap in the same namespace.'),
-    key: z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/, { message: 'must be a valid ConfigMap key' }),
-  })
-  .describe('Set to "true" when traffic starts moving and to "false" on rollback (feature off); the value it had before is kept in status.featureFlag.previousValue.');
+export const FeatureFlagModeValues = ['OnOff', 'Percentage'] as const;
+export type FeatureFlagMode = (typeof FeatureFlagModeValues)[number];
+export const HttpFlagMethodValues = ['POST', 'PUT', 'PATCH'] as const;
+
+/** The flag's values as the operator writes them: "true"/"false" (OnOff) or "0".."100" (Percentage). */
+export const FLAG_ON = 'true';
+export const FLAG_OFF = 'false';
+
+export const OpenFeatureFlagSchema = z.strictObject({
+  name: resourceName().describe('FeatureFlag (core.openfeature.dev/v1beta1) in the same namespace.'),
+  flag: z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/, { message: 'must be a flag key' }).describe('Key in spec.flagSpec.flags.'),
+  onVariant: z.string().min(1).max(253).default('on').describe('Variant of the flag that means on (the new consumers / the new path).'),
+  offVariant: z.string().min(1).max(253).default('off').describe('Variant that means off (legacy).'),
+});
+export type OpenFeatureFlag = z.infer<typeof OpenFeatureFlagSchema>;
+
+export const HttpFlagSchema = withRules(
+  z.strictObject({
+    url: z.string().max(2048).regex(HTTP_URL, { message: 'must be an http:// or https:// URL' }).describe('The service\'s flag endpoint, e.g. http://score-api.shop:8080/admin/flags.'),
+    method: z.enum(HttpFlagMethodValues).default('POST'),
+    tokenSecretRef: SecretKeyRefSchema.optional().describe('Sent as `Authorization: Bearer <token>`; read at every call, never shown.'),
+    body: z
+      .string()
+      .min(1)
+      .max(8192)
+      .describe('Request body (JSON); {{value}} becomes true/false (OnOff) or the percentage (Percentage), e.g. {"flag":"v2_enabled","enabled":{{value}}}.'),
+    timeout: duration({ positive: true }).default('5s').describe('Per attempt.'),
+    retries: z.int().min(0).max(10).default(4).describe('Retries on a network error, 408, 429 or 5xx, with exponential backoff.'),
+  }),
+  [
+    {
+      cel: "self.body.matches('[{][{] *value *[}][}]')",
+      message: 'body must contain {{value}}',
+      fieldPath: '.body',
+      check: (h) => /\{\{ *value *\}\}/.test(h.body),
+    },
+  ],
+);
+export type HttpFlag = z.infer<typeof HttpFlagSchema>;
+
+export const FeatureFlagSchema = withRules(
+  z.strictObject({
+    configMap: resourceName().optional().describe('Provider: a ConfigMap in the same namespace (with key).'),
+    key: z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/, { message: 'must be a valid ConfigMap key' }).optional(),
+    openFeature: OpenFeatureFlagSchema.optional().describe('Provider: an OpenFeature FeatureFlag that flagd reads.'),
+    http: HttpFlagSchema.optional().describe('Provider: the service\'s own admin endpoint.'),
+    mode: z.enum(FeatureFlagModeValues).default('OnOff').describe(
+      'OnOff: "true" from step onAtStep on, "false" before. Percentage: the TrafficShift\'s current weight ("0".."100"; OpenFeature: a fractional split between onVariant and offVariant).',
+    ),
+    onAtStep: z.int().min(0).max(MAX_STEPS - 1).optional().describe('OnOff only: index of the step at which the flag turns on (default 0: when traffic starts moving).'),
+  }).describe(
+    'The flag the slice drives; exactly one provider (configMap+key, openFeature, http). Set before the first step moves anything (a flag that cannot be set stalls the slice there), follows the steps, and is restored on rollback to the value it had (status.featureFlag.previousValue). A flag another MigrationSlice drives is refused.',
+  ),
+  [
+    {
+      cel: '(has(self.configMap) ? 1 : 0) + (has(self.openFeature) ? 1 : 0) + (has(self.http) ? 1 : 0) == 1',
+      message: 'exactly one of configMap, openFeature and http must be set',
+      check: (f) => [f.configMap, f.openFeature, f.http].filter((p) => p !== undefined).length === 1,
+    },
+    {
+      cel: 'has(self.configMap) == has(self.key)',
+      message: 'key is required with configMap, and only with it',
+      fieldPath: '.key',
+      check: (f) => (f.configMap !== undefined) === (f.key !== undefined),
+    },
+    {
+      cel: '!has(self.onAtStep) || !has(self.mode) || self.mode == \'OnOff\'',
+      message: 'onAtStep applies to mode OnOff only',
+      fieldPath: '.onAtStep',
+      check: (f) => f.onAtStep === undefined || f.mode === 'OnOff',
+    },
+  ],
+);
 export type FeatureFlag = z.infer<typeof FeatureFlagSchema>;
 
 export const ShadowStageSchema = z.strictObject({
@@ -132,6 +201,12 @@ export const MigrationSliceSpecSchema = withRules(
       fieldPath: '.shadow',
       check: (s) => s.shadow === undefined || s.route !== undefined,
     },
+    {
+      cel: '!has(self.featureFlag) || !has(self.featureFlag.onAtStep) || self.featureFlag.onAtStep < size(self.shift.steps)',
+      message: 'featureFlag.onAtStep must be the index of a step of shift.steps',
+      fieldPath: '.featureFlag.onAtStep',
+      check: (s) => s.featureFlag?.onAtStep === undefined || s.featureFlag.onAtStep < s.shift.steps.length,
+    },
   ],
 );
 export type MigrationSliceSpec = z.infer<typeof MigrationSliceSpecSchema>;
@@ -173,7 +248,7 @@ export const ChildrenStatusSchema = z.object({
       phase: z.enum(TrafficShiftPhaseValues).optional(),
       currentStep: z.int().min(0).optional(),
       currentWeight: z.int().min(0).max(100).optional(),
-      workers: z.array(WorkerStatusSchema.pick({ deployment: true, previousReplicas: true })).max(64).optional()
+      workers: z.array(WorkerStatusSchema.pick({ deployment: true, previousReplicas: true, split: true, legacyDeployment: true, legacyPreviousReplicas: true })).max(64).optional()
         .describe('Replicas of the workers before the TrafficShift scaled them, copied from its status: a rollback restores them even if the TrafficShift is gone.'),
     })
     .optional(),
@@ -202,9 +277,13 @@ export const MigrationSliceStatusSchema = z.object({
   triggers: z.array(TriggerStatusSchema).max(10).optional(),
   featureFlag: z
     .object({
-      enabled: z.boolean(),
-      previousValue: z.string().optional().describe('Value before the operator set it; absent if the key was absent.'),
+      enabled: z.boolean().describe('The operator has set the flag in this run and restores it on rollback.'),
+      value: z.string().max(64).optional().describe('The value the operator set last: "true"/"false", or a percentage.'),
+      previousValue: z.string().max(16384).optional().describe('Value before the operator set it (OpenFeature: the flag\'s defaultVariant and targeting, as JSON); absent if the key was absent or cannot be read (http).'),
       at: timestamp(),
+      answer: z.object({ status: z.int(), body: z.string().max(256).optional(), attempts: z.int().min(1) }).optional()
+        .describe('http: the endpoint\'s answer to the last call (status code, start of the body, attempts).'),
+      error: z.string().max(1024).optional().describe('Why the last attempt to set the flag failed.'),
     })
     .optional(),
   children: ChildrenStatusSchema.optional(),

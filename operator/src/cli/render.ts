@@ -278,7 +278,7 @@ function migrationSliceStatus(o: CutoverObject, now: number): string[] {
   if (children.shadowRun) out.push(`ShadowRun: ${str(sr.name)} ${str(sr.phase) ?? ''}${str(sr.verdict) ? ` (${str(sr.verdict)})` : ''}`);
   if (children.trafficShift) out.push(`Shift:     ${str(ts.name)} ${str(ts.phase) ?? ''}${num(ts.currentWeight) !== undefined ? ` at ${num(ts.currentWeight)}%` : ''}`);
   const flag = rec(s.featureFlag);
-  if (s.featureFlag) out.push(`Flag:      ${flag.enabled === true ? 'on' : 'off'} since ${age(str(flag.at), now)} ago`);
+  if (s.featureFlag) out.push(`Flag:      ${str(flag.value) ?? (flag.enabled === true ? 'on' : 'off')} since ${age(str(flag.at), now)} ago${str(flag.error) ? ` — not set: ${str(flag.error)}` : ''}`);
   const triggers = arr(s.triggers);
   if (triggers.length) out.push('Triggers:', ...triggers.map((t) => `  ${str(t.name)}: ${t.met === true ? 'met' : 'not met'} (value ${fmt(t.value)})${str(t.message) ? ` — ${str(t.message)}` : ''}`));
   out.push(...rollbackBlock(rec(s.rollback), now, [

@@ -94,6 +94,8 @@ export const DEPLOYMENT = resourceType('apps', 'v1', 'deployments', 'Deployment'
 export const DEPLOYMENT_SCALE_SUBRESOURCE = 'scale';
 export const CONFIG_MAP = resourceType('', 'v1', 'configmaps', 'ConfigMap');
 export const SECRET = resourceType('', 'v1', 'secrets', 'Secret');
+/** OpenFeature Operator's FeatureFlag (flagd reads it): a MigrationSlice's flag provider. */
+export const FEATURE_FLAG = resourceType('core.openfeature.dev', 'v1beta1', 'featureflags', 'FeatureFlag');
 export const EVENT = resourceType('events.k8s.io', 'v1', 'events', 'Event');
 export const LEASE = resourceType('coordination.k8s.io', 'v1', 'leases', 'Lease');
 export const ENDPOINT_SLICE = resourceType('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice');

@@ -230,6 +230,8 @@ export const validManifests: ReadonlyArray<{ name: string; manifest: Obj }> = [
   { name: 'ShadowRun, a judged metric without baselineQuery', manifest: ((m) => { const l = m as Loose; delete l.spec.analysis.metrics[1].max; l.spec.analysis.metrics[1].judge = { window: '30m', step: '1m', direction: 'increase', allowedIncrease: 1.25 }; return m; })(validShadowRun('search-shadow-judged')) },
   { name: 'MigrationSlice, the score worker extraction', manifest: validMigrationSlice() },
   { name: 'MigrationSlice, minimal', manifest: minimalMigrationSlice() },
+  { name: 'MigrationSlice, an OpenFeature flag that follows the steps', manifest: ((m) => { (m as Loose).spec.featureFlag = { openFeature: { name: 'score-routing', flag: 'score-events-to-worker' }, mode: 'Percentage' }; return m; })(validMigrationSlice('score-openfeature')) },
+  { name: 'MigrationSlice, an HTTP flag endpoint on at step 1', manifest: ((m) => { (m as Loose).spec.featureFlag = { http: { url: 'http://score-api.shop:8080/admin/flags', tokenSecretRef: { name: 'score-admin', key: 'token' }, body: '{"flag":"v2_enabled","enabled":{{value}}}' }, onAtStep: 1 }; return m; })(validMigrationSlice('score-http-flag')) },
 ];
 
 function invalid(
@@ -349,6 +351,13 @@ export const invalidShadowRunsAndSlices: readonly InvalidCase[] = [
   ms('retireLegacyAfter in days', 'spec.retireLegacyAfter', (s) => (s.retireLegacyAfter = '7d')),
   ms('target equals legacy', 'spec.target', (s) => (s.target = { service: 'monolith', port: 8080 })),
   ms('feature flag key with a space', 'spec.featureFlag.key', (s) => (s.featureFlag.key = 'score extracted')),
+  ms('feature flag with two providers', 'spec.featureFlag', (s) => (s.featureFlag.openFeature = { name: 'score-routing', flag: 'score' }), 'exactly one of configMap, openFeature and http must be set'),
+  ms('feature flag with no provider', 'spec.featureFlag', (s) => (s.featureFlag = { mode: 'Percentage' }), 'exactly one of configMap, openFeature and http must be set'),
+  ms('feature flag configMap without key', 'spec.featureFlag.key', (s) => delete s.featureFlag.key, 'key is required with configMap, and only with it'),
+  ms('feature flag onAtStep with Percentage', 'spec.featureFlag.onAtStep', (s) => { s.featureFlag.mode = 'Percentage'; s.featureFlag.onAtStep = 1; }, 'onAtStep applies to mode OnOff only'),
+  ms('feature flag onAtStep past the last step', 'spec.featureFlag.onAtStep', (s) => (s.featureFlag.onAtStep = 3), 'featureFlag.onAtStep must be the index of a step of shift.steps'),
+  ms('feature flag http body without {{value}}', 'spec.featureFlag.http.body', (s) => (s.featureFlag = { http: { url: 'http://a/admin/flags', body: '{"enabled":true}' } }), 'body must contain {{value}}'),
+  ms('feature flag mode unknown', 'spec.featureFlag.mode', (s) => (s.featureFlag.mode = 'Sometimes')),
   ms('two routers', 'spec.route', (s) => (s.route = { httpRoute: { name: 'a' }, virtualService: { name: 'a', route: 'b' } })),
   sr('percent zero', 'spec.percent', (s) => (s.percent = 0)),
   sr('percent above 100', 'spec.percent', (s) => (s.percent = 101)),

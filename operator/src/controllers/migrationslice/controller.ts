@@ -8,7 +8,7 @@ import { ConditionType, Reason } from '../../api/conditions.ts';
 import type { TemplateVars } from '../../analysis/template.ts';
 import { RouteProblemError, type TrafficRef } from '../../traffic/router.ts';
 import {
-  CONFIG_MAP, DEPLOYMENT, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT,
+  DEPLOYMENT, MIGRATION_SLICE, SHADOW_RUN, TRAFFIC_SHIFT,
   controllerReference, isAlreadyExists, objectKey,
   type KubeObject,
 } from '../../kube/index.ts';
@@ -25,6 +25,9 @@ import {
 import type { TriggerSample } from './triggers.ts';
 import { SliceMetrics } from './metrics.ts';
 import { phaseChangeOf, type PhaseChange } from '../../notify/change.ts';
+import { kubeSecretReader } from '../../notify/notifier.ts';
+import { flagProviders, flagIdentity, FlagWriteError, type FlagProviders } from '../../flags/index.ts';
+import type { FeatureFlag } from '../../api/migrationslice.ts';
 
 export type MigrationSliceObject = KubeObject & Omit<MigrationSlice, 'metadata'> & { metadata: KubeObject['metadata'] };
 
@@ -38,6 +41,8 @@ export interface MigrationSliceControllerDeps extends ControllerDeps<MigrationSl
    * notify, so one slice run is one GitHub Deployment.
    */
   notifier?: { phaseChanged(change: PhaseChange): void };
+  /** The feature flag providers (flags/); default: ConfigMap, OpenFeature and HTTP on this client. */
+  flags?: FlagProviders;
 }
 
 export const MIGRATIONSLICE_CONTROLLER = 'migrationslice';
@@ -48,9 +53,11 @@ export class MigrationSliceController {
   readonly #d: MigrationSliceControllerDeps;
   readonly #kind: KindController<MigrationSliceObject>;
   readonly #rollbacks: RollbackRequests;
+  readonly #flags: FlagProviders;
 
   constructor(deps: MigrationSliceControllerDeps) {
     this.#d = deps;
+    this.#flags = deps.flags ?? flagProviders(deps.client, kubeSecretReader(deps.client));
     this.#kind = new KindController({ name: MIGRATIONSLICE_CONTROLLER, type: MIGRATION_SLICE, deps, reconcile: (key, ctx) => this.reconcile(key, ctx) });
     this.controller = this.#kind.controller;
     this.#rollbacks = new RollbackRequests((key) => this.controller.enqueueUrgent(key));
@@ -125,10 +132,14 @@ export class MigrationSliceController {
     o.shadowRun = await this.#observeChild(obj, 'ShadowRun', status.children?.shadowRun !== undefined) as ObservedShadowRun | undefined;
     const needsRecords = (spec.workers?.length ?? 0) > 0 && !isTerminal(status.phase);
     o.trafficShift = await this.#observeChild(obj, 'TrafficShift', status.children?.trafficShift !== undefined, needsRecords) as ObservedTrafficShift | undefined;
-    if (spec.featureFlag && status.phase !== 'Completed') {
-      const cm = await d.client.get<KubeObject & { data?: Record<string, string> }>(CONFIG_MAP, namespace, spec.featureFlag.configMap);
-      if (cm) o.flagValue = cm.data?.[spec.featureFlag.key];
-      else if (!deleting && !isTerminal(status.phase)) o.problems.push({ field: 'spec.featureFlag.configMap', message: `ConfigMap ${namespace}/${spec.featureFlag.configMap} not found`, reason: Reason.ConfigMapNotFound });
+    // The flag is read until this run has set it: its state then is what a rollback restores.
+    // (A terminal slice too: a retry starts a new run in this reconcile; a completed one keeps its flag.)
+    const newRun = status.observedGeneration !== generation;
+    if (spec.featureFlag && !deleting && !o.rollbackRequest && (newRun || (!status.featureFlag?.enabled && status.phase !== 'Completed'))) {
+      const read = await this.#flags.for(spec.featureFlag).read(namespace, spec.featureFlag, ctx.signal);
+      if (read.problem) o.problems.push(read.problem);
+      else if (read.previous !== undefined) o.flagValue = read.previous;
+      o.flagConflict = this.#flagConflict(obj, spec.featureFlag);
     }
     const fresh = status.observedGeneration !== generation || status.phase === undefined || status.phase === 'Pending';
     if (fresh && !deleting && !o.rollbackRequest && (status.phase === undefined || !isTerminal(status.phase) || status.observedGeneration !== generation)) {
@@ -145,7 +156,21 @@ export class MigrationSliceController {
 
     // ---- apply --------------------------------------------------------------------------------------
     let written = obj;
-    for (const e of plan.effects) written = await this.#apply(e, written, namespace, ref, spec, plan.status, ctx);
+    for (const e of plan.effects) {
+      try {
+        written = await this.#apply(e, written, namespace, ref, spec, plan.status, ctx);
+      } catch (err) {
+        if (e.type !== 'setFlag' || !(err instanceof FlagWriteError)) throw err;
+        // The flag cannot be set: nothing after it is applied (no child is created before the flag
+        // is set); the slice is planned again knowing it, and that plan's status and Events written.
+        ctx.logger.warn({ field: err.field, value: e.value, err: err.message }, 'feature flag not set');
+        settle(false);
+        const again = planMigrationSlice({ ...o, status: written.status ?? status, flagError: { value: e.value, field: err.field, reason: err.reason, message: err.message, answer: err.answer } });
+        for (const f of again.effects) if (f.type === 'writeStatus' || f.type === 'event') written = await this.#apply(f, written, namespace, ref, spec, again.status, ctx);
+        if (!deleting) d.metrics.observe(namespace, name, again.status);
+        return again.requeueAfterMs !== undefined ? { requeueAfter: again.requeueAfterMs } : undefined;
+      }
+    }
     // A request in hand is answered when the slice's rollback is done (its status written); while
     // the child rolls back, or after a failed effect (thrown above), it waits for a later reconcile.
     if (!plan.waitingForChild) settle(Boolean(o.rollbackRequest) && plan.status.phase === 'RolledBack');
@@ -204,6 +229,28 @@ export class MigrationSliceController {
     };
   }
 
+  /**
+   * Another MigrationSlice that drives the same flag (flags/provider.ts flagIdentity): it has set
+   * it and not yet restored it, or it is about to (its status keeps the flag's previous value) and
+   * is older than this one. A completed slice leaves the flag to whoever comes next.
+   */
+  #flagConflict(me: MigrationSliceObject, flag: FeatureFlag): string | undefined {
+    const mine = flagIdentity(me.metadata.namespace ?? '', flag);
+    const myFlag = me.status?.featureFlag;
+    if (myFlag?.enabled && me.status?.observedGeneration === me.metadata.generation) return undefined;
+    for (const other of this.#d.informer.list()) {
+      if (other.metadata.uid === me.metadata.uid) continue;
+      const theirs = other.spec?.featureFlag as FeatureFlag | undefined;
+      if (!theirs || flagIdentity(other.metadata.namespace ?? '', theirs) !== mine) continue;
+      const st = other.status;
+      if (!st?.featureFlag || st.phase === 'Completed') continue;
+      if (!st.featureFlag.enabled && isTerminal(st.phase)) continue;
+      if (!st.featureFlag.enabled && myFlag && !olderThan(other, me)) continue;
+      return other.metadata.namespace === me.metadata.namespace ? other.metadata.name : objectKey(other);
+    }
+    return undefined;
+  }
+
   async #measureTriggers(namespace: string, ref: TrafficRef | undefined, spec: MigrationSliceSpec, name: string, o: SliceObservation, signal: AbortSignal): Promise<TriggerSample[]> {
     const vars = templateVars(namespace, ref, spec, name);
     return Promise.all((spec.startWhen ?? []).map(async (t, i): Promise<TriggerSample> => {
@@ -251,13 +298,20 @@ export class MigrationSliceController {
         return obj;
       case 'setFlag': {
         const flag = spec.featureFlag!;
-        const cm = await d.client.get(CONFIG_MAP, ns, flag.configMap);
-        if (!cm) { ctx.logger.warn({ configMap: flag.configMap }, 'feature flag ConfigMap gone; not set'); return obj; }
-        // Server-side apply of the one key: the rest of the ConfigMap stays with whoever owns it.
-        await d.client.apply(CONFIG_MAP, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: flag.configMap, namespace: ns }, data: { [flag.key]: e.value } }, { force: true });
-        ctx.logger.info({ configMap: flag.configMap, key: flag.key, value: e.value }, 'feature flag set');
+        const answer = await this.#flags.for(flag).set(ns, flag, e.value, ctx.signal);
+        if (answer && next.featureFlag) next.featureFlag = { ...next.featureFlag, answer };
+        ctx.logger.info({ flag: flagIdentity(ns, flag), value: e.value, purpose: e.purpose, ...(answer ? { status: answer.status, attempts: answer.attempts } : {}) }, 'feature flag set');
         return obj;
       }
+      case 'restoreFlag': {
+        const flag = spec.featureFlag!;
+        const answer = await this.#flags.for(flag).restore(ns, flag, e.previous, ctx.signal);
+        if (answer && next.featureFlag) next.featureFlag = { ...next.featureFlag, answer };
+        ctx.logger.info({ flag: flagIdentity(ns, flag), value: next.featureFlag?.value }, 'feature flag restored');
+        return obj;
+      }
+      case 'writeStatusNow':
+        return this.#kind.writeStatus(obj, e.status, ctx.logger);
       case 'scale':
         await d.client.mergePatch(DEPLOYMENT, ns, e.deployment, { spec: { replicas: e.replicas } }, { subresource: 'scale' });
         return obj;
@@ -338,6 +392,12 @@ async function tolerateMissingRoute(f: () => Promise<void>): Promise<void> {
   try { await f(); } catch (err) { if (!(err instanceof RouteProblemError)) throw err; }
 }
 
+
+function olderThan(a: KubeObject, b: KubeObject): boolean {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  return ta !== tb ? ta < tb : (a.metadata.name ?? '') < (b.metadata.name ?? '');
+}
 
 /** The id of the rollback request recorded on a child, if its annotation holds one. */
 function childRequestId(child: KubeObject): string | undefined {

@@ -22,12 +22,19 @@
 // (`status.rollback` with a stamp per part) and Events last. The slice's status is written once,
 // after its effects: a restart before that write finds the child RolledBack and does the flag and
 // the workers again, in the same order (both idempotent); after it, nothing is repeated. Nothing
-// here writes a spec: the flag is one ConfigMap key by server-side apply, workers go through the
-// scale subresource.
+// here writes a spec of the slice's own kinds; workers go through the scale subresource.
+//
+// The feature flag (spec.featureFlag; providers in flags/): before the TrafficShift is created, the
+// flag's state is kept in status (previousValue, written first: a crash cannot lose it) and the flag
+// is set to its starting value; a flag that cannot be set (or that another live slice drives) stalls
+// the slice there, before any work moves. The controller applies the write and, when it fails, plans
+// again with `flagError` (the plan stays pure). While the shift runs the flag follows it (OnOff: on
+// from step onAtStep; Percentage: the child's currentWeight); on rollback or deletion it is restored.
 import { parseDuration } from '../../api/duration.ts';
 import { ConditionType, EventReason, Reason } from '../../api/conditions.ts';
 import {
   MAX_HISTORY,
+  type FeatureFlag,
   type MigrationSlicePhase,
   type MigrationSliceSpec,
   type MigrationSliceStatus,
@@ -38,6 +45,8 @@ import type { RollbackRequest as RecordedRollback } from '../../api/common.ts';
 import { PlannerBase, STALLED_RETRY_MS, ms, pendingActions, type EventEffect, type PlanOf, type SpecProblem, type StatusWrite } from '../shared/planner.ts';
 import { workerRestoreEffects } from '../trafficshift/plan.ts';
 import { checkTriggers, TRIGGER_POLL_MS, type TriggerSample } from './triggers.ts';
+import type { Step } from '../../api/common.ts';
+import { describeFlag, offValue, type FlagAnswer } from '../../flags/provider.ts';
 
 export { CLEANUP_FINALIZER } from '../shared/planner.ts';
 
@@ -79,8 +88,15 @@ export interface SliceObservation {
   trafficShift?: ObservedTrafficShift | undefined;
   /** startWhen measured in this reconcile (only when a check was due). */
   triggers?: TriggerSample[] | undefined;
-  /** Current value of the feature flag key (undefined: key or ConfigMap absent). */
+  /**
+   * The feature flag's state as its provider read it (the value a rollback restores; undefined:
+   * absent, or an http endpoint). Read only until the slice has set the flag in this run.
+   */
   flagValue?: string | undefined;
+  /** Another live MigrationSlice drives the same flag: its name. */
+  flagConflict?: string | undefined;
+  /** Setting the flag to `value` failed in this reconcile (the controller plans again with it). */
+  flagError?: { value: string; field: string; reason: string; message: string; answer?: FlagAnswer | undefined } | undefined;
   /** A rollback requested out of band and handed over in memory by this process's hook (fast path). */
   rollbackRequest?: { trigger: RollbackTrigger; reason: string; alert?: string | undefined; id?: string | undefined } | undefined;
 }
@@ -100,7 +116,12 @@ export type Effect =
   | { type: 'requestChildRollback'; request: RecordedRollback }
   | { type: 'restoreRoute' }
   | { type: 'removeMirror' }
-  | { type: 'setFlag'; value: 'true' | 'false' }
+  /** Sets the flag (flags/ provider); 'start' before the child exists, 'follow' as the shift moves. */
+  | { type: 'setFlag'; value: string; purpose: 'start' | 'follow' }
+  /** Puts the flag back as it was (`previous` from status), or its off value. */
+  | { type: 'restoreFlag'; previous?: string | undefined }
+  /** An intermediate status write (the flag's previous value, before the flag is first set). */
+  | { type: 'writeStatusNow'; status: MigrationSliceStatus }
   | { type: 'scale'; deployment: string; replicas: number }
   | StatusWrite
   | EventEffect;
@@ -279,18 +300,78 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
   }
 
   startShift(why: string): void {
+    const flag = this.o.spec.featureFlag;
+    if (flag && !this.flagSetBeforeShift(flag)) return;
     const name = childName(this.o.name, 'TrafficShift');
     this.st.startedAt ??= this.nowText;
     this.st.children = { ...this.st.children, trafficShift: { name } };
-    const flag = this.o.spec.featureFlag;
-    const effects: Effect[] = [{ type: 'writeStatus' }];
-    if (flag && !this.st.featureFlag?.enabled) {
-      this.st.featureFlag = { enabled: true, at: this.nowText, ...(this.o.flagValue !== undefined ? { previousValue: this.o.flagValue } : {}) };
-      effects.push({ type: 'setFlag', value: 'true' });
+    this.transition('Shifting', Reason.ShiftStarted, `${why}; shifting ${this.o.spec.route ? 'traffic' : 'work'} to ${newSide(this.o.spec)} (TrafficShift ${name})${flag ? `, feature flag ${describeFlag(flag)}=${this.st.featureFlag?.value ?? ''}` : ''}`);
+    this.effects.push({ type: 'writeStatus' }, { type: 'createChild', kind: 'TrafficShift' });
+  }
+
+  /**
+   * Before any work moves: the flag's previous state kept in status, then the flag set to its
+   * starting value. False (Stalled, nothing created) when another slice drives it or it cannot be set.
+   */
+  flagSetBeforeShift(flag: FeatureFlag): boolean {
+    if (this.o.flagConflict && !this.st.featureFlag?.enabled) {
+      this.stalled = { reason: Reason.FlagConflict, message: `spec.featureFlag: ${describeFlag(flag)} is driven by MigrationSlice ${this.o.flagConflict}; this slice starts when that one has completed, rolled back or been deleted` };
+      this.st.message = `waiting: the feature flag is driven by MigrationSlice ${this.o.flagConflict}`;
+      this.requeue = STALLED_RETRY_MS;
+      return false;
     }
-    effects.push({ type: 'createChild', kind: 'TrafficShift' });
-    this.transition('Shifting', Reason.ShiftStarted, `${why}; shifting traffic to ${newSide(this.o.spec)} (TrafficShift ${name})${flag ? `, feature flag ${flag.configMap}/${flag.key}=true` : ''}`);
-    this.effects.push(...effects);
+    const initial = desiredFlagValue(flag, this.o.spec.shift.steps, undefined);
+    const ff = this.st.featureFlag;
+    if (ff?.enabled && ff.value === initial && !ff.error) return true;
+    if (!ff) {
+      // Kept first, in its own write: a crash after the flag is set cannot lose what to restore.
+      this.st.featureFlag = { enabled: false, at: this.nowText, ...(this.o.flagValue !== undefined ? { previousValue: this.o.flagValue } : {}) };
+      this.effects.push({ type: 'writeStatusNow', status: { ...structuredClone(this.st), observedGeneration: this.o.generation } });
+    }
+    const failed = this.o.flagError;
+    if (failed && failed.value === initial) {
+      this.st.featureFlag = { ...this.st.featureFlag!, error: failed.message.slice(0, 1024), ...(failed.answer ? { answer: failed.answer } : {}) };
+      this.stalled = { reason: failed.reason, message: `${failed.field}: ${failed.message}; nothing moved` };
+      this.st.message = `the feature flag could not be set: ${failed.message}`.slice(0, 4096);
+      this.requeue = STALLED_RETRY_MS;
+      return false;
+    }
+    const { error: _error, answer: _answer, ...kept } = this.st.featureFlag!;
+    this.st.featureFlag = { ...kept, enabled: true, value: initial, at: this.nowText };
+    this.effects.push({ type: 'setFlag', value: initial, purpose: 'start' });
+    return true;
+  }
+
+  /** While the shift runs: the flag follows the child (OnOff from onAtStep, Percentage by weight). */
+  followFlag(child: ObservedTrafficShift): void {
+    const flag = this.o.spec.featureFlag;
+    const ff = this.st.featureFlag;
+    if (!flag || !ff?.enabled) return;
+    const want = desiredFlagValue(flag, this.o.spec.shift.steps, child);
+    // A status from an operator before status.featureFlag.value: it had set "true".
+    const current = ff.value ?? 'true';
+    if (current === want && !ff.error) return;
+    const failed = this.o.flagError;
+    if (failed && failed.value === want) {
+      this.st.featureFlag = { ...ff, error: failed.message.slice(0, 1024), ...(failed.answer ? { answer: failed.answer } : {}) };
+      this.stalled = { reason: failed.reason, message: `${failed.field}: ${failed.message}; the flag stays at ${ff.value ?? 'its previous value'} while the shift is at ${child.currentWeight ?? 0}%` };
+      this.requeue = STALLED_RETRY_MS;
+      return;
+    }
+    const { error: _error, answer: _answer, ...kept } = ff;
+    this.st.featureFlag = { ...kept, value: want, at: this.nowText };
+    this.effects.push({ type: 'setFlag', value: want, purpose: 'follow' });
+  }
+
+  /** The flag back as it was before this run (rollback, failure, deletion); idempotent. */
+  restoreFlag(): void {
+    const ff = this.st.featureFlag;
+    if (!this.o.spec.featureFlag || !ff?.enabled) return;
+    const flag = this.o.spec.featureFlag;
+    const restored = flag.configMap && ff.previousValue !== undefined ? ff.previousValue : offValue(flag);
+    const { error: _error, ...kept } = ff;
+    this.st.featureFlag = { ...kept, enabled: false, value: restored, at: this.nowText };
+    this.effects.push({ type: 'restoreFlag', ...(ff.previousValue !== undefined ? { previous: ff.previousValue } : {}) });
   }
 
   shifting(): void {
@@ -304,7 +385,10 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     if (!child.ownedByUs) { this.childConflict('TrafficShift', child.name); return; }
     // The worker records are kept here too: a rollback restores them even if the child is deleted.
     const fromChild: WorkerStatus[] = [];
-    for (const w of child.workers ?? []) if (w.previousReplicas !== undefined) fromChild.push({ deployment: w.deployment, previousReplicas: w.previousReplicas });
+    for (const w of child.workers ?? []) {
+      if (w.previousReplicas === undefined) continue;
+      fromChild.push({ deployment: w.deployment, previousReplicas: w.previousReplicas, ...(w.split ? { split: true, ...(w.legacyDeployment ? { legacyDeployment: w.legacyDeployment } : {}), ...(w.legacyPreviousReplicas !== undefined ? { legacyPreviousReplicas: w.legacyPreviousReplicas } : {}) } : {}) });
+    }
     const recorded = fromChild.length > 0 ? fromChild : this.st.children?.trafficShift?.workers ?? [];
     this.st.children = {
       ...this.st.children,
@@ -321,6 +405,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     const steps = this.o.spec.shift.steps;
     switch (child.phase) {
       case 'Completed':
+        this.followFlag(child);
         this.transition('Completed', Reason.Completed, `traffic fully on ${newSide(this.o.spec)}: ${child.message ?? 'TrafficShift completed'}`);
         this.st.completedAt = this.nowText;
         if (this.o.spec.retireLegacyAfter) this.requeue = parseDuration(this.o.spec.retireLegacyAfter);
@@ -329,6 +414,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       case 'RolledBack': this.rolledBackByChild(child.rollbackReason ?? child.message ?? 'TrafficShift rolled back', Reason.RolledBack); return;
       case 'Failed': this.fail(Reason.ShiftFailed, `TrafficShift ${child.name} failed: ${child.message ?? ''}`); return;
       default: {
+        this.followFlag(child);
         const last = steps.length - 1;
         const stabilizing = child.phase === 'Progressing' && child.currentStep === last && (child.currentWeight ?? 0) === steps[last]!.weight;
         if (stabilizing && this.st.phase !== 'Stabilizing') {
@@ -346,8 +432,7 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
     if (undone && this.st.rollback && !this.st.rollback.completedAt) this.finishRollback();
     else if (undone && flag && this.st.featureFlag?.enabled) {
       // Failed (no rollback record), or a slice rolled back before status.rollback existed.
-      this.st.featureFlag = { ...this.st.featureFlag, enabled: false, at: this.nowText };
-      this.effects.push({ type: 'setFlag', value: 'false' });
+      this.restoreFlag();
     }
     if (this.st.phase === 'Completed' && this.o.spec.retireLegacyAfter && !this.st.legacyRetiredAt) {
       const due = (ms(this.st.completedAt) ?? this.o.now) + parseDuration(this.o.spec.retireLegacyAfter);
@@ -375,9 +460,9 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       }
       if (shifted) this.effects.push({ type: 'restoreRoute' });
       if (this.o.spec.shadow) this.effects.push({ type: 'removeMirror' });
-      if (this.o.spec.featureFlag && this.st.featureFlag?.enabled) this.effects.push({ type: 'setFlag', value: 'false' });
+      if (this.o.spec.featureFlag && this.st.featureFlag?.enabled) this.effects.push({ type: 'restoreFlag', ...(this.st.featureFlag.previousValue !== undefined ? { previous: this.st.featureFlag.previousValue } : {}) });
       // A terminal slice has restored its workers already (or never scaled any).
-      if (!isTerminal(phase)) this.effects.push(...workerRestoreEffects(this.restorableWorkers()));
+      if (!isTerminal(phase)) this.effects.push(...workerRestoreEffects(this.restorableWorkers(), !this.o.trafficShift));
       if (ts?.ownedByUs) this.effects.push({ type: 'deleteChild', kind: 'TrafficShift' });
       if (this.o.shadowRun?.ownedByUs) this.effects.push({ type: 'deleteChild', kind: 'ShadowRun' });
       if (shifted || this.o.spec.shadow) this.events.push({ type: 'event', eventType: 'Warning', reason: EventReason.Deleted, note: `deleted in phase ${phase ?? 'Pending'}: ${this.o.spec.legacy ? `route left at ${this.o.spec.legacy.service} 100%` : 'work left with the legacy consumers'}, mirror removed` });
@@ -481,12 +566,11 @@ class Planner extends PlannerBase<SliceObservation, MigrationSliceStatus, Effect
       return;
     }
     if (!rb.featureFlagRestoredAt && this.o.spec.featureFlag && this.st.featureFlag?.enabled) {
-      this.st.featureFlag = { ...this.st.featureFlag, enabled: false, at: this.nowText };
-      this.effects.push({ type: 'setFlag', value: 'false' });
+      this.restoreFlag();
       rb.featureFlagRestoredAt = this.nowText;
     }
     if (!rb.workersRestoredAt) {
-      const scale = workerRestoreEffects(this.restorableWorkers());
+      const scale = workerRestoreEffects(this.restorableWorkers(), !this.o.trafficShift);
       this.effects.push(...scale);
       const byChild = this.o.trafficShift?.rollback?.workersRestoredAt;
       if (scale.length > 0 || byChild) rb.workersRestoredAt = scale.length > 0 ? this.nowText : byChild;
@@ -548,4 +632,21 @@ export function newSide(spec: Pick<MigrationSliceSpec, 'target' | 'workers'>): s
   if (spec.target) return spec.target.service;
   const split = (spec.workers ?? []).filter((w) => w.split).map((w) => w.deployment);
   return split.length > 0 ? `the consumers of ${split.join(', ')}` : 'the new backend';
+}
+
+/**
+ * The value the flag should have: OnOff "true" from step `onAtStep` on (0: as soon as the shift
+ * starts), "false" before; Percentage the child's current weight ("0" before its first step, the
+ * last step's weight once it completed).
+ */
+export function desiredFlagValue(
+  flag: FeatureFlag,
+  steps: readonly Step[],
+  child: Pick<ObservedTrafficShift, 'phase' | 'currentStep' | 'currentWeight'> | undefined,
+): string {
+  const completed = child?.phase === 'Completed';
+  if (flag.mode === 'Percentage') return String(completed ? (steps.at(-1)?.weight ?? 100) : (child?.currentWeight ?? 0));
+  const at = flag.onAtStep ?? 0;
+  if (at === 0 || completed) return 'true';
+  return child?.currentStep !== undefined && child.currentStep >= at ? 'true' : 'false';
 }

@@ -6,7 +6,8 @@
 // conditions back as its planner computes them. KindController (./kind.ts) applies this, once,
 // for every reconcile of the three kinds. Pure functions, no I/O.
 import { ConditionType, Reason } from '../../api/conditions.ts';
-import { CONFIG_MAP, HTTP_ROUTE, apiMessage, describeRequest, isConflict, isKubeApiError, requestTarget } from '../../kube/index.ts';
+import { CONFIG_MAP, FEATURE_FLAG, HTTP_ROUTE, apiMessage, describeRequest, isConflict, isKubeApiError, requestTarget } from '../../kube/index.ts';
+import { FlagWriteError } from '../../flags/provider.ts';
 import { getCondition, removeCondition, setCondition, type Condition } from '../../runtime/conditions.ts';
 import { RouteProblemError, RouteVerificationError } from '../../traffic/router.ts';
 
@@ -35,6 +36,8 @@ export function failureOf(err: unknown): Failure | undefined {
   if (err instanceof RouteVerificationError) return { reason: Reason.RouteVerificationFailed, message: err.message, stalled: false };
   // A route deleted or changed between the read and the write.
   if (err instanceof RouteProblemError) return { reason: Reason.RouteNotFound, message: err.message, stalled: true };
+  // A flag provider's own failure (an HTTP flag endpoint that keeps failing), e.g. while restoring it on rollback: retried.
+  if (err instanceof FlagWriteError) return { reason: Reason.FeatureFlagWriteFailed, message: `${err.field}: ${err.message}`, stalled: false };
   if (!isKubeApiError(err)) return { reason: Reason.ReconcileError, message: err instanceof Error ? err.message : String(err), stalled: false };
   if (isConflict(err)) return undefined;
   const target = requestTarget(err.request);
@@ -43,7 +46,7 @@ export function failureOf(err: unknown): Failure | undefined {
   const invalid = err.code === 422 || err.reason === 'Invalid';
   if (err.code === 403) return { reason: Reason.Forbidden, message, stalled: true };
   if (write && target.resource === HTTP_ROUTE.plural && invalid) return { reason: Reason.RouteWriteRejected, message, stalled: true };
-  if (write && target.resource === CONFIG_MAP.plural) return { reason: Reason.FeatureFlagWriteFailed, message, stalled: invalid };
+  if (write && (target.resource === CONFIG_MAP.plural || target.resource === FEATURE_FLAG.plural)) return { reason: Reason.FeatureFlagWriteFailed, message, stalled: invalid };
   if (write && invalid) return { reason: Reason.WriteRejected, message, stalled: true };
   return { reason: Reason.ReconcileError, message, stalled: false };
 }

@@ -652,12 +652,19 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
  * Scales back what a shift scaled, from its worker records: each worker to the replicas it had
  * before, and a legacy Deployment that was already scaled (after completion) to its earlier count.
  * Used by a standalone shift's rollback and by its owner slice's (migrationslice/plan.ts).
+ * `splitToo`: also split workers (legacy first), for a slice whose shift was deleted.
  */
-export function workerRestoreEffects(workers: readonly WorkerStatus[] | undefined): Array<Extract<Effect, { type: 'scale' }>> {
+export function workerRestoreEffects(workers: readonly WorkerStatus[] | undefined, splitToo = false): Array<Extract<Effect, { type: 'scale' }>> {
   const out: Array<Extract<Effect, { type: 'scale' }>> = [];
   for (const w of workers ?? []) {
-    // Split workers are restored by their shift, legacy first (rollbackEffects).
-    if (w.split) continue;
+    // Split workers are restored by their shift, legacy first (rollbackEffects); by the slice only
+    // when the shift is gone (deleted mid-shift): legacy first too, without the shift's wait for Ready.
+    if (w.split) {
+      if (!splitToo) continue;
+      if (w.legacyDeployment && w.legacyPreviousReplicas !== undefined) out.push({ type: 'scale', deployment: w.legacyDeployment, replicas: w.legacyPreviousReplicas });
+      if (w.previousReplicas !== undefined) out.push({ type: 'scale', deployment: w.deployment, replicas: w.previousReplicas });
+      continue;
+    }
     if (w.previousReplicas !== undefined) out.push({ type: 'scale', deployment: w.deployment, replicas: w.previousReplicas });
     if (w.legacyDeployment && w.legacyPreviousReplicas !== undefined && w.legacyScaledAt) out.push({ type: 'scale', deployment: w.legacyDeployment, replicas: w.legacyPreviousReplicas });
   }

@@ -30,7 +30,7 @@ import { freePort, isAlive, killPid, startDetached, waitReady } from '../testbed
 import type { TestbedInfo } from '../testbed/testbed.ts';
 import { BENCH_ERROR_QUERY } from './breach.ts';
 import {
-  apply, applyAll, canaryWeight, CONSTANT_QUERY, deleteNamespaces, dist, httpRoute, kube, log, mergePatch, now, pool, rssMb, serviceObjects, sleep,
+  apply, applyAll, canaryWeight, CONSTANT_QUERY, deleteNamespaces, dist, fetchText, httpRoute, kube, log, memoryMap, mergePatch, metricSum, now, pool, rssMb, serviceObjects, sleep,
   startOperator, trafficShift, uid, watch, type Dist, type Kube,
 } from './lib.ts';
 
@@ -56,10 +56,16 @@ export interface TimingResult {
   errors: string[];
 }
 
+/**
+ * Where the memory is, at the end of a window: /proc/PID/smaps_rollup (allocated vs pages of mapped
+ * files: the binary and its libraries) and the runtime's own heap figures from its /metrics, MB.
+ */
+export interface MemoryDetail { anonMb?: number; fileMb?: number; runtime: Record<string, number> }
+
 export interface MemoryResult {
   cutovers: number;
-  flagger: { baselineMb: number; initializedMb: number; initializedMaxMb: number; progressingMb: number; progressingMaxMb: number; initializedAfterS: number; progressingAfterS: number; phases: Record<string, number> };
-  cutover: { baselineMb: number; progressingMb: number; progressingMaxMb: number; progressingAfterS: number; phases: Record<string, number> };
+  flagger: { baselineMb: number; initializedMb: number; initializedMaxMb: number; progressingMb: number; progressingMaxMb: number; initializedAfterS: number; progressingAfterS: number; phases: Record<string, number>; empty?: MemoryDetail; detail?: MemoryDetail };
+  cutover: { baselineMb: number; progressingMb: number; progressingMaxMb: number; progressingAfterS: number; phases: Record<string, number>; empty?: MemoryDetail; detail?: MemoryDetail };
   /** Flagger / Cutover, both Progressing, medians. */
   ratio: number;
   errors: string[];
@@ -367,6 +373,20 @@ async function sampleRss(pid: number, ms: number): Promise<number[]> {
   while (Date.now() < end) { out.push(rssMb(pid)); await sleep(2000); }
   return out.filter(Number.isFinite);
 }
+/** Node's (prom-client defaults) and Go's (client_golang defaults) heap figures. */
+const RUNTIME_METRICS = {
+  cutover: ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes'],
+  flagger: ['go_memstats_heap_alloc_bytes', 'go_memstats_heap_inuse_bytes', 'go_memstats_stack_inuse_bytes', 'go_memstats_sys_bytes'],
+};
+async function memoryDetail(pid: number, tool: 'cutover' | 'flagger', metricsUrl: string): Promise<MemoryDetail> {
+  const m = memoryMap(pid);
+  const runtime: Record<string, number> = {};
+  try {
+    const text = await fetchText(metricsUrl);
+    for (const name of RUNTIME_METRICS[tool]) runtime[name.replace(/_bytes$/, '_mb')] = Math.round((metricSum(text, name) / 2 ** 20) * 10) / 10;
+  } catch (err) { log(`flagger/memory: ${metricsUrl}: ${(err as Error).message}`); }
+  return { ...(m ? { anonMb: m.anonMb, fileMb: m.fileMb } : {}), runtime };
+}
 const med = (xs: number[]) => Math.round(dist(xs).p50);
 const mx = (xs: number[]) => Math.round(Math.max(...xs));
 function countPhases(xs: Iterable<{ status?: { phase?: string } }>): Record<string, number> {
@@ -391,6 +411,7 @@ async function memoryBench(info: TestbedInfo, k: Kube, bin: string, n: number): 
   try {
     await sleep(5000);
     const baseline = med(await sampleRss(op.pid, 6000));
+    const emptyDetail = await memoryDetail(op.pid, 'cutover', `${op.url}/metrics`);
     const t0 = Date.now();
     await applyAll(k, Array.from({ length: n }, (_, i) => trafficShift(cns, `s-${i}`, `r-${i}`, { steps: [[10, '30m'], [100, '30m']], interval: '10s', failureLimit: 1 })), 16);
     const progressing = () => [...shifts.values()].filter((s) => s.status?.phase === 'Progressing').length;
@@ -398,8 +419,9 @@ async function memoryBench(info: TestbedInfo, k: Kube, bin: string, n: number): 
     const after = (Date.now() - t0) / 1000;
     await sleep(12_000); // one analysis round past the last start
     const rss = await sampleRss(op.pid, window);
-    cutover = { baselineMb: baseline, progressingMb: med(rss), progressingMaxMb: mx(rss), progressingAfterS: Math.round(after * 10) / 10, phases: countPhases(shifts.values()) };
-    log(`flagger/memory: Cutover with ${n} shifts Progressing: RSS ${cutover.progressingMb} MB (max ${cutover.progressingMaxMb}; ${baseline} MB before any)`);
+    const detail = await memoryDetail(op.pid, 'cutover', `${op.url}/metrics`);
+    cutover = { baselineMb: baseline, progressingMb: med(rss), progressingMaxMb: mx(rss), progressingAfterS: Math.round(after * 10) / 10, phases: countPhases(shifts.values()), empty: emptyDetail, detail };
+    log(`flagger/memory: Cutover with ${n} shifts Progressing: RSS ${cutover.progressingMb} MB (max ${cutover.progressingMaxMb}; ${baseline} MB before any); ${JSON.stringify(detail)}`);
   } finally {
     sw.stop();
     await op.stop();
@@ -417,6 +439,8 @@ async function memoryBench(info: TestbedInfo, k: Kube, bin: string, n: number): 
   try {
     await sleep(5000);
     const baseline = med(await sampleRss(fl.pid, 6000));
+    const flMetrics = `http://127.0.0.1:${fl.port}/metrics`;
+    const emptyDetail = await memoryDetail(fl.pid, 'flagger', flMetrics);
     const t0 = Date.now();
     const names = Array.from({ length: n }, (_, i) => `m-${i}`);
     await applyAll(k, names.map((x) => deployment(fns, x)), 16);
@@ -435,11 +459,13 @@ async function memoryBench(info: TestbedInfo, k: Kube, bin: string, n: number): 
     const progAfter = (Date.now() - t1) / 1000;
     await sleep(12_000);
     const rssProg = await sampleRss(fl.pid, window);
+    const detail = await memoryDetail(fl.pid, 'flagger', flMetrics);
     const flagger: MemoryResult['flagger'] = {
       baselineMb: baseline, initializedMb: med(rssInit), initializedMaxMb: mx(rssInit), progressingMb: med(rssProg), progressingMaxMb: mx(rssProg),
       initializedAfterS: Math.round(initAfter * 10) / 10, progressingAfterS: Math.round(progAfter * 10) / 10, phases: { ...countPhases(canaries.values()), ...Object.fromEntries(Object.entries(phasesInit).map(([p, c]) => [`init:${p}`, c])) },
+      empty: emptyDetail, detail,
     };
-    log(`flagger/memory: Flagger with ${n} Canaries Progressing: RSS ${flagger.progressingMb} MB (max ${flagger.progressingMaxMb})`);
+    log(`flagger/memory: Flagger with ${n} Canaries Progressing: RSS ${flagger.progressingMb} MB (max ${flagger.progressingMaxMb}); ${JSON.stringify(detail)}`);
     return { cutovers: n, flagger, cutover, ratio: Math.round((flagger.progressingMb / cutover.progressingMb) * 100) / 100, errors };
   } finally {
     cw.stop();

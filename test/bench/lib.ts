@@ -129,6 +129,22 @@ export function rssMb(pid: number): number {
   } catch { return NaN; }
 }
 
+/**
+ * Where a process's resident memory is (/proc/PID/smaps_rollup, MB): `anonMb` is what it allocated
+ * (heaps, stacks, malloc), `fileMb` pages of files it maps (its binary and shared libraries; shared
+ * with other processes running the same binary, but counted in each one's RSS).
+ */
+export function memoryMap(pid: number): { rssMb: number; anonMb: number; fileMb: number } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+    const mb = (v: number) => Math.round((v / 1024) * 10) / 10;
+    const rss = kb('Rss');
+    const anon = kb('Anonymous');
+    return { rssMb: mb(rss), anonMb: mb(anon), fileMb: mb(rss - anon) };
+  } catch { return undefined; }
+}
+
 export function percentile(xs: number[], p: number): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);

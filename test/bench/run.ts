@@ -1,5 +1,6 @@
-// npm run bench [-- --only alert,breach,readyz,scale,workers,flagger,judge,parity,dashboard] [--keep-testbed]
-// Runs the benchmarks of DESIGN §6 on the testbed (starts it, or reuses a running one), writes
+// npm run bench [-- --only alert,breach,readyz,scale,workers,flagger,judge,parity,dashboard] [--reuse-testbed]
+// Runs the benchmarks of DESIGN §6 on the testbed (starts it, or reuses a running one; with
+// --reuse-testbed only reuses one and stops if none is running and healthy, never starting or stopping one), writes
 // test/bench/results/<date>.json and prints a markdown table. Measures and reports; never fails on
 // a missed target (machines are noisy) — the table says which targets were met.
 import { execFileSync } from 'node:child_process';
@@ -7,8 +8,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT } from '../testbed/paths.ts';
-import { startTestbed } from '../testbed/testbed.ts';
+import { REPO_ROOT, testbedDir } from '../testbed/paths.ts';
+import { isHealthy, readState, startTestbed } from '../testbed/testbed.ts';
 import { alertBench, type AlertResult } from './alert.ts';
 import { breachBench, type BreachResult } from './breach.ts';
 import { readyzBench, type ReadyzResult } from './readyz.ts';
@@ -46,9 +47,9 @@ export interface BenchResults {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { only: { type: 'string' }, 'shifts': { type: 'string' }, 'worker-shifts': { type: 'string' }, 'flagger-runs': { type: 'string' }, 'flagger-settings': { type: 'string' }, 'judge-runs': { type: 'string' }, 'dashboard-shifts': { type: 'string' }, operator: { type: 'string', default: 'bundle' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { only: { type: 'string' }, 'shifts': { type: 'string' }, 'worker-shifts': { type: 'string' }, 'flagger-runs': { type: 'string' }, 'flagger-settings': { type: 'string' }, 'judge-runs': { type: 'string' }, 'dashboard-shifts': { type: 'string' }, operator: { type: 'string', default: 'bundle' }, 'reuse-testbed': { type: 'boolean' }, help: { type: 'boolean' } } });
   if (values.help) {
-    console.log('usage: npm run bench [-- --only alert,breach,readyz,scale,workers,flagger,judge,parity,dashboard] [--shifts 1000] [--worker-shifts 200] [--flagger-runs 3] [--flagger-settings fastest,defaults,tutorial|none] [--judge-runs 200] [--dashboard-shifts 1000] [--operator bundle|source]');
+    console.log('usage: npm run bench [-- --only alert,breach,readyz,scale,workers,flagger,judge,parity,dashboard] [--shifts 1000] [--worker-shifts 200] [--flagger-runs 3] [--flagger-settings fastest,defaults,tutorial|none] [--judge-runs 200] [--dashboard-shifts 1000] [--operator bundle|source] [--reuse-testbed]');
     return;
   }
   const parts = (values.only ? values.only.split(',').map((s) => s.trim()) : [...PARTS]) as Part[];
@@ -72,6 +73,11 @@ async function main(): Promise<void> {
   const file = join(dir, `${results.startedAt.replace(/[:]/g, '-').replace(/\..*/, '')}.json`);
   const save = () => writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   const offline = parts.every((p) => OFFLINE.includes(p));
+  if (!offline && values['reuse-testbed']) {
+    // A shared testbed: an unhealthy one would otherwise be stopped and started anew under its owner.
+    const state = readState();
+    if (!state || !(await isHealthy(state))) throw new Error(`--reuse-testbed: no healthy testbed running in ${testbedDir()}; not starting one`);
+  }
   const tb = offline ? undefined : await startTestbed();
   log(`${tb ? `testbed ${tb.reused ? 'reused' : 'started'}` : 'no testbed needed'}; parts: ${parts.join(', ')}`);
   const t0 = Date.now();

@@ -61,12 +61,19 @@ describe('the bundle (dist/)', () => {
   it('the operator runs from it alone (--help), without loading what it does not use', async () => {
     // Node's module list once everything the operator imports is loaded (--help exits after that).
     const probe = join(dir, 'modules.cjs');
-    writeFileSync(probe, `process.on('exit', () => process.stderr.write(JSON.stringify(process.moduleLoadList)));`);
+    // And how many Intl.ListFormats were built: each reads ICU locale data out of the node binary (~6 MB RSS).
+    writeFileSync(probe, [
+      'let listFormats = 0; const LF = Intl.ListFormat;',
+      'Intl.ListFormat = class extends LF { constructor(...a) { super(...a); listFormats++; } };',
+      `process.on('exit', () => process.stderr.write(JSON.stringify({ modules: process.moduleLoadList, listFormats })));`,
+    ].join('\n'));
     const { stdout, stderr } = await execFileP(process.execPath, ['--require', probe, join(dist, 'main.mjs'), '--help'], { cwd: dir });
     expect(stdout).toMatch(/^usage: cutover/);
-    const modules = JSON.parse(stderr) as string[];
+    const { modules, listFormats } = JSON.parse(stderr) as { modules: string[]; listFormats: number };
     // Node's internal fetch (undici, ~3 MB): loaded by an ES import of node:http, not needed (build.ts builtinsViaRequire).
     expect(modules.filter((m) => m.includes('undici'))).toEqual([]);
+    // got's @sindresorhus/is builds two at load for its error messages; the bundle builds them on first use (build.ts lazyListFormat).
+    expect(listFormats).toBe(0);
   });
 
   it('the chunks loaded on first use load from it alone', async () => {

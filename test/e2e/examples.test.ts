@@ -13,6 +13,7 @@ import { REPO_ROOT } from '../testbed/paths.ts';
 import { startPodScrape, type PodScrape } from '../testbed/pod-scrape.ts';
 import type { Queue } from 'bullmq';
 import { deployQueue, openQueue, produceJobs, waitForJobs, type JobTally } from '../helpers/queue.ts';
+import { kube, watch, type WatchEvent } from '../bench/lib.ts';
 
 let operator: OperatorProcess;
 let podScrape: PodScrape | undefined;
@@ -223,26 +224,39 @@ describe('examples reach the outcome their README promises', () => {
     const ex = await runExample('zemo-api-and-workers', {
       backends: [{ service: 'zemo-monolith', latencyMs: LATENCY_MS }, { service: 'zemo-api', port: 3000, latencyMs: LATENCY_MS }],
       host: 'zemo.example.com',
-      before: async (ns) => { queue = openQueue(await deployQueue(ns), 'pipeline'); },
+      before: async (ns) => {
+        queue = openQueue(await deployQueue(ns), 'pipeline');
+        // As in production, the monolith's job runner is running before the cutover starts: the
+        // example's Deployments first, Ready, then the whole overlay (the same objects, unchanged).
+        const rendered = await kubectlOk(['kustomize', 'examples/zemo-api-and-workers/overlays/testbed']);
+        const deployments = rendered.split(/^---$/m).filter((d) => /^kind: Deployment$/m.test(d));
+        await kubectlOk(['apply', '--server-side', '-n', ns, '-f', '-'], deployments.join('\n---\n'));
+        await eventually('the monolith\'s job runner Ready', async () => (await replicas(ns, 'zemo-monolith-jobs')).ready === 4, 120_000, 500);
+      },
     });
     const q = queue!;
     cleanups.push(() => q.close());
     const ac = new AbortController();
     const produced = produceJobs(q, { count: 40 * 300, ratePerSecond: 40, signal: ac.signal });
-    // At the first step the route and the consumers show the same 25%.
-    const step1 = await eventually('step 1: route at 25% and its split Ready', async () => {
-      const ts = await getJson<{ status?: { currentWeight?: number; workersReady?: boolean } }>(['get', 'trafficshift', 'zemo-api-and-workers-shift', '-n', ex.ns]).catch(() => undefined);
-      return ts?.status?.currentWeight === 25 && ts.status.workersReady === true ? ts : undefined;
-    }, 120_000, 200);
-    expect(step1.status?.currentWeight).toBe(25);
-    expect((await weights(ex.ns, 'zemo'))['zemo-api']).toBe(25);
-    expect(await replicas(ex.ns, 'zemo-worker')).toEqual({ replicas: 1, ready: 1 });
-    expect((await replicas(ex.ns, 'zemo-monolith-jobs')).replicas).toBe(3);
+    // Every status of the shift and every Deployment change, as WATCH events (no step can slip between two polls).
+    const k = kube(testbed());
+    const shifts: Array<WatchEvent<{ metadata: { name: string }; status?: { currentWeight?: number; workersReady?: boolean; phase?: string } }>> = [];
+    const deps: Array<WatchEvent<{ metadata: { name: string }; spec?: { replicas?: number }; status?: { readyReplicas?: number } }>> = [];
+    const w1 = watch(k, `/apis/cutover.dev/v1alpha1/namespaces/${ex.ns}/trafficshifts`, (e) => shifts.push(e as typeof shifts[number]));
+    const w2 = watch(k, `/apis/apps/v1/namespaces/${ex.ns}/deployments`, (e) => deps.push(e as typeof deps[number]));
+    cleanups.push(async () => { w1.stop(); w2.stop(); });
     const done = await waitSlice(ex.ns, 'zemo-api-and-workers', ['Completed', 'RolledBack', 'Failed'], 180_000);
     await ex.load.stop();
     ac.abort();
     const tally = await waitForJobs(q, (await produced).ids, 180_000);
+    w1.stop(); w2.stop();
     expect(done.status?.phase, JSON.stringify(done.status?.history)).toBe('Completed');
+    // At the first step the route and the consumers showed the same 25%: 1 of 4 consumers new, Ready.
+    const step1 = shifts.find((e) => e.obj.status?.currentWeight === 25 && e.obj.status.workersReady === true);
+    expect(step1, 'a status at weight 25 with its split Ready').toBeDefined();
+    const before = (name: string) => deps.filter((e) => e.obj.metadata.name === name && e.at <= step1!.at).at(-1)?.obj;
+    expect(before('zemo-worker')).toMatchObject({ spec: { replicas: 1 }, status: { readyReplicas: 1 } });
+    expect(before('zemo-monolith-jobs')?.spec?.replicas).toBe(3);
     expect(await replicas(ex.ns, 'zemo-worker')).toEqual({ replicas: 4, ready: 4 });
     expect((await replicas(ex.ns, 'zemo-monolith-jobs')).replicas).toBe(0);
     expect(await weights(ex.ns, 'zemo')).toEqual({ 'zemo-monolith': 0, 'zemo-api': 100 });

@@ -370,16 +370,15 @@ function metricRules<T extends MetricBase>(thresholds: ReadonlyArray<keyof Metri
   ];
 }
 
+/** A bound on the difference of two ratios, in percentage points (TrafficShift and ShadowRun metrics). */
+const maxDiffPoints = (description: string) => z.number().min(0).optional().describe(description);
+
 export const MetricSchema = withRules(
   z.strictObject({
     ...metricBaseShape,
-    maxDiffPoints: z
-      .number()
-      .min(0)
-      .optional()
-      .describe(
-        'Fail when (new − legacy) × 100 is above, in percentage points: for failure ratios (0.03 vs 0.01) the difference is 2 points. Unlike maxRatio it stays defined when the legacy side fails nothing.',
-      ),
+    maxDiffPoints: maxDiffPoints(
+      'Fail when (new − legacy) × 100 is above, in percentage points: for failure ratios (0.03 vs 0.01) the difference is 2 points. Unlike maxRatio it stays defined when the legacy side fails nothing.',
+    ),
     judge: JudgeSchema.optional().describe(JUDGE_DESCRIPTION),
   }),
   [...metricRules<MetricBase>(['min', 'max', 'maxRatio', 'maxDiffPoints', 'judge']), ...judgedMetricRules],
@@ -390,13 +389,9 @@ export type Metric = z.infer<typeof MetricSchema>;
 export const ShadowMetricSchema = withRules(
   z.strictObject({
     ...metricBaseShape,
-    maxDiffPoints: z
-      .number()
-      .min(0)
-      .optional()
-      .describe(
-        'Fail when (shadow − primary) × 100 is above, in percentage points: for error ratios (0.012 vs 0.010) the difference is 0.2 points, so 0.5 allows half a point more errors than the primary.',
-      ),
+    maxDiffPoints: maxDiffPoints(
+      'Fail when (shadow − primary) × 100 is above, in percentage points: for error ratios (0.012 vs 0.010) the difference is 0.2 points, so 0.5 allows half a point more errors than the primary.',
+    ),
     judge: JudgeSchema.optional().describe(
       'Judge the metric statistically: the shadow (prometheus.query) against the primary (prometheus.baselineQuery, or the same query for the primary), range-queried over the window at step and compared with a Mann-Whitney U test.',
     ),

@@ -104,7 +104,7 @@ async function runExample(name: string, o: { backends: Backend[]; host: string; 
  * as a backend, the overlay applied, and score jobs enqueued at 40/s until `stop`, which waits for
  * every job to finish and returns the count from Redis.
  */
-async function runWorkerExample(name: string, o: { gauge: number; newFailRatio?: number }): Promise<{ ns: string; monolithUrl: string; stop: () => Promise<JobTally> }> {
+async function runWorkerExample(name: string, o: { gauge: number; newFailRatio?: number; legacy: { name: string; replicas: number } }): Promise<{ ns: string; monolithUrl: string; stop: () => Promise<JobTally> }> {
   const info = testbed();
   const ns = NS[name]?.shift();
   if (!ns) throw new Error(`no namespace left for example ${name}: add it to EXAMPLES`);
@@ -123,8 +123,13 @@ async function runWorkerExample(name: string, o: { gauge: number; newFailRatio?:
   let rendered = await kubectlOk(['kustomize', `examples/${name}/overlays/testbed`]);
   if (o.newFailRatio !== undefined && !rendered.includes('- name: WORKER_VERSION\n          value: new')) throw new Error(`examples/${name}: no new worker's WORKER_VERSION to add FAIL_RATIO after`);
   if (o.newFailRatio !== undefined) rendered = rendered.replace('- name: WORKER_VERSION\n          value: new', `- name: WORKER_VERSION\n          value: new\n        - name: FAIL_RATIO\n          value: "${o.newFailRatio}"`);
-  await kubectlOk(['apply', '--server-side', '-n', ns, '-f', '-'], rendered);
+  // As in production, the legacy consumers run and take the jobs before the cutover exists: the
+  // example's Deployments first, Ready, the producer, then the whole overlay (the same objects).
+  const deployments = rendered.split(/^---$/m).filter((d) => /^kind: Deployment$/m.test(d));
+  await kubectlOk(['apply', '--server-side', '-n', ns, '-f', '-'], deployments.join('\n---\n'));
+  await eventually(`${o.legacy.name} Ready`, async () => (await replicas(ns, o.legacy.name)).ready === o.legacy.replicas, 180_000, 500);
   const produced = produceJobs(queue, { count: 40 * 300, ratePerSecond: 40, signal: ac.signal });
+  await kubectlOk(['apply', '--server-side', '-n', ns, '-f', '-'], rendered);
   return {
     ns, monolithUrl,
     stop: async () => { ac.abort(); const p = await produced; return waitForJobs(queue, p.ids, 180_000); },
@@ -266,7 +271,7 @@ describe('examples reach the outcome their README promises', () => {
   });
 
   it('score-worker-extraction (the monolith → distributed migration guide): Pending until the batch-duration trigger holds, then the work moves 10 → 50 → 100% by consumers, no route, no job lost, Completed', async () => {
-    const ex = await runWorkerExample('score-worker-extraction', { gauge: 1200 }); // 20 min: below the 30 min trigger
+    const ex = await runWorkerExample('score-worker-extraction', { gauge: 1200, legacy: { name: 'monolith-score', replicas: 10 } }); // 20 min: below the 30 min trigger
     const waiting = await eventually('slice waiting on its trigger with a value', async () => {
       const s = await slice(ex.ns, 'score-worker-extraction');
       return s.status?.triggers?.[0]?.value === 1200 ? s : undefined;
@@ -291,7 +296,7 @@ describe('examples reach the outcome their README promises', () => {
   });
 
   it('score-worker-extraction, rollback: a worker failing 20% of score jobs is rolled back in the playbook\'s order (monolith consumers back and Ready, worker idle, flag flipped) within its "< 5 minutes"; no job lost', async () => {
-    const ex = await runWorkerExample('score-worker-extraction', { gauge: 2400, newFailRatio: 0.2 });
+    const ex = await runWorkerExample('score-worker-extraction', { gauge: 2400, newFailRatio: 0.2, legacy: { name: 'monolith-score', replicas: 10 } });
     const done = await waitSlice(ex.ns, 'score-worker-extraction', ['Completed', 'RolledBack', 'Failed'], 240_000);
     const rb = await eventually('slice rollback complete', async () => {
       const s = await getJson<{ status?: { rollback?: { at?: string; featureFlagRestoredAt?: string; completedAt?: string } } }>(['get', 'migrationslice', 'score-worker-extraction', '-n', ex.ns]);

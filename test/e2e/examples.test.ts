@@ -1,7 +1,7 @@
 // Every example in examples/ applied as its README says (`kubectl apply -k examples/NAME/overlays/testbed`)
 // on the testbed, with the backends it names, reaches the outcome its README promises.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
+import { eventually, eventuallyEqual, getJson, kubectl, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { runLoad } from '../testbed/dataplane/load.ts';
 import { backendRecord, startBackend, stopBackend } from '../testbed/backends.ts';
@@ -262,7 +262,8 @@ describe('examples reach the outcome their README promises', () => {
     const before = (name: string) => deps.filter((e) => e.obj.metadata.name === name && e.at <= step1!.at).at(-1)?.obj;
     expect(before('zemo-worker')).toMatchObject({ spec: { replicas: 1 }, status: { readyReplicas: 1 } });
     expect(before('zemo-monolith-jobs')?.spec?.replicas).toBe(3);
-    expect(await replicas(ex.ns, 'zemo-worker')).toEqual({ replicas: 4, ready: 4 });
+    // Ready as `kubectl rollout status` sees it (a readiness probe may miss a beat on a loaded node).
+    expect(await eventuallyEqual('zemo-worker Ready', () => replicas(ex.ns, 'zemo-worker'), { replicas: 4, ready: 4 }, 30_000, 500)).toEqual({ replicas: 4, ready: 4 });
     expect((await replicas(ex.ns, 'zemo-monolith-jobs')).replicas).toBe(0);
     expect(await weights(ex.ns, 'zemo')).toEqual({ 'zemo-monolith': 0, 'zemo-api': 100 });
     expect(await flag(ex.ns, 'zemo-flags', 'clients-use-new-api')).toBe('true');
@@ -285,7 +286,8 @@ describe('examples reach the outcome their README promises', () => {
     const tally = await ex.stop();
     expect(done.status?.phase, JSON.stringify(done.status?.history)).toBe('Completed');
     expect(phases(done)).toEqual(['Pending', 'Shifting', 'Stabilizing', 'Completed']);
-    expect(await replicas(ex.ns, 'score-worker')).toEqual({ replicas: 10, ready: 10 });
+    // Ready as `kubectl rollout status` sees it (a readiness probe may miss a beat on a loaded node).
+    expect(await eventuallyEqual('score-worker Ready', () => replicas(ex.ns, 'score-worker'), { replicas: 10, ready: 10 }, 30_000, 500)).toEqual({ replicas: 10, ready: 10 });
     expect((await replicas(ex.ns, 'monolith-score')).replicas).toBe(0);
     expect(await flag(ex.ns, 'feature-flags', 'score-events-to-worker')).toBe('true');
     // Every score job enqueued was done, by the monolith first and then by the worker.
@@ -315,7 +317,8 @@ describe('examples reach the outcome their README promises', () => {
     const seconds = (at(rb.completedAt) - at(ts.status?.rollback?.at)) / 1000;
     console.log(`[examples] score-worker-extraction rollback: breach decided → flag flipped in ${seconds.toFixed(1)} s (playbook: < 5 minutes); jobs ${JSON.stringify({ enqueued: tally.total, completed: tally.completed, failed: tally.failed, byVersion: tally.byVersion })}`);
     expect(seconds).toBeLessThan(300);
-    expect(await replicas(ex.ns, 'monolith-score')).toEqual({ replicas: 10, ready: 10 });
+    // Ready as `kubectl rollout status` sees it (a readiness probe may miss a beat on a loaded node).
+    expect(await eventuallyEqual('monolith-score Ready', () => replicas(ex.ns, 'monolith-score'), { replicas: 10, ready: 10 }, 30_000, 500)).toEqual({ replicas: 10, ready: 10 });
     expect((await replicas(ex.ns, 'score-worker')).replicas).toBe(0);
     expect(await flag(ex.ns, 'feature-flags', 'score-events-to-worker')).toBe('false');
     expect(tally.missing).toEqual([]);

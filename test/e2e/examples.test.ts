@@ -101,7 +101,7 @@ async function runExample(name: string, o: { backends: Backend[]; host: string; 
 
 /**
  * A worker example: Redis in the namespace, the monolith (whose batch-duration gauge the trigger reads)
- * as a backend, the overlay applied, and score jobs enqueued at 40/s until `stop`, which waits for
+ * as a backend, the overlay applied, and score jobs enqueued at 20/s until `stop`, which waits for
  * every job to finish and returns the count from Redis.
  */
 async function runWorkerExample(name: string, o: { gauge: number; newFailRatio?: number; legacy: { name: string; replicas: number } }): Promise<{ ns: string; monolithUrl: string; stop: () => Promise<JobTally> }> {
@@ -128,7 +128,7 @@ async function runWorkerExample(name: string, o: { gauge: number; newFailRatio?:
   const deployments = rendered.split(/^---$/m).filter((d) => /^kind: Deployment$/m.test(d));
   await kubectlOk(['apply', '--server-side', '-n', ns, '-f', '-'], deployments.join('\n---\n'));
   await eventually(`${o.legacy.name} Ready`, async () => (await replicas(ns, o.legacy.name)).ready === o.legacy.replicas, 180_000, 500);
-  const produced = produceJobs(queue, { count: 40 * 300, ratePerSecond: 40, signal: ac.signal });
+  const produced = produceJobs(queue, { count: 20 * 600, ratePerSecond: 20, signal: ac.signal });
   await kubectlOk(['apply', '--server-side', '-n', ns, '-f', '-'], rendered);
   return {
     ns, monolithUrl,
@@ -242,7 +242,7 @@ describe('examples reach the outcome their README promises', () => {
     const q = queue!;
     cleanups.push(() => q.close());
     const ac = new AbortController();
-    const produced = produceJobs(q, { count: 40 * 300, ratePerSecond: 40, signal: ac.signal });
+    const produced = produceJobs(q, { count: 20 * 600, ratePerSecond: 20, signal: ac.signal });
     // Every status of the shift and every Deployment change, as WATCH events (no step can slip between two polls).
     const k = kube(testbed());
     const shifts: Array<WatchEvent<{ metadata: { name: string }; status?: { currentWeight?: number; workersReady?: boolean; phase?: string } }>> = [];

@@ -20,14 +20,14 @@ export const consumerPods = (namespace: string, name: string): Promise<string[]>
 
 /**
  * Waits until the testbed's Prometheus has scraped every Ready pod of the consumer Deployments `names`
- * (their cutover_test_jobs_total series exist). Start a pod-scrape for `namespace` first
+ * (their worker_jobs_total series exist). Start a pod-scrape for `namespace` first
  * (test/testbed/pod-scrape.ts); then produce: a rate() over jobs done before a pod's first scrape
  * misses them.
  */
 export async function waitConsumersScraped(namespace: string, names: readonly string[], timeoutMs = 30_000): Promise<string[]> {
   const pods = (await Promise.all(names.map((n) => consumerPods(namespace, n)))).flat().sort();
   await eventually(`Prometheus scraping the consumer pods ${pods.join(', ')}`, async () => {
-    const rows = await promQuery(`count by (pod) (cutover_test_jobs_total{namespace="${namespace}",status="completed"})`);
+    const rows = await promQuery(`count by (pod) (worker_jobs_total{namespace="${namespace}",status="completed"})`);
     const seen = new Set(rows.map((r) => r.metric.pod));
     return pods.every((p) => seen.has(p));
   }, timeoutMs, 250);

@@ -1,12 +1,14 @@
-// Scale and restart: 1,000 concurrent TrafficShifts (10 namespaces × 100, each with its own HTTPRoute
-// over the namespace's two Services) on ONE operator process.
+// Scale and restart: 1,000 (or --shifts N, e.g. 10,000) concurrent TrafficShifts (100 per namespace,
+// each with its own HTTPRoute over the namespace's two Services) on ONE operator process.
+// At 1,000 the steps run in lockstep (the worst burst); with --scale-stagger S the shifts' step
+// boundaries are spread evenly over S seconds, as real cutovers started at different times are.
 //   idle      all shifts in a long first step, analysis every 30 s: RSS, API requests/s, Prometheus queries/s
 //   stepping  the first pause is cut to 1 s and the interval to 10 s (a spec change, as GitOps would):
 //             steps 2..5 of 20 s each; API requests/s; step timing drift
 //   restart   SIGKILL with all 1,000 in flight, restart at once: time until every shift was reconciled
 //             again; repeated or skipped steps counted from the Events and from a WATCH on the shifts
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { TestbedInfo } from '../testbed/testbed.ts';
+import { readState, type TestbedInfo } from '../testbed/testbed.ts';
 import {
   apiserverMetrics, applyAll, deleteNamespaces, dist, fetchText, httpRoute, kube, list, log, metricSum, now, rssMb, serviceObjects, sleep,
   startOperator, trafficShift, uid, watch, type Dist, type Kube,
@@ -28,14 +30,15 @@ export interface ScaleResult {
   };
   prometheus: { idleQueriesPerSecond: number; idleDeduplicatedPerSecond: number; steppingQueriesPerSecond: number; steppingDeduplicatedPerSecond: number; deduplicatedShare: number };
   stepDriftMs: { observed: Dist; status: Dist; acrossRestart: Dist; note: string };
+  /** What the testbed's API server and etcd cost at this size, apart from the operator (RSS, MB; etcd's database). */
+  controlPlane: { apiserverRssMb: { empty: number; idle: number; stepping: number }; etcdRssMb: { empty: number; idle: number; stepping: number }; etcdDbMb: { empty: number; idle: number }; note: string };
+  settings: { pauseSeconds: number; staggerSeconds: number; steppingInterval: string; operatorNamespaces: string };
   restart: { killedAt: string; inFlight: number; readyAfterMs: number; allReconciledAfterMs: number; repeatedSteps: number; skippedSteps: number; repeatedFromWatch: number; skippedFromWatch: number; completed: number; otherPhases: Record<string, number> };
   windows: { idleSeconds: number; steppingSeconds: number };
   errors: string[];
 }
 
-const STEPS: Array<[number, string]> = [[10, '10m'], [20, '20s'], [30, '20s'], [50, '20s'], [100, '20s']];
-const FAST_STEPS: Array<[number, string]> = [[10, '1s'], [20, '20s'], [30, '20s'], [50, '20s'], [100, '20s']];
-const PAUSE_MS = 20_000;
+const stepsWith = (first: string, pauseS: number): Array<[number, string]> => [[10, first], [20, `${pauseS}s`], [30, `${pauseS}s`], [50, `${pauseS}s`], [100, `${pauseS}s`]];
 
 interface ShiftView extends KubernetesObject { status?: { phase?: string; currentStep?: number; stepStartedAt?: string; completedAt?: string } }
 interface Transition { step: number; stepStartedAt?: string | undefined; completedAt?: string | undefined; seenAt: number; phase?: string | undefined }
@@ -79,9 +82,40 @@ function rate(a: Snap, b: Snap) {
   return { secs, rest: r(b.rest.total - a.rest.total), byVerb, promSent: r(b.prom.sent - a.prom.sent), promDedup: r(b.prom.dedup - a.prom.dedup), api: r(b.api - a.api) };
 }
 
-export async function scaleBench(info: TestbedInfo, opts: { shifts?: number } = {}): Promise<ScaleResult> {
+/** RSS (MB) of the testbed's own process named `name` (kube-apiserver, etcd), NaN if unknown. */
+function controlPlaneRss(name: string): number {
+  const p = readState()?.processes.find((x) => x.name === name);
+  return p ? rssMb(p.pid) : NaN;
+}
+
+/** etcd's database size (MB), from etcd's own /metrics on its client URL (the testbed's etcd serves plain HTTP on loopback). */
+async function etcdDbMb(): Promise<number> {
+  const args = readState()?.processes.find((x) => x.name === 'etcd')?.args ?? [];
+  const url = args[args.indexOf('--advertise-client-urls') + 1];
+  if (!url?.startsWith('http')) return NaN;
+  const text = await fetchText(`${url}/metrics`).catch(() => '');
+  const v = metricSum(text, 'etcd_mvcc_db_total_size_in_bytes');
+  return v > 0 ? Math.round((v / 2 ** 20) * 10) / 10 : NaN;
+}
+
+export interface ScaleOptions {
+  shifts?: number;
+  /** Pause of steps 2..5 (s). Default 20. */
+  pauseSeconds?: number;
+  /** Spread the shifts' step boundaries evenly over this many seconds (0: lockstep). Default 0. */
+  staggerSeconds?: number;
+  /** Analysis interval while stepping. Default 10s. */
+  steppingInterval?: string;
+}
+
+export async function scaleBench(info: TestbedInfo, opts: ScaleOptions = {}): Promise<ScaleResult> {
   const k = kube(info);
   const total = opts.shifts ?? 1000;
+  const pauseS = opts.pauseSeconds ?? 20;
+  const PAUSE_MS = pauseS * 1000;
+  const stagger = opts.staggerSeconds ?? 0;
+  const steppingInterval = opts.steppingInterval ?? '10s';
+  const STEPS = stepsWith('60m', pauseS);
   const perNs = 100;
   const nss = Array.from({ length: Math.ceil(total / perNs) }, (_, i) => uid(`bench-scale${i}`));
   const errors: string[] = [];
@@ -95,7 +129,12 @@ export async function scaleBench(info: TestbedInfo, opts: { shifts?: number } = 
   // Every status change of every shift, as a WATCH delivers it.
   const history = new Map<string, Transition[]>();
   const latest = new Map<string, ShiftView>();
-  const watches = nss.map((ns) => watch<ShiftView>(k, `/apis/cutover.dev/v1alpha1/namespaces/${ns}/trafficshifts`, (e) => {
+  const nsSet = new Set(nss);
+  const cp = { apiserver: { empty: controlPlaneRss('kube-apiserver') }, etcd: { empty: controlPlaneRss('etcd') }, etcdDb: { empty: await etcdDbMb() } };
+  // One WATCH across namespaces (not one per namespace: 100 of them at 10,000 shifts), filtered here.
+  const watches = [watch<ShiftView>(k, '/apis/cutover.dev/v1alpha1/trafficshifts', (e) => {
+    const ns = e.obj.metadata?.namespace ?? '';
+    if (!nsSet.has(ns)) return;
     const key = `${ns}/${e.obj.metadata?.name}`;
     latest.set(key, e.obj);
     const st = e.obj.status;
@@ -104,26 +143,33 @@ export async function scaleBench(info: TestbedInfo, opts: { shifts?: number } = 
     history.set(key, h);
     const last = h.at(-1);
     if (!last || last.step !== st.currentStep || (st.phase === 'Completed' && last.phase !== 'Completed')) h.push({ step: st.currentStep, stepStartedAt: st.stepStartedAt, completedAt: st.completedAt, seenAt: e.at, phase: st.phase });
-  }));
+  })];
   await Promise.all(watches.map((w) => w.ready));
 
   // BENCH_OPERATOR_NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) profiles the operator.
   const nodeOptions = process.env.BENCH_OPERATOR_NODE_OPTIONS;
-  const op = await startOperator(info, { name: 'bench-scale', namespaces: nss, extraArgs: ['--log-level', 'info'], ...(nodeOptions ? { env: { NODE_OPTIONS: nodeOptions } } : {}) });
+  // Beyond 10 namespaces the operator watches all namespaces, as a platform-wide install does (the
+  // testbed holds nothing else while the bench runs), not one informer per namespace.
+  const clusterWide = nss.length > 10;
+  const op = await startOperator(info, { name: 'bench-scale', ...(clusterWide ? {} : { namespaces: nss }), extraArgs: ['--log-level', 'info'], ...(nodeOptions ? { env: { NODE_OPTIONS: nodeOptions } } : {}) });
   const rssSamples: Array<{ at: number; mb: number; phase: string }> = [];
+  const cpSamples: Array<{ phase: string; apiserver: number; etcd: number }> = [];
   let phase = 'create';
-  const rssTimer = setInterval(() => rssSamples.push({ at: now(), mb: rssMb(op.pid), phase }), 2000);
+  const rssTimer = setInterval(() => {
+    rssSamples.push({ at: now(), mb: rssMb(op.pid), phase });
+    cpSamples.push({ phase, apiserver: controlPlaneRss('kube-apiserver'), etcd: controlPlaneRss('etcd') });
+  }, 2000);
   try {
     const t0 = now();
-    const shifts = (steps: Array<[number, string]>, interval: string) => names.map((x) => trafficShift(x.ns, x.name, `r-${x.name}`, { steps, interval, query: undefined }));
-    await applyAll(k, shifts(STEPS, '30s'), 16);
+    const shifts = (steps: (i: number) => Array<[number, string]>, interval: string) => names.map((x, i) => trafficShift(x.ns, x.name, `r-${x.name}`, { steps: steps(i), interval, query: undefined }));
+    await applyAll(k, shifts(() => STEPS, '30s'), 16);
     const createSeconds = (now() - t0) / 1000;
     log(`scale: created in ${createSeconds.toFixed(1)} s; waiting for all to be Progressing`);
-    const deadline = Date.now() + 300_000;
+    const deadline = Date.now() + Math.max(300_000, total * 60);
     const progressing = () => [...latest.values()].filter((o) => o.status?.phase === 'Progressing').length;
     while (progressing() < total && Date.now() < deadline) await sleep(500);
     const allProgressingSeconds = (now() - t0) / 1000;
-    if (progressing() < total) errors.push(`only ${progressing()}/${total} Progressing after 300 s`);
+    if (progressing() < total) errors.push(`only ${progressing()}/${total} Progressing after ${Math.round(allProgressingSeconds)} s`);
     log(`scale: ${progressing()} Progressing after ${allProgressingSeconds.toFixed(1)} s; idle window`);
 
     // ---- idle ----
@@ -133,18 +179,29 @@ export async function scaleBench(info: TestbedInfo, opts: { shifts?: number } = 
     await sleep(60_000);
     const i1 = await snapshot(info, op.url);
     const idle = rate(i0, i1);
+    const etcdIdle = await etcdDbMb();
     log(`scale: idle ${idle.rest} req/s (${JSON.stringify(idle.byVerb)}), prometheus ${idle.promSent} q/s + ${idle.promDedup} dedup/s, RSS ${rssMb(op.pid).toFixed(0)} MB`);
 
     // ---- stepping ----
     phase = 'stepping';
     const s0 = await snapshot(info, op.url);
-    await applyAll(k, shifts(FAST_STEPS, '10s'), 16);
-    log('scale: spec changed on all shifts (first pause 1s, interval 10s); stepping');
+    // Lockstep: the first pause becomes 1 s (already over: every shift steps at once). Staggered: shift
+    // i's second step starts at T + i/N × stagger, T far enough ahead for the spec change to reach all.
+    const lead = Math.ceil(createSeconds) + 15;
+    const t1 = Date.now();
+    const firstPause = (i: number): string => {
+      if (stagger <= 0) return '1s';
+      const o = latest.get(`${names[i]!.ns}/${names[i]!.name}`);
+      const started = Date.parse(o?.status?.stepStartedAt ?? '') || t1;
+      return `${Math.max(1, Math.ceil((t1 + (lead + (i / total) * stagger) * 1000 - started) / 1000))}s`;
+    };
+    await applyAll(k, shifts((i) => stepsWith(firstPause(i), pauseS), steppingInterval), 16);
+    log(`scale: spec changed on all shifts in ${((Date.now() - t1) / 1000).toFixed(1)} s (${stagger > 0 ? `second steps spread over ${stagger} s from +${lead} s` : 'first pause 1s'}, interval ${steppingInterval}); stepping`);
     // Kill when most shifts have started step index 3 (the 4th step) and it is mid-pause.
     const atStep = (n: number) => [...latest.values()].filter((o) => (o.status?.currentStep ?? 0) >= n).length;
-    const d2 = Date.now() + 240_000;
+    const d2 = Date.now() + (lead + stagger + 4 * pauseS + 120) * 1000;
     while (atStep(3) < total * 0.95 && Date.now() < d2) await sleep(250);
-    await sleep(8000);
+    await sleep(Math.min(8000, PAUSE_MS * 0.4));
     const s1 = await snapshot(info, op.url);
     const stepping = rate(s0, s1);
     log(`scale: stepping ${stepping.rest} req/s (${JSON.stringify(stepping.byVerb)}), prometheus ${stepping.promSent} q/s + ${stepping.promDedup} dedup/s`);
@@ -157,7 +214,7 @@ export async function scaleBench(info: TestbedInfo, opts: { shifts?: number } = 
     await op.restart();
     const readyAt = now();
     let reconciledAt = NaN;
-    const d3 = Date.now() + 120_000;
+    const d3 = Date.now() + 300_000;
     while (Date.now() < d3) {
       const text = await opMetrics(op.url).catch(() => '');
       const reconciles = metricSum(text, 'controller_runtime_reconcile_total', { controller: 'trafficshift' });
@@ -169,7 +226,7 @@ export async function scaleBench(info: TestbedInfo, opts: { shifts?: number } = 
     }
     log(`scale: restart: ready after ${Math.round(readyAt - killedAt)} ms, all reconciled after ${Math.round(reconciledAt - killedAt)} ms`);
     phase = 'after-restart';
-    const d4 = Date.now() + 240_000;
+    const d4 = Date.now() + (stagger + 3 * pauseS + 180) * 1000;
     const done = () => [...latest.values()].filter((o) => o.status?.phase === 'Completed').length;
     while (done() < total && Date.now() < d4) await sleep(500);
     await sleep(3000);
@@ -225,6 +282,7 @@ export async function scaleBench(info: TestbedInfo, opts: { shifts?: number } = 
     for (const o of latest.values()) phases[o.status?.phase ?? 'none'] = (phases[o.status?.phase ?? 'none'] ?? 0) + 1;
     const rssOf = (p: string) => rssSamples.filter((x) => x.phase === p).map((x) => x.mb);
     const med = (xs: number[]) => Math.round(dist(xs).p50);
+    const cpMed = (p: string, key: 'apiserver' | 'etcd') => med(cpSamples.filter((x) => x.phase === p).map((x) => x[key]).filter(Number.isFinite));
     const result: ScaleResult = {
       shifts: total, namespaces: nss.length, createSeconds: Math.round(createSeconds * 10) / 10, allProgressingSeconds: Math.round(allProgressingSeconds * 10) / 10,
       rssMb: { idle: med(rssOf('idle')), idleMax: Math.round(Math.max(...rssOf('idle'))), stepping: med(rssOf('stepping')), steppingMax: Math.round(Math.max(...rssOf('stepping'))) },
@@ -242,6 +300,13 @@ export async function scaleBench(info: TestbedInfo, opts: { shifts?: number } = 
         killedAt: new Date(killedAt).toISOString(), inFlight: live, readyAfterMs: Math.round(readyAt - killedAt), allReconciledAfterMs: Math.round(reconciledAt - killedAt),
         repeatedSteps, skippedSteps, repeatedFromWatch, skippedFromWatch, completed: phases.Completed ?? 0, otherPhases: phases,
       },
+      controlPlane: {
+        apiserverRssMb: { empty: Math.round(cp.apiserver.empty), idle: cpMed('idle', 'apiserver'), stepping: cpMed('stepping', 'apiserver') },
+        etcdRssMb: { empty: Math.round(cp.etcd.empty), idle: cpMed('idle', 'etcd'), stepping: cpMed('stepping', 'etcd') },
+        etcdDbMb: { empty: cp.etcdDb.empty, idle: etcdIdle },
+        note: "the testbed's kube-apiserver and etcd processes (RSS medians per window, /proc); empty = before the bench created anything; etcd database from etcd_mvcc_db_total_size_in_bytes.",
+      },
+      settings: { pauseSeconds: pauseS, staggerSeconds: stagger, steppingInterval, operatorNamespaces: clusterWide ? 'all' : nss.join(',') },
       windows: { idleSeconds: Math.round(idle.secs), steppingSeconds: Math.round(stepping.secs) },
       errors,
     };

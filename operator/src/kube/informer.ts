@@ -29,15 +29,25 @@ export interface InformerOptions<T extends KubeObject> {
   /** Backoff after a failed list or watch: from `initialMs`, doubling, to `maxMs` (jittered ±50%). */
   backoff?: { initialMs?: number; maxMs?: number };
   /**
-   * Applied to each object before it is cached. Default: drop `metadata.managedFields`, which is
-   * large and not needed by controllers (read them with KubeClient.get).
+   * Applied to each object before it is cached. Default: drop `metadata.managedFields` and the
+   * `kubectl.kubernetes.io/last-applied-configuration` annotation (a client-side `kubectl apply`
+   * copy of the whole object as a string), which are large and not needed by controllers (read
+   * them with KubeClient.get). Every write of the operator is a server-side apply or a merge patch
+   * of its own fields, never the cached object sent back, so nothing is lost by not caching them.
    */
   transform?: (obj: T) => T;
   logger?: Logger;
 }
 
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
 function stripManagedFields<T extends KubeObject>(obj: T): T {
   if (obj.metadata.managedFields) delete obj.metadata.managedFields;
+  const annotations = obj.metadata.annotations;
+  if (annotations && LAST_APPLIED in annotations) {
+    delete annotations[LAST_APPLIED];
+    if (Object.keys(annotations).length === 0) delete obj.metadata.annotations;
+  }
   return obj;
 }
 

@@ -10,7 +10,10 @@ let client: KubeClient;
 let informer: Informer | undefined;
 
 const cm = (name: string, rv: string, extra: Record<string, unknown> = {}) => ({
-  metadata: { name, namespace: 'n', resourceVersion: rv, managedFields: [{ manager: 'x' }] },
+  metadata: {
+    name, namespace: 'n', resourceVersion: rv, managedFields: [{ manager: 'x' }],
+    annotations: { 'kubectl.kubernetes.io/last-applied-configuration': `{"metadata":{"name":"${name}"}}`, team: 'listings' },
+  },
   ...extra,
 });
 
@@ -75,6 +78,8 @@ describe('Informer', () => {
     expect(log).toEqual(['add a@5', 'add b@6', 'update a@5->11', 'update a@11->25', 'add c@26', 'delete b']);
     expect(informer.list().map((o) => o.metadata.name).sort()).toEqual(['a', 'c']);
     expect(informer.get('n', 'a')?.metadata.managedFields).toBeUndefined();
+    // client-side kubectl apply's copy of the object is not cached; the user's own annotations are
+    expect(informer.get('n', 'a')?.metadata.annotations).toEqual({ team: 'listings' });
     expect(informer.listCount).toBe(2);
   });
 

@@ -137,10 +137,17 @@ export class KindController<T extends KubeObject> {
     return overlayFailure(next as { conditions?: Condition[] }, run.failure) as S;
   }
 
-  /** The newer of the informer's copy and the one this controller wrote last; undefined: gone. */
+  /**
+   * The newer of the informer's copy and the one this controller wrote last; undefined: gone.
+   * Once the informer has caught up with a write, the written copy is dropped: at 10,000 objects
+   * keeping each one's last write would hold a second copy of every object.
+   */
   current(key: string): T | undefined {
     const { namespace, name } = splitKey(key);
-    return newerObject(this.#o.deps.informer.get(namespace, name), this.#written.get(key));
+    const written = this.#written.get(key);
+    const newest = newerObject(this.#o.deps.informer.get(namespace, name), written);
+    if (written && newest !== written) this.#written.delete(key);
+    return newest;
   }
 
   /** Server-side apply of `status` to the status subresource; the answer is the newest copy. */

@@ -203,6 +203,21 @@ describe('POST /hooks/alertmanager', () => {
     expect(text).toContain('cutover_hook_requests_total{hook="alertmanager",code="200"} 3');
   });
 
+  it('GET /metrics?name[]=… serves only the named families (a watcher of one counter does not pay for every series)', async () => {
+    const t = shopTarget();
+    const { port, registry } = await start(t);
+    await post(port, '/hooks/alertmanager', alertPayload([]), auth);
+    const { counter } = await import('../../../operator/src/runtime/metrics.ts');
+    counter({ name: 'other_total', help: 'another family', registry }).inc();
+    const all = await post(port, '/metrics', '', {}, 'GET');
+    expect(all.body).toContain('# TYPE other_total counter');
+    expect(all.body).toContain('cutover_hook_requests_total{hook="alertmanager",code="200"} 1');
+    const one = await post(port, '/metrics?name[]=cutover_hook_requests_total&name[]=no_such_metric', '', {}, 'GET');
+    expect(one.status).toBe(200);
+    expect(one.body).toContain('cutover_hook_requests_total{hook="alertmanager",code="200"} 1');
+    expect(one.body).not.toContain('other_total');
+  });
+
   it('answers 202 with the pending keys when the rollback takes longer than rollbackWaitMs', async () => {
     const t = shopTarget();
     let release!: () => void;

@@ -49,4 +49,28 @@ describe('analysis metrics of a web check', () => {
     expect((await series(registry, 'cutover_analysis_metric_result')).filter((s) => s.value === 1)).toEqual([{ ...who, metric: 'no-regression', result: 'Pass', value: 1 }]);
     expect(await series(registry, 'cutover_shadow_metric_value')).toEqual([{ namespace: 'shop', name: 'search', metric: 'no-regression', side: 'shadow', value: 0.01 }]);
   });
+
+  it('phase and conditions as state sets on the page, and a deleted shift leaves none of its series', async () => {
+    const registry = new Registry();
+    const m = new ShiftMetrics(registry);
+    const spec = { analysis: { metrics: [metric] } } as unknown as TrafficShiftSpec;
+    const status = { phase: 'Progressing', currentWeight: 10, conditions: [{ type: 'Ready', status: 'True' }, { type: 'Stalled', status: 'False' }] } as never;
+    m.observe('shop', 'a', status, [evaluateMetric(metric, { value: { kind: 'value', value: 0.01 } })], spec);
+    m.observe('shop', 'b', status, [evaluateMetric(metric, { value: { kind: 'value', value: 0.01 } })], spec);
+    m.rollback('shop', 'a', 'analysis');
+    const page = await registry.metrics();
+    expect(page).toContain('cutover_resource_phase{kind="TrafficShift",namespace="shop",name="a",phase="Progressing"} 1');
+    expect(page).toContain('cutover_resource_phase{kind="TrafficShift",namespace="shop",name="a",phase="Completed"} 0');
+    expect(page).toContain('cutover_resource_condition{kind="TrafficShift",namespace="shop",name="a",type="Stalled",status="False"} 1');
+    expect(page).toContain('cutover_resource_condition{kind="TrafficShift",namespace="shop",name="a",type="Stalled",status="True"} 0');
+    m.observe('shop', 'a', { ...(status as object), phase: 'RolledBack' } as never, undefined, spec);
+    expect((await series(registry, 'cutover_resource_phase')).filter((x) => (x as { name?: string }).name === 'a' && x.value === 1)).toEqual([{ kind: 'TrafficShift', namespace: 'shop', name: 'a', phase: 'RolledBack', value: 1 }]);
+
+    m.forget('shop', 'a');
+    await new Promise((r) => setImmediate(r));
+    const after = await registry.metrics();
+    expect(after).not.toMatch(/name="a"/);
+    expect(after).toContain('cutover_resource_phase{kind="TrafficShift",namespace="shop",name="b",phase="Progressing"} 1');
+    expect(after).toContain('cutover_analysis_metric_value{kind="TrafficShift",namespace="shop",name="b",metric="no-regression"} 0.01');
+  });
 });

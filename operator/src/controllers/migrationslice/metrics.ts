@@ -2,24 +2,22 @@
 // canary weight of the child shift, and rollbacks.
 import { MigrationSlicePhaseValues, type MigrationSliceStatus } from '../../api/migrationslice.ts';
 import { counter, gauge, registry as defaultRegistry, type Registry } from '../../runtime/metrics.ts';
+import { CONDITION_STATES, forgetResource, resourceStates } from '../trafficshift/metrics.ts';
 
 const KIND = 'MigrationSlice';
 
 export class SliceMetrics {
-  readonly phase; readonly condition; readonly weight; readonly rollbacks;
+  readonly phase; readonly condition; readonly result; readonly weight; readonly rollbacks;
 
   constructor(registry: Registry = defaultRegistry) {
-    this.phase = gauge({ name: 'cutover_resource_phase', help: 'Current phase of a cutover resource (1 for the current phase).', labelNames: ['kind', 'namespace', 'name', 'phase'] as const, registry });
-    this.condition = gauge({ name: 'cutover_resource_condition', help: 'Conditions of a cutover resource (1 for the current status).', labelNames: ['kind', 'namespace', 'name', 'type', 'status'] as const, registry });
+    ({ phase: this.phase, condition: this.condition, result: this.result } = resourceStates(registry));
     this.weight = gauge({ name: 'cutover_migrationslice_weight', help: 'Canary weight (0-100) of the slice\'s TrafficShift.', labelNames: ['namespace', 'name'] as const, registry });
     this.rollbacks = counter({ name: 'cutover_rollbacks_total', help: 'Rollbacks, by trigger.', labelNames: ['kind', 'namespace', 'name', 'trigger'] as const, registry });
   }
 
   observe(namespace: string, name: string, status: MigrationSliceStatus): void {
-    for (const p of MigrationSlicePhaseValues) this.phase.set({ kind: KIND, namespace, name, phase: p }, p === (status.phase ?? 'Pending') ? 1 : 0);
-    for (const c of status.conditions ?? []) {
-      for (const s of ['True', 'False', 'Unknown']) this.condition.set({ kind: KIND, namespace, name, type: c.type, status: s }, c.status === s ? 1 : 0);
-    }
+    this.phase.set({ kind: KIND, namespace, name }, MigrationSlicePhaseValues, status.phase ?? 'Pending');
+    for (const c of status.conditions ?? []) this.condition.set({ kind: KIND, namespace, name, type: c.type }, CONDITION_STATES, c.status);
     this.weight.set({ namespace, name }, status.currentWeight ?? 0);
   }
 
@@ -28,7 +26,7 @@ export class SliceMetrics {
   }
 
   forget(namespace: string, name: string): void {
+    forgetResource(this, [this.rollbacks], KIND, namespace, name);
     this.weight.remove({ namespace, name });
-    for (const p of MigrationSlicePhaseValues) this.phase.remove({ kind: KIND, namespace, name, phase: p });
   }
 }

@@ -3,9 +3,9 @@
 import { ShadowRunPhaseValues, type ParityStatus, type ShadowRunSpec, type ShadowRunStatus } from '../../api/shadowrun.ts';
 import { SkipReasons } from '../../parity/summary.ts';
 import { MetricResultValues } from '../../api/common.ts';
-import { ANALYSIS_RESULT_METRIC } from '../trafficshift/metrics.ts';
+import { CONDITION_STATES, forgetResource, resourceStates } from '../trafficshift/metrics.ts';
 import type { MetricResult } from '../../analysis/evaluate.ts';
-import { counter, gauge, registry as defaultRegistry, type Registry } from '../../runtime/metrics.ts';
+import { counter, gauge, registry as defaultRegistry, removeMatching, type Registry } from '../../runtime/metrics.ts';
 import { judgeGauge, observeJudge } from '../shared/judge-metrics.ts';
 
 const KIND = 'ShadowRun';
@@ -19,8 +19,7 @@ export class ShadowMetrics {
   readonly #endpoints = new Map<string, Set<string>>();
 
   constructor(registry: Registry = defaultRegistry) {
-    this.phase = gauge({ name: 'cutover_resource_phase', help: 'Current phase of a cutover resource (1 for the current phase).', labelNames: ['kind', 'namespace', 'name', 'phase'] as const, registry });
-    this.condition = gauge({ name: 'cutover_resource_condition', help: 'Conditions of a cutover resource (1 for the current status).', labelNames: ['kind', 'namespace', 'name', 'type', 'status'] as const, registry });
+    ({ phase: this.phase, condition: this.condition, result: this.result } = resourceStates(registry));
     this.results = counter({ name: 'cutover_analysis_results_total', help: 'Analysis results per metric.', labelNames: ['kind', 'namespace', 'name', 'metric', 'result'] as const, registry });
     this.side = gauge({ name: 'cutover_shadow_metric_value', help: 'Last measured value of a ShadowRun metric, for the primary and the shadow side.', labelNames: ['namespace', 'name', 'metric', 'side'] as const, registry });
     this.verdicts = counter({ name: 'cutover_shadow_verdicts_total', help: 'ShadowRun verdicts.', labelNames: ['namespace', 'name', 'verdict'] as const, registry });
@@ -33,18 +32,15 @@ export class ShadowMetrics {
     this.parityEndpointRatio = gauge({ name: 'cutover_parity_endpoint_mismatch_ratio', help: 'Share of compared requests that differ, per endpoint bucket.', labelNames: ['namespace', 'name', 'endpoint'] as const, registry });
     this.parityResult = gauge({ name: 'cutover_parity_result', help: 'The parity verdict of a ShadowRun (1 for the current result).', labelNames: ['namespace', 'name', 'result'] as const, registry });
     this.parityBreaker = gauge({ name: 'cutover_parity_breaker_paused', help: '1 while the comparator pauses legacy replays (breaker open).', labelNames: ['namespace', 'name'] as const, registry });
-    this.result = gauge({ name: ANALYSIS_RESULT_METRIC, help: 'Last result of an analysis metric (1 for the current result).', labelNames: ['kind', 'namespace', 'name', 'metric', 'result'] as const, registry });
     this.judge = judgeGauge(registry);
   }
 
   observe(namespace: string, name: string, status: ShadowRunStatus, results: MetricResult[] | undefined, spec?: ShadowRunSpec): void {
-    for (const p of ShadowRunPhaseValues) this.phase.set({ kind: KIND, namespace, name, phase: p }, p === (status.phase ?? 'Pending') ? 1 : 0);
-    for (const c of status.conditions ?? []) {
-      for (const s of ['True', 'False', 'Unknown']) this.condition.set({ kind: KIND, namespace, name, type: c.type, status: s }, c.status === s ? 1 : 0);
-    }
+    this.phase.set({ kind: KIND, namespace, name }, ShadowRunPhaseValues, status.phase ?? 'Pending');
+    for (const c of status.conditions ?? []) this.condition.set({ kind: KIND, namespace, name, type: c.type }, CONDITION_STATES, c.status);
     for (const r of results ?? []) {
       this.results.inc({ kind: KIND, namespace, name, metric: r.name, result: r.result });
-      for (const v of MetricResultValues) this.result.set({ kind: KIND, namespace, name, metric: r.name, result: v }, v === r.result ? 1 : 0);
+      this.result.set({ kind: KIND, namespace, name, metric: r.name }, MetricResultValues, r.result);
       if (r.value !== undefined && Number.isFinite(r.value)) this.side.set({ namespace, name, metric: r.name, side: 'shadow' }, r.value);
       if (r.baseline !== undefined && Number.isFinite(r.baseline)) this.side.set({ namespace, name, metric: r.name, side: 'primary' }, r.baseline);
       observeJudge(this.judge, KIND, namespace, name, r);
@@ -77,7 +73,8 @@ export class ShadowMetrics {
   }
 
   forget(namespace: string, name: string): void {
-    for (const p of ShadowRunPhaseValues) this.phase.remove({ kind: KIND, namespace, name, phase: p });
+    forgetResource(this, [this.results, this.threshold, this.judge], KIND, namespace, name);
+    for (const m of [this.side, this.verdicts]) void removeMatching(m, { namespace, name });
     for (const outcome of ['compared', 'mismatched', 'noise_compared']) this.parityRequests.remove({ namespace, name, outcome });
     for (const reason of SkipReasons) this.paritySkipped.remove({ namespace, name, reason });
     for (const r of MetricResultValues) this.parityResult.remove({ namespace, name, result: r });

@@ -18,7 +18,7 @@ import type { RollbackTrigger } from '../api/trafficshift.ts';
 import type { RollbackRequest as RecordedRollback } from '../api/common.ts';
 import { objectKey } from '../kube/resources.ts';
 import type { Logger } from '../runtime/logger.ts';
-import { counter, registry as defaultRegistry, type Registry } from '../runtime/metrics.ts';
+import { counter, registry as defaultRegistry, renderMetrics, type Registry } from '../runtime/metrics.ts';
 import { BucketRateLimiter } from '../runtime/ratelimit.ts';
 
 export interface RollbackTarget {
@@ -137,9 +137,7 @@ export class HookServer {
           // ~200,000 series and costs the process over a second of CPU to render; a watcher that
           // needs one counter (a bench, a probe script) should not pay for all of them.
           const names = url.searchParams.getAll('name[]');
-          if (names.length === 0) return send(res, 200, await reg.metrics(), reg.contentType);
-          const parts = await Promise.all(names.filter((n) => reg.getSingleMetric(n)).map((n) => reg.getSingleMetricAsString(n)));
-          return send(res, 200, parts.length ? `${parts.join('\n\n')}\n` : '', reg.contentType);
+          return send(res, 200, await renderMetrics(reg, names.length ? names : undefined), reg.contentType);
         }
         case '/hooks/alertmanager': return await this.#alertmanager(req, res);
         case '/hooks/rollback': return await this.#rollback(req, res);

@@ -135,6 +135,23 @@ export class StateSetGauge<L extends string> {
 
   reset(): void { this.#entries.clear(); }
 
+  /**
+   * The family in Prometheus' text format, as prom-client's Registry would write it (what
+   * `renderMetrics` serves): written here directly, not through `get()` and the Registry's
+   * per-label formatting (the whole page of 10,000 shifts, 220,000 lines: 1.5–2.3 s of the event
+   * loop through the Registry, 0.45–0.75 s so).
+   */
+  text(): string {
+    const out: string[] = [`# HELP ${this.name} ${escapeText(this.help)}`, `# TYPE ${this.name} gauge`];
+    for (const e of this.#entries.values()) {
+      let prefix = `${this.name}{`;
+      for (const n of this.labelNames) prefix += `${n}="${escapeLabel(e.labels[n] ?? '')}",`;
+      prefix += `${this.stateLabel}="`;
+      for (const s of e.states) out.push(`${prefix}${escapeLabel(s)}"} ${s === e.current ? 1 : 0}`);
+    }
+    return out.join('\n');
+  }
+
   get(): Promise<{ name: string; help: string; type: 'gauge'; aggregator: 'sum'; values: Array<{ labels: Record<string, string>; value: number }> }> {
     const values: Array<{ labels: Record<string, string>; value: number }> = [];
     for (const e of this.#entries.values()) {
@@ -142,6 +159,23 @@ export class StateSetGauge<L extends string> {
     }
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
   }
+}
+
+const escapeText = (s: string): string => (/[\\\n]/.test(s) ? s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n') : s);
+const escapeLabel = (s: string): string => (/[\\\n"]/.test(s) ? escapeText(s).replace(/"/g, '\\"') : s);
+
+/**
+ * The registry in Prometheus' text format, as `registry.metrics()` writes it (or only the families
+ * `names`), with state sets written by their own fast `text()`.
+ */
+export async function renderMetrics(reg: Registry, names?: string[]): Promise<string> {
+  const parts: string[] = [];
+  for (const name of names ?? reg.getMetricsAsArray().map((m) => m.name)) {
+    const m: unknown = reg.getSingleMetric(name);
+    if (!m) continue;
+    parts.push(m instanceof StateSetGauge ? m.text() : await reg.getSingleMetricAsString(name));
+  }
+  return parts.length ? `${parts.join('\n\n')}\n` : '';
 }
 
 /** The state-set gauge `name` in the registry (get-or-create, like `gauge`). */

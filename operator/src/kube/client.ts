@@ -52,6 +52,11 @@ export interface ListOptions {
   pageSize?: number;
   /** `0` reads from the API server's watch cache (cheaper, possibly stale); default a consistent read. */
   resourceVersion?: string;
+  /**
+   * Applied to each item as its page arrives (an informer's transform): what is dropped is never
+   * held for the whole list (at 10,000 objects, every page's managedFields at once).
+   */
+  transform?: <T extends KubeObject>(item: T) => T;
 }
 
 export interface ListResult<T> {
@@ -174,7 +179,7 @@ export class KubeClient {
         // List items come without apiVersion/kind; fill them so objects look the same everywhere.
         item.apiVersion ??= apiVersion;
         item.kind ??= type.kind;
-        items.push(item);
+        items.push(opts.transform ? opts.transform(item) : item);
       }
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
       cont = page.metadata?.continue || undefined;

@@ -207,12 +207,12 @@ export class Informer<T extends KubeObject = KubeObject> {
       ...(this.#opts.namespace ? { namespace: this.#opts.namespace } : {}),
       ...(this.#opts.labelSelector ? { labelSelector: this.#opts.labelSelector } : {}),
       ...(this.#opts.fieldSelector ? { fieldSelector: this.#opts.fieldSelector } : {}),
+      transform: <X extends KubeObject>(item: X) => this.#transform(item as unknown as T) as unknown as X,
     });
     this.#relists++;
     this.#failures = 0;
     const seen = new Set<string>();
-    for (const raw of items) {
-      const obj = this.#transform(raw);
+    for (const obj of items) {
       const key = objectKey(obj);
       seen.add(key);
       const old = this.#cache.get(key);

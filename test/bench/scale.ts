@@ -25,6 +25,8 @@ export interface ScaleResult {
     idle: number; stepping: number;
     idleByVerb: Record<string, number>;
     steppingByVerb: Record<string, number>;
+    /** Analysis runs in the idle window by result (an Inconclusive one changes a counter in status: a write). */
+    idleAnalysisResults: Record<string, number>;
     /** apiserver_request_total deltas (non-WATCH) for cutover.dev, httproutes and events: every client, not only the operator. */
     apiserverCrossCheck: { idle: number; stepping: number; note: string };
   };
@@ -40,14 +42,14 @@ export interface ScaleResult {
 
 const stepsWith = (first: string, pauseS: number): Array<[number, string]> => [[10, first], [20, `${pauseS}s`], [30, `${pauseS}s`], [50, `${pauseS}s`], [100, `${pauseS}s`]];
 
-interface ShiftView extends KubernetesObject { status?: { phase?: string; currentStep?: number; stepStartedAt?: string; completedAt?: string } }
+interface ShiftView extends KubernetesObject { status?: { phase?: string; currentStep?: number; stepStartedAt?: string; completedAt?: string; analysis?: { lastResults?: unknown[] } } }
 interface Transition { step: number; stepStartedAt?: string | undefined; completedAt?: string | undefined; seenAt: number; phase?: string | undefined }
 
 /** The operator's /metrics, only the named families (the whole page at 10,000 shifts costs it > 1 s of CPU). */
 async function opMetrics(url: string, names: string[]): Promise<string> {
   return fetchText(`${url}/metrics?${names.map((n) => `name[]=${n}`).join('&')}`);
 }
-const SNAPSHOT_METRICS = ['rest_client_requests_total', 'cutover_prometheus_query_duration_seconds', 'cutover_prometheus_queries_deduplicated_total'];
+const SNAPSHOT_METRICS = ['rest_client_requests_total', 'cutover_prometheus_query_duration_seconds', 'cutover_prometheus_queries_deduplicated_total', 'cutover_analysis_results_total'];
 
 function restCounts(text: string): { total: number; byVerb: Record<string, number> } {
   const byVerb: Record<string, number> = {};
@@ -74,7 +76,8 @@ function promCounts(text: string): { sent: number; dedup: number } {
 
 async function snapshot(info: TestbedInfo, url: string) {
   const [op, api] = await Promise.all([opMetrics(url, SNAPSHOT_METRICS), apiserverMetrics(info).catch(() => '')]);
-  return { at: now(), rest: restCounts(op), prom: promCounts(op), api: apiserverOurs(api) };
+  const results = Object.fromEntries(['Pass', 'Fail', 'Inconclusive'].map((r) => [r, metricSum(op, 'cutover_analysis_results_total', { result: r })]));
+  return { at: now(), rest: restCounts(op), prom: promCounts(op), api: apiserverOurs(api), results };
 }
 type Snap = Awaited<ReturnType<typeof snapshot>>;
 
@@ -83,7 +86,9 @@ function rate(a: Snap, b: Snap) {
   const r = (x: number) => Math.round((x / secs) * 100) / 100;
   const byVerb: Record<string, number> = {};
   for (const v of Object.keys(b.rest.byVerb)) byVerb[v] = r((b.rest.byVerb[v] ?? 0) - (a.rest.byVerb[v] ?? 0));
-  return { secs, rest: r(b.rest.total - a.rest.total), byVerb, promSent: r(b.prom.sent - a.prom.sent), promDedup: r(b.prom.dedup - a.prom.dedup), api: r(b.api - a.api) };
+  const results: Record<string, number> = {};
+  for (const k of Object.keys(b.results)) results[k] = Math.round((b.results[k] ?? 0) - (a.results[k] ?? 0));
+  return { secs, results, rest: r(b.rest.total - a.rest.total), byVerb, promSent: r(b.prom.sent - a.prom.sent), promDedup: r(b.prom.dedup - a.prom.dedup), api: r(b.api - a.api) };
 }
 
 /** RSS (MB) of the testbed's own process named `name` (kube-apiserver, etcd), NaN if unknown. */
@@ -177,14 +182,21 @@ export async function scaleBench(info: TestbedInfo, opts: ScaleOptions = {}): Pr
     log(`scale: ${progressing()} Progressing after ${allProgressingSeconds.toFixed(1)} s; idle window`);
 
     // ---- idle ----
-    await sleep(35_000); // one full analysis round past creation
+    // Idle is after every shift's first analysis (the first result is written to status; later
+    // passing runs are not), and one full analysis round more.
+    const analysed = () => [...latest.values()].filter((o) => (o.status?.analysis?.lastResults?.length ?? 0) > 0).length;
+    const d1 = Date.now() + 300_000;
+    while (analysed() < total && Date.now() < d1) await sleep(500);
+    if (analysed() < total) errors.push(`only ${analysed()}/${total} had a first analysis result in status 300 s after all were Progressing`);
+    log(`scale: ${analysed()} with a first analysis result after ${((now() - t0) / 1000).toFixed(1)} s`);
+    await sleep(35_000);
     phase = 'idle';
     const i0 = await snapshot(info, op.url);
     await sleep(60_000);
     const i1 = await snapshot(info, op.url);
     const idle = rate(i0, i1);
     const etcdIdle = await etcdDbMb();
-    log(`scale: idle ${idle.rest} req/s (${JSON.stringify(idle.byVerb)}), prometheus ${idle.promSent} q/s + ${idle.promDedup} dedup/s, RSS ${rssMb(op.pid).toFixed(0)} MB`);
+    log(`scale: idle ${idle.rest} req/s (${JSON.stringify(idle.byVerb)}), analysis results ${JSON.stringify(idle.results)}, prometheus ${idle.promSent} q/s + ${idle.promDedup} dedup/s, RSS ${rssMb(op.pid).toFixed(0)} MB`);
 
     // ---- stepping ----
     phase = 'stepping';
@@ -292,7 +304,7 @@ export async function scaleBench(info: TestbedInfo, opts: ScaleOptions = {}): Pr
       rssMb: { idle: med(rssOf('idle')), idleMax: Math.round(Math.max(...rssOf('idle'))), stepping: med(rssOf('stepping')), steppingMax: Math.round(Math.max(...rssOf('stepping'))) },
       apiRequestsPerSecond: {
         source: "operator's rest_client_requests_total (apiserver_request_total has no user-agent label in Kubernetes v1.36)",
-        idle: idle.rest, stepping: stepping.rest, idleByVerb: idle.byVerb, steppingByVerb: stepping.byVerb,
+        idle: idle.rest, stepping: stepping.rest, idleByVerb: idle.byVerb, steppingByVerb: stepping.byVerb, idleAnalysisResults: idle.results,
         apiserverCrossCheck: { idle: idle.api, stepping: stepping.api, note: 'apiserver_request_total, non-WATCH, group cutover.dev + httproutes + events, all clients (the bench itself writes during stepping)' },
       },
       prometheus: {

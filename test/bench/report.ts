@@ -12,13 +12,22 @@ function scaleRows(s: NonNullable<Exclude<BenchResults['scale'], { error: string
   const how = st ? (st.staggerSeconds > 0 ? `, steps of ${st.pauseSeconds} s staggered over ${st.staggerSeconds} s, analysis every ${st.steppingInterval}` : `, steps of ${st.pauseSeconds} s in lockstep`) : '';
   const rows: string[][] = [];
   rows.push([`${s.shifts.toLocaleString('en')} TrafficShifts, one process${how}: RSS idle / stepping (median, max)`, `${s.rssMb.idle} MB (max ${s.rssMb.idleMax}) / ${s.rssMb.stepping} MB (max ${s.rssMb.steppingMax})`, `≤ ${target.rssMb} MB`, ok(Math.max(s.rssMb.idleMax, s.rssMb.steppingMax) <= target.rssMb)]);
-  rows.push(['  API requests/s idle (analysis every 30 s) / stepping¹', `${s.apiRequestsPerSecond.idle} / ${s.apiRequestsPerSecond.stepping}`, 'idle ≤ 1/s', ok(s.apiRequestsPerSecond.idle <= 1)]);
+  rows.push([`  API requests/s idle (analysis every ${st?.idleInterval ?? '30s'}) / stepping¹`, `${s.apiRequestsPerSecond.idle} / ${s.apiRequestsPerSecond.stepping}`, 'idle ≤ 1/s', ok(s.apiRequestsPerSecond.idle <= 1)]);
   rows.push(['  Prometheus queries/s idle / stepping (de-duplicated share)', `${s.prometheus.idleQueriesPerSecond} / ${s.prometheus.steppingQueriesPerSecond} (${Math.round(s.prometheus.deduplicatedShare * 100)}% merged)`, '', '']);
   rows.push(['  step timing drift (next step seen − scheduled)', pct(s.stepDriftMs.observed), 'p99 ≤ 1 s', ok(s.stepDriftMs.observed.p99 <= 1000)]);
   rows.push([`  restart: SIGKILL with ${s.restart.inFlight} in flight → all reconciled`, `${ms(s.restart.allReconciledAfterMs)} (ready ${ms(s.restart.readyAfterMs)})`, `≤ ${target.restartMs / 1000} s`, ok(s.restart.allReconciledAfterMs <= target.restartMs)]);
   rows.push(['  repeated / skipped steps (Events; WATCH)', `${s.restart.repeatedSteps} / ${s.restart.skippedSteps}; ${s.restart.repeatedFromWatch} / ${s.restart.skippedFromWatch}`, '0 / 0', ok(s.restart.repeatedSteps + s.restart.skippedSteps + s.restart.repeatedFromWatch + s.restart.skippedFromWatch === 0)]);
   const c = s.controlPlane;
   if (c) rows.push(['  the testbed\'s API server / etcd at this size, apart (RSS empty → idle → stepping; etcd database)', `API server ${c.apiserverRssMb.empty} → ${c.apiserverRssMb.idle} → ${c.apiserverRssMb.stepping} MB · etcd ${c.etcdRssMb.empty} → ${c.etcdRssMb.idle} → ${c.etcdRssMb.stepping} MB, database ${c.etcdDbMb.empty} → ${c.etcdDbMb.idle} MB`, 'reported', '']);
+  const cpu = s.cpuCores;
+  if (cpu) {
+    const named: Record<string, string> = { operator: 'operator', 'kube-apiserver': 'API server', etcd: 'etcd', prometheus: 'Prometheus', 'kube-controller-manager': 'controller-manager', gateway: 'gateway', bench: 'bench' };
+    const f = (w: Record<string, number>) => {
+      const rest = Object.entries(w).filter(([k2]) => !(k2 in named)).reduce((a, [, v]) => a + (Number.isFinite(v) ? v : 0), 0);
+      return [...Object.entries(named).filter(([k2]) => k2 in w).map(([k2, label]) => `${label} ${w[k2]}`), `other testbed ${Math.round(rest * 100) / 100}`].join(' · ');
+    };
+    rows.push([`  CPU in cores (of ${cpu.machineCores}), idle / stepping`, `${f(cpu.idle)} / ${f(cpu.stepping)}`, 'reported', '']);
+  }
   return rows;
 }
 

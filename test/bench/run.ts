@@ -49,9 +49,9 @@ export interface BenchResults {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { only: { type: 'string' }, 'shifts': { type: 'string' }, 'large-shifts': { type: 'string' }, 'worker-shifts': { type: 'string' }, 'flagger-runs': { type: 'string' }, 'flagger-settings': { type: 'string' }, 'judge-runs': { type: 'string' }, 'dashboard-shifts': { type: 'string' }, operator: { type: 'string', default: 'bundle' }, 'reuse-testbed': { type: 'boolean' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { only: { type: 'string' }, 'shifts': { type: 'string' }, 'large-shifts': { type: 'string' }, 'large-pause': { type: 'string' }, 'large-stagger': { type: 'string' }, 'large-interval': { type: 'string' }, 'worker-shifts': { type: 'string' }, 'flagger-runs': { type: 'string' }, 'flagger-settings': { type: 'string' }, 'judge-runs': { type: 'string' }, 'dashboard-shifts': { type: 'string' }, operator: { type: 'string', default: 'bundle' }, 'reuse-testbed': { type: 'boolean' }, help: { type: 'boolean' } } });
   if (values.help) {
-    console.log('usage: npm run bench [-- --only alert,breach,readyz,scale,scale10k,workers,flagger,judge,parity,dashboard] [--shifts 1000] [--large-shifts 10000] [--worker-shifts 200] [--flagger-runs 3] [--flagger-settings fastest,defaults,tutorial|none] [--judge-runs 200] [--dashboard-shifts 1000] [--operator bundle|source] [--reuse-testbed]');
+    console.log('usage: npm run bench [-- --only alert,breach,readyz,scale,scale10k,workers,flagger,judge,parity,dashboard] [--shifts 1000] [--large-shifts 10000] [--large-pause 120] [--large-stagger 120] [--large-interval 30s] [--worker-shifts 200] [--flagger-runs 3] [--flagger-settings fastest,defaults,tutorial|none] [--judge-runs 200] [--dashboard-shifts 1000] [--operator bundle|source] [--reuse-testbed]');
     return;
   }
   const parts = (values.only ? values.only.split(',').map((s) => s.trim()) : [...PARTS]) as Part[];
@@ -102,7 +102,15 @@ async function main(): Promise<void> {
       await run('scale', () => scaleBench(tb.info, { shifts: values.shifts ? Number(values.shifts) : 1000 }));
       // The large run: 2-minute pauses with the shifts' step boundaries spread over 2 minutes (~83
       // steps/s at 10,000, each a status write, a route write and an Event), analysis every 30 s.
-      await run('scale10k', () => scaleBench(tb.info, { shifts: values['large-shifts'] ? Number(values['large-shifts']) : 10_000, pauseSeconds: 120, staggerSeconds: 120, steppingInterval: '30s' }));
+      // --large-pause/--large-stagger/--large-interval change those (a smaller run at the same rates:
+      // 2,000 shifts, 24 s, 24 s, 6s).
+      await run('scale10k', () => scaleBench(tb.info, {
+        shifts: values['large-shifts'] ? Number(values['large-shifts']) : 10_000,
+        pauseSeconds: values['large-pause'] ? Number(values['large-pause']) : 120,
+        staggerSeconds: values['large-stagger'] ? Number(values['large-stagger']) : 120,
+        steppingInterval: values['large-interval'] ?? '30s',
+        idleInterval: values['large-interval'] ?? '30s',
+      }));
       await run('workers', () => workersIdleBench(tb.info, { shifts: values['worker-shifts'] ? Number(values['worker-shifts']) : 200 }));
       const settings = values['flagger-settings'] === undefined ? undefined : values['flagger-settings'] === 'none' ? [] : values['flagger-settings'].split(',').map((x) => x.trim());
       await run('flagger', () => flaggerBench(tb.info, { ...(values['flagger-runs'] ? { runs: Number(values['flagger-runs']) } : {}), ...(settings ? { settings } : {}) }));

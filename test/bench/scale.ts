@@ -7,10 +7,11 @@
 //             steps 2..5 of 20 s each; API requests/s; step timing drift
 //   restart   SIGKILL with all 1,000 in flight, restart at once: time until every shift was reconciled
 //             again; repeated or skipped steps counted from the Events and from a WATCH on the shifts
+import { availableParallelism } from 'node:os';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { readState, type TestbedInfo } from '../testbed/testbed.ts';
 import {
-  apiserverMetrics, applyAll, deleteNamespaces, dist, fetchText, httpRoute, kube, list, log, metricSum, now, rssMb, serviceObjects, sleep,
+  apiserverMetrics, applyAll, cpuSeconds, deleteNamespaces, dist, fetchText, httpRoute, kube, list, log, metricSum, now, rssMb, serviceObjects, sleep,
   startOperator, trafficShift, uid, watch, type Dist, type Kube,
 } from './lib.ts';
 
@@ -33,8 +34,10 @@ export interface ScaleResult {
   prometheus: { idleQueriesPerSecond: number; idleDeduplicatedPerSecond: number; steppingQueriesPerSecond: number; steppingDeduplicatedPerSecond: number; deduplicatedShare: number };
   stepDriftMs: { observed: Dist; status: Dist; acrossRestart: Dist; note: string };
   /** What the testbed's API server and etcd cost at this size, apart from the operator (RSS, MB; etcd's database). */
+  /** CPU in cores (CPU seconds per second of the window) of the operator, the testbed's API server, etcd and Prometheus, and the bench process itself. */
+  cpuCores: { idle: Record<string, number>; stepping: Record<string, number>; machineCores: number; note: string };
   controlPlane: { apiserverRssMb: { empty: number; idle: number; stepping: number }; etcdRssMb: { empty: number; idle: number; stepping: number }; etcdDbMb: { empty: number; idle: number }; note: string };
-  settings: { pauseSeconds: number; staggerSeconds: number; steppingInterval: string; operatorNamespaces: string };
+  settings: { pauseSeconds: number; staggerSeconds: number; steppingInterval: string; idleInterval: string; operatorNamespaces: string };
   restart: { killedAt: string; inFlight: number; readyAfterMs: number; allReconciledAfterMs: number; repeatedSteps: number; skippedSteps: number; repeatedFromWatch: number; skippedFromWatch: number; completed: number; otherPhases: Record<string, number> };
   windows: { idleSeconds: number; steppingSeconds: number };
   errors: string[];
@@ -74,10 +77,16 @@ function promCounts(text: string): { sent: number; dedup: number } {
   return { sent: metricSum(text, 'cutover_prometheus_query_duration_seconds_count'), dedup: metricSum(text, 'cutover_prometheus_queries_deduplicated_total') };
 }
 
-async function snapshot(info: TestbedInfo, url: string) {
+
+async function snapshot(info: TestbedInfo, url: string, opPid: number) {
   const [op, api] = await Promise.all([opMetrics(url, SNAPSHOT_METRICS), apiserverMetrics(info).catch(() => '')]);
   const results = Object.fromEntries(['Pass', 'Fail', 'Inconclusive'].map((r) => [r, metricSum(op, 'cutover_analysis_results_total', { result: r })]));
-  return { at: now(), rest: restCounts(op), prom: promCounts(op), api: apiserverOurs(api), results };
+  const procs = readState()?.processes ?? [];
+  const cpu: Record<string, number> = { operator: cpuSeconds(opPid) };
+  // Every testbed process (API server, etcd, controller-manager, Prometheus, the gateway, KWOK, ...).
+  for (const p of procs) cpu[p.name] = cpuSeconds(p.pid);
+  cpu.bench = process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6;
+  return { at: now(), rest: restCounts(op), prom: promCounts(op), api: apiserverOurs(api), results, cpu };
 }
 type Snap = Awaited<ReturnType<typeof snapshot>>;
 
@@ -88,7 +97,10 @@ function rate(a: Snap, b: Snap) {
   for (const v of Object.keys(b.rest.byVerb)) byVerb[v] = r((b.rest.byVerb[v] ?? 0) - (a.rest.byVerb[v] ?? 0));
   const results: Record<string, number> = {};
   for (const k of Object.keys(b.results)) results[k] = Math.round((b.results[k] ?? 0) - (a.results[k] ?? 0));
-  return { secs, results, rest: r(b.rest.total - a.rest.total), byVerb, promSent: r(b.prom.sent - a.prom.sent), promDedup: r(b.prom.dedup - a.prom.dedup), api: r(b.api - a.api) };
+  // CPU as cores in use over the window (1 = one core busy all the time).
+  const cores: Record<string, number> = {};
+  for (const k of Object.keys(b.cpu)) cores[k] = Math.round((((b.cpu[k] ?? NaN) - (a.cpu[k] ?? NaN)) / secs) * 100) / 100;
+  return { secs, cores, results, rest: r(b.rest.total - a.rest.total), byVerb, promSent: r(b.prom.sent - a.prom.sent), promDedup: r(b.prom.dedup - a.prom.dedup), api: r(b.api - a.api) };
 }
 
 /** RSS (MB) of the testbed's own process named `name` (kube-apiserver, etcd), NaN if unknown. */
@@ -115,6 +127,8 @@ export interface ScaleOptions {
   staggerSeconds?: number;
   /** Analysis interval while stepping. Default 10s. */
   steppingInterval?: string;
+  /** Analysis interval in the idle window. Default 30s. */
+  idleInterval?: string;
 }
 
 export async function scaleBench(info: TestbedInfo, opts: ScaleOptions = {}): Promise<ScaleResult> {
@@ -124,6 +138,7 @@ export async function scaleBench(info: TestbedInfo, opts: ScaleOptions = {}): Pr
   const PAUSE_MS = pauseS * 1000;
   const stagger = opts.staggerSeconds ?? 0;
   const steppingInterval = opts.steppingInterval ?? '10s';
+  const idleInterval = opts.idleInterval ?? '30s';
   const STEPS = stepsWith('60m', pauseS);
   const perNs = 100;
   const nss = Array.from({ length: Math.ceil(total / perNs) }, (_, i) => uid(`bench-scale${i}`));
@@ -171,7 +186,7 @@ export async function scaleBench(info: TestbedInfo, opts: ScaleOptions = {}): Pr
   try {
     const t0 = now();
     const shifts = (steps: (i: number) => Array<[number, string]>, interval: string) => names.map((x, i) => trafficShift(x.ns, x.name, `r-${x.name}`, { steps: steps(i), interval, query: undefined }));
-    await applyAll(k, shifts(() => STEPS, '30s'), 16);
+    await applyAll(k, shifts(() => STEPS, idleInterval), 16);
     const createSeconds = (now() - t0) / 1000;
     log(`scale: created in ${createSeconds.toFixed(1)} s; waiting for all to be Progressing`);
     const deadline = Date.now() + Math.max(300_000, total * 60);
@@ -191,16 +206,16 @@ export async function scaleBench(info: TestbedInfo, opts: ScaleOptions = {}): Pr
     log(`scale: ${analysed()} with a first analysis result after ${((now() - t0) / 1000).toFixed(1)} s`);
     await sleep(35_000);
     phase = 'idle';
-    const i0 = await snapshot(info, op.url);
+    const i0 = await snapshot(info, op.url, op.pid);
     await sleep(60_000);
-    const i1 = await snapshot(info, op.url);
+    const i1 = await snapshot(info, op.url, op.pid);
     const idle = rate(i0, i1);
     const etcdIdle = await etcdDbMb();
-    log(`scale: idle ${idle.rest} req/s (${JSON.stringify(idle.byVerb)}), analysis results ${JSON.stringify(idle.results)}, prometheus ${idle.promSent} q/s + ${idle.promDedup} dedup/s, RSS ${rssMb(op.pid).toFixed(0)} MB`);
+    log(`scale: idle ${idle.rest} req/s (${JSON.stringify(idle.byVerb)}), analysis results ${JSON.stringify(idle.results)}, prometheus ${idle.promSent} q/s + ${idle.promDedup} dedup/s, RSS ${rssMb(op.pid).toFixed(0)} MB, CPU cores ${JSON.stringify(idle.cores)}`);
 
     // ---- stepping ----
     phase = 'stepping';
-    const s0 = await snapshot(info, op.url);
+    const s0 = await snapshot(info, op.url, op.pid);
     // Lockstep: the first pause becomes 1 s (already over: every shift steps at once). Staggered: shift
     // i's second step starts at T + i/N × stagger, T far enough ahead for the spec change to reach all.
     const lead = Math.ceil(createSeconds) + 15;
@@ -218,9 +233,9 @@ export async function scaleBench(info: TestbedInfo, opts: ScaleOptions = {}): Pr
     const d2 = Date.now() + (lead + stagger + 4 * pauseS + 120) * 1000;
     while (atStep(3) < total * 0.95 && Date.now() < d2) await sleep(250);
     await sleep(Math.min(8000, PAUSE_MS * 0.4));
-    const s1 = await snapshot(info, op.url);
+    const s1 = await snapshot(info, op.url, op.pid);
     const stepping = rate(s0, s1);
-    log(`scale: stepping ${stepping.rest} req/s (${JSON.stringify(stepping.byVerb)}), prometheus ${stepping.promSent} q/s + ${stepping.promDedup} dedup/s`);
+    log(`scale: stepping ${stepping.rest} req/s (${JSON.stringify(stepping.byVerb)}), prometheus ${stepping.promSent} q/s + ${stepping.promDedup} dedup/s, CPU cores ${JSON.stringify(stepping.cores)}`);
 
     // ---- restart ----
     phase = 'restart';
@@ -316,13 +331,14 @@ export async function scaleBench(info: TestbedInfo, opts: ScaleOptions = {}): Pr
         killedAt: new Date(killedAt).toISOString(), inFlight: live, readyAfterMs: Math.round(readyAt - killedAt), allReconciledAfterMs: Math.round(reconciledAt - killedAt),
         repeatedSteps, skippedSteps, repeatedFromWatch, skippedFromWatch, completed: phases.Completed ?? 0, otherPhases: phases,
       },
+      cpuCores: { idle: idle.cores, stepping: stepping.cores, machineCores: availableParallelism(), note: 'CPU seconds per second of each window from /proc/PID/stat (user + system): the operator, the testbed processes, and the bench process itself (its WATCH and bookkeeping)' },
       controlPlane: {
         apiserverRssMb: { empty: Math.round(cp.apiserver.empty), idle: cpMed('idle', 'apiserver'), stepping: cpMed('stepping', 'apiserver') },
         etcdRssMb: { empty: Math.round(cp.etcd.empty), idle: cpMed('idle', 'etcd'), stepping: cpMed('stepping', 'etcd') },
         etcdDbMb: { empty: cp.etcdDb.empty, idle: etcdIdle },
         note: "the testbed's kube-apiserver and etcd processes (RSS medians per window, /proc); empty = before the bench created anything; etcd database from etcd_mvcc_db_total_size_in_bytes.",
       },
-      settings: { pauseSeconds: pauseS, staggerSeconds: stagger, steppingInterval, operatorNamespaces: clusterWide ? 'all' : nss.join(',') },
+      settings: { pauseSeconds: pauseS, staggerSeconds: stagger, steppingInterval, idleInterval, operatorNamespaces: clusterWide ? 'all' : nss.join(',') },
       windows: { idleSeconds: Math.round(idle.secs), steppingSeconds: Math.round(stepping.secs) },
       errors,
     };

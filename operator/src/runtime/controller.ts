@@ -11,6 +11,8 @@ import { WorkQueue } from './workqueue.ts';
 export interface ReconcileResult {
   /** Reconcile this key again after so many ms (the backoff is reset). */
   requeueAfter?: number;
+  /** That wake-up is time-critical (a step boundary): queued before routine work when it fires. */
+  due?: boolean;
   /** Reconcile again with rate-limited backoff, without counting it as an error. */
   requeue?: boolean;
 }
@@ -213,7 +215,7 @@ export class Controller {
       const out = await this.#reconcile(key, ctx);
       if (out && out.requeueAfter !== undefined && out.requeueAfter > 0) {
         this.queue.forget(key);
-        this.queue.addAfter(key, out.requeueAfter);
+        this.queue.addAfter(key, out.requeueAfter, { due: out.due ?? false });
         result = 'requeue_after';
         ctx.logger.debug({ requeueAfterMs: out.requeueAfter }, 'reconciled, requeue after');
       } else if (out && out.requeue) {

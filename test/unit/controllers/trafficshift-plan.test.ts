@@ -375,6 +375,17 @@ describe('analysis bookkeeping kept in memory (idle API traffic)', () => {
     expect(Date.parse(p.status.stepStartedAt!)).toBe(T0 + 1234);
   });
 
+  it('a wake-up at the end of the step is marked due (the queue hands it out before routine work); one for the next analysis is not', () => {
+    // Step ends in 4 s, next analysis in 6 s: the wake-up is the step boundary.
+    const atEnd = planTrafficShift(obs({ status: progressing(0, 10, 56_000, { lastAnalysisAt: iso(T0 - 4000) }), routeCanaryWeight: 10 }));
+    expect(atEnd.requeueAfterMs).toBe(4000);
+    expect(atEnd.requeueDue).toBe(true);
+    // Step ends in 40 s, next analysis in 6 s: routine.
+    const tick = planTrafficShift(obs({ status: progressing(0, 10, 20_000, { lastAnalysisAt: iso(T0 - 4000) }), routeCanaryWeight: 10 }));
+    expect(tick.requeueAfterMs).toBe(6000);
+    expect(tick.requeueDue).toBeUndefined();
+  });
+
   it('a shift completing in this reconcile without its legacy observed requeues at once; the Completed reconcile scales the legacy', () => {
     const last = progressing(2, 100, 61_000, { lastAnalysisAt: iso(T0 - 1000), workers: [{ deployment: 'score-worker', previousReplicas: 0 }] });
     // What the controller observes for a Progressing shift: no Deployments at all.

@@ -84,6 +84,27 @@ describe('Controller', () => {
     expect(await registry.metrics()).toMatch(/controller_runtime_reconcile_total\{controller="test",result="requeue_after"\} 1/);
   });
 
+  it('a due requeue (a step boundary) is reconciled before routine keys queued meanwhile', async () => {
+    const order: string[] = [];
+    let gate!: () => void;
+    const blocked = new Promise<void>((r) => { gate = r; });
+    const { c } = start(async (key) => {
+      order.push(key);
+      if (key === 'ns/step' && order.length === 1) return { requeueAfter: 20, due: true };
+      if (key === 'ns/block') await blocked;
+      return undefined;
+    });
+    c.enqueue('ns/step');
+    await until(() => order.length === 1);
+    c.enqueue('ns/block'); // holds the one worker while the timer fires and routine keys pile up
+    await until(() => order.length === 2);
+    for (let i = 0; i < 20; i++) c.enqueue(`ns/r${i}`);
+    await sleep(50);
+    gate();
+    await until(() => order.length === 23);
+    expect(order.slice(0, 4)).toEqual(['ns/step', 'ns/block', 'ns/step', 'ns/r0']);
+  });
+
   it('never reconciles one key concurrently, but runs different keys in parallel', async () => {
     let active = 0;
     let maxSameKey = 0;

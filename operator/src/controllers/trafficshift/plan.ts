@@ -278,7 +278,9 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
       else this.complete(`last step's pause ended`);
       return;
     }
-    this.requeue = Math.min(stepEnd - this.o.now, this.untilNextAnalysis());
+    const untilAnalysis = this.untilNextAnalysis();
+    this.requeue = Math.min(stepEnd - this.o.now, untilAnalysis);
+    if (stepEnd - this.o.now <= untilAnalysis) this.requeueDueAt = this.requeue;
   }
 
   paused(): void {
@@ -644,7 +646,8 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
       seen.add('w');
       return true;
     });
-    return { status: this.st, effects, requeueAfterMs: this.requeueAfterMs() };
+    const requeueAfterMs = this.requeueAfterMs();
+    return { status: this.st, effects, requeueAfterMs, ...(requeueAfterMs !== undefined && this.requeueIsDue() ? { requeueDue: true } : {}) };
   }
 }
 

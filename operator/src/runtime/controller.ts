@@ -11,8 +11,11 @@ import { WorkQueue } from './workqueue.ts';
 export interface ReconcileResult {
   /** Reconcile this key again after so many ms (the backoff is reset). */
   requeueAfter?: number;
-  /** That wake-up is time-critical (a step boundary): queued before routine work when it fires. */
-  due?: boolean;
+  /**
+   * A time-critical moment (ms from now; a step's pause ends): the key is then queued before
+   * routine work, or moved there if it waits behind it. Needs requeueAfter.
+   */
+  dueAfter?: number;
   /** Reconcile again with rate-limited backoff, without counting it as an error. */
   requeue?: boolean;
 }
@@ -215,7 +218,9 @@ export class Controller {
       const out = await this.#reconcile(key, ctx);
       if (out && out.requeueAfter !== undefined && out.requeueAfter > 0) {
         this.queue.forget(key);
-        this.queue.addAfter(key, out.requeueAfter, { due: out.due ?? false });
+        const dueAfter = out.dueAfter;
+        this.queue.addAfter(key, out.requeueAfter, { due: dueAfter !== undefined && dueAfter <= out.requeueAfter });
+        if (dueAfter !== undefined && dueAfter > out.requeueAfter) this.queue.addDueAfter(key, dueAfter);
         result = 'requeue_after';
         ctx.logger.debug({ requeueAfterMs: out.requeueAfter }, 'reconciled, requeue after');
       } else if (out && out.requeue) {

@@ -110,6 +110,8 @@ export class WorkQueue<K extends string = string> {
   /** key → when it entered #queue (for queue_duration). */
   readonly #enqueuedAt = new Map<K, number>();
   readonly #delayed = new Map<K, Delayed>();
+  /** key → its next step boundary: the key moves to the first lane then (see addDueAfter). */
+  readonly #dueTimers = new Map<K, { readyAt: number; timer: NodeJS.Timeout }>();
   /** Keys added with `addUrgent` while being processed: they go to the front when done. */
   readonly #urgent = new Set<K>();
   /** Keys added as due while being processed: they go to the first lane when done. */
@@ -192,6 +194,33 @@ export class WorkQueue<K extends string = string> {
     this.#arm(key, readyAt, due);
   }
 
+  /**
+   * At `delayMs` from now `key` is due (a step's pause ends): it is added to the first lane, or
+   * moved there if it is waiting in the routine one, e.g. for an analysis tick that fired just
+   * before and is still queued behind other keys. One timer per key; the earliest wins.
+   */
+  addDueAfter(key: K, delayMs: number): void {
+    if (this.#shuttingDown) return;
+    if (!(delayMs > 0)) { this.addDue(key); return; }
+    const readyAt = this.#clock.now() + delayMs;
+    const pending = this.#dueTimers.get(key);
+    if (pending && pending.readyAt <= readyAt) return;
+    if (pending) clearTimeout(pending.timer);
+    const timer = setTimeout(() => {
+      if (this.#dueTimers.get(key)?.timer !== timer) return;
+      this.#dueTimers.delete(key);
+      this.addDue(key);
+    }, Math.min(MAX_TIMER_MS, delayMs));
+    timer.unref();
+    this.#dueTimers.set(key, { readyAt, timer });
+  }
+
+  /** Drops `key`'s pending step-boundary timer (the object is gone). */
+  cancelDue(key: K): void {
+    const pending = this.#dueTimers.get(key);
+    if (pending) { clearTimeout(pending.timer); this.#dueTimers.delete(key); }
+  }
+
   /** Adds `key` after the delay the rate limiter gives it (a retry). */
   addRateLimited(key: K): void {
     if (this.#shuttingDown) return;
@@ -264,6 +293,8 @@ export class WorkQueue<K extends string = string> {
     this.#shuttingDown = true;
     for (const d of this.#delayed.values()) clearTimeout(d.timer);
     this.#delayed.clear();
+    for (const d of this.#dueTimers.values()) clearTimeout(d.timer);
+    this.#dueTimers.clear();
     this.#queue.length = 0;
     this.#first.length = 0;
     this.#urgent.clear();

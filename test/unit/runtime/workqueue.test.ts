@@ -116,6 +116,20 @@ describe('WorkQueue', () => {
     expect(await q.get()).toBe('ns/r0');
   });
 
+  it('addDueAfter moves a key waiting in the routine lane to the first one when it comes due; earliest timer wins; cancelDue drops it', async () => {
+    const q = newQueue();
+    for (let i = 0; i < 50; i++) q.add(`ns/r${i}`);
+    q.add('ns/step'); // an analysis tick, queued behind 50 others
+    q.addDueAfter('ns/step', 5_000);
+    q.addDueAfter('ns/step', 20); // earlier: replaces
+    q.addDueAfter('ns/gone', 20);
+    q.cancelDue('ns/gone');
+    await sleep(60);
+    expect(q.len()).toBe(51);
+    expect(await q.get()).toBe('ns/step');
+    expect(await q.get()).toBe('ns/r0');
+  });
+
   it('a key made due while it is processed is queued in the first lane when done', async () => {
     const q = newQueue();
     q.add('ns/a');

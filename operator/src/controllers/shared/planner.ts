@@ -112,8 +112,8 @@ export interface PlanOf<S, E> {
   effects: E[];
   /** When to look again (ms from now); undefined: only on change. */
   requeueAfterMs?: number | undefined;
-  /** That wake-up is a step boundary: it goes before routine work in the queue (runtime/workqueue.ts). */
-  requeueDue?: boolean | undefined;
+  /** When the current step's pause ends (ms from now): the key is then due, before routine work in the queue (runtime/workqueue.ts). */
+  dueAfterMs?: number | undefined;
 }
 
 export interface Observed<S> { now: number; generation: number; status: S; annotations: Record<string, string> }
@@ -127,8 +127,8 @@ export abstract class PlannerBase<O extends Observed<S>, S extends SharedStatus,
   readonly effects: E[] = [];
   /** When to look again (ms from now); undefined: only on change. */
   requeue: number | undefined;
-  /** `requeue` as it was set for a step boundary (time-critical); a later change of `requeue` voids it. */
-  requeueDueAt: number | undefined;
+  /** The end of the current step's pause (epoch ms) and that step, if the plan holds a step (time-critical). */
+  stepDue: { at: number; step: number | undefined } | undefined;
   readonly nowText: string;
 
   /** `nowText`: how this kind writes times (default RFC 3339 in seconds). */
@@ -243,8 +243,4 @@ export abstract class PlannerBase<O extends Observed<S>, S extends SharedStatus,
     return this.requeue === undefined || !Number.isFinite(this.requeue) ? undefined : Math.max(10, Math.ceil(this.requeue));
   }
 
-  /** True when the plan's wake-up is the step boundary set with requeueDueAt. */
-  requeueIsDue(): boolean {
-    return this.requeue !== undefined && this.requeue === this.requeueDueAt;
-  }
 }

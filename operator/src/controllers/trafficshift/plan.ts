@@ -278,9 +278,8 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
       else this.complete(`last step's pause ended`);
       return;
     }
-    const untilAnalysis = this.untilNextAnalysis();
-    this.requeue = Math.min(stepEnd - this.o.now, untilAnalysis);
-    if (stepEnd - this.o.now <= untilAnalysis) this.requeueDueAt = this.requeue;
+    this.requeue = Math.min(stepEnd - this.o.now, this.untilNextAnalysis());
+    this.stepDue = { at: stepEnd, step: this.st.currentStep };
   }
 
   paused(): void {
@@ -647,7 +646,9 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
       return true;
     });
     const requeueAfterMs = this.requeueAfterMs();
-    return { status: this.st, effects, requeueAfterMs, ...(requeueAfterMs !== undefined && this.requeueIsDue() ? { requeueDue: true } : {}) };
+    // Still holding that step when the plan is done (not rolled back, paused or moved on by a later rule).
+    const due = this.stepDue && this.st.phase === 'Progressing' && this.st.currentStep === this.stepDue.step ? Math.max(10, Math.ceil(this.stepDue.at - this.o.now)) : undefined;
+    return { status: this.st, effects, requeueAfterMs, ...(due !== undefined ? { dueAfterMs: due } : {}) };
   }
 }
 

@@ -5,9 +5,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TRAFFIC_SHIFT } from '../../operator/src/kube/resources.ts';
 import { eventually, getJson, kubectl, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
 import { processIdentity, startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
+import { reconcileOnceMore } from '../helpers/watch.ts';
 import { startComponent, stopComponent } from '../testbed/testbed.ts';
 
 const NS = uniqueName('rs-deps');
@@ -133,7 +135,10 @@ describe('dependencies failing', () => {
     const paused = await eventually('Paused', async () => { const t = await shift('garbage'); return t.status?.phase === 'Paused' ? t : undefined; }, 60_000, 500);
     expect(paused.status?.pauseReason).toBe('Inconclusive');
     expect(paused.status?.currentWeight).toBe(10);
-    await sleep(3000);
+    // Past the end of the step's pause (1 s from its start; the timer stops while paused) and one
+    // more reconcile after it: never promoted.
+    await sleep(Date.parse(paused.status!.stepStartedAt!) + 1000 - Date.now());
+    await reconcileOnceMore(operator, 'trafficshift', TRAFFIC_SHIFT, NS, 'garbage');
     expect((await shift('garbage')).status?.phase).toBe('Paused');
     expect(await canaryWeight('r-garbage')).toBe(10);
   });

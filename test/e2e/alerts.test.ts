@@ -80,6 +80,7 @@ describe('Alertmanager → operator → stable', () => {
 `);
     const load = s.startLoad(50);
     const rec = recordWeights(s);
+    await rec.ready;
     await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '2s'], [100, '10m']], metrics: LENIENT, extra: alertsYaml(s) }));
     await eventually('the last step (100%) in its pause', async () => {
       const ts = await s.shift<ShiftObject>('listings-read');

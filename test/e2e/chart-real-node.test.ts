@@ -277,6 +277,7 @@ spec:
     const s = await scenario('chart-failover');
     const load = s.startLoad(30);
     const rec = recordWeights(s);
+    await rec.ready;
     await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '3s'], [50, '20s'], [100, '3s']] }));
     await eventually('step 2 (weight 50)', async () => (await s.shift('listings-read')).status?.currentWeight === 50, 120_000, 200);
     const leader = (await leaseHolder(r))!;
@@ -308,6 +309,7 @@ spec:
     const s = await scenario('chart-upgrade');
     const load = s.startLoad(30);
     const rec = recordWeights(s);
+    await rec.ready;
     await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '3s'], [50, '20s'], [100, '3s']] }));
     await eventually('step 2 (weight 50)', async () => (await s.shift('listings-read')).status?.currentWeight === 50, 120_000, 200);
     const before = (await readyPods(r)).map((p) => p.metadata.name);

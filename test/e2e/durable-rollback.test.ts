@@ -8,10 +8,11 @@
 // The rollback is held up for real: a ValidatingAdmissionPolicy (the API server's own admission)
 // refuses every update of the namespace's HTTPRoutes until the test lifts it.
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually, getJson, kubectl, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
+import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
 import { freezeRoutes, type RouteFreeze } from '../helpers/admission.ts';
+import { reconcileCount } from '../helpers/watch.ts';
 import { isAlive } from '../testbed/procs.ts';
 
 const TOKEN = 'durable-rollback-token-0123456789';
@@ -159,7 +160,9 @@ spec:
     await kubectlOk(['annotate', 'migrationslice', 'listings', '-n', s.ns, 'cutover.dev/abort=abort-1', '--overwrite']);
     // The slice asks its TrafficShift through the API; the shift cannot write the route yet.
     await eventually('the slice asked its TrafficShift to roll back', async () => (await recordedRequest('trafficshift', s.ns, 'listings-shift'))?.trigger === 'Manual', 30_000);
-    await sleep(1000); // a few reconciles of both kinds while the route refuses them
+    // A few reconciles of both kinds on the leader while the route refuses them.
+    const before = { shift: await reconcileCount(a, 'trafficshift'), slice: await reconcileCount(a, 'migrationslice') };
+    await eventually('two more reconciles of each kind on durable-slice-a', async () => (await reconcileCount(a, 'trafficshift')) >= before.shift + 2 && (await reconcileCount(a, 'migrationslice')) >= before.slice + 2, 30_000, 50);
 
     const termAt = Date.now();
     process.kill(a.pid, 'SIGTERM');

@@ -121,6 +121,7 @@ describe('leader election: failover between two operator processes', () => {
     const s = scenarios[0]!;
     const load = s.startLoad(40);
     const rec = recordWeights(s);
+    await rec.ready;
     await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '5s'], [50, '10s'], [100, '5s']] }));
     // Kill the leader in the middle of the second step's pause.
     await eventually('step 2 (weight 50)', async () => (await s.shift('listings-read')).status?.currentWeight === 50, 90_000, 100);
@@ -172,6 +173,7 @@ describe('leader election: failover between two operator processes', () => {
     const s = scenarios[1]!;
     const load = s.startLoad(40);
     const rec = recordWeights(s);
+    await rec.ready;
     await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '5s'], [50, '8s'], [100, '5s']], interval: '1s' }));
     await eventually('step 2 (weight 50)', async () => (await s.shift('listings-read')).status?.currentWeight === 50, 90_000, 100);
     await sleep(1500);

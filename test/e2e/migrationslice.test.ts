@@ -7,9 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATION_SLICE, type KubeObject } from '../../operator/src/kube/resources.ts';
 import { eventually, getJson, kubectl, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, ERROR_RATE_QUERY, recordWeights, type Scenario } from '../helpers/scenario.ts';
+import { reconcileOnceMore, waitObject } from '../helpers/watch.ts';
 import { readState } from '../testbed/testbed.ts';
 
 const TOKEN = 'e2e-alert-token';
@@ -51,11 +53,9 @@ interface SliceObject {
 
 const slice = (s: Scenario, name: string) => getJson<SliceObject>(['get', 'migrationslice', name, '-n', s.ns]);
 
-async function waitSlice(s: Scenario, name: string, phases: string[], timeoutMs = 120_000): Promise<SliceObject> {
-  return eventually(`MigrationSlice ${s.ns}/${name} phase in ${phases.join('|')}`, async () => {
-    const o = await slice(s, name);
-    return phases.includes(o.status?.phase ?? '') ? o : undefined;
-  }, timeoutMs, 250);
+/** Waits (on a watch) until the slice's phase is one of `phases`; returns that version. */
+function waitSlice(s: Scenario, name: string, phases: string[], timeoutMs = 120_000): Promise<SliceObject> {
+  return waitObject<SliceObject & KubeObject>(MIGRATION_SLICE, s.ns, name, (o) => phases.includes(o.status?.phase ?? ''), timeoutMs, `MigrationSlice ${s.ns}/${name} phase in ${phases.join('|')}`);
 }
 
 async function flagValue(s: Scenario): Promise<string | undefined> {
@@ -198,6 +198,7 @@ describe('MigrationSlice end to end', () => {
     await flagsConfigMap(s);
     const load = s.startLoad(40);
     const rec = recordWeights(s);
+    await rec.ready;
     await kubectlOk(['apply', '--server-side', '-f', '-'], sliceYaml(s, 'listings', { shadow: shadowStage('30s') }));
     await eventually('mirror filter on the route', async () => (await mirrorFilters(s)).length === 1, 30_000);
     const done = await waitSlice(s, 'listings', ['Failed', 'Completed', 'RolledBack']);
@@ -300,7 +301,8 @@ describe('MigrationSlice end to end', () => {
     const progressing = waiting.status?.conditions?.find((c) => c.type === 'Progressing');
     expect(progressing?.reason).toBe('WaitingForTrigger');
     expect(progressing?.message).toContain('score-batch-duration is 1200 (needs > 1800)');
-    await sleep(3000);
+    // One more reconcile (the trigger read again): still waiting.
+    await reconcileOnceMore(operator, 'migrationslice', MIGRATION_SLICE, s.ns, 'listings');
     expect((await slice(s, 'listings')).status?.phase).toBe('Pending');
     expect((await s.routeWeights())[s.canary]).toBe(0);
 

@@ -5,9 +5,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HTTP_ROUTE, TRAFFIC_SHIFT, type KubeObject } from '../../operator/src/kube/resources.ts';
 import { eventually, getJson, kubectl, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
 import { processIdentity, startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
+import { reconcileOnceMore, waitObject, watchObject } from '../helpers/watch.ts';
 import { startComponent, stopComponent } from '../testbed/testbed.ts';
 
 const NS = uniqueName('rs-deps');
@@ -69,6 +71,7 @@ spec:
 
 const bare = { ns: NS, stable: 'monolith', canary: 'listings-api' } as Scenario;
 function shift(name: string): Promise<ShiftObject> { return getJson<ShiftObject>(['get', 'trafficshift', name, '-n', NS]); }
+interface RouteObj extends KubeObject { spec: { rules: Array<{ backendRefs: Array<{ name: string; weight?: number }> }> } }
 async function canaryWeight(route: string): Promise<number | undefined> {
   const r = await getJson<{ spec: { rules: Array<{ backendRefs: Array<{ name: string; weight?: number }> }> } }>(['get', 'httproute', route, '-n', NS]);
   return r.spec.rules[0]!.backendRefs.find((b) => b.name === 'listings-api')?.weight;
@@ -88,18 +91,26 @@ describe('dependencies failing', () => {
     await bareRoute('r-prom');
     await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(bare, 'prom', { steps: [[10, '2s'], [50, '2s'], [100, '2s']], interval: '1s', inconclusiveLimit: 2, metrics: CONSTANT }).replace('httpRoute: {name: listings}', 'httpRoute: {name: r-prom}'));
     await eventually('first step', async () => (await shift('prom')).status?.currentWeight === 10, 60_000);
+    // Every version of the route while Prometheus is gone, on a watch.
+    const weights: Array<number | undefined> = [];
+    const routeWatch = watchObject<RouteObj>(HTTP_ROUTE, NS, 'r-prom', (r) => { weights.push(r?.spec.rules[0]?.backendRefs.find((b) => b.name === 'listings-api')?.weight); });
+    await routeWatch.ready;
     await stopComponent(info, 'prometheus');
     try {
-      // Well past the step's pause: still at 10, never promoted without data.
-      for (let i = 0; i < 8; i++) {
-        await sleep(500);
-        expect((await shift('prom')).status?.currentWeight).toBe(10);
-        expect(await canaryWeight('r-prom')).toBe(10);
-      }
-      expect((await shift('prom')).status?.phase).toBe('Paused');
+      // Paused; past the end of the step's pause (2 s from its start; the timer stops while paused)
+      // and one more reconcile after it: still at 10, never promoted without data.
+      const paused = await waitObject<ShiftObject & KubeObject>(TRAFFIC_SHIFT, NS, 'prom', (t) => t.status?.phase === 'Paused', 30_000);
+      await sleep(Date.parse(paused.status!.stepStartedAt!) + 2000 - Date.now());
+      await reconcileOnceMore(operator, 'trafficshift', TRAFFIC_SHIFT, NS, 'prom');
+      const held = await shift('prom');
+      expect(held.status?.phase).toBe('Paused');
+      expect(held.status?.currentWeight).toBe(10);
+      expect(await canaryWeight('r-prom')).toBe(10);
     } finally {
+      await routeWatch.stop();
       await startComponent(info, 'prometheus', `${info.prometheusUrl}/-/ready`);
     }
+    expect(weights.every((w) => w === 10), `canary weights of the route while Prometheus was gone: ${JSON.stringify(weights)}`).toBe(true);
     const done = await eventually('Completed', async () => { const t = await shift('prom'); return t.status?.phase === 'Completed' ? t : undefined; }, 90_000, 500);
     expect(done.status?.currentWeight).toBe(100);
     expect(await stepStarts('prom')).toEqual(['1', '2', '3']);
@@ -133,7 +144,10 @@ describe('dependencies failing', () => {
     const paused = await eventually('Paused', async () => { const t = await shift('garbage'); return t.status?.phase === 'Paused' ? t : undefined; }, 60_000, 500);
     expect(paused.status?.pauseReason).toBe('Inconclusive');
     expect(paused.status?.currentWeight).toBe(10);
-    await sleep(3000);
+    // Past the end of the step's pause (1 s from its start; the timer stops while paused) and one
+    // more reconcile after it: never promoted.
+    await sleep(Date.parse(paused.status!.stepStartedAt!) + 1000 - Date.now());
+    await reconcileOnceMore(operator, 'trafficshift', TRAFFIC_SHIFT, NS, 'garbage');
     expect((await shift('garbage')).status?.phase).toBe('Paused');
     expect(await canaryWeight('r-garbage')).toBe(10);
   });

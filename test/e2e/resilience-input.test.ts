@@ -7,9 +7,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { MigrationSliceSpecSchema, ShadowRunSpecSchema, TrafficShiftSpecSchema } from '../../operator/src/api/index.ts';
-import { eventually, getJson, kubectl, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
+import { TRAFFIC_SHIFT } from '../../operator/src/kube/resources.ts';
+import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
 import { processIdentity, startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, ERROR_RATE_QUERY, type Scenario } from '../helpers/scenario.ts';
+import { reconcileOnceMore } from '../helpers/watch.ts';
 import { invalidShadowRunsAndSlices, invalidTrafficShifts, minimalMigrationSlice, minimalTrafficShift, validMigrationSlice, validShadowRun, validTrafficShift } from '../unit/api/fixtures.ts';
 
 type Obj = Record<string, unknown>;
@@ -187,7 +189,8 @@ describe('bad input: rejected at admission naming the field, or Stalled naming i
       expect(ts.status?.phase, c.name).toBe('Pending');
       expect(ts.status?.currentWeight, c.name).toBeUndefined();
     }
-    await sleep(3000); // several reconciles later, still nothing changed
+    // One more reconcile of each, and still nothing changed.
+    await reconcileOnceMore(operator, 'trafficshift', TRAFFIC_SHIFT, NS, runtime.map((c) => String((c.manifest.metadata as Obj).name)));
     const r = await getJson<{ metadata: { resourceVersion: string }; spec: { rules: Array<{ backendRefs: Array<{ weight: number }> }> } }>(['get', 'httproute', 'listings', '-n', NS]);
     expect(r.metadata.resourceVersion).toBe(routeBefore);
     expect(r.spec.rules[0]!.backendRefs.map((b) => b.weight)).toEqual([100, 0]);

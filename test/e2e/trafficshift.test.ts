@@ -2,10 +2,12 @@
 // splitting real requests, the real Prometheus scraping it.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TRAFFIC_SHIFT } from '../../operator/src/kube/resources.ts';
 import { eventually, eventuallyEqual, getJson, kubectl, kubectlOk, promQuery, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, ERROR_RATE_QUERY, P95_QUERY, recordWeights, render, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
 import { runLoad } from '../testbed/dataplane/load.ts';
+import { reconcileOnceMore } from '../helpers/watch.ts';
 import { applyWorkers, workerReplicas, workersYaml } from '../helpers/workers.ts';
 import { startComponent, stopComponent } from '../testbed/testbed.ts';
 
@@ -46,6 +48,7 @@ describe('TrafficShift end to end', () => {
       const sum = await runLoad({ url: testbed().gatewayUrl, host: s.host, path: '/', rps: 400, maxRequests: 200 });
       splits.push({ weight, share: (100 * (sum.byService[s.canary] ?? 0)) / Math.max(1, sum.completed) });
     });
+    await rec.ready;
     await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read'));
     const done = await waitPhase(s, 'listings-read', ['Completed', 'RolledBack', 'Failed']);
     await rec.stop();
@@ -65,6 +68,7 @@ describe('TrafficShift end to end', () => {
     const s = await scenario({ prefix: 'ts-faulty', canary: { errorRate: 0.2 } });
     const load = s.startLoad(50);
     const rec = recordWeights(s);
+    await rec.ready;
     // Watch the breach become visible in Prometheus, with the same query the shift uses.
     const q = render(ERROR_RATE_QUERY, { namespace: s.ns, 'canary.service': s.canary });
     let breachAt: number | undefined;
@@ -120,6 +124,7 @@ describe('TrafficShift end to end', () => {
     const s = await scenario({ prefix: 'ts-noprom' });
     const load = s.startLoad(40);
     const rec = recordWeights(s);
+    await rec.ready;
     await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '4s'], [50, '4s'], [100, '4s']], interval: '1s', inconclusiveLimit: 3 }));
     await eventually('first step', async () => (await s.shift<ShiftObject>('listings-read')).status?.currentWeight === 10, 60_000);
     await stopComponent(info, 'prometheus');
@@ -128,8 +133,10 @@ describe('TrafficShift end to end', () => {
       paused = await waitPhase(s, 'listings-read', ['Paused'], 60_000);
       expect(paused.status?.pauseReason).toBe('Inconclusive');
       const weightWhenPaused = paused.status?.currentWeight;
-      // Held well past the step's pause: no promotion without data.
-      await sleep(6000);
+      // Held past the end of the step's pause (4 s from its start; the timer stops while paused) and
+      // one more reconcile after it: no promotion without data.
+      await sleep(Date.parse(paused.status!.stepStartedAt!) + 4000 - Date.now());
+      await reconcileOnceMore(operator, 'trafficshift', TRAFFIC_SHIFT, s.ns, 'listings-read');
       const still = await s.shift<ShiftObject>('listings-read');
       expect(still.status?.phase).toBe('Paused');
       expect(still.status?.currentWeight).toBe(weightWhenPaused);
@@ -148,6 +155,7 @@ describe('TrafficShift end to end', () => {
     const s = await scenario({ prefix: 'ts-crash' });
     const load = s.startLoad(40);
     const rec = recordWeights(s);
+    await rec.ready;
     await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '5s'], [50, '8s'], [100, '5s']] }));
     await eventually('step 2 (weight 50)', async () => (await s.shift<ShiftObject>('listings-read')).status?.currentWeight === 50, 90_000);
     await sleep(1500);
@@ -206,6 +214,7 @@ describe('TrafficShift end to end', () => {
         workerReadyAtFirstWeight = d.status?.readyReplicas ?? 0;
       }
     });
+    await rec.ready;
     await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'score', { steps: [[10, '3s'], [100, '3s']], extra: workersYaml }));
     const done = await waitPhase(s, 'score', ['Completed', 'RolledBack', 'Failed']);
     await rec.stop();
@@ -241,7 +250,8 @@ describe('TrafficShift end to end', () => {
     expect(stalled.reason).toBe('RouteNotFound');
     expect(stalled.message).toContain('spec.route.httpRoute.name');
     expect(ts.status?.phase).toBe('Pending');
-    await sleep(2000);
+    // One more reconcile of it: still nothing created, moved or scaled.
+    await reconcileOnceMore(operator, 'trafficshift', TRAFFIC_SHIFT, s.ns, 'orphan');
     expect((await kubectl(['get', 'httproute', 'does-not-exist', '-n', s.ns])).code).not.toBe(0);
     expect(await s.routeWeights()).toEqual({ [s.stable]: 100, [s.canary]: 0 });
     const worker = await getJson<{ spec: { replicas: number } }>(['get', 'deployment', 'score-worker', '-n', s.ns]);

@@ -7,10 +7,12 @@
 //   - the Secret missing: Stalled naming the check, nothing promoted; created: the shift completes;
 //   - the token is in no status, Event or log line; /metrics shows the check's value, threshold, result.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TRAFFIC_SHIFT } from '../../operator/src/kube/resources.ts';
 import { eventually, getJson, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
 import { json, startCheckServer, type CheckServer } from '../helpers/check-server.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
+import { reconcileOnceMore } from '../helpers/watch.ts';
 
 const TOKEN = `wc-${Math.random().toString(36).slice(2, 14)}`;
 const NS = { small: uniqueName('wc-small'), large: uniqueName('wc-large'), nosecret: uniqueName('wc-nosecret') };
@@ -91,13 +93,17 @@ describe('TrafficShift gated by a web check', () => {
 
   it('the Secret is missing: Stalled naming the web check, no promotion; created, the shift goes on and completes', async () => {
     const s = await gatedShift(NS.nosecret, { secret: false });
-    const stalled = await eventually('Stalled condition', async () => {
+    const stalledShift = await eventually('Stalled condition', async () => {
       const t = await s.shift<ShiftObject>('cohortlens-v2');
-      return t.status?.conditions?.find((c) => c.type === 'Stalled' && c.status === 'True');
+      return t.status?.conditions?.find((c) => c.type === 'Stalled' && c.status === 'True') ? t : undefined;
     }, 30_000);
+    const stalled = stalledShift.status!.conditions!.find((c) => c.type === 'Stalled')!;
     expect(stalled.reason).toBe('QueryError');
     expect(stalled.message).toBe(`spec.analysis.metrics[0].web: the web check cannot run: no-regression: header Authorization: Secret ${NS.nosecret}/cohortlens-check has no key "bearer" (or does not exist)`);
-    await sleep(3000); // longer than a step: still at the first one
+    // Past the end of a first step's pause (3 s), if one started, and one more reconcile: still at the first one.
+    const stepStartedAt = stalledShift.status?.stepStartedAt;
+    if (stepStartedAt) await sleep(Date.parse(stepStartedAt) + 3000 - Date.now());
+    await reconcileOnceMore(operator, 'trafficshift', TRAFFIC_SHIFT, NS.nosecret, 'cohortlens-v2');
     const held = await s.shift<ShiftObject>('cohortlens-v2');
     expect(held.status?.currentStep ?? 0).toBe(0);
     expect((await s.routeWeights())[s.canary]).toBeLessThanOrEqual(10);

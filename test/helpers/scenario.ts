@@ -4,7 +4,9 @@ import { request } from 'node:http';
 import { runLoad, type LoadSummary } from '../testbed/dataplane/load.ts';
 import { startBackend, stopBackend, setBackend } from '../testbed/backends.ts';
 import { TESTBED_PARENT_REFS } from '../testbed/dataplane/gateway-class.ts';
+import { HTTP_ROUTE, TRAFFIC_SHIFT, type KubeObject } from '../../operator/src/kube/resources.ts';
 import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName, sleep } from './cluster.ts';
+import { waitObject, watchObject } from './watch.ts';
 
 export interface ScenarioOptions {
   prefix: string;
@@ -34,7 +36,7 @@ export interface Scenario {
 export interface ShiftObject {
   metadata: { name: string; generation: number; annotations?: Record<string, string> };
   status?: {
-    phase?: string; currentStep?: number; currentWeight?: number; observedGeneration?: number;
+    phase?: string; currentStep?: number; currentWeight?: number; observedGeneration?: number; stepStartedAt?: string;
     rollback?: { trigger: string; reason: string; at: string };
     conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
     analysis?: { consecutiveFailures: number; consecutiveInconclusive: number; lastResults?: Array<{ name: string; result: string; value?: number; message?: string }> };
@@ -49,6 +51,15 @@ export const P95_QUERY = 'histogram_quantile(0.95, sum(rate(http_request_duratio
 
 export function render(query: string, vars: Record<string, string>): string {
   return query.replace(/\{\{\s*([\w.]+)\s*\}\}/g, (_, k: string) => vars[k] ?? '');
+}
+
+interface RouteObject extends KubeObject { spec: { rules: Array<{ backendRefs?: Array<{ name: string; weight?: number }> }> } }
+
+/** The weights of the route's first rule by backend (a backendRef without a weight has 1). */
+function weightsOf(r: RouteObject): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const b of r.spec.rules[0]?.backendRefs ?? []) out[b.name] = b.weight ?? 1;
+  return out;
 }
 
 export async function createScenario(opts: ScenarioOptions): Promise<Scenario> {
@@ -86,12 +97,7 @@ ${rules}
       return { stop: async () => { ac.abort(); return p; } };
     },
     setCanary: (cfg) => setBackend(info, ns, canary, cfg),
-    async routeWeights() {
-      const r = await getJson<{ spec: { rules: Array<{ backendRefs?: Array<{ name: string; weight?: number }> }> } }>(['get', 'httproute', 'listings', '-n', ns]);
-      const out: Record<string, number> = {};
-      for (const b of r.spec.rules[0]?.backendRefs ?? []) out[b.name] = b.weight ?? 1;
-      return out;
-    },
+    routeWeights: async () => weightsOf(await getJson<RouteObject>(['get', 'httproute', 'listings', '-n', ns])),
     shift: <T>(name: string) => getJson<T>(['get', 'trafficshift', name, '-n', ns]),
     async cleanup() {
       for (const ac of loads) ac.abort();
@@ -128,32 +134,28 @@ ${metrics}
 ${o.extra ?? ''}`;
 }
 
-/** Watches the route's canary weight (polling the API server every 100 ms) and records each change. */
-export function recordWeights(s: Scenario, onChange?: (weight: number, at: number) => void | Promise<void>): { changes: Array<{ weight: number; at: number }>; stop: () => Promise<void> } {
+/**
+ * Records each change of the route's canary weight from a WATCH on the HTTPRoute (not a poll): a
+ * weight held for any time at all is recorded, `at` when the change arrived. `onChange` runs for each
+ * change in order, one at a time. Await `ready` before acting.
+ */
+export function recordWeights(s: Scenario, onChange?: (weight: number, at: number) => void | Promise<void>): { changes: Array<{ weight: number; at: number }>; ready: Promise<void>; stop: () => Promise<void> } {
   const changes: Array<{ weight: number; at: number }> = [];
-  let running = true;
-  const loop = (async () => {
-    let last: number | undefined;
-    while (running) {
-      const w = await s.routeWeights().catch(() => undefined);
-      const c = w?.[s.canary];
-      if (c !== undefined && c !== last) {
-        last = c;
-        const at = Date.now();
-        changes.push({ weight: c, at });
-        if (onChange) await onChange(c, at);
-      }
-      await sleep(100);
-    }
-  })();
-  return { changes, stop: async () => { running = false; await loop; } };
+  let last: number | undefined;
+  let handled = Promise.resolve();
+  const w = watchObject<RouteObject>(HTTP_ROUTE, s.ns, 'listings', (route, at) => {
+    const c = route ? weightsOf(route)[s.canary] : undefined;
+    if (c === undefined || c === last) return;
+    last = c;
+    changes.push({ weight: c, at });
+    if (onChange) handled = handled.then(() => onChange(c, at));
+  });
+  return { changes, ready: w.ready, stop: async () => { await w.stop(); await handled; } };
 }
 
-export async function waitPhase(s: Scenario, name: string, phases: string[], timeoutMs = 120_000): Promise<ShiftObject> {
-  return eventually(`TrafficShift ${s.ns}/${name} phase in ${phases.join('|')}`, async () => {
-    const ts = await s.shift<ShiftObject>(name);
-    return phases.includes(ts.status?.phase ?? '') ? ts : undefined;
-  }, timeoutMs, 250);
+/** Waits (on a watch) until the TrafficShift's phase is one of `phases`; returns that version. */
+export function waitPhase(s: Scenario, name: string, phases: string[], timeoutMs = 120_000): Promise<ShiftObject> {
+  return waitObject<ShiftObject & KubeObject>(TRAFFIC_SHIFT, s.ns, name, (ts) => phases.includes(ts.status?.phase ?? ''), timeoutMs, `TrafficShift ${s.ns}/${name} phase in ${phases.join('|')}`);
 }
 
 /** One GET through the gateway with a Host header (fetch cannot set Host); resolves the status, 0 on error. */

@@ -384,10 +384,10 @@ describe('analysis bookkeeping kept in memory (idle API traffic)', () => {
     const tick = planTrafficShift(obs({ status: progressing(0, 10, 20_000, { lastAnalysisAt: iso(T0 - 4000) }), routeCanaryWeight: 10 }));
     expect(tick.requeueAfterMs).toBe(6000);
     expect(tick.dueAfterMs).toBe(40_000);
-    // Moving on to the next step: not the old step's end (the status write brings the next reconcile, which holds the new step).
+    // Moving on to the next step: the new step's end, armed by the reconcile that starts it.
     const next = planTrafficShift(obs({ status: progressing(0, 10, 61_000, { lastAnalysisAt: iso(T0 - 1000) }), routeCanaryWeight: 10, analysis: pass }));
     expect(next.status.currentStep).toBe(1);
-    expect(next.dueAfterMs).toBeUndefined();
+    expect(next.dueAfterMs).toBe(60_000);
     // A rollback: nothing is due.
     const back = planTrafficShift(obs({ status: progressing(0, 10, 20_000, { lastAnalysisAt: iso(T0 - 20_000), analysis: { consecutiveFailures: 1, consecutiveInconclusive: 0 } }), routeCanaryWeight: 10, analysis: fail }));
     expect(back.status.phase).toBe('RolledBack');

@@ -354,6 +354,9 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     const moving = this.splitTo(step.weight);
     this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.StepStarted, note: `step ${i + 1}/${this.o.spec.steps.length}: ${this.o.spec.route ? 'canary ' : ''}weight ${step.weight}%${this.splitNote()} (${why})` });
     this.requeue = moving ? WORKER_POLL_MS : Math.min(parseDuration(step.pause), this.o.spec.analysis ? parseDuration(this.o.spec.analysis.interval) : Infinity);
+    // The new step's end is armed by the reconcile that starts it: the reconcile its status write
+    // brings waits in the routine lane, and under load that wait would be the step's drift.
+    if (!moving) this.stepDue = { at: this.o.now + parseDuration(step.pause), step: i };
   }
 
   // --- split workers (README › Worker cutovers) ------------------------------------------------

@@ -11,11 +11,6 @@ import { WorkQueue } from './workqueue.ts';
 export interface ReconcileResult {
   /** Reconcile this key again after so many ms (the backoff is reset). */
   requeueAfter?: number;
-  /**
-   * A time-critical moment (ms from now; a step's pause ends): the key is then queued before
-   * routine work, or moved there if it waits behind it. Needs requeueAfter.
-   */
-  dueAfter?: number;
   /** Reconcile again with rate-limited backoff, without counting it as an error. */
   requeue?: boolean;
 }
@@ -218,9 +213,7 @@ export class Controller {
       const out = await this.#reconcile(key, ctx);
       if (out && out.requeueAfter !== undefined && out.requeueAfter > 0) {
         this.queue.forget(key);
-        const dueAfter = out.dueAfter;
-        this.queue.addAfter(key, out.requeueAfter, { due: dueAfter !== undefined && dueAfter <= out.requeueAfter });
-        if (dueAfter !== undefined && dueAfter > out.requeueAfter) this.queue.addDueAfter(key, dueAfter);
+        this.queue.addAfter(key, out.requeueAfter);
         result = 'requeue_after';
         ctx.logger.debug({ requeueAfterMs: out.requeueAfter }, 'reconciled, requeue after');
       } else if (out && out.requeue) {

@@ -4,9 +4,6 @@
 //   when `done` is called;
 // - `addAfter` keeps one timer per key and the earliest wake-up wins, so a paused step wakes on
 //   time without polling;
-// - two lanes: a wake-up marked `due` (a step's pause is over) and `addUrgent` (an out-of-band
-//   rollback, at its front) are handed out before routine work (analysis ticks, informer
-//   events), so under load a step starts on time and what waits is the routine work;
 // - `addRateLimited` retries with per-key exponential backoff under a global token bucket.
 import type { Clock } from './clock.ts';
 import { counter, gauge, histogram, perRegistry, registry as defaultRegistry, WORKQUEUE_DURATION_BUCKETS } from './metrics.ts';
@@ -85,12 +82,6 @@ const queueMetrics = perRegistry((reg: Registry): QueueMetrics => {
 interface Delayed {
   readyAt: number;
   timer: NodeJS.Timeout;
-  due: boolean;
-}
-
-export interface AddAfterOptions {
-  /** Time-critical (a step boundary): queued in the first lane when it fires. */
-  due?: boolean;
 }
 
 export class WorkQueue<K extends string = string> {
@@ -100,22 +91,15 @@ export class WorkQueue<K extends string = string> {
   readonly #metrics: QueueMetrics;
   readonly #labels: { name: string };
 
-  /** Routine work, in order. */
   readonly #queue: K[] = [];
-  /** Handed out first: urgent keys at its front, due wake-ups at its back. */
-  readonly #first: K[] = [];
   readonly #dirty = new Set<K>();
   /** key → when its processing started. */
   readonly #processing = new Map<K, number>();
   /** key → when it entered #queue (for queue_duration). */
   readonly #enqueuedAt = new Map<K, number>();
   readonly #delayed = new Map<K, Delayed>();
-  /** key → its next step boundary: the key moves to the first lane then (see addDueAfter). */
-  readonly #dueTimers = new Map<K, { readyAt: number; timer: NodeJS.Timeout }>();
   /** Keys added with `addUrgent` while being processed: they go to the front when done. */
   readonly #urgent = new Set<K>();
-  /** Keys added as due while being processed: they go to the first lane when done. */
-  readonly #due = new Set<K>();
   #waiters: Array<(key: K | undefined) => void> = [];
   #drainWaiters: Array<() => void> = [];
   #shuttingDown = false;
@@ -149,76 +133,27 @@ export class WorkQueue<K extends string = string> {
     if (!this.#dirty.has(key)) this.#metrics.adds.inc(this.#labels);
     this.#dirty.add(key);
     if (this.#processing.has(key)) { this.#urgent.add(key); return; }
-    const f = this.#first.indexOf(key);
-    if (f === 0) return;
-    if (f > 0) { this.#first.splice(f, 1); this.#first.unshift(key); return; }
     const i = this.#queue.indexOf(key);
-    if (i >= 0) { this.#queue.splice(i, 1); this.#first.unshift(key); this.#depth(); return; }
-    this.#push(key, 'urgent');
-  }
-
-  /**
-   * Like `add`, into the first lane behind urgent keys (moved there if it is queued as routine):
-   * a step whose pause is over must not wait behind a queue of analysis ticks.
-   */
-  addDue(key: K): void {
-    if (this.#shuttingDown) return;
-    if (!this.#dirty.has(key)) this.#metrics.adds.inc(this.#labels);
-    this.#dirty.add(key);
-    if (this.#processing.has(key)) { this.#due.add(key); return; }
-    if (this.#first.includes(key)) return;
-    const i = this.#queue.indexOf(key);
-    if (i >= 0) { this.#queue.splice(i, 1); this.#first.push(key); return; }
-    this.#push(key, 'due');
+    if (i > 0) { this.#queue.splice(i, 1); this.#queue.unshift(key); return; }
+    if (i === 0) return;
+    this.#push(key, true);
   }
 
   /**
    * Adds `key` after `delayMs`. One timer per key: an earlier wake-up replaces a later one, a
    * later one is ignored while an earlier one is pending.
    */
-  addAfter(key: K, delayMs: number, opts: AddAfterOptions = {}): void {
+  addAfter(key: K, delayMs: number): void {
     if (this.#shuttingDown) return;
-    const due = opts.due ?? false;
     if (!(delayMs > 0)) {
-      if (due) this.addDue(key); else this.add(key);
+      this.add(key);
       return;
     }
     const readyAt = this.#clock.now() + delayMs;
     const pending = this.#delayed.get(key);
-    if (pending && pending.readyAt <= readyAt) {
-      // The earlier wake-up stands; a due one at the same time keeps its lane.
-      if (due && pending.readyAt === readyAt) pending.due = true;
-      return;
-    }
-    if (pending) clearTimeout(pending.timer);
-    this.#arm(key, readyAt, due);
-  }
-
-  /**
-   * At `delayMs` from now `key` is due (a step's pause ends): it is added to the first lane, or
-   * moved there if it is waiting in the routine one, e.g. for an analysis tick that fired just
-   * before and is still queued behind other keys. One timer per key; the earliest wins.
-   */
-  addDueAfter(key: K, delayMs: number): void {
-    if (this.#shuttingDown) return;
-    if (!(delayMs > 0)) { this.addDue(key); return; }
-    const readyAt = this.#clock.now() + delayMs;
-    const pending = this.#dueTimers.get(key);
     if (pending && pending.readyAt <= readyAt) return;
     if (pending) clearTimeout(pending.timer);
-    const timer = setTimeout(() => {
-      if (this.#dueTimers.get(key)?.timer !== timer) return;
-      this.#dueTimers.delete(key);
-      this.addDue(key);
-    }, Math.min(MAX_TIMER_MS, delayMs));
-    timer.unref();
-    this.#dueTimers.set(key, { readyAt, timer });
-  }
-
-  /** Drops `key`'s pending step-boundary timer (the object is gone). */
-  cancelDue(key: K): void {
-    const pending = this.#dueTimers.get(key);
-    if (pending) { clearTimeout(pending.timer); this.#dueTimers.delete(key); }
+    this.#arm(key, readyAt);
   }
 
   /** Adds `key` after the delay the rate limiter gives it (a retry). */
@@ -261,8 +196,7 @@ export class WorkQueue<K extends string = string> {
     this.#processing.delete(key);
     this.#metrics.workDuration.observe(this.#labels, (this.#clock.now() - started) / 1000);
     const urgent = this.#urgent.delete(key);
-    const due = this.#due.delete(key);
-    if (this.#dirty.has(key) && !this.#shuttingDown) this.#push(key, urgent ? 'urgent' : due ? 'due' : 'routine');
+    if (this.#dirty.has(key) && !this.#shuttingDown) this.#push(key, urgent);
     if (this.#processing.size === 0) {
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];
@@ -272,7 +206,7 @@ export class WorkQueue<K extends string = string> {
 
   /** Keys waiting to be processed (not counting delayed or in-flight ones). */
   len(): number {
-    return this.#queue.length + this.#first.length;
+    return this.#queue.length;
   }
 
   /** Keys being processed now. */
@@ -293,12 +227,7 @@ export class WorkQueue<K extends string = string> {
     this.#shuttingDown = true;
     for (const d of this.#delayed.values()) clearTimeout(d.timer);
     this.#delayed.clear();
-    for (const d of this.#dueTimers.values()) clearTimeout(d.timer);
-    this.#dueTimers.clear();
     this.#queue.length = 0;
-    this.#first.length = 0;
-    this.#urgent.clear();
-    this.#due.clear();
     this.#enqueuedAt.clear();
     for (const key of this.#dirty) if (!this.#processing.has(key)) this.#dirty.delete(key);
     this.#metrics.depth.set(this.#labels, 0);
@@ -329,23 +258,23 @@ export class WorkQueue<K extends string = string> {
     return longest / 1000;
   }
 
-  #arm(key: K, readyAt: number, due: boolean): void {
+  #arm(key: K, readyAt: number): void {
     const wait = Math.min(MAX_TIMER_MS, Math.max(0, readyAt - this.#clock.now()));
     const timer = setTimeout(() => {
       const current = this.#delayed.get(key);
       if (!current || current.timer !== timer) return;
       if (readyAt - this.#clock.now() > 1) {
-        this.#arm(key, readyAt, current.due); // a delay longer than one timer can hold
+        this.#arm(key, readyAt); // a delay longer than one timer can hold
         return;
       }
       this.#delayed.delete(key);
-      if (current.due) this.addDue(key); else this.add(key);
+      this.add(key);
     }, wait);
     timer.unref();
-    this.#delayed.set(key, { readyAt, timer, due });
+    this.#delayed.set(key, { readyAt, timer });
   }
 
-  #push(key: K, lane: 'urgent' | 'due' | 'routine' = 'routine'): void {
+  #push(key: K, front = false): void {
     const waiter = this.#waiters.shift();
     if (waiter) {
       // Hand the key straight to a waiting worker.
@@ -355,22 +284,16 @@ export class WorkQueue<K extends string = string> {
       waiter(key);
       return;
     }
-    if (lane === 'urgent') this.#first.unshift(key);
-    else if (lane === 'due') this.#first.push(key);
-    else this.#queue.push(key);
+    if (front) this.#queue.unshift(key); else this.#queue.push(key);
     this.#enqueuedAt.set(key, this.#clock.now());
-    this.#depth();
-  }
-
-  #depth(): void {
-    this.#metrics.depth.set(this.#labels, this.#queue.length + this.#first.length);
+    this.#metrics.depth.set(this.#labels, this.#queue.length);
   }
 
   #take(): K | undefined {
-    const key = this.#first.length > 0 ? this.#first.shift() : this.#queue.shift();
+    const key = this.#queue.shift();
     if (key === undefined) return undefined;
     const now = this.#clock.now();
-    this.#depth();
+    this.#metrics.depth.set(this.#labels, this.#queue.length);
     const at = this.#enqueuedAt.get(key);
     this.#enqueuedAt.delete(key);
     if (at !== undefined) this.#metrics.queueDuration.observe(this.#labels, (now - at) / 1000);

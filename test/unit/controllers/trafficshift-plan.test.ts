@@ -375,25 +375,6 @@ describe('analysis bookkeeping kept in memory (idle API traffic)', () => {
     expect(Date.parse(p.status.stepStartedAt!)).toBe(T0 + 1234);
   });
 
-  it('a held step tells when its pause ends (the queue then hands the shift out before routine work), whichever wake-up comes first', () => {
-    // Step ends in 4 s, next analysis in 6 s.
-    const atEnd = planTrafficShift(obs({ status: progressing(0, 10, 56_000, { lastAnalysisAt: iso(T0 - 4000) }), routeCanaryWeight: 10 }));
-    expect(atEnd.requeueAfterMs).toBe(4000);
-    expect(atEnd.dueAfterMs).toBe(4000);
-    // Step ends in 40 s, next analysis in 6 s.
-    const tick = planTrafficShift(obs({ status: progressing(0, 10, 20_000, { lastAnalysisAt: iso(T0 - 4000) }), routeCanaryWeight: 10 }));
-    expect(tick.requeueAfterMs).toBe(6000);
-    expect(tick.dueAfterMs).toBe(40_000);
-    // Moving on to the next step: the new step's end, armed by the reconcile that starts it.
-    const next = planTrafficShift(obs({ status: progressing(0, 10, 61_000, { lastAnalysisAt: iso(T0 - 1000) }), routeCanaryWeight: 10, analysis: pass }));
-    expect(next.status.currentStep).toBe(1);
-    expect(next.dueAfterMs).toBe(60_000);
-    // A rollback: nothing is due.
-    const back = planTrafficShift(obs({ status: progressing(0, 10, 20_000, { lastAnalysisAt: iso(T0 - 20_000), analysis: { consecutiveFailures: 1, consecutiveInconclusive: 0 } }), routeCanaryWeight: 10, analysis: fail }));
-    expect(back.status.phase).toBe('RolledBack');
-    expect(back.dueAfterMs).toBeUndefined();
-  });
-
   it('a shift completing in this reconcile without its legacy observed requeues at once; the Completed reconcile scales the legacy', () => {
     const last = progressing(2, 100, 61_000, { lastAnalysisAt: iso(T0 - 1000), workers: [{ deployment: 'score-worker', previousReplicas: 0 }] });
     // What the controller observes for a Progressing shift: no Deployments at all.

@@ -84,27 +84,6 @@ describe('Controller', () => {
     expect(await registry.metrics()).toMatch(/controller_runtime_reconcile_total\{controller="test",result="requeue_after"\} 1/);
   });
 
-  it('dueAfter (a step boundary): the key is reconciled then before routine keys, even when an earlier routine wake-up has it queued behind them', async () => {
-    const order: string[] = [];
-    let gate!: () => void;
-    const blocked = new Promise<void>((r) => { gate = r; });
-    const { c } = start(async (key) => {
-      order.push(key);
-      // An analysis tick in 60 ms, the step's pause over in 120 ms.
-      if (key === 'ns/step' && order.length === 1) return { requeueAfter: 60, dueAfter: 120 };
-      if (key === 'ns/block') await blocked;
-      return undefined;
-    });
-    c.enqueue('ns/step');
-    await until(() => order.length === 1);
-    c.enqueue('ns/block'); // holds the one worker while routine keys pile up
-    for (let i = 0; i < 20; i++) c.enqueue(`ns/r${i}`);
-    await sleep(180); // the tick (60 ms) queued ns/step behind the routine keys; at 120 ms it came due
-    gate();
-    await until(() => order.length === 23);
-    expect(order.slice(0, 4)).toEqual(['ns/step', 'ns/block', 'ns/step', 'ns/r0']);
-  });
-
   it('never reconciles one key concurrently, but runs different keys in parallel', async () => {
     let active = 0;
     let maxSameKey = 0;

@@ -92,55 +92,6 @@ describe('WorkQueue', () => {
     expect(await q.get()).toBe('ns/b');
   });
 
-  it('a due key goes before routine ones and after urgent ones, in the order they came due', async () => {
-    const q = newQueue();
-    for (const k of ['ns/a', 'ns/b', 'ns/c']) q.add(k);
-    q.addDue('ns/d1');
-    q.addDue('ns/c'); // queued as routine: moved up
-    q.addUrgent('ns/u');
-    q.addDue('ns/d1'); // already due: once
-    q.add('ns/d1');
-    expect(q.len()).toBe(5);
-    const order: string[] = [];
-    for (let i = 0; i < 5; i++) order.push((await q.get())!);
-    expect(order).toEqual(['ns/u', 'ns/d1', 'ns/c', 'ns/a', 'ns/b']);
-  });
-
-  it('addAfter with due: when the timer fires the key goes before the routine queue', async () => {
-    const q = newQueue();
-    q.addAfter('ns/step', 20, { due: true });
-    q.addAfter('ns/tick', 20);
-    for (let i = 0; i < 100; i++) q.add(`ns/r${i}`);
-    await sleep(60);
-    expect(await q.get()).toBe('ns/step');
-    expect(await q.get()).toBe('ns/r0');
-  });
-
-  it('addDueAfter moves a key waiting in the routine lane to the first one when it comes due; earliest timer wins; cancelDue drops it', async () => {
-    const q = newQueue();
-    for (let i = 0; i < 50; i++) q.add(`ns/r${i}`);
-    q.add('ns/step'); // an analysis tick, queued behind 50 others
-    q.addDueAfter('ns/step', 5_000);
-    q.addDueAfter('ns/step', 20); // earlier: replaces
-    q.addDueAfter('ns/gone', 20);
-    q.cancelDue('ns/gone');
-    await sleep(60);
-    expect(q.len()).toBe(51);
-    expect(await q.get()).toBe('ns/step');
-    expect(await q.get()).toBe('ns/r0');
-  });
-
-  it('a key made due while it is processed is queued in the first lane when done', async () => {
-    const q = newQueue();
-    q.add('ns/a');
-    expect(await q.get()).toBe('ns/a');
-    q.add('ns/b');
-    q.addDue('ns/a');
-    q.done('ns/a');
-    expect(await q.get()).toBe('ns/a');
-    expect(await q.get()).toBe('ns/b');
-  });
-
   it('wakes a waiting get when a key is added', async () => {
     const q = newQueue();
     const pending = q.get();

@@ -75,7 +75,6 @@ export class KindController<T extends KubeObject> {
       onDelete: (obj) => {
         const key = objectKey(obj);
         this.#written.delete(key);
-        this.controller.queue.cancelDue(key);
         o.forget?.(key);
         deps.metrics.forget(obj.metadata.namespace ?? '', obj.metadata.name ?? '');
       },

@@ -112,8 +112,6 @@ export interface PlanOf<S, E> {
   effects: E[];
   /** When to look again (ms from now); undefined: only on change. */
   requeueAfterMs?: number | undefined;
-  /** When the current step's pause ends (ms from now): the key is then due, before routine work in the queue (runtime/workqueue.ts). */
-  dueAfterMs?: number | undefined;
 }
 
 export interface Observed<S> { now: number; generation: number; status: S; annotations: Record<string, string> }
@@ -127,8 +125,6 @@ export abstract class PlannerBase<O extends Observed<S>, S extends SharedStatus,
   readonly effects: E[] = [];
   /** When to look again (ms from now); undefined: only on change. */
   requeue: number | undefined;
-  /** The end of the current step's pause (epoch ms) and that step, if the plan holds a step (time-critical). */
-  stepDue: { at: number; step: number | undefined } | undefined;
   readonly nowText: string;
 
   /** `nowText`: how this kind writes times (default RFC 3339 in seconds). */
@@ -242,5 +238,4 @@ export abstract class PlannerBase<O extends Observed<S>, S extends SharedStatus,
   requeueAfterMs(): number | undefined {
     return this.requeue === undefined || !Number.isFinite(this.requeue) ? undefined : Math.max(10, Math.ceil(this.requeue));
   }
-
 }

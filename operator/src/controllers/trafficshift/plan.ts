@@ -279,7 +279,6 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
       return;
     }
     this.requeue = Math.min(stepEnd - this.o.now, this.untilNextAnalysis());
-    this.stepDue = { at: stepEnd, step: this.st.currentStep };
   }
 
   paused(): void {
@@ -354,9 +353,6 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     const moving = this.splitTo(step.weight);
     this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.StepStarted, note: `step ${i + 1}/${this.o.spec.steps.length}: ${this.o.spec.route ? 'canary ' : ''}weight ${step.weight}%${this.splitNote()} (${why})` });
     this.requeue = moving ? WORKER_POLL_MS : Math.min(parseDuration(step.pause), this.o.spec.analysis ? parseDuration(this.o.spec.analysis.interval) : Infinity);
-    // The new step's end is armed by the reconcile that starts it: the reconcile its status write
-    // brings waits in the routine lane, and under load that wait would be the step's drift.
-    if (!moving) this.stepDue = { at: this.o.now + parseDuration(step.pause), step: i };
   }
 
   // --- split workers (README › Worker cutovers) ------------------------------------------------
@@ -648,10 +644,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
       seen.add('w');
       return true;
     });
-    const requeueAfterMs = this.requeueAfterMs();
-    // Still holding that step when the plan is done (not rolled back, paused or moved on by a later rule).
-    const due = this.stepDue && this.st.phase === 'Progressing' && this.st.currentStep === this.stepDue.step ? Math.max(10, Math.ceil(this.stepDue.at - this.o.now)) : undefined;
-    return { status: this.st, effects, requeueAfterMs, ...(due !== undefined ? { dueAfterMs: due } : {}) };
+    return { status: this.st, effects, requeueAfterMs: this.requeueAfterMs() };
   }
 }
 

@@ -6,6 +6,7 @@ import { KubeConfig, KubernetesObjectApi, PatchStrategy, Watch, type KubernetesO
 import type { TestbedInfo } from '../testbed/testbed.ts';
 import { startOperator as startTestOperator, type OperatorOptions, type OperatorProcess } from '../helpers/operator.ts';
 import { KubeClient, resourceType, type KubeObject, type ResourceType } from '../../operator/src/kube/index.ts';
+import { CONFIG_MAP, DEPLOYMENT, ENDPOINT_SLICE, HTTP_ROUTE, MIGRATION_SLICE, NAMESPACE, SERVICE, SHADOW_RUN, TRAFFIC_SHIFT } from '../../operator/src/kube/resources.ts';
 
 export const FIELD_MANAGER = 'cutover-bench';
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -30,15 +31,7 @@ export function kube(info: TestbedInfo): Kube {
 
 /** The kinds the bench writes often (group/version/plural); others go through client-node. */
 const TYPES: Record<string, ResourceType> = Object.fromEntries([
-  resourceType('', 'v1', 'namespaces', 'Namespace', false),
-  resourceType('', 'v1', 'services', 'Service'),
-  resourceType('', 'v1', 'configmaps', 'ConfigMap'),
-  resourceType('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice'),
-  resourceType('apps', 'v1', 'deployments', 'Deployment'),
-  resourceType('gateway.networking.k8s.io', 'v1', 'httproutes', 'HTTPRoute'),
-  resourceType('cutover.dev', 'v1alpha1', 'trafficshifts', 'TrafficShift'),
-  resourceType('cutover.dev', 'v1alpha1', 'shadowruns', 'ShadowRun'),
-  resourceType('cutover.dev', 'v1alpha1', 'migrationslices', 'MigrationSlice'),
+  NAMESPACE, SERVICE, CONFIG_MAP, ENDPOINT_SLICE, DEPLOYMENT, HTTP_ROUTE, TRAFFIC_SHIFT, SHADOW_RUN, MIGRATION_SLICE,
   resourceType('flagger.app', 'v1beta1', 'canaries', 'Canary'),
   resourceType('flagger.app', 'v1beta1', 'metrictemplates', 'MetricTemplate'),
 ].map((t) => [`${t.group ? `${t.group}/` : ''}${t.version}/${t.kind}`, t]));
@@ -119,19 +112,7 @@ export function watch<T extends KubernetesObject>(k: Kube, path: string, onEvent
   return { stop() { stopped = true; req?.abort(); }, ready };
 }
 
-/** Sum of a metric's samples in Prometheus text format whose labels include `match`. */
-export function metricSum(text: string, name: string, match: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const m = line.match(/^([a-zA-Z_:][\w:]*)(\{([^}]*)\})?\s+(\S+)/);
-    if (!m || m[1] !== name) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[3] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
-    if (Object.entries(match).every(([k2, v]) => (v.startsWith('!') ? labels[k2] !== v.slice(1) : labels[k2] === v))) sum += Number(m[4]);
-  }
-  return sum;
-}
+export { metricSum } from '../helpers/metrics.ts';
 
 export async function fetchText(url: string, init: RequestInit = {}): Promise<string> {
   const r = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });

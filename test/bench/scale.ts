@@ -85,7 +85,8 @@ async function snapshot(info: TestbedInfo, url: string, opPid: number) {
   const cpu: Record<string, number> = { operator: cpuSeconds(opPid) };
   // Every testbed process (API server, etcd, controller-manager, Prometheus, the gateway, KWOK, ...).
   for (const p of procs) cpu[p.name] = cpuSeconds(p.pid);
-  cpu.bench = process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6;
+  const own = process.cpuUsage();
+  cpu.bench = (own.user + own.system) / 1e6;
   return { at: now(), rest: restCounts(op), prom: promCounts(op), api: apiserverOurs(api), results, cpu };
 }
 type Snap = Awaited<ReturnType<typeof snapshot>>;

@@ -73,7 +73,7 @@ const bare = { ns: NS, stable: 'monolith', canary: 'listings-api' } as Scenario;
 function shift(name: string): Promise<ShiftObject> { return getJson<ShiftObject>(['get', 'trafficshift', name, '-n', NS]); }
 interface RouteObj extends KubeObject { spec: { rules: Array<{ backendRefs: Array<{ name: string; weight?: number }> }> } }
 async function canaryWeight(route: string): Promise<number | undefined> {
-  const r = await getJson<{ spec: { rules: Array<{ backendRefs: Array<{ name: string; weight?: number }> }> } }>(['get', 'httproute', route, '-n', NS]);
+  const r = await getJson<RouteObj>(['get', 'httproute', route, '-n', NS]);
   return r.spec.rules[0]!.backendRefs.find((b) => b.name === 'listings-api')?.weight;
 }
 async function stepStarts(name: string): Promise<string[]> {

@@ -6,6 +6,7 @@ import { KubeClient } from '../../operator/src/kube/client.ts';
 import type { KubeObject, ResourceType } from '../../operator/src/kube/resources.ts';
 import { Registry } from '../../operator/src/runtime/metrics.ts';
 import { testbed } from './cluster.ts';
+import { metricSum } from './metrics.ts';
 
 let client: { kubeconfig: string; client: KubeClient } | undefined;
 
@@ -86,19 +87,6 @@ export function waitObject<T extends KubeObject = KubeObject>(
       if (hit) finish(() => resolve(obj));
     });
   });
-}
-
-/** Sum of a metric family's samples on a Prometheus text page whose labels include `match`. */
-export function metricSum(text: string, name: string, match: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})?\s+(\S+)/.exec(line);
-    if (m?.[1] !== name) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
-    if (Object.entries(match).every(([k, v]) => labels[k] === v)) sum += Number(m[3]);
-  }
-  return sum;
 }
 
 interface ControllerLoad { reconciles: number; depth: number; active: number }

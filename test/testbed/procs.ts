@@ -1,11 +1,29 @@
 // Process plumbing for the testbed: free loopback ports, detached children with log files, readiness, kill by pid.
 import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 
-export function freePort(): Promise<number> {
+/** The kernel's range for the source ports of outgoing connections (`[low, high]`). */
+export function ephemeralPortRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(lo) && Number.isInteger(hi)) return [lo!, hi!];
+  } catch { /* not Linux */ }
+  return [32768, 60999];
+}
+
+function canListen(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+function kernelPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
@@ -16,6 +34,30 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** Lowest and highest port `freePort` picks from, below the ephemeral range and below NodePorts (30000–32767). */
+export const SERVER_PORTS = { min: 20000, max: 29999 };
+const handedOut = new Set<number>();
+
+/**
+ * A TCP port free for a server of the testbed, on every address. It is taken from below the
+ * kernel's ephemeral range, so no outgoing connection can hold it as its source port: a component
+ * restarted on its old port (the real node's kubelet, whose healthz on 127.0.0.1 once stayed
+ * unbound for a whole minute) finds it free. Ports are not handed out twice by one process. Where
+ * the ephemeral range leaves no room below it, the kernel picks (port 0).
+ */
+export async function freePort(): Promise<number> {
+  const max = Math.min(SERVER_PORTS.max, ephemeralPortRange()[0] - 1);
+  if (max - SERVER_PORTS.min >= 1000) {
+    for (let i = 0; i < 500; i++) {
+      const port = SERVER_PORTS.min + Math.floor(Math.random() * (max - SERVER_PORTS.min + 1));
+      if (handedOut.has(port)) continue;
+      handedOut.add(port);
+      if (await canListen(port, '0.0.0.0') && await canListen(port, '127.0.0.1')) return port;
+    }
+  }
+  return kernelPort();
 }
 
 export interface Started { pid: number; name: string; log: string; cmd?: string; args?: string[]; cwd?: string | undefined }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Gauge, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEDUPLICATED_METRIC, DURATION_METRIC, PrometheusProvider } from '../../../operator/src/analysis/prometheus.ts';
+import { freePort } from '../../testbed/procs.ts';
 
 const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 
@@ -24,13 +25,6 @@ function listen(server: Server | ReturnType<typeof createTcpServer>): Promise<nu
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
   });
-}
-
-async function freePort(): Promise<number> {
-  const probe = createTcpServer();
-  const port = await listen(probe);
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {

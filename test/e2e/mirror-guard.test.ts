@@ -9,8 +9,10 @@
 // would, through the status subresource). The route points at Services that exist; no backend
 // process is needed: the guard decides before any traffic is mirrored.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, getJson, kubectl, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
+import { eventually, getJson, kubectl, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
+import { reconcileOnceMore } from '../helpers/watch.ts';
+import { MIGRATION_SLICE, SHADOW_RUN } from '../../operator/src/kube/resources.ts';
 import { TESTBED_PARENT_REFS } from '../testbed/dataplane/gateway-class.ts';
 
 const CASES = ['no-mirror', 'no-percent', 'no-list', 'opt-in', 'testbed', 'slice'] as const;
@@ -118,8 +120,8 @@ async function expectRefused(ns: string, gatewayClass: string, before: Route, fe
   expect(condition.message).toContain(`GatewayClass ${gatewayClass}`);
   expect(run.status?.phase).toBe('Pending');
   expect(run.status?.conditions?.find((x) => x.type === 'Ready')).toMatchObject({ status: 'False', reason: 'MirrorNotSupported' });
-  // Two more retries (every 5 s) must not write the route nor repeat the Event.
-  await sleep(11_000);
+  // Two more reconciles (what the retry every 5 s runs) must not write the route nor repeat the Event.
+  for (let i = 0; i < 2; i++) await reconcileOnceMore(operator, 'shadowrun', SHADOW_RUN, ns, 'shadow');
   const after = await getJson<Route>(['get', 'httproute', 'listings', '-n', ns]);
   expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
   expect(after.spec.rules).toEqual(before.spec.rules);
@@ -196,7 +198,9 @@ spec:
     expect(condition.message).toContain(`GatewayClass ${gatewayClass}`);
     const child = await stalled(ns, 'shadowrun', 'listings-shadow');
     expect(child.condition.reason).toBe('MirrorNotSupported');
-    await sleep(6_000);
+    // One more reconcile of the slice and of its run: the route is still as it was.
+    await reconcileOnceMore(operator, 'migrationslice', MIGRATION_SLICE, ns, 'listings');
+    await reconcileOnceMore(operator, 'shadowrun', SHADOW_RUN, ns, 'listings-shadow');
     const after = await getJson<Route>(['get', 'httproute', 'listings', '-n', ns]);
     expect(after.metadata.resourceVersion).toBe(route.metadata.resourceVersion);
     expect(after.spec.rules).toEqual(route.spec.rules);

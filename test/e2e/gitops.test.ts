@@ -8,9 +8,11 @@
 // apply WITH force (what Argo CD and Flux do) replaces the rules with Git's, and the operator —
 // which watches routes — puts its weights back within one reconcile, keeping Git's other changes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, eventuallyEqual, getJson, kubectl, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
+import { eventually, eventuallyEqual, getJson, kubectl, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
+import { TRAFFIC_SHIFT } from '../../operator/src/kube/resources.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, ERROR_RATE_QUERY, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
+import { reconcileOnceMore } from '../helpers/watch.ts';
 import { TESTBED_PARENT_REFS } from '../testbed/dataplane/gateway-class.ts';
 
 const NS: Record<string, string> = Object.fromEntries(['go-full', 'go-mirror', 'go-noforce', 'go-force', 'go-reapply', 'go-rb', 'go-slice'].map((p) => [p, uniqueName(p)]));
@@ -194,7 +196,8 @@ describe('re-applying from Git during a shift', () => {
     for (const manager of ['gitops', 'argocd-controller']) {
       await kubectlOk(['apply', '--server-side', `--field-manager=${manager}`, '--force-conflicts', '-f', '-'], manifest(s));
     }
-    await sleep(1000);
+    // Every event of those applies handled, and one reconcile more.
+    await reconcileOnceMore(operator, 'trafficshift', TRAFFIC_SHIFT, s.ns, 'listings-read');
     const ts = await s.shift<Started>('listings-read');
     expect(ts.metadata.generation).toBe(1);
     expect(ts.status?.phase).toBe('Progressing');
@@ -216,7 +219,7 @@ describe('a RolledBack shift and Git', () => {
 
     for (let i = 0; i < 3; i++) {
       await kubectlOk(['apply', '--server-side', '--field-manager=gitops', '-f', '-'], manifest('10m'));
-      await sleep(700);
+      await reconcileOnceMore(operator, 'trafficshift', TRAFFIC_SHIFT, s.ns, 'listings-read');
     }
     const still = await s.shift<ShiftObject>('listings-read');
     expect(still.metadata.generation).toBe(1);

@@ -5,10 +5,12 @@
 // without the token.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, kubectlOk, sleep, testbed, uniqueName } from '../helpers/cluster.ts';
+import { TRAFFIC_SHIFT } from '../../operator/src/kube/resources.ts';
+import { eventually, kubectlOk, testbed, uniqueName } from '../helpers/cluster.ts';
 import { cutoverReceiverConfig } from '../helpers/alertmanager.ts';
 import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, ERROR_RATE_QUERY, recordWeights, render, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
+import { reconcileOnceMore } from '../helpers/watch.ts';
 import { setAlertmanagerConfig, setPrometheusRules } from '../testbed/testbed.ts';
 
 const TOKEN = 'e2e-alertmanager-token-7f3a9c';
@@ -90,7 +92,6 @@ describe('Alertmanager → operator → stable', () => {
     const faultAt = Date.now();
     await s.setCanary({ errorRate: 0.5 });
     const done = await waitPhase(s, 'listings-read', ['RolledBack', 'Completed', 'Failed'], 90_000);
-    await sleep(300);
     await rec.stop();
     await load.stop();
     await s.setCanary({ errorRate: 0 });
@@ -131,9 +132,12 @@ describe('Alertmanager → operator → stable', () => {
     const again = await hook(payload(s, 'firing', fired!.fingerprint, fired!.startsAt), TOKEN);
     expect(again.status).toBe(200);
     expect(await again.json()).toEqual({ rolledBack: [] });
-    await sleep(500);
+    // One more reconcile (which would act on a rollback the hook had recorded): nothing written
+    // since before the second delivery but the test's own touch.
+    const [touched] = await reconcileOnceMore(operator, 'trafficshift', TRAFFIC_SHIFT, s.ns, 'listings-read');
     const after = await s.shift<ShiftObject & { metadata: { resourceVersion: string } }>('listings-read');
-    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    expect(after.metadata.resourceVersion).toBe(touched);
+    expect(after.status).toEqual(before.status);
   });
 
   it('the hook measured from the caller: POST of the Alertmanager payload → 200 after the weights are back at stable', async () => {
@@ -167,7 +171,8 @@ describe('what changes nothing', () => {
   });
 
   async function unchanged(): Promise<void> {
-    await sleep(700);
+    // One more reconcile: it would carry out a rollback the hook had recorded on the object.
+    await reconcileOnceMore(operator, 'trafficshift', TRAFFIC_SHIFT, s.ns, 'listings-read');
     const ts = await s.shift<ShiftObject>('listings-read');
     expect(ts.status?.phase).toBe('Progressing');
     expect(ts.status?.currentWeight).toBe(10);

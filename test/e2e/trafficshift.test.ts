@@ -82,7 +82,6 @@ describe('TrafficShift end to end', () => {
     })();
     await kubectlOk(['apply', '--server-side', '-f', '-'], shiftYaml(s, 'listings-read', { steps: [[10, '60s'], [50, '60s'], [100, '60s']] }));
     const done = await waitPhase(s, 'listings-read', ['RolledBack', 'Completed', 'Failed']);
-    await sleep(300);
     watching = false;
     await watcher;
     await rec.stop();

@@ -150,7 +150,8 @@ export function recordWeights(s: Scenario, onChange?: (weight: number, at: numbe
     changes.push({ weight: c, at });
     if (onChange) handled = handled.then(() => onChange(c, at));
   });
-  return { changes, ready: w.ready, stop: async () => { await w.stop(); await handled; } };
+  // stop: every route write made before it is recorded first (the watch caught up), then the watch ends.
+  return { changes, ready: w.ready, stop: async () => { await w.caughtUp(); await w.stop(); await handled; } };
 }
 
 /** Waits (on a watch) until the TrafficShift's phase is one of `phases`; returns that version. */

@@ -23,6 +23,12 @@ export interface ObjectWatch {
    * resourceVersion: no change made after this can be missed. Await it before acting.
    */
   ready: Promise<void>;
+  /**
+   * Resolves once every change made before this call has been delivered: reads the object's
+   * current resourceVersion and waits until the watch has delivered that version (or, for an object
+   * that is gone, its deletion).
+   */
+  caughtUp(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -41,6 +47,14 @@ export function watchObject<T extends KubeObject = KubeObject>(
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => { readyResolve = r; });
   const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  // The versions delivered so far (undefined: the object was absent or deleted), for caughtUp.
+  const seen = new Set<string | undefined>();
+  let delivered: () => void = () => {};
+  const deliver = (obj: T | undefined, at: number) => {
+    seen.add(obj?.metadata.resourceVersion);
+    onObject(obj, at);
+    delivered();
+  };
   const loop = (async () => {
     let rv: string | undefined;
     while (!abort.signal.aborted) {
@@ -48,13 +62,13 @@ export function watchObject<T extends KubeObject = KubeObject>(
         if (rv === undefined) {
           const list = await kube.list<T>(type, selector);
           rv = list.resourceVersion;
-          onObject(list.items[0], Date.now());
+          deliver(list.items[0], Date.now());
           readyResolve();
         }
         for await (const e of kube.watch<T>(type, { ...selector, resourceVersion: rv, signal: abort.signal })) {
           rv = e.object.metadata.resourceVersion ?? rv;
           if (e.type === 'BOOKMARK') continue;
-          onObject(e.type === 'DELETED' ? undefined : e.object, Date.now());
+          deliver(e.type === 'DELETED' ? undefined : e.object, Date.now());
         }
       } catch (err) {
         if (abort.signal.aborted) return;
@@ -63,7 +77,18 @@ export function watchObject<T extends KubeObject = KubeObject>(
       }
     }
   })();
-  return { ready, async stop() { abort.abort(); readyResolve(); await loop; } };
+  async function caughtUp(timeoutMs = 30_000): Promise<void> {
+    await ready;
+    const current = (await kube.get<T>(type, namespace, name))?.metadata.resourceVersion;
+    const deadline = Date.now() + timeoutMs;
+    while (!seen.has(current)) {
+      if (abort.signal.aborted) throw new Error(`watch of ${type.kind} ${namespace}/${name} stopped before it caught up`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`the watch of ${type.kind} ${namespace}/${name} did not deliver resourceVersion ${current ?? '(deleted)'} within ${timeoutMs} ms`);
+      await new Promise<void>((r) => { const t = setTimeout(r, Math.min(left, 1000)); delivered = () => { clearTimeout(t); r(); }; });
+    }
+  }
+  return { ready, caughtUp, async stop() { abort.abort(); readyResolve(); await loop; } };
 }
 
 /**

@@ -54,7 +54,8 @@ export async function freePort(): Promise<number> {
       const port = SERVER_PORTS.min + Math.floor(Math.random() * (max - SERVER_PORTS.min + 1));
       if (handedOut.has(port)) continue;
       handedOut.add(port);
-      if (await canListen(port, '0.0.0.0') && await canListen(port, '127.0.0.1')) return port;
+      // The wildcard address conflicts with a listener on any one address, 127.0.0.1 included.
+      if (await canListen(port, '0.0.0.0')) return port;
     }
   }
   return kernelPort();

@@ -9,7 +9,8 @@ const ok = (met: boolean | undefined) => (met === undefined ? '' : met ? '✅' :
 
 function scaleRows(s: NonNullable<Exclude<BenchResults['scale'], { error: string }>>, target: { rssMb: number; restartMs: number }): string[][] {
   const st = s.settings;
-  const how = st ? (st.staggerSeconds > 0 ? `, steps of ${st.pauseSeconds} s staggered over ${st.staggerSeconds} s, analysis every ${st.steppingInterval}` : `, steps of ${st.pauseSeconds} s in lockstep`) : '';
+  const rate = st?.stepsPerSecond !== undefined ? ` (${st.stepsPerSecond} steps/s)` : '';
+  const how = st ? (st.staggerSeconds > 0 ? `, steps of ${st.pauseSeconds} s staggered over ${st.staggerSeconds} s${rate}, analysis every ${st.steppingInterval}` : `, steps of ${st.pauseSeconds} s in lockstep${rate}`) : '';
   const rows: string[][] = [];
   rows.push([`${s.shifts.toLocaleString('en')} TrafficShifts, one process${how}: RSS idle / stepping (median, max)`, `${s.rssMb.idle} MB (max ${s.rssMb.idleMax}) / ${s.rssMb.stepping} MB (max ${s.rssMb.steppingMax})`, `≤ ${target.rssMb} MB`, ok(Math.max(s.rssMb.idleMax, s.rssMb.steppingMax) <= target.rssMb)]);
   rows.push([`  API requests/s idle (analysis every ${st?.idleInterval ?? '30s'}) / stepping¹`, `${s.apiRequestsPerSecond.idle} / ${s.apiRequestsPerSecond.stepping}`, 'idle ≤ 1/s', ok(s.apiRequestsPerSecond.idle <= 1)]);

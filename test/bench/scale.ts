@@ -1,12 +1,14 @@
 // Scale and restart: 1,000 (or --shifts N, e.g. 10,000) concurrent TrafficShifts (100 per namespace,
 // each with its own HTTPRoute over the namespace's two Services) on ONE operator process.
-// At 1,000 the steps run in lockstep (the worst burst); with --scale-stagger S the shifts' step
-// boundaries are spread evenly over S seconds, as real cutovers started at different times are.
 //   idle      all shifts in a long first step, analysis every 30 s: RSS, API requests/s, Prometheus queries/s
-//   stepping  the first pause is cut to 1 s and the interval to 10 s (a spec change, as GitOps would):
-//             steps 2..5 of 20 s each; API requests/s; step timing drift
-//   restart   SIGKILL with all 1,000 in flight, restart at once: time until every shift was reconciled
-//             again; repeated or skipped steps counted from the Events and from a WATCH on the shifts
+//   stepping  a spec change (as GitOps would) ends the first step and sets the pauses of the others.
+//             Lockstep (staggerSeconds 0, the 1,000 run: the worst burst): the first pause becomes 1 s,
+//             steps 2..5 of 20 s each, all shifts at once. Staggered (the 10,000 run): shift i's first
+//             step ends at +lead + i/N × stagger, as cutovers started at different times do, so steps
+//             come at N / stagger per second; windowSeconds of that. API requests/s; step timing drift
+//   restart   SIGKILL with all of them in flight, restart at once: time until every shift was reconciled
+//             again; then (lockstep) until all completed or (staggered) afterRestartSeconds more
+//             stepping; repeated or skipped steps counted from the Events and from a WATCH on the shifts
 import { availableParallelism } from 'node:os';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { readState, type TestbedInfo } from '../testbed/testbed.ts';
@@ -32,12 +34,12 @@ export interface ScaleResult {
     apiserverCrossCheck: { idle: number; stepping: number; note: string };
   };
   prometheus: { idleQueriesPerSecond: number; idleDeduplicatedPerSecond: number; steppingQueriesPerSecond: number; steppingDeduplicatedPerSecond: number; deduplicatedShare: number };
-  stepDriftMs: { observed: Dist; status: Dist; acrossRestart: Dist; note: string };
+  stepDriftMs: { observed: Dist; status: Dist; acrossRestart: Dist; beforeKill?: Dist; afterRestart?: Dist; note: string };
   /** What the testbed's API server and etcd cost at this size, apart from the operator (RSS, MB; etcd's database). */
   /** CPU in cores (CPU seconds per second of the window) of the operator, the testbed's API server, etcd and Prometheus, and the bench process itself. */
   cpuCores: { idle: Record<string, number>; stepping: Record<string, number>; machineCores: number; note: string };
   controlPlane: { apiserverRssMb: { empty: number; idle: number; stepping: number }; etcdRssMb: { empty: number; idle: number; stepping: number }; etcdDbMb: { empty: number; idle: number }; note: string };
-  settings: { pauseSeconds: number; staggerSeconds: number; steppingInterval: string; idleInterval: string; operatorNamespaces: string };
+  settings: { pauseSeconds: number; staggerSeconds: number; steppingInterval: string; idleInterval: string; operatorNamespaces: string; stepsPerSecond: number; windowSeconds?: number; afterRestartSeconds?: number };
   restart: { killedAt: string; inFlight: number; readyAfterMs: number; allReconciledAfterMs: number; repeatedSteps: number; skippedSteps: number; repeatedFromWatch: number; skippedFromWatch: number; completed: number; otherPhases: Record<string, number> };
   windows: { idleSeconds: number; steppingSeconds: number };
   errors: string[];
@@ -126,6 +128,13 @@ export interface ScaleOptions {
   pauseSeconds?: number;
   /** Spread the shifts' step boundaries evenly over this many seconds (0: lockstep). Default 0. */
   staggerSeconds?: number;
+  /**
+   * Staggered runs: seconds of stepping from the first step boundary to the SIGKILL, and of stepping
+   * after the restart before the Events are counted (the shifts need not complete: with steps of
+   * 10 minutes they would take 40). Defaults 300 and 120.
+   */
+  windowSeconds?: number;
+  afterRestartSeconds?: number;
   /** Analysis interval while stepping. Default 10s. */
   steppingInterval?: string;
   /** Analysis interval in the idle window. Default 30s. */
@@ -140,6 +149,8 @@ export async function scaleBench(info: TestbedInfo, opts: ScaleOptions = {}): Pr
   const stagger = opts.staggerSeconds ?? 0;
   const steppingInterval = opts.steppingInterval ?? '10s';
   const idleInterval = opts.idleInterval ?? '30s';
+  const windowS = opts.windowSeconds ?? 300;
+  const afterRestartS = opts.afterRestartSeconds ?? 120;
   const STEPS = stepsWith('60m', pauseS);
   const perNs = 100;
   const nss = Array.from({ length: Math.ceil(total / perNs) }, (_, i) => uid(`bench-scale${i}`));
@@ -216,24 +227,39 @@ export async function scaleBench(info: TestbedInfo, opts: ScaleOptions = {}): Pr
 
     // ---- stepping ----
     phase = 'stepping';
-    const s0 = await snapshot(info, op.url, op.pid);
+    const s0Before = await snapshot(info, op.url, op.pid);
     // Lockstep: the first pause becomes 1 s (already over: every shift steps at once). Staggered: shift
     // i's second step starts at T + i/N × stagger, T far enough ahead for the spec change to reach all.
     const lead = Math.ceil(createSeconds) + 15;
     const t1 = Date.now();
+    // Staggered: the first pause each shift was given (ms), so that its second step is measured too.
+    const firstPauseMs = new Map<string, number>();
     const firstPause = (i: number): string => {
       if (stagger <= 0) return '1s';
-      const o = latest.get(`${names[i]!.ns}/${names[i]!.name}`);
+      const key = `${names[i]!.ns}/${names[i]!.name}`;
+      const o = latest.get(key);
       const started = Date.parse(o?.status?.stepStartedAt ?? '') || t1;
-      return `${Math.max(1, Math.ceil((t1 + (lead + (i / total) * stagger) * 1000 - started) / 1000))}s`;
+      const secs = Math.max(1, Math.ceil((t1 + (lead + (i / total) * stagger) * 1000 - started) / 1000));
+      firstPauseMs.set(key, secs * 1000);
+      return `${secs}s`;
     };
     await applyAll(k, shifts((i) => stepsWith(firstPause(i), pauseS), steppingInterval), 16);
-    log(`scale: spec changed on all shifts in ${((Date.now() - t1) / 1000).toFixed(1)} s (${stagger > 0 ? `second steps spread over ${stagger} s from +${lead} s` : 'first pause 1s'}, interval ${steppingInterval}); stepping`);
-    // Kill when most shifts have started step index 3 (the 4th step) and it is mid-pause.
-    const atStep = (n: number) => [...latest.values()].filter((o) => (o.status?.currentStep ?? 0) >= n).length;
-    const d2 = Date.now() + (lead + stagger + 4 * pauseS + 120) * 1000;
-    while (atStep(3) < total * 0.95 && Date.now() < d2) await sleep(250);
-    await sleep(Math.min(8000, PAUSE_MS * 0.4));
+    log(`scale: spec changed on all shifts in ${((Date.now() - t1) / 1000).toFixed(1)} s (${stagger > 0 ? `second steps spread over ${stagger} s from +${lead} s, kill at +${lead + windowS} s` : 'first pause 1s'}, interval ${steppingInterval}); stepping`);
+    // Staggered, the stepping window starts once the spec change has landed (the bench's 10,000
+    // writes and the status writes they cause are not stepping) and before the first boundary.
+    const s0 = stagger > 0 ? await snapshot(info, op.url, op.pid) : s0Before;
+    if (stagger > 0) {
+      // Steady stepping at total/stagger steps/s from +lead; the SIGKILL comes windowS later.
+      const killAt = t1 + (lead + windowS) * 1000;
+      if (Date.now() > t1 + lead * 1000) errors.push(`the spec change took ${Math.round((Date.now() - t1) / 1000)} s, past the first step boundary at +${lead} s`);
+      while (Date.now() < killAt) await sleep(Math.min(1000, killAt - Date.now()));
+    } else {
+      // Lockstep: kill when most shifts have started step index 3 (the 4th step) and it is mid-pause.
+      const atStep = (n: number) => [...latest.values()].filter((o) => (o.status?.currentStep ?? 0) >= n).length;
+      const d2 = Date.now() + (lead + 4 * pauseS + 120) * 1000;
+      while (atStep(3) < total * 0.95 && Date.now() < d2) await sleep(250);
+      await sleep(Math.min(8000, PAUSE_MS * 0.4));
+    }
     const s1 = await snapshot(info, op.url, op.pid);
     const stepping = rate(s0, s1);
     log(`scale: stepping ${stepping.rest} req/s (${JSON.stringify(stepping.byVerb)}), prometheus ${stepping.promSent} q/s + ${stepping.promDedup} dedup/s, CPU cores ${JSON.stringify(stepping.cores)}`);
@@ -258,31 +284,49 @@ export async function scaleBench(info: TestbedInfo, opts: ScaleOptions = {}): Pr
     }
     log(`scale: restart: ready after ${Math.round(readyAt - killedAt)} ms, all reconciled after ${Math.round(reconciledAt - killedAt)} ms`);
     phase = 'after-restart';
-    const d4 = Date.now() + (stagger + 3 * pauseS + 180) * 1000;
-    const done = () => [...latest.values()].filter((o) => o.status?.phase === 'Completed').length;
-    while (done() < total && Date.now() < d4) await sleep(500);
-    await sleep(3000);
+    if (stagger > 0) {
+      // Stepping goes on for afterRestartS; then the operator stops (SIGTERM: Event writes in flight
+      // are flushed) and each shift's Events are counted against the last status the WATCH saw.
+      await sleep(Math.max(0, readyAt + afterRestartS * 1000 - now()));
+      await op.stop();
+      await sleep(3000);
+    } else {
+      const d4 = Date.now() + (3 * pauseS + 180) * 1000;
+      const done = () => [...latest.values()].filter((o) => o.status?.phase === 'Completed').length;
+      while (done() < total && Date.now() < d4) await sleep(500);
+      await sleep(3000);
+    }
+    const restartEnd = Number.isFinite(reconciledAt) ? reconciledAt : now();
 
     // ---- drift ----
     const observed: number[] = [];
+    const beforeKill: number[] = [];
+    const afterRestart: number[] = [];
     const statusDrift: number[] = [];
     const across: number[] = [];
     let repeatedFromWatch = 0;
     let skippedFromWatch = 0;
-    for (const [, h] of history) {
+    for (const [key, h] of history) {
       for (let j = 1; j < h.length; j++) {
         const prev = h[j - 1]!;
         const cur = h[j]!;
         if (cur.step < prev.step || (cur.step === prev.step && cur.phase !== 'Completed')) repeatedFromWatch++;
         if (cur.step > prev.step + 1) skippedFromWatch++;
-        if (prev.step < 1 || !prev.stepStartedAt) continue; // the first step's pause was changed mid-step
-        const scheduled = Date.parse(prev.stepStartedAt) + PAUSE_MS;
+        if (!prev.stepStartedAt) continue;
+        // The first step's pause was changed mid-step: in lockstep to 1 s (a burst, not a schedule);
+        // staggered to the pause that places its boundary, which is a schedule like any other.
+        const pauseMs = prev.step < 1 ? firstPauseMs.get(key) : PAUSE_MS;
+        if (pauseMs === undefined) continue;
+        const scheduled = Date.parse(prev.stepStartedAt) + pauseMs;
         const actual = cur.phase === 'Completed' && cur.step === prev.step
           ? Date.parse(cur.completedAt ?? '')
           : Date.parse(cur.stepStartedAt ?? '');
         const obs = cur.seenAt - scheduled;
-        if (killedAt > scheduled - PAUSE_MS && killedAt < cur.seenAt) { across.push(obs); continue; }
+        // Across the restart: seen after the kill and due before every shift was reconciled again
+        // (in flight at the kill, or due while no operator ran or while it caught up).
+        if (cur.seenAt > killedAt && scheduled < restartEnd) { across.push(obs); continue; }
         observed.push(obs);
+        (scheduled < killedAt ? beforeKill : afterRestart).push(obs);
         if (Number.isFinite(actual)) statusDrift.push(actual - scheduled);
       }
     }
@@ -303,10 +347,14 @@ export async function scaleBench(info: TestbedInfo, opts: ScaleOptions = {}): Pr
       }
       for (let i = 0; i < perNs; i++) {
         const steps = byShift.get(`s-${i}`) ?? [];
+        // Every step the shift has started (its last status, as the WATCH saw it) exactly once, and
+        // none it has not started.
+        const st = latest.get(`${ns}/s-${i}`)?.status;
+        const started = st?.phase === 'Completed' ? STEPS.length : (st?.currentStep ?? -1) + 1;
         for (let s = 1; s <= STEPS.length; s++) {
           const c = steps.filter((x) => x === s).length;
-          if (c === 0) skippedSteps++;
-          if (c > 1) repeatedSteps += c - 1;
+          if (s <= started && c === 0) skippedSteps++;
+          if (c > (s <= started ? 1 : 0)) repeatedSteps += c - (s <= started ? 1 : 0);
         }
       }
     }
@@ -327,7 +375,7 @@ export async function scaleBench(info: TestbedInfo, opts: ScaleOptions = {}): Pr
         idleQueriesPerSecond: idle.promSent, idleDeduplicatedPerSecond: idle.promDedup, steppingQueriesPerSecond: stepping.promSent, steppingDeduplicatedPerSecond: stepping.promDedup,
         deduplicatedShare: Math.round(((idle.promDedup + stepping.promDedup) / Math.max(1e-9, idle.promDedup + stepping.promDedup + idle.promSent + stepping.promSent)) * 1000) / 1000,
       },
-      stepDriftMs: { observed: dist(observed), status: dist(statusDrift), acrossRestart: dist(across), note: 'observed = status with the next step seen by a WATCH − (previous stepStartedAt + pause); status = next stepStartedAt − (previous stepStartedAt + pause), both from status (millisecond precision)' },
+      stepDriftMs: { observed: dist(observed), status: dist(statusDrift), acrossRestart: dist(across), beforeKill: dist(beforeKill), afterRestart: dist(afterRestart), note: 'beforeKill and afterRestart split observed by when the step was due; observed = status with the next step seen by a WATCH − (previous stepStartedAt + pause); status = next stepStartedAt − (previous stepStartedAt + pause), both from status (millisecond precision); acrossRestart = steps seen after the SIGKILL that were due before every shift had been reconciled again' },
       restart: {
         killedAt: new Date(killedAt).toISOString(), inFlight: live, readyAfterMs: Math.round(readyAt - killedAt), allReconciledAfterMs: Math.round(reconciledAt - killedAt),
         repeatedSteps, skippedSteps, repeatedFromWatch, skippedFromWatch, completed: phases.Completed ?? 0, otherPhases: phases,
@@ -339,7 +387,11 @@ export async function scaleBench(info: TestbedInfo, opts: ScaleOptions = {}): Pr
         etcdDbMb: { empty: cp.etcdDb.empty, idle: etcdIdle },
         note: "the testbed's kube-apiserver and etcd processes (RSS medians per window, /proc); empty = before the bench created anything; etcd database from etcd_mvcc_db_total_size_in_bytes.",
       },
-      settings: { pauseSeconds: pauseS, staggerSeconds: stagger, steppingInterval, idleInterval, operatorNamespaces: clusterWide ? 'all' : nss.join(',') },
+      settings: {
+        pauseSeconds: pauseS, staggerSeconds: stagger, steppingInterval, idleInterval, operatorNamespaces: clusterWide ? 'all' : nss.join(','),
+        stepsPerSecond: Math.round((total / Math.max(stagger, pauseS)) * 10) / 10,
+        ...(stagger > 0 ? { windowSeconds: windowS, afterRestartSeconds: afterRestartS } : {}),
+      },
       windows: { idleSeconds: Math.round(idle.secs), steppingSeconds: Math.round(stepping.secs) },
       errors,
     };

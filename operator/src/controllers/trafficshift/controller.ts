@@ -1,5 +1,6 @@
 // TrafficShift reconciler: observe → plan (pure, ./plan.ts) → apply → status.
 import { createHash } from 'node:crypto';
+import { parseDuration } from '../../api/duration.ts';
 import { TrafficShiftSpecSchema, type TrafficShift, type TrafficShiftStatus, type RollbackTrigger } from '../../api/trafficshift.ts';
 import { EventReason, Reason } from '../../api/conditions.ts';
 import type { MetricResult } from '../../analysis/evaluate.ts';
@@ -12,7 +13,7 @@ import { matchAlert, recordRollbackRequest, rollbackRequestChanged, RollbackRequ
 import { pendingRollbackRequest } from '../shared/planner.ts';
 import type { RollbackRequest as RecordedRollback } from '../../api/common.ts';
 import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
-import { analysisDue, deploymentsToObserve, isTerminal, planTrafficShift, type Effect, type ShiftObservation } from './plan.ts';
+import { analysisDue, analysisSpread, deploymentsToObserve, isTerminal, planTrafficShift, type Effect, type ShiftObservation } from './plan.ts';
 import { memoOf, statusPersistence, withMemo, type AnalysisMemo } from './persistence.ts';
 import { ShiftMetrics } from './metrics.ts';
 import { phaseChangeOf, type PhaseChange } from '../../notify/change.ts';
@@ -40,6 +41,9 @@ export class TrafficShiftController {
   readonly #routeUsers = new Map<string, Set<string>>();
   /** Analysis bookkeeping not yet in status (see AnalysisMemo in ./persistence.ts), per key. */
   readonly #memo = new Map<string, AnalysisMemo>();
+  /** Shifts this process has analysed, and when the one after a catch-up may run (analysisSpread). */
+  readonly #analysedHere = new Set<string>();
+  readonly #analysisNotBefore = new Map<string, number>();
   /** Rollbacks requested out of band (alert hooks), consumed by the next reconcile of the key. */
   readonly #rollbacks: RollbackRequests;
   /** `key/generation` of the shifts whose split workers this process has checked against their status. */
@@ -49,7 +53,7 @@ export class TrafficShiftController {
     this.#d = deps;
     this.#kind = new KindController({
       name: TRAFFICSHIFT_CONTROLLER, type: TRAFFIC_SHIFT, deps, reconcile: (key, ctx) => this.reconcile(key, ctx),
-      forget: (key) => { this.#memo.delete(key); this.#stepEvents.forget(key); for (const v of this.#verified) if (v.startsWith(`${key}/`)) this.#verified.delete(v); },
+      forget: (key) => { this.#memo.delete(key); this.#analysedHere.delete(key); this.#analysisNotBefore.delete(key); this.#stepEvents.forget(key); for (const v of this.#verified) if (v.startsWith(`${key}/`)) this.#verified.delete(v); },
     });
     this.controller = this.#kind.controller;
     this.#stepEvents = new OnceEvents(deps.events, { active: () => !this.controller.stopped });
@@ -186,8 +190,25 @@ export class TrafficShiftController {
         // Results are discarded: no traffic has reached the canary yet.
         await this.#analyse(namespace, spec, obj, o, ctx.signal);
       }
-      if (o.problems.length === 0 && analysisDue(spec, status, now)) {
+      const notBefore = this.#analysisNotBefore.get(key);
+      if (notBefore !== undefined) o.analysisNotBefore = notBefore;
+      if (o.problems.length === 0 && analysisDue(spec, status, now, notBefore)) {
+        // The first analysis of this process for a shift an earlier process had analysed: a catch-up
+        // after a start, run now; the next one waits up to an interval more (analysisSpread).
+        const catchUp = !this.#analysedHere.has(key) && status.lastAnalysisAt !== undefined;
         o.analysis = await this.#analyse(namespace, spec, obj, o, ctx.signal);
+        this.#analysedHere.add(key);
+        if (catchUp && spec.analysis) {
+          // Never past the end of the current step: a step does not end without a passing run in it.
+          const interval = parseDuration(spec.analysis.interval);
+          const step = spec.steps[status.currentStep ?? 0];
+          const stepEnd = step && status.stepStartedAt ? Date.parse(status.stepStartedAt) + parseDuration(step.pause) : Infinity;
+          this.#analysisNotBefore.set(key, Math.min(now + interval + analysisSpread(obj.metadata.uid ?? key, interval), Math.max(now + interval, stepEnd)));
+          o.analysisNotBefore = this.#analysisNotBefore.get(key);
+        } else {
+          this.#analysisNotBefore.delete(key);
+          o.analysisNotBefore = undefined;
+        }
       }
     } else if (!rollingBack) {
       // A Completed shift's legacy workers, or a rollback waiting for the legacy consumers.

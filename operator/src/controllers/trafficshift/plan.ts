@@ -44,6 +44,13 @@ export interface ShiftObservation {
   /** Results of an analysis run made for this reconcile (only when one was due). */
   analysis?: MetricResult[] | undefined;
   /**
+   * No analysis before this instant (ms), although one interval has passed: after a start, the
+   * catch-up analysis of every live shift runs at once, and the next one comes up to one interval
+   * later than usual, at a per-shift offset, so a restart does not leave all shifts analysing in the
+   * same second of every interval (see analysisSpread).
+   */
+  analysisNotBefore?: number | undefined;
+  /**
    * An immediate rollback requested out of band and handed over in memory by this process's hook
    * (the fast path); `id` is the id of the record the hook writes on the object.
    */
@@ -115,14 +122,27 @@ export function isTerminal(phase: TrafficShiftPhase | undefined): boolean {
 }
 
 /** Whether an analysis run is due now (the controller queries Prometheus only then). */
-export function analysisDue(spec: TrafficShiftSpec, status: TrafficShiftStatus, now: number): boolean {
+export function analysisDue(spec: TrafficShiftSpec, status: TrafficShiftStatus, now: number, notBefore?: number): boolean {
   if (!spec.analysis) return false;
+  if (notBefore !== undefined && now < notBefore) return false;
   const phase = status.phase;
   if (phase !== 'Progressing' && !(phase === 'Paused' && status.pauseReason === 'Inconclusive')) return false;
   // The step's analysis starts when its split workers are in place and Ready.
   if (status.workersReady === false) return false;
   const last = ms(status.lastAnalysisAt);
   return last === undefined || now - last >= parseDuration(spec.analysis.interval);
+}
+
+/**
+ * The extra wait (ms, in [0, interval)) before the analysis that follows a restart's catch-up run,
+ * from a hash of the shift's uid: spreads over one interval what a restart lined up. Without it, a
+ * restart with 10,000 live shifts has them all analyse in the same few seconds of every interval
+ * from then on, and a step due in those seconds waits behind them.
+ */
+export function analysisSpread(uid: string, intervalMs: number): number {
+  let h = 2166136261;
+  for (let i = 0; i < uid.length; i++) h = Math.imul(h ^ uid.charCodeAt(i), 16777619);
+  return Math.floor(((h >>> 0) / 2 ** 32) * intervalMs);
 }
 
 export function planTrafficShift(o: ShiftObservation): Plan {
@@ -597,7 +617,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     if (!a) return Infinity;
     const interval = parseDuration(a.interval);
     const last = ms(this.st.lastAnalysisAt) ?? this.o.now - interval;
-    return Math.max(50, last + interval - this.o.now);
+    return Math.max(50, Math.max(last + interval, this.o.analysisNotBefore ?? 0) - this.o.now);
   }
 
   stepEnd(): number {

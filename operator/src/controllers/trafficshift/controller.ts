@@ -305,9 +305,10 @@ export class TrafficShiftController {
    * follow the status write, so a crash between the two loses one. The first reconcile of a live
    * shift after a start writes it under its deterministic name; if the first write had landed the
    * API answers AlreadyExists and nothing changes, so every step has exactly one StepStarted.
-   * In the background and paced (kube/events.ts OnceEvents): after a restart every live shift asks
-   * once, and a reconcile (a rollback above all) must not wait for it, nor the API server take
-   * 1,000 writes at the moment it is busiest.
+   * In the background and paced (kube/events.ts OnceEvents): a reconcile (a rollback above all)
+   * must not wait for it, nor the API server take 1,000 writes at the moment it is busiest. The
+   * Events that exist were read at start (`start`, OnceEvents.prime): `known` is true for them, so
+   * only the missing ones are written, a short queue.
    */
   #ensureStepEvent(obj: TrafficShiftObject, st: TrafficShiftStatus, steps: number, ctx: ReconcileContext): StepEventInput | undefined {
     if (st.phase !== 'Progressing' && st.phase !== 'Paused') return undefined;

@@ -99,7 +99,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const trafficShifts = new TrafficShiftController({
     client, informer: shifts.store, router, prometheus, web, defaultPrometheusUrl: cfg.prometheusUrl,
     events, clock: realClock, logger: log.child({ controller: 'trafficshift' }), metrics: new ShiftMetrics(registry), concurrency: cfg.concurrency,
-    notifier,
+    notifier, namespaces: cfg.namespaces,
   });
   const shadowRuns = new ShadowRunController({
     client, informer: runs.store, router, prometheus, web, defaultPrometheusUrl: cfg.prometheusUrl,

@@ -8,6 +8,7 @@ import { startOperator, type OperatorProcess } from '../helpers/operator.ts';
 import { createScenario, ERROR_RATE_QUERY, P95_QUERY, recordWeights, render, shiftYaml, waitPhase, type Scenario, type ShiftObject } from '../helpers/scenario.ts';
 import { runLoad } from '../testbed/dataplane/load.ts';
 import { reconcileOnceMore } from '../helpers/watch.ts';
+import { metricSum } from '../helpers/metrics.ts';
 import { applyWorkers, workerReplicas, workersYaml } from '../helpers/workers.ts';
 import { startComponent, stopComponent } from '../testbed/testbed.ts';
 
@@ -15,7 +16,7 @@ let operator: OperatorProcess;
 const scenarios: Scenario[] = [];
 // The operator under test watches only this file's namespaces, so other operators running against
 // the same testbed (a developer's, another suite's) never act on them.
-const NS: Record<string, string> = Object.fromEntries(['ts-healthy', 'ts-faulty', 'ts-slow', 'ts-noprom', 'ts-crash', 'ts-filters', 'ts-workers', 'ts-workers-rb', 'ts-stalled'].map((p) => [p, uniqueName(p)]));
+const NS: Record<string, string> = Object.fromEntries(['ts-healthy', 'ts-faulty', 'ts-slow', 'ts-noprom', 'ts-crash', 'ts-filters', 'ts-workers', 'ts-workers-rb', 'ts-stalled', 'ts-restart'].map((p) => [p, uniqueName(p)]));
 
 beforeAll(async () => {
   operator = await startOperator(testbed(), { name: 'trafficshift', namespaces: Object.values(NS) });
@@ -172,6 +173,39 @@ describe('TrafficShift end to end', () => {
     const started = startedEvents.map((e) => e.note?.match(/step (\d)\/3/)?.[1]);
     if (started.length !== 3) console.log(JSON.stringify(startedEvents, null, 1));
     expect(started.sort()).toEqual(['1', '2', '3']);
+  });
+
+  it('restart: a StepStarted Event that exists is not written again; one that is missing is written at once, one per step', async () => {
+    const s = await scenario({ prefix: 'ts-restart' });
+    // Two live shifts paused at step 1 (the second on a copy of the route): "kept" keeps its Event,
+    // "lost"'s is deleted while the operator is down (as if it died between status and Event).
+    const route = await getJson<{ metadata: Record<string, unknown>; spec: unknown }>(['get', 'httproute', 'listings', '-n', s.ns]);
+    await kubectlOk(['apply', '--server-side', '--field-manager=gitops', '-f', '-'], JSON.stringify({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'listings-b', namespace: s.ns }, spec: route.spec }));
+    const opts = { steps: [[10, '600s'], [100, '2s']] as Array<[number, string]>, metrics: `      - name: ok\n        prometheus: {query: 'vector(0)'}\n        max: 0.5` };
+    await kubectlOk(['apply', '--server-side', '-f', '-'], `${shiftYaml(s, 'kept', opts)}\n---\n${shiftYaml(s, 'lost', opts).replace('httpRoute: {name: listings}', 'httpRoute: {name: listings-b}')}`);
+    interface Ev { metadata: { name: string; uid: string; resourceVersion: string; creationTimestamp: string }; reason: string; note?: string; regarding: { name: string } }
+    const started = async (name: string) => (await getJson<{ items: Ev[] }>(['get', 'events.events.k8s.io', '-n', s.ns])).items.filter((e) => e.regarding.name === name && e.reason === 'StepStarted');
+    const [kept] = await Promise.all(['kept', 'lost'].map((name) => eventually(`StepStarted of ${name}`, async () => (await started(name)).find((e) => e.note?.startsWith('step 1/2')), 60_000, 250)));
+    await operator.kill9();
+    const lost = (await started('lost'))[0]!;
+    await kubectlOk(['delete', 'events.events.k8s.io', lost.metadata.name, '-n', s.ns]);
+    const t0 = Date.now();
+    await operator.restart();
+    const again = await eventually('the missing StepStarted written again', async () => (await started('lost'))[0], 30_000, 100);
+    const recoveredMs = Date.now() - t0;
+    await reconcileOnceMore(operator, 'trafficshift', TRAFFIC_SHIFT, s.ns, ['kept', 'lost']);
+    const text = await (await fetch(`${operator.url}/metrics`)).text();
+    console.log(`restart: missing StepStarted written again ${recoveredMs} ms after the restart began`);
+    // The restarted process wrote exactly one Event (the missing one) and asked for no existing one
+    // (a second write of a named Event is answered 409 AlreadyExists).
+    expect({ posts: metricSum(text, 'rest_client_requests_total', { method: 'POST' }), conflicts: metricSum(text, 'rest_client_requests_total', { method: 'POST', code: '409' }) }).toEqual({ posts: 1, conflicts: 0 });
+    expect(again.metadata.name).toBe(lost.metadata.name);
+    expect(again.note).toMatch(/^step 1\/2: .*recorded after an operator restart/);
+    expect(recoveredMs).toBeLessThan(15_000);
+    const keptNow = await started('kept');
+    expect(keptNow.map((e) => e.metadata)).toEqual([kept!.metadata]);
+    expect((await started('lost')).map((e) => e.metadata.name)).toEqual([lost.metadata.name]);
+    await kubectlOk(['delete', 'trafficshift', 'kept', 'lost', '-n', s.ns, '--wait=false']);
   });
 
   it("keeps the user's own filters and extra rule intact", async () => {

@@ -169,6 +169,8 @@ describe('helm chart charts/cutover', () => {
       [['update', 'deployments.apps', '-n', 'default'], 'no'],
       [['patch', 'configmaps', '-n', 'default'], 'yes'],
       [['create', 'events.events.k8s.io', '-n', 'default'], 'yes'],
+      [['list', 'events.events.k8s.io', '-A'], 'yes'], // which StepStarted Events exist, at start
+      [['delete', 'events.events.k8s.io', '-n', 'default'], 'no'],
       [['get', 'secrets', '-n', 'default'], 'no'], // Secrets only in its own namespace
       [['get', 'secrets', '-n', ns], 'yes'],
       [['list', 'secrets', '-n', ns], 'no'],
@@ -199,6 +201,9 @@ describe('helm chart charts/cutover', () => {
     expect(await can(['patch', 'httproutes.gateway.networking.k8s.io', '-n', watched[1]!])).toBe('yes');
     expect(await can(['list', 'trafficshifts.cutover.dev', '-n', 'default'])).toBe('no');
     expect(await can(['list', 'trafficshifts.cutover.dev', '-A'])).toBe('no');
+    // The StepStarted Events read at start: per watched namespace, as the operator lists them there.
+    expect(await can(['list', 'events.events.k8s.io', '-n', watched[0]!])).toBe('yes');
+    expect(await can(['list', 'events.events.k8s.io', '-n', 'default'])).toBe('no');
     expect(await can(['get', 'secrets', '-n', watched[0]!])).toBe('no');
     expect(await can(['get', 'gatewayclasses.gateway.networking.k8s.io'])).toBe('yes');
     expect(await can(['get', 'gateways.gateway.networking.k8s.io', '-n', 'default'])).toBe('yes');

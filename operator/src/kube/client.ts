@@ -160,6 +160,19 @@ export class KubeClient {
   async list<T extends KubeObject = KubeObject>(type: ResourceType, opts: ListOptions = {}): Promise<ListResult<T>> {
     const items: T[] = [];
     let resourceVersion = '';
+    for await (const page of this.listPages<T>(type, opts)) {
+      for (const item of page.items) items.push(item);
+      resourceVersion = page.resourceVersion || resourceVersion;
+    }
+    return { items, resourceVersion };
+  }
+
+  /**
+   * The pages of a list (`limit` + `continue`), one request each, as they arrive: for a reader that
+   * keeps only a little of each object, without holding the whole list at once. Stop early by
+   * leaving the loop (no further page is asked for).
+   */
+  async *listPages<T extends KubeObject = KubeObject>(type: ResourceType, opts: ListOptions = {}): AsyncGenerator<ListResult<T>> {
     let cont: string | undefined;
     const apiVersion = apiVersionOf(type);
     do {
@@ -175,16 +188,16 @@ export class KubeClient {
           resourceVersion: cont === undefined ? opts.resourceVersion : undefined,
         },
       });
+      const items: T[] = [];
       for (const item of page.items ?? []) {
         // List items come without apiVersion/kind; fill them so objects look the same everywhere.
         item.apiVersion ??= apiVersion;
         item.kind ??= type.kind;
         items.push(opts.transform ? opts.transform(item) : item);
       }
-      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
       cont = page.metadata?.continue || undefined;
+      yield { items, resourceVersion: page.metadata?.resourceVersion ?? '' };
     } while (cont);
-    return { items, resourceVersion };
   }
 
   async create<T extends KubeObject = KubeObject>(type: ResourceType, obj: T, opts: WriteOptions = {}): Promise<T> {

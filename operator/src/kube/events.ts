@@ -239,6 +239,30 @@ export interface OnceEventsOptions {
   pacedPerSecond?: number;
   /** False once the owner stopped: a paced write that comes due after that is not sent. */
   active?: () => boolean;
+  /** For `prime`'s outcome. */
+  logger?: Logger;
+}
+
+/** What `OnceEvents.prime` reads of each Event it lists. */
+export interface ListedEvent {
+  namespace: string;
+  name: string;
+  regarding: ObjectReference;
+}
+
+export interface PrimeOptions {
+  /** Where to list: each watched namespace, or `[undefined]` for all namespaces. */
+  namespaces: ReadonlyArray<string | undefined>;
+  /** events.k8s.io/v1 field selector, e.g. `reason=StepStarted,reportingController=cutover.dev/operator`. */
+  fieldSelector: string;
+  /**
+   * The key an Event that exists counts for, when it is the one that key's recovery would ask for
+   * (the current step of a live object); undefined for any other (not kept).
+   */
+  keyOf: (event: ListedEvent) => string | undefined;
+  /** How long recovery writes wait for the list; default 60 s. Default page size 500. */
+  timeoutMs?: number;
+  pageSize?: number;
 }
 
 /**
@@ -248,20 +272,27 @@ export interface OnceEventsOptions {
  * object (`paced`), and the Event's deterministic name makes a second write find the first (409
  * AlreadyExists). Remembers, per key, the name this process knows is in the API, so the recovery
  * check costs one write per object, not one per reconcile. Writes run in the background.
+ *
+ * `prime` reads, with one paginated LIST at start, which of these Events already exist, so that the
+ * recovery writes only the missing ones (see there).
  */
 export class OnceEvents {
   readonly #recorder: EventRecorder;
   readonly #active: () => boolean;
+  readonly #logger: Logger;
   /** The Event this process knows is in the API, per key. */
   readonly #announced = new Map<string, string>();
   /** Names being written now (an ask meanwhile does not write them again). */
   readonly #writing = new Set<string>();
   /** Paces the recovery writes: a restart with 1,000 live objects must not send 1,000 writes at once. */
   readonly #pace: BucketRateLimiter;
+  /** Settles when the priming LIST is done, failed or timed out; undefined when none is running. */
+  #priming: Promise<void> | undefined;
 
   constructor(recorder: EventRecorder, opts: OnceEventsOptions = {}) {
     this.#recorder = recorder;
     this.#active = opts.active ?? (() => true);
+    this.#logger = (opts.logger ?? silentLogger).child({ component: 'events' });
     const perSecond = opts.pacedPerSecond ?? 50;
     this.#pace = new BucketRateLimiter(perSecond, perSecond);
   }
@@ -272,32 +303,105 @@ export class OnceEvents {
   }
 
   /**
+   * Reads which Events exist (events.k8s.io/v1, `opts.fieldSelector`, in each of `opts.namespaces`,
+   * pages of 500) and remembers each one `opts.keyOf` names a key for as that key's, as if this
+   * process had written it: `known` is then true for it and its recovery writes nothing. Without it
+   * every live object's recovery is a paced POST (mostly 409 AlreadyExists): 10,000 live objects
+   * cost 10,000 writes over 200 s after each start, while the API server is busiest, and a truly
+   * missing Event waits in that queue.
+   *
+   * Memory: only names `keyOf` keeps are stored, at most one per live key, in the map that holds
+   * them anyway once this process has written or checked them (and that `forget` empties when an
+   * object goes) — no second set of names to drop later, and no list held whole (page by page).
+   *
+   * Waiting: reconciles never wait for it. Recovery writes (`write(…, paced)`) asked meanwhile wait
+   * until it settles, then skip what it found; `writeNow` waits too (it only runs when a reconcile
+   * moves past a step being recovered), all at most `timeoutMs`. When the LIST fails (RBAC without
+   * `list` on events, an API server that refuses the field selector) or times out, a warning is
+   * logged and the recovery is what it was without it: every live object asks, paced (Events the
+   * LIST still finds after the timeout are remembered; a paced write checks when it comes due).
+   * Never throws.
+   */
+  prime(client: KubeClient, opts: PrimeOptions): Promise<void> {
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    const started = Date.now();
+    let found = 0;
+    let kept = 0;
+    const list = (async () => {
+      for (const namespace of opts.namespaces) {
+        const pages = client.listPages<EventObject>(EVENT, { namespace, fieldSelector: opts.fieldSelector, pageSize: opts.pageSize ?? 500 });
+        for await (const page of pages) {
+          if (!this.#active()) return;
+          for (const ev of page.items) {
+            found++;
+            const name = ev.metadata.name ?? '';
+            const key = opts.keyOf({ namespace: ev.metadata.namespace ?? '', name, regarding: ev.regarding });
+            // A newer Event this process wrote meanwhile wins (the LIST may have been read before it).
+            if (key !== undefined && !this.#announced.has(key)) { this.#announced.set(key, name); kept++; }
+          }
+        }
+      }
+    })().then(
+      () => { this.#logger.info({ found, kept, ms: Date.now() - started }, 'existing Events read: recovery writes only the missing ones'); },
+      (err: unknown) => { this.#logger.warn({ err, fieldSelector: opts.fieldSelector }, 'could not list existing Events: recovery asks for every live object (paced)'); },
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.#logger.warn({ timeoutMs }, 'listing existing Events takes too long: recovery writes no longer wait for it');
+        resolve();
+      }, timeoutMs);
+      timer.unref();
+    });
+    const priming: Promise<void> = Promise.race([list, timeout]).then(() => {
+      clearTimeout(timer);
+      if (this.#priming === priming) this.#priming = undefined;
+    });
+    this.#priming = priming;
+    return priming;
+  }
+
+  /**
    * Writes `input` under its name in the background and, once it is in the API, remembers it as
    * `key`'s. `paced`: a recovery write (see OnceEventsOptions), which never replaces a newer name
-   * announced for the key meanwhile.
+   * announced for the key meanwhile, and which is not sent when the name is known to be in the API
+   * by the time it comes due (`prime`).
    */
   write(key: string, input: EventInput & { name: string }, paced: boolean): void {
     const { name } = input;
     this.#writing.add(name);
     const write = (): void => {
-      if (!this.#active()) { this.#writing.delete(name); return; }
+      if (!this.#active() || (paced && this.#announced.get(key) === name)) { this.#writing.delete(name); return; }
       void this.#recorder.ensure(input).then((ok) => {
         this.#writing.delete(name);
         const announced = this.#announced.get(key);
         if (ok && (!paced || announced === undefined || announced === name)) this.#announced.set(key, name);
       });
     };
-    const delay = paced ? this.#pace.when(name) : 0;
-    if (delay <= 0) write(); else setTimeout(write, delay).unref();
+    const schedule = (): void => {
+      const delay = paced ? this.#pace.when(name) : 0;
+      if (delay <= 0) write(); else setTimeout(write, delay).unref();
+    };
+    // A recovery write asked while the existing Events are being read waits for them: most exist.
+    if (paced && this.#priming) {
+      void this.#priming.then(() => {
+        if (this.#announced.get(key) === name) { this.#writing.delete(name); return; }
+        schedule();
+      });
+      return;
+    }
+    schedule();
   }
 
   /**
    * Writes `input` now and resolves once the API has it (or the write failed): for a recovery write
    * that must land before what the caller writes next. A paced write of the same name still pending
-   * finds it there (AlreadyExists) and changes nothing.
+   * finds it there (AlreadyExists) and changes nothing. Waits for a priming LIST still running
+   * (bounded, see prime): what it finds needs no write.
    */
   async writeNow(key: string, input: EventInput & { name: string }): Promise<void> {
     const { name } = input;
+    if (this.#priming) await this.#priming;
     if (this.#announced.get(key) === name || !this.#active()) return;
     this.#writing.add(name);
     const ok = await this.#recorder.ensure(input);

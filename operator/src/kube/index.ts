@@ -40,6 +40,8 @@ export {
   type EventObject,
   type EventRecorderOptions,
   type OnceEventsOptions,
+  type ListedEvent,
+  type PrimeOptions,
   type EventType,
 } from './events.ts';
 export {

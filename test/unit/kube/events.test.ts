@@ -169,3 +169,142 @@ describe('OnceEvents', () => {
     expect(once.known('shop/listings-read', step(1).name)).toBe(false);
   });
 });
+
+describe('OnceEvents.prime (the StepStarted Events that exist, read at start)', () => {
+  const step = (n: number, shiftName = 'listings-read') => ({ regarding: { ...shift, metadata: { ...shift.metadata, name: shiftName } }, type: 'Normal' as const, reason: 'StepStarted', action: 'StepStarted', note: `step ${n}/3`, name: `${shiftName}.step${n}.abc` });
+  const listed = (name: string, shiftName: string) => ({ metadata: { name, namespace: 'shop' }, reason: 'StepStarted', regarding: { kind: 'TrafficShift', namespace: 'shop', name: shiftName } });
+  const posted = () => api.requests.filter((r) => r.method === 'POST').map((r) => (JSON.parse(r.body) as EventObject).metadata.name);
+  /** The current step of each live shift, as the controller's keyOf matches it. */
+  const current: Record<string, string> = { 'shop/a': 'a.step2.abc', 'shop/b': 'b.step1.abc', 'shop/c': 'c.step3.abc' };
+  const keyOf = (ev: { namespace: string; name: string; regarding: { name?: string } }) => {
+    const key = `${ev.namespace}/${ev.regarding.name ?? ''}`;
+    return current[key] === ev.name ? key : undefined;
+  };
+  /** Answers the LIST from `existing`, two per page; POSTs 201, or 409 for a name that exists. */
+  function serve(existing: ReturnType<typeof listed>[], list?: (res: Parameters<typeof json>[0]) => boolean): void {
+    api.handler = (req, res) => {
+      if (req.method === 'GET') {
+        if (list?.(res)) return;
+        const from = Number(req.query.get('continue') ?? '0');
+        const limit = Number(req.query.get('limit'));
+        const next = from + limit < existing.length ? String(from + limit) : undefined;
+        json(res, 200, { metadata: { resourceVersion: '9', ...(next ? { continue: next } : {}) }, items: existing.slice(from, from + limit) });
+        return;
+      }
+      const ev = JSON.parse(req.body) as EventObject;
+      if (existing.some((e) => e.metadata.name === ev.metadata.name)) { json(res, 409, status(409, 'AlreadyExists', 'exists')); return; }
+      json(res, 201, ev);
+    };
+  }
+
+  it('lists page by page with the field selector; Events found are known, so recovery writes only the missing one', async () => {
+    serve([listed('a.step1.abc', 'a'), listed('a.step2.abc', 'a'), listed('b.step1.abc', 'b'), listed('x.step1.abc', 'gone')]);
+    const recorder = new EventRecorder(client);
+    const once = new OnceEvents(recorder, { pacedPerSecond: 1000 });
+    await once.prime(client, { namespaces: [undefined], fieldSelector: 'reason=StepStarted,reportingController=cutover.dev/operator', keyOf, pageSize: 2 });
+    const lists = api.requests.filter((r) => r.method === 'GET');
+    expect(lists.map((r) => [r.path, r.query.get('fieldSelector'), r.query.get('limit'), r.query.get('continue')])).toEqual([
+      ['/apis/events.k8s.io/v1/events', 'reason=StepStarted,reportingController=cutover.dev/operator', '2', null],
+      ['/apis/events.k8s.io/v1/events', 'reason=StepStarted,reportingController=cutover.dev/operator', '2', '2'],
+    ]);
+    expect(once.known('shop/a', 'a.step2.abc')).toBe(true);
+    expect(once.known('shop/b', 'b.step1.abc')).toBe(true);
+    // An older step of a, and an Event of a shift that is gone, are not kept.
+    expect(once.known('shop/a', 'a.step1.abc')).toBe(false);
+    expect(once.known('shop/c', 'c.step3.abc')).toBe(false);
+    once.write('shop/c', step(3, 'c'), true);
+    await recorder.flush();
+    await until(() => posted().length === 1);
+    expect(posted()).toEqual(['c.step3.abc']);
+  });
+
+  it('lists each watched namespace', async () => {
+    serve([]);
+    const once = new OnceEvents(new EventRecorder(client));
+    await once.prime(client, { namespaces: ['shop', 'books'], fieldSelector: 'reason=StepStarted', keyOf });
+    expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /apis/events.k8s.io/v1/namespaces/shop/events', 'GET /apis/events.k8s.io/v1/namespaces/books/events']);
+  });
+
+  it('a recovery write asked while the LIST runs waits for it, then writes only if the Event was not found', async () => {
+    let answer: (() => void) | undefined;
+    serve([listed('a.step2.abc', 'a')], () => false);
+    const inner = api.handler;
+    api.handler = (req, res) => { if (req.method === 'GET') answer = () => inner(req, res); else inner(req, res); };
+    const recorder = new EventRecorder(client);
+    const once = new OnceEvents(recorder, { pacedPerSecond: 1000 });
+    const primed = once.prime(client, { namespaces: [undefined], fieldSelector: 'reason=StepStarted', keyOf });
+    once.write('shop/a', step(2, 'a'), true);
+    once.write('shop/c', step(3, 'c'), true);
+    await until(() => answer !== undefined);
+    expect(posted()).toEqual([]); // nothing written before the LIST answered
+    answer!();
+    await primed;
+    await until(() => posted().length === 1);
+    await recorder.flush();
+    expect(posted()).toEqual(['c.step3.abc']);
+    expect(once.known('shop/a', 'a.step2.abc')).toBe(true);
+    expect(once.known('shop/c', 'c.step3.abc')).toBe(true);
+  });
+
+  it('a newer Event written while the LIST ran is not replaced by an older one the LIST found', async () => {
+    let answer: (() => void) | undefined;
+    serve([listed('a.step2.abc', 'a')]);
+    const inner = api.handler;
+    api.handler = (req, res) => { if (req.method === 'GET') answer = () => inner(req, res); else inner(req, res); };
+    const recorder = new EventRecorder(client);
+    const once = new OnceEvents(recorder);
+    const primed = once.prime(client, { namespaces: [undefined], fieldSelector: 'reason=StepStarted', keyOf: (ev) => (ev.name === 'a.step2.abc' ? 'shop/a' : undefined) });
+    once.write('shop/a', step(3, 'a'), false); // the shift moved on: not paced, not waiting
+    await recorder.flush();
+    await until(() => answer !== undefined);
+    answer!();
+    await primed;
+    expect(posted()).toEqual(['a.step3.abc']);
+    expect(once.known('shop/a', 'a.step3.abc')).toBe(true);
+    expect(once.known('shop/a', 'a.step2.abc')).toBe(false);
+  });
+
+  it('LIST forbidden: never throws, and every recovery write is sent (paced) as without it', async () => {
+    serve([listed('a.step2.abc', 'a')], (res) => { json(res, 403, status(403, 'Forbidden', 'events.events.k8s.io is forbidden: cannot list')); return true; });
+    const recorder = new EventRecorder(client);
+    const once = new OnceEvents(recorder, { pacedPerSecond: 1000 });
+    await expect(once.prime(client, { namespaces: [undefined], fieldSelector: 'reason=StepStarted', keyOf })).resolves.toBeUndefined();
+    expect(once.known('shop/a', 'a.step2.abc')).toBe(false);
+    once.write('shop/a', step(2, 'a'), true);
+    once.write('shop/c', step(3, 'c'), true);
+    await until(() => posted().length === 2);
+    await recorder.flush();
+    expect(posted().sort()).toEqual(['a.step2.abc', 'c.step3.abc']);
+  });
+
+  it('a LIST that does not answer holds recovery writes back only until the timeout', async () => {
+    serve([], () => true); // never answers
+    const recorder = new EventRecorder(client);
+    const once = new OnceEvents(recorder, { pacedPerSecond: 1000 });
+    const t0 = Date.now();
+    const primed = once.prime(client, { namespaces: [undefined], fieldSelector: 'reason=StepStarted', keyOf, timeoutMs: 300 });
+    once.write('shop/c', step(3, 'c'), true);
+    await primed;
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    await until(() => posted().length === 1);
+    expect(posted()).toEqual(['c.step3.abc']);
+  });
+
+  it('writeNow waits for the LIST and writes nothing when it found the Event', async () => {
+    serve([listed('a.step2.abc', 'a')]);
+    const recorder = new EventRecorder(client);
+    const once = new OnceEvents(recorder);
+    void once.prime(client, { namespaces: [undefined], fieldSelector: 'reason=StepStarted', keyOf });
+    await once.writeNow('shop/a', step(2, 'a'));
+    await once.writeNow('shop/c', step(3, 'c'));
+    expect(posted()).toEqual(['c.step3.abc']);
+  });
+});
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -27,6 +27,8 @@ export interface TrafficShiftControllerDeps extends ControllerDeps<TrafficShiftO
   metrics: ShiftMetrics;
   /** Told of every phase change after its status write; must return at once (notify/notifier.ts). */
   notifier?: { phaseChanged(change: PhaseChange): void };
+  /** The namespaces the operator watches; empty or absent: all (where `start` lists StepStarted Events). */
+  namespaces?: readonly string[];
 }
 
 export const TRAFFICSHIFT_CONTROLLER = 'trafficshift';
@@ -56,7 +58,7 @@ export class TrafficShiftController {
       forget: (key) => { this.#memo.delete(key); this.#analysedHere.delete(key); this.#analysisNotBefore.delete(key); this.#stepEvents.forget(key); for (const v of this.#verified) if (v.startsWith(`${key}/`)) this.#verified.delete(v); },
     });
     this.controller = this.#kind.controller;
-    this.#stepEvents = new OnceEvents(deps.events, { active: () => !this.controller.stopped });
+    this.#stepEvents = new OnceEvents(deps.events, { active: () => !this.controller.stopped, logger: deps.logger });
     // Ahead of the routine reconciles (analysis ticks of every other shift) already queued.
     this.#rollbacks = new RollbackRequests((key) => this.controller.enqueueUrgent(key));
     // A rollback recorded on the object (by a hook of another replica, or by the owner slice) is
@@ -103,7 +105,32 @@ export class TrafficShiftController {
     });
   }
 
-  start(): void { this.controller.start(); }
+  /**
+   * Starts reconciling, and at the same moment reads which StepStarted Events exist (one paginated
+   * LIST, kube/events.ts OnceEvents.prime): the recovery after a start (#ensureStepEvent) then writes
+   * only the missing ones instead of a paced POST per live shift. Reconciles do not wait for it;
+   * the recovery writes do (bounded), and without it (RBAC, error) the recovery asks for every live
+   * shift as before. Called once the informer has synced (main.ts), so each Event found is matched
+   * against its shift's current step: only those are kept.
+   */
+  start(): void {
+    const namespaces = this.#d.namespaces?.length ? this.#d.namespaces : [undefined];
+    void this.#stepEvents.prime(this.#d.client, {
+      namespaces,
+      // Both are field selectors of events.k8s.io/v1 Events (the core Event's reason and
+      // reportingComponent): the API server filters, only this operator's StepStarted come back.
+      fieldSelector: `reason=${EventReason.StepStarted},reportingController=${this.#d.events.reportingController}`,
+      keyOf: (ev) => {
+        if (ev.regarding.kind !== TRAFFIC_SHIFT.kind || !ev.regarding.name) return undefined;
+        const key = objectKey({ metadata: { namespace: ev.namespace, name: ev.regarding.name } });
+        const obj = this.current(key);
+        const st = obj?.status ?? {};
+        if (!obj || (st.phase !== 'Progressing' && st.phase !== 'Paused')) return undefined;
+        return stepEventName(obj, st) === ev.name ? key : undefined;
+      },
+    });
+    this.controller.start();
+  }
   async stop(): Promise<void> { await this.controller.stop(); }
 
   /** TrafficShifts whose spec.rollback.alerts match these labels and that can still roll back. */
@@ -299,9 +326,10 @@ export class TrafficShiftController {
    * follow the status write, so a crash between the two loses one. The first reconcile of a live
    * shift after a start writes it under its deterministic name; if the first write had landed the
    * API answers AlreadyExists and nothing changes, so every step has exactly one StepStarted.
-   * In the background and paced (kube/events.ts OnceEvents): after a restart every live shift asks
-   * once, and a reconcile (a rollback above all) must not wait for it, nor the API server take
-   * 1,000 writes at the moment it is busiest.
+   * In the background and paced (kube/events.ts OnceEvents): a reconcile (a rollback above all)
+   * must not wait for it, nor the API server take 1,000 writes at the moment it is busiest. The
+   * Events that exist were read at start (`start`, OnceEvents.prime): `known` is true for them, so
+   * only the missing ones are written, a short queue.
    */
   #ensureStepEvent(obj: TrafficShiftObject, st: TrafficShiftStatus, steps: number, ctx: ReconcileContext): StepEventInput | undefined {
     if (st.phase !== 'Progressing' && st.phase !== 'Paused') return undefined;

@@ -237,7 +237,7 @@ export class EventRecorder {
 export interface OnceEventsOptions {
   /** Paced writes per second (recovery after a start); default 50, burst the same. */
   pacedPerSecond?: number;
-  /** False once the owner stopped: a paced write that comes due after that is not sent. */
+  /** False once the owner stopped: a paced (recovery) write that comes due after that is not sent; others are. */
   active?: () => boolean;
   /** For `prime`'s outcome. */
   logger?: Logger;
@@ -371,7 +371,10 @@ export class OnceEvents {
     const { name } = input;
     this.#writing.add(name);
     const write = (): void => {
-      if (!this.#active() || (paced && this.#announced.get(key) === name)) { this.#writing.delete(name); return; }
+      // Only a recovery write is dropped once the owner stopped: a step written by a reconcile that
+      // finishes while the controller drains (a graceful shutdown) still gets its Event, which the
+      // next start would not recover if that shift had moved on by then.
+      if (paced && (!this.#active() || this.#announced.get(key) === name)) { this.#writing.delete(name); return; }
       void this.#recorder.ensure(input).then((ok) => {
         this.#writing.delete(name);
         const announced = this.#announced.get(key);
@@ -402,7 +405,7 @@ export class OnceEvents {
   async writeNow(key: string, input: EventInput & { name: string }): Promise<void> {
     const { name } = input;
     if (this.#priming) await this.#priming;
-    if (this.#announced.get(key) === name || !this.#active()) return;
+    if (this.#announced.get(key) === name) return;
     this.#writing.add(name);
     const ok = await this.#recorder.ensure(input);
     this.#writing.delete(name);

@@ -160,13 +160,22 @@ describe('OnceEvents', () => {
     expect(once.known('shop/listings-read', step(1).name)).toBe(false);
   });
 
-  it('sends nothing once its owner stopped', async () => {
+  it('sends no recovery write once its owner stopped', async () => {
     const recorder = new EventRecorder(client);
     const once = new OnceEvents(recorder, { active: () => false });
     once.write('shop/listings-read', step(1), true);
     await recorder.flush();
     expect(api.requests).toEqual([]);
     expect(once.known('shop/listings-read', step(1).name)).toBe(false);
+  });
+
+  it('still sends the Event of a step a reconcile starts while its owner drains (graceful shutdown)', async () => {
+    const recorder = new EventRecorder(client);
+    const once = new OnceEvents(recorder, { active: () => false });
+    once.write('shop/listings-read', step(2), false);
+    await once.writeNow('shop/listings-read', step(1));
+    await recorder.flush();
+    expect(api.requests.filter((r) => r.method === 'POST').map((r) => (JSON.parse(r.body) as EventObject).metadata.name).sort()).toEqual([step(1).name, step(2).name].sort());
   });
 });
 

@@ -201,7 +201,6 @@ describe('TrafficShift end to end', () => {
     expect({ posts: metricSum(text, 'rest_client_requests_total', { method: 'POST' }), conflicts: metricSum(text, 'rest_client_requests_total', { method: 'POST', code: '409' }) }).toEqual({ posts: 1, conflicts: 0 });
     expect(again.metadata.name).toBe(lost.metadata.name);
     expect(again.note).toMatch(/^step 1\/2: .*recorded after an operator restart/);
-    expect(recoveredMs).toBeLessThan(15_000);
     const keptNow = await started('kept');
     expect(keptNow.map((e) => e.metadata)).toEqual([kept!.metadata]);
     expect((await started('lost')).map((e) => e.metadata.name)).toEqual([lost.metadata.name]);

@@ -1,7 +1,7 @@
 // A scripted HTTP stand-in for the API server, for unit tests of the kube layer's wire behaviour
 // (paths, headers, content types, error mapping, watch parsing). Real API semantics are tested in
 // test/integration/kube against the real kube-apiserver.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,6 +22,7 @@ export class FakeApiServer {
   handler: Handler = (_req, res) => json(res, 404, { kind: 'Status', code: 404, reason: 'NotFound', message: 'not found' });
   #server: Server;
   #open = new Set<ServerResponse>();
+  #dir: string | undefined;
   url = '';
   kubeconfig = '';
 
@@ -51,6 +52,7 @@ export class FakeApiServer {
     const { port } = this.#server.address() as AddressInfo;
     this.url = `http://127.0.0.1:${port}`;
     const dir = mkdtempSync(join(tmpdir(), 'cutover-fake-api-'));
+    this.#dir = dir;
     this.kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(
       this.kubeconfig,
@@ -75,6 +77,9 @@ export class FakeApiServer {
     for (const res of this.#open) res.destroy();
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    // Its kubeconfig's directory goes with it (hundreds piled up in /tmp across runs).
+    if (this.#dir) rmSync(this.#dir, { recursive: true, force: true });
+    this.#dir = undefined;
   }
 }
 

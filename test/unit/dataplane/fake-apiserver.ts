@@ -2,7 +2,7 @@
 // 410 for compacted versions) for the three resources the testbed gateway watches. Unit tests only:
 // it lets us exercise the reflector's list/watch/relist logic without a control plane.
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -33,6 +33,7 @@ export class FakeApiServer {
   /** Events with rv <= compactedRv are gone: watching from older versions yields 410. */
   compactedRv = 0;
   private readonly watchers = new Set<{ plural: string; res: ServerResponse }>();
+  private dir: string | undefined;
   server!: Server;
   port = 0;
   kubeconfigPath = '';
@@ -48,6 +49,7 @@ export class FakeApiServer {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
     const dir = mkdtempSync(join(tmpdir(), 'fake-apiserver-'));
+    this.dir = dir;
     this.kubeconfigPath = join(dir, 'kubeconfig');
     writeFileSync(
       this.kubeconfigPath,
@@ -67,6 +69,9 @@ current-context: fake
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
+    // Its kubeconfig's temporary directory goes with it.
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
   }
 
   apply(plural: string, obj: Obj): void {

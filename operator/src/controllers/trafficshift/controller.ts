@@ -13,7 +13,7 @@ import { matchAlert, recordRollbackRequest, rollbackRequestChanged, RollbackRequ
 import { pendingRollbackRequest } from '../shared/planner.ts';
 import type { RollbackRequest as RecordedRollback } from '../../api/common.ts';
 import type { Controller, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
-import { analysisDue, analysisSpread, deploymentsToObserve, isTerminal, planTrafficShift, type Effect, type ShiftObservation } from './plan.ts';
+import { analysisDue, analysisSpread, deploymentsToObserve, stepEndAt, isTerminal, planTrafficShift, type Effect, type ShiftObservation } from './plan.ts';
 import { memoOf, statusPersistence, withMemo, type AnalysisMemo } from './persistence.ts';
 import { ShiftMetrics } from './metrics.ts';
 import { phaseChangeOf, type PhaseChange } from '../../notify/change.ts';
@@ -228,8 +228,7 @@ export class TrafficShiftController {
         if (catchUp && spec.analysis) {
           // Never past the end of the current step: a step does not end without a passing run in it.
           const interval = parseDuration(spec.analysis.interval);
-          const step = spec.steps[status.currentStep ?? 0];
-          const stepEnd = step && status.stepStartedAt ? Date.parse(status.stepStartedAt) + parseDuration(step.pause) : Infinity;
+          const stepEnd = stepEndAt(spec, status) ?? Infinity;
           this.#analysisNotBefore.set(key, Math.min(now + interval + analysisSpread(obj.metadata.uid ?? key, interval), Math.max(now + interval, stepEnd)));
           o.analysisNotBefore = this.#analysisNotBefore.get(key);
         } else {

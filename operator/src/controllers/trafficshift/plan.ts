@@ -145,6 +145,13 @@ export function analysisSpread(uid: string, intervalMs: number): number {
   return Math.floor(((h >>> 0) / 2 ** 32) * intervalMs);
 }
 
+/** When the current step's pause ends (ms), or undefined before the step has started. */
+export function stepEndAt(spec: TrafficShiftSpec, status: TrafficShiftStatus): number | undefined {
+  const step = spec.steps[status.currentStep ?? 0];
+  const started = ms(status.stepStartedAt);
+  return step && started !== undefined ? started + parseDuration(step.pause) : undefined;
+}
+
 export function planTrafficShift(o: ShiftObservation): Plan {
   return new Planner(o).run();
 }
@@ -621,8 +628,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
   }
 
   stepEnd(): number {
-    const i = this.st.currentStep ?? 0;
-    return (ms(this.st.stepStartedAt) ?? this.o.now) + parseDuration(this.o.spec.steps[i]!.pause);
+    return stepEndAt(this.o.spec, this.st) ?? this.o.now + parseDuration(this.o.spec.steps[this.st.currentStep ?? 0]!.pause);
   }
 
   /** progressDeadline: rolls back when no progress was made for that long. Returns false if it did. */

@@ -9,8 +9,16 @@ import type { RateLimiter } from './ratelimit.ts';
 import { WorkQueue } from './workqueue.ts';
 
 export interface ReconcileResult {
-  /** Reconcile this key again after so many ms (the backoff is reset). */
+  /**
+   * Reconcile this key again after so many ms (the backoff is reset), counted from the start of
+   * this reconcile: a planner computes it from the time it read then.
+   */
   requeueAfter?: number;
+  /**
+   * With `requeueAfter`: when it comes due the key goes to the front of the queue, ahead of the
+   * routine wake-ups (a step that ends at a set time must not wait behind thousands of analyses).
+   */
+  urgent?: boolean;
   /** Reconcile again with rate-limited backoff, without counting it as an error. */
   requeue?: boolean;
 }
@@ -213,9 +221,9 @@ export class Controller {
       const out = await this.#reconcile(key, ctx);
       if (out && out.requeueAfter !== undefined && out.requeueAfter > 0) {
         this.queue.forget(key);
-        this.queue.addAfter(key, out.requeueAfter);
+        this.queue.requeueAfter(key, out.requeueAfter, out.urgent === true);
         result = 'requeue_after';
-        ctx.logger.debug({ requeueAfterMs: out.requeueAfter }, 'reconciled, requeue after');
+        ctx.logger.debug({ requeueAfterMs: out.requeueAfter, urgent: out.urgent === true }, 'reconciled, requeue after');
       } else if (out && out.requeue) {
         this.queue.addRateLimited(key);
         result = 'requeue';

@@ -82,6 +82,8 @@ const queueMetrics = perRegistry((reg: Registry): QueueMetrics => {
 interface Delayed {
   readyAt: number;
   timer: NodeJS.Timeout;
+  /** Queued at the front when it comes due (`addUrgent`). */
+  urgent: boolean;
 }
 
 export class WorkQueue<K extends string = string> {
@@ -141,19 +143,33 @@ export class WorkQueue<K extends string = string> {
 
   /**
    * Adds `key` after `delayMs`. One timer per key: an earlier wake-up replaces a later one, a
-   * later one is ignored while an earlier one is pending.
+   * later one is ignored while an earlier one is pending. `urgent`: when it comes due the key goes
+   * to the front of the queue (`addUrgent`), e.g. a step that ends at a set time.
    */
-  addAfter(key: K, delayMs: number): void {
+  addAfter(key: K, delayMs: number, urgent = false): void {
     if (this.#shuttingDown) return;
-    if (!(delayMs > 0)) {
-      this.add(key);
+    this.#addAt(key, this.#clock.now() + delayMs, urgent);
+  }
+
+  /**
+   * A reconcile's "look again in `delayMs`", counted from when its processing of `key` started (a
+   * planner computes the delay from the time it read then, so the reconcile's own duration must not
+   * be added to it); from now if `key` is not being processed.
+   */
+  requeueAfter(key: K, delayMs: number, urgent = false): void {
+    if (this.#shuttingDown) return;
+    this.#addAt(key, (this.#processing.get(key) ?? this.#clock.now()) + delayMs, urgent);
+  }
+
+  #addAt(key: K, readyAt: number, urgent: boolean): void {
+    if (!(readyAt > this.#clock.now())) {
+      if (urgent) this.addUrgent(key); else this.add(key);
       return;
     }
-    const readyAt = this.#clock.now() + delayMs;
     const pending = this.#delayed.get(key);
-    if (pending && pending.readyAt <= readyAt) return;
+    if (pending && (pending.readyAt < readyAt || (pending.readyAt === readyAt && (pending.urgent || !urgent)))) return;
     if (pending) clearTimeout(pending.timer);
-    this.#arm(key, readyAt);
+    this.#arm(key, readyAt, urgent);
   }
 
   /** Adds `key` after the delay the rate limiter gives it (a retry). */
@@ -258,20 +274,20 @@ export class WorkQueue<K extends string = string> {
     return longest / 1000;
   }
 
-  #arm(key: K, readyAt: number): void {
+  #arm(key: K, readyAt: number, urgent: boolean): void {
     const wait = Math.min(MAX_TIMER_MS, Math.max(0, readyAt - this.#clock.now()));
     const timer = setTimeout(() => {
       const current = this.#delayed.get(key);
       if (!current || current.timer !== timer) return;
       if (readyAt - this.#clock.now() > 1) {
-        this.#arm(key, readyAt); // a delay longer than one timer can hold
+        this.#arm(key, readyAt, urgent); // a delay longer than one timer can hold
         return;
       }
       this.#delayed.delete(key);
-      this.add(key);
+      if (urgent) this.addUrgent(key); else this.add(key);
     }, wait);
     timer.unref();
-    this.#delayed.set(key, { readyAt, timer });
+    this.#delayed.set(key, { readyAt, timer, urgent });
   }
 
   #push(key: K, front = false): void {

@@ -84,6 +84,32 @@ describe('Controller', () => {
     expect(await registry.metrics()).toMatch(/controller_runtime_reconcile_total\{controller="test",result="requeue_after"\} 1/);
   });
 
+  it('a requeue counts from the start of the reconcile that asked for it, and an urgent one jumps the queue', async () => {
+    const starts: string[] = [];
+    let delayAfterFirst: number | undefined;
+    const { c } = start(async (key) => {
+      starts.push(key);
+      if (key === 'ns/step' && starts.length === 1) {
+        await sleep(80); // a slow reconcile (an analysis waiting on Prometheus)
+        // Routine work piles up behind the one worker before the step comes due: 12 × 25 ms.
+        for (let i = 0; i < 12; i++) c.enqueue(`ns/r${i}`);
+        setImmediate(() => { delayAfterFirst = c.queue.pendingDelay('ns/step'); });
+        return { requeueAfter: 150, urgent: true };
+      }
+      await sleep(25);
+      return undefined;
+    });
+    c.enqueue('ns/step');
+    await until(() => starts.filter((k) => k === 'ns/step').length === 2);
+    // 150 ms after the first start: ~70 ms left when the 80 ms reconcile ended, not 150.
+    expect(delayAfterFirst).toBeDefined();
+    expect(delayAfterFirst!).toBeLessThanOrEqual(75);
+    // Due while the routine keys queued before it were waiting: it went ahead of most of them (a
+    // routine wake-up would have waited for all 12).
+    const routineBefore = starts.indexOf('ns/step', 1) - 1;
+    expect(routineBefore).toBeLessThan(8);
+  });
+
   it('never reconciles one key concurrently, but runs different keys in parallel', async () => {
     let active = 0;
     let maxSameKey = 0;

@@ -109,6 +109,37 @@ describe('WorkQueue', () => {
     expect(await q.get()).toBe('ns/a');
   });
 
+  it('an urgent addAfter goes to the front of the queue when it comes due; a routine one to the back', async () => {
+    const q = newQueue();
+    q.addAfter('ns/step', 30, true);
+    q.addAfter('ns/analysis', 30);
+    for (const k of ['ns/a', 'ns/b']) q.add(k);
+    await sleep(80);
+    expect(q.len()).toBe(4);
+    const order = [];
+    for (let i = 0; i < 4; i++) order.push(await q.get());
+    expect(order).toEqual(['ns/step', 'ns/a', 'ns/b', 'ns/analysis']);
+  });
+
+  it('requeueAfter counts from when the key was taken, not from when its processing ended', async () => {
+    const q = newQueue();
+    q.add('ns/a');
+    expect(await q.get()).toBe('ns/a');
+    const taken = performance.now();
+    await sleep(60); // the reconcile's own time
+    q.requeueAfter('ns/a', 100);
+    q.done('ns/a');
+    expect(q.pendingDelay('ns/a')).toBeLessThanOrEqual(100 - 55);
+    expect(await queuedWithin(q, 500)).toBe(true);
+    expect(performance.now() - taken).toBeGreaterThanOrEqual(95);
+    expect(await q.get()).toBe('ns/a');
+    // Already past: queued at once (urgent: at the front).
+    q.add('ns/b');
+    q.done('ns/a');
+    q.requeueAfter('ns/a', 0, true);
+    expect(await q.get()).toBe('ns/a');
+  });
+
   it('addAfter keeps one timer per key and the earliest wake-up wins', async () => {
     const q = newQueue();
     q.addAfter('ns/a', 5_000);

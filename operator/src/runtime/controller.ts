@@ -9,14 +9,14 @@ import type { RateLimiter } from './ratelimit.ts';
 import { WorkQueue } from './workqueue.ts';
 
 export interface ReconcileResult {
-  /**
-   * Reconcile this key again after so many ms (the backoff is reset), counted from the start of
-   * this reconcile: a planner computes it from the time it read then.
-   */
+  /** Reconcile this key again after so many ms (the backoff is reset). */
   requeueAfter?: number;
   /**
-   * With `requeueAfter`: when it comes due the key goes to the front of the queue, ahead of the
-   * routine wake-ups (a step that ends at a set time must not wait behind thousands of analyses).
+   * With `requeueAfter`: a deadline (a step that ends at a set time). It is counted from the start
+   * of this reconcile, as the planner computed it from the time it read then, and when it comes due
+   * the key goes ahead of the routine wake-ups, so it does not wait behind thousands of analyses.
+   * A routine requeue counts from the end of the reconcile: its drift is harmless, and analyses
+   * that share a query keep meeting in flight (merged).
    */
   urgent?: boolean;
   /** Reconcile again with rate-limited backoff, without counting it as an error. */
@@ -221,7 +221,8 @@ export class Controller {
       const out = await this.#reconcile(key, ctx);
       if (out && out.requeueAfter !== undefined && out.requeueAfter > 0) {
         this.queue.forget(key);
-        this.queue.requeueAfter(key, out.requeueAfter, out.urgent === true);
+        if (out.urgent === true) this.queue.requeueAfter(key, out.requeueAfter, true);
+        else this.queue.addAfter(key, out.requeueAfter);
         result = 'requeue_after';
         ctx.logger.debug({ requeueAfterMs: out.requeueAfter, urgent: out.urgent === true }, 'reconciled, requeue after');
       } else if (out && out.requeue) {

@@ -94,6 +94,8 @@ export class WorkQueue<K extends string = string> {
   readonly #labels: { name: string };
 
   readonly #queue: K[] = [];
+  /** Urgent keys, taken before #queue, first come first served. */
+  readonly #front: K[] = [];
   readonly #dirty = new Set<K>();
   /** key → when its processing started. */
   readonly #processing = new Map<K, number>();
@@ -126,18 +128,19 @@ export class WorkQueue<K extends string = string> {
   }
 
   /**
-   * Like `add`, but the key goes to the FRONT of the queue (moved there if it is already queued):
-   * an out-of-band rollback must not wait behind a queue full of routine analysis reconciles. If
-   * the key is being processed it is queued at the front when `done` is called.
+   * Like `add`, but the key goes ahead of every routine key (moved there if it is already queued),
+   * after the urgent keys queued before it: an out-of-band rollback or a step that ends must not
+   * wait behind a queue full of routine analysis reconciles. If the key is being processed it is
+   * queued so when `done` is called.
    */
   addUrgent(key: K): void {
     if (this.#shuttingDown) return;
     if (!this.#dirty.has(key)) this.#metrics.adds.inc(this.#labels);
     this.#dirty.add(key);
     if (this.#processing.has(key)) { this.#urgent.add(key); return; }
+    if (this.#front.includes(key)) return;
     const i = this.#queue.indexOf(key);
-    if (i > 0) { this.#queue.splice(i, 1); this.#queue.unshift(key); return; }
-    if (i === 0) return;
+    if (i >= 0) { this.#queue.splice(i, 1); this.#front.push(key); return; }
     this.#push(key, true);
   }
 
@@ -222,7 +225,7 @@ export class WorkQueue<K extends string = string> {
 
   /** Keys waiting to be processed (not counting delayed or in-flight ones). */
   len(): number {
-    return this.#queue.length;
+    return this.#front.length + this.#queue.length;
   }
 
   /** Keys being processed now. */
@@ -244,6 +247,7 @@ export class WorkQueue<K extends string = string> {
     for (const d of this.#delayed.values()) clearTimeout(d.timer);
     this.#delayed.clear();
     this.#queue.length = 0;
+    this.#front.length = 0;
     this.#enqueuedAt.clear();
     for (const key of this.#dirty) if (!this.#processing.has(key)) this.#dirty.delete(key);
     this.#metrics.depth.set(this.#labels, 0);
@@ -300,16 +304,16 @@ export class WorkQueue<K extends string = string> {
       waiter(key);
       return;
     }
-    if (front) this.#queue.unshift(key); else this.#queue.push(key);
+    if (front) this.#front.push(key); else this.#queue.push(key);
     this.#enqueuedAt.set(key, this.#clock.now());
-    this.#metrics.depth.set(this.#labels, this.#queue.length);
+    this.#metrics.depth.set(this.#labels, this.len());
   }
 
   #take(): K | undefined {
-    const key = this.#queue.shift();
+    const key = this.#front.length > 0 ? this.#front.shift() : this.#queue.shift();
     if (key === undefined) return undefined;
     const now = this.#clock.now();
-    this.#metrics.depth.set(this.#labels, this.#queue.length);
+    this.#metrics.depth.set(this.#labels, this.len());
     const at = this.#enqueuedAt.get(key);
     this.#enqueuedAt.delete(key);
     if (at !== undefined) this.#metrics.queueDuration.observe(this.#labels, (now - at) / 1000);

@@ -67,15 +67,16 @@ describe('WorkQueue', () => {
     expect(await q.get()).toBe('ns/a');
   });
 
-  it('addUrgent puts a key ahead of the routine ones (moving it if already queued), once', async () => {
+  it('addUrgent puts a key ahead of the routine ones (moving it if already queued), once, first come first served', async () => {
     const q = newQueue();
     for (const k of ['ns/a', 'ns/b', 'ns/c']) q.add(k);
     q.addUrgent('ns/z');
     q.addUrgent('ns/c');
     q.add('ns/c');
+    q.addUrgent('ns/z');
     expect(q.len()).toBe(4);
-    expect(await q.get()).toBe('ns/c');
     expect(await q.get()).toBe('ns/z');
+    expect(await q.get()).toBe('ns/c');
     expect(await q.get()).toBe('ns/a');
     expect(await q.get()).toBe('ns/b');
   });

@@ -57,6 +57,11 @@ export interface ControllerOptions {
   reconcile: Reconciler;
   /** Parallel workers (max concurrent reconciles); one key never runs twice at once. Default 1. */
   concurrency?: number;
+  /**
+   * Workers beyond `concurrency` that take only urgent keys (rollbacks, a step's end): when every
+   * other worker waits on a slow Prometheus, these are still free. Default 0.
+   */
+  urgentWorkers?: number;
   logger?: Logger;
   registry?: Registry;
   rateLimiter?: RateLimiter;
@@ -117,6 +122,7 @@ export class Controller {
   readonly name: string;
   readonly queue: WorkQueue;
   readonly concurrency: number;
+  readonly urgentWorkers: number;
   readonly #reconcile: Reconciler;
   readonly #logger: Logger;
   readonly #metrics: ReturnType<typeof controllerMetrics>;
@@ -131,6 +137,7 @@ export class Controller {
     const reg = opts.registry ?? defaultRegistry;
     this.name = opts.name;
     this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 1));
+    this.urgentWorkers = Math.max(0, Math.floor(opts.urgentWorkers ?? 0));
     this.#reconcile = opts.reconcile;
     this.#logger = (opts.logger ?? silentLogger).child({ controller: opts.name });
     this.#metrics = controllerMetrics(reg);
@@ -143,7 +150,7 @@ export class Controller {
     this.#metrics.errors.inc(this.#labels, 0);
     this.#metrics.terminal.inc(this.#labels, 0);
     this.#metrics.active.set(this.#labels, 0);
-    this.#metrics.max.set(this.#labels, this.concurrency);
+    this.#metrics.max.set(this.#labels, this.concurrency + this.urgentWorkers);
   }
 
   /** Queues `key` for reconcile (deduplicated). */
@@ -165,8 +172,9 @@ export class Controller {
   start(): void {
     if (this.#started) return;
     this.#started = true;
-    this.#logger.info({ workers: this.concurrency }, 'starting workers');
-    for (let i = 0; i < this.concurrency; i++) this.#workers.push(this.#worker());
+    this.#logger.info({ workers: this.concurrency, urgentWorkers: this.urgentWorkers }, 'starting workers');
+    for (let i = 0; i < this.concurrency; i++) this.#workers.push(this.#worker(false));
+    for (let i = 0; i < this.urgentWorkers; i++) this.#workers.push(this.#worker(true));
   }
 
   /** True once stop() was called (a stopped controller does not start again). */
@@ -188,9 +196,9 @@ export class Controller {
     return this.#reconcile(key, ctx);
   }
 
-  async #worker(): Promise<void> {
+  async #worker(urgentOnly: boolean): Promise<void> {
     for (;;) {
-      const key = await this.queue.get();
+      const key = await this.queue.get(urgentOnly);
       if (key === undefined) return;
       try {
         await this.#process(key);

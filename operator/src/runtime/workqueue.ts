@@ -105,6 +105,8 @@ export class WorkQueue<K extends string = string> {
   /** Keys added with `addUrgent` while being processed: they go to the front when done. */
   readonly #urgent = new Set<K>();
   #waiters: Array<(key: K | undefined) => void> = [];
+  /** Workers kept for urgent keys (`get(true)`), waiting. */
+  #urgentWaiters: Array<(key: K | undefined) => void> = [];
   #drainWaiters: Array<() => void> = [];
   #shuttingDown = false;
 
@@ -199,13 +201,15 @@ export class WorkQueue<K extends string = string> {
 
   /**
    * The next key to process, waiting until there is one; `undefined` once the queue is shut down.
-   * The caller must call `done(key)` when finished with it.
+   * The caller must call `done(key)` when finished with it. `urgentOnly`: only an urgent key (a
+   * worker kept for them, so a deadline or a rollback finds one free while every other worker
+   * waits on Prometheus).
    */
-  get(): Promise<K | undefined> {
+  get(urgentOnly = false): Promise<K | undefined> {
     if (this.#shuttingDown) return Promise.resolve(undefined);
-    const key = this.#take();
+    const key = this.#take(urgentOnly);
     if (key !== undefined) return Promise.resolve(key);
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return new Promise((resolve) => (urgentOnly ? this.#urgentWaiters : this.#waiters).push(resolve));
   }
 
   /** Marks `key` processed; if it was added meanwhile, it is queued again. */
@@ -251,8 +255,9 @@ export class WorkQueue<K extends string = string> {
     this.#enqueuedAt.clear();
     for (const key of this.#dirty) if (!this.#processing.has(key)) this.#dirty.delete(key);
     this.#metrics.depth.set(this.#labels, 0);
-    const waiters = this.#waiters;
+    const waiters = [...this.#waiters, ...this.#urgentWaiters];
     this.#waiters = [];
+    this.#urgentWaiters = [];
     for (const w of waiters) w(undefined);
     this.#metrics.queues.delete(this as unknown as WorkQueue);
   }
@@ -295,7 +300,8 @@ export class WorkQueue<K extends string = string> {
   }
 
   #push(key: K, front = false): void {
-    const waiter = this.#waiters.shift();
+    // An urgent key takes a kept worker first, so the general ones stay free for routine work.
+    const waiter = (front ? this.#urgentWaiters.shift() : undefined) ?? this.#waiters.shift();
     if (waiter) {
       // Hand the key straight to a waiting worker.
       this.#metrics.queueDuration.observe(this.#labels, 0);
@@ -309,8 +315,8 @@ export class WorkQueue<K extends string = string> {
     this.#metrics.depth.set(this.#labels, this.len());
   }
 
-  #take(): K | undefined {
-    const key = this.#front.length > 0 ? this.#front.shift() : this.#queue.shift();
+  #take(urgentOnly = false): K | undefined {
+    const key = this.#front.length > 0 ? this.#front.shift() : urgentOnly ? undefined : this.#queue.shift();
     if (key === undefined) return undefined;
     const now = this.#clock.now();
     this.#metrics.depth.set(this.#labels, this.len());

@@ -8,13 +8,14 @@ import { ItemExponentialFailureRateLimiter } from '../../../operator/src/runtime
 const controllers: Controller[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function start(reconcile: Reconciler, opts: { concurrency?: number; registry?: Registry; onTerminal?: (key: string, err: TerminalError) => void } = {}) {
+function start(reconcile: Reconciler, opts: { concurrency?: number; urgentWorkers?: number; registry?: Registry; onTerminal?: (key: string, err: TerminalError) => void } = {}) {
   const registry = opts.registry ?? new Registry();
   const c = new Controller({
     name: 'test',
     reconcile,
     registry,
     concurrency: opts.concurrency ?? 1,
+    ...(opts.urgentWorkers ? { urgentWorkers: opts.urgentWorkers } : {}),
     rateLimiter: new ItemExponentialFailureRateLimiter(5, 40),
     ...(opts.onTerminal ? { onTerminalError: opts.onTerminal } : {}),
   });
@@ -108,6 +109,27 @@ describe('Controller', () => {
     // routine wake-up would have waited for all 12).
     const routineBefore = starts.indexOf('ns/step', 1) - 1;
     expect(routineBefore).toBeLessThan(8);
+  });
+
+  it('a worker kept for urgent keys runs a rollback while every general worker waits on a slow reconcile', async () => {
+    const started: string[] = [];
+    let release!: () => void;
+    const slow = new Promise<void>((r) => { release = r; });
+    const { c, registry } = start(async (key) => {
+      started.push(key);
+      if (key.startsWith('ns/slow')) await slow; // an analysis waiting on Prometheus
+      return undefined;
+    }, { concurrency: 2, urgentWorkers: 1 });
+    c.enqueue('ns/slow-1');
+    c.enqueue('ns/slow-2');
+    c.enqueue('ns/routine');
+    await until(() => started.length === 2);
+    c.enqueueUrgent('ns/rollback');
+    await until(() => started.includes('ns/rollback'));
+    expect(started).not.toContain('ns/routine'); // routine work still waits for a general worker
+    release();
+    await until(() => started.includes('ns/routine'));
+    expect(await registry.metrics()).toMatch(/controller_runtime_max_concurrent_reconciles\{controller="test"\} 3/);
   });
 
   it('never reconciles one key concurrently, but runs different keys in parallel', async () => {

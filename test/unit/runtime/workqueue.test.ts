@@ -122,6 +122,24 @@ describe('WorkQueue', () => {
     expect(order).toEqual(['ns/step', 'ns/a', 'ns/b', 'ns/analysis']);
   });
 
+  it('a worker kept for urgent keys (get(true)) takes only them; an urgent key goes to it before a general worker', async () => {
+    const q = newQueue();
+    const kept = q.get(true);
+    q.add('ns/routine');
+    expect(q.len()).toBe(1); // not handed to the kept worker
+    q.addUrgent('ns/rollback');
+    expect(await kept).toBe('ns/rollback');
+    const general = q.get();
+    expect(await general).toBe('ns/routine');
+    q.done('ns/routine');
+    const general2 = q.get();
+    const kept2 = q.get(true);
+    q.addUrgent('ns/step');
+    expect(await kept2).toBe('ns/step');
+    q.add('ns/next');
+    expect(await general2).toBe('ns/next');
+  });
+
   it('requeueAfter counts from when the key was taken, not from when its processing ended', async () => {
     const q = newQueue();
     q.add('ns/a');

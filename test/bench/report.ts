@@ -16,6 +16,9 @@ function scaleRows(s: NonNullable<Exclude<BenchResults['scale'], { error: string
   rows.push([`  API requests/s idle (analysis every ${st?.idleInterval ?? '30s'}) / stepping¹`, `${s.apiRequestsPerSecond.idle} / ${s.apiRequestsPerSecond.stepping}`, 'idle ≤ 1/s', ok(s.apiRequestsPerSecond.idle <= 1)]);
   rows.push(['  Prometheus queries/s idle / stepping (de-duplicated share)', `${s.prometheus.idleQueriesPerSecond} / ${s.prometheus.steppingQueriesPerSecond} (${Math.round(s.prometheus.deduplicatedShare * 100)}% merged)`, '', '']);
   rows.push(['  step timing drift (next step seen − scheduled)', pct(s.stepDriftMs.observed), 'p99 ≤ 1 s', ok(s.stepDriftMs.observed.p99 <= 1000)]);
+  const bk = s.stepDriftMs.beforeKill;
+  const ar = s.stepDriftMs.afterRestart;
+  if (bk && ar && bk.n > 0 && ar.n > 0) rows.push(['    due before the kill / due after the restart had caught up', `p99 ${ms(bk.p99)} (n=${bk.n}) / p99 ${ms(ar.p99)} (n=${ar.n})`, '', '']);
   rows.push([`  restart: SIGKILL with ${s.restart.inFlight} in flight → all reconciled`, `${ms(s.restart.allReconciledAfterMs)} (ready ${ms(s.restart.readyAfterMs)})`, `≤ ${target.restartMs / 1000} s`, ok(s.restart.allReconciledAfterMs <= target.restartMs)]);
   rows.push(['  repeated / skipped steps (Events; WATCH)', `${s.restart.repeatedSteps} / ${s.restart.skippedSteps}; ${s.restart.repeatedFromWatch} / ${s.restart.skippedFromWatch}`, '0 / 0', ok(s.restart.repeatedSteps + s.restart.skippedSteps + s.restart.repeatedFromWatch + s.restart.skippedFromWatch === 0)]);
   const c = s.controlPlane;
@@ -27,7 +30,12 @@ function scaleRows(s: NonNullable<Exclude<BenchResults['scale'], { error: string
       const rest = Object.entries(w).filter(([k2]) => !(k2 in named)).reduce((a, [, v]) => a + (Number.isFinite(v) ? v : 0), 0);
       return [...Object.entries(named).filter(([k2]) => k2 in w).map(([k2, label]) => `${label} ${w[k2]}`), `other testbed ${Math.round(rest * 100) / 100}`].join(' · ');
     };
-    rows.push([`  CPU in cores (of ${cpu.machineCores}), idle / stepping`, `${f(cpu.idle)} / ${f(cpu.stepping)}`, 'reported', '']);
+    rows.push([`  CPU in cores (of ${cpu.machineCores}), idle / stepping${cpu.afterRestart ? ' / after the restart' : ''}`, `${f(cpu.idle)} / ${f(cpu.stepping)}${cpu.afterRestart ? ` / ${f(cpu.afterRestart)}` : ''}`, 'reported', '']);
+  }
+  const l = s.operatorLoop;
+  if (l) {
+    const g = (w: { lagP99Ms: number; lagMaxMs: number; gcShare: number }) => `lag p99 ${w.lagP99Ms} ms, max ${w.lagMaxMs} ms, GC ${Math.round(w.gcShare * 1000) / 10}%`;
+    rows.push([`  the operator's event loop, idle / stepping${l.afterRestart ? ' / after the restart' : ''}`, `${g(l.idle)} / ${g(l.stepping)}${l.afterRestart ? ` / ${g(l.afterRestart)}` : ''}`, 'reported', '']);
   }
   return rows;
 }

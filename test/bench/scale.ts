@@ -37,7 +37,9 @@ export interface ScaleResult {
   stepDriftMs: { observed: Dist; status: Dist; acrossRestart: Dist; beforeKill?: Dist; afterRestart?: Dist; note: string };
   /** What the testbed's API server and etcd cost at this size, apart from the operator (RSS, MB; etcd's database). */
   /** CPU in cores (CPU seconds per second of the window) of the operator, the testbed's API server, etcd and Prometheus, and the bench process itself. */
-  cpuCores: { idle: Record<string, number>; stepping: Record<string, number>; machineCores: number; note: string };
+  cpuCores: { idle: Record<string, number>; stepping: Record<string, number>; afterRestart?: Record<string, number>; machineCores: number; note: string };
+  /** The operator's event loop per window: lag p99 / max (ms) and the share of the window in GC pauses. */
+  operatorLoop?: { idle: LoopFigures; stepping: LoopFigures; afterRestart?: LoopFigures; note: string };
   controlPlane: { apiserverRssMb: { empty: number; idle: number; stepping: number }; etcdRssMb: { empty: number; idle: number; stepping: number }; etcdDbMb: { empty: number; idle: number }; note: string };
   settings: { pauseSeconds: number; staggerSeconds: number; steppingInterval: string; idleInterval: string; operatorNamespaces: string; stepsPerSecond: number; windowSeconds?: number; afterRestartSeconds?: number };
   restart: { killedAt: string; inFlight: number; readyAfterMs: number; allReconciledAfterMs: number; repeatedSteps: number; skippedSteps: number; repeatedFromWatch: number; skippedFromWatch: number; completed: number; otherPhases: Record<string, number> };
@@ -48,13 +50,15 @@ export interface ScaleResult {
 const stepsWith = (first: string, pauseS: number): Array<[number, string]> => [[10, first], [20, `${pauseS}s`], [30, `${pauseS}s`], [50, `${pauseS}s`], [100, `${pauseS}s`]];
 
 interface ShiftView extends KubernetesObject { status?: { phase?: string; currentStep?: number; stepStartedAt?: string; completedAt?: string; observedGeneration?: number; analysis?: { lastResults?: unknown[] } } }
+interface LoopFigures { lagP99Ms: number; lagMaxMs: number; gcShare: number }
 interface Transition { step: number; stepStartedAt?: string | undefined; completedAt?: string | undefined; seenAt: number; phase?: string | undefined }
 
 /** The operator's /metrics, only the named families (the whole page at 10,000 shifts costs it > 1 s of CPU). */
 async function opMetrics(url: string, names: string[]): Promise<string> {
   return fetchText(`${url}/metrics?${names.map((n) => `name[]=${n}`).join('&')}`);
 }
-const SNAPSHOT_METRICS = ['rest_client_requests_total', 'cutover_prometheus_query_duration_seconds', 'cutover_prometheus_queries_deduplicated_total', 'cutover_analysis_results_total'];
+// The event-loop lag figures are prom-client's, over the time since the previous scrape (it resets them).
+const SNAPSHOT_METRICS = ['rest_client_requests_total', 'cutover_prometheus_query_duration_seconds', 'cutover_prometheus_queries_deduplicated_total', 'cutover_analysis_results_total', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_eventloop_lag_max_seconds', 'nodejs_gc_duration_seconds_sum'];
 
 function restCounts(text: string): { total: number; byVerb: Record<string, number> } {
   const byVerb: Record<string, number> = {};
@@ -89,7 +93,8 @@ async function snapshot(info: TestbedInfo, url: string, opPid: number) {
   for (const p of procs) cpu[p.name] = cpuSeconds(p.pid);
   const own = process.cpuUsage();
   cpu.bench = (own.user + own.system) / 1e6;
-  return { at: now(), rest: restCounts(op), prom: promCounts(op), api: apiserverOurs(api), results, cpu };
+  const loop = { p99: metricSum(op, 'nodejs_eventloop_lag_p99_seconds'), max: metricSum(op, 'nodejs_eventloop_lag_max_seconds'), gc: metricSum(op, 'nodejs_gc_duration_seconds_sum') };
+  return { at: now(), rest: restCounts(op), prom: promCounts(op), api: apiserverOurs(api), results, cpu, loop };
 }
 type Snap = Awaited<ReturnType<typeof snapshot>>;
 
@@ -103,7 +108,9 @@ function rate(a: Snap, b: Snap) {
   // CPU as cores in use over the window (1 = one core busy all the time).
   const cores: Record<string, number> = {};
   for (const k of Object.keys(b.cpu)) cores[k] = Math.round((((b.cpu[k] ?? NaN) - (a.cpu[k] ?? NaN)) / secs) * 100) / 100;
-  return { secs, cores, results, rest: r(b.rest.total - a.rest.total), byVerb, promSent: r(b.prom.sent - a.prom.sent), promDedup: r(b.prom.dedup - a.prom.dedup), api: r(b.api - a.api) };
+  // The operator's event loop over the window (b's lag figures cover the time since the scrape before it).
+  const loop = { lagP99Ms: Math.round(b.loop.p99 * 1000), lagMaxMs: Math.round(b.loop.max * 1000), gcShare: Math.round(((b.loop.gc - a.loop.gc) / secs) * 1000) / 1000 };
+  return { secs, cores, results, rest: r(b.rest.total - a.rest.total), byVerb, promSent: r(b.prom.sent - a.prom.sent), promDedup: r(b.prom.dedup - a.prom.dedup), api: r(b.api - a.api), loop };
 }
 
 /** RSS (MB) of the testbed's own process named `name` (kube-apiserver, etcd), NaN if unknown. */
@@ -292,10 +299,14 @@ export async function scaleBench(info: TestbedInfo, opts: ScaleOptions = {}): Pr
     }
     log(`scale: restart: ready after ${Math.round(readyAt - killedAt)} ms, all reconciled after ${Math.round(reconciledAt - killedAt)} ms`);
     phase = 'after-restart';
+    let afterRestartWindow: ReturnType<typeof rate> | undefined;
     if (stagger > 0) {
       // Stepping goes on for afterRestartS; then the operator stops (SIGTERM: Event writes in flight
       // are flushed) and each shift's Events are counted against the last status the WATCH saw.
+      const r0 = await snapshot(info, op.url, op.pid);
       await sleep(Math.max(0, readyAt + afterRestartS * 1000 - now()));
+      const r1 = await snapshot(info, op.url, op.pid);
+      if (r1.at - r0.at > 10_000) afterRestartWindow = rate(r0, r1);
       await op.stop();
       await sleep(3000);
     } else {
@@ -388,7 +399,11 @@ export async function scaleBench(info: TestbedInfo, opts: ScaleOptions = {}): Pr
         killedAt: new Date(killedAt).toISOString(), inFlight: live, readyAfterMs: Math.round(readyAt - killedAt), allReconciledAfterMs: Math.round(reconciledAt - killedAt),
         repeatedSteps, skippedSteps, repeatedFromWatch, skippedFromWatch, completed: phases.Completed ?? 0, otherPhases: phases,
       },
-      cpuCores: { idle: idle.cores, stepping: stepping.cores, machineCores: availableParallelism(), note: 'CPU seconds per second of each window from /proc/PID/stat (user + system): the operator, the testbed processes, and the bench process itself (its WATCH and bookkeeping)' },
+      cpuCores: { idle: idle.cores, stepping: stepping.cores, ...(afterRestartWindow ? { afterRestart: afterRestartWindow.cores } : {}), machineCores: availableParallelism(), note: 'CPU seconds per second of each window from /proc/PID/stat (user + system): the operator, the testbed processes, and the bench process itself (its WATCH and bookkeeping); afterRestart: from every shift reconciled again to the final stop' },
+      operatorLoop: {
+        idle: idle.loop, stepping: stepping.loop, ...(afterRestartWindow ? { afterRestart: afterRestartWindow.loop } : {}),
+        note: "the operator's event loop per window, from its own /metrics (prom-client): lag p99 and max (nodejs_eventloop_lag_*, over the window: each scrape resets them) and the share of the window spent in garbage-collection pauses (nodejs_gc_duration_seconds_sum)",
+      },
       controlPlane: {
         apiserverRssMb: { empty: Math.round(cp.apiserver.empty), idle: cpMed('idle', 'apiserver'), stepping: cpMed('stepping', 'apiserver') },
         etcdRssMb: { empty: Math.round(cp.etcd.empty), idle: cpMed('idle', 'etcd'), stepping: cpMed('stepping', 'etcd') },

@@ -4,7 +4,10 @@
 // - relists on 410 Gone (resourceVersion too old), delivering add/update/delete for the diff;
 // - restarts with jittered exponential backoff on other errors;
 // - treats a stream silent for `inactivityTimeoutMs` (default 70 s; bookmarks arrive about every
-//   minute) as dead and rebuilds it.
+//   minute) as dead and rebuilds it, once the server has sent this informer anything: the API
+//   server sends no bookmark for a kind it has seen no change of since it started (a kind nobody
+//   uses yet), so such a stream is silent by nature; it is given the watch's own timeout (which
+//   the server keeps, ending the stream) plus 30 s instead.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger, type Logger } from '../runtime/logger.ts';
 import { isGone } from './errors.ts';
@@ -24,7 +27,10 @@ export interface InformerOptions<T extends KubeObject> {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
-  /** A stream with no event (not even a bookmark) for this long is rebuilt. Default 70 000. */
+  /**
+   * A stream with no event (not even a bookmark) for this long is rebuilt. Default 70 000. Until the
+   * server has sent this informer an event or a bookmark, the watch's timeout plus 30 s instead.
+   */
   inactivityTimeoutMs?: number;
   /** Backoff after a failed list or watch: from `initialMs`, doubling, to `maxMs` (jittered ±50%). */
   backoff?: { initialMs?: number; maxMs?: number };
@@ -73,6 +79,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   #streamAbort: AbortController | undefined;
   #loop: Promise<void> | undefined;
   #failures = 0;
+  /** The server has sent this informer an event or a bookmark (so it sends bookmarks for this kind). */
+  #heard = false;
   #forcedResume: string | undefined;
   #relists = 0;
 
@@ -240,12 +248,15 @@ export class Informer<T extends KubeObject = KubeObject> {
     const onStop = () => abort.abort();
     this.#stop.signal.addEventListener('abort', onStop, { once: true });
     let watchdog: NodeJS.Timeout | undefined;
+    // client-go's reflector: 5–10 minutes, so that streams do not all end at once.
+    const timeoutSeconds = Math.floor(300 * (1 + Math.random()));
     const arm = () => {
       if (watchdog) clearTimeout(watchdog);
+      const silentForMs = this.#heard ? this.#inactivityMs : Math.max(this.#inactivityMs, timeoutSeconds * 1000 + 30_000);
       watchdog = setTimeout(() => {
-        this.#logger.warn({ silentForMs: this.#inactivityMs, resourceVersion: this.#resourceVersion }, 'watch silent; rebuilding stream');
+        this.#logger.warn({ silentForMs, resourceVersion: this.#resourceVersion }, 'watch silent; rebuilding stream');
         abort.abort(new Error('watch inactivity timeout'));
-      }, this.#inactivityMs);
+      }, silentForMs);
       watchdog.unref();
     };
     try {
@@ -253,12 +264,14 @@ export class Informer<T extends KubeObject = KubeObject> {
       const stream = this.#client.watch<T>(this.type, {
         resourceVersion: this.#resourceVersion,
         allowWatchBookmarks: true,
+        timeoutSeconds,
         signal: abort.signal,
         ...(this.#opts.namespace ? { namespace: this.#opts.namespace } : {}),
         ...(this.#opts.labelSelector ? { labelSelector: this.#opts.labelSelector } : {}),
         ...(this.#opts.fieldSelector ? { fieldSelector: this.#opts.fieldSelector } : {}),
       });
       for await (const event of stream) {
+        this.#heard = true;
         arm();
         this.#failures = 0;
         this.#apply(event);

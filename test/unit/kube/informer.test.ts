@@ -104,6 +104,27 @@ describe('Informer', () => {
     expect(lists()).toHaveLength(1); // no relist for a silent stream
   });
 
+  it('a stream that has not heard from the server yet is not rebuilt at the inactivity timeout, only after its own watch timeout', async () => {
+    let watchCalls = 0;
+    api.handler = (req, res) => {
+      if (req.query.get('watch') !== 'true') {
+        json(res, 200, { metadata: { resourceVersion: '10' }, items: [] });
+        return;
+      }
+      watchCalls++;
+      startStream(res); // a kind nobody uses: the API server sends no bookmark
+    };
+    informer = new Informer(client, CONFIG_MAP, { inactivityTimeoutMs: 100 });
+    informer.start();
+    await informer.synced;
+    await until(() => watchCalls === 1);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(watchCalls).toBe(1); // not rebuilt every 100 ms
+    const timeout = Number(watches()[0]?.query.get('timeoutSeconds'));
+    expect(timeout).toBeGreaterThanOrEqual(300); // the server ends it by then; the watchdog waits 30 s more
+    expect(timeout).toBeLessThan(600);
+  });
+
   it('resumes from the last resourceVersion when the server ends the stream', async () => {
     let watchCalls = 0;
     api.handler = (req, res) => {

@@ -89,8 +89,7 @@ export const USAGE = `usage: cutover [flags]   (each flag also reads the environ
   --leader-election-renew-deadline D   LEADER_ELECTION_RENEW_DEADLINE; the leader stops reconciling if it could not
                                     renew for this long; default 10s (shorter than the lease duration)
   --leader-election-retry-period D     LEADER_ELECTION_RETRY_PERIOD; between acquire/renew attempts; default 2s
-  --concurrency N                   parallel reconciles per controller; default 16 (reconciles wait on I/O),
-                                    plus N/8 (at least 1) kept for rollbacks and the ends of steps
+  --concurrency N                   parallel reconciles per controller; default 16 (reconciles wait on I/O)
   --github-api-url URL              CUTOVER_GITHUB_API_URL; spec.notify.github target; default https://api.github.com
                                     (GitHub Enterprise: https://HOST/api/v3)
   --parity-image IMAGE              CUTOVER_PARITY_IMAGE; the image of the parity comparators (this operator's image:

@@ -57,8 +57,9 @@ interface Transition { step: number; stepStartedAt?: string | undefined; complet
 async function opMetrics(url: string, names: string[]): Promise<string> {
   return fetchText(`${url}/metrics?${names.map((n) => `name[]=${n}`).join('&')}`);
 }
-// The event-loop lag figures are prom-client's, over the time since the previous scrape (it resets them).
-const SNAPSHOT_METRICS = ['rest_client_requests_total', 'cutover_prometheus_query_duration_seconds', 'cutover_prometheus_queries_deduplicated_total', 'cutover_analysis_results_total', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_eventloop_lag_max_seconds', 'nodejs_gc_duration_seconds_sum'];
+// The event-loop lag figures are prom-client's, over the time since the previous scrape (it resets
+// them). They are set when the family nodejs_eventloop_lag_seconds is collected: it comes first.
+const SNAPSHOT_METRICS = ['rest_client_requests_total', 'cutover_prometheus_query_duration_seconds', 'cutover_prometheus_queries_deduplicated_total', 'cutover_analysis_results_total', 'nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_eventloop_lag_max_seconds', 'nodejs_gc_duration_seconds'];
 
 function restCounts(text: string): { total: number; byVerb: Record<string, number> } {
   const byVerb: Record<string, number> = {};

@@ -11,14 +11,6 @@ import { WorkQueue } from './workqueue.ts';
 export interface ReconcileResult {
   /** Reconcile this key again after so many ms (the backoff is reset). */
   requeueAfter?: number;
-  /**
-   * With `requeueAfter`: a deadline (a step that ends at a set time). It is counted from the start
-   * of this reconcile, as the planner computed it from the time it read then, and when it comes due
-   * the key goes ahead of the routine wake-ups, so it does not wait behind thousands of analyses.
-   * A routine requeue counts from the end of the reconcile: its drift is harmless, and analyses
-   * that share a query keep meeting in flight (merged).
-   */
-  urgent?: boolean;
   /** Reconcile again with rate-limited backoff, without counting it as an error. */
   requeue?: boolean;
 }
@@ -57,11 +49,6 @@ export interface ControllerOptions {
   reconcile: Reconciler;
   /** Parallel workers (max concurrent reconciles); one key never runs twice at once. Default 1. */
   concurrency?: number;
-  /**
-   * Workers beyond `concurrency` that take only urgent keys (rollbacks, a step's end): when every
-   * other worker waits on a slow Prometheus, these are still free. Default 0.
-   */
-  urgentWorkers?: number;
   logger?: Logger;
   registry?: Registry;
   rateLimiter?: RateLimiter;
@@ -122,7 +109,6 @@ export class Controller {
   readonly name: string;
   readonly queue: WorkQueue;
   readonly concurrency: number;
-  readonly urgentWorkers: number;
   readonly #reconcile: Reconciler;
   readonly #logger: Logger;
   readonly #metrics: ReturnType<typeof controllerMetrics>;
@@ -137,7 +123,6 @@ export class Controller {
     const reg = opts.registry ?? defaultRegistry;
     this.name = opts.name;
     this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 1));
-    this.urgentWorkers = Math.max(0, Math.floor(opts.urgentWorkers ?? 0));
     this.#reconcile = opts.reconcile;
     this.#logger = (opts.logger ?? silentLogger).child({ controller: opts.name });
     this.#metrics = controllerMetrics(reg);
@@ -150,7 +135,7 @@ export class Controller {
     this.#metrics.errors.inc(this.#labels, 0);
     this.#metrics.terminal.inc(this.#labels, 0);
     this.#metrics.active.set(this.#labels, 0);
-    this.#metrics.max.set(this.#labels, this.concurrency + this.urgentWorkers);
+    this.#metrics.max.set(this.#labels, this.concurrency);
   }
 
   /** Queues `key` for reconcile (deduplicated). */
@@ -172,9 +157,8 @@ export class Controller {
   start(): void {
     if (this.#started) return;
     this.#started = true;
-    this.#logger.info({ workers: this.concurrency, urgentWorkers: this.urgentWorkers }, 'starting workers');
-    for (let i = 0; i < this.concurrency; i++) this.#workers.push(this.#worker(false));
-    for (let i = 0; i < this.urgentWorkers; i++) this.#workers.push(this.#worker(true));
+    this.#logger.info({ workers: this.concurrency }, 'starting workers');
+    for (let i = 0; i < this.concurrency; i++) this.#workers.push(this.#worker());
   }
 
   /** True once stop() was called (a stopped controller does not start again). */
@@ -196,9 +180,9 @@ export class Controller {
     return this.#reconcile(key, ctx);
   }
 
-  async #worker(urgentOnly: boolean): Promise<void> {
+  async #worker(): Promise<void> {
     for (;;) {
-      const key = await this.queue.get(urgentOnly);
+      const key = await this.queue.get();
       if (key === undefined) return;
       try {
         await this.#process(key);
@@ -229,10 +213,9 @@ export class Controller {
       const out = await this.#reconcile(key, ctx);
       if (out && out.requeueAfter !== undefined && out.requeueAfter > 0) {
         this.queue.forget(key);
-        if (out.urgent === true) this.queue.requeueAfter(key, out.requeueAfter, true);
-        else this.queue.addAfter(key, out.requeueAfter);
+        this.queue.addAfter(key, out.requeueAfter);
         result = 'requeue_after';
-        ctx.logger.debug({ requeueAfterMs: out.requeueAfter, urgent: out.urgent === true }, 'reconciled, requeue after');
+        ctx.logger.debug({ requeueAfterMs: out.requeueAfter }, 'reconciled, requeue after');
       } else if (out && out.requeue) {
         this.queue.addRateLimited(key);
         result = 'requeue';

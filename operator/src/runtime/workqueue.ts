@@ -82,8 +82,6 @@ const queueMetrics = perRegistry((reg: Registry): QueueMetrics => {
 interface Delayed {
   readyAt: number;
   timer: NodeJS.Timeout;
-  /** Queued at the front when it comes due (`addUrgent`). */
-  urgent: boolean;
 }
 
 export class WorkQueue<K extends string = string> {
@@ -94,8 +92,6 @@ export class WorkQueue<K extends string = string> {
   readonly #labels: { name: string };
 
   readonly #queue: K[] = [];
-  /** Urgent keys, taken before #queue, first come first served. */
-  readonly #front: K[] = [];
   readonly #dirty = new Set<K>();
   /** key → when its processing started. */
   readonly #processing = new Map<K, number>();
@@ -105,8 +101,6 @@ export class WorkQueue<K extends string = string> {
   /** Keys added with `addUrgent` while being processed: they go to the front when done. */
   readonly #urgent = new Set<K>();
   #waiters: Array<(key: K | undefined) => void> = [];
-  /** Workers kept for urgent keys (`get(true)`), waiting. */
-  #urgentWaiters: Array<(key: K | undefined) => void> = [];
   #drainWaiters: Array<() => void> = [];
   #shuttingDown = false;
 
@@ -130,51 +124,36 @@ export class WorkQueue<K extends string = string> {
   }
 
   /**
-   * Like `add`, but the key goes ahead of every routine key (moved there if it is already queued),
-   * after the urgent keys queued before it: an out-of-band rollback or a step that ends must not
-   * wait behind a queue full of routine analysis reconciles. If the key is being processed it is
-   * queued so when `done` is called.
+   * Like `add`, but the key goes to the FRONT of the queue (moved there if it is already queued):
+   * an out-of-band rollback must not wait behind a queue full of routine analysis reconciles. If
+   * the key is being processed it is queued at the front when `done` is called.
    */
   addUrgent(key: K): void {
     if (this.#shuttingDown) return;
     if (!this.#dirty.has(key)) this.#metrics.adds.inc(this.#labels);
     this.#dirty.add(key);
     if (this.#processing.has(key)) { this.#urgent.add(key); return; }
-    if (this.#front.includes(key)) return;
     const i = this.#queue.indexOf(key);
-    if (i >= 0) { this.#queue.splice(i, 1); this.#front.push(key); return; }
+    if (i > 0) { this.#queue.splice(i, 1); this.#queue.unshift(key); return; }
+    if (i === 0) return;
     this.#push(key, true);
   }
 
   /**
    * Adds `key` after `delayMs`. One timer per key: an earlier wake-up replaces a later one, a
-   * later one is ignored while an earlier one is pending. `urgent`: when it comes due the key goes
-   * to the front of the queue (`addUrgent`), e.g. a step that ends at a set time.
+   * later one is ignored while an earlier one is pending.
    */
-  addAfter(key: K, delayMs: number, urgent = false): void {
+  addAfter(key: K, delayMs: number): void {
     if (this.#shuttingDown) return;
-    this.#addAt(key, this.#clock.now() + delayMs, urgent);
-  }
-
-  /**
-   * A reconcile's "look again in `delayMs`", counted from when its processing of `key` started (a
-   * planner computes the delay from the time it read then, so the reconcile's own duration must not
-   * be added to it); from now if `key` is not being processed.
-   */
-  requeueAfter(key: K, delayMs: number, urgent = false): void {
-    if (this.#shuttingDown) return;
-    this.#addAt(key, (this.#processing.get(key) ?? this.#clock.now()) + delayMs, urgent);
-  }
-
-  #addAt(key: K, readyAt: number, urgent: boolean): void {
-    if (!(readyAt > this.#clock.now())) {
-      if (urgent) this.addUrgent(key); else this.add(key);
+    if (!(delayMs > 0)) {
+      this.add(key);
       return;
     }
+    const readyAt = this.#clock.now() + delayMs;
     const pending = this.#delayed.get(key);
-    if (pending && (pending.readyAt < readyAt || (pending.readyAt === readyAt && (pending.urgent || !urgent)))) return;
+    if (pending && pending.readyAt <= readyAt) return;
     if (pending) clearTimeout(pending.timer);
-    this.#arm(key, readyAt, urgent);
+    this.#arm(key, readyAt);
   }
 
   /** Adds `key` after the delay the rate limiter gives it (a retry). */
@@ -201,15 +180,13 @@ export class WorkQueue<K extends string = string> {
 
   /**
    * The next key to process, waiting until there is one; `undefined` once the queue is shut down.
-   * The caller must call `done(key)` when finished with it. `urgentOnly`: only an urgent key (a
-   * worker kept for them, so a deadline or a rollback finds one free while every other worker
-   * waits on Prometheus).
+   * The caller must call `done(key)` when finished with it.
    */
-  get(urgentOnly = false): Promise<K | undefined> {
+  get(): Promise<K | undefined> {
     if (this.#shuttingDown) return Promise.resolve(undefined);
-    const key = this.#take(urgentOnly);
+    const key = this.#take();
     if (key !== undefined) return Promise.resolve(key);
-    return new Promise((resolve) => (urgentOnly ? this.#urgentWaiters : this.#waiters).push(resolve));
+    return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
   /** Marks `key` processed; if it was added meanwhile, it is queued again. */
@@ -229,7 +206,7 @@ export class WorkQueue<K extends string = string> {
 
   /** Keys waiting to be processed (not counting delayed or in-flight ones). */
   len(): number {
-    return this.#front.length + this.#queue.length;
+    return this.#queue.length;
   }
 
   /** Keys being processed now. */
@@ -251,13 +228,11 @@ export class WorkQueue<K extends string = string> {
     for (const d of this.#delayed.values()) clearTimeout(d.timer);
     this.#delayed.clear();
     this.#queue.length = 0;
-    this.#front.length = 0;
     this.#enqueuedAt.clear();
     for (const key of this.#dirty) if (!this.#processing.has(key)) this.#dirty.delete(key);
     this.#metrics.depth.set(this.#labels, 0);
-    const waiters = [...this.#waiters, ...this.#urgentWaiters];
+    const waiters = this.#waiters;
     this.#waiters = [];
-    this.#urgentWaiters = [];
     for (const w of waiters) w(undefined);
     this.#metrics.queues.delete(this as unknown as WorkQueue);
   }
@@ -283,25 +258,24 @@ export class WorkQueue<K extends string = string> {
     return longest / 1000;
   }
 
-  #arm(key: K, readyAt: number, urgent: boolean): void {
+  #arm(key: K, readyAt: number): void {
     const wait = Math.min(MAX_TIMER_MS, Math.max(0, readyAt - this.#clock.now()));
     const timer = setTimeout(() => {
       const current = this.#delayed.get(key);
       if (!current || current.timer !== timer) return;
       if (readyAt - this.#clock.now() > 1) {
-        this.#arm(key, readyAt, urgent); // a delay longer than one timer can hold
+        this.#arm(key, readyAt); // a delay longer than one timer can hold
         return;
       }
       this.#delayed.delete(key);
-      if (urgent) this.addUrgent(key); else this.add(key);
+      this.add(key);
     }, wait);
     timer.unref();
-    this.#delayed.set(key, { readyAt, timer, urgent });
+    this.#delayed.set(key, { readyAt, timer });
   }
 
   #push(key: K, front = false): void {
-    // An urgent key takes a kept worker first, so the general ones stay free for routine work.
-    const waiter = (front ? this.#urgentWaiters.shift() : undefined) ?? this.#waiters.shift();
+    const waiter = this.#waiters.shift();
     if (waiter) {
       // Hand the key straight to a waiting worker.
       this.#metrics.queueDuration.observe(this.#labels, 0);
@@ -310,16 +284,16 @@ export class WorkQueue<K extends string = string> {
       waiter(key);
       return;
     }
-    if (front) this.#front.push(key); else this.#queue.push(key);
+    if (front) this.#queue.unshift(key); else this.#queue.push(key);
     this.#enqueuedAt.set(key, this.#clock.now());
-    this.#metrics.depth.set(this.#labels, this.len());
+    this.#metrics.depth.set(this.#labels, this.#queue.length);
   }
 
-  #take(urgentOnly = false): K | undefined {
-    const key = this.#front.length > 0 ? this.#front.shift() : urgentOnly ? undefined : this.#queue.shift();
+  #take(): K | undefined {
+    const key = this.#queue.shift();
     if (key === undefined) return undefined;
     const now = this.#clock.now();
-    this.#metrics.depth.set(this.#labels, this.len());
+    this.#metrics.depth.set(this.#labels, this.#queue.length);
     const at = this.#enqueuedAt.get(key);
     this.#enqueuedAt.delete(key);
     if (at !== undefined) this.#metrics.queueDuration.observe(this.#labels, (now - at) / 1000);

@@ -93,14 +93,6 @@ describe('planShadowRun', () => {
     expect(p.status.endsAt).toBe(iso(T0 + 60_000));
     expect(cond(p.status, 'Stalled')).toBeUndefined();
     expect(p.requeueAfterMs).toBe(10_000);
-    expect(p.requeueUrgent).toBe(false); // the first check, a routine wake-up
-  });
-
-  it('wakes at the end of the run ahead of routine wake-ups (urgent) when it comes before the next check', () => {
-    const p = planShadowRun(obs({ status: running(58_000, { lastAnalysisAt: iso(T0 - 1000), results: [{ name: 'error-rate', result: 'Pass' }] }), routeMirror: mirror }));
-    expect(p.status.phase).toBe('Running');
-    expect(p.requeueAfterMs).toBe(2000);
-    expect(p.requeueUrgent).toBe(true);
   });
 
   it('retry on a failed run starts over; a spec change does too', () => {

@@ -66,8 +66,6 @@ interface Row {
   /** Conditions by type (toMatchObject); undefined: the condition is absent. */
   conditions?: Record<string, Record<string, unknown> | undefined>;
   requeueAfterMs?: number;
-  /** The wake-up is the step's end (queued ahead of routine analyses), not an analysis or a poll. */
-  requeueUrgent?: boolean;
   /** The first Event effect (toMatchObject). */
   event?: Record<string, unknown>;
 }
@@ -87,7 +85,6 @@ const rows: Row[] = [
     effects: ['status', 'scale:score-worker=3', 'event:PhaseChanged'],
     status: { phase: 'Pending', workers: [{ deployment: 'score-worker', previousReplicas: 0, scaledAt: iso(T0) }] },
     requeueAfterMs: 1000,
-    requeueUrgent: false,
   },
   {
     name: 'holds the step until its pause ends, and wakes at the earlier of step end and next analysis',
@@ -95,22 +92,6 @@ const rows: Row[] = [
     effects: ['status'],
     status: { currentStep: 0 },
     requeueAfterMs: 6000,
-    requeueUrgent: false,
-  },
-  {
-    name: 'the step ends before the next analysis: the wake-up is the step end, urgent',
-    o: { status: progressing(0, 10, 58_000, { lastAnalysisAt: iso(T0 - 1000) }), routeCanaryWeight: 10 },
-    effects: ['status'],
-    status: { currentStep: 0 },
-    requeueAfterMs: 2000,
-    requeueUrgent: true,
-  },
-  {
-    name: 'a step shorter than the analysis interval wakes at its end, urgent',
-    o: { spec: spec({ steps: [{ weight: 10, pause: '5s' }, { weight: 100, pause: '5s' }] }), routeCanaryWeight: 0 },
-    effects: ['status', 'weights:10', 'event:StepStarted'],
-    requeueAfterMs: 5000,
-    requeueUrgent: true,
   },
   {
     name: 'advances when the pause ended and the last analysis in this step passed',
@@ -241,7 +222,6 @@ describe('planTrafficShift: one reconcile', () => {
       else expect(cond(p.status, type)).toMatchObject(want);
     }
     if ('requeueAfterMs' in row) expect(p.requeueAfterMs).toBe(row.requeueAfterMs);
-    if ('requeueUrgent' in row) expect(p.requeueUrgent).toBe(row.requeueUrgent);
     if (row.event) expect(p.effects.find((e) => e.type === 'event')).toMatchObject(row.event);
   });
 });

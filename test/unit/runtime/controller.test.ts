@@ -8,14 +8,13 @@ import { ItemExponentialFailureRateLimiter } from '../../../operator/src/runtime
 const controllers: Controller[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function start(reconcile: Reconciler, opts: { concurrency?: number; urgentWorkers?: number; registry?: Registry; onTerminal?: (key: string, err: TerminalError) => void } = {}) {
+function start(reconcile: Reconciler, opts: { concurrency?: number; registry?: Registry; onTerminal?: (key: string, err: TerminalError) => void } = {}) {
   const registry = opts.registry ?? new Registry();
   const c = new Controller({
     name: 'test',
     reconcile,
     registry,
     concurrency: opts.concurrency ?? 1,
-    ...(opts.urgentWorkers ? { urgentWorkers: opts.urgentWorkers } : {}),
     rateLimiter: new ItemExponentialFailureRateLimiter(5, 40),
     ...(opts.onTerminal ? { onTerminalError: opts.onTerminal } : {}),
   });
@@ -83,53 +82,6 @@ describe('Controller', () => {
     await until(() => times.length === 2);
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(55);
     expect(await registry.metrics()).toMatch(/controller_runtime_reconcile_total\{controller="test",result="requeue_after"\} 1/);
-  });
-
-  it('a requeue counts from the start of the reconcile that asked for it, and an urgent one jumps the queue', async () => {
-    const starts: string[] = [];
-    let delayAfterFirst: number | undefined;
-    const { c } = start(async (key) => {
-      starts.push(key);
-      if (key === 'ns/step' && starts.length === 1) {
-        await sleep(80); // a slow reconcile (an analysis waiting on Prometheus)
-        // Routine work piles up behind the one worker before the step comes due: 12 × 25 ms.
-        for (let i = 0; i < 12; i++) c.enqueue(`ns/r${i}`);
-        setImmediate(() => { delayAfterFirst = c.queue.pendingDelay('ns/step'); });
-        return { requeueAfter: 150, urgent: true };
-      }
-      await sleep(25);
-      return undefined;
-    });
-    c.enqueue('ns/step');
-    await until(() => starts.filter((k) => k === 'ns/step').length === 2);
-    // 150 ms after the first start: ~70 ms left when the 80 ms reconcile ended, not 150.
-    expect(delayAfterFirst).toBeDefined();
-    expect(delayAfterFirst!).toBeLessThanOrEqual(75);
-    // Due while the routine keys queued before it were waiting: it went ahead of most of them (a
-    // routine wake-up would have waited for all 12).
-    const routineBefore = starts.indexOf('ns/step', 1) - 1;
-    expect(routineBefore).toBeLessThan(8);
-  });
-
-  it('a worker kept for urgent keys runs a rollback while every general worker waits on a slow reconcile', async () => {
-    const started: string[] = [];
-    let release!: () => void;
-    const slow = new Promise<void>((r) => { release = r; });
-    const { c, registry } = start(async (key) => {
-      started.push(key);
-      if (key.startsWith('ns/slow')) await slow; // an analysis waiting on Prometheus
-      return undefined;
-    }, { concurrency: 2, urgentWorkers: 1 });
-    c.enqueue('ns/slow-1');
-    c.enqueue('ns/slow-2');
-    c.enqueue('ns/routine');
-    await until(() => started.length === 2);
-    c.enqueueUrgent('ns/rollback');
-    await until(() => started.includes('ns/rollback'));
-    expect(started).not.toContain('ns/routine'); // routine work still waits for a general worker
-    release();
-    await until(() => started.includes('ns/routine'));
-    expect(await registry.metrics()).toMatch(/controller_runtime_max_concurrent_reconciles\{controller="test"\} 3/);
   });
 
   it('never reconciles one key concurrently, but runs different keys in parallel', async () => {

@@ -148,7 +148,7 @@ export class ShadowRunController {
       if (spec.parity) d.metrics.parity(ref.namespace, obj.metadata.name ?? '', plan.status.parity);
       if (plan.status.verdict && isTerminal(plan.status.phase) && !isTerminal(status.phase)) d.metrics.verdict(ref.namespace, obj.metadata.name ?? '', plan.status.verdict);
     }
-    return plan.requeueAfterMs !== undefined ? { requeueAfter: plan.requeueAfterMs, urgent: plan.requeueUrgent === true } : undefined;
+    return plan.requeueAfterMs !== undefined ? { requeueAfter: plan.requeueAfterMs } : undefined;
   }
 
   /**

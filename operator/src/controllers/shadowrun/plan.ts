@@ -167,7 +167,6 @@ class Planner extends PlannerBase<ShadowObservation, ShadowRunStatus, Effect> {
       this.effects.push({ type: 'writeStatus' }, { type: 'setMirror', percent: spec.percent });
     }
     this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.MirrorStarted, note: this.st.message });
-    this.deadline = duration;
     this.requeue = Math.min(duration, spec.analysis || spec.parity ? checkInterval(spec) : Infinity);
   }
 
@@ -198,8 +197,7 @@ class Planner extends PlannerBase<ShadowObservation, ShadowRunStatus, Effect> {
       this.requeue = this.untilNextAnalysis();
       return;
     }
-    this.deadline = endsAt - this.o.now;
-    this.requeue = Math.min(this.deadline, this.untilNextAnalysis());
+    this.requeue = Math.min(endsAt - this.o.now, this.untilNextAnalysis());
   }
 
   terminal(): void {
@@ -345,6 +343,6 @@ class Planner extends PlannerBase<ShadowObservation, ShadowRunStatus, Effect> {
     } else if (before !== this.st.phase && this.st.phase !== undefined && !this.effects.some((e) => e.type === 'event')) {
       this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.PhaseChanged, note: `${before ?? 'new'} → ${this.st.phase}: ${msg}` });
     }
-    return { status: this.st, effects: this.effects, requeueAfterMs: this.requeueAfterMs(), requeueUrgent: this.requeueUrgent() };
+    return { status: this.st, effects: this.effects, requeueAfterMs: this.requeueAfterMs() };
   }
 }

@@ -68,9 +68,7 @@ export class KindController<T extends KubeObject> {
   constructor(o: KindControllerOptions<T>) {
     this.#o = o;
     const { deps } = o;
-    const concurrency = deps.concurrency ?? 4;
-    // One in eight more (at least one), kept for rollbacks and deadlines (a step's end).
-    this.controller = new Controller({ name: o.name, concurrency, urgentWorkers: Math.max(1, Math.round(concurrency / 8)), logger: deps.logger, reconcile: (key, ctx) => this.#reconcile(key, ctx) });
+    this.controller = new Controller({ name: o.name, concurrency: deps.concurrency ?? 4, logger: deps.logger, reconcile: (key, ctx) => this.#reconcile(key, ctx) });
     deps.informer.addHandler({
       onAdd: (obj) => this.controller.enqueue(objectKey(obj)),
       onUpdate: (a, b) => { if (a.metadata.resourceVersion !== b.metadata.resourceVersion) this.controller.enqueue(objectKey(b)); },

@@ -112,8 +112,6 @@ export interface PlanOf<S, E> {
   effects: E[];
   /** When to look again (ms from now); undefined: only on change. */
   requeueAfterMs?: number | undefined;
-  /** The requeue is a time the plan keeps (a step's or a run's end): ahead of routine wake-ups. */
-  requeueUrgent?: boolean | undefined;
 }
 
 export interface Observed<S> { now: number; generation: number; status: S; annotations: Record<string, string> }
@@ -127,11 +125,6 @@ export abstract class PlannerBase<O extends Observed<S>, S extends SharedStatus,
   readonly effects: E[] = [];
   /** When to look again (ms from now); undefined: only on change. */
   requeue: number | undefined;
-  /**
-   * The wake-up (ms from now) that is a deadline the plan keeps, such as a step's end, set beside
-   * `requeue`: when `requeue` is still that one, the plan's requeue is urgent (`requeueUrgent`).
-   */
-  deadline: number | undefined;
   readonly nowText: string;
 
   /** `nowText`: how this kind writes times (default RFC 3339 in seconds). */
@@ -244,10 +237,5 @@ export abstract class PlannerBase<O extends Observed<S>, S extends SharedStatus,
   /** `requeue` as a plan's requeueAfterMs: whole ms, at least 10; undefined when unset or infinite. */
   requeueAfterMs(): number | undefined {
     return this.requeue === undefined || !Number.isFinite(this.requeue) ? undefined : Math.max(10, Math.ceil(this.requeue));
-  }
-
-  /** True when the requeue is the plan's `deadline` (not a routine analysis or a poll). */
-  requeueUrgent(): boolean {
-    return this.requeue !== undefined && Number.isFinite(this.requeue) && this.requeue === this.deadline;
   }
 }

@@ -267,7 +267,7 @@ export class TrafficShiftController {
       d.notifier.phaseChanged(phaseChangeOf('TrafficShift', written.metadata, status.phase, plan.status, now, spec.notify, { weight: plan.status.currentWeight, step: plan.status.currentStep, steps: spec.steps.length }));
     }
     settle(Boolean(o.rollbackRequest) && plan.status.phase === 'RolledBack');
-    return plan.requeueAfterMs !== undefined ? { requeueAfter: plan.requeueAfterMs, urgent: plan.requeueUrgent === true } : undefined;
+    return plan.requeueAfterMs !== undefined ? { requeueAfter: plan.requeueAfterMs } : undefined;
   }
 
   async #observeDeployments(namespace: string, wanted: ReturnType<typeof deploymentsToObserve>, o: ShiftObservation): Promise<void> {

@@ -305,8 +305,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
       else this.complete(`last step's pause ended`);
       return;
     }
-    this.deadline = stepEnd - this.o.now;
-    this.requeue = Math.min(this.deadline, this.untilNextAnalysis());
+    this.requeue = Math.min(stepEnd - this.o.now, this.untilNextAnalysis());
   }
 
   paused(): void {
@@ -380,7 +379,6 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
     if (this.o.spec.route) this.effects.push({ type: 'setWeights', canary: step.weight });
     const moving = this.splitTo(step.weight);
     this.effects.push({ type: 'event', eventType: 'Normal', reason: EventReason.StepStarted, note: `step ${i + 1}/${this.o.spec.steps.length}: ${this.o.spec.route ? 'canary ' : ''}weight ${step.weight}%${this.splitNote()} (${why})` });
-    this.deadline = moving ? undefined : parseDuration(step.pause);
     this.requeue = moving ? WORKER_POLL_MS : Math.min(parseDuration(step.pause), this.o.spec.analysis ? parseDuration(this.o.spec.analysis.interval) : Infinity);
   }
 
@@ -672,7 +670,7 @@ class Planner extends PlannerBase<ShiftObservation, TrafficShiftStatus, Effect> 
       seen.add('w');
       return true;
     });
-    return { status: this.st, effects, requeueAfterMs: this.requeueAfterMs(), requeueUrgent: this.requeueUrgent() };
+    return { status: this.st, effects, requeueAfterMs: this.requeueAfterMs() };
   }
 }
 

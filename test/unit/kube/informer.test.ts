@@ -83,43 +83,39 @@ describe('Informer', () => {
     expect(informer.listCount).toBe(2);
   });
 
-  it('rebuilds a silent stream after the inactivity timeout, resuming from the last bookmark', async () => {
+  /** The API server lists nothing at resourceVersion 10; `onWatch` serves the n-th watch (1, 2, ...). Returns the watch count. */
+  function emptyListThen(onWatch: (send: ReturnType<typeof startStream>, n: number) => void): () => number {
     let watchCalls = 0;
     api.handler = (req, res) => {
       if (req.query.get('watch') !== 'true') {
         json(res, 200, { metadata: { resourceVersion: '10' }, items: [] });
         return;
       }
-      watchCalls++;
-      const send = startStream(res);
-      if (watchCalls === 1) send({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '20' } } });
+      onWatch(startStream(res), ++watchCalls);
     };
+    return () => watchCalls;
+  }
+
+  it('rebuilds a silent stream after the inactivity timeout, resuming from the last bookmark', async () => {
+    const watchCalls = emptyListThen((send, n) => { if (n === 1) send({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '20' } } }); });
     informer = new Informer(client, CONFIG_MAP, { inactivityTimeoutMs: 150 });
     informer.start();
     await informer.synced;
     const started = Date.now();
-    await until(() => watchCalls === 2);
+    await until(() => watchCalls() === 2);
     expect(Date.now() - started).toBeGreaterThanOrEqual(100);
     expect(watches()[1]?.query.get('resourceVersion')).toBe('20');
     expect(lists()).toHaveLength(1); // no relist for a silent stream
   });
 
   it('a stream that has not heard from the server yet is not rebuilt at the inactivity timeout, only after its own watch timeout', async () => {
-    let watchCalls = 0;
-    api.handler = (req, res) => {
-      if (req.query.get('watch') !== 'true') {
-        json(res, 200, { metadata: { resourceVersion: '10' }, items: [] });
-        return;
-      }
-      watchCalls++;
-      startStream(res); // a kind nobody uses: the API server sends no bookmark
-    };
+    const watchCalls = emptyListThen(() => {}); // a kind nobody uses: the API server sends no bookmark
     informer = new Informer(client, CONFIG_MAP, { inactivityTimeoutMs: 100 });
     informer.start();
     await informer.synced;
-    await until(() => watchCalls === 1);
+    await until(() => watchCalls() === 1);
     await new Promise((r) => setTimeout(r, 400));
-    expect(watchCalls).toBe(1); // not rebuilt every 100 ms
+    expect(watchCalls()).toBe(1); // not rebuilt every 100 ms
     const timeout = Number(watches()[0]?.query.get('timeoutSeconds'));
     expect(timeout).toBeGreaterThanOrEqual(300); // the server ends it by then; the watchdog waits 30 s more
     expect(timeout).toBeLessThan(600);

@@ -78,6 +78,9 @@ describe('Informer against kube-apiserver', () => {
     informer = new Informer<KubeTestObject>(client, KUBE_TEST, { namespace: ns, inactivityTimeoutMs: 1_000 });
     informer.start();
     await informer.synced;
+    // Heard from the server first: a stream that has heard nothing waits for its watch timeout instead.
+    await apply('before-silence', 'x');
+    await waitFor(() => informer!.get(ns, 'before-silence') !== undefined, 10_000, 'event before the silence');
     await new Promise((r) => setTimeout(r, 2_500));
     await apply('after-silence', 'x');
     await waitFor(() => informer!.get(ns, 'after-silence') !== undefined, 10_000, 'event after watchdog restarts');

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger, type Logger } from '../runtime/logger.ts';
 import { isGone } from './errors.ts';
 import type { KubeClient } from './client.ts';
-import type { WatchEvent } from './watch.ts';
+import { watchTimeoutSeconds, type WatchEvent } from './watch.ts';
 import { objectKey, type KubeObject, type ResourceType } from './resources.ts';
 
 export interface InformerHandlers<T extends KubeObject> {
@@ -248,8 +248,8 @@ export class Informer<T extends KubeObject = KubeObject> {
     const onStop = () => abort.abort();
     this.#stop.signal.addEventListener('abort', onStop, { once: true });
     let watchdog: NodeJS.Timeout | undefined;
-    // client-go's reflector: 5–10 minutes, so that streams do not all end at once.
-    const timeoutSeconds = Math.floor(300 * (1 + Math.random()));
+    // Chosen here, not by the watch, because the watchdog of a stream that has heard nothing waits for it.
+    const timeoutSeconds = watchTimeoutSeconds();
     const arm = () => {
       if (watchdog) clearTimeout(watchdog);
       const silentForMs = this.#heard ? this.#inactivityMs : Math.max(this.#inactivityMs, timeoutSeconds * 1000 + 30_000);

@@ -6,6 +6,11 @@ import { KubeApiError } from './errors.ts';
 import { apiVersionOf, type KubeObject, type ResourceType } from './resources.ts';
 import type { Transport } from './transport.ts';
 
+/** A watch's server-side timeout: 5–10 minutes at random, as client-go's reflector, so streams do not all end at once. */
+export function watchTimeoutSeconds(): number {
+  return Math.floor(300 * (1 + Math.random()));
+}
+
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
 
 export interface WatchEvent<T extends KubeObject = KubeObject> {
@@ -50,7 +55,7 @@ export async function* watchStream<T extends KubeObject = KubeObject>(transport:
         resourceVersion: opts.resourceVersion,
         labelSelector: opts.labelSelector,
         fieldSelector: opts.fieldSelector,
-        timeoutSeconds: opts.timeoutSeconds ?? Math.floor(300 * (1 + Math.random())),
+        timeoutSeconds: opts.timeoutSeconds ?? watchTimeoutSeconds(),
       },
       signal: abort.signal,
     });

@@ -24,7 +24,7 @@ const ConfigSchema = z.object({
   identity: z.string().min(1),
   alertmanagerToken: z.string().optional(),
   webhookSecret: z.string().optional(),
-  concurrency: z.coerce.number().int().min(1).max(256).default(16),
+  concurrency: z.coerce.number().int().min(1).max(256).default(64),
   githubApiUrl: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL').default('https://api.github.com'),
   parityImage: z.string().min(1).optional(),
   parityImagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
@@ -89,7 +89,7 @@ export const USAGE = `usage: cutover [flags]   (each flag also reads the environ
   --leader-election-renew-deadline D   LEADER_ELECTION_RENEW_DEADLINE; the leader stops reconciling if it could not
                                     renew for this long; default 10s (shorter than the lease duration)
   --leader-election-retry-period D     LEADER_ELECTION_RETRY_PERIOD; between acquire/renew attempts; default 2s
-  --concurrency N                   parallel reconciles per controller; default 16 (reconciles wait on I/O)
+  --concurrency N                   parallel reconciles per controller; default 64 (reconciles wait on I/O)
   --github-api-url URL              CUTOVER_GITHUB_API_URL; spec.notify.github target; default https://api.github.com
                                     (GitHub Enterprise: https://HOST/api/v3)
   --parity-image IMAGE              CUTOVER_PARITY_IMAGE; the image of the parity comparators (this operator's image:
